@@ -1,0 +1,38 @@
+# Baton's everyday commands. `make demo` and `make test` are the two set-up
+# commands in the README; everything else is for development.
+GO ?= go
+BIN := bin/baton
+
+.PHONY: demo test build generate lint fuzz bench clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/baton
+
+# A dev agent plus the example workflow; Ctrl-C stops the agent.
+demo: build
+	./ops/demo.sh $(BIN)
+
+# Everything CI runs: formatting, vet, proto lint, generated code up to date, all tests.
+test:
+	./ops/test.sh
+
+generate:
+	$(GO) tool buf generate
+
+lint:
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+	$(GO) tool buf lint
+
+# Fuzz each parser for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./workflow
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./fsm
+	$(GO) test -run='^$$' -fuzz=FuzzReadSnapshot -fuzztime=$(FUZZTIME) ./fsm
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout=30m ./test/bench
+
+clean:
+	rm -rf bin

@@ -1,0 +1,532 @@
+// Package cluster wires Raft and serf together: it forms the cluster from
+// gossip (bootstrap once bootstrap_expect servers are seen, later servers
+// join as voters through the leader), commits commands, and runs the
+// leader's work only while this node leads.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
+	"github.com/hashicorp/serf/serf"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/storage"
+)
+
+// Serf tags every Baton server carries.
+const (
+	tagRole   = "role"
+	tagRaft   = "raft"
+	tagAPI    = "api"
+	tagExpect = "expect"
+	// tagReady is set once the node belongs to a formed Raft cluster; a new
+	// server that sees it joins through the leader instead of bootstrapping.
+	tagReady  = "raft_ready"
+	roleValue = "baton-server"
+)
+
+// ErrNotLeader is returned by Apply on a node that is not the leader.
+var ErrNotLeader = errors.New("this node is not the Raft leader")
+
+// Config configures one server.
+type Config struct {
+	NodeName        string
+	Data            storage.Dir
+	RaftAddr        string // host:port, bound and advertised
+	SerfAddr        string // host:port, bound and advertised
+	APIAddr         string // base URL other nodes use to reach this node's API
+	BootstrapExpect int
+	RetryJoin       []string
+	Tags            map[string]string
+
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+	SnapshotsRetained int
+	ApplyTimeout      time.Duration
+
+	Logger *slog.Logger
+}
+
+// Member is a server as gossip sees it.
+type Member struct {
+	Name     string
+	Addr     string
+	Status   string
+	RaftAddr string
+	APIAddr  string
+	Tags     map[string]string
+}
+
+// Node is one running server.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	raft   *raft.Raft
+	stores *storage.RaftStores
+	trans  *raft.NetworkTransport
+	serf   *serf.Serf
+	fsm    *fsm.FSM
+
+	events   chan serf.Event
+	notifyCh chan bool
+
+	mu             sync.Mutex
+	membersChanged chan struct{}
+
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	leaderFn func(ctx context.Context)
+}
+
+// Start opens the stores, starts Raft and gossip, and begins forming or
+// joining the cluster. leaderFn runs while this node leads, with a context
+// canceled when leadership is lost.
+func Start(cfg Config, f *fsm.FSM, leaderFn func(ctx context.Context)) (*Node, error) {
+	if cfg.ApplyTimeout == 0 {
+		cfg.ApplyTimeout = 10 * time.Second
+	}
+	if cfg.SnapshotsRetained == 0 {
+		cfg.SnapshotsRetained = 2
+	}
+	n := &Node{
+		cfg: cfg, log: cfg.Logger, fsm: f, leaderFn: leaderFn,
+		events: make(chan serf.Event, 256), notifyCh: make(chan bool, 16),
+		membersChanged: make(chan struct{}), stop: make(chan struct{}),
+	}
+	if err := n.startRaft(); err != nil {
+		return nil, err
+	}
+	if err := n.startSerf(); err != nil {
+		_ = n.raft.Shutdown().Error()
+		_ = n.stores.Close()
+		return nil, err
+	}
+	n.wg.Add(3)
+	go n.leadershipLoop()
+	go n.eventLoop()
+	go n.joinLoop()
+	return n, nil
+}
+
+func (n *Node) startRaft() error {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(n.cfg.NodeName)
+	rc.Logger = newHCLogger("raft", n.log)
+	rc.NotifyCh = n.notifyCh
+	rc.ShutdownOnRemove = false
+	if n.cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = n.cfg.SnapshotThreshold
+	}
+	if n.cfg.SnapshotInterval > 0 {
+		rc.SnapshotInterval = n.cfg.SnapshotInterval
+	}
+	if n.cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = n.cfg.TrailingLogs
+	}
+	stores, err := n.cfg.Data.OpenRaftStores(n.cfg.SnapshotsRetained, os.Stderr)
+	if err != nil {
+		return err
+	}
+	n.stores = stores
+	addr, err := net.ResolveTCPAddr("tcp", n.cfg.RaftAddr)
+	if err != nil {
+		_ = stores.Close()
+		return fmt.Errorf("raft address %q: %w", n.cfg.RaftAddr, err)
+	}
+	trans, err := raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, addr, 3, 10*time.Second, newHCLogger("raft-net", n.log))
+	if err != nil {
+		_ = stores.Close()
+		return fmt.Errorf("listen for raft on %s: %w", n.cfg.RaftAddr, err)
+	}
+	n.trans = trans
+	r, err := raft.NewRaft(rc, n.fsm, stores.Log, stores.Stable, stores.Snapshots, trans)
+	if err != nil {
+		_ = trans.Close()
+		_ = stores.Close()
+		return fmt.Errorf("start raft: %w", err)
+	}
+	n.raft = r
+	return nil
+}
+
+func (n *Node) startSerf() error {
+	host, portStr, err := net.SplitHostPort(n.cfg.SerfAddr)
+	if err != nil {
+		return fmt.Errorf("serf address %q: %w", n.cfg.SerfAddr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("serf address %q: bad port", n.cfg.SerfAddr)
+	}
+	sc := serf.DefaultConfig()
+	sc.NodeName = n.cfg.NodeName
+	sc.EventCh = n.events
+	sc.SnapshotPath = n.cfg.Data.SerfSnapshot()
+	sc.RejoinAfterLeave = true
+	sc.Logger = newStdLogger("serf", n.log)
+	sc.Tags = map[string]string{}
+	for k, v := range n.cfg.Tags {
+		sc.Tags[k] = v
+	}
+	sc.Tags[tagRole] = roleValue
+	sc.Tags[tagRaft] = n.cfg.RaftAddr
+	sc.Tags[tagAPI] = n.cfg.APIAddr
+	sc.Tags[tagExpect] = strconv.Itoa(n.cfg.BootstrapExpect)
+	if has, _ := raft.HasExistingState(n.stores.Log, n.stores.Stable, n.stores.Snapshots); has {
+		sc.Tags[tagReady] = "1"
+	}
+	ml := memberlist.DefaultLANConfig()
+	ml.Name = n.cfg.NodeName
+	ml.BindAddr = host
+	ml.BindPort = port
+	ml.AdvertiseAddr = host
+	ml.AdvertisePort = port
+	ml.Logger = newStdLogger("memberlist", n.log)
+	sc.MemberlistConfig = ml
+	s, err := serf.Create(sc)
+	if err != nil {
+		return fmt.Errorf("start gossip on %s: %w", n.cfg.SerfAddr, err)
+	}
+	n.serf = s
+	return nil
+}
+
+// joinLoop contacts the retry-join addresses until one answers, and
+// bootstraps Raft once enough servers are known.
+func (n *Node) joinLoop() {
+	defer n.wg.Done()
+	joined := len(n.cfg.RetryJoin) == 0
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if !joined {
+			if _, err := n.serf.Join(n.cfg.RetryJoin, true); err == nil {
+				joined = true
+				n.log.Info("joined gossip", "addresses", n.cfg.RetryJoin)
+			} else {
+				n.log.Debug("gossip join failed; will retry", "err", err)
+			}
+		}
+		if n.maybeBootstrap() && joined {
+			return
+		}
+		select {
+		case <-n.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// maybeBootstrap bootstraps Raft when this node has no state and exactly the
+// expected number of servers is visible; it returns true once nothing more is
+// to be done.
+func (n *Node) maybeBootstrap() bool {
+	if has, _ := raft.HasExistingState(n.stores.Log, n.stores.Stable, n.stores.Snapshots); has {
+		n.markReady()
+		return true
+	}
+	if n.cfg.BootstrapExpect <= 0 {
+		return false
+	}
+	var servers []raft.Server
+	for _, m := range n.serverMembers() {
+		if m.Status != serf.StatusAlive.String() {
+			continue
+		}
+		if m.Tags[tagReady] == "1" {
+			// A cluster already exists: the leader adds us.
+			return false
+		}
+		if e, _ := strconv.Atoi(m.Tags[tagExpect]); e != n.cfg.BootstrapExpect {
+			n.log.Warn("server has a different bootstrap_expect; not bootstrapping", "server", m.Name, "its_expect", m.Tags[tagExpect], "ours", n.cfg.BootstrapExpect)
+			return false
+		}
+		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(m.Name), Address: raft.ServerAddress(m.RaftAddr)})
+	}
+	if len(servers) < n.cfg.BootstrapExpect {
+		return false
+	}
+	slices.SortFunc(servers, func(a, b raft.Server) int {
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	})
+	n.log.Info("bootstrapping raft", "servers", len(servers))
+	if err := n.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		n.log.Error("bootstrap failed", "err", err)
+		return false
+	}
+	n.markReady()
+	return true
+}
+
+func (n *Node) markReady() {
+	tags := n.serf.LocalMember().Tags
+	if tags[tagReady] == "1" {
+		return
+	}
+	nt := map[string]string{}
+	for k, v := range tags {
+		nt[k] = v
+	}
+	nt[tagReady] = "1"
+	if err := n.serf.SetTags(nt); err != nil {
+		n.log.Warn("cannot update gossip tags", "err", err)
+	}
+}
+
+// eventLoop tracks membership: it wakes the scheduler and, on the leader,
+// adds joining servers to Raft and removes servers that left gracefully.
+func (n *Node) eventLoop() {
+	defer n.wg.Done()
+	reconcile := time.NewTicker(2 * time.Second)
+	defer reconcile.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case e := <-n.events:
+			if me, ok := e.(serf.MemberEvent); ok {
+				n.bumpMembers()
+				if n.IsLeader() {
+					n.reconcile(me.Type == serf.EventMemberLeave, me.Members)
+				}
+			}
+		case <-reconcile.C:
+			if n.IsLeader() {
+				n.reconcile(false, n.serf.Members())
+			}
+		}
+	}
+}
+
+func (n *Node) reconcile(left bool, members []serf.Member) {
+	cf := n.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return
+	}
+	known := map[raft.ServerID]raft.Server{}
+	for _, s := range cf.Configuration().Servers {
+		known[s.ID] = s
+	}
+	for _, m := range members {
+		if m.Tags[tagRole] != roleValue || m.Name == n.cfg.NodeName {
+			continue
+		}
+		id := raft.ServerID(m.Name)
+		_, in := known[id]
+		switch {
+		case left && in:
+			n.log.Info("removing server that left", "server", m.Name)
+			if err := n.raft.RemoveServer(id, 0, 0).Error(); err != nil {
+				n.log.Warn("remove server failed", "server", m.Name, "err", err)
+			}
+		case !left && !in && m.Status == serf.StatusAlive:
+			n.log.Info("adding server", "server", m.Name, "raft", m.Tags[tagRaft])
+			if err := n.raft.AddVoter(id, raft.ServerAddress(m.Tags[tagRaft]), 0, 0).Error(); err != nil {
+				n.log.Warn("add server failed", "server", m.Name, "err", err)
+			}
+		}
+	}
+}
+
+func (n *Node) bumpMembers() {
+	n.mu.Lock()
+	close(n.membersChanged)
+	n.membersChanged = make(chan struct{})
+	n.mu.Unlock()
+}
+
+// leadershipLoop runs leaderFn while this node leads. After winning an
+// election it first waits for a barrier, so the FSM holds every entry the old
+// leader committed before anything is planned from it.
+func (n *Node) leadershipLoop() {
+	defer n.wg.Done()
+	type term struct {
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	var cur *term
+	stopLeading := func() {
+		if cur != nil {
+			cur.cancel()
+			<-cur.done
+			cur = nil
+			n.log.Info("stopped leader duties")
+		}
+	}
+	defer stopLeading()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case isLeader := <-n.notifyCh:
+			if !isLeader {
+				stopLeading()
+				continue
+			}
+			if cur != nil {
+				continue
+			}
+			if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
+				n.log.Warn("barrier after election failed", "err", err)
+				continue
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cur = &term{cancel: cancel, done: make(chan struct{})}
+			n.log.Info("leading: scheduling starts", "applied_index", n.fsm.AppliedIndex())
+			go func(done chan struct{}) {
+				defer close(done)
+				n.leaderFn(ctx)
+			}(cur.done)
+		}
+	}
+}
+
+// Apply commits a command and returns the FSM's result for it.
+func (n *Node) Apply(ctx context.Context, m proto.Message) (any, error) {
+	if n.raft.State() != raft.Leader {
+		return nil, ErrNotLeader
+	}
+	data, err := fsm.Encode(m)
+	if err != nil {
+		return nil, err
+	}
+	timeout := n.cfg.ApplyTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	f := n.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
+			return nil, fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		return nil, fmt.Errorf("raft apply: %w", err)
+	}
+	return f.Response(), nil
+}
+
+// IsLeader reports whether this node is the Raft leader.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader returns the leader's id and its API address, if known.
+func (n *Node) Leader() (id, apiAddr string) {
+	_, lid := n.raft.LeaderWithID()
+	if lid == "" {
+		return "", ""
+	}
+	for _, m := range n.serverMembers() {
+		if m.Name == string(lid) {
+			return m.Name, m.APIAddr
+		}
+	}
+	return string(lid), ""
+}
+
+// Name returns this node's name.
+func (n *Node) Name() string { return n.cfg.NodeName }
+
+// Members returns the servers gossip knows, in name order.
+func (n *Node) Members() []Member { return n.serverMembers() }
+
+// MembersChanged is closed at the next membership change.
+func (n *Node) MembersChanged() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.membersChanged
+}
+
+func (n *Node) serverMembers() []Member {
+	var out []Member
+	for _, m := range n.serf.Members() {
+		if m.Tags[tagRole] != roleValue {
+			continue
+		}
+		out = append(out, Member{
+			Name: m.Name, Addr: net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port))),
+			Status: m.Status.String(), RaftAddr: m.Tags[tagRaft], APIAddr: m.Tags[tagAPI], Tags: m.Tags,
+		})
+	}
+	slices.SortFunc(out, func(a, b Member) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Status is this node's view of Raft.
+type Status struct {
+	State        string
+	LeaderID     string
+	LeaderRaft   string
+	LeaderAPI    string
+	Peers        []raft.Server
+	LastApplied  uint64
+	CommitIndex  uint64
+	LastLogIndex uint64
+	Term         uint64
+}
+
+// Status reports this node's Raft state.
+func (n *Node) Status() Status {
+	addr, id := n.raft.LeaderWithID()
+	st := Status{State: n.raft.State().String(), LeaderID: string(id), LeaderRaft: string(addr), LastApplied: n.raft.AppliedIndex()}
+	_, st.LeaderAPI = n.Leader()
+	if cf := n.raft.GetConfiguration(); cf.Error() == nil {
+		st.Peers = cf.Configuration().Servers
+	}
+	stats := n.raft.Stats()
+	st.CommitIndex, _ = strconv.ParseUint(stats["commit_index"], 10, 64)
+	st.LastLogIndex, _ = strconv.ParseUint(stats["last_log_index"], 10, 64)
+	st.Term, _ = strconv.ParseUint(stats["term"], 10, 64)
+	return st
+}
+
+// Shutdown stops the node. With leave, it first leaves gossip gracefully so
+// the leader removes it from Raft.
+func (n *Node) Shutdown(leave bool) error {
+	var errs []error
+	if leave {
+		if err := n.serf.Leave(); err != nil {
+			errs = append(errs, fmt.Errorf("leave gossip: %w", err))
+		}
+	}
+	close(n.stop)
+	n.wg.Wait()
+	if err := n.serf.Shutdown(); err != nil {
+		errs = append(errs, fmt.Errorf("stop gossip: %w", err))
+	}
+	if err := n.raft.Shutdown().Error(); err != nil {
+		errs = append(errs, fmt.Errorf("stop raft: %w", err))
+	}
+	if err := n.trans.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close raft transport: %w", err))
+	}
+	if err := n.stores.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close raft log: %w", err))
+	}
+	return errors.Join(errs...)
+}

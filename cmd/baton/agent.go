@@ -1,0 +1,423 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/hcl"
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/batonhq/baton/cluster"
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
+	"github.com/batonhq/baton/rpc"
+	"github.com/batonhq/baton/scheduler"
+	"github.com/batonhq/baton/storage"
+	"github.com/batonhq/baton/workflow"
+)
+
+// agentConfig is the agent's configuration, from a file (-config) and flags;
+// flags given on the command line win over the file.
+type agentConfig struct {
+	Node            string            `yaml:"node" hcl:"node"`
+	DataDir         string            `yaml:"data_dir" hcl:"data_dir"`
+	APIAddr         string            `yaml:"api_addr" hcl:"api_addr"`
+	RaftAddr        string            `yaml:"raft_addr" hcl:"raft_addr"`
+	SerfAddr        string            `yaml:"serf_addr" hcl:"serf_addr"`
+	BootstrapExpect int               `yaml:"bootstrap_expect" hcl:"bootstrap_expect"`
+	RetryJoin       []string          `yaml:"retry_join" hcl:"retry_join"`
+	Tags            map[string]string `yaml:"tags" hcl:"tags"`
+	LogLevel        string            `yaml:"log_level" hcl:"log_level"`
+	LogFormat       string            `yaml:"log_format" hcl:"log_format"`
+	Raft            raftConfig        `yaml:"raft" hcl:"raft"`
+	// MaxWorkflowSteps raises or lowers Maestro's limit of 300 steps per
+	// workflow (benchmarks use 1,000-step chains).
+	MaxWorkflowSteps int  `yaml:"max_workflow_steps" hcl:"max_workflow_steps"`
+	Dev              bool `yaml:"-" hcl:"-"`
+}
+
+type raftConfig struct {
+	SnapshotThreshold uint64 `yaml:"snapshot_threshold" hcl:"snapshot_threshold"`
+	SnapshotInterval  string `yaml:"snapshot_interval" hcl:"snapshot_interval"`
+	TrailingLogs      uint64 `yaml:"trailing_logs" hcl:"trailing_logs"`
+}
+
+// Defaults; the dev agent uses the same ports on loopback.
+const (
+	defaultAPIAddr  = "127.0.0.1:7420"
+	defaultRaftAddr = "127.0.0.1:7421"
+	defaultSerfAddr = "127.0.0.1:7422"
+)
+
+const agentHelp = `Run a Baton server.
+
+  baton agent -dev                      single-node cluster in a temporary data dir
+  baton agent -config /etc/baton/baton.hcl
+
+A server keeps its state in -data-dir, replicated through Raft to the other
+servers it finds by gossip (-retry-join). The first cluster forms once
+-bootstrap-expect servers see each other. Flags override the config file
+(YAML, or HCL when the file ends in .hcl).
+
+SIGTERM stops the agent; SIGINT (Ctrl-C) first leaves the cluster
+gracefully, so the other servers drop it from Raft. State survives either,
+and an agent restarted on the same data dir finishes its in-flight work.`
+
+func newAgentCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:                "agent [flags]",
+		Short:              "Run a Baton server (use -dev for a local single-node cluster)",
+		Long:               agentHelp,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := parseAgentFlags(args, cmd.ErrOrStderr())
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			if err != nil {
+				return usageError{err}
+			}
+			return runAgent(cfg, cmd.ErrOrStderr())
+		},
+	}
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// parseAgentFlags uses Go's flag package so that single-dash long flags
+// (-dev, -data-dir) work as in other HashiCorp-style agents.
+func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, agentHelp+"\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	var (
+		f          agentConfig
+		configFile string
+		retryJoin  stringList
+		tags       stringList
+		snapInt    time.Duration
+	)
+	fs.BoolVar(&f.Dev, "dev", false, "run a single-node cluster for development (temporary data dir unless -data-dir)")
+	fs.StringVar(&configFile, "config", "", "config file (YAML, or HCL when it ends in .hcl)")
+	fs.StringVar(&f.Node, "node", "", "node name, unique in the cluster (default: host name)")
+	fs.StringVar(&f.DataDir, "data-dir", "", "directory for Raft state and node-local files")
+	fs.StringVar(&f.APIAddr, "api-addr", "", "host:port of the API (default "+defaultAPIAddr+")")
+	fs.StringVar(&f.RaftAddr, "raft-addr", "", "host:port for Raft traffic (default "+defaultRaftAddr+")")
+	fs.StringVar(&f.SerfAddr, "serf-addr", "", "host:port for gossip (default "+defaultSerfAddr+")")
+	fs.IntVar(&f.BootstrapExpect, "bootstrap-expect", 0, "form the cluster once this many servers see each other")
+	fs.Var(&retryJoin, "retry-join", "gossip address of another server to join (repeatable)")
+	fs.Var(&tags, "tag", "node tag key=value for step constraints (repeatable)")
+	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
+	fs.StringVar(&f.LogFormat, "log-format", "", "text or json (default text)")
+	fs.IntVar(&f.MaxWorkflowSteps, "max-workflow-steps", 0, "most steps a definition may have (default 300, as in Maestro)")
+	fs.Uint64Var(&f.Raft.SnapshotThreshold, "raft-snapshot-threshold", 0, "log entries between snapshots (default 8192)")
+	fs.DurationVar(&snapInt, "raft-snapshot-interval", 0, "how often to check whether to snapshot (default 2m)")
+	fs.Uint64Var(&f.Raft.TrailingLogs, "raft-trailing-logs", 0, "log entries kept after a snapshot (default 10240)")
+	if err := fs.Parse(args); err != nil {
+		return agentConfig{}, err
+	}
+	if fs.NArg() > 0 {
+		return agentConfig{}, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	f.RetryJoin = retryJoin
+	if snapInt > 0 {
+		f.Raft.SnapshotInterval = snapInt.String()
+	}
+	if len(tags) > 0 {
+		f.Tags = map[string]string{}
+		for _, t := range tags {
+			k, v, ok := strings.Cut(t, "=")
+			if !ok || k == "" {
+				return agentConfig{}, fmt.Errorf("-tag %q: want key=value", t)
+			}
+			f.Tags[k] = v
+		}
+	}
+	cfg := agentConfig{}
+	if configFile != "" {
+		var err error
+		if cfg, err = loadAgentConfig(configFile); err != nil {
+			return agentConfig{}, err
+		}
+	}
+	mergeAgentConfig(&cfg, f)
+	return cfg, nil
+}
+
+func loadAgentConfig(path string) (agentConfig, error) {
+	var cfg agentConfig
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	if strings.HasSuffix(path, ".hcl") {
+		if err := hcl.Decode(&cfg, string(data)); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+		return cfg, nil
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// mergeAgentConfig lays the flags that were set over the file's values.
+func mergeAgentConfig(cfg *agentConfig, f agentConfig) {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.Node, f.Node)
+	set(&cfg.DataDir, f.DataDir)
+	set(&cfg.APIAddr, f.APIAddr)
+	set(&cfg.RaftAddr, f.RaftAddr)
+	set(&cfg.SerfAddr, f.SerfAddr)
+	set(&cfg.LogLevel, f.LogLevel)
+	set(&cfg.LogFormat, f.LogFormat)
+	set(&cfg.Raft.SnapshotInterval, f.Raft.SnapshotInterval)
+	if f.BootstrapExpect != 0 {
+		cfg.BootstrapExpect = f.BootstrapExpect
+	}
+	if len(f.RetryJoin) > 0 {
+		cfg.RetryJoin = f.RetryJoin
+	}
+	if len(f.Tags) > 0 {
+		if cfg.Tags == nil {
+			cfg.Tags = map[string]string{}
+		}
+		for k, v := range f.Tags {
+			cfg.Tags[k] = v
+		}
+	}
+	if f.MaxWorkflowSteps != 0 {
+		cfg.MaxWorkflowSteps = f.MaxWorkflowSteps
+	}
+	if f.Raft.SnapshotThreshold != 0 {
+		cfg.Raft.SnapshotThreshold = f.Raft.SnapshotThreshold
+	}
+	if f.Raft.TrailingLogs != 0 {
+		cfg.Raft.TrailingLogs = f.Raft.TrailingLogs
+	}
+	cfg.Dev = cfg.Dev || f.Dev
+}
+
+func newLogger(cfg agentConfig, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	switch strings.ToLower(cfg.LogLevel) {
+	case "", "info":
+		level = slog.LevelInfo
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	default:
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", cfg.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(cfg.LogFormat) {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
+}
+
+// finishAgentConfig fills defaults and checks what must be set.
+func finishAgentConfig(cfg *agentConfig) (tempDir bool, err error) {
+	if cfg.APIAddr == "" {
+		cfg.APIAddr = defaultAPIAddr
+	}
+	if cfg.RaftAddr == "" {
+		cfg.RaftAddr = defaultRaftAddr
+	}
+	if cfg.SerfAddr == "" {
+		cfg.SerfAddr = defaultSerfAddr
+	}
+	if cfg.Node == "" {
+		if cfg.Dev {
+			cfg.Node = "dev"
+		} else if cfg.Node, err = os.Hostname(); err != nil {
+			return false, fmt.Errorf("no -node given and no host name: %w", err)
+		}
+	}
+	if cfg.Dev {
+		if cfg.BootstrapExpect == 0 {
+			cfg.BootstrapExpect = 1
+		}
+		if cfg.DataDir == "" {
+			dir, err := os.MkdirTemp("", "baton-dev-")
+			if err != nil {
+				return false, fmt.Errorf("temporary data dir: %w", err)
+			}
+			cfg.DataDir = dir
+			tempDir = true
+		}
+	}
+	if cfg.DataDir == "" {
+		return false, errors.New("-data-dir is required (or use -dev)")
+	}
+	for name, addr := range map[string]string{"api-addr": cfg.APIAddr, "raft-addr": cfg.RaftAddr, "serf-addr": cfg.SerfAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return tempDir, fmt.Errorf("-%s %q: want host:port", name, addr)
+		}
+	}
+	if cfg.BootstrapExpect < 0 || cfg.BootstrapExpect > 7 {
+		return tempDir, fmt.Errorf("-bootstrap-expect %d: want 1 to 7", cfg.BootstrapExpect)
+	}
+	return tempDir, nil
+}
+
+func runAgent(cfg agentConfig, stderr io.Writer) error {
+	tempDir, err := finishAgentConfig(&cfg)
+	if tempDir {
+		defer os.RemoveAll(cfg.DataDir)
+	}
+	if err != nil {
+		return usageError{err}
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	var snapInterval time.Duration
+	if cfg.Raft.SnapshotInterval != "" {
+		if snapInterval, err = time.ParseDuration(cfg.Raft.SnapshotInterval); err != nil {
+			return usageError{fmt.Errorf("raft snapshot_interval: %w", err)}
+		}
+	}
+	data, err := storage.Open(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("listen for the API on %s: %w", cfg.APIAddr, err)
+	}
+	apiURL := "http://" + cfg.APIAddr
+
+	state := fsm.New()
+	defs := scheduler.NewDefinitionCache()
+	var node *cluster.Node
+	nodeReady := make(chan struct{})
+	leaderFn := func(ctx context.Context) {
+		select {
+		case <-nodeReady:
+		case <-ctx.Done():
+			return
+		}
+		(&scheduler.Leader{
+			State: state, Members: memberSource{node}, Apply: planApplier{node}, Defs: defs,
+			Now: time.Now, Log: log.With("component", "scheduler"),
+		}).Run(ctx)
+	}
+	node, err = cluster.Start(cluster.Config{
+		NodeName: cfg.Node, Data: data, RaftAddr: cfg.RaftAddr, SerfAddr: cfg.SerfAddr, APIAddr: apiURL,
+		BootstrapExpect: cfg.BootstrapExpect, RetryJoin: cfg.RetryJoin, Tags: cfg.Tags,
+		SnapshotThreshold: cfg.Raft.SnapshotThreshold, SnapshotInterval: snapInterval, TrailingLogs: cfg.Raft.TrailingLogs,
+		Logger: log,
+	}, state, leaderFn)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	close(nodeReady)
+
+	limits := workflow.DefaultLimits()
+	if cfg.MaxWorkflowSteps > 0 {
+		limits.MaxSteps = cfg.MaxWorkflowSteps
+	}
+	srv := &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log}
+	httpSrv := &http.Server{Handler: srv.Handler(), Protocols: rpc.Protocols(), ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		(&scheduler.Worker{
+			Node: cfg.Node, State: state, Reporter: rpc.NewReporter(apiURL), Data: data,
+			Now: time.Now, Log: log.With("component", "worker"),
+		}).Run(workerCtx)
+	}()
+
+	log.Info("baton agent started", "node", cfg.Node, "api", apiURL, "raft", cfg.RaftAddr, "serf", cfg.SerfAddr,
+		"data_dir", data.Path, "dev", cfg.Dev, "bootstrap_expect", cfg.BootstrapExpect)
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	leave := false
+	select {
+	case sig := <-sigs:
+		leave = sig == syscall.SIGINT && !cfg.Dev
+		log.Info("shutting down", "signal", sig.String(), "leave", leave)
+	case err := <-serveErr:
+		log.Error("API server stopped", "err", err)
+	}
+	stopWorker()
+	<-workerDone
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = httpSrv.Shutdown(shutdownCtx)
+	if err := node.Shutdown(leave); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	log.Info("baton agent stopped", "data_dir", filepath.Clean(data.Path), "kept", !tempDir)
+	return nil
+}
+
+// memberSource offers the alive servers to the scheduler.
+type memberSource struct{ node *cluster.Node }
+
+func (m memberSource) Members() []scheduler.Member {
+	var out []scheduler.Member
+	for _, mem := range m.node.Members() {
+		if mem.Status == "alive" {
+			out = append(out, scheduler.Member{Name: mem.Name, Tags: mem.Tags})
+		}
+	}
+	return out
+}
+
+func (m memberSource) MembersChanged() <-chan struct{} { return m.node.MembersChanged() }
+
+// planApplier commits scheduling plans through Raft.
+type planApplier struct{ node *cluster.Node }
+
+func (p planApplier) ApplyPlan(ctx context.Context, plan *statepb.ApplyPlan) error {
+	res, err := p.node.Apply(ctx, plan)
+	if err != nil {
+		return err
+	}
+	if rej, ok := res.(*fsm.Rejection); ok {
+		return rej
+	}
+	return nil
+}

@@ -1,0 +1,462 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"connectrpc.com/connect"
+	"github.com/spf13/cobra"
+
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
+	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
+)
+
+// startAttempts bounds how often instance start sends its request while the
+// cluster is unavailable (no leader during an election, agent restarting).
+const startAttempts = 5
+
+// watchAttempts bounds how many times in a row a watch may fail to reconnect
+// before the command gives up; any event received resets the count.
+const watchAttempts = 10
+
+func newInstanceCommand(c *cli) *cobra.Command {
+	cmd := newGroupCommand("instance", "Start, follow, inspect and stop workflow instances",
+		`An instance is one run of a workflow version. Instance ids are numbered per
+workflow, so commands name an instance by its workflow and its id.`)
+	cmd.AddCommand(
+		newInstanceStartCommand(c),
+		newInstanceGetCommand(c),
+		newInstanceListCommand(c),
+		newInstanceWatchCommand(c),
+		newInstanceStopCommand(c),
+	)
+	return cmd
+}
+
+// parseParams turns repeated -p NAME=VALUE flags into the run params. The
+// value is everything after the first "=", so values may contain "=".
+func parseParams(flags []string) (map[string]string, error) {
+	params := map[string]string{}
+	for _, f := range flags {
+		name, value, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, usageError{fmt.Errorf("-p %q: want NAME=VALUE", f)}
+		}
+		if name = strings.TrimSpace(name); name == "" {
+			return nil, usageError{fmt.Errorf("-p %q: the param name is empty", f)}
+		}
+		if _, dup := params[name]; dup {
+			return nil, usageError{fmt.Errorf("-p: param %q is given more than once", name)}
+		}
+		params[name] = value
+	}
+	return params, nil
+}
+
+func parseInstanceID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 {
+		return 0, usageError{fmt.Errorf("instance ID %q: want a number >= 1", s)}
+	}
+	return id, nil
+}
+
+// newRequestID makes the idempotency key for instance start. It is made here
+// rather than left to the server so that retries after a lost response
+// return the instance the first request created instead of starting another.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// exitCodeFor maps an instance's terminal status to the process exit code.
+func exitCodeFor(status string) int {
+	switch status {
+	case fsm.InstanceSucceeded:
+		return exitOK
+	case fsm.InstanceFailed:
+		return exitFailed
+	case fsm.InstanceStopped:
+		return exitStopped
+	}
+	return exitUnsuccessful
+}
+
+// finish ends a command that followed an instance with the exit code its
+// final status calls for.
+func finish(status string) error {
+	if code := exitCodeFor(status); code != exitOK {
+		return exitStatus(code)
+	}
+	return nil
+}
+
+func newInstanceStartCommand(c *cli) *cobra.Command {
+	var (
+		params    []string
+		version   string
+		requestID string
+		wait      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "start WORKFLOW [-p NAME=VALUE]...",
+		Short: "Start an instance of a workflow",
+		Long: `Start runs the workflow's active version (or --version) with the given params,
+each parsed by the type the definition declares for it, and prints the new
+instance's id.
+
+The request carries an idempotency key (--request-id, random by default), so
+start may safely retry while the cluster elects a leader: it never starts two
+instances for one command. Giving the same --request-id again returns the
+instance the first call started.
+
+With --wait it then follows the instance, printing its events to stderr, and
+exits 0 if it succeeded, 3 if it failed, 4 if it was stopped and 5 for any
+other end.`,
+		Args: args("WORKFLOW"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			p, err := parseParams(params)
+			if err != nil {
+				return err
+			}
+			if err := checkVersionRef(version); err != nil {
+				return err
+			}
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			givenID := requestID != ""
+			if !givenID {
+				requestID = newRequestID()
+			}
+			res, err := c.startInstance(cmd.Context(), api, &instancev1.StartRequest{
+				WorkflowId: a[0], Version: version, Params: p, RequestId: requestID,
+			})
+			if err != nil {
+				return err
+			}
+			inst := res.GetInstance()
+			if !res.Created && givenID {
+				fmt.Fprintf(c.stderr, "request %s had already started instance %d\n", requestID, inst.GetInstanceId())
+			}
+			// Just the number, so that id=$(baton instance start ...) works.
+			if err := c.out.print(res, func(t *table) { t.text(fmtInt(inst.GetInstanceId()) + "\n") }); err != nil {
+				return err
+			}
+			if !wait {
+				return nil
+			}
+			status, err := c.follow(cmd.Context(), api, inst.GetWorkflowId(), inst.GetInstanceId(), func(r *instancev1.WatchResponse) error {
+				_, err := fmt.Fprintln(c.stderr, fmtEvent(r.GetEvent()))
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			return finish(status)
+		},
+	}
+	cmd.Flags().StringArrayVarP(&params, "param", "p", nil, "run param `NAME=VALUE` (repeatable)")
+	cmd.Flags().StringVar(&version, "version", "", "workflow `version`: a number, \"active\" (default) or \"latest\"")
+	cmd.Flags().StringVar(&requestID, "request-id", "", "idempotency `key` (default: random)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "follow the instance until it ends; the exit code tells how it ended")
+	return cmd
+}
+
+// startInstance sends Start, retrying with the same request id while the
+// cluster is unavailable.
+func (c *cli) startInstance(ctx context.Context, api *apiClients, req *instancev1.StartRequest) (*instancev1.StartResponse, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := api.instances.Start(ctx, connect.NewRequest(req))
+		if err == nil {
+			return res.Msg, nil
+		}
+		if connect.CodeOf(err) != connect.CodeUnavailable || attempt == startAttempts || ctx.Err() != nil {
+			return nil, err
+		}
+		d := retryDelay(attempt)
+		fmt.Fprintf(c.stderr, "%s; retrying in %s\n", c.describeError(err), d)
+		if err := sleepCtx(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// follow streams an instance's events to emit until the instance has ended,
+// and returns its final status. A broken stream is reopened after the last
+// event seen, so no event is shown twice or skipped.
+func (c *cli) follow(ctx context.Context, api *apiClients, workflowID string, id int64, emit func(*instancev1.WatchResponse) error) (string, error) {
+	var (
+		last     int64
+		final    string
+		failures int
+	)
+	for {
+		err := func() error {
+			stream, err := api.instances.Watch(ctx, connect.NewRequest(&instancev1.WatchRequest{
+				WorkflowId: workflowID, InstanceId: id, AfterSeq: last,
+			}))
+			if err != nil {
+				return err
+			}
+			defer stream.Close()
+			for stream.Receive() {
+				ev := stream.Msg().GetEvent()
+				if ev == nil || ev.Seq <= last {
+					continue
+				}
+				last, failures = ev.Seq, 0
+				if ev.StepId == "" && fsm.InstanceTerminal(ev.Status) {
+					final = ev.Status
+				}
+				if err := emit(stream.Msg()); err != nil {
+					return outputError{err}
+				}
+			}
+			return stream.Err()
+		}()
+		if err == nil {
+			if final != "" {
+				return final, nil
+			}
+			// The server ends a watch only once the instance has ended, but
+			// when that happened before after_seq there is no event left to
+			// say how; the instance record does.
+			res, gerr := api.instances.Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: workflowID, InstanceId: id}))
+			if gerr == nil && fsm.InstanceTerminal(res.Msg.GetInstance().GetStatus()) {
+				return res.Msg.GetInstance().GetStatus(), nil
+			}
+			err = gerr
+			if err == nil {
+				err = errors.New("the watch ended before the instance did")
+			}
+		}
+		var outErr outputError
+		if errors.As(err, &outErr) {
+			return "", err
+		}
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		if final != "" {
+			// How the instance ended is known; only trailing step events
+			// would be missing.
+			return final, nil
+		}
+		failures++
+		if !retryable(err) || failures >= watchAttempts {
+			return "", err
+		}
+		d := retryDelay(failures)
+		fmt.Fprintf(c.stderr, "watch interrupted (%s); reconnecting in %s\n", c.describeError(err), d)
+		if err := sleepCtx(ctx, d); err != nil {
+			return "", err
+		}
+	}
+}
+
+// outputError is a failure to print, which reconnecting cannot fix.
+type outputError struct{ error }
+
+func (e outputError) Unwrap() error { return e.error }
+
+func newInstanceWatchCommand(c *cli) *cobra.Command {
+	return &cobra.Command{
+		Use:   "watch WORKFLOW ID",
+		Short: "Print an instance's events until it ends",
+		Long: `Watch prints the instance's timeline from the start, then each status change
+of the instance and its steps as it happens, until the instance ends; with
+-o json, one JSON object per line. It reconnects if the connection drops.
+The exit code tells how the instance ended: 0 succeeded, 3 failed, 4 stopped,
+5 any other end.`,
+		Args: args("WORKFLOW", "ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			id, err := parseInstanceID(a[1])
+			if err != nil {
+				return err
+			}
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			status, err := c.follow(cmd.Context(), api, a[0], id, func(r *instancev1.WatchResponse) error {
+				return c.out.printLine(r, fmtEvent(r.GetEvent()))
+			})
+			if err != nil {
+				return err
+			}
+			return finish(status)
+		},
+	}
+}
+
+// failedStep reports whether a step's status is a failure whose log is worth
+// showing under instance get.
+func failedStep(status string) bool {
+	switch status {
+	case fsm.StepUserFailed, fsm.StepPlatformFailed, fsm.StepTimeoutFailed, fsm.StepFatallyFailed,
+		fsm.StepTimedOut, fsm.StepCompletedWithError:
+		return true
+	}
+	return false
+}
+
+func newInstanceGetCommand(c *cli) *cobra.Command {
+	var stale bool
+	cmd := &cobra.Command{
+		Use:   "get WORKFLOW ID",
+		Short: "Show an instance, its steps and the logs of failed steps",
+		Args:  args("WORKFLOW", "ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			id, err := parseInstanceID(a[1])
+			if err != nil {
+				return err
+			}
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			res, err := api.instances.Get(cmd.Context(), connect.NewRequest(&instancev1.GetRequest{
+				WorkflowId: a[0], InstanceId: id, Stale: stale,
+			}))
+			if err != nil {
+				return err
+			}
+			return c.out.print(res.Msg, func(t *table) { instanceTable(t, res.Msg) })
+		},
+	}
+	addStaleFlag(cmd, &stale)
+	return cmd
+}
+
+func instanceTable(t *table, m *instancev1.GetResponse) {
+	inst := m.GetInstance()
+	t.row("Instance", fmtInt(inst.GetInstanceId()))
+	t.row("Workflow", fmt.Sprintf("%s (version %d)", inst.GetWorkflowId(), inst.GetWorkflowVersion()))
+	t.row("Status", inst.GetStatus())
+	t.row("Reason", inst.GetReason())
+	t.row("Params", fmtParams(inst.GetParams()))
+	t.row("Created", fmtTime(inst.GetCreateTime()))
+	t.row("Started", fmtTime(inst.GetStartTime()))
+	t.row("Ended", fmtTime(inst.GetEndTime()))
+	t.row("Request ID", inst.GetRequestId())
+	if len(m.GetSteps()) == 0 {
+		return
+	}
+	t.blank()
+	t.row("STEP", "TYPE", "STATUS", "ATTEMPTS", "NODE", "EXIT", "ERROR")
+	for _, s := range m.GetSteps() {
+		node, exit, msg := s.GetNode(), "", s.GetReason()
+		if last := lastAttempt(s); last != nil {
+			if node == "" {
+				node = last.GetNode()
+			}
+			if last.GetStatus() != fsm.AttemptRunning {
+				exit = strconv.Itoa(int(last.GetExitCode()))
+			}
+			if last.GetError() != "" {
+				msg = last.GetError()
+			}
+		}
+		t.row(s.GetStepId(), s.GetType(), s.GetStatus(), strconv.Itoa(len(s.GetAttempts())), node, exit, truncate(cell(msg), 72))
+	}
+	for _, s := range m.GetSteps() {
+		last := lastAttempt(s)
+		if !failedStep(s.GetStatus()) || last == nil || strings.TrimSpace(last.GetLogTail()) == "" {
+			continue
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "\nLog tail of step %s (attempt %d, %s):\n", s.GetStepId(), last.GetAttemptNumber(), last.GetStatus())
+		for _, line := range strings.Split(strings.TrimRight(last.GetLogTail(), "\n"), "\n") {
+			b.WriteString("  " + line + "\n")
+		}
+		t.text(b.String())
+	}
+}
+
+func lastAttempt(s *statepb.Step) *statepb.Attempt {
+	if n := len(s.GetAttempts()); n > 0 {
+		return s.GetAttempts()[n-1]
+	}
+	return nil
+}
+
+func newInstanceListCommand(c *cli) *cobra.Command {
+	var (
+		limit int
+		stale bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list WORKFLOW",
+		Short: "List a workflow's instances, newest first",
+		Args:  args("WORKFLOW"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if limit < 0 || limit > math.MaxInt32 {
+				return usageError{fmt.Errorf("--limit %d: want a positive number", limit)}
+			}
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			res, err := api.instances.List(cmd.Context(), connect.NewRequest(&instancev1.ListRequest{
+				WorkflowId: a[0], Limit: int32(limit), Stale: stale,
+			}))
+			if err != nil {
+				return err
+			}
+			if len(res.Msg.Instances) == 0 && !c.out.json {
+				fmt.Fprintf(c.stderr, "Workflow %s has no instances.\n", a[0])
+				return nil
+			}
+			return c.out.print(res.Msg, func(t *table) {
+				t.row("ID", "VERSION", "STATUS", "CREATED", "ENDED", "REASON")
+				for _, i := range res.Msg.Instances {
+					t.row(fmtInt(i.InstanceId), fmtInt(i.WorkflowVersion), i.Status,
+						fmtTime(i.CreateTime), fmtTime(i.EndTime), truncate(cell(i.Reason), 72))
+				}
+			})
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 0, "show at most `N` instances (default: the server's, 100)")
+	addStaleFlag(cmd, &stale)
+	return cmd
+}
+
+func newInstanceStopCommand(c *cli) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "stop WORKFLOW ID",
+		Short: "Stop a running instance and its running steps",
+		Args:  args("WORKFLOW", "ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			id, err := parseInstanceID(a[1])
+			if err != nil {
+				return err
+			}
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			res, err := api.instances.Stop(cmd.Context(), connect.NewRequest(&instancev1.StopRequest{
+				WorkflowId: a[0], InstanceId: id, Reason: reason,
+			}))
+			if err != nil {
+				return err
+			}
+			return c.out.print(res.Msg, func(t *table) {
+				t.text(fmt.Sprintf("instance %d of %s is %s\n", id, a[0], res.Msg.GetInstance().GetStatus()))
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the instance (`text`)")
+	return cmd
+}

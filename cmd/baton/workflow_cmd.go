@@ -1,0 +1,358 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"connectrpc.com/connect"
+	"github.com/spf13/cobra"
+
+	"github.com/batonhq/baton/fsm/statepb"
+	workflowv1 "github.com/batonhq/baton/rpc/gen/baton/workflow/v1"
+)
+
+func newWorkflowCommand(c *cli) *cobra.Command {
+	cmd := newGroupCommand("workflow", "Push, check and inspect workflow definitions",
+		`Workflow definitions are Maestro-format JSON or YAML files. Each push of a
+changed definition stores a new immutable version and makes it the active one,
+which instance start uses unless told otherwise.`)
+	cmd.AddCommand(
+		newWorkflowPushCommand(c),
+		newWorkflowValidateCommand(c),
+		newWorkflowListCommand(c),
+		newWorkflowGetCommand(c),
+		newWorkflowVersionsCommand(c),
+		newWorkflowActivateCommand(c),
+	)
+	return cmd
+}
+
+// readDefinition reads a definition file, or standard input for "-".
+func readDefinition(path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(path)
+}
+
+func newWorkflowPushCommand(c *cli) *cobra.Command {
+	return &cobra.Command{
+		Use:   "push FILE",
+		Short: "Store a definition as the workflow's next version and activate it",
+		Long: `Push sends a definition (JSON or YAML; "-" reads standard input) to the
+cluster, which validates it and stores it as the workflow's next version, now
+the active one. Pushing a definition identical to the latest version changes
+nothing and reports that version as unchanged.`,
+		Args: args("FILE"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			data, err := readDefinition(a[0])
+			if err != nil {
+				return err
+			}
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			res, err := api.workflows.Push(cmd.Context(), connect.NewRequest(&workflowv1.PushRequest{Definition: string(data)}))
+			if err != nil {
+				return err
+			}
+			m := res.Msg
+			return c.out.print(m, func(t *table) {
+				id := m.GetWorkflow().GetWorkflowId()
+				switch active := m.GetWorkflow().GetActiveVersion(); {
+				case m.Created:
+					t.text(fmt.Sprintf("workflow %s version %d created (active)\n", id, m.Version))
+				case active == m.Version:
+					t.text(fmt.Sprintf("workflow %s version %d unchanged (active)\n", id, m.Version))
+				default:
+					t.text(fmt.Sprintf("workflow %s version %d unchanged (the active version is %d)\n", id, m.Version, active))
+				}
+			})
+		},
+	}
+}
+
+// validation is the -o json form of workflow validate.
+type validation struct {
+	File       string            `json:"file"`
+	Valid      bool              `json:"valid"`
+	WorkflowID string            `json:"workflow_id,omitempty"`
+	Steps      int               `json:"steps,omitempty"`
+	Errors     []validationError `json:"errors,omitempty"`
+}
+
+type validationError struct {
+	Path    string `json:"path,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Col     int    `json:"col,omitempty"`
+	Message string `json:"message"`
+}
+
+// location is the compiler-style line editors can jump to:
+// FILE:LINE:COL: path: message.
+func (e validationError) location(file string) string {
+	var b strings.Builder
+	b.WriteString(file)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Col > 0 {
+			fmt.Fprintf(&b, ":%d", e.Col)
+		}
+	}
+	b.WriteString(": ")
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Message)
+	return b.String()
+}
+
+func newWorkflowValidateCommand(c *cli) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a definition locally, without a server",
+		Long: `Validate parses and checks a definition (JSON or YAML; "-" reads standard
+input) exactly as the server would on push, without contacting one. It lists
+every problem, one per line with its line and column where known, and exits
+with status 1 if there is any.`,
+		Args: args("FILE"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			file := a[0]
+			data, err := readDefinition(file)
+			if err != nil {
+				return err
+			}
+			if file == "-" {
+				file = "<stdin>"
+			}
+			v := validateDefinition(data)
+			v.File = file
+			if c.out.json {
+				if err := c.out.print(v, nil); err != nil {
+					return err
+				}
+			} else if v.Valid {
+				fmt.Fprintf(c.stdout, "%s: valid (workflow %s, %d %s)\n", file, v.WorkflowID, v.Steps, plural(v.Steps, "step", "steps"))
+			} else {
+				for _, e := range v.Errors {
+					fmt.Fprintln(c.stderr, e.location(file))
+				}
+			}
+			if !v.Valid {
+				return exitStatus(exitError)
+			}
+			return nil
+		},
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func newWorkflowListCommand(c *cli) *cobra.Command {
+	var stale bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List workflows with their active and latest versions",
+		Args:  args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			res, err := api.workflows.List(cmd.Context(), connect.NewRequest(&workflowv1.ListRequest{Stale: stale}))
+			if err != nil {
+				return err
+			}
+			if len(res.Msg.Workflows) == 0 && !c.out.json {
+				fmt.Fprintln(c.stderr, "No workflows.")
+				return nil
+			}
+			return c.out.print(res.Msg, func(t *table) {
+				t.row("WORKFLOW", "ACTIVE", "LATEST", "INSTANCES", "UPDATED")
+				for _, w := range res.Msg.Workflows {
+					t.row(w.WorkflowId, fmtInt(w.ActiveVersion), fmtInt(w.LatestVersion),
+						fmtInt(w.LastInstanceId), fmtTime(w.UpdateTime))
+				}
+			})
+		},
+	}
+	addStaleFlag(cmd, &stale)
+	return cmd
+}
+
+func addStaleFlag(cmd *cobra.Command, stale *bool) {
+	cmd.Flags().BoolVar(stale, "stale", false,
+		"answer from the contacted server's replica without checking with the leader")
+}
+
+// checkVersionRef accepts what the API takes for a version: a number,
+// "active" or "latest". Catching a typo here makes it a usage error rather
+// than a round trip.
+func checkVersionRef(v string) error {
+	switch v {
+	case "", "active", "latest":
+		return nil
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 1 {
+		return usageError{fmt.Errorf("--version %q: want a version number, \"active\" or \"latest\"", v)}
+	}
+	return nil
+}
+
+func newWorkflowGetCommand(c *cli) *cobra.Command {
+	var (
+		version    string
+		definition bool
+		stale      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "get WORKFLOW",
+		Short: "Show a version of a workflow (the active one by default)",
+		Args:  args("WORKFLOW"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := checkVersionRef(version); err != nil {
+				return err
+			}
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			res, err := api.workflows.Get(cmd.Context(), connect.NewRequest(&workflowv1.GetRequest{
+				WorkflowId: a[0], Version: version, Stale: stale,
+			}))
+			if err != nil {
+				return err
+			}
+			if definition {
+				_, err := c.stdout.Write(prettyJSON(res.Msg.GetVersion().GetDefinition()))
+				return err
+			}
+			wf, ver := res.Msg.GetWorkflow(), res.Msg.GetVersion()
+			return c.out.print(res.Msg, func(t *table) {
+				t.row("Workflow", ver.GetWorkflowId())
+				t.row("Version", fmtInt(ver.GetVersion())+versionMarks(wf, ver.GetVersion()))
+				t.row("Active version", fmtInt(wf.GetActiveVersion()))
+				t.row("Latest version", fmtInt(wf.GetLatestVersion()))
+				t.row("Created", fmtTime(ver.GetCreateTime()))
+				t.row("Digest", ver.GetDigest())
+			})
+		},
+	}
+	cmd.Flags().StringVar(&version, "version", "", "`version` to show: a number, \"active\" (default) or \"latest\"")
+	cmd.Flags().BoolVar(&definition, "definition", false, "print only the definition, as indented JSON")
+	addStaleFlag(cmd, &stale)
+	return cmd
+}
+
+// versionMarks says whether a version is the active and/or the latest one.
+func versionMarks(wf *statepb.Workflow, v int64) string {
+	var marks []string
+	if v == wf.GetActiveVersion() {
+		marks = append(marks, "active")
+	}
+	if v == wf.GetLatestVersion() {
+		marks = append(marks, "latest")
+	}
+	if len(marks) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(marks, ", ") + ")"
+}
+
+// prettyJSON indents a stored definition; one that is somehow not JSON is
+// shown as it is rather than not at all.
+func prettyJSON(s string) []byte {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, []byte(s), "", "  "); err != nil {
+		buf.Reset()
+		buf.WriteString(s)
+	}
+	if !bytes.HasSuffix(buf.Bytes(), []byte("\n")) {
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes()
+}
+
+func newWorkflowVersionsCommand(c *cli) *cobra.Command {
+	var stale bool
+	cmd := &cobra.Command{
+		Use:   "versions WORKFLOW",
+		Short: "List the versions of a workflow",
+		Args:  args("WORKFLOW"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			res, err := api.workflows.ListVersions(cmd.Context(), connect.NewRequest(&workflowv1.ListVersionsRequest{
+				WorkflowId: a[0], Stale: stale,
+			}))
+			if err != nil {
+				return err
+			}
+			if c.out.json {
+				return c.out.print(res.Msg, nil)
+			}
+			// The version list does not say which version is active; the
+			// workflow record does. Without it the table still stands.
+			var wf *statepb.Workflow
+			if got, err := api.workflows.Get(cmd.Context(), connect.NewRequest(&workflowv1.GetRequest{
+				WorkflowId: a[0], Stale: stale,
+			})); err == nil {
+				wf = got.Msg.GetWorkflow()
+			} else if code := connect.CodeOf(err); code != connect.CodeFailedPrecondition && code != connect.CodeNotFound {
+				return err
+			}
+			return c.out.print(res.Msg, func(t *table) {
+				t.row("VERSION", "ACTIVE", "CREATED", "DIGEST")
+				for _, v := range res.Msg.Versions {
+					active := ""
+					if wf != nil && v.Version == wf.ActiveVersion {
+						active = "*"
+					}
+					t.row(fmtInt(v.Version), active, fmtTime(v.CreateTime), truncate(v.Digest, 13))
+				}
+			})
+		},
+	}
+	addStaleFlag(cmd, &stale)
+	return cmd
+}
+
+func newWorkflowActivateCommand(c *cli) *cobra.Command {
+	return &cobra.Command{
+		Use:   "activate WORKFLOW VERSION",
+		Short: "Make an existing version the one new instances run",
+		Args:  args("WORKFLOW", "VERSION"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			version, err := strconv.ParseInt(a[1], 10, 64)
+			if err != nil || version < 1 {
+				return usageError{fmt.Errorf("VERSION %q: want a version number", a[1])}
+			}
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			res, err := api.workflows.Activate(cmd.Context(), connect.NewRequest(&workflowv1.ActivateRequest{
+				WorkflowId: a[0], Version: version,
+			}))
+			if err != nil {
+				return err
+			}
+			return c.out.print(res.Msg, func(t *table) {
+				t.text(fmt.Sprintf("workflow %s version %d is active\n", a[0], res.Msg.GetWorkflow().GetActiveVersion()))
+			})
+		},
+	}
+}

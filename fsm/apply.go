@@ -1,0 +1,398 @@
+package fsm
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/batonhq/baton/fsm/statepb"
+)
+
+// RejectCode classifies why a command changed nothing.
+type RejectCode int
+
+// Rejection codes; the RPC layer maps them to Connect codes.
+const (
+	RejectInvalid RejectCode = iota + 1
+	RejectNotFound
+	RejectFailedPrecondition
+)
+
+// Rejection is the Apply result of a command that changed nothing.
+type Rejection struct {
+	Code RejectCode
+	Msg  string
+}
+
+func (r *Rejection) Error() string { return r.Msg }
+
+func notFound(format string, args ...any) *Rejection {
+	return &Rejection{Code: RejectNotFound, Msg: fmt.Sprintf(format, args...)}
+}
+
+func precondition(format string, args ...any) *Rejection {
+	return &Rejection{Code: RejectFailedPrecondition, Msg: fmt.Sprintf(format, args...)}
+}
+
+// PushResult is the Apply result of PushWorkflow.
+type PushResult struct {
+	Workflow *statepb.Workflow
+	Version  int64
+	Created  bool
+}
+
+// ActivateResult is the Apply result of ActivateWorkflow.
+type ActivateResult struct{ Workflow *statepb.Workflow }
+
+// StartResult is the Apply result of StartInstance.
+type StartResult struct {
+	Instance *statepb.Instance
+	Created  bool
+}
+
+// StopResult is the Apply result of StopInstance.
+type StopResult struct{ Instance *statepb.Instance }
+
+// ReportResultOutcome is the Apply result of ReportResult.
+type ReportResultOutcome struct {
+	Accepted bool
+	Reason   string
+}
+
+// PlanResult is the Apply result of ApplyPlan.
+type PlanResult struct{ Applied, Skipped int }
+
+// applier applies one command inside one write transaction.
+type applier struct {
+	txn   *memdb.Txn
+	index uint64
+	now   *timestamppb.Timestamp
+}
+
+func (a *applier) apply(m proto.Message) any {
+	switch c := m.(type) {
+	case *statepb.PushWorkflow:
+		a.now = c.Now
+		return a.pushWorkflow(c)
+	case *statepb.ActivateWorkflow:
+		a.now = c.Now
+		return a.activateWorkflow(c)
+	case *statepb.StartInstance:
+		a.now = c.Now
+		return a.startInstance(c)
+	case *statepb.StopInstance:
+		a.now = c.Now
+		return a.stopInstance(c)
+	case *statepb.ApplyPlan:
+		a.now = c.Now
+		return a.applyPlan(c)
+	case *statepb.ReportResult:
+		a.now = c.EndTime
+		return a.reportResult(c)
+	}
+	return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("no apply for %T", m)}
+}
+
+func (a *applier) get(table string, args ...any) any {
+	o, err := a.txn.First(table, "id", args...)
+	if err != nil {
+		return nil
+	}
+	return o
+}
+
+func (a *applier) put(table string, obj any) {
+	if err := a.txn.Insert(table, obj); err != nil {
+		// Inserts only fail on schema mismatch, a bug in this package.
+		panic(fmt.Sprintf("insert into %s: %v", table, err))
+	}
+}
+
+func (a *applier) pushWorkflow(c *statepb.PushWorkflow) any {
+	if c.WorkflowId == "" || c.Definition == "" {
+		return &Rejection{Code: RejectInvalid, Msg: "push needs a workflow id and a definition"}
+	}
+	w, _ := a.get(tableWorkflows, c.WorkflowId).(*statepb.Workflow)
+	if w != nil {
+		if latest, _ := a.get(tableVersions, c.WorkflowId, w.LatestVersion).(*statepb.WorkflowVersion); latest != nil && latest.Digest == c.Digest {
+			return &PushResult{Workflow: w, Version: latest.Version, Created: false}
+		}
+		w = proto.Clone(w).(*statepb.Workflow)
+	} else {
+		w = &statepb.Workflow{WorkflowId: c.WorkflowId, CreateTime: c.Now}
+	}
+	w.LatestVersion++
+	w.ActiveVersion = w.LatestVersion
+	w.UpdateTime = c.Now
+	a.put(tableVersions, &statepb.WorkflowVersion{
+		WorkflowId: c.WorkflowId, Version: w.LatestVersion, Definition: c.Definition,
+		Digest: c.Digest, CreateTime: c.Now,
+	})
+	a.put(tableWorkflows, w)
+	return &PushResult{Workflow: w, Version: w.LatestVersion, Created: true}
+}
+
+func (a *applier) activateWorkflow(c *statepb.ActivateWorkflow) any {
+	w, _ := a.get(tableWorkflows, c.WorkflowId).(*statepb.Workflow)
+	if w == nil {
+		return notFound("workflow %q not found", c.WorkflowId)
+	}
+	if v := a.get(tableVersions, c.WorkflowId, c.Version); v == nil {
+		return notFound("workflow %q has no version %d (latest is %d)", c.WorkflowId, c.Version, w.LatestVersion)
+	}
+	w = proto.Clone(w).(*statepb.Workflow)
+	w.ActiveVersion = c.Version
+	w.UpdateTime = c.Now
+	a.put(tableWorkflows, w)
+	return &ActivateResult{Workflow: w}
+}
+
+func (a *applier) startInstance(c *statepb.StartInstance) any {
+	if c.RequestId != "" {
+		if o, _ := a.txn.First(tableInstances, "request", c.RequestId); o != nil {
+			return &StartResult{Instance: o.(*statepb.Instance), Created: false}
+		}
+	}
+	w, _ := a.get(tableWorkflows, c.WorkflowId).(*statepb.Workflow)
+	if w == nil {
+		return notFound("workflow %q not found", c.WorkflowId)
+	}
+	if v := a.get(tableVersions, c.WorkflowId, c.WorkflowVersion); v == nil {
+		return notFound("workflow %q has no version %d", c.WorkflowId, c.WorkflowVersion)
+	}
+	w = proto.Clone(w).(*statepb.Workflow)
+	w.LastInstanceId++
+	a.put(tableWorkflows, w)
+	inst := &statepb.Instance{
+		WorkflowId: c.WorkflowId, InstanceId: w.LastInstanceId, WorkflowVersion: c.WorkflowVersion,
+		Status: InstanceCreated, RequestId: c.RequestId, Params: c.Params, CreateTime: c.Now,
+	}
+	a.put(tableInstances, inst)
+	for _, s := range c.Steps {
+		a.put(tableSteps, &statepb.Step{
+			WorkflowId: c.WorkflowId, InstanceId: inst.InstanceId, StepId: s.StepId,
+			Type: s.Type, Status: StepNotCreated, CreateTime: c.Now,
+		})
+	}
+	inst = a.event(c.WorkflowId, inst.InstanceId, "", 0, InstanceCreated, "")
+	return &StartResult{Instance: inst, Created: true}
+}
+
+func (a *applier) stopInstance(c *statepb.StopInstance) any {
+	inst, _ := a.get(tableInstances, c.WorkflowId, c.InstanceId).(*statepb.Instance)
+	if inst == nil {
+		return notFound("workflow %q has no instance %d", c.WorkflowId, c.InstanceId)
+	}
+	if InstanceTerminal(inst.Status) {
+		return precondition("instance %s/%d is already %s; only CREATED or IN_PROGRESS instances can be stopped", c.WorkflowId, c.InstanceId, inst.Status)
+	}
+	reason := c.Reason
+	if reason == "" {
+		reason = "stopped by request"
+	}
+	for _, st := range a.steps(c.WorkflowId, c.InstanceId) {
+		if st.Status == StepRunning || StepRetryable(st.Status) || st.Status == StepCreated {
+			a.setStep(st, StepStopped, reason, nil)
+		}
+	}
+	inst = a.setInstance(c.WorkflowId, c.InstanceId, InstanceStopped, reason)
+	return &StopResult{Instance: inst}
+}
+
+func (a *applier) steps(workflowID string, instanceID int64) []*statepb.Step {
+	var out []*statepb.Step
+	it, err := a.txn.Get(tableSteps, "id_prefix", workflowID, instanceID)
+	if err != nil {
+		return nil
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.Step))
+	}
+	return out
+}
+
+// setStep moves a step to status and records the event. Leaving RUNNING ends
+// the current attempt, which fences any result its node still sends.
+func (a *applier) setStep(st *statepb.Step, status, reason string, retryAt *timestamppb.Timestamp) *statepb.Step {
+	st = proto.Clone(st).(*statepb.Step)
+	changed := st.Status != status
+	if st.Status == StepRunning && status != StepRunning && len(st.Attempts) > 0 {
+		cur := st.Attempts[len(st.Attempts)-1]
+		if cur.Status == AttemptRunning {
+			cur.Status = AttemptStopped
+			cur.EndTime = a.now
+			if cur.Error == "" {
+				cur.Error = reason
+			}
+		}
+		st.Node = ""
+	}
+	st.Status = status
+	st.Reason = reason
+	st.RetryAt = retryAt
+	if StepTerminal(status) {
+		st.EndTime = a.now
+	}
+	a.put(tableSteps, st)
+	if changed {
+		var attempt int64
+		if n := len(st.Attempts); n > 0 {
+			attempt = st.Attempts[n-1].AttemptNumber
+		}
+		a.event(st.WorkflowId, st.InstanceId, st.StepId, attempt, status, reason)
+	}
+	return st
+}
+
+func (a *applier) setInstance(workflowID string, instanceID int64, status, reason string) *statepb.Instance {
+	inst := proto.Clone(a.get(tableInstances, workflowID, instanceID).(*statepb.Instance)).(*statepb.Instance)
+	inst.Status = status
+	inst.Reason = reason
+	if status == InstanceInProgress && inst.StartTime == nil {
+		inst.StartTime = a.now
+	}
+	if InstanceTerminal(status) {
+		inst.EndTime = a.now
+	}
+	a.put(tableInstances, inst)
+	return a.event(workflowID, instanceID, "", 0, status, reason)
+}
+
+// event appends a timeline entry and returns the updated instance.
+func (a *applier) event(workflowID string, instanceID int64, stepID string, attempt int64, status, msg string) *statepb.Instance {
+	inst := proto.Clone(a.get(tableInstances, workflowID, instanceID).(*statepb.Instance)).(*statepb.Instance)
+	inst.LastEventSeq++
+	a.put(tableInstances, inst)
+	a.put(tableEvents, &statepb.Event{
+		WorkflowId: workflowID, InstanceId: instanceID, Seq: inst.LastEventSeq, Index: a.index,
+		Time: a.now, StepId: stepID, AttemptNumber: attempt, Status: status, Message: msg,
+	})
+	return inst
+}
+
+func (a *applier) reportResult(c *statepb.ReportResult) any {
+	st, _ := a.get(tableSteps, c.WorkflowId, c.InstanceId, c.StepId).(*statepb.Step)
+	if st == nil {
+		return notFound("no step %q in instance %s/%d", c.StepId, c.WorkflowId, c.InstanceId)
+	}
+	if why := StaleResult(st, c); why != "" {
+		return &ReportResultOutcome{Accepted: false, Reason: why}
+	}
+	status, ok := stepStatusForOutcome(c.Outcome)
+	if !ok || c.Outcome == AttemptRunning {
+		return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("unknown attempt outcome %q", c.Outcome)}
+	}
+	st = proto.Clone(st).(*statepb.Step)
+	cur := st.Attempts[len(st.Attempts)-1]
+	cur.Status = c.Outcome
+	cur.EndTime = c.EndTime
+	cur.ExitCode = c.ExitCode
+	cur.Error = c.Error
+	cur.LogTail = c.LogTail
+	cur.Outputs = c.Outputs
+	cur.Executions = c.Executions
+	if c.Outcome == AttemptSucceeded {
+		st.Outputs = c.Outputs
+	}
+	st.Node = ""
+	st.Status = status
+	st.Reason = c.Error
+	st.RetryAt = nil
+	if StepTerminal(status) {
+		st.EndTime = c.EndTime
+	}
+	a.put(tableSteps, st)
+	a.event(st.WorkflowId, st.InstanceId, st.StepId, cur.AttemptNumber, status, c.Error)
+	return &ReportResultOutcome{Accepted: true}
+}
+
+func (a *applier) applyPlan(c *statepb.ApplyPlan) any {
+	res := &PlanResult{}
+	for _, act := range c.Actions {
+		var ok bool
+		switch x := act.Action.(type) {
+		case *statepb.PlanAction_Assign:
+			ok = a.assign(x.Assign)
+		case *statepb.PlanAction_StepStatus:
+			ok = a.stepStatus(x.StepStatus)
+		case *statepb.PlanAction_InstanceStatus:
+			ok = a.instanceStatus(x.InstanceStatus)
+		}
+		if ok {
+			res.Applied++
+		} else {
+			res.Skipped++
+		}
+	}
+	return res
+}
+
+func (a *applier) assign(x *statepb.AssignAttempt) bool {
+	inst, _ := a.get(tableInstances, x.WorkflowId, x.InstanceId).(*statepb.Instance)
+	if inst == nil || inst.Status != InstanceInProgress || x.Node == "" {
+		return false
+	}
+	st, _ := a.get(tableSteps, x.WorkflowId, x.InstanceId, x.StepId).(*statepb.Step)
+	if st == nil || int64(len(st.Attempts)) != x.AttemptNumber-1 {
+		return false
+	}
+	if st.Status != StepNotCreated && st.Status != StepCreated && !StepRetryable(st.Status) {
+		return false
+	}
+	st = proto.Clone(st).(*statepb.Step)
+	st.Attempts = append(st.Attempts, &statepb.Attempt{
+		AttemptNumber: x.AttemptNumber,
+		AttemptId:     fmt.Sprintf("%s/%d/%s/%d", x.WorkflowId, x.InstanceId, x.StepId, x.AttemptNumber),
+		Node:          x.Node,
+		Generation:    a.index,
+		Status:        AttemptRunning,
+		StartTime:     a.now,
+		Params:        x.Params,
+		Deadline:      x.Deadline,
+	})
+	if st.StartTime == nil {
+		st.StartTime = a.now
+	}
+	st.Status = StepRunning
+	st.Node = x.Node
+	st.Reason = ""
+	st.RetryAt = nil
+	a.put(tableSteps, st)
+	a.event(st.WorkflowId, st.InstanceId, st.StepId, x.AttemptNumber, StepRunning, "on node "+x.Node)
+	return true
+}
+
+func (a *applier) stepStatus(x *statepb.SetStepStatus) bool {
+	st, _ := a.get(tableSteps, x.WorkflowId, x.InstanceId, x.StepId).(*statepb.Step)
+	if st == nil || st.Status != x.FromStatus || StepTerminal(st.Status) {
+		return false
+	}
+	a.setStep(st, x.Status, x.Reason, x.RetryAt)
+	return true
+}
+
+func (a *applier) instanceStatus(x *statepb.SetInstanceStatus) bool {
+	inst, _ := a.get(tableInstances, x.WorkflowId, x.InstanceId).(*statepb.Instance)
+	if inst == nil || inst.Status != x.FromStatus || InstanceTerminal(inst.Status) {
+		return false
+	}
+	a.setInstance(x.WorkflowId, x.InstanceId, x.Status, x.Reason)
+	return true
+}
+
+// StaleResult says why a result is fenced: it must name the step's current,
+// running attempt with that attempt's generation. It returns "" when the
+// result may be applied.
+func StaleResult(st *statepb.Step, r *statepb.ReportResult) string {
+	if st.Status != StepRunning || len(st.Attempts) == 0 {
+		return fmt.Sprintf("step is %s, not RUNNING", st.Status)
+	}
+	cur := st.Attempts[len(st.Attempts)-1]
+	if cur.AttemptNumber != r.AttemptNumber || cur.Generation != r.Generation {
+		return fmt.Sprintf("attempt %d generation %d is not current (attempt %d generation %d is)",
+			r.AttemptNumber, r.Generation, cur.AttemptNumber, cur.Generation)
+	}
+	return ""
+}

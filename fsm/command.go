@@ -1,0 +1,116 @@
+package fsm
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/batonhq/baton/fsm/statepb"
+)
+
+// CommandType is the first byte of every Raft entry Baton writes.
+type CommandType byte
+
+// IgnorableFlag marks a command type that an older node may skip. A node that
+// meets an unknown type without the flag stops rather than diverge.
+const IgnorableFlag CommandType = 0x80
+
+// Command types. Values are part of the log format: never renumber.
+const (
+	CmdPushWorkflow     CommandType = 1
+	CmdActivateWorkflow CommandType = 2
+	CmdStartInstance    CommandType = 3
+	CmdStopInstance     CommandType = 4
+	CmdApplyPlan        CommandType = 5
+	CmdReportResult     CommandType = 6
+)
+
+func (t CommandType) String() string {
+	switch t &^ IgnorableFlag {
+	case CmdPushWorkflow:
+		return "PushWorkflow"
+	case CmdActivateWorkflow:
+		return "ActivateWorkflow"
+	case CmdStartInstance:
+		return "StartInstance"
+	case CmdStopInstance:
+		return "StopInstance"
+	case CmdApplyPlan:
+		return "ApplyPlan"
+	case CmdReportResult:
+		return "ReportResult"
+	}
+	return fmt.Sprintf("CommandType(%d)", byte(t))
+}
+
+// commandTypeOf maps a command message to its type byte.
+func commandTypeOf(m proto.Message) (CommandType, error) {
+	switch m.(type) {
+	case *statepb.PushWorkflow:
+		return CmdPushWorkflow, nil
+	case *statepb.ActivateWorkflow:
+		return CmdActivateWorkflow, nil
+	case *statepb.StartInstance:
+		return CmdStartInstance, nil
+	case *statepb.StopInstance:
+		return CmdStopInstance, nil
+	case *statepb.ApplyPlan:
+		return CmdApplyPlan, nil
+	case *statepb.ReportResult:
+		return CmdReportResult, nil
+	}
+	return 0, fmt.Errorf("no command type for %T", m)
+}
+
+// Encode returns the Raft entry for a command: its type byte, then protobuf.
+func Encode(m proto.Message) ([]byte, error) {
+	t, err := commandTypeOf(m)
+	if err != nil {
+		return nil, err
+	}
+	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", t, err)
+	}
+	return append([]byte{byte(t)}, body...), nil
+}
+
+// ErrUnknownCommand is returned by Decode for a type byte this node does not
+// know and that is not marked ignorable.
+type ErrUnknownCommand struct{ Type CommandType }
+
+func (e *ErrUnknownCommand) Error() string {
+	return fmt.Sprintf("unknown command type %d in the log: this node is older than the cluster's log; upgrade it", byte(e.Type))
+}
+
+// Decode parses a Raft entry. An unknown ignorable type gives (nil, nil).
+func Decode(data []byte) (proto.Message, error) {
+	if len(data) == 0 {
+		return nil, fmt.Errorf("empty command")
+	}
+	t := CommandType(data[0])
+	var m proto.Message
+	switch t {
+	case CmdPushWorkflow:
+		m = &statepb.PushWorkflow{}
+	case CmdActivateWorkflow:
+		m = &statepb.ActivateWorkflow{}
+	case CmdStartInstance:
+		m = &statepb.StartInstance{}
+	case CmdStopInstance:
+		m = &statepb.StopInstance{}
+	case CmdApplyPlan:
+		m = &statepb.ApplyPlan{}
+	case CmdReportResult:
+		m = &statepb.ReportResult{}
+	default:
+		if t&IgnorableFlag != 0 {
+			return nil, nil
+		}
+		return nil, &ErrUnknownCommand{Type: t}
+	}
+	if err := proto.Unmarshal(data[1:], m); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", t, err)
+	}
+	return m, nil
+}

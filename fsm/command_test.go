@@ -1,0 +1,209 @@
+package fsm
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/batonhq/baton/fsm/statepb"
+)
+
+func TestCodecRoundTrip(t *testing.T) {
+	// The type bytes are written to the log: these literals must never change.
+	want := []struct {
+		typ  byte
+		name string
+	}{{1, "PushWorkflow"}, {2, "ActivateWorkflow"}, {3, "StartInstance"}, {4, "StopInstance"}, {5, "ApplyPlan"}, {6, "ReportResult"}}
+	cmds := sampleCommands()
+	if len(cmds) != len(want) {
+		t.Fatalf("%d sample commands for %d types", len(cmds), len(want))
+	}
+	for i, m := range cmds {
+		data, err := Encode(m)
+		if err != nil {
+			t.Fatalf("encode %T: %v", m, err)
+		}
+		if data[0] != want[i].typ {
+			t.Fatalf("%T encodes with type byte %d, want %d", m, data[0], want[i].typ)
+		}
+		if got := CommandType(data[0]).String(); got != want[i].name {
+			t.Fatalf("type %d is named %q, want %q", data[0], got, want[i].name)
+		}
+		got, err := Decode(data)
+		if err != nil {
+			t.Fatalf("decode %s: %v", want[i].name, err)
+		}
+		if !proto.Equal(got, m) {
+			t.Fatalf("%s round trip:\n got %v\nwant %v", want[i].name, got, m)
+		}
+		again, err := Encode(got)
+		if err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("%s: re-encoding differs (err %v)", want[i].name, err)
+		}
+	}
+	// Identical commands must give identical entries whatever the map order.
+	wide := startCmd(wfETL, "req-1", 1, 1)
+	wide.Params = wideParams()
+	first, err := Encode(wide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		again, err := Encode(proto.Clone(wide))
+		if err != nil || !bytes.Equal(again, first) {
+			t.Fatalf("encoding of the same command varies (err %v)", err)
+		}
+	}
+	if got := (CmdApplyPlan | IgnorableFlag).String(); got != "ApplyPlan" {
+		t.Fatalf("flagged type named %q", got)
+	}
+	if got := CommandType(0x7f).String(); got != "CommandType(127)" {
+		t.Fatalf("unknown type named %q", got)
+	}
+}
+
+func TestEncodeRejectsNonCommands(t *testing.T) {
+	if _, err := Encode(&statepb.Workflow{WorkflowId: wfETL}); err == nil {
+		t.Fatal("a state record encoded as a command")
+	}
+	x := newFixture(t)
+	x.reject(&statepb.Step{}, RejectInvalid)
+	if i := x.fsm.AppliedIndex(); i != 0 {
+		t.Fatalf("unencodable command moved the applied index to %d", i)
+	}
+}
+
+func TestDecodeUnknownType(t *testing.T) {
+	for _, typ := range []byte{0, 7, 0x42, 0x7f} {
+		m, err := Decode([]byte{typ, 0x0a, 0x01, 'x'})
+		var unknown *ErrUnknownCommand
+		if m != nil || !errors.As(err, &unknown) {
+			t.Fatalf("type %d: got (%v, %v), want *ErrUnknownCommand", typ, m, err)
+		}
+		if unknown.Type != CommandType(typ) || !strings.Contains(err.Error(), "upgrade") {
+			t.Fatalf("type %d: error %+v %q", typ, unknown, err)
+		}
+	}
+	// Ignorable entries are skipped even when their body is unreadable here.
+	for _, typ := range []byte{0x80, 0x87, 0xc0, 0xff} {
+		for _, body := range [][]byte{nil, {0xff, 0xff}} {
+			if m, err := Decode(append([]byte{typ}, body...)); m != nil || err != nil {
+				t.Fatalf("ignorable type %#x: got (%v, %v), want (nil, nil)", typ, m, err)
+			}
+		}
+	}
+}
+
+func TestDecodeMalformed(t *testing.T) {
+	push, stop := byte(CmdPushWorkflow), byte(CmdStopInstance)
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"nil", nil},
+		{"empty", []byte{}},
+		{"length past the end", []byte{push, 0x0a, 0x05, 'e', 't'}},
+		{"truncated varint", []byte{stop, 0x10, 0x80}},
+		{"overlong varint", []byte{stop, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
+		{"invalid wire type", []byte{push, 0x0f}},
+		{"field number zero", []byte{push, 0x00, 0x01}},
+		{"invalid UTF-8", []byte{push, 0x0a, 0x02, 0xff, 0xfe}},
+		{"truncated nested message", []byte{byte(CmdApplyPlan), 0x12, 0x03, 0x0a, 0x08, 0x0a}},
+	} {
+		m, err := Decode(tc.data)
+		if err == nil || m != nil {
+			t.Fatalf("%s: got (%v, %v), want an error", tc.name, m, err)
+		}
+		if len(tc.data) > 0 && !strings.Contains(err.Error(), CommandType(tc.data[0]).String()) {
+			t.Fatalf("%s: error %q does not name the command", tc.name, err)
+		}
+	}
+}
+
+func TestApplySkipsIgnorableEntry(t *testing.T) {
+	x := newFixture(t)
+	x.runningInstance()
+	before := contents(t, x.fsm)
+	changed := x.fsm.Changed()
+	if res := x.fsm.Apply(&raft.Log{Index: 2000, Type: raft.LogCommand, Data: []byte{0x80 | 9, 1, 2, 3}}); res != nil {
+		t.Fatalf("ignorable entry returned %#v", res)
+	}
+	if i := x.fsm.AppliedIndex(); i != 2000 {
+		t.Fatalf("applied index %d after an ignorable entry, want 2000", i)
+	}
+	if !bytes.Equal(before, contents(t, x.fsm)) || fired(changed) {
+		t.Fatal("ignorable entry changed the state")
+	}
+	if res := x.fsm.Apply(&raft.Log{Index: 2001, Type: raft.LogNoop}); res != nil {
+		t.Fatalf("no-op entry returned %#v", res)
+	}
+}
+
+// An entry this node cannot read must stop it: skipping would diverge from
+// the nodes that can.
+func TestApplyPanicsOnUnreadableEntry(t *testing.T) {
+	for _, data := range [][]byte{{7}, {byte(CmdPushWorkflow), 0x0a, 0x05}} {
+		f := New()
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatalf("Apply of %x did not panic", data)
+				}
+			}()
+			f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: data})
+		}()
+		if i := f.AppliedIndex(); i != 0 {
+			t.Fatalf("unreadable entry moved the applied index to %d", i)
+		}
+	}
+}
+
+// FuzzDecode: Decode never panics, and what it accepts re-encodes to a
+// fixed point.
+func FuzzDecode(f *testing.F) {
+	for _, m := range sampleCommands() {
+		data, err := Encode(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte{})
+	f.Add([]byte{7})
+	f.Add([]byte{0x85, 0x0a, 0x01})
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Decode(data)
+		if err != nil {
+			if m != nil {
+				t.Fatalf("Decode returned both %v and %v", m, err)
+			}
+			return
+		}
+		if m == nil {
+			if data[0]&byte(IgnorableFlag) == 0 {
+				t.Fatalf("type %d skipped without the ignorable flag", data[0])
+			}
+			return
+		}
+		enc, err := Encode(m)
+		if err != nil {
+			t.Fatalf("decoded %T does not encode: %v", m, err)
+		}
+		if enc[0] != data[0] {
+			t.Fatalf("type byte %d re-encodes as %d", data[0], enc[0])
+		}
+		m2, err := Decode(enc)
+		if err != nil {
+			t.Fatalf("re-encoded entry does not decode: %v", err)
+		}
+		enc2, err := Encode(m2)
+		if err != nil || !bytes.Equal(enc, enc2) {
+			t.Fatalf("encoding is not a fixed point (err %v)", err)
+		}
+	})
+}

@@ -1,0 +1,64 @@
+package fsm
+
+import (
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/batonhq/baton/fsm/statepb"
+)
+
+// Table names of the state store.
+const (
+	tableWorkflows = "workflows"
+	tableVersions  = "versions"
+	tableInstances = "instances"
+	tableSteps     = "steps"
+	tableEvents    = "events"
+)
+
+func schema() *memdb.DBSchema {
+	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
+		tableWorkflows: {Name: tableWorkflows, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				return []any{o.(*statepb.Workflow).WorkflowId}, true
+			}}},
+		}},
+		tableVersions: {Name: tableVersions, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				v := o.(*statepb.WorkflowVersion)
+				return []any{v.WorkflowId, v.Version}, true
+			}}},
+		}},
+		tableInstances: {Name: tableInstances, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				i := o.(*statepb.Instance)
+				return []any{i.WorkflowId, i.InstanceId}, true
+			}}},
+			"request": {Name: "request", Unique: true, AllowMissing: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				i := o.(*statepb.Instance)
+				return []any{i.RequestId}, i.RequestId != ""
+			}}},
+			// Only unfinished instances are in this index, so the scheduler's
+			// scan is proportional to live work, not to history.
+			"active": {Name: "active", AllowMissing: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				i := o.(*statepb.Instance)
+				return []any{i.WorkflowId, i.InstanceId}, !InstanceTerminal(i.Status)
+			}}},
+		}},
+		tableSteps: {Name: tableSteps, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				s := o.(*statepb.Step)
+				return []any{s.WorkflowId, s.InstanceId, s.StepId}, true
+			}}},
+			"node": {Name: "node", AllowMissing: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				s := o.(*statepb.Step)
+				return []any{s.Node, s.WorkflowId, s.InstanceId, s.StepId}, s.Node != ""
+			}}},
+		}},
+		tableEvents: {Name: tableEvents, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				e := o.(*statepb.Event)
+				return []any{e.WorkflowId, e.InstanceId, e.Seq}, true
+			}}},
+		}},
+	}}
+}

@@ -1,0 +1,168 @@
+package fsm
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/batonhq/baton/fsm/statepb"
+)
+
+// snapshotMagic starts every snapshot; its last byte is the format version.
+var snapshotMagic = []byte("BATONSNAP\x01")
+
+// Record types in a snapshot stream. Values are part of the format.
+const (
+	recMeta      byte = 1
+	recWorkflow  byte = 2
+	recVersion   byte = 3
+	recInstance  byte = 4
+	recStep      byte = 5
+	recEvent     byte = 6
+	maxRecordLen      = 64 << 20
+)
+
+// snapshotTables lists what a snapshot holds, in the order it is written.
+var snapshotTables = []struct {
+	table string
+	rec   byte
+	new   func() proto.Message
+}{
+	{tableWorkflows, recWorkflow, func() proto.Message { return &statepb.Workflow{} }},
+	{tableVersions, recVersion, func() proto.Message { return &statepb.WorkflowVersion{} }},
+	{tableInstances, recInstance, func() proto.Message { return &statepb.Instance{} }},
+	{tableSteps, recStep, func() proto.Message { return &statepb.Step{} }},
+	{tableEvents, recEvent, func() proto.Message { return &statepb.Event{} }},
+}
+
+type snapshot struct {
+	db    *memdb.MemDB
+	index uint64
+}
+
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	if err := WriteSnapshot(sink, s.db, s.index); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *snapshot) Release() {}
+
+// WriteSnapshot writes every record of db as a stream of
+// (type byte, uvarint length, protobuf) after a magic header.
+func WriteSnapshot(w io.Writer, db *memdb.MemDB, index uint64) error {
+	bw := bufio.NewWriter(w)
+	if _, err := bw.Write(snapshotMagic); err != nil {
+		return fmt.Errorf("write snapshot header: %w", err)
+	}
+	var lenBuf [binary.MaxVarintLen64]byte
+	write := func(rec byte, body []byte) error {
+		if err := bw.WriteByte(rec); err != nil {
+			return err
+		}
+		n := binary.PutUvarint(lenBuf[:], uint64(len(body)))
+		if _, err := bw.Write(lenBuf[:n]); err != nil {
+			return err
+		}
+		_, err := bw.Write(body)
+		return err
+	}
+	meta := binary.BigEndian.AppendUint64(nil, index)
+	if err := write(recMeta, meta); err != nil {
+		return fmt.Errorf("write snapshot meta: %w", err)
+	}
+	txn := db.Txn(false)
+	opts := proto.MarshalOptions{Deterministic: true}
+	for _, t := range snapshotTables {
+		it, err := txn.Get(t.table, "id_prefix")
+		if err != nil {
+			return fmt.Errorf("snapshot %s: %w", t.table, err)
+		}
+		for o := it.Next(); o != nil; o = it.Next() {
+			body, err := opts.Marshal(o.(proto.Message))
+			if err != nil {
+				return fmt.Errorf("snapshot %s record: %w", t.table, err)
+			}
+			if err := write(t.rec, body); err != nil {
+				return fmt.Errorf("write snapshot %s record: %w", t.table, err)
+			}
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("flush snapshot: %w", err)
+	}
+	return nil
+}
+
+// ReadSnapshot parses a snapshot stream into a fresh state store.
+func ReadSnapshot(r io.Reader) (*memdb.MemDB, uint64, error) {
+	br := bufio.NewReader(r)
+	head := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(br, head); err != nil {
+		return nil, 0, fmt.Errorf("read header: %w", err)
+	}
+	if string(head) != string(snapshotMagic) {
+		return nil, 0, fmt.Errorf("not a Baton snapshot (bad header)")
+	}
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		return nil, 0, err
+	}
+	txn := db.Txn(true)
+	defer txn.Abort()
+	var index uint64
+	for n := 0; ; n++ {
+		rec, err := br.ReadByte()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("record %d: %w", n, err)
+		}
+		size, err := binary.ReadUvarint(br)
+		if err != nil {
+			return nil, 0, fmt.Errorf("record %d length: %w", n, err)
+		}
+		if size > maxRecordLen {
+			return nil, 0, fmt.Errorf("record %d: length %d over the limit", n, size)
+		}
+		body := make([]byte, size)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return nil, 0, fmt.Errorf("record %d body: %w", n, err)
+		}
+		if rec == recMeta {
+			if len(body) != 8 {
+				return nil, 0, fmt.Errorf("record %d: bad meta record", n)
+			}
+			index = binary.BigEndian.Uint64(body)
+			continue
+		}
+		found := false
+		for _, t := range snapshotTables {
+			if t.rec != rec {
+				continue
+			}
+			found = true
+			m := t.new()
+			if err := proto.Unmarshal(body, m); err != nil {
+				return nil, 0, fmt.Errorf("record %d (%s): %w", n, t.table, err)
+			}
+			if err := txn.Insert(t.table, m); err != nil {
+				return nil, 0, fmt.Errorf("record %d (%s): %w", n, t.table, err)
+			}
+		}
+		if !found {
+			return nil, 0, fmt.Errorf("record %d: unknown record type %d", n, rec)
+		}
+	}
+	txn.Commit()
+	return db, index, nil
+}

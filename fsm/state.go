@@ -1,0 +1,169 @@
+package fsm
+
+import (
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/batonhq/baton/fsm/statepb"
+)
+
+// State is a read-only, point-in-time view of the state store. Records it
+// returns are shared with the store and must not be modified.
+type State struct {
+	txn     *memdb.Txn
+	abandon <-chan struct{}
+}
+
+// WatchSet collects channels that fire when anything read through a State
+// with it changes, or when the store is replaced by a snapshot restore.
+type WatchSet = memdb.WatchSet
+
+func (s *State) watch(ws WatchSet, ch <-chan struct{}) {
+	if ws != nil {
+		ws.Add(ch)
+		ws.Add(s.abandon)
+	}
+}
+
+func (s *State) first(ws WatchSet, table, index string, args ...any) any {
+	ch, obj, err := s.txn.FirstWatch(table, index, args...)
+	if err != nil {
+		return nil
+	}
+	s.watch(ws, ch)
+	return obj
+}
+
+func (s *State) iter(ws WatchSet, table, index string, args ...any) memdb.ResultIterator {
+	it, err := s.txn.Get(table, index, args...)
+	if err != nil {
+		return emptyIterator{}
+	}
+	s.watch(ws, it.WatchCh())
+	return it
+}
+
+type emptyIterator struct{}
+
+func (emptyIterator) WatchCh() <-chan struct{} { return nil }
+func (emptyIterator) Next() any                { return nil }
+
+// Workflow returns a workflow record, or nil.
+func (s *State) Workflow(ws WatchSet, id string) *statepb.Workflow {
+	w, _ := s.first(ws, tableWorkflows, "id", id).(*statepb.Workflow)
+	return w
+}
+
+// Workflows returns every workflow ordered by id.
+func (s *State) Workflows(ws WatchSet) []*statepb.Workflow {
+	var out []*statepb.Workflow
+	it := s.iter(ws, tableWorkflows, "id_prefix")
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.Workflow))
+	}
+	return out
+}
+
+// Version returns one version of a workflow, or nil.
+func (s *State) Version(ws WatchSet, workflowID string, version int64) *statepb.WorkflowVersion {
+	v, _ := s.first(ws, tableVersions, "id", workflowID, version).(*statepb.WorkflowVersion)
+	return v
+}
+
+// Versions returns every version of a workflow, oldest first.
+func (s *State) Versions(ws WatchSet, workflowID string) []*statepb.WorkflowVersion {
+	var out []*statepb.WorkflowVersion
+	it := s.iter(ws, tableVersions, "id_prefix", workflowID)
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.WorkflowVersion))
+	}
+	return out
+}
+
+// Instance returns an instance, or nil.
+func (s *State) Instance(ws WatchSet, workflowID string, instanceID int64) *statepb.Instance {
+	i, _ := s.first(ws, tableInstances, "id", workflowID, instanceID).(*statepb.Instance)
+	return i
+}
+
+// InstanceByRequest returns the instance a Start request id created, or nil.
+func (s *State) InstanceByRequest(requestID string) *statepb.Instance {
+	i, _ := s.first(nil, tableInstances, "request", requestID).(*statepb.Instance)
+	return i
+}
+
+// Instances returns the instances of a workflow, newest first, at most limit
+// of them (all when limit <= 0).
+func (s *State) Instances(ws WatchSet, workflowID string, limit int) []*statepb.Instance {
+	var out []*statepb.Instance
+	it, err := s.txn.GetReverse(tableInstances, "id_prefix", workflowID)
+	if err != nil {
+		return nil
+	}
+	s.watch(ws, it.WatchCh())
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.Instance))
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out
+}
+
+// ActiveInstances returns every unfinished instance.
+func (s *State) ActiveInstances(ws WatchSet) []*statepb.Instance {
+	var out []*statepb.Instance
+	it := s.iter(ws, tableInstances, "active_prefix")
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.Instance))
+	}
+	return out
+}
+
+// Step returns one step of an instance, or nil.
+func (s *State) Step(ws WatchSet, workflowID string, instanceID int64, stepID string) *statepb.Step {
+	st, _ := s.first(ws, tableSteps, "id", workflowID, instanceID, stepID).(*statepb.Step)
+	return st
+}
+
+// Steps returns the steps of an instance ordered by step id.
+func (s *State) Steps(ws WatchSet, workflowID string, instanceID int64) []*statepb.Step {
+	var out []*statepb.Step
+	it := s.iter(ws, tableSteps, "id_prefix", workflowID, instanceID)
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.Step))
+	}
+	return out
+}
+
+// StepsOnNode returns the steps whose current attempt is placed on node.
+func (s *State) StepsOnNode(ws WatchSet, node string) []*statepb.Step {
+	var out []*statepb.Step
+	it := s.iter(ws, tableSteps, "node_prefix", node)
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.Step))
+	}
+	return out
+}
+
+// RunningCounts returns how many attempts run on each node.
+func (s *State) RunningCounts() map[string]int {
+	counts := map[string]int{}
+	it := s.iter(nil, tableSteps, "node_prefix")
+	for o := it.Next(); o != nil; o = it.Next() {
+		counts[o.(*statepb.Step).Node]++
+	}
+	return counts
+}
+
+// Events returns the timeline events of an instance with seq > afterSeq.
+func (s *State) Events(ws WatchSet, workflowID string, instanceID, afterSeq int64) []*statepb.Event {
+	var out []*statepb.Event
+	it := s.iter(ws, tableEvents, "id_prefix", workflowID, instanceID)
+	for o := it.Next(); o != nil; o = it.Next() {
+		e := o.(*statepb.Event)
+		if e.Seq > afterSeq {
+			out = append(out, e)
+		}
+	}
+	return out
+}

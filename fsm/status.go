@@ -1,0 +1,81 @@
+package fsm
+
+// Instance statuses, as Maestro names them.
+const (
+	InstanceCreated    = "CREATED"
+	InstanceInProgress = "IN_PROGRESS"
+	InstanceSucceeded  = "SUCCEEDED"
+	InstanceFailed     = "FAILED"
+	InstanceStopped    = "STOPPED"
+	InstanceTimedOut   = "TIMED_OUT"
+)
+
+// Step statuses, as Maestro names them. The *_FAILED statuses other than
+// FATALLY_FAILED mean a retry may follow; the scheduler decides.
+const (
+	StepNotCreated         = "NOT_CREATED"
+	StepCreated            = "CREATED"
+	StepRunning            = "RUNNING"
+	StepSucceeded          = "SUCCEEDED"
+	StepCompletedWithError = "COMPLETED_WITH_ERROR"
+	StepUserFailed         = "USER_FAILED"
+	StepPlatformFailed     = "PLATFORM_FAILED"
+	StepTimeoutFailed      = "TIMEOUT_FAILED"
+	StepFatallyFailed      = "FATALLY_FAILED"
+	StepTimedOut           = "TIMED_OUT"
+	StepStopped            = "STOPPED"
+)
+
+// Attempt outcomes reported by nodes.
+const (
+	AttemptRunning        = "RUNNING"
+	AttemptSucceeded      = "SUCCEEDED"
+	AttemptUserFailed     = "USER_FAILED"
+	AttemptPlatformFailed = "PLATFORM_FAILED"
+	AttemptTimedOut       = "TIMED_OUT"
+	AttemptStopped        = "STOPPED"
+)
+
+// InstanceTerminal reports whether an instance status is final.
+func InstanceTerminal(s string) bool {
+	switch s {
+	case InstanceSucceeded, InstanceFailed, InstanceStopped, InstanceTimedOut:
+		return true
+	}
+	return false
+}
+
+// StepTerminal reports whether a step status is final.
+func StepTerminal(s string) bool {
+	switch s {
+	case StepSucceeded, StepCompletedWithError, StepFatallyFailed, StepTimedOut, StepStopped:
+		return true
+	}
+	return false
+}
+
+// StepRetryable reports whether a step status is a failure that may be retried.
+func StepRetryable(s string) bool {
+	switch s {
+	case StepUserFailed, StepPlatformFailed, StepTimeoutFailed:
+		return true
+	}
+	return false
+}
+
+// stepStatusForOutcome maps an attempt outcome to the step status it leaves.
+func stepStatusForOutcome(outcome string) (string, bool) {
+	switch outcome {
+	case AttemptSucceeded:
+		return StepSucceeded, true
+	case AttemptUserFailed:
+		return StepUserFailed, true
+	case AttemptPlatformFailed:
+		return StepPlatformFailed, true
+	case AttemptTimedOut:
+		return StepTimeoutFailed, true
+	case AttemptStopped:
+		return StepStopped, true
+	}
+	return "", false
+}

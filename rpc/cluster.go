@@ -1,0 +1,59 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"connectrpc.com/connect"
+
+	"github.com/batonhq/baton/fsm"
+	clusterv1 "github.com/batonhq/baton/rpc/gen/baton/cluster/v1"
+	"github.com/batonhq/baton/rpc/gen/baton/cluster/v1/clusterv1connect"
+)
+
+type clusterService struct{ *Server }
+
+var _ clusterv1connect.ClusterServiceHandler = (*clusterService)(nil)
+
+func (c *clusterService) Status(context.Context, *connect.Request[clusterv1.StatusRequest]) (*connect.Response[clusterv1.StatusResponse], error) {
+	st := c.Node.Status()
+	res := &clusterv1.StatusResponse{
+		Node: c.Node.Name(), RaftState: st.State, LeaderId: st.LeaderID, LeaderRaftAddress: st.LeaderRaft,
+		LeaderApiAddress: st.LeaderAPI, LastAppliedIndex: st.LastApplied, CommitIndex: st.CommitIndex,
+		LastLogIndex: st.LastLogIndex, Term: st.Term,
+	}
+	for _, p := range st.Peers {
+		res.Peers = append(res.Peers, &clusterv1.Peer{
+			Id: string(p.ID), Address: string(p.Address), Voter: p.Suffrage.String() == "Voter", Leader: string(p.ID) == st.LeaderID,
+		})
+	}
+	return connect.NewResponse(res), nil
+}
+
+func (c *clusterService) ReportResult(ctx context.Context, req *connect.Request[clusterv1.ReportResultRequest]) (*connect.Response[clusterv1.ReportResultResponse], error) {
+	r := req.Msg.Result
+	if r == nil || r.WorkflowId == "" || r.StepId == "" || r.AttemptNumber < 1 || r.EndTime == nil {
+		return nil, invalid(errors.New("result needs workflow_id, instance_id, step_id, attempt_number and end_time"))
+	}
+	return onLeader(ctx, c.Server, req, func(ctx context.Context, m *clusterv1.ReportResultRequest) (*clusterv1.ReportResultResponse, error) {
+		// A result fenced by the leader's own state needs no Raft entry; the
+		// FSM checks again when applying, which is what makes it safe.
+		r := m.Result
+		step := c.FSM.State().Step(nil, r.WorkflowId, r.InstanceId, r.StepId)
+		if step == nil {
+			return nil, notFound(fmt.Errorf("no step %q in instance %s/%d", r.StepId, r.WorkflowId, r.InstanceId))
+		}
+		if why := fsm.StaleResult(step, r); why != "" {
+			return &clusterv1.ReportResultResponse{Accepted: false, Reason: why}, nil
+		}
+		res, err := c.apply(ctx, m.Result)
+		if err != nil {
+			return nil, err
+		}
+		out := res.(*fsm.ReportResultOutcome)
+		return &clusterv1.ReportResultResponse{Accepted: out.Accepted, Reason: out.Reason}, nil
+	}, func(p *peerClients) func(context.Context, *connect.Request[clusterv1.ReportResultRequest]) (*connect.Response[clusterv1.ReportResultResponse], error) {
+		return p.cluster.ReportResult
+	})
+}

@@ -1,0 +1,216 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"connectrpc.com/connect"
+	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
+	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
+	"github.com/batonhq/baton/rpc/gen/baton/instance/v1/instancev1connect"
+	"github.com/batonhq/baton/scheduler"
+	"github.com/batonhq/baton/workflow"
+)
+
+type instanceService struct{ *Server }
+
+var _ instancev1connect.InstanceServiceHandler = (*instanceService)(nil)
+
+// maxRequestIDLength bounds an idempotency key.
+const maxRequestIDLength = 128
+
+func (s *instanceService) Start(ctx context.Context, req *connect.Request[instancev1.StartRequest]) (*connect.Response[instancev1.StartResponse], error) {
+	if req.Msg.WorkflowId == "" {
+		return nil, invalid(errors.New("workflow_id is required"))
+	}
+	if len(req.Msg.RequestId) > maxRequestIDLength {
+		return nil, invalid(fmt.Errorf("request_id is %d characters; the limit is %d", len(req.Msg.RequestId), maxRequestIDLength))
+	}
+	// The key is fixed before forwarding, so every retry below is idempotent.
+	if req.Msg.RequestId == "" {
+		req.Msg.RequestId = newRequestID()
+	}
+	return onLeader(ctx, s.Server, req, s.startLocal, func(p *peerClients) func(context.Context, *connect.Request[instancev1.StartRequest]) (*connect.Response[instancev1.StartResponse], error) {
+		return p.instance.Start
+	})
+}
+
+func (s *instanceService) startLocal(ctx context.Context, req *instancev1.StartRequest) (*instancev1.StartResponse, error) {
+	st := s.FSM.State()
+	if inst := st.InstanceByRequest(req.RequestId); inst != nil {
+		if inst.WorkflowId != req.WorkflowId {
+			return nil, invalid(fmt.Errorf("request_id %q already started an instance of workflow %q", req.RequestId, inst.WorkflowId))
+		}
+		return &instancev1.StartResponse{Instance: inst, Created: false}, nil
+	}
+	_, ver, err := resolveVersion(st, req.WorkflowId, req.Version)
+	if err != nil {
+		return nil, err
+	}
+	def, dag, err := s.Defs.Definition(ver)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInternal, err)
+	}
+	params, err := startParams(def, req.Params)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	cmd := &statepb.StartInstance{
+		RequestId: req.RequestId, WorkflowId: req.WorkflowId, WorkflowVersion: ver.Version,
+		Params: params, Now: timestamppb.New(s.Now()),
+	}
+	for _, id := range dag.Order {
+		cmd.Steps = append(cmd.Steps, &statepb.StepSeed{StepId: id, Type: def.Step(id).Type})
+	}
+	res, err := s.apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	r := res.(*fsm.StartResult)
+	return &instancev1.StartResponse{Instance: r.Instance, Created: r.Created}, nil
+}
+
+// startParams merges the definition's workflow params with the run params
+// (parsed by their declared type; STRING when undeclared) and evaluates them.
+func startParams(def *workflow.Definition, run map[string]string) (map[string]*statepb.Param, error) {
+	defs := map[string]workflow.ParamDef{}
+	for name, p := range def.Workflow.Params {
+		defs[name] = p
+	}
+	names := make([]string, 0, len(run))
+	for name := range run {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if name == "" {
+			return nil, errors.New("a run param has an empty name")
+		}
+		t := workflow.String
+		if d, ok := defs[name]; ok && d.Type != "" {
+			t = d.Type
+		}
+		v, err := workflow.ParseValueString(t, run[name])
+		if err != nil {
+			return nil, fmt.Errorf("run param %s: %w", name, err)
+		}
+		defs[name] = workflow.ParamDef{Type: t, Value: &v}
+	}
+	values, err := workflow.ResolveParams(defs, func(string) (workflow.Value, bool) { return workflow.Value{}, false })
+	if err != nil {
+		return nil, fmt.Errorf("params: %w", err)
+	}
+	out := make(map[string]*statepb.Param, len(values))
+	for name, v := range values {
+		p, err := scheduler.ParamFromValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("param %s: %w", name, err)
+		}
+		out[name] = p
+	}
+	return out, nil
+}
+
+func (s *instanceService) Get(_ context.Context, req *connect.Request[instancev1.GetRequest]) (*connect.Response[instancev1.GetResponse], error) {
+	st := s.FSM.State()
+	inst := st.Instance(nil, req.Msg.WorkflowId, req.Msg.InstanceId)
+	if inst == nil {
+		return nil, s.instanceNotFound(st, req.Msg.WorkflowId, req.Msg.InstanceId)
+	}
+	return connect.NewResponse(&instancev1.GetResponse{Instance: inst, Steps: s.orderedSteps(st, inst)}), nil
+}
+
+// orderedSteps lists an instance's steps in definition order.
+func (s *Server) orderedSteps(st *fsm.State, inst *statepb.Instance) []*statepb.Step {
+	steps := st.Steps(nil, inst.WorkflowId, inst.InstanceId)
+	ver := st.Version(nil, inst.WorkflowId, inst.WorkflowVersion)
+	if ver == nil {
+		return steps
+	}
+	_, dag, err := s.Defs.Definition(ver)
+	if err != nil {
+		return steps
+	}
+	pos := map[string]int{}
+	for i, id := range dag.Order {
+		pos[id] = i
+	}
+	sort.SliceStable(steps, func(i, j int) bool { return pos[steps[i].StepId] < pos[steps[j].StepId] })
+	return steps
+}
+
+func (s *Server) instanceNotFound(st *fsm.State, workflowID string, id int64) error {
+	if workflowID == "" {
+		return invalid(errors.New("workflow_id is required"))
+	}
+	if st.Workflow(nil, workflowID) == nil {
+		return notFound(fmt.Errorf("workflow %q not found", workflowID))
+	}
+	return notFound(fmt.Errorf("workflow %q has no instance %d", workflowID, id))
+}
+
+func (s *instanceService) List(_ context.Context, req *connect.Request[instancev1.ListRequest]) (*connect.Response[instancev1.ListResponse], error) {
+	st := s.FSM.State()
+	if st.Workflow(nil, req.Msg.WorkflowId) == nil {
+		return nil, notFound(fmt.Errorf("workflow %q not found", req.Msg.WorkflowId))
+	}
+	limit := int(req.Msg.Limit)
+	if limit <= 0 {
+		limit = 100
+	}
+	return connect.NewResponse(&instancev1.ListResponse{Instances: st.Instances(nil, req.Msg.WorkflowId, limit)}), nil
+}
+
+func (s *instanceService) Stop(ctx context.Context, req *connect.Request[instancev1.StopRequest]) (*connect.Response[instancev1.StopResponse], error) {
+	return onLeader(ctx, s.Server, req, func(ctx context.Context, m *instancev1.StopRequest) (*instancev1.StopResponse, error) {
+		// Checked on the leader before Raft, so a refused stop writes nothing.
+		st := s.FSM.State()
+		inst := st.Instance(nil, m.WorkflowId, m.InstanceId)
+		if inst == nil {
+			return nil, s.instanceNotFound(st, m.WorkflowId, m.InstanceId)
+		}
+		if fsm.InstanceTerminal(inst.Status) {
+			return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
+				"instance %s/%d is already %s; only CREATED or IN_PROGRESS instances can be stopped", m.WorkflowId, m.InstanceId, inst.Status))
+		}
+		res, err := s.apply(ctx, &statepb.StopInstance{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, Reason: m.Reason, Now: timestamppb.New(s.Now())})
+		if err != nil {
+			return nil, err
+		}
+		return &instancev1.StopResponse{Instance: res.(*fsm.StopResult).Instance}, nil
+	}, func(p *peerClients) func(context.Context, *connect.Request[instancev1.StopRequest]) (*connect.Response[instancev1.StopResponse], error) {
+		return p.instance.Stop
+	})
+}
+
+// Watch streams the instance's timeline from after_seq, then each new event
+// as it is applied, and ends after the event that made the instance terminal.
+func (s *instanceService) Watch(ctx context.Context, req *connect.Request[instancev1.WatchRequest], stream *connect.ServerStream[instancev1.WatchResponse]) error {
+	after := req.Msg.AfterSeq
+	for {
+		ws := memdb.NewWatchSet()
+		st := s.FSM.State()
+		inst := st.Instance(ws, req.Msg.WorkflowId, req.Msg.InstanceId)
+		if inst == nil {
+			return s.instanceNotFound(st, req.Msg.WorkflowId, req.Msg.InstanceId)
+		}
+		for _, e := range st.Events(ws, req.Msg.WorkflowId, req.Msg.InstanceId, after) {
+			if err := stream.Send(&instancev1.WatchResponse{Event: e}); err != nil {
+				return err
+			}
+			after = e.Seq
+		}
+		if fsm.InstanceTerminal(inst.Status) && after >= inst.LastEventSeq {
+			return nil
+		}
+		if err := ws.WatchCtx(ctx); err != nil {
+			return connect.NewError(connect.CodeCanceled, err)
+		}
+	}
+}

@@ -1,0 +1,190 @@
+// Package rpc serves Baton's Connect API. Every node serves every call:
+// writes are forwarded to the Raft leader, reads come from the local replica.
+// Connect, gRPC and gRPC-Web share one port (HTTP/1.1 and h2c), with gRPC
+// health and reflection so grpcurl and buf curl work.
+package rpc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/batonhq/baton/cluster"
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/rpc/gen/baton/cluster/v1/clusterv1connect"
+	"github.com/batonhq/baton/rpc/gen/baton/instance/v1/instancev1connect"
+	"github.com/batonhq/baton/rpc/gen/baton/workflow/v1/workflowv1connect"
+	"github.com/batonhq/baton/scheduler"
+	"github.com/batonhq/baton/workflow"
+)
+
+// MaxRequestBytes caps any request message; a definition has its own, lower
+// limit (workflow.Limits.MaxDefinitionBytes) reported with a precise error.
+const MaxRequestBytes = 4 << 20
+
+// forwardedHeader marks a request one node forwarded to the leader, so a
+// request never bounces between nodes that each think the other leads.
+const forwardedHeader = "Baton-Forwarded"
+
+// Server holds what the handlers share.
+type Server struct {
+	FSM    *fsm.FSM
+	Node   *cluster.Node
+	Defs   *scheduler.DefinitionCache
+	Limits workflow.Limits
+	Now    func() time.Time
+	Log    *slog.Logger
+	// ForwardWait bounds how long a write waits for a leader to exist.
+	ForwardWait time.Duration
+
+	mu      sync.Mutex
+	clients map[string]*peerClients
+	http    *http.Client
+}
+
+type peerClients struct {
+	workflow workflowv1connect.WorkflowServiceClient
+	instance instancev1connect.InstanceServiceClient
+	cluster  clusterv1connect.ClusterServiceClient
+}
+
+// Handler returns the HTTP handler serving every service.
+func (s *Server) Handler() http.Handler {
+	if s.ForwardWait == 0 {
+		s.ForwardWait = 10 * time.Second
+	}
+	mux := http.NewServeMux()
+	opts := []connect.HandlerOption{connect.WithReadMaxBytes(MaxRequestBytes)}
+	mux.Handle(workflowv1connect.NewWorkflowServiceHandler(&workflowService{s}, opts...))
+	mux.Handle(instancev1connect.NewInstanceServiceHandler(&instanceService{s}, opts...))
+	mux.Handle(clusterv1connect.NewClusterServiceHandler(&clusterService{s}, opts...))
+	names := []string{
+		workflowv1connect.WorkflowServiceName,
+		instancev1connect.InstanceServiceName,
+		clusterv1connect.ClusterServiceName,
+	}
+	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(names...)))
+	reflector := grpcreflect.NewStaticReflector(names...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	return mux
+}
+
+// Protocols is what the API port speaks: HTTP/1.1 and cleartext HTTP/2.
+func Protocols() *http.Protocols {
+	p := &http.Protocols{}
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return p
+}
+
+func (s *Server) peer(addr string) *peerClients {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.clients == nil {
+		s.clients = map[string]*peerClients{}
+		s.http = &http.Client{Transport: &http.Transport{Protocols: Protocols()}}
+	}
+	if c, ok := s.clients[addr]; ok {
+		return c
+	}
+	c := &peerClients{
+		workflow: workflowv1connect.NewWorkflowServiceClient(s.http, addr),
+		instance: instancev1connect.NewInstanceServiceClient(s.http, addr),
+		cluster:  clusterv1connect.NewClusterServiceClient(s.http, addr),
+	}
+	s.clients[addr] = c
+	return c
+}
+
+// onLeader runs local on the leader, or remote against the leader's API from
+// any other node, waiting a bounded time while there is no leader.
+func onLeader[Req, Res any](
+	ctx context.Context, s *Server, req *connect.Request[Req],
+	local func(context.Context, *Req) (*Res, error),
+	remote func(*peerClients) func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
+) (*connect.Response[Res], error) {
+	deadline := time.Now().Add(s.ForwardWait)
+	forwarded := req.Header().Get(forwardedHeader) != ""
+	var lastErr error
+	for {
+		if s.Node.IsLeader() {
+			res, err := local(ctx, req.Msg)
+			if !errors.Is(err, cluster.ErrNotLeader) {
+				if err != nil {
+					return nil, err
+				}
+				return connect.NewResponse(res), nil
+			}
+			lastErr = err
+		} else if _, addr := s.Node.Leader(); addr != "" && !forwarded {
+			fwd := connect.NewRequest(req.Msg)
+			fwd.Header().Set(forwardedHeader, s.Node.Name())
+			res, err := remote(s.peer(addr))(ctx, fwd)
+			if err == nil || connect.CodeOf(err) != connect.CodeUnavailable {
+				return res, err
+			}
+			lastErr = err
+		}
+		if forwarded || time.Now().After(deadline) {
+			msg := "no Raft leader is available; retry later"
+			if lastErr != nil {
+				msg += " (" + lastErr.Error() + ")"
+			}
+			return nil, connect.NewError(connect.CodeUnavailable, errors.New(msg))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, connect.NewError(connect.CodeDeadlineExceeded, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// apply commits a command on this node, which must be the leader, and maps
+// an FSM rejection to a Connect error.
+func (s *Server) apply(ctx context.Context, cmd proto.Message) (any, error) {
+	res, err := s.Node.Apply(ctx, cmd)
+	if err != nil {
+		if errors.Is(err, cluster.ErrNotLeader) {
+			return nil, err
+		}
+		return nil, connect.NewError(connect.CodeUnavailable, err)
+	}
+	if rej, ok := res.(*fsm.Rejection); ok {
+		return nil, rejectionError(rej)
+	}
+	return res, nil
+}
+
+func rejectionError(r *fsm.Rejection) error {
+	code := connect.CodeInvalidArgument
+	switch r.Code {
+	case fsm.RejectNotFound:
+		code = connect.CodeNotFound
+	case fsm.RejectFailedPrecondition:
+		code = connect.CodeFailedPrecondition
+	}
+	return connect.NewError(code, errors.New(r.Msg))
+}
+
+func invalid(err error) error { return connect.NewError(connect.CodeInvalidArgument, err) }
+
+func notFound(err error) error { return connect.NewError(connect.CodeNotFound, err) }
+
+// newRequestID makes an idempotency key for a request that came without one.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,173 @@
+package rpc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
+	workflowv1 "github.com/batonhq/baton/rpc/gen/baton/workflow/v1"
+	"github.com/batonhq/baton/rpc/gen/baton/workflow/v1/workflowv1connect"
+	"github.com/batonhq/baton/workflow"
+)
+
+type workflowService struct{ *Server }
+
+var _ workflowv1connect.WorkflowServiceHandler = (*workflowService)(nil)
+
+// checkDefinition parses, validates and checks that this engine can run a
+// definition, returning it with its canonical form.
+func (s *Server) checkDefinition(text string) (*workflow.Definition, []byte, error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, nil, invalid(errors.New("definition is empty"))
+	}
+	if max := s.Limits.MaxDefinitionBytes; max > 0 && len(text) > max {
+		return nil, nil, invalid(fmt.Errorf("definition is %d bytes; the limit is %d", len(text), max))
+	}
+	def, err := workflow.Parse([]byte(text))
+	if err != nil {
+		return nil, nil, invalid(fmt.Errorf("invalid definition: %w", err))
+	}
+	if err := def.Validate(s.Limits); err != nil {
+		return nil, nil, invalid(fmt.Errorf("invalid definition: %w", err))
+	}
+	if err := workflow.CheckSupported(def); err != nil {
+		return nil, nil, invalid(fmt.Errorf("definition uses features this version cannot run: %w", err))
+	}
+	canon, err := workflow.Canonical(def)
+	if err != nil {
+		return nil, nil, invalid(fmt.Errorf("definition: %w", err))
+	}
+	return def, canon, nil
+}
+
+func (w *workflowService) Push(ctx context.Context, req *connect.Request[workflowv1.PushRequest]) (*connect.Response[workflowv1.PushResponse], error) {
+	if _, _, err := w.checkDefinition(req.Msg.Definition); err != nil {
+		return nil, err
+	}
+	return onLeader(ctx, w.Server, req, w.pushLocal, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.PushRequest]) (*connect.Response[workflowv1.PushResponse], error) {
+		return p.workflow.Push
+	})
+}
+
+func (w *workflowService) pushLocal(ctx context.Context, req *workflowv1.PushRequest) (*workflowv1.PushResponse, error) {
+	def, canon, err := w.checkDefinition(req.Definition)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(canon)
+	digest := hex.EncodeToString(sum[:])
+	// An identical re-push is answered without a Raft entry.
+	st := w.FSM.State()
+	if wf := st.Workflow(nil, def.Workflow.ID); wf != nil {
+		if latest := st.Version(nil, wf.WorkflowId, wf.LatestVersion); latest != nil && latest.Digest == digest {
+			return &workflowv1.PushResponse{Workflow: wf, Version: latest.Version, Created: false}, nil
+		}
+	}
+	res, err := w.apply(ctx, &statepb.PushWorkflow{
+		WorkflowId: def.Workflow.ID, Definition: string(canon), Digest: digest,
+		Now: timestamppb.New(w.Now()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := res.(*fsm.PushResult)
+	return &workflowv1.PushResponse{Workflow: r.Workflow, Version: r.Version, Created: r.Created}, nil
+}
+
+func (w *workflowService) Validate(_ context.Context, req *connect.Request[workflowv1.ValidateRequest]) (*connect.Response[workflowv1.ValidateResponse], error) {
+	def, _, err := w.checkDefinition(req.Msg.Definition)
+	if err != nil {
+		return nil, err
+	}
+	dag, err := def.DAG()
+	if err != nil {
+		return nil, invalid(err)
+	}
+	return connect.NewResponse(&workflowv1.ValidateResponse{WorkflowId: def.Workflow.ID, StepCount: int32(len(dag.Order))}), nil
+}
+
+// resolveVersion turns "", "active", "latest" or a number into a version.
+func resolveVersion(st *fsm.State, workflowID, ref string) (*statepb.Workflow, *statepb.WorkflowVersion, error) {
+	if workflowID == "" {
+		return nil, nil, invalid(errors.New("workflow_id is required"))
+	}
+	wf := st.Workflow(nil, workflowID)
+	if wf == nil {
+		return nil, nil, notFound(fmt.Errorf("workflow %q not found", workflowID))
+	}
+	var n int64
+	switch ref {
+	case "", "active":
+		n = wf.ActiveVersion
+		if n == 0 {
+			return nil, nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("workflow %q has no active version", workflowID))
+		}
+	case "latest":
+		n = wf.LatestVersion
+	default:
+		v, err := strconv.ParseInt(ref, 10, 64)
+		if err != nil || v < 1 {
+			return nil, nil, invalid(fmt.Errorf("version %q: want a number >= 1, \"active\" or \"latest\"", ref))
+		}
+		n = v
+	}
+	ver := st.Version(nil, workflowID, n)
+	if ver == nil {
+		return nil, nil, notFound(fmt.Errorf("workflow %q has no version %d (latest is %d)", workflowID, n, wf.LatestVersion))
+	}
+	return wf, ver, nil
+}
+
+func (w *workflowService) Get(_ context.Context, req *connect.Request[workflowv1.GetRequest]) (*connect.Response[workflowv1.GetResponse], error) {
+	wf, ver, err := resolveVersion(w.FSM.State(), req.Msg.WorkflowId, req.Msg.Version)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&workflowv1.GetResponse{Workflow: wf, Version: ver}), nil
+}
+
+func (w *workflowService) List(_ context.Context, _ *connect.Request[workflowv1.ListRequest]) (*connect.Response[workflowv1.ListResponse], error) {
+	return connect.NewResponse(&workflowv1.ListResponse{Workflows: w.FSM.State().Workflows(nil)}), nil
+}
+
+func (w *workflowService) ListVersions(_ context.Context, req *connect.Request[workflowv1.ListVersionsRequest]) (*connect.Response[workflowv1.ListVersionsResponse], error) {
+	st := w.FSM.State()
+	if st.Workflow(nil, req.Msg.WorkflowId) == nil {
+		return nil, notFound(fmt.Errorf("workflow %q not found", req.Msg.WorkflowId))
+	}
+	var out []*statepb.WorkflowVersion
+	for _, v := range st.Versions(nil, req.Msg.WorkflowId) {
+		c := proto.Clone(v).(*statepb.WorkflowVersion)
+		c.Definition = ""
+		out = append(out, c)
+	}
+	return connect.NewResponse(&workflowv1.ListVersionsResponse{Versions: out}), nil
+}
+
+func (w *workflowService) Activate(ctx context.Context, req *connect.Request[workflowv1.ActivateRequest]) (*connect.Response[workflowv1.ActivateResponse], error) {
+	if req.Msg.WorkflowId == "" || req.Msg.Version < 1 {
+		return nil, invalid(errors.New("activate needs workflow_id and a version >= 1"))
+	}
+	return onLeader(ctx, w.Server, req, func(ctx context.Context, m *workflowv1.ActivateRequest) (*workflowv1.ActivateResponse, error) {
+		if _, _, err := resolveVersion(w.FSM.State(), m.WorkflowId, strconv.FormatInt(m.Version, 10)); err != nil {
+			return nil, err
+		}
+		res, err := w.apply(ctx, &statepb.ActivateWorkflow{WorkflowId: m.WorkflowId, Version: m.Version, Now: timestamppb.New(w.Now())})
+		if err != nil {
+			return nil, err
+		}
+		return &workflowv1.ActivateResponse{Workflow: res.(*fsm.ActivateResult).Workflow}, nil
+	}, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.ActivateRequest]) (*connect.Response[workflowv1.ActivateResponse], error) {
+		return p.workflow.Activate
+	})
+}

@@ -1,0 +1,50 @@
+package scheduler
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/batonhq/baton/fsm/statepb"
+	"github.com/batonhq/baton/workflow"
+)
+
+// DefinitionCache parses each stored version once. Versions are immutable, so
+// entries never go stale; they are keyed by digest as well so a re-pushed
+// workflow id with different content is never confused with the old one.
+type DefinitionCache struct {
+	mu   sync.Mutex
+	defs map[string]cachedDef
+}
+
+type cachedDef struct {
+	def *workflow.Definition
+	dag *workflow.DAG
+}
+
+// NewDefinitionCache returns an empty cache.
+func NewDefinitionCache() *DefinitionCache {
+	return &DefinitionCache{defs: map[string]cachedDef{}}
+}
+
+// Definition implements Definitions.
+func (c *DefinitionCache) Definition(v *statepb.WorkflowVersion) (*workflow.Definition, *workflow.DAG, error) {
+	k := fmt.Sprintf("%s\x00%d\x00%s", v.WorkflowId, v.Version, v.Digest)
+	c.mu.Lock()
+	e, ok := c.defs[k]
+	c.mu.Unlock()
+	if ok {
+		return e.def, e.dag, nil
+	}
+	def, err := workflow.Parse([]byte(v.Definition))
+	if err != nil {
+		return nil, nil, fmt.Errorf("stored definition of %s version %d: %w", v.WorkflowId, v.Version, err)
+	}
+	dag, err := def.DAG()
+	if err != nil {
+		return nil, nil, fmt.Errorf("stored definition of %s version %d: %w", v.WorkflowId, v.Version, err)
+	}
+	c.mu.Lock()
+	c.defs[k] = cachedDef{def: def, dag: dag}
+	c.mu.Unlock()
+	return def, dag, nil
+}

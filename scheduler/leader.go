@@ -1,0 +1,92 @@
+package scheduler
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
+)
+
+// StateSource is the local replica of the state machine.
+type StateSource interface {
+	State() *fsm.State
+	Changed() <-chan struct{}
+}
+
+// MemberSource lists the members that can run steps.
+type MemberSource interface {
+	Members() []Member
+	MembersChanged() <-chan struct{}
+}
+
+// Applier commits a plan through Raft. It fails once this node is no longer
+// the leader.
+type Applier interface {
+	ApplyPlan(ctx context.Context, plan *statepb.ApplyPlan) error
+}
+
+// maxActionsPerEntry keeps one Raft entry small enough to replicate quickly.
+const maxActionsPerEntry = 2000
+
+// Leader runs planning rounds while this node leads. Everything it knows is
+// read from the replicated state at each round, so a new leader resumes
+// exactly where the old one stopped.
+type Leader struct {
+	State   StateSource
+	Members MemberSource
+	Apply   Applier
+	Defs    Definitions
+	Now     func() time.Time
+	Log     *slog.Logger
+}
+
+// Run plans until ctx is canceled (leadership lost or shutdown).
+func (l *Leader) Run(ctx context.Context) {
+	retry := time.NewTimer(0)
+	<-retry.C
+	for {
+		changed := l.State.Changed()
+		membersChanged := l.Members.MembersChanged()
+		now := l.Now()
+		out := Plan(Input{State: l.State.State(), Now: now, Members: l.Members.Members(), Defs: l.Defs})
+		failed := false
+		for start := 0; start < len(out.Actions); start += maxActionsPerEntry {
+			end := min(start+maxActionsPerEntry, len(out.Actions))
+			err := l.Apply.ApplyPlan(ctx, &statepb.ApplyPlan{Now: timestamppb.New(now), Actions: out.Actions[start:end]})
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				l.Log.Warn("apply plan failed; retrying", "err", err)
+				failed = true
+				break
+			}
+		}
+		var wake <-chan time.Time
+		if failed {
+			retry.Reset(100 * time.Millisecond)
+			wake = retry.C
+		} else if !out.WakeAt.IsZero() {
+			retry.Reset(max(out.WakeAt.Sub(l.Now()), time.Millisecond))
+			wake = retry.C
+		}
+		select {
+		case <-ctx.Done():
+			retry.Stop()
+			return
+		case <-changed:
+		case <-membersChanged:
+		case <-wake:
+		}
+		if !retry.Stop() {
+			select {
+			case <-retry.C:
+			default:
+			}
+		}
+	}
+}

@@ -1,0 +1,353 @@
+// Package scheduler decides what runs where. Plan is a pure function of the
+// replicated state, the time and the alive members: it returns the actions
+// the leader commits through Raft, and never acts by itself.
+package scheduler
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
+	"github.com/batonhq/baton/workflow"
+)
+
+// Member is a node that can run steps.
+type Member struct {
+	Name string
+	Tags map[string]string
+}
+
+// Definitions turns a stored version into its parsed definition and DAG.
+type Definitions interface {
+	Definition(v *statepb.WorkflowVersion) (*workflow.Definition, *workflow.DAG, error)
+}
+
+// Input is everything a planning round reads.
+type Input struct {
+	State   *fsm.State
+	Now     time.Time
+	Members []Member
+	Defs    Definitions
+}
+
+// Output is a planning round's decisions.
+type Output struct {
+	Actions []*statepb.PlanAction
+	// WakeAt is the earliest future time at which planning has work to do
+	// without any state change (a retry backoff or a timeout); zero if none.
+	WakeAt time.Time
+}
+
+// Plan computes one scheduling round.
+func Plan(in Input) Output {
+	r := &round{in: in, now: timestamppb.New(in.Now)}
+	names := make([]string, 0, len(in.Members))
+	r.load = map[string]int{}
+	for _, m := range in.Members {
+		names = append(names, m.Name)
+		r.load[m.Name] = 0
+	}
+	sort.Strings(names)
+	r.ring = NewRing(names)
+	for node, n := range in.State.RunningCounts() {
+		if _, ok := r.load[node]; ok {
+			r.load[node] = n
+		}
+	}
+	for _, inst := range in.State.ActiveInstances(nil) {
+		r.instance(inst)
+	}
+	return Output{Actions: r.actions, WakeAt: r.wake}
+}
+
+type round struct {
+	in      Input
+	now     *timestamppb.Timestamp
+	ring    *Ring
+	load    map[string]int
+	actions []*statepb.PlanAction
+	wake    time.Time
+}
+
+func (r *round) wakeAt(t time.Time) {
+	if r.wake.IsZero() || t.Before(r.wake) {
+		r.wake = t
+	}
+}
+
+func (r *round) setInstance(inst *statepb.Instance, from, to, reason string) {
+	r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_InstanceStatus{
+		InstanceStatus: &statepb.SetInstanceStatus{
+			WorkflowId: inst.WorkflowId, InstanceId: inst.InstanceId, FromStatus: from, Status: to, Reason: reason,
+		}}})
+}
+
+func (r *round) setStep(st *statepb.Step, to, reason string, retryAt *timestamppb.Timestamp) {
+	r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_StepStatus{
+		StepStatus: &statepb.SetStepStatus{
+			WorkflowId: st.WorkflowId, InstanceId: st.InstanceId, StepId: st.StepId,
+			FromStatus: st.Status, Status: to, Reason: reason, RetryAt: retryAt,
+		}}})
+}
+
+// instance plans one unfinished instance.
+func (r *round) instance(inst *statepb.Instance) {
+	status := inst.Status
+	ver := r.in.State.Version(nil, inst.WorkflowId, inst.WorkflowVersion)
+	if ver == nil {
+		r.setInstance(inst, status, fsm.InstanceFailed, fmt.Sprintf("workflow %s version %d is missing", inst.WorkflowId, inst.WorkflowVersion))
+		return
+	}
+	def, dag, err := r.in.Defs.Definition(ver)
+	if err != nil {
+		r.setInstance(inst, status, fsm.InstanceFailed, fmt.Sprintf("definition: %v", err))
+		return
+	}
+	started := r.in.Now
+	if status == fsm.InstanceCreated {
+		r.setInstance(inst, status, fsm.InstanceInProgress, "")
+		status = fsm.InstanceInProgress
+	} else if inst.StartTime != nil {
+		started = inst.StartTime.AsTime()
+	}
+
+	steps := map[string]*statepb.Step{}
+	for _, st := range r.in.State.Steps(nil, inst.WorkflowId, inst.InstanceId) {
+		steps[st.StepId] = st
+	}
+	// cur tracks each step's status as this round leaves it.
+	cur := map[string]string{}
+	for id, st := range steps {
+		cur[id] = st.Status
+	}
+
+	if t := def.Workflow.Timeout; t != nil && t.Duration > 0 {
+		deadline := started.Add(t.Duration)
+		if !r.in.Now.Before(deadline) {
+			reason := fmt.Sprintf("workflow timed out after %s", t.Duration)
+			r.stopLive(dag, steps, reason)
+			r.setInstance(inst, status, fsm.InstanceTimedOut, reason)
+			return
+		}
+		r.wakeAt(deadline)
+	}
+
+	// Retry or give up on failed attempts.
+	retryNow := map[string]bool{}
+	for _, id := range dag.Order {
+		st := steps[id]
+		if st == nil || !fsm.StepRetryable(st.Status) {
+			continue
+		}
+		sd := def.Step(id)
+		kind, attemptStatus := failureKind(st.Status)
+		used := 0
+		for _, a := range st.Attempts {
+			if a.Status == attemptStatus {
+				used++
+			}
+		}
+		policy := sd.RetryPolicy
+		if used <= policy.Limit(kind) {
+			switch {
+			case st.RetryAt == nil:
+				backoff := policy.Backoff(kind, used)
+				if backoff <= 0 {
+					retryNow[id] = true
+				} else {
+					at := r.in.Now.Add(backoff)
+					r.setStep(st, st.Status, fmt.Sprintf("%s; retry %d in %s", st.Reason, used, backoff), timestamppb.New(at))
+					r.wakeAt(at)
+				}
+			case !r.in.Now.Before(st.RetryAt.AsTime()):
+				retryNow[id] = true
+			default:
+				r.wakeAt(st.RetryAt.AsTime())
+			}
+			continue
+		}
+		final := fsm.StepFatallyFailed
+		if kind == workflow.TimeoutFailure {
+			final = fsm.StepTimedOut
+		}
+		if sd.FailureMode == workflow.IgnoreFailure {
+			final = fsm.StepCompletedWithError
+		}
+		reason := st.Reason
+		if len(st.Attempts) > 1 {
+			reason = fmt.Sprintf("%s (after %d attempts)", reason, len(st.Attempts))
+		}
+		r.setStep(st, final, reason, nil)
+		cur[id] = final
+	}
+
+	// A failed step with FAIL_IMMEDIATELY ends the instance now.
+	var failed []string
+	for _, id := range dag.Order {
+		if failedStatus(cur[id]) {
+			failed = append(failed, id)
+		}
+	}
+	for _, id := range failed {
+		if def.Step(id).FailureMode == workflow.FailImmediately {
+			reason := fmt.Sprintf("step %s %s (failure_mode FAIL_IMMEDIATELY)", id, cur[id])
+			r.stopLive(dag, steps, reason)
+			r.setInstance(inst, status, fsm.InstanceFailed, reason)
+			return
+		}
+	}
+
+	live := false
+	for _, id := range dag.Order {
+		st := steps[id]
+		if st == nil {
+			continue
+		}
+		switch {
+		case cur[id] == fsm.StepRunning:
+			live = true
+		case retryNow[id]:
+			live = true
+			r.assign(inst, def, st, steps, int64(len(st.Attempts))+1)
+		case fsm.StepRetryable(cur[id]):
+			live = true
+		case cur[id] == fsm.StepNotCreated || cur[id] == fsm.StepCreated:
+			if ready(dag.Preds[id], cur) {
+				live = true
+				r.assign(inst, def, st, steps, int64(len(st.Attempts))+1)
+			}
+		}
+	}
+	if live {
+		return
+	}
+	if len(failed) > 0 {
+		id := failed[0]
+		reason := fmt.Sprintf("step %s %s", id, cur[id])
+		if why := steps[id].Reason; why != "" {
+			reason += ": " + why
+		}
+		r.setInstance(inst, status, fsm.InstanceFailed, reason)
+		return
+	}
+	r.setInstance(inst, status, fsm.InstanceSucceeded, "")
+}
+
+// ready reports whether every predecessor has completed.
+func ready(preds []string, cur map[string]string) bool {
+	for _, p := range preds {
+		if cur[p] != fsm.StepSucceeded && cur[p] != fsm.StepCompletedWithError {
+			return false
+		}
+	}
+	return true
+}
+
+func failedStatus(s string) bool {
+	return s == fsm.StepFatallyFailed || s == fsm.StepTimedOut || s == fsm.StepStopped
+}
+
+func failureKind(stepStatus string) (workflow.FailureKind, string) {
+	switch stepStatus {
+	case fsm.StepPlatformFailed:
+		return workflow.PlatformFailure, fsm.AttemptPlatformFailed
+	case fsm.StepTimeoutFailed:
+		return workflow.TimeoutFailure, fsm.AttemptTimedOut
+	}
+	return workflow.ErrorFailure, fsm.AttemptUserFailed
+}
+
+// stopLive stops every running step and every step waiting for a retry.
+func (r *round) stopLive(dag *workflow.DAG, steps map[string]*statepb.Step, reason string) {
+	for _, id := range dag.Order {
+		st := steps[id]
+		if st != nil && (st.Status == fsm.StepRunning || fsm.StepRetryable(st.Status) || st.Status == fsm.StepCreated) {
+			r.setStep(st, fsm.StepStopped, reason, nil)
+		}
+	}
+}
+
+// assign evaluates a step's params and places its next attempt on a node.
+func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *statepb.Step, steps map[string]*statepb.Step, attempt int64) {
+	sd := def.Step(st.StepId)
+	params, err := resolveStepParams(inst, sd, st, steps, attempt)
+	if err != nil {
+		r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("params: %v", err), nil)
+		return
+	}
+	key := fmt.Sprintf("%s/%d/%s/%d", st.WorkflowId, st.InstanceId, st.StepId, attempt)
+	node := r.ring.Pick(key, r.load)
+	if node == "" {
+		const why = "waiting for an eligible node"
+		if st.Status != fsm.StepCreated || st.Reason != why {
+			r.setStep(st, fsm.StepCreated, why, nil)
+		}
+		return
+	}
+	r.load[node]++
+	var deadline *timestamppb.Timestamp
+	if sd.Timeout != nil && sd.Timeout.Duration > 0 {
+		deadline = timestamppb.New(r.in.Now.Add(sd.Timeout.Duration))
+	}
+	r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_Assign{Assign: &statepb.AssignAttempt{
+		WorkflowId: st.WorkflowId, InstanceId: st.InstanceId, StepId: st.StepId,
+		AttemptNumber: attempt, Node: node, Params: params, Deadline: deadline,
+	}}})
+}
+
+// resolveStepParams evaluates a step's params against the instance params, the
+// system params and other steps' outputs (referenced as stepid__name).
+func resolveStepParams(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps map[string]*statepb.Step, attempt int64) (map[string]*statepb.Param, error) {
+	system := map[string]workflow.Value{
+		"workflow_id":          {Type: workflow.String, Raw: inst.WorkflowId},
+		"workflow_instance_id": {Type: workflow.Long, Raw: inst.InstanceId},
+		"workflow_version":     {Type: workflow.Long, Raw: inst.WorkflowVersion},
+		"step_id":              {Type: workflow.String, Raw: st.StepId},
+		"step_attempt_id":      {Type: workflow.Long, Raw: attempt},
+	}
+	lookup := func(name string) (workflow.Value, bool) {
+		if p, ok := inst.Params[name]; ok {
+			if v, err := ValueFromParam(p); err == nil {
+				return v, true
+			}
+		}
+		if v, ok := system[name]; ok {
+			return v, true
+		}
+		if stepID, param, ok := strings.Cut(name, "__"); ok {
+			if other := steps[stepID]; other != nil {
+				if p, ok := other.Outputs[param]; ok {
+					if v, err := ValueFromParam(p); err == nil {
+						return v, true
+					}
+				}
+				if n := len(other.Attempts); n > 0 {
+					if p, ok := other.Attempts[n-1].Params[param]; ok {
+						if v, err := ValueFromParam(p); err == nil {
+							return v, true
+						}
+					}
+				}
+			}
+		}
+		return workflow.Value{}, false
+	}
+	values, err := workflow.ResolveParams(sd.Params, lookup)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*statepb.Param, len(values))
+	for name, v := range values {
+		p, err := ParamFromValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("param %s: %w", name, err)
+		}
+		out[name] = p
+	}
+	return out, nil
+}

@@ -1,0 +1,303 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
+	"github.com/batonhq/baton/scheduler/runtime"
+	"github.com/batonhq/baton/storage"
+	"github.com/batonhq/baton/workflow"
+)
+
+// Reporter delivers an attempt result to the leader. accepted is false when
+// the leader fenced it (the attempt is no longer current).
+type Reporter interface {
+	ReportResult(ctx context.Context, r *statepb.ReportResult) (accepted bool, reason string, err error)
+}
+
+// Worker runs the attempts the leader placed on this node. It learns of them
+// from its own replica of the state, so it needs no message from the leader
+// beyond the committed log, and it stops an attempt the moment the state says
+// the attempt is no longer current (stopped, fenced).
+type Worker struct {
+	Node     string
+	State    StateSource
+	Reporter Reporter
+	Data     storage.Dir
+	Now      func() time.Time
+	Log      *slog.Logger
+
+	mu      sync.Mutex
+	running map[string]context.CancelFunc // attempt id -> cancel
+	done    map[string]bool               // attempts finished by this process
+	wg      sync.WaitGroup
+}
+
+type assigned struct {
+	step    *statepb.Step
+	attempt *statepb.Attempt
+}
+
+// Run watches the replica until ctx is canceled, then waits for attempts to
+// stop.
+func (w *Worker) Run(ctx context.Context) {
+	w.running = map[string]context.CancelFunc{}
+	w.done = map[string]bool{}
+	defer w.wg.Wait()
+	for {
+		changed := w.State.Changed()
+		want := map[string]assigned{}
+		for _, st := range w.State.State().StepsOnNode(nil, w.Node) {
+			if st.Status != fsm.StepRunning || len(st.Attempts) == 0 {
+				continue
+			}
+			a := st.Attempts[len(st.Attempts)-1]
+			if a.Node == w.Node && a.Status == fsm.AttemptRunning {
+				want[a.AttemptId] = assigned{step: st, attempt: a}
+			}
+		}
+		w.mu.Lock()
+		for id, cancel := range w.running {
+			if _, ok := want[id]; !ok {
+				cancel()
+			}
+		}
+		for id := range w.done {
+			if _, ok := want[id]; !ok {
+				delete(w.done, id)
+			}
+		}
+		for id, as := range want {
+			if _, ok := w.running[id]; ok || w.done[id] {
+				continue
+			}
+			actx, cancel := context.WithCancel(ctx)
+			w.running[id] = cancel
+			w.wg.Add(1)
+			go w.execute(actx, as)
+		}
+		w.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
+
+// attemptRecord is what the node journals about a finished attempt.
+type attemptRecord struct {
+	Outcome    string            `json:"outcome"`
+	ExitCode   int32             `json:"exit_code"`
+	Error      string            `json:"error,omitempty"`
+	LogTail    string            `json:"log_tail,omitempty"`
+	Outputs    map[string]output `json:"outputs,omitempty"`
+	EndTime    time.Time         `json:"end_time"`
+	Executions int32             `json:"executions"`
+}
+
+type output struct {
+	Type string `json:"type"`
+	JSON string `json:"json"`
+}
+
+func (w *Worker) execute(ctx context.Context, as assigned) {
+	defer w.wg.Done()
+	id := as.attempt.AttemptId
+	dir := w.Data.Attempt(id)
+	var rec attemptRecord
+	found, err := dir.LoadResult(&rec)
+	if err != nil {
+		w.Log.Warn("attempt journal unreadable; running the attempt again", "attempt", id, "err", err)
+	}
+	if !found {
+		rec = w.run(ctx, as, dir)
+		if ctx.Err() != nil {
+			// Canceled because the state no longer wants it (stopped or
+			// fenced) or the agent is shutting down: nothing to report.
+			w.finish(id, false)
+			return
+		}
+		if err := dir.SaveResult(rec); err != nil {
+			w.Log.Warn("cannot journal attempt result", "attempt", id, "err", err)
+		}
+	}
+	w.report(ctx, as, rec)
+	w.finish(id, true)
+}
+
+func (w *Worker) finish(id string, done bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.running, id)
+	if done {
+		w.done[id] = true
+	}
+}
+
+func (w *Worker) run(ctx context.Context, as assigned, dir storage.AttemptDir) attemptRecord {
+	executions, err := dir.BeginExecution()
+	if err != nil {
+		return attemptRecord{Outcome: fsm.AttemptPlatformFailed, ExitCode: -1, Error: err.Error(), EndTime: w.Now(), Executions: 1}
+	}
+	if executions > 1 {
+		w.Log.Warn("re-executing an attempt that was running when this agent stopped", "attempt", as.attempt.AttemptId, "executions", executions)
+	}
+	spec, err := buildSpec(as, dir.LogDir())
+	if err != nil {
+		return attemptRecord{Outcome: fsm.AttemptUserFailed, ExitCode: -1, Error: err.Error(), EndTime: w.Now(), Executions: executions}
+	}
+	w.Log.Info("attempt started", "attempt", as.attempt.AttemptId, "type", spec.StepType)
+	res := runtime.Run(ctx, spec)
+	rec := attemptRecord{
+		Outcome: string(res.Outcome), ExitCode: res.ExitCode, Error: res.Error, LogTail: res.LogTail,
+		EndTime: w.Now(), Executions: executions,
+	}
+	if len(res.Outputs) > 0 {
+		rec.Outputs = map[string]output{}
+		for name, o := range res.Outputs {
+			rec.Outputs[name] = output{Type: o.Type, JSON: string(o.JSON)}
+		}
+	}
+	w.Log.Info("attempt finished", "attempt", as.attempt.AttemptId, "outcome", rec.Outcome, "exit_code", rec.ExitCode)
+	return rec
+}
+
+// report sends the result until the leader accepts or fences it.
+func (w *Worker) report(ctx context.Context, as assigned, rec attemptRecord) {
+	msg := &statepb.ReportResult{
+		WorkflowId: as.step.WorkflowId, InstanceId: as.step.InstanceId, StepId: as.step.StepId,
+		AttemptNumber: as.attempt.AttemptNumber, Generation: as.attempt.Generation, Node: w.Node,
+		Outcome: rec.Outcome, ExitCode: rec.ExitCode, Error: rec.Error, LogTail: rec.LogTail,
+		EndTime: timestamppb.New(rec.EndTime), Executions: rec.Executions,
+	}
+	if len(rec.Outputs) > 0 {
+		msg.Outputs = map[string]*statepb.Param{}
+		for name, o := range rec.Outputs {
+			v, err := workflow.ValueFromJSON(workflow.ParamType(o.Type), []byte(o.JSON))
+			if err == nil {
+				var p *statepb.Param
+				if p, err = ParamFromValue(v); err == nil {
+					msg.Outputs[name] = p
+					continue
+				}
+			}
+			msg.Outcome = fsm.AttemptUserFailed
+			msg.Error = fmt.Sprintf("output param %s: %v", name, err)
+			msg.Outputs = nil
+			break
+		}
+	}
+	backoff := 50 * time.Millisecond
+	for {
+		accepted, reason, err := w.Reporter.ReportResult(ctx, msg)
+		if err == nil {
+			if !accepted {
+				w.Log.Info("attempt result fenced", "attempt", as.attempt.AttemptId, "reason", reason)
+			}
+			return
+		}
+		w.Log.Warn("report attempt result failed; retrying", "attempt", as.attempt.AttemptId, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// buildSpec turns an attempt's evaluated params into a runtime spec.
+func buildSpec(as assigned, logDir string) (runtime.Spec, error) {
+	a := as.attempt
+	spec := runtime.Spec{
+		AttemptID: a.AttemptId,
+		StepID:    as.step.StepId,
+		StepType:  as.step.Type,
+		StartedAt: a.StartTime.AsTime(),
+		LogDir:    logDir,
+		Env: map[string]string{
+			"BATON_WORKFLOW_ID":    as.step.WorkflowId,
+			"BATON_INSTANCE_ID":    strconv.FormatInt(as.step.InstanceId, 10),
+			"BATON_STEP_ID":        as.step.StepId,
+			"BATON_ATTEMPT":        strconv.FormatInt(a.AttemptNumber, 10),
+			"BATON_ATTEMPT_ID":     a.AttemptId,
+			"BATON_NODE":           a.Node,
+			"BATON_GENERATION":     strconv.FormatUint(a.Generation, 10),
+			"WORKFLOW_ID":          as.step.WorkflowId,
+			"WORKFLOW_INSTANCE_ID": strconv.FormatInt(as.step.InstanceId, 10),
+		},
+	}
+	if a.Deadline != nil {
+		spec.Deadline = a.Deadline.AsTime()
+	}
+	param := func(name string) (workflow.Value, bool, error) {
+		p, ok := a.Params[name]
+		if !ok {
+			return workflow.Value{}, false, nil
+		}
+		v, err := ValueFromParam(p)
+		if err != nil {
+			return workflow.Value{}, true, fmt.Errorf("param %s: %w", name, err)
+		}
+		return v, true, nil
+	}
+	switch as.step.Type {
+	case "NoOp":
+	case "Sleep":
+		v, ok, err := param("sleep_seconds")
+		if err != nil {
+			return spec, err
+		}
+		if !ok {
+			return spec, fmt.Errorf("Sleep step needs the sleep_seconds param")
+		}
+		secs, err := strconv.ParseFloat(v.String(), 64)
+		if err != nil || secs < 0 {
+			return spec, fmt.Errorf("sleep_seconds must be a non-negative number, got %q", v.String())
+		}
+		spec.SleepFor = time.Duration(secs * float64(time.Second))
+	case "Shell":
+		v, ok, err := param("shell")
+		if err != nil {
+			return spec, err
+		}
+		m, isMap := v.Raw.(map[string]workflow.Value)
+		if !ok || !isMap {
+			return spec, fmt.Errorf("Shell step needs the shell MAP param")
+		}
+		sh := &runtime.ShellSpec{}
+		if c, ok := m["command"]; ok {
+			sh.Command = c.String()
+		}
+		if args, ok := m["args"]; ok {
+			list, ok := args.Raw.([]string)
+			if !ok {
+				return spec, fmt.Errorf("shell.args must be a STRING_ARRAY")
+			}
+			sh.Args = list
+		}
+		if env, ok := m["env"]; ok {
+			em, ok := env.Raw.(map[string]string)
+			if !ok {
+				return spec, fmt.Errorf("shell.env must be a STRING_MAP")
+			}
+			sh.Env = em
+		}
+		if wd, ok := m["working_dir"]; ok {
+			sh.WorkingDir = wd.String()
+		}
+		spec.Shell = sh
+	default:
+		return spec, fmt.Errorf("step type %q cannot run on this agent", as.step.Type)
+	}
+	return spec, nil
+}

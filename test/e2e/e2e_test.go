@@ -1,0 +1,401 @@
+// Package e2e runs the real baton binary: agents are child processes with
+// real Raft state on disk, driven through the CLI as a user would.
+package e2e
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/batonhq/baton/fsm/statepb"
+	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
+	"github.com/batonhq/baton/rpc/gen/baton/instance/v1/instancev1connect"
+	workflowv1 "github.com/batonhq/baton/rpc/gen/baton/workflow/v1"
+	"github.com/batonhq/baton/rpc/gen/baton/workflow/v1/workflowv1connect"
+	"github.com/batonhq/baton/scheduler"
+	"github.com/batonhq/baton/test/harness"
+)
+
+func getInstance(t *testing.T, addr, wf string, id int64) *instancev1.GetResponse {
+	t.Helper()
+	var res instancev1.GetResponse
+	harness.CLIJSON(t, addr, &res, "instance", "get", wf, strconv.FormatInt(id, 10))
+	return &res
+}
+
+func stepByID(t *testing.T, res *instancev1.GetResponse, id string) *statepb.Step {
+	t.Helper()
+	for _, s := range res.Steps {
+		if s.StepId == id {
+			return s
+		}
+	}
+	t.Fatalf("instance has no step %q", id)
+	return nil
+}
+
+func output(t *testing.T, st *statepb.Step, name string) int64 {
+	t.Helper()
+	p, ok := st.Outputs[name]
+	if !ok {
+		t.Fatalf("step %s has no output %q (outputs: %v)", st.StepId, name, st.Outputs)
+	}
+	v, err := scheduler.ValueFromParam(p)
+	if err != nil {
+		t.Fatalf("step %s output %s: %v", st.StepId, name, err)
+	}
+	n, ok := v.Raw.(int64)
+	if !ok {
+		t.Fatalf("step %s output %s is %T, want int64", st.StepId, name, v.Raw)
+	}
+	return n
+}
+
+func startID(t *testing.T, r harness.Result) int64 {
+	t.Helper()
+	id, err := strconv.ParseInt(strings.TrimSpace(r.Stdout), 10, 64)
+	if err != nil {
+		t.Fatalf("instance start printed %q, want an instance id (stderr: %s)", r.Stdout, r.Stderr)
+	}
+	return id
+}
+
+// A diamond of Shell steps passes output params from a to b and c, and from
+// both to the join d, which runs only after both.
+func TestDiamondShellStepsPassOutputs(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t)
+	addr := a.URL()
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/diamond.yaml")
+
+	r := harness.CLI(t, addr, "instance", "start", "e2e-diamond", "-p", "base=7", "--wait")
+	if r.Code != 0 {
+		t.Fatalf("start --wait exited %d, want 0\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	id := startID(t, r)
+	res := getInstance(t, addr, "e2e-diamond", id)
+	if res.Instance.Status != "SUCCEEDED" {
+		t.Fatalf("instance status %s, want SUCCEEDED (reason %q)", res.Instance.Status, res.Instance.Reason)
+	}
+	for _, s := range res.Steps {
+		if s.Status != "SUCCEEDED" || len(s.Attempts) != 1 {
+			t.Errorf("step %s: status %s with %d attempts, want SUCCEEDED with 1", s.StepId, s.Status, len(s.Attempts))
+		}
+	}
+	if got := output(t, stepByID(t, res, "a"), "n"); got != 70 {
+		t.Errorf("a.n = %d, want 70", got)
+	}
+	if got := output(t, stepByID(t, res, "b"), "double"); got != 140 {
+		t.Errorf("b.double = %d, want 140", got)
+	}
+	if got := output(t, stepByID(t, res, "c"), "plus"); got != 71 {
+		t.Errorf("c.plus = %d, want 71", got)
+	}
+	if got := output(t, stepByID(t, res, "d"), "total"); got != 211 {
+		t.Errorf("d.total = %d, want 211", got)
+	}
+	// The join started only after both branches ended.
+	d := stepByID(t, res, "d").Attempts[0].StartTime.AsTime()
+	for _, id := range []string{"b", "c"} {
+		if end := stepByID(t, res, id).Attempts[0].EndTime.AsTime(); d.Before(end) {
+			t.Errorf("join d started at %s, before %s ended at %s", d, id, end)
+		}
+	}
+	if out := harness.MustCLI(t, addr, "instance", "list", "e2e-diamond"); !strings.Contains(out, "SUCCEEDED") {
+		t.Errorf("instance list does not show the instance:\n%s", out)
+	}
+}
+
+// A failing Shell step fails the instance with its exit code recorded, and
+// its successors never run.
+func TestFailingStepFailsInstance(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t)
+	addr := a.URL()
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/fail.json")
+	r := harness.CLI(t, addr, "instance", "start", "e2e-fail", "--wait")
+	if r.Code != 3 {
+		t.Fatalf("start --wait of a failing workflow exited %d, want 3 (FAILED)\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	res := getInstance(t, addr, "e2e-fail", startID(t, r))
+	if res.Instance.Status != "FAILED" {
+		t.Fatalf("instance status %s, want FAILED", res.Instance.Status)
+	}
+	boom := stepByID(t, res, "boom")
+	if boom.Status != "FATALLY_FAILED" {
+		t.Errorf("boom status %s, want FATALLY_FAILED", boom.Status)
+	}
+	if len(boom.Attempts) != 1 || boom.Attempts[0].ExitCode != 3 {
+		t.Fatalf("boom attempts %v, want one with exit code 3", boom.Attempts)
+	}
+	if tail := boom.Attempts[0].LogTail; !strings.Contains(tail, "about to fail") || !strings.Contains(tail, "bad thing") {
+		t.Errorf("log tail %q lacks the step's stdout and stderr", tail)
+	}
+	if st := stepByID(t, res, "never").Status; st != "NOT_CREATED" {
+		t.Errorf("successor of the failed step is %s, want NOT_CREATED", st)
+	}
+	if !strings.Contains(res.Instance.Reason, "boom") {
+		t.Errorf("instance reason %q does not name the failed step", res.Instance.Reason)
+	}
+}
+
+// SIGKILL during a Sleep step: the agent restarted on the same data dir still
+// has the workflow and the instance, and the instance finishes.
+func TestKilledAgentFinishesInstanceAfterRestart(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t)
+	addr := a.URL()
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/sleep.json")
+	id := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-sleep"))
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res := getInstance(t, addr, "e2e-sleep", id)
+		if stepByID(t, res, "nap").Status == "RUNNING" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nap never started: %v", res)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	a.Kill()
+	a.Restart(t)
+	a.WaitLeader(t, 30*time.Second)
+
+	r := harness.CLI(t, addr, "instance", "watch", "e2e-sleep", strconv.FormatInt(id, 10))
+	if r.Code != 0 {
+		t.Fatalf("watch after restart exited %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	res := getInstance(t, addr, "e2e-sleep", id)
+	if res.Instance.Status != "SUCCEEDED" {
+		t.Fatalf("instance after restart: %s (%s), want SUCCEEDED", res.Instance.Status, res.Instance.Reason)
+	}
+	if got := harness.MustCLI(t, addr, "workflow", "list"); !strings.Contains(got, "e2e-sleep") {
+		t.Errorf("workflow list after restart lacks the workflow:\n%s", got)
+	}
+	for _, s := range res.Steps {
+		if s.Status != "SUCCEEDED" {
+			t.Errorf("step %s: %s, want SUCCEEDED", s.StepId, s.Status)
+		}
+	}
+}
+
+// Bad input gets a precise error and writes nothing to Raft.
+func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t)
+	addr := a.URL()
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/fail.json")
+	ctx := context.Background()
+	before, err := a.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	wf := workflowv1connect.NewWorkflowServiceClient(harness.HTTPClient(), addr)
+	in := instancev1connect.NewInstanceServiceClient(harness.HTTPClient(), addr)
+	cases := []struct {
+		name string
+		call func() error
+		code connect.Code
+		want string
+	}{
+		{"malformed JSON", func() error {
+			_, err := wf.Push(ctx, connect.NewRequest(&workflowv1.PushRequest{Definition: `{"workflow": {"id": "x",}`}))
+			return err
+		}, connect.CodeInvalidArgument, "invalid definition"},
+		{"unknown field", func() error {
+			_, err := wf.Push(ctx, connect.NewRequest(&workflowv1.PushRequest{Definition: `{"workflow": {"id": "x", "stepz": []}}`}))
+			return err
+		}, connect.CodeInvalidArgument, "stepz"},
+		{"oversized definition", func() error {
+			_, err := wf.Push(ctx, connect.NewRequest(&workflowv1.PushRequest{Definition: `{"workflow": {"id": "x", "description": "` + strings.Repeat("x", 2<<20) + `"}}`}))
+			return err
+		}, connect.CodeInvalidArgument, "limit"},
+		{"oversized request", func() error {
+			_, err := wf.Push(ctx, connect.NewRequest(&workflowv1.PushRequest{Definition: strings.Repeat("x", 5<<20)}))
+			return err
+		}, connect.CodeResourceExhausted, ""},
+		{"unknown workflow", func() error {
+			_, err := in.Start(ctx, connect.NewRequest(&instancev1.StartRequest{WorkflowId: "nope"}))
+			return err
+		}, connect.CodeNotFound, `workflow "nope" not found`},
+		{"unknown instance", func() error {
+			_, err := in.Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: "e2e-fail", InstanceId: 99}))
+			return err
+		}, connect.CodeNotFound, "no instance 99"},
+		{"unknown version", func() error {
+			_, err := in.Start(ctx, connect.NewRequest(&instancev1.StartRequest{WorkflowId: "e2e-fail", Version: "7"}))
+			return err
+		}, connect.CodeNotFound, "no version 7"},
+		{"stop unknown instance", func() error {
+			_, err := in.Stop(ctx, connect.NewRequest(&instancev1.StopRequest{WorkflowId: "e2e-fail", InstanceId: 5}))
+			return err
+		}, connect.CodeNotFound, "no instance 5"},
+	}
+	for _, c := range cases {
+		err := c.call()
+		if connect.CodeOf(err) != c.code {
+			t.Errorf("%s: got %v, want code %s", c.name, err, c.code)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %q does not mention %q", c.name, err, c.want)
+		}
+	}
+
+	// A bad -p value through the CLI: LONG param given a word.
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/diamond.yaml")
+	mid, err := a.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := harness.CLI(t, addr, "instance", "start", "e2e-diamond", "-p", "base=lots")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "base") || !strings.Contains(strings.ToLower(r.Stderr), "invalid") {
+		t.Errorf("bad -p value: exit %d, stderr %q; want exit 1 naming the param", r.Code, r.Stderr)
+	}
+	if r := harness.CLI(t, addr, "instance", "start", "e2e-diamond", "-p", "novalue"); r.Code != 2 {
+		t.Errorf("-p without '=': exit %d, want 2 (usage)", r.Code)
+	}
+	after, err := a.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.LastLogIndex != mid.LastLogIndex {
+		t.Errorf("rejected starts wrote to Raft: last index %d -> %d", mid.LastLogIndex, after.LastLogIndex)
+	}
+	if mid.LastLogIndex != before.LastLogIndex+1 {
+		t.Errorf("rejected pushes wrote to Raft: last index %d -> %d (one valid push in between)", before.LastLogIndex, mid.LastLogIndex)
+	}
+}
+
+// A repeated Start with the same request id returns the same instance.
+func TestStartIsIdempotentPerRequestID(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t)
+	addr := a.URL()
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/fail.json")
+	first := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-fail", "--request-id", "req-1"))
+	second := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-fail", "--request-id", "req-1"))
+	third := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-fail", "--request-id", "req-2"))
+	if first != second {
+		t.Errorf("same request id gave instances %d and %d", first, second)
+	}
+	if third != first+1 {
+		t.Errorf("new request id gave instance %d, want %d (sequential ids)", third, first+1)
+	}
+}
+
+// The same port serves gRPC (HTTP/2 cleartext) as well as Connect.
+func TestGRPCOnTheAPIPort(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t)
+	c := workflowv1connect.NewWorkflowServiceClient(harness.HTTPClient(), a.URL(), connect.WithGRPC())
+	_, err := c.Push(context.Background(), connect.NewRequest(&workflowv1.PushRequest{Definition: mustRead(t, "testdata/fail.json")}))
+	if err != nil {
+		t.Fatalf("push over gRPC: %v", err)
+	}
+	res, err := c.List(context.Background(), connect.NewRequest(&workflowv1.ListRequest{}))
+	if err != nil {
+		t.Fatalf("list over gRPC: %v", err)
+	}
+	if len(res.Msg.Workflows) != 1 || res.Msg.Workflows[0].WorkflowId != "e2e-fail" {
+		t.Fatalf("list over gRPC: %v", res.Msg.Workflows)
+	}
+	web := workflowv1connect.NewWorkflowServiceClient(harness.HTTPClient(), a.URL(), connect.WithGRPCWeb())
+	if _, err := web.List(context.Background(), connect.NewRequest(&workflowv1.ListRequest{})); err != nil {
+		t.Fatalf("list over gRPC-Web: %v", err)
+	}
+}
+
+// Watch streams every status change of the instance and its steps, in order.
+func TestWatchStreamsEveryStatusChange(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t)
+	addr := a.URL()
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/diamond.yaml")
+	in := instancev1connect.NewInstanceServiceClient(harness.HTTPClient(), addr)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start, err := in.Start(ctx, connect.NewRequest(&instancev1.StartRequest{WorkflowId: "e2e-diamond"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := in.Watch(ctx, connect.NewRequest(&instancev1.WatchRequest{WorkflowId: "e2e-diamond", InstanceId: start.Msg.Instance.InstanceId}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	var last int64
+	for stream.Receive() {
+		e := stream.Msg().Event
+		if e.Seq != last+1 {
+			t.Fatalf("event seq %d after %d: a change was skipped", e.Seq, last)
+		}
+		last = e.Seq
+		who := e.StepId
+		if who == "" {
+			who = "instance"
+		}
+		seen = append(seen, who+":"+e.Status)
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	got := strings.Join(seen, " ")
+	for _, want := range []string{"instance:CREATED", "instance:IN_PROGRESS", "a:RUNNING", "a:SUCCEEDED", "b:RUNNING", "b:SUCCEEDED", "c:RUNNING", "c:SUCCEEDED", "d:RUNNING", "d:SUCCEEDED", "instance:SUCCEEDED"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("watch did not send %s; got %s", want, got)
+		}
+	}
+	if !strings.HasSuffix(got, "instance:SUCCEEDED") {
+		t.Errorf("watch should end with the terminal status; got %s", got)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Stop ends a running instance: its running step is STOPPED, its later steps
+// never start, and the Sleep attempt's runtime is cancelled on the node.
+func TestStopRunningInstance(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t)
+	addr := a.URL()
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/sleep.json")
+	id := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-sleep"))
+	deadline := time.Now().Add(30 * time.Second)
+	for stepByID(t, getInstance(t, addr, "e2e-sleep", id), "nap").Status != "RUNNING" {
+		if time.Now().After(deadline) {
+			t.Fatal("nap never started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	harness.MustCLI(t, addr, "instance", "stop", "e2e-sleep", strconv.FormatInt(id, 10), "--reason", "operator said so")
+	res := getInstance(t, addr, "e2e-sleep", id)
+	if res.Instance.Status != "STOPPED" || res.Instance.Reason != "operator said so" {
+		t.Fatalf("instance %s (%q), want STOPPED with the reason", res.Instance.Status, res.Instance.Reason)
+	}
+	if st := stepByID(t, res, "nap"); st.Status != "STOPPED" || st.Attempts[0].Status != "STOPPED" {
+		t.Errorf("nap: %s / attempt %s, want STOPPED", st.Status, st.Attempts[0].Status)
+	}
+	if st := stepByID(t, res, "after").Status; st != "NOT_CREATED" {
+		t.Errorf("after: %s, want NOT_CREATED", st)
+	}
+	r := harness.CLI(t, addr, "instance", "stop", "e2e-sleep", strconv.FormatInt(id, 10))
+	if r.Code != 1 || !strings.Contains(r.Stderr, "failed_precondition") {
+		t.Errorf("stopping a stopped instance: exit %d, stderr %q; want a failed_precondition error", r.Code, r.Stderr)
+	}
+}

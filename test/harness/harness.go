@@ -1,0 +1,318 @@
+// Package harness runs real baton agents as child processes for end-to-end,
+// cluster and benchmark tests: it builds the binary once, starts agents on
+// free loopback ports, and stops every process it started by its own pid.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/batonhq/baton/rpc"
+	clusterv1 "github.com/batonhq/baton/rpc/gen/baton/cluster/v1"
+	"github.com/batonhq/baton/rpc/gen/baton/cluster/v1/clusterv1connect"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds cmd/baton once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "baton-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "baton")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/baton")
+		cmd.Dir = moduleRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/baton: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Path returns a path relative to the module root.
+func Path(rel string) string { return filepath.Join(moduleRoot(), rel) }
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Agent is one agent process and the addresses it was given.
+type Agent struct {
+	Name     string
+	DataDir  string
+	APIAddr  string
+	RaftAddr string
+	SerfAddr string
+	Args     []string // extra flags
+	LogPath  string
+
+	bin        string
+	startFlags []string
+	mu         sync.Mutex
+	cmd        *exec.Cmd
+	// exited is closed when the current process has been reaped.
+	exited chan struct{}
+}
+
+// URL is the agent's API base URL.
+func (a *Agent) URL() string { return "http://" + a.APIAddr }
+
+// NewAgent prepares an agent with fresh ports and data dir; Start runs it.
+func NewAgent(t testing.TB, name string, extra ...string) *Agent {
+	t.Helper()
+	dir := t.TempDir()
+	a := &Agent{
+		Name:     name,
+		DataDir:  filepath.Join(dir, "data"),
+		APIAddr:  "127.0.0.1:" + strconv.Itoa(FreePort(t)),
+		RaftAddr: "127.0.0.1:" + strconv.Itoa(FreePort(t)),
+		SerfAddr: "127.0.0.1:" + strconv.Itoa(FreePort(t)),
+		Args:     extra,
+		LogPath:  filepath.Join(dir, name+".log"),
+		bin:      Binary(t),
+	}
+	t.Cleanup(func() {
+		a.Kill()
+		if t.Failed() {
+			if b, err := os.ReadFile(a.LogPath); err == nil {
+				t.Logf("log of agent %s (last 4 KiB):\n%s", a.Name, tail(b, 4096))
+			}
+		}
+	})
+	return a
+}
+
+// StartDev starts a single-node dev agent and waits until it leads.
+func StartDev(t testing.TB, extra ...string) *Agent {
+	t.Helper()
+	a := NewAgent(t, "dev", extra...)
+	a.Start(t, "-dev")
+	a.WaitLeader(t, 30*time.Second)
+	return a
+}
+
+// Start launches the agent process with its addresses, data dir and flags.
+func (a *Agent) Start(t testing.TB, flags ...string) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cmd != nil {
+		t.Fatalf("agent %s already running", a.Name)
+	}
+	args := append([]string{"agent", "-node", a.Name, "-data-dir", a.DataDir, "-api-addr", a.APIAddr,
+		"-raft-addr", a.RaftAddr, "-serf-addr", a.SerfAddr}, flags...)
+	args = append(args, a.Args...)
+	logf, err := os.OpenFile(a.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(logf, "=== start %s %s\n", a.bin, strings.Join(args, " "))
+	cmd := exec.Command(a.bin, args...)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	// Its own process group, so killing it also kills the step processes it ran.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("start agent %s: %v", a.Name, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(exited)
+	}()
+	a.cmd, a.exited = cmd, exited
+	a.startFlags = flags
+}
+
+// Kill sends SIGKILL to the agent's process group and reaps it.
+func (a *Agent) Kill() { a.signal(syscall.SIGKILL) }
+
+// Stop sends SIGTERM and waits for a clean exit.
+func (a *Agent) Stop() { a.signal(syscall.SIGTERM) }
+
+func (a *Agent) signal(sig syscall.Signal) {
+	a.mu.Lock()
+	cmd, exited := a.cmd, a.exited
+	a.cmd = nil
+	a.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	if sig == syscall.SIGKILL {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	} else {
+		_ = cmd.Process.Signal(sig)
+	}
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+	}
+	if sig != syscall.SIGKILL {
+		// Step processes the agent started must not outlive the test either.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// Running reports whether the process is alive.
+func (a *Agent) Running() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cmd == nil {
+		return false
+	}
+	select {
+	case <-a.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Restart starts the agent again with the same flags, addresses and data.
+func (a *Agent) Restart(t testing.TB) {
+	t.Helper()
+	a.Start(t, a.startFlags...)
+}
+
+// Status asks the agent for its cluster status.
+func (a *Agent) Status(ctx context.Context) (*clusterv1.StatusResponse, error) {
+	c := clusterv1connect.NewClusterServiceClient(HTTPClient(), a.URL())
+	res, err := c.Status(ctx, connect.NewRequest(&clusterv1.StatusRequest{}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// WaitLeader waits until the agent answers and knows a leader.
+func (a *Agent) WaitLeader(t testing.TB, timeout time.Duration) *clusterv1.StatusResponse {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		if !a.Running() {
+			t.Fatalf("agent %s exited while waiting for a leader", a.Name)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		st, err := a.Status(ctx)
+		cancel()
+		if err == nil && st.LeaderId != "" && st.LeaderApiAddress != "" {
+			return st
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("agent %s: no leader after %s (last error: %v)", a.Name, timeout, last)
+	return nil
+}
+
+var (
+	httpOnce   sync.Once
+	httpClient *http.Client
+)
+
+// HTTPClient returns an HTTP client that speaks HTTP/1.1 and h2c, as the API does.
+func HTTPClient() *http.Client {
+	httpOnce.Do(func() {
+		httpClient = &http.Client{Transport: &http.Transport{Protocols: rpc.Protocols()}}
+	})
+	return httpClient
+}
+
+// Result is what one CLI run printed and how it exited.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// CLI runs the baton binary against addr.
+func CLI(t testing.TB, addr string, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Binary(t), args...)
+	cmd.Env = append(os.Environ(), "BATON_ADDR="+addr)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run baton %s: %v", strings.Join(args, " "), err)
+	}
+	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// MustCLI runs the CLI and fails the test unless it exits 0.
+func MustCLI(t testing.TB, addr string, args ...string) string {
+	t.Helper()
+	r := CLI(t, addr, args...)
+	if r.Code != 0 {
+		t.Fatalf("baton %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
+	}
+	return r.Stdout
+}
+
+// CLIJSON runs the CLI with -o json and decodes its output into m.
+func CLIJSON(t testing.TB, addr string, m proto.Message, args ...string) {
+	t.Helper()
+	out := MustCLI(t, addr, append(args, "-o", "json")...)
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: false}).Unmarshal([]byte(out), m); err != nil {
+		t.Fatalf("baton %s -o json: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}

@@ -1,0 +1,526 @@
+package workflow
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf16"
+)
+
+// Maestro's id rules (MaestroIdConstraint, MaestroReferenceIdConstraint,
+// MaestroNameConstraint).
+var (
+	workflowIDRE = regexp.MustCompile(`^[_a-zA-Z0-9][.\-_a-zA-Z0-9]*$`)
+	referenceRE  = regexp.MustCompile(`^[_a-zA-Z][.\-_a-zA-Z0-9]*$`)
+	tagNameRE    = regexp.MustCompile(`^[a-zA-Z0-9_ .,:@&='(){}$+\[\]\-/\\]+$`)
+)
+
+const (
+	reservedPrefix      = "maestro_"
+	reservedSuffix      = "_maestro"
+	stepParamSeparator  = "__"
+	maxConcurrency      = 1000
+	maxForeachConc      = 500
+	maxNestingDepth     = 10
+	loopParamsName      = "loop_params"
+	shellParam          = "shell"
+	shellCommandField   = "command"
+	sleepSecondsParam   = "sleep_seconds"
+	maxTimeoutDaysLabel = "120 days"
+)
+
+// textLen counts like Java's String.length, which Maestro's limits use.
+func textLen(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+type validator struct {
+	l    Limits
+	src  *source
+	errs Errors
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	if len(v.errs) > maxErrors {
+		return
+	}
+	if len(v.errs) == maxErrors {
+		v.errs = append(v.errs, &Error{Msg: "too many errors"})
+		return
+	}
+	v.errs = append(v.errs, newErr(v.src, path, format, args...))
+}
+
+// Validate checks a parsed definition against Maestro's rules and this
+// engine's step requirements. It returns *Errors or nil.
+func (d *Definition) Validate(l Limits) error {
+	if d == nil {
+		return Errors{{Msg: "nil definition"}}.asError()
+	}
+	v := &validator{l: l.withDefaults(), src: d.src}
+	if d.src != nil && d.src.size > v.l.MaxDefinitionBytes {
+		v.add("", "definition is %d bytes, over the limit of %d", d.src.size, v.l.MaxDefinitionBytes)
+	}
+	if d.Properties != nil {
+		v.properties(d.Properties)
+	}
+	v.workflow(&d.Workflow)
+	return v.errs.asError()
+}
+
+func (v *validator) length(path, what string, s string, limit int) {
+	if n := textLen(s); n > limit {
+		v.add(path, "%s is %d characters, over the limit of %d", what, n, limit)
+	}
+}
+
+func (v *validator) rangeCheck(path, what string, val, lo, hi int64) {
+	if val < lo || val > hi {
+		v.add(path, "%s must be between %d and %d, got %d", what, lo, hi, val)
+	}
+}
+
+func (v *validator) properties(p *Properties) {
+	if p.Owner != nil && strings.TrimSpace(p.Owner.Name) == "" {
+		v.add("properties.owner", "owner name must not be empty")
+	}
+	if rs := p.RunStrategy; rs != nil {
+		switch {
+		case rs.Rule == "":
+			v.add("properties.run_strategy.rule", "run strategy rule is required")
+		case !isEnum(rs.Rule, runRules):
+			v.add("properties.run_strategy.rule", "unknown run strategy rule %q (want one of %s)", rs.Rule, strings.Join(runRules, ", "))
+		}
+		v.rangeCheck("properties.run_strategy.workflow_concurrency", "workflow_concurrency", rs.WorkflowConcurrency, 1, maxConcurrency)
+		if rs.WorkflowConcurrency > 1 && rs.Rule != RunParallel && isEnum(rs.Rule, runRules) {
+			v.add("properties.run_strategy.workflow_concurrency", "only the PARALLEL run strategy allows a workflow_concurrency above 1, got %d", rs.WorkflowConcurrency)
+		}
+	}
+	if p.StepConcurrency != nil {
+		v.rangeCheck("properties.step_concurrency", "step_concurrency", *p.StepConcurrency, 1, maxConcurrency)
+	}
+	v.length("properties.description", "description", p.Description, v.l.MaxDescriptionLength)
+	v.tags("properties.tags", p.Tags)
+}
+
+func (v *validator) workflow(w *Workflow) {
+	switch {
+	case w.ID == "":
+		v.add("workflow.id", "workflow id is required")
+	case textLen(w.ID) > v.l.MaxIDLength:
+		v.length("workflow.id", "workflow id", w.ID, v.l.MaxIDLength)
+	case !workflowIDRE.MatchString(w.ID):
+		v.add("workflow.id", "invalid workflow id %q: it must match %s", w.ID, workflowIDRE.String())
+	case strings.HasPrefix(strings.ToLower(w.ID), reservedPrefix):
+		v.add("workflow.id", "invalid workflow id %q: the prefix %q is reserved", w.ID, reservedPrefix)
+	case strings.HasSuffix(strings.ToLower(w.ID), reservedSuffix):
+		v.add("workflow.id", "invalid workflow id %q: the suffix %q is reserved", w.ID, reservedSuffix)
+	}
+	v.length("workflow.name", "name", w.Name, v.l.MaxNameLength)
+	v.length("workflow.description", "description", w.Description, v.l.MaxDescriptionLength)
+	v.tags("workflow.tags", w.Tags)
+	v.timeout("workflow.timeout", w.Timeout)
+	if w.Criticality != "" && !isEnum(w.Criticality, criticalities) {
+		v.add("workflow.criticality", "unknown criticality %q (want one of %s)", w.Criticality, strings.Join(criticalities, ", "))
+	}
+	if c := w.InstanceStepConcurrency; c != nil {
+		v.rangeCheck("workflow.instance_step_concurrency", "instance_step_concurrency", *c, 1, maxConcurrency-1)
+	}
+	v.params("workflow.params", w.Params, 0)
+	if len(w.Steps) == 0 {
+		v.add("workflow.steps", "at least one step is required")
+		return
+	}
+	if n := countSteps(w.Steps); n > v.l.MaxSteps {
+		v.add("workflow.steps", "%d steps (counting nested steps) is over the limit of %d", n, v.l.MaxSteps)
+	}
+	v.duplicateIDs("workflow.steps", w.Steps, map[string]bool{}, 0)
+	v.stepList("workflow.steps", w.Steps, 0)
+}
+
+func countSteps(steps []Step) int {
+	n := len(steps)
+	for i := range steps {
+		n += countSteps(steps[i].Steps)
+	}
+	return n
+}
+
+// duplicateIDs checks ids across nesting levels, as Maestro does, since
+// step ids name step instances within the whole workflow.
+func (v *validator) duplicateIDs(base string, steps []Step, seen map[string]bool, depth int) {
+	if depth > maxNestingDepth {
+		return
+	}
+	for i := range steps {
+		s := &steps[i]
+		p := stepPath(base, i, s)
+		if s.ID != "" {
+			if seen[s.ID] {
+				v.add(p+".id", "duplicate step id %q", s.ID)
+			}
+			seen[s.ID] = true
+		}
+		v.duplicateIDs(p+".steps", s.Steps, seen, depth+1)
+	}
+}
+
+func (v *validator) stepList(base string, steps []Step, depth int) {
+	if depth > maxNestingDepth {
+		v.add(base, "steps are nested deeper than %d levels", maxNestingDepth)
+		return
+	}
+	for i := range steps {
+		v.step(stepPath(base, i, &steps[i]), &steps[i], depth)
+	}
+	for _, e := range checkDAG(steps, base, v.src, false) {
+		if len(v.errs) < maxErrors {
+			v.errs = append(v.errs, e)
+		}
+	}
+	preds := map[string][]string{}
+	for i := range steps {
+		for _, e := range steps[i].Transition.Successors {
+			preds[e.To] = append(preds[e.To], steps[i].ID)
+		}
+	}
+	for i := range steps {
+		s := &steps[i]
+		declared := s.Transition.Predecessors
+		if len(declared) == 0 {
+			continue
+		}
+		p := stepPath(base, i, s) + ".transition.predecessors"
+		got := append([]string{}, declared...)
+		want := append([]string{}, preds[s.ID]...)
+		sort.Strings(got)
+		sort.Strings(want)
+		for j := 1; j < len(got); j++ {
+			if got[j] == got[j-1] {
+				v.add(p, "duplicate predecessor %q", got[j])
+			}
+		}
+		if strings.Join(dedup(got), "\x00") != strings.Join(dedup(want), "\x00") {
+			v.add(p, "predecessors [%s] do not match the steps whose successors name %q: [%s]",
+				strings.Join(declared, ", "), s.ID, strings.Join(preds[s.ID], ", "))
+		}
+	}
+}
+
+func dedup(sorted []string) []string {
+	out := sorted[:0:0]
+	for i, s := range sorted {
+		if i == 0 || s != sorted[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// referenceProblem applies Maestro's rules for step ids and param names.
+func referenceProblem(id string, maxLen int) string {
+	switch {
+	case textLen(id) > maxLen:
+		return fmt.Sprintf("is %d characters, over the limit of %d", textLen(id), maxLen)
+	case !referenceRE.MatchString(id):
+		return fmt.Sprintf("must match %s", referenceRE.String())
+	case strings.Contains(id, stepParamSeparator):
+		return fmt.Sprintf("must not contain %q, which separates step ids from param names", stepParamSeparator)
+	case strings.HasPrefix(strings.ToLower(id), reservedPrefix):
+		return fmt.Sprintf("the prefix %q is reserved", reservedPrefix)
+	}
+	return ""
+}
+
+func (v *validator) step(path string, s *Step, depth int) {
+	switch {
+	case s.ID == "":
+		v.add(path+".id", "step id is required")
+	case textLen(s.ID) > v.l.MaxIDLength:
+		v.length(path+".id", "step id", s.ID, v.l.MaxIDLength)
+	default:
+		if prob := referenceProblem(s.ID, v.l.MaxIDLength); prob != "" {
+			v.add(path+".id", "invalid step id %q: %s", s.ID, prob)
+		}
+	}
+	v.length(path+".name", "name", s.Name, v.l.MaxNameLength)
+	v.length(path+".description", "description", s.Description, v.l.MaxDescriptionLength)
+	kind := s.Kind
+	if kind == "" {
+		kind = KindStep
+	}
+	if kind == KindStep {
+		v.stepType(path+".type", s.Type)
+	}
+	if s.FailureMode != "" && !isEnum(string(s.FailureMode), failureModes) {
+		v.add(path+".failure_mode", "unknown failure_mode %q (want one of %s)", s.FailureMode, strings.Join(failureModes, ", "))
+	}
+	if s.RetryPolicy != nil {
+		v.retryPolicy(path+".retry_policy", s.RetryPolicy)
+	}
+	v.timeout(path+".timeout", s.Timeout)
+	v.tags(path+".tags", s.Tags)
+	v.params(path+".params", s.Params, 0)
+	switch {
+	case kind == KindStep && s.Type == TypeShell:
+		v.shell(path+".params", s.Params)
+	case kind == KindStep && s.Type == TypeSleep:
+		v.sleep(path+".params", s.Params)
+	case kind == KindForeach || kind == KindWhile:
+		if kind == KindForeach && s.Concurrency != nil {
+			v.rangeCheck(path+".concurrency", "concurrency", *s.Concurrency, 1, maxForeachConc)
+		}
+		if kind == KindWhile && strings.TrimSpace(s.Condition) == "" {
+			v.add(path+".condition", "while step condition is required")
+		}
+		if lp, ok := s.Params[loopParamsName]; !ok || lp.Type != Map {
+			v.add(keyPath(path+".params", loopParamsName), "%s step requires a %q param of type MAP", kind, loopParamsName)
+		}
+		if len(s.Steps) == 0 {
+			v.add(path+".steps", "%s step requires at least one nested step", kind)
+		} else {
+			v.stepList(path+".steps", s.Steps, depth+1)
+		}
+	}
+}
+
+func (v *validator) stepType(path, t string) {
+	if t == "" {
+		v.add(path, "step type is required")
+		return
+	}
+	if isEnum(t, knownStepTypes) {
+		return
+	}
+	for _, k := range []StepKind{KindForeach, KindWhile, KindSubworkflow, KindTemplate} {
+		if strings.EqualFold(t, string(k)) {
+			v.add(path, "step type %q must be written as a {%q: {...}} step", t, string(k))
+			return
+		}
+	}
+	v.add(path, "unknown step type %q (want one of %s)", t, strings.Join(knownStepTypes, ", "))
+}
+
+func (v *validator) timeout(path string, d *Duration) {
+	if d == nil || d.expr != "" {
+		return
+	}
+	if d.Duration <= 0 {
+		v.add(path, "timeout must be positive, got %s", d.Duration)
+	} else if d.Duration > maxTimeout {
+		v.add(path, "timeout %s is over the limit of %s", d.Duration, maxTimeoutDaysLabel)
+	}
+}
+
+func (v *validator) tags(path string, tags []Tag) {
+	seen := map[string]bool{}
+	for i, t := range tags {
+		p := indexPath(path, i)
+		switch low := strings.ToLower(t.Name); {
+		case strings.TrimSpace(t.Name) == "":
+			v.add(p+".name", "tag name must not be empty")
+		case textLen(t.Name) > v.l.MaxNameLength:
+			v.length(p+".name", "tag name", t.Name, v.l.MaxNameLength)
+		case !tagNameRE.MatchString(t.Name):
+			v.add(p+".name", "invalid tag name %q: it must match %s", t.Name, tagNameRE.String())
+		case strings.HasPrefix(low, reservedPrefix) || strings.HasSuffix(low, reservedSuffix):
+			v.add(p+".name", "invalid tag name %q: the prefix %q and suffix %q are reserved", t.Name, reservedPrefix, reservedSuffix)
+		}
+		if seen[t.Name] {
+			v.add(p+".name", "duplicate tag name %q", t.Name)
+		}
+		seen[t.Name] = true
+		if t.Namespace != "" && !isEnum(t.Namespace, tagNamespaces) {
+			v.add(p+".namespace", "unknown tag namespace %q (want one of %s)", t.Namespace, strings.Join(tagNamespaces, ", "))
+		}
+	}
+}
+
+func (v *validator) params(path string, params map[string]ParamDef, depth int) {
+	if depth > maxDepth {
+		return
+	}
+	if len(params) > v.l.MaxParams {
+		v.add(path, "%d params is over the limit of %d", len(params), v.l.MaxParams)
+	}
+	for _, name := range sortedKeys(params) {
+		p := keyPath(path, name)
+		if textLen(name) > v.l.MaxIDLength {
+			v.length(p, "param name", name, v.l.MaxIDLength)
+		} else if prob := referenceProblem(name, v.l.MaxIDLength); prob != "" {
+			v.add(p, "invalid param name %q: %s", name, prob)
+		}
+		pd := params[name]
+		v.paramDef(p, &pd, depth)
+	}
+}
+
+func (v *validator) paramDef(path string, pd *ParamDef, depth int) {
+	if _, ok := ParseParamType(string(pd.Type)); !ok || string(pd.Type) != strings.ToUpper(string(pd.Type)) {
+		if pd.Type == "" {
+			v.add(path, "param type is required")
+		} else {
+			v.add(path+".type", "unknown param type %q", string(pd.Type))
+		}
+	}
+	hasValue := pd.Value != nil || (pd.Type == Map && pd.Fields != nil)
+	switch {
+	case hasValue && pd.Expression != "":
+		v.add(path, "param must have either a value or an expression, not both")
+	case !hasValue && pd.Expression == "":
+		v.add(path, "param must have a value or an expression")
+	}
+	if pd.Value != nil && (pd.Value.Type != pd.Type || !rawMatchesType(*pd.Value)) {
+		v.add(path+".value", "value of Go type %T does not match param type %s", pd.Value.Raw, pd.Type)
+	}
+	if pd.Mode != "" && !isEnum(pd.Mode, paramModes) {
+		v.add(path+".mode", "unknown param mode %q (want one of %s)", pd.Mode, strings.Join(paramModes, ", "))
+	}
+	if pd.Source != "" && !isEnum(pd.Source, paramSources) {
+		v.add(path+".source", "unknown param source %q", pd.Source)
+	}
+	if pd.InternalMode != "" && !isEnum(pd.InternalMode, internalParamModes) {
+		v.add(path+".internal_mode", "unknown param internal_mode %q (want one of %s)", pd.InternalMode, strings.Join(internalParamModes, ", "))
+	}
+	v.tags(path+".tags", pd.Tags)
+	if pd.Fields != nil {
+		v.params(path+".value", pd.Fields, depth+1)
+	}
+}
+
+// fieldsOf returns the nested definitions of a MAP param, also for one built
+// by hand with only a Value.
+func fieldsOf(pd ParamDef) map[string]ParamDef {
+	if pd.Fields != nil {
+		return pd.Fields
+	}
+	if pd.Value != nil {
+		if m, ok := pd.Value.Raw.(map[string]Value); ok {
+			out := make(map[string]ParamDef, len(m))
+			for k, val := range m {
+				val := val
+				out[k] = ParamDef{Type: val.Type, Value: &val}
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+func (v *validator) shell(base string, params map[string]ParamDef) {
+	sp := keyPath(base, shellParam)
+	sh, ok := params[shellParam]
+	switch {
+	case !ok:
+		v.add(sp, "Shell step requires a %q param of type MAP with a %q STRING", shellParam, shellCommandField)
+		return
+	case sh.Type != Map:
+		v.add(sp+".type", "the %q param must be of type MAP, got %s", shellParam, sh.Type)
+		return
+	case sh.Expression != "":
+		return // reported by CheckSupported
+	}
+	cp := keyPath(sp+".value", shellCommandField)
+	cmd, ok := fieldsOf(sh)[shellCommandField]
+	switch {
+	case !ok:
+		v.add(cp, "Shell step requires a %q STRING in the %q param", shellCommandField, shellParam)
+	case cmd.Type != String:
+		v.add(cp+".type", "%q must be of type STRING, got %s", shellCommandField, cmd.Type)
+	case cmd.Value != nil && strings.TrimSpace(fmt.Sprint(cmd.Value.Raw)) == "":
+		v.add(cp+".value", "%q must not be empty", shellCommandField)
+	}
+}
+
+func (v *validator) sleep(base string, params map[string]ParamDef) {
+	p := keyPath(base, sleepSecondsParam)
+	ss, ok := params[sleepSecondsParam]
+	if !ok {
+		v.add(p, "Sleep step requires a %q param (LONG >= 0)", sleepSecondsParam)
+		return
+	}
+	switch ss.Type {
+	case Long:
+		if ss.Value != nil {
+			if n, ok := ss.Value.Raw.(int64); ok && n < 0 {
+				v.add(p+".value", "%s must not be negative, got %d", sleepSecondsParam, n)
+			}
+		}
+	case String:
+		if ss.Value == nil {
+			return
+		}
+		s, _ := ss.Value.Raw.(string)
+		if strings.Contains(s, "$") {
+			return // interpolated at run time
+		}
+		n, ok := parseLongText(strings.TrimSpace(s))
+		switch {
+		case !ok:
+			v.add(p+".value", "%s must be a whole number of seconds, got %q", sleepSecondsParam, s)
+		case n < 0:
+			v.add(p+".value", "%s must not be negative, got %d", sleepSecondsParam, n)
+		}
+	default:
+		v.add(p+".type", "%s must be of type LONG (or a STRING holding a number), got %s", sleepSecondsParam, ss.Type)
+	}
+}
+
+func (v *validator) parsable(path, name string, f *ParsableLong, lo, hi int64, duration bool) {
+	if f == nil {
+		return
+	}
+	val := f.Int
+	if f.IsString {
+		if strings.Contains(f.Str, "$") {
+			return // checked once params are known
+		}
+		var ok bool
+		if val, ok = parseLongValue(f.Str, duration); !ok {
+			if duration {
+				v.add(path, "%s %q is not a number of seconds or a duration", name, f.Str)
+			} else {
+				v.add(path, "%s %q is not a number", name, f.Str)
+			}
+			return
+		}
+	}
+	v.rangeCheck(path, name, val, lo, hi)
+}
+
+func (v *validator) retryPolicy(path string, rp *RetryPolicy) {
+	v.parsable(path+".error_retry_limit", "error_retry_limit", rp.ErrorRetryLimit, 0, maxRetryLimit, false)
+	v.parsable(path+".platform_retry_limit", "platform_retry_limit", rp.PlatformRetryLimit, 0, maxRetryLimit, false)
+	v.parsable(path+".timeout_retry_limit", "timeout_retry_limit", rp.TimeoutRetryLimit, 0, maxRetryLimit, false)
+	b := rp.BackoffPolicy
+	if b == nil {
+		return
+	}
+	bp := path + ".backoff"
+	switch {
+	case b.Type == "":
+		v.add(bp+".type", "backoff type is required (EXPONENTIAL_BACKOFF or FIXED_BACKOFF)")
+	case !isEnum(string(b.Type), backoffTypes):
+		v.add(bp+".type", "unknown backoff type %q (want EXPONENTIAL_BACKOFF or FIXED_BACKOFF)", b.Type)
+	}
+	secs := func(field string, f *ParsableLong) {
+		v.parsable(bp+"."+field, field, f, 1, maxRetryDelaySecs, true)
+	}
+	exp := func(field string, f *ParsableLong) {
+		v.parsable(bp+"."+field, field, f, 0, maxExponent, false)
+	}
+	secs("error_retry_backoff_in_secs", b.ErrorRetryBackoffInSecs)
+	exp("error_retry_exponent", b.ErrorRetryExponent)
+	secs("error_retry_limit_in_secs", b.ErrorRetryLimitInSecs)
+	secs("platform_retry_backoff_in_secs", b.PlatformRetryBackoffInSecs)
+	exp("platform_retry_exponent", b.PlatformRetryExponent)
+	secs("platform_retry_limit_in_secs", b.PlatformRetryLimitInSecs)
+	secs("timeout_retry_backoff_in_secs", b.TimeoutRetryBackoffInSecs)
+	exp("timeout_retry_exponent", b.TimeoutRetryExponent)
+	secs("timeout_retry_limit_in_secs", b.TimeoutRetryLimitInSecs)
+}
