@@ -130,7 +130,7 @@ func (r *round) instance(inst *statepb.Instance) {
 		deadline := started.Add(t.Duration)
 		if !r.in.Now.Before(deadline) {
 			reason := fmt.Sprintf("workflow timed out after %s", t.Duration)
-			r.stopLive(dag, steps, reason)
+			r.stopLive(dag, steps, cur, reason)
 			r.setInstance(inst, status, fsm.InstanceTimedOut, reason)
 			return
 		}
@@ -196,7 +196,7 @@ func (r *round) instance(inst *statepb.Instance) {
 	for _, id := range failed {
 		if def.Step(id).FailureMode == workflow.FailImmediately {
 			reason := fmt.Sprintf("step %s %s (failure_mode FAIL_IMMEDIATELY)", id, cur[id])
-			r.stopLive(dag, steps, reason)
+			r.stopLive(dag, steps, cur, reason)
 			r.setInstance(inst, status, fsm.InstanceFailed, reason)
 			return
 		}
@@ -262,11 +262,15 @@ func failureKind(stepStatus string) (workflow.FailureKind, string) {
 	return workflow.ErrorFailure, fsm.AttemptUserFailed
 }
 
-// stopLive stops every running step and every step waiting for a retry.
-func (r *round) stopLive(dag *workflow.DAG, steps map[string]*statepb.Step, reason string) {
+// stopLive stops every running step and every step waiting for a retry or a
+// node, as this round has left them (cur).
+func (r *round) stopLive(dag *workflow.DAG, steps map[string]*statepb.Step, cur map[string]string, reason string) {
 	for _, id := range dag.Order {
 		st := steps[id]
-		if st != nil && (st.Status == fsm.StepRunning || fsm.StepRetryable(st.Status) || st.Status == fsm.StepCreated) {
+		if st == nil || cur[id] != st.Status {
+			continue
+		}
+		if st.Status == fsm.StepRunning || fsm.StepRetryable(st.Status) || st.Status == fsm.StepCreated {
 			r.setStep(st, fsm.StepStopped, reason, nil)
 		}
 	}

@@ -64,7 +64,7 @@ func (d *Definition) Validate(l Limits) error {
 	}
 	v := &validator{l: l.withDefaults(), src: d.src}
 	if d.src != nil && d.src.size > v.l.MaxDefinitionBytes {
-		v.add("", "definition is %d bytes, over the limit of %d", d.src.size, v.l.MaxDefinitionBytes)
+		v.errs = append(v.errs, &Error{Msg: fmt.Sprintf("definition is %d bytes, over the limit of %d", d.src.size, v.l.MaxDefinitionBytes)})
 	}
 	if d.Properties != nil {
 		v.properties(d.Properties)

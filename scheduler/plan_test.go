@@ -1,0 +1,355 @@
+package scheduler
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
+	"github.com/batonhq/baton/workflow"
+)
+
+// planFixture drives the planner against a real FSM applied in memory (no
+// Raft) with a fake clock: each round plans, then applies the plan as the
+// leader would.
+type planFixture struct {
+	t       *testing.T
+	f       *fsm.FSM
+	index   uint64
+	now     time.Time
+	members []Member
+	defs    *DefinitionCache
+	wf      string
+	inst    int64
+}
+
+func newPlanFixture(t *testing.T, definition string) *planFixture {
+	t.Helper()
+	def, err := workflow.Parse([]byte(definition))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if err := def.Validate(workflow.DefaultLimits()); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	canon, err := workflow.Canonical(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dag, err := def.DAG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := &planFixture{
+		t: t, f: fsm.New(), now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		members: []Member{{Name: "n1"}, {Name: "n2"}, {Name: "n3"}},
+		defs:    NewDefinitionCache(), wf: def.Workflow.ID,
+	}
+	sum := sha256.Sum256(canon)
+	px.apply(&statepb.PushWorkflow{WorkflowId: px.wf, Definition: string(canon), Digest: hex.EncodeToString(sum[:]), Now: px.ts()})
+	start := &statepb.StartInstance{RequestId: "r1", WorkflowId: px.wf, WorkflowVersion: 1, Now: px.ts()}
+	for _, id := range dag.Order {
+		start.Steps = append(start.Steps, &statepb.StepSeed{StepId: id, Type: def.Step(id).Type})
+	}
+	res := px.apply(start).(*fsm.StartResult)
+	px.inst = res.Instance.InstanceId
+	return px
+}
+
+func (px *planFixture) ts() *timestamppb.Timestamp { return timestamppb.New(px.now) }
+
+func (px *planFixture) apply(m proto.Message) any {
+	px.t.Helper()
+	px.index++
+	res := px.f.ApplyLocal(px.index, m)
+	if rej, ok := res.(*fsm.Rejection); ok {
+		px.t.Fatalf("apply %T rejected: %v", m, rej)
+	}
+	return res
+}
+
+// round plans once, applies the plan, and returns it.
+func (px *planFixture) round() Output {
+	px.t.Helper()
+	out := Plan(Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs})
+	if len(out.Actions) > 0 {
+		res := px.apply(&statepb.ApplyPlan{Now: px.ts(), Actions: out.Actions}).(*fsm.PlanResult)
+		if res.Skipped != 0 {
+			px.t.Fatalf("plan had %d stale actions right after planning", res.Skipped)
+		}
+	}
+	return out
+}
+
+func (px *planFixture) step(id string) *statepb.Step {
+	px.t.Helper()
+	st := px.f.State().Step(nil, px.wf, px.inst, id)
+	if st == nil {
+		px.t.Fatalf("no step %s", id)
+	}
+	return st
+}
+
+func (px *planFixture) instance() *statepb.Instance {
+	return px.f.State().Instance(nil, px.wf, px.inst)
+}
+
+// finish reports the running attempt of a step.
+func (px *planFixture) finish(id, outcome string, exit int32) {
+	px.t.Helper()
+	st := px.step(id)
+	if st.Status != fsm.StepRunning {
+		px.t.Fatalf("step %s is %s, not RUNNING", id, st.Status)
+	}
+	a := st.Attempts[len(st.Attempts)-1]
+	res := px.apply(&statepb.ReportResult{
+		WorkflowId: px.wf, InstanceId: px.inst, StepId: id, AttemptNumber: a.AttemptNumber,
+		Generation: a.Generation, Node: a.Node, Outcome: outcome, ExitCode: exit, EndTime: px.ts(),
+		Error: map[bool]string{true: "", false: "exit code"}[outcome == fsm.AttemptSucceeded],
+	}).(*fsm.ReportResultOutcome)
+	if !res.Accepted {
+		px.t.Fatalf("result for %s refused: %s", id, res.Reason)
+	}
+}
+
+// statuses renders "id:STATUS" for the given steps.
+func (px *planFixture) statuses(ids ...string) string {
+	var parts []string
+	for _, id := range ids {
+		parts = append(parts, id+":"+px.step(id).Status)
+	}
+	return strings.Join(parts, " ")
+}
+
+func (px *planFixture) expect(want string, ids ...string) {
+	px.t.Helper()
+	if got := px.statuses(ids...); got != want {
+		px.t.Fatalf("steps: got %s\nwant %s", got, want)
+	}
+}
+
+// diamond returns a -> (b, c) -> d with the given extra JSON on step b.
+func diamond(bExtra string) string {
+	if bExtra != "" {
+		bExtra = ", " + bExtra
+	}
+	return `{"properties": {"owner": "t"}, "workflow": {"id": "wf", "steps": [
+	  {"step": {"id": "a", "type": "NoOp", "transition": {"successors": {"b": "true", "c": "true"}}}},
+	  {"step": {"id": "b", "type": "NoOp"` + bExtra + `, "transition": {"successors": {"d": "true"}}}},
+	  {"step": {"id": "c", "type": "NoOp", "transition": {"successors": {"d": "true"}}}},
+	  {"step": {"id": "d", "type": "NoOp"}}]}}`
+}
+
+func TestPlanDiamondRunsBranchesInParallelAndJoins(t *testing.T) {
+	px := newPlanFixture(t, diamond(""))
+	px.round()
+	if st := px.instance().Status; st != fsm.InstanceInProgress {
+		t.Fatalf("instance %s after the first round, want IN_PROGRESS", st)
+	}
+	px.expect("a:RUNNING b:NOT_CREATED c:NOT_CREATED d:NOT_CREATED", "a", "b", "c", "d")
+
+	// Nothing changes without a result.
+	if out := px.round(); len(out.Actions) != 0 {
+		t.Fatalf("a round without news planned %d actions", len(out.Actions))
+	}
+	px.finish("a", fsm.AttemptSucceeded, 0)
+	px.round()
+	px.expect("a:SUCCEEDED b:RUNNING c:RUNNING d:NOT_CREATED", "a", "b", "c", "d")
+
+	px.finish("b", fsm.AttemptSucceeded, 0)
+	px.round()
+	px.expect("b:SUCCEEDED c:RUNNING d:NOT_CREATED", "b", "c", "d") // the join waits for c
+
+	px.finish("c", fsm.AttemptSucceeded, 0)
+	px.round()
+	px.expect("d:RUNNING", "d")
+	px.finish("d", fsm.AttemptSucceeded, 0)
+	px.round()
+	if st := px.instance().Status; st != fsm.InstanceSucceeded {
+		t.Fatalf("instance %s, want SUCCEEDED", st)
+	}
+	// Placement was committed with a node from the members and a generation.
+	a := px.step("a").Attempts[0]
+	if a.Node == "" || a.Generation == 0 || a.AttemptId != "wf/1/a/1" {
+		t.Fatalf("attempt placement %+v", a)
+	}
+}
+
+func TestPlanFailAfterRunningLetsOtherBranchesFinish(t *testing.T) {
+	px := newPlanFixture(t, diamond(`"retry_policy": {"error_retry_limit": 0}`))
+	px.round()
+	px.finish("a", fsm.AttemptSucceeded, 0)
+	px.round()
+	px.finish("b", fsm.AttemptUserFailed, 3)
+	px.round()
+	px.expect("b:FATALLY_FAILED c:RUNNING d:NOT_CREATED", "b", "c", "d")
+	if st := px.instance().Status; st != fsm.InstanceInProgress {
+		t.Fatalf("instance %s while c still runs, want IN_PROGRESS", st)
+	}
+	px.finish("c", fsm.AttemptSucceeded, 0)
+	px.round()
+	px.expect("c:SUCCEEDED d:NOT_CREATED", "c", "d")
+	inst := px.instance()
+	if inst.Status != fsm.InstanceFailed || !strings.Contains(inst.Reason, "step b FATALLY_FAILED") {
+		t.Fatalf("instance %s (%q), want FAILED naming step b", inst.Status, inst.Reason)
+	}
+}
+
+func TestPlanFailImmediatelyStopsRunningSteps(t *testing.T) {
+	px := newPlanFixture(t, diamond(`"failure_mode": "FAIL_IMMEDIATELY", "retry_policy": {"error_retry_limit": 0}`))
+	px.round()
+	px.finish("a", fsm.AttemptSucceeded, 0)
+	px.round()
+	px.finish("b", fsm.AttemptUserFailed, 1)
+	px.round()
+	px.expect("b:FATALLY_FAILED c:STOPPED d:NOT_CREATED", "b", "c", "d")
+	if px.step("c").Attempts[0].Status != fsm.AttemptStopped || px.step("c").Node != "" {
+		t.Fatalf("c's attempt was not ended: %+v", px.step("c"))
+	}
+	if st := px.instance().Status; st != fsm.InstanceFailed {
+		t.Fatalf("instance %s, want FAILED at once", st)
+	}
+}
+
+func TestPlanIgnoreFailureContinues(t *testing.T) {
+	px := newPlanFixture(t, diamond(`"failure_mode": "IGNORE_FAILURE", "retry_policy": {"error_retry_limit": 0}`))
+	px.round()
+	px.finish("a", fsm.AttemptSucceeded, 0)
+	px.round()
+	px.finish("b", fsm.AttemptUserFailed, 1)
+	px.finish("c", fsm.AttemptSucceeded, 0)
+	px.round()
+	px.expect("b:COMPLETED_WITH_ERROR d:RUNNING", "b", "d")
+	px.finish("d", fsm.AttemptSucceeded, 0)
+	px.round()
+	if st := px.instance().Status; st != fsm.InstanceSucceeded {
+		t.Fatalf("instance %s, want SUCCEEDED", st)
+	}
+}
+
+func TestPlanRetriesAfterFixedBackoff(t *testing.T) {
+	px := newPlanFixture(t, diamond(`"retry_policy": {"error_retry_limit": 1, "backoff": {"type": "FIXED_BACKOFF", "error_retry_backoff_in_secs": 30}}`))
+	px.round()
+	px.finish("a", fsm.AttemptSucceeded, 0)
+	px.round()
+	px.finish("b", fsm.AttemptUserFailed, 2)
+	out := px.round()
+	b := px.step("b")
+	if b.Status != fsm.StepUserFailed || b.RetryAt == nil || !b.RetryAt.AsTime().Equal(px.now.Add(30*time.Second)) {
+		t.Fatalf("after the first failure b is %s retry_at %v, want USER_FAILED retrying at now+30s", b.Status, b.RetryAt)
+	}
+	if !out.WakeAt.Equal(px.now.Add(30 * time.Second)) {
+		t.Fatalf("wake at %v, want now+30s", out.WakeAt)
+	}
+	px.now = px.now.Add(29 * time.Second)
+	px.round()
+	if st := px.step("b").Status; st != fsm.StepUserFailed {
+		t.Fatalf("b is %s before its backoff ended", st)
+	}
+	px.now = px.now.Add(time.Second)
+	px.round()
+	b = px.step("b")
+	if b.Status != fsm.StepRunning || len(b.Attempts) != 2 || b.Attempts[1].AttemptNumber != 2 {
+		t.Fatalf("b after backoff: %s with %d attempts, want RUNNING attempt 2", b.Status, len(b.Attempts))
+	}
+	if b.Attempts[1].Generation <= b.Attempts[0].Generation {
+		t.Fatalf("retry generation %d not above %d", b.Attempts[1].Generation, b.Attempts[0].Generation)
+	}
+	// The second failure exhausts error_retry_limit 1.
+	px.finish("b", fsm.AttemptUserFailed, 2)
+	px.round()
+	if b := px.step("b"); b.Status != fsm.StepFatallyFailed || !strings.Contains(b.Reason, "after 2 attempts") {
+		t.Fatalf("b is %s (%q), want FATALLY_FAILED after 2 attempts", b.Status, b.Reason)
+	}
+}
+
+func TestPlanPlatformFailureUsesPlatformLimit(t *testing.T) {
+	px := newPlanFixture(t, diamond(`"retry_policy": {"error_retry_limit": 0, "platform_retry_limit": 1, "backoff": {"type": "FIXED_BACKOFF", "platform_retry_backoff_in_secs": 5}}`))
+	px.round()
+	px.finish("a", fsm.AttemptSucceeded, 0)
+	px.round()
+	px.finish("b", fsm.AttemptPlatformFailed, -1)
+	px.round()
+	px.now = px.now.Add(5 * time.Second)
+	px.round()
+	if b := px.step("b"); b.Status != fsm.StepRunning || len(b.Attempts) != 2 {
+		t.Fatalf("platform failure with a retry left: %s, %d attempts; want a retry after 5s", b.Status, len(b.Attempts))
+	}
+	// error_retry_limit 0 does not limit platform retries, but the platform limit of 1 is now spent.
+	px.finish("b", fsm.AttemptPlatformFailed, -1)
+	px.round()
+	if b := px.step("b"); b.Status != fsm.StepFatallyFailed {
+		t.Fatalf("second platform failure: %s, want FATALLY_FAILED", b.Status)
+	}
+}
+
+func TestPlanWaitsForAnEligibleNode(t *testing.T) {
+	px := newPlanFixture(t, diamond(""))
+	px.members = nil
+	px.round()
+	a := px.step("a")
+	if a.Status != fsm.StepCreated || !strings.Contains(a.Reason, "eligible node") {
+		t.Fatalf("with no members a is %s (%q), want CREATED waiting for a node", a.Status, a.Reason)
+	}
+	if out := px.round(); len(out.Actions) != 0 {
+		t.Fatalf("waiting step re-planned %d actions with nothing new", len(out.Actions))
+	}
+	px.members = []Member{{Name: "late"}}
+	px.round()
+	if a := px.step("a"); a.Status != fsm.StepRunning || a.Node != "late" {
+		t.Fatalf("after a member appeared a is %s on %q", a.Status, a.Node)
+	}
+}
+
+func TestPlanWorkflowTimeout(t *testing.T) {
+	px := newPlanFixture(t, `{"workflow": {"id": "wf", "timeout": 60, "steps": [{"step": {"id": "a", "type": "NoOp"}}]}}`)
+	out := px.round()
+	if !out.WakeAt.Equal(px.now.Add(time.Minute)) {
+		t.Fatalf("wake at %v, want the workflow deadline", out.WakeAt)
+	}
+	px.now = px.now.Add(time.Minute)
+	px.round()
+	if st := px.instance().Status; st != fsm.InstanceTimedOut {
+		t.Fatalf("instance %s after its timeout, want TIMED_OUT", st)
+	}
+	if st := px.step("a").Status; st != fsm.StepStopped {
+		t.Fatalf("running step %s after the workflow timed out, want STOPPED", st)
+	}
+}
+
+func TestPlanResolvesParamsFromInstanceAndUpstreamOutputs(t *testing.T) {
+	px := newPlanFixture(t, `{"workflow": {"id": "wf", "steps": [
+	  {"step": {"id": "a", "type": "NoOp", "transition": {"successors": {"b": "true", "c": "true"}}}},
+	  {"step": {"id": "b", "type": "NoOp", "params": {"msg": {"type": "STRING", "value": "#${workflow_instance_id} ${a__n} $$5 attempt ${step_attempt_id}"}}}},
+	  {"step": {"id": "c", "type": "NoOp", "params": {"msg": {"type": "STRING", "value": "${nobody}"}}}}]}}`)
+	px.round()
+	a := px.step("a").Attempts[0]
+	n, err := ParamFromValue(workflow.Value{Type: workflow.Long, Raw: int64(42)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	px.apply(&statepb.ReportResult{WorkflowId: px.wf, InstanceId: px.inst, StepId: "a", AttemptNumber: 1,
+		Generation: a.Generation, Outcome: fsm.AttemptSucceeded, EndTime: px.ts(), Outputs: map[string]*statepb.Param{"n": n}})
+	px.round()
+	b := px.step("b")
+	if b.Status != fsm.StepRunning {
+		t.Fatalf("b is %s (%q), want RUNNING", b.Status, b.Reason)
+	}
+	v, err := ValueFromParam(b.Attempts[0].Params["msg"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := v.Raw, "#1 42 $5 attempt 1"; got != want {
+		t.Fatalf("b's msg evaluated to %q, want %q", got, want)
+	}
+	// An unknown reference fails the step fatally with a message naming it.
+	if c := px.step("c"); c.Status != fsm.StepFatallyFailed || !strings.Contains(c.Reason, "nobody") {
+		t.Fatalf("c is %s (%q), want FATALLY_FAILED naming the unknown param", c.Status, c.Reason)
+	}
+}
