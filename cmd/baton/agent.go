@@ -12,11 +12,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/hcl"
+	"github.com/hashicorp/hcl/hcl/ast"
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
@@ -50,9 +52,9 @@ type agentConfig struct {
 }
 
 type raftConfig struct {
-	SnapshotThreshold uint64 `yaml:"snapshot_threshold" hcl:"snapshot_threshold"`
+	SnapshotThreshold int    `yaml:"snapshot_threshold" hcl:"snapshot_threshold"`
 	SnapshotInterval  string `yaml:"snapshot_interval" hcl:"snapshot_interval"`
-	TrailingLogs      uint64 `yaml:"trailing_logs" hcl:"trailing_logs"`
+	TrailingLogs      int    `yaml:"trailing_logs" hcl:"trailing_logs"`
 }
 
 // Defaults; the dev agent uses the same ports on loopback.
@@ -129,9 +131,9 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
 	fs.StringVar(&f.LogFormat, "log-format", "", "text or json (default text)")
 	fs.IntVar(&f.MaxWorkflowSteps, "max-workflow-steps", 0, "most steps a definition may have (default 300, as in Maestro)")
-	fs.Uint64Var(&f.Raft.SnapshotThreshold, "raft-snapshot-threshold", 0, "log entries between snapshots (default 8192)")
+	fs.IntVar(&f.Raft.SnapshotThreshold, "raft-snapshot-threshold", 0, "log entries between snapshots (default 8192)")
 	fs.DurationVar(&snapInt, "raft-snapshot-interval", 0, "how often to check whether to snapshot (default 2m)")
-	fs.Uint64Var(&f.Raft.TrailingLogs, "raft-trailing-logs", 0, "log entries kept after a snapshot (default 10240)")
+	fs.IntVar(&f.Raft.TrailingLogs, "raft-trailing-logs", 0, "log entries kept after a snapshot (default 10240)")
 	if err := fs.Parse(args); err != nil {
 		return agentConfig{}, err
 	}
@@ -170,7 +172,17 @@ func loadAgentConfig(path string) (agentConfig, error) {
 		return cfg, fmt.Errorf("config: %w", err)
 	}
 	if strings.HasSuffix(path, ".hcl") {
-		if err := hcl.Decode(&cfg, string(data)); err != nil {
+		file, err := hcl.Parse(string(data))
+		if err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+		// HCL ignores keys that match no field; a misspelt key must not be.
+		if list, ok := file.Node.(*ast.ObjectList); ok {
+			if unknown := unknownHCLKeys(list, reflect.TypeOf(cfg), ""); len(unknown) > 0 {
+				return cfg, fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(unknown, ", "))
+			}
+		}
+		if err := hcl.DecodeObject(&cfg, file); err != nil {
 			return cfg, fmt.Errorf("config %s: %w", path, err)
 		}
 		return cfg, nil
@@ -181,6 +193,37 @@ func loadAgentConfig(path string) (agentConfig, error) {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// unknownHCLKeys lists the keys in list that no hcl tag of t names,
+// descending into blocks whose field is a struct.
+func unknownHCLKeys(list *ast.ObjectList, t reflect.Type, prefix string) []string {
+	fields := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("hcl"), ",")
+		if name != "" && name != "-" {
+			fields[name] = t.Field(i).Type
+		}
+	}
+	var unknown []string
+	for _, item := range list.Items {
+		if len(item.Keys) == 0 {
+			continue
+		}
+		k, isStr := item.Keys[0].Token.Value().(string)
+		if !isStr {
+			k = item.Keys[0].Token.Text
+		}
+		ft, ok := fields[k]
+		if !ok {
+			unknown = append(unknown, prefix+k)
+			continue
+		}
+		if ot, isObj := item.Val.(*ast.ObjectType); isObj && ft.Kind() == reflect.Struct {
+			unknown = append(unknown, unknownHCLKeys(ot.List, ft, prefix+k+".")...)
+		}
+	}
+	return unknown
 }
 
 // mergeAgentConfig lays the flags that were set over the file's values.
@@ -287,6 +330,9 @@ func finishAgentConfig(cfg *agentConfig) (tempDir bool, err error) {
 			return tempDir, fmt.Errorf("-%s %q: want host:port", name, addr)
 		}
 	}
+	if cfg.Raft.SnapshotThreshold < 0 || cfg.Raft.TrailingLogs < 0 || cfg.MaxWorkflowSteps < 0 {
+		return tempDir, errors.New("raft snapshot_threshold, trailing_logs and max_workflow_steps cannot be negative")
+	}
 	if cfg.BootstrapExpect < 0 || cfg.BootstrapExpect > 7 {
 		return tempDir, fmt.Errorf("-bootstrap-expect %d: want 1 to 7", cfg.BootstrapExpect)
 	}
@@ -339,7 +385,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	node, err = cluster.Start(cluster.Config{
 		NodeName: cfg.Node, Data: data, RaftAddr: cfg.RaftAddr, SerfAddr: cfg.SerfAddr, APIAddr: apiURL,
 		BootstrapExpect: cfg.BootstrapExpect, RetryJoin: cfg.RetryJoin, Tags: cfg.Tags,
-		SnapshotThreshold: cfg.Raft.SnapshotThreshold, SnapshotInterval: snapInterval, TrailingLogs: cfg.Raft.TrailingLogs,
+		SnapshotThreshold: uint64(cfg.Raft.SnapshotThreshold), SnapshotInterval: snapInterval, TrailingLogs: uint64(cfg.Raft.TrailingLogs),
 		Logger: log,
 	}, state, leaderFn)
 	if err != nil {

@@ -253,7 +253,11 @@ func (c *cli) follow(ctx context.Context, api *apiClients, workflowID string, id
 			return final, nil
 		}
 		failures++
-		if !retryable(err) || failures >= watchAttempts {
+		// Once events have arrived the instance exists, so a "not found"
+		// comes from a server that restarted and has not yet replayed its
+		// log; it will find the instance again.
+		gone := connect.CodeOf(err) == connect.CodeNotFound && last == 0
+		if gone || !retryable(err) || failures >= watchAttempts {
 			return "", err
 		}
 		d := retryDelay(failures)

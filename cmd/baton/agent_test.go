@@ -1,0 +1,101 @@
+package main
+
+import (
+	"io"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// configFile writes a config file into a temporary dir and returns its path.
+func configFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	writeFile(t, p, body)
+	return p
+}
+
+func TestAgentConfigFilesAndFlags(t *testing.T) {
+	want := agentConfig{
+		Node: "n1", DataDir: "/var/lib/baton", APIAddr: "10.0.0.1:7420", RaftAddr: "10.0.0.1:7421",
+		SerfAddr: "10.0.0.1:7422", BootstrapExpect: 3, RetryJoin: []string{"10.0.0.2:7422", "10.0.0.3:7422"},
+		Tags: map[string]string{"pool": "etl"}, Raft: raftConfig{SnapshotThreshold: 100, SnapshotInterval: "30s", TrailingLogs: 50},
+	}
+	hclFile := configFile(t, "baton.hcl", `
+node = "n1"
+data_dir = "/var/lib/baton"
+api_addr = "10.0.0.1:7420"
+raft_addr = "10.0.0.1:7421"
+serf_addr = "10.0.0.1:7422"
+bootstrap_expect = 3
+retry_join = ["10.0.0.2:7422", "10.0.0.3:7422"]
+tags { pool = "etl" }
+raft {
+  snapshot_threshold = 100
+  snapshot_interval = "30s"
+  trailing_logs = 50
+}
+`)
+	yamlFile := configFile(t, "baton.yaml", `
+node: n1
+data_dir: /var/lib/baton
+api_addr: 10.0.0.1:7420
+raft_addr: 10.0.0.1:7421
+serf_addr: 10.0.0.1:7422
+bootstrap_expect: 3
+retry_join: [10.0.0.2:7422, 10.0.0.3:7422]
+tags: {pool: etl}
+raft: {snapshot_threshold: 100, snapshot_interval: 30s, trailing_logs: 50}
+`)
+	for _, f := range []string{hclFile, yamlFile} {
+		got, err := parseAgentFlags([]string{"-config", f}, io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\ngot  %+v\nwant %+v", filepath.Base(f), got, want)
+		}
+	}
+
+	// Flags win over the file.
+	got, err := parseAgentFlags([]string{"-config", yamlFile, "-node", "n9", "-retry-join", "a:1", "-retry-join", "b:2", "-tag", "zone=x"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Node != "n9" || !reflect.DeepEqual(got.RetryJoin, []string{"a:1", "b:2"}) || got.Tags["zone"] != "x" || got.Tags["pool"] != "etl" {
+		t.Errorf("flags over file: %+v", got)
+	}
+}
+
+func TestAgentConfigErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-config", configFile(t, "bad.yaml", "nod: x\n")}, "field nod not found"},
+		{[]string{"-config", configFile(t, "bad.hcl", "node = \"x\n")}, "bad.hcl"},
+		{[]string{"-config", configFile(t, "typo.hcl", "node = \"x\"\nbootstrap_expekt = 3\nraft { trailing = 1 }\n")}, "unknown keys: bootstrap_expekt, raft.trailing"},
+		{[]string{"-config", configFile(t, "num.hcl", "1 = \"x\"\n")}, "At 1:1"},
+		{[]string{"-config", "/nonexistent/baton.hcl"}, "no such file"},
+		{[]string{"-tag", "novalue"}, "want key=value"},
+		{[]string{"-bogus"}, "flag provided but not defined"},
+		{[]string{"extra"}, "unexpected argument"},
+	}
+	for _, c := range cases {
+		_, err := parseAgentFlags(c.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want it to mention %q", c.args, err, c.want)
+		}
+	}
+	cfg := agentConfig{APIAddr: "nohostport"}
+	cfg.Dev = true
+	cfg.DataDir = t.TempDir()
+	if _, err := finishAgentConfig(&cfg); err == nil || !strings.Contains(err.Error(), "-api-addr") {
+		t.Errorf("bad address: %v", err)
+	}
+	cfg = agentConfig{}
+	if _, err := finishAgentConfig(&cfg); err == nil || !strings.Contains(err.Error(), "-data-dir is required") {
+		t.Errorf("no data dir: %v", err)
+	}
+}
