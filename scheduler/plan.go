@@ -59,10 +59,44 @@ func Plan(in Input) Output {
 			r.load[node] = n
 		}
 	}
-	for _, inst := range in.State.ActiveInstances(nil) {
-		r.instance(inst)
+	active := in.State.ActiveInstances(nil)
+	running := map[string]int64{}
+	for _, inst := range active {
+		if inst.Status != fsm.InstanceCreated {
+			running[inst.WorkflowId]++
+		}
+	}
+	for _, inst := range active {
+		if inst.Status == fsm.InstanceCreated {
+			if running[inst.WorkflowId] >= r.concurrency(inst) {
+				continue // queued behind earlier instances by the run strategy
+			}
+			running[inst.WorkflowId]++
+		}
+		if r.instance(inst) {
+			running[inst.WorkflowId]--
+		}
 	}
 	return Output{Actions: r.actions, WakeAt: r.wake}
+}
+
+// concurrency is how many instances of inst's workflow may run at once:
+// SEQUENTIAL (Maestro's default) runs one at a time, PARALLEL up to
+// workflow_concurrency. Queued instances stay CREATED and, since active
+// instances are visited in id order, start oldest first.
+func (r *round) concurrency(inst *statepb.Instance) int64 {
+	ver := r.in.State.Version(nil, inst.WorkflowId, inst.WorkflowVersion)
+	if ver == nil {
+		return 1
+	}
+	def, _, err := r.in.Defs.Definition(ver)
+	if err != nil || def.Properties == nil || def.Properties.RunStrategy == nil {
+		return 1
+	}
+	if rs := def.Properties.RunStrategy; rs.Rule == workflow.RunParallel {
+		return max(rs.WorkflowConcurrency, 1)
+	}
+	return 1
 }
 
 type round struct {
@@ -95,8 +129,16 @@ func (r *round) setStep(st *statepb.Step, to, reason string, retryAt *timestampp
 		}}})
 }
 
-// instance plans one unfinished instance.
-func (r *round) instance(inst *statepb.Instance) {
+// instance plans one unfinished instance and reports whether this round ends it.
+func (r *round) instance(inst *statepb.Instance) (ended bool) {
+	before := len(r.actions)
+	defer func() {
+		for _, a := range r.actions[before:] {
+			if x := a.GetInstanceStatus(); x != nil && fsm.InstanceTerminal(x.Status) {
+				ended = true
+			}
+		}
+	}()
 	status := inst.Status
 	ver := r.in.State.Version(nil, inst.WorkflowId, inst.WorkflowVersion)
 	if ver == nil {
@@ -236,6 +278,7 @@ func (r *round) instance(inst *statepb.Instance) {
 		return
 	}
 	r.setInstance(inst, status, fsm.InstanceSucceeded, "")
+	return
 }
 
 // ready reports whether every predecessor has completed.

@@ -353,3 +353,44 @@ func TestPlanResolvesParamsFromInstanceAndUpstreamOutputs(t *testing.T) {
 		t.Fatalf("c is %s (%q), want FATALLY_FAILED naming the unknown param", c.Status, c.Reason)
 	}
 }
+
+// startAnother starts one more instance of the fixture's workflow.
+func (px *planFixture) startAnother(req string) int64 {
+	px.t.Helper()
+	first := px.f.State().Steps(nil, px.wf, px.inst)
+	start := &statepb.StartInstance{RequestId: req, WorkflowId: px.wf, WorkflowVersion: 1, Now: px.ts()}
+	for _, st := range first {
+		start.Steps = append(start.Steps, &statepb.StepSeed{StepId: st.StepId, Type: st.Type})
+	}
+	return px.apply(start).(*fsm.StartResult).Instance.InstanceId
+}
+
+func (px *planFixture) instanceStatus(id int64) string {
+	return px.f.State().Instance(nil, px.wf, id).Status
+}
+
+func TestPlanSequentialRunStrategyQueuesInstances(t *testing.T) {
+	px := newPlanFixture(t, `{"workflow": {"id": "wf", "steps": [{"step": {"id": "a", "type": "NoOp"}}]}}`)
+	second := px.startAnother("r2")
+	third := px.startAnother("r3")
+	px.round()
+	if got := px.instanceStatus(px.inst) + " " + px.instanceStatus(second) + " " + px.instanceStatus(third); got != "IN_PROGRESS CREATED CREATED" {
+		t.Fatalf("SEQUENTIAL: %s, want only the first running", got)
+	}
+	px.finish("a", fsm.AttemptSucceeded, 0)
+	px.round()
+	if got := px.instanceStatus(px.inst) + " " + px.instanceStatus(second) + " " + px.instanceStatus(third); got != "SUCCEEDED IN_PROGRESS CREATED" {
+		t.Fatalf("after the first ended: %s, want the second (not the third) started", got)
+	}
+}
+
+func TestPlanParallelRunStrategyHonoursConcurrency(t *testing.T) {
+	px := newPlanFixture(t, `{"properties": {"run_strategy": {"rule": "PARALLEL", "workflow_concurrency": 2}},
+	  "workflow": {"id": "wf", "steps": [{"step": {"id": "a", "type": "NoOp"}}]}}`)
+	second := px.startAnother("r2")
+	third := px.startAnother("r3")
+	px.round()
+	if got := px.instanceStatus(px.inst) + " " + px.instanceStatus(second) + " " + px.instanceStatus(third); got != "IN_PROGRESS IN_PROGRESS CREATED" {
+		t.Fatalf("PARALLEL with concurrency 2: %s", got)
+	}
+}

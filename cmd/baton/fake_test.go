@@ -157,6 +157,7 @@ type fakeInstances struct {
 	// after breakAfter of them when breakAfter > 0.
 	events     []*statepb.Event
 	breakAfter int
+	breakCode  connect.Code // how it breaks; Unavailable when zero
 	watches    []int64 // after_seq of each Watch call
 	final      string  // the instance status Get reports
 }
@@ -196,7 +197,7 @@ func (f *fakeInstances) Get(_ context.Context, req *connect.Request[instancev1.G
 		},
 		Steps: []*statepb.Step{
 			{StepId: "a", Type: "NoOp", Status: "SUCCEEDED", Attempts: []*statepb.Attempt{
-				{AttemptNumber: 1, Node: "n1", Status: "SUCCEEDED", EndTime: ts(3)},
+				{AttemptNumber: 1, Node: "n1", Status: "SUCCEEDED", EndTime: ts(3), ExitCode: -1},
 			}},
 			{StepId: "b", Type: "Shell", Status: "FATALLY_FAILED", Attempts: []*statepb.Attempt{
 				{AttemptNumber: 1, Node: "n1", Status: "USER_FAILED", ExitCode: 1, Error: "first try"},
@@ -231,15 +232,18 @@ func (f *fakeInstances) Watch(_ context.Context, req *connect.Request[instancev1
 	f.watches = append(f.watches, req.Msg.AfterSeq)
 	first := len(f.watches) == 1
 	events := f.events
-	breakAfter := f.breakAfter
+	breakAfter, breakCode := f.breakAfter, f.breakCode
 	f.mu.Unlock()
+	if breakCode == 0 {
+		breakCode = connect.CodeUnavailable
+	}
 	sent := 0
 	for _, e := range events {
 		if e.Seq <= req.Msg.AfterSeq {
 			continue
 		}
 		if first && breakAfter > 0 && sent == breakAfter {
-			return connect.NewError(connect.CodeUnavailable, errors.New("node shutting down"))
+			return connect.NewError(breakCode, errors.New("node shutting down"))
 		}
 		if err := stream.Send(&instancev1.WatchResponse{Event: e}); err != nil {
 			return err

@@ -256,8 +256,8 @@ func (c *cli) follow(ctx context.Context, api *apiClients, workflowID string, id
 		// Once events have arrived the instance exists, so a "not found"
 		// comes from a server that restarted and has not yet replayed its
 		// log; it will find the instance again.
-		gone := connect.CodeOf(err) == connect.CodeNotFound && last == 0
-		if gone || !retryable(err) || failures >= watchAttempts {
+		restarted := connect.CodeOf(err) == connect.CodeNotFound && last > 0
+		if !restarted && !retryable(err) || failures >= watchAttempts {
 			return "", err
 		}
 		d := retryDelay(failures)
@@ -364,7 +364,9 @@ func instanceTable(t *table, m *instancev1.GetResponse) {
 			if node == "" {
 				node = last.GetNode()
 			}
-			if last.GetStatus() != fsm.AttemptRunning {
+			// A negative code means no process exited (a NoOp step, a
+			// runtime that could not start one); the error column says why.
+			if last.GetStatus() != fsm.AttemptRunning && last.GetExitCode() >= 0 {
 				exit = strconv.Itoa(int(last.GetExitCode()))
 			}
 			if last.GetError() != "" {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"connectrpc.com/connect"
+
 	"github.com/batonhq/baton/fsm/statepb"
 	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
 	"github.com/batonhq/baton/rpc/gen/baton/instance/v1/instancev1connect"
@@ -342,6 +344,18 @@ func TestWatchReconnectsAfterLastSeq(t *testing.T) {
 	}
 }
 
+func TestWatchRetriesNotFoundOnceTheInstanceWasSeen(t *testing.T) {
+	// A restarted agent answers "not found" until it has replayed its log.
+	f := newFakeServer(t)
+	f.inst.events = timeline("SUCCEEDED")
+	f.inst.breakAfter = 1
+	f.inst.breakCode = connect.CodeNotFound
+	code, stdout, stderr := runCLI(t, "instance", "watch", "demo", "7", "--address", f.URL)
+	if code != 0 || strings.Count(stdout, "\n") != 4 || !reflect.DeepEqual(f.inst.watches, []int64{0, 1}) {
+		t.Errorf("exit %d, watches %v, stdout %q, stderr %q", code, f.inst.watches, stdout, stderr)
+	}
+}
+
 func TestWatchAsksForStatusWhenNoEventSaysIt(t *testing.T) {
 	f := newFakeServer(t)
 	f.inst.events = timeline("SUCCEEDED")[:3]
@@ -380,7 +394,7 @@ func TestInstanceGet(t *testing.T) {
 		"Request ID  r-1\n" +
 		"\n" +
 		"STEP  TYPE   STATUS          ATTEMPTS  NODE  EXIT  ERROR\n" +
-		"a     NoOp   SUCCEEDED       1         n1    0     -\n" +
+		"a     NoOp   SUCCEEDED       1         n1    -     -\n" +
 		"b     Shell  FATALLY_FAILED  2         n2    2     exit status 2 …\n" +
 		"c     Shell  STOPPED         0         -     -     upstream step b failed\n" +
 		"\n" +
