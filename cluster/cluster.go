@@ -89,6 +89,14 @@ type Node struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	leaderFn func(ctx context.Context)
+
+	// startIndex is the last log index on disk at start; until the FSM has
+	// applied it, this node's state is older than what it already served.
+	startIndex uint64
+	// readyForReads is set while this node leads and its post-election
+	// barrier has applied everything earlier leaders committed.
+	readyMu       sync.Mutex
+	readyForReads bool
 }
 
 // Start opens the stores, starts Raft and gossip, and begins forming or
@@ -152,6 +160,9 @@ func (n *Node) startRaft() error {
 		return fmt.Errorf("listen for raft on %s: %w", n.cfg.RaftAddr, err)
 	}
 	n.trans = trans
+	if last, err := stores.Log.LastIndex(); err == nil {
+		n.startIndex = last
+	}
 	r, err := raft.NewRaft(rc, n.fsm, stores.Log, stores.Stable, stores.Snapshots, trans)
 	if err != nil {
 		_ = trans.Close()
@@ -366,6 +377,7 @@ func (n *Node) leadershipLoop() {
 	}
 	var cur *term
 	stopLeading := func() {
+		n.setReadyForReads(false)
 		if cur != nil {
 			cur.cancel()
 			<-cur.done
@@ -386,10 +398,10 @@ func (n *Node) leadershipLoop() {
 			if cur != nil {
 				continue
 			}
-			if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
-				n.log.Warn("barrier after election failed", "err", err)
+			if !n.barrier() {
 				continue
 			}
+			n.setReadyForReads(true)
 			ctx, cancel := context.WithCancel(context.Background())
 			cur = &term{cancel: cancel, done: make(chan struct{})}
 			n.log.Info("leading: scheduling starts", "applied_index", n.fsm.AppliedIndex())
@@ -400,6 +412,52 @@ func (n *Node) leadershipLoop() {
 		}
 	}
 }
+
+// barrier waits until every entry of earlier terms is applied, retrying while
+// this node still leads; it returns false once leadership is gone.
+func (n *Node) barrier() bool {
+	for {
+		err := n.raft.Barrier(n.cfg.ApplyTimeout).Error()
+		if err == nil {
+			return true
+		}
+		if n.raft.State() != raft.Leader {
+			return false
+		}
+		n.log.Warn("barrier after election failed; retrying", "err", err)
+		select {
+		case <-n.stop:
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (n *Node) setReadyForReads(v bool) {
+	n.readyMu.Lock()
+	n.readyForReads = v
+	n.readyMu.Unlock()
+}
+
+// VerifyLeader confirms, with a round of heartbeats to a quorum, that this
+// node leads and its state holds every write committed before the call, so
+// a read served from it now is linearizable.
+func (n *Node) VerifyLeader() error {
+	n.readyMu.Lock()
+	ready := n.readyForReads
+	n.readyMu.Unlock()
+	if !ready {
+		return ErrNotLeader
+	}
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	}
+	return nil
+}
+
+// Replayed reports whether the state machine has applied the log this node
+// had on disk when it started, so its reads are no older than before.
+func (n *Node) Replayed() bool { return n.raft.AppliedIndex() >= n.startIndex }
 
 // Apply commits a command and returns the FSM's result for it.
 func (n *Node) Apply(ctx context.Context, m proto.Message) (any, error) {

@@ -117,13 +117,17 @@ func startParams(def *workflow.Definition, run map[string]string) (map[string]*s
 	return out, nil
 }
 
-func (s *instanceService) Get(_ context.Context, req *connect.Request[instancev1.GetRequest]) (*connect.Response[instancev1.GetResponse], error) {
-	st := s.FSM.State()
-	inst := st.Instance(nil, req.Msg.WorkflowId, req.Msg.InstanceId)
-	if inst == nil {
-		return nil, s.instanceNotFound(st, req.Msg.WorkflowId, req.Msg.InstanceId)
-	}
-	return connect.NewResponse(&instancev1.GetResponse{Instance: inst, Steps: s.orderedSteps(st, inst)}), nil
+func (s *instanceService) Get(ctx context.Context, req *connect.Request[instancev1.GetRequest]) (*connect.Response[instancev1.GetResponse], error) {
+	return onRead(ctx, s.Server, req, req.Msg.Stale, func(context.Context, *instancev1.GetRequest) (*instancev1.GetResponse, error) {
+		st := s.FSM.State()
+		inst := st.Instance(nil, req.Msg.WorkflowId, req.Msg.InstanceId)
+		if inst == nil {
+			return nil, s.instanceNotFound(st, req.Msg.WorkflowId, req.Msg.InstanceId)
+		}
+		return &instancev1.GetResponse{Instance: inst, Steps: s.orderedSteps(st, inst)}, nil
+	}, func(p *peerClients) func(context.Context, *connect.Request[instancev1.GetRequest]) (*connect.Response[instancev1.GetResponse], error) {
+		return p.instance.Get
+	})
 }
 
 // orderedSteps lists an instance's steps in definition order.
@@ -155,16 +159,20 @@ func (s *Server) instanceNotFound(st *fsm.State, workflowID string, id int64) er
 	return notFound(fmt.Errorf("workflow %q has no instance %d", workflowID, id))
 }
 
-func (s *instanceService) List(_ context.Context, req *connect.Request[instancev1.ListRequest]) (*connect.Response[instancev1.ListResponse], error) {
-	st := s.FSM.State()
-	if st.Workflow(nil, req.Msg.WorkflowId) == nil {
-		return nil, notFound(fmt.Errorf("workflow %q not found", req.Msg.WorkflowId))
-	}
-	limit := int(req.Msg.Limit)
-	if limit <= 0 {
-		limit = 100
-	}
-	return connect.NewResponse(&instancev1.ListResponse{Instances: st.Instances(nil, req.Msg.WorkflowId, limit)}), nil
+func (s *instanceService) List(ctx context.Context, req *connect.Request[instancev1.ListRequest]) (*connect.Response[instancev1.ListResponse], error) {
+	return onRead(ctx, s.Server, req, req.Msg.Stale, func(context.Context, *instancev1.ListRequest) (*instancev1.ListResponse, error) {
+		st := s.FSM.State()
+		if st.Workflow(nil, req.Msg.WorkflowId) == nil {
+			return nil, notFound(fmt.Errorf("workflow %q not found", req.Msg.WorkflowId))
+		}
+		limit := int(req.Msg.Limit)
+		if limit <= 0 {
+			limit = 100
+		}
+		return &instancev1.ListResponse{Instances: st.Instances(nil, req.Msg.WorkflowId, limit)}, nil
+	}, func(p *peerClients) func(context.Context, *connect.Request[instancev1.ListRequest]) (*connect.Response[instancev1.ListResponse], error) {
+		return p.instance.List
+	})
 }
 
 func (s *instanceService) Stop(ctx context.Context, req *connect.Request[instancev1.StopRequest]) (*connect.Response[instancev1.StopResponse], error) {
@@ -192,6 +200,9 @@ func (s *instanceService) Stop(ctx context.Context, req *connect.Request[instanc
 // Watch streams the instance's timeline from after_seq, then each new event
 // as it is applied, and ends after the event that made the instance terminal.
 func (s *instanceService) Watch(ctx context.Context, req *connect.Request[instancev1.WatchRequest], stream *connect.ServerStream[instancev1.WatchResponse]) error {
+	if err := s.waitReplayed(ctx); err != nil {
+		return err
+	}
 	after := req.Msg.AfterSeq
 	for {
 		ws := memdb.NewWatchSet()

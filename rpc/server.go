@@ -151,6 +151,50 @@ func onLeader[Req, Res any](
 	}
 }
 
+// onRead serves a read. By default it is linearizable: it runs on the leader
+// (forwarded there from other nodes) after VerifyLeader. With stale it runs on
+// this node's replica at once, once the replica has replayed its own log.
+func onRead[Req, Res any](
+	ctx context.Context, s *Server, req *connect.Request[Req], stale bool,
+	read func(context.Context, *Req) (*Res, error),
+	remote func(*peerClients) func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
+) (*connect.Response[Res], error) {
+	if stale {
+		if err := s.waitReplayed(ctx); err != nil {
+			return nil, err
+		}
+		res, err := read(ctx, req.Msg)
+		if err != nil {
+			return nil, err
+		}
+		return connect.NewResponse(res), nil
+	}
+	return onLeader(ctx, s, req, func(ctx context.Context, m *Req) (*Res, error) {
+		if err := s.Node.VerifyLeader(); err != nil {
+			return nil, err
+		}
+		return read(ctx, m)
+	}, remote)
+}
+
+// waitReplayed waits, for a bounded time, until this node's state machine
+// has applied the log it had on disk at start, so that a restarted node does
+// not answer "not found" for records it simply has not replayed yet.
+func (s *Server) waitReplayed(ctx context.Context) error {
+	deadline := time.Now().Add(s.ForwardWait)
+	for !s.Node.Replayed() {
+		if time.Now().After(deadline) {
+			return connect.NewError(connect.CodeUnavailable, errors.New("this node is still replaying its Raft log; retry later"))
+		}
+		select {
+		case <-ctx.Done():
+			return connect.NewError(connect.CodeDeadlineExceeded, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
 // apply commits a command on this node, which must be the leader, and maps
 // an FSM rejection to a Connect error.
 func (s *Server) apply(ctx context.Context, cmd proto.Message) (any, error) {

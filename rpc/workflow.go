@@ -128,30 +128,42 @@ func resolveVersion(st *fsm.State, workflowID, ref string) (*statepb.Workflow, *
 	return wf, ver, nil
 }
 
-func (w *workflowService) Get(_ context.Context, req *connect.Request[workflowv1.GetRequest]) (*connect.Response[workflowv1.GetResponse], error) {
-	wf, ver, err := resolveVersion(w.FSM.State(), req.Msg.WorkflowId, req.Msg.Version)
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&workflowv1.GetResponse{Workflow: wf, Version: ver}), nil
+func (w *workflowService) Get(ctx context.Context, req *connect.Request[workflowv1.GetRequest]) (*connect.Response[workflowv1.GetResponse], error) {
+	return onRead(ctx, w.Server, req, req.Msg.Stale, func(context.Context, *workflowv1.GetRequest) (*workflowv1.GetResponse, error) {
+		wf, ver, err := resolveVersion(w.FSM.State(), req.Msg.WorkflowId, req.Msg.Version)
+		if err != nil {
+			return nil, err
+		}
+		return &workflowv1.GetResponse{Workflow: wf, Version: ver}, nil
+	}, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.GetRequest]) (*connect.Response[workflowv1.GetResponse], error) {
+		return p.workflow.Get
+	})
 }
 
-func (w *workflowService) List(_ context.Context, _ *connect.Request[workflowv1.ListRequest]) (*connect.Response[workflowv1.ListResponse], error) {
-	return connect.NewResponse(&workflowv1.ListResponse{Workflows: w.FSM.State().Workflows(nil)}), nil
+func (w *workflowService) List(ctx context.Context, req *connect.Request[workflowv1.ListRequest]) (*connect.Response[workflowv1.ListResponse], error) {
+	return onRead(ctx, w.Server, req, req.Msg.Stale, func(context.Context, *workflowv1.ListRequest) (*workflowv1.ListResponse, error) {
+		return &workflowv1.ListResponse{Workflows: w.FSM.State().Workflows(nil)}, nil
+	}, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.ListRequest]) (*connect.Response[workflowv1.ListResponse], error) {
+		return p.workflow.List
+	})
 }
 
-func (w *workflowService) ListVersions(_ context.Context, req *connect.Request[workflowv1.ListVersionsRequest]) (*connect.Response[workflowv1.ListVersionsResponse], error) {
-	st := w.FSM.State()
-	if st.Workflow(nil, req.Msg.WorkflowId) == nil {
-		return nil, notFound(fmt.Errorf("workflow %q not found", req.Msg.WorkflowId))
-	}
-	var out []*statepb.WorkflowVersion
-	for _, v := range st.Versions(nil, req.Msg.WorkflowId) {
-		c := proto.Clone(v).(*statepb.WorkflowVersion)
-		c.Definition = ""
-		out = append(out, c)
-	}
-	return connect.NewResponse(&workflowv1.ListVersionsResponse{Versions: out}), nil
+func (w *workflowService) ListVersions(ctx context.Context, req *connect.Request[workflowv1.ListVersionsRequest]) (*connect.Response[workflowv1.ListVersionsResponse], error) {
+	return onRead(ctx, w.Server, req, req.Msg.Stale, func(context.Context, *workflowv1.ListVersionsRequest) (*workflowv1.ListVersionsResponse, error) {
+		st := w.FSM.State()
+		if st.Workflow(nil, req.Msg.WorkflowId) == nil {
+			return nil, notFound(fmt.Errorf("workflow %q not found", req.Msg.WorkflowId))
+		}
+		var out []*statepb.WorkflowVersion
+		for _, v := range st.Versions(nil, req.Msg.WorkflowId) {
+			c := proto.Clone(v).(*statepb.WorkflowVersion)
+			c.Definition = ""
+			out = append(out, c)
+		}
+		return &workflowv1.ListVersionsResponse{Versions: out}, nil
+	}, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.ListVersionsRequest]) (*connect.Response[workflowv1.ListVersionsResponse], error) {
+		return p.workflow.ListVersions
+	})
 }
 
 func (w *workflowService) Activate(ctx context.Context, req *connect.Request[workflowv1.ActivateRequest]) (*connect.Response[workflowv1.ActivateResponse], error) {

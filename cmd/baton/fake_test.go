@@ -158,8 +158,8 @@ type fakeInstances struct {
 	events     []*statepb.Event
 	breakAfter int
 	breakCode  connect.Code // how it breaks; Unavailable when zero
-	watches    []int64 // after_seq of each Watch call
-	final      string  // the instance status Get reports
+	watches    []int64      // after_seq of each Watch call
+	final      string       // the instance status Get reports
 }
 
 func (f *fakeInstances) Start(_ context.Context, req *connect.Request[instancev1.StartRequest]) (*connect.Response[instancev1.StartResponse], error) {

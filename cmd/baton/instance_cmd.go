@@ -121,7 +121,7 @@ instance the first call started.
 With --wait it then follows the instance, printing its events to stderr, and
 exits 0 if it succeeded, 3 if it failed, 4 if it was stopped and 5 for any
 other end.`,
-		Args: args("WORKFLOW"),
+		Args: positional("WORKFLOW"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			p, err := parseParams(params)
 			if err != nil {
@@ -282,7 +282,7 @@ of the instance and its steps as it happens, until the instance ends; with
 -o json, one JSON object per line. It reconnects if the connection drops.
 The exit code tells how the instance ended: 0 succeeded, 3 failed, 4 stopped,
 5 any other end.`,
-		Args: args("WORKFLOW", "ID"),
+		Args: positional("WORKFLOW", "ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			id, err := parseInstanceID(a[1])
 			if err != nil {
@@ -319,7 +319,7 @@ func newInstanceGetCommand(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get WORKFLOW ID",
 		Short: "Show an instance, its steps and the logs of failed steps",
-		Args:  args("WORKFLOW", "ID"),
+		Args:  positional("WORKFLOW", "ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			id, err := parseInstanceID(a[1])
 			if err != nil {
@@ -404,7 +404,7 @@ func newInstanceListCommand(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list WORKFLOW",
 		Short: "List a workflow's instances, newest first",
-		Args:  args("WORKFLOW"),
+		Args:  positional("WORKFLOW"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if limit < 0 || limit > math.MaxInt32 {
 				return usageError{fmt.Errorf("--limit %d: want a positive number", limit)}
@@ -442,7 +442,7 @@ func newInstanceStopCommand(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stop WORKFLOW ID",
 		Short: "Stop a running instance and its running steps",
-		Args:  args("WORKFLOW", "ID"),
+		Args:  positional("WORKFLOW", "ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			id, err := parseInstanceID(a[1])
 			if err != nil {

@@ -170,9 +170,9 @@ func newGroupCommand(use, short, long string) *cobra.Command {
 	}
 }
 
-// args checks a command's positional arguments against the names in its
+// positional checks a command's positional arguments against the names in its
 // usage line, with messages that say which one is missing.
-func args(names ...string) cobra.PositionalArgs {
+func positional(names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, got []string) error {
 		if len(got) < len(names) {
 			return usageError{fmt.Errorf("%s: missing %s", cmd.CommandPath(), strings.Join(names[len(got):], " and "))}

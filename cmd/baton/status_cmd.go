@@ -16,7 +16,7 @@ func newStatusCommand(c *cli) *cobra.Command {
 		Long: `Status shows the server at --address: its Raft state, the leader it knows of
 and how far it has applied the log, then the Raft peers. It answers from that
 server alone, so it works while the cluster has no leader.`,
-		Args: args(),
+		Args: positional(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			api, err := c.clients()
 			if err != nil {

@@ -48,7 +48,7 @@ func newWorkflowPushCommand(c *cli) *cobra.Command {
 cluster, which validates it and stores it as the workflow's next version, now
 the active one. Pushing a definition identical to the latest version changes
 nothing and reports that version as unchanged.`,
-		Args: args("FILE"),
+		Args: positional("FILE"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			data, err := readDefinition(a[0])
 			if err != nil {
@@ -121,7 +121,7 @@ func newWorkflowValidateCommand(c *cli) *cobra.Command {
 input) exactly as the server would on push, without contacting one. It lists
 every problem, one per line with its line and column where known, and exits
 with status 1 if there is any.`,
-		Args: args("FILE"),
+		Args: positional("FILE"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			file := a[0]
 			data, err := readDefinition(file)
@@ -164,7 +164,7 @@ func newWorkflowListCommand(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List workflows with their active and latest versions",
-		Args:  args(),
+		Args:  positional(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			api, err := c.clients()
 			if err != nil {
@@ -219,7 +219,7 @@ func newWorkflowGetCommand(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get WORKFLOW",
 		Short: "Show a version of a workflow (the active one by default)",
-		Args:  args("WORKFLOW"),
+		Args:  positional("WORKFLOW"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if err := checkVersionRef(version); err != nil {
 				return err
@@ -289,7 +289,7 @@ func newWorkflowVersionsCommand(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "versions WORKFLOW",
 		Short: "List the versions of a workflow",
-		Args:  args("WORKFLOW"),
+		Args:  positional("WORKFLOW"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			api, err := c.clients()
 			if err != nil {
@@ -334,7 +334,7 @@ func newWorkflowActivateCommand(c *cli) *cobra.Command {
 	return &cobra.Command{
 		Use:   "activate WORKFLOW VERSION",
 		Short: "Make an existing version the one new instances run",
-		Args:  args("WORKFLOW", "VERSION"),
+		Args:  positional("WORKFLOW", "VERSION"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			version, err := strconv.ParseInt(a[1], 10, 64)
 			if err != nil || version < 1 {

@@ -166,7 +166,12 @@ func TestKilledAgentFinishesInstanceAfterRestart(t *testing.T) {
 	}
 	a.Kill()
 	a.Restart(t)
-	a.WaitLeader(t, 30*time.Second)
+	// A read right after restart waits for the node to lead and replay its
+	// log; it never reports the instance as missing.
+	a.WaitAPI(t, 30*time.Second)
+	if st := getInstance(t, addr, "e2e-sleep", id).Instance.Status; st != "IN_PROGRESS" && st != "SUCCEEDED" {
+		t.Fatalf("instance right after restart is %s", st)
+	}
 
 	r := harness.CLI(t, addr, "instance", "watch", "e2e-sleep", strconv.FormatInt(id, 10))
 	if r.Code != 0 {

@@ -230,6 +230,27 @@ func (a *Agent) Status(ctx context.Context) (*clusterv1.StatusResponse, error) {
 	return res.Msg, nil
 }
 
+// WaitAPI waits until the agent's API answers, leader or not.
+func (a *Agent) WaitAPI(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := a.Status(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if !a.Running() {
+			t.Fatalf("agent %s exited while waiting for its API", a.Name)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent %s: API not answering after %s: %v", a.Name, timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // WaitLeader waits until the agent answers and knows a leader.
 func (a *Agent) WaitLeader(t testing.TB, timeout time.Duration) *clusterv1.StatusResponse {
 	t.Helper()
