@@ -221,7 +221,12 @@ func (a *applier) setStep(st *statepb.Step, status, reason string, retryAt *time
 	if st.Status == StepRunning && status != StepRunning && len(st.Attempts) > 0 {
 		cur := st.Attempts[len(st.Attempts)-1]
 		if cur.Status == AttemptRunning {
+			// The leader fails an attempt whose node died as a platform
+			// failure, so it counts against the platform retry limit.
 			cur.Status = AttemptStopped
+			if status == StepPlatformFailed {
+				cur.Status = AttemptPlatformFailed
+			}
 			cur.EndTime = a.now
 			if cur.Error == "" {
 				cur.Error = reason

@@ -440,8 +440,9 @@ func TestReportResultFencing(t *testing.T) {
 		t.Fatalf("extract = %v, want SUCCEEDED after two attempts", s)
 	}
 	sameParams(t, "step outputs", s.Outputs, retryOut)
-	if a := s.Attempts[0]; a.Status != AttemptStopped || a.Node != nodeA || a.Generation != gen1 || len(a.Outputs) != 0 {
-		t.Fatalf("first attempt = %v, want STOPPED with no outputs", a)
+	// Failed by the leader as a platform failure (its node was lost).
+	if a := s.Attempts[0]; a.Status != AttemptPlatformFailed || a.Node != nodeA || a.Generation != gen1 || len(a.Outputs) != 0 {
+		t.Fatalf("first attempt = %v, want PLATFORM_FAILED with no outputs", a)
 	}
 	sameTime(t, "first attempt end time", s.Attempts[0].EndTime, at(20))
 	if a := s.Attempts[1]; a.Status != AttemptSucceeded || a.Node != nodeB || a.Generation != gen2 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/hashicorp/go-memdb"
@@ -204,12 +205,31 @@ func (s *instanceService) Watch(ctx context.Context, req *connect.Request[instan
 		return err
 	}
 	after := req.Msg.AfterSeq
+	var catchUp time.Time // set once the leader confirmed the instance exists
 	for {
 		ws := memdb.NewWatchSet()
 		st := s.FSM.State()
 		inst := st.Instance(ws, req.Msg.WorkflowId, req.Msg.InstanceId)
 		if inst == nil {
-			return s.instanceNotFound(st, req.Msg.WorkflowId, req.Msg.InstanceId)
+			// This replica may simply be behind the leader (the instance was
+			// just started through it): ask the leader, then wait to catch up.
+			if catchUp.IsZero() {
+				get := connect.NewRequest(&instancev1.GetRequest{WorkflowId: req.Msg.WorkflowId, InstanceId: req.Msg.InstanceId})
+				if _, err := s.Get(ctx, get); err != nil {
+					return err
+				}
+				catchUp = time.Now().Add(s.ForwardWait)
+			}
+			if time.Now().After(catchUp) {
+				return connect.NewError(connect.CodeUnavailable, errors.New("this node's replica is behind the leader; retry later"))
+			}
+			wctx, cancel := context.WithDeadline(ctx, catchUp)
+			_ = ws.WatchCtx(wctx)
+			cancel()
+			if ctx.Err() != nil {
+				return connect.NewError(connect.CodeCanceled, ctx.Err())
+			}
+			continue
 		}
 		for _, e := range st.Events(ws, req.Msg.WorkflowId, req.Msg.InstanceId, after) {
 			if err := stream.Send(&instancev1.WatchResponse{Event: e}); err != nil {

@@ -42,17 +42,25 @@ type Leader struct {
 	Defs    Definitions
 	Now     func() time.Time
 	Log     *slog.Logger
+	// NodeGrace is how long after gaining leadership a node missing from
+	// gossip keeps its running attempts (default 10s).
+	NodeGrace time.Duration
 }
 
 // Run plans until ctx is canceled (leadership lost or shutdown).
 func (l *Leader) Run(ctx context.Context) {
 	retry := time.NewTimer(0)
 	<-retry.C
+	grace := l.NodeGrace
+	if grace == 0 {
+		grace = 10 * time.Second
+	}
+	deadAfter := l.Now().Add(grace)
 	for {
 		changed := l.State.Changed()
 		membersChanged := l.Members.MembersChanged()
 		now := l.Now()
-		out := Plan(Input{State: l.State.State(), Now: now, Members: l.Members.Members(), Defs: l.Defs})
+		out := Plan(Input{State: l.State.State(), Now: now, Members: l.Members.Members(), Defs: l.Defs, NodesDeadAfter: deadAfter})
 		failed := false
 		for start := 0; start < len(out.Actions); start += maxActionsPerEntry {
 			end := min(start+maxActionsPerEntry, len(out.Actions))

@@ -33,6 +33,9 @@ type Input struct {
 	Now     time.Time
 	Members []Member
 	Defs    Definitions
+	// NodesDeadAfter is when a member missing from Members may be declared
+	// dead: a new leader gives every node a grace period to be heard from.
+	NodesDeadAfter time.Time
 }
 
 // Output is a planning round's decisions.
@@ -106,6 +109,12 @@ type round struct {
 	load    map[string]int
 	actions []*statepb.PlanAction
 	wake    time.Time
+}
+
+// alive reports whether node is among the members that can run steps.
+func (r *round) alive(node string) bool {
+	_, ok := r.load[node]
+	return ok
 }
 
 func (r *round) wakeAt(t time.Time) {
@@ -251,6 +260,15 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 			continue
 		}
 		switch {
+		case cur[id] == fsm.StepRunning && !r.alive(st.Node):
+			live = true
+			if r.in.Now.Before(r.in.NodesDeadAfter) {
+				r.wakeAt(r.in.NodesDeadAfter)
+				break
+			}
+			// Its node left or failed: the attempt is fenced and retried
+			// elsewhere per the platform retry policy.
+			r.setStep(st, fsm.StepPlatformFailed, fmt.Sprintf("node %s is no longer alive", st.Node), nil)
 		case cur[id] == fsm.StepRunning:
 			live = true
 		case retryNow[id]:

@@ -394,3 +394,41 @@ func TestPlanParallelRunStrategyHonoursConcurrency(t *testing.T) {
 		t.Fatalf("PARALLEL with concurrency 2: %s", got)
 	}
 }
+
+func TestPlanRetriesAttemptOfDeadNodeElsewhere(t *testing.T) {
+	px := newPlanFixture(t, `{"workflow": {"id": "wf", "steps": [{"step": {"id": "a", "type": "NoOp",
+	  "retry_policy": {"backoff": {"type": "FIXED_BACKOFF", "platform_retry_backoff_in_secs": 1}}}}]}}`)
+	px.round()
+	first := px.step("a").Attempts[0]
+	var rest []Member
+	for _, m := range px.members {
+		if m.Name != first.Node {
+			rest = append(rest, m)
+		}
+	}
+	px.members = rest
+	// Within a new leader's grace period the attempt is left alone.
+	out := Plan(Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs, NodesDeadAfter: px.now.Add(10 * time.Second)})
+	if len(out.Actions) != 0 || !out.WakeAt.Equal(px.now.Add(10*time.Second)) {
+		t.Fatalf("during the grace period: %d actions, wake %v", len(out.Actions), out.WakeAt)
+	}
+	px.round()
+	a := px.step("a")
+	if a.Status != fsm.StepPlatformFailed || a.Attempts[0].Status != fsm.AttemptPlatformFailed || a.Node != "" {
+		t.Fatalf("after its node died: step %s, attempt %s, node %q", a.Status, a.Attempts[0].Status, a.Node)
+	}
+	px.round() // schedules the retry after the platform backoff
+	px.now = px.now.Add(time.Second)
+	px.round()
+	a = px.step("a")
+	if a.Status != fsm.StepRunning || len(a.Attempts) != 2 || a.Attempts[1].Node == first.Node {
+		t.Fatalf("retry: step %s with %d attempts on %q (dead node %s)", a.Status, len(a.Attempts), a.Node, first.Node)
+	}
+	// The dead node's late result is fenced.
+	res := px.f.ApplyLocal(px.index+1, &statepb.ReportResult{WorkflowId: px.wf, InstanceId: px.inst, StepId: "a",
+		AttemptNumber: 1, Generation: first.Generation, Outcome: fsm.AttemptSucceeded, EndTime: px.ts()}).(*fsm.ReportResultOutcome)
+	px.index++
+	if res.Accepted {
+		t.Fatal("a result from the dead node's attempt was accepted")
+	}
+}

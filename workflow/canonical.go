@@ -262,7 +262,9 @@ func retryNode(rp *RetryPolicy) *node {
 	n.set("timeout_retry_limit", plNode(rp.TimeoutRetryLimit))
 	if b := rp.BackoffPolicy; b != nil {
 		bn := newObject()
-		bn.set("type", optStr(string(b.Type)))
+		// Written even when empty: the member is required on input, and an
+		// empty one parses (Validate reports it).
+		bn.set("type", strNode(string(b.Type)))
 		bn.set("error_retry_backoff_in_secs", plNode(b.ErrorRetryBackoffInSecs))
 		bn.set("error_retry_exponent", plNode(b.ErrorRetryExponent))
 		bn.set("error_retry_limit_in_secs", plNode(b.ErrorRetryLimitInSecs))

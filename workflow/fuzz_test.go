@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"reflect"
 	"testing"
 )
 
@@ -58,8 +57,8 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("canonical form does not parse: %v\n%s", err, c1)
 		}
-		if a, b := withoutSource(d), withoutSource(d2); !reflect.DeepEqual(a, b) {
-			t.Fatalf("canonical form parses to a different definition:\n%s\n%#v\n%#v", c1, a, b)
+		if !d.Equal(d2) {
+			t.Fatalf("canonical form parses to a different definition:\n%s\n%#v\n%#v", c1, *d, *d2)
 		}
 		c2, err := Canonical(d2)
 		if err != nil || !bytes.Equal(c1, c2) {

@@ -7,6 +7,7 @@ package workflow
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -386,6 +387,17 @@ func (d *Definition) Step(id string) *Step {
 		}
 	}
 	return nil
+}
+
+// Equal reports whether two definitions say the same thing. It ignores where
+// they were read from, which reflect.DeepEqual would not.
+func (d *Definition) Equal(o *Definition) bool {
+	if d == nil || o == nil {
+		return d == o
+	}
+	a, b := *d, *o
+	a.src, b.src = nil, nil
+	return reflect.DeepEqual(a, b)
 }
 
 // MarshalJSON writes the canonical form.

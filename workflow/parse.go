@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -153,31 +152,36 @@ func parseTree(data []byte) (*node, *Error) {
 // ---- JSON ----
 
 type jsonParser struct {
-	data  []byte
-	i     int
-	lines []int // byte offset of each line start
+	data []byte
+	i    int
+	// cursor for posAt: positions are asked for in increasing order while
+	// parsing, so walking forward from the last answer keeps it linear.
+	curOff, curLine, curCol int
 }
 
 func newJSONParser(data []byte) *jsonParser {
-	p := &jsonParser{data: data, lines: []int{0}}
-	for i, c := range data {
-		if c == '\n' {
-			p.lines = append(p.lines, i+1)
-		}
-	}
-	return p
+	return &jsonParser{data: data, curLine: 1, curCol: 1}
 }
 
+// posAt converts a byte offset to a 1-based line and a column counted in
+// characters.
 func (p *jsonParser) posAt(off int) position {
-	line := sort.Search(len(p.lines), func(i int) bool { return p.lines[i] > off }) - 1
-	if line < 0 {
-		line = 0
-	}
-	start := p.lines[line]
 	if off > len(p.data) {
 		off = len(p.data)
 	}
-	return position{line: line + 1, col: utf8.RuneCount(p.data[start:off]) + 1}
+	if off < p.curOff {
+		p.curOff, p.curLine, p.curCol = 0, 1, 1
+	}
+	for ; p.curOff < off; p.curOff++ {
+		switch c := p.data[p.curOff]; {
+		case c == '\n':
+			p.curLine++
+			p.curCol = 1
+		case c < 0x80 || c >= 0xC0: // not a UTF-8 continuation byte
+			p.curCol++
+		}
+	}
+	return position{line: p.curLine, col: p.curCol}
 }
 
 type jsonError struct {

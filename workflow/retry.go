@@ -114,15 +114,14 @@ const (
 	defaultPlatformBackoffLimit = 3600
 	defaultTimeoutBackoffLimit  = 3600
 
-	maxRetryLimit      = 99
-	maxRetryDelaySecs  = 24 * 3600
-	maxExponent        = math.MaxInt32
-	maxTimeout         = 120 * 24 * time.Hour
-	defaultStepTimeout = 10 * 24 * time.Hour
+	maxRetryLimit     = 99
+	maxRetryDelaySecs = 24 * 3600
+	maxExponent       = math.MaxInt32
+	maxTimeout        = 120 * 24 * time.Hour
 )
 
 // DefaultTimeout is Maestro's timeout for a workflow or step that sets none.
-const DefaultTimeout = defaultStepTimeout
+const DefaultTimeout = 10 * 24 * time.Hour
 
 // Limit is how many retries a failure kind gets. A nil policy, an unset
 // field, or a field that still holds an unresolved param reference (see

@@ -1,11 +1,16 @@
 package workflow
 
+import "strings"
+
 // CheckSupported reports, as *Errors, every feature that parses but that
 // this engine cannot run yet, each as "<feature> is not supported yet", so
 // that nothing in a definition is silently ignored: foreach, while,
 // subworkflow and template steps; time and signal triggers; step signal
 // dependencies and outputs; params defined by a SEL expression or carrying
-// a validator; alerting; and step types other than NoOp, Sleep and Shell.
+// a validator; alerting; timeouts and retry policy fields that reference
+// params (Duration.Resolve and RetryPolicy.Resolve exist, but until the
+// engine calls them such fields would silently mean "no timeout" or the
+// default policy); and step types other than NoOp, Sleep and Shell.
 func CheckSupported(d *Definition) error {
 	if d == nil {
 		return nil
@@ -21,6 +26,7 @@ func CheckSupported(d *Definition) error {
 	if len(w.SignalTriggers) > 0 {
 		c.add("workflow.signal_triggers", "signal_triggers is not supported yet")
 	}
+	c.unsupportedTimeout("workflow.timeout", w.Timeout)
 	c.unsupportedParams("workflow.params", w.Params, 0)
 	c.unsupportedSteps("workflow.steps", w.Steps, 0)
 	return c.errs.asError()
@@ -43,6 +49,8 @@ func (c *validator) unsupportedSteps(base string, steps []Step, depth int) {
 		default:
 			c.add(p, "%s step is not supported yet", s.Kind)
 		}
+		c.unsupportedTimeout(p+".timeout", s.Timeout)
+		c.unsupportedRetry(p+".retry_policy", s.RetryPolicy)
 		if len(s.SignalDependencies) > 0 {
 			c.add(p+".signal_dependencies", "signal_dependencies is not supported yet")
 		}
@@ -68,5 +76,36 @@ func (c *validator) unsupportedParams(base string, params map[string]ParamDef, d
 			c.add(p+".validator", "param validator is not supported yet")
 		}
 		c.unsupportedParams(p+".value", pd.Fields, depth+1)
+	}
+}
+
+func (c *validator) unsupportedTimeout(path string, d *Duration) {
+	if d != nil && d.expr != "" {
+		c.add(path, "timeout with param references is not supported yet")
+	}
+}
+
+func (c *validator) unsupportedRetry(path string, rp *RetryPolicy) {
+	if rp == nil {
+		return
+	}
+	check := func(field string, f *ParsableLong) {
+		if f != nil && f.IsString && strings.Contains(f.Str, "$") {
+			c.add(path+"."+field, "retry_policy with param references is not supported yet")
+		}
+	}
+	check("error_retry_limit", rp.ErrorRetryLimit)
+	check("platform_retry_limit", rp.PlatformRetryLimit)
+	check("timeout_retry_limit", rp.TimeoutRetryLimit)
+	if b := rp.BackoffPolicy; b != nil {
+		check("backoff.error_retry_backoff_in_secs", b.ErrorRetryBackoffInSecs)
+		check("backoff.error_retry_exponent", b.ErrorRetryExponent)
+		check("backoff.error_retry_limit_in_secs", b.ErrorRetryLimitInSecs)
+		check("backoff.platform_retry_backoff_in_secs", b.PlatformRetryBackoffInSecs)
+		check("backoff.platform_retry_exponent", b.PlatformRetryExponent)
+		check("backoff.platform_retry_limit_in_secs", b.PlatformRetryLimitInSecs)
+		check("backoff.timeout_retry_backoff_in_secs", b.TimeoutRetryBackoffInSecs)
+		check("backoff.timeout_retry_exponent", b.TimeoutRetryExponent)
+		check("backoff.timeout_retry_limit_in_secs", b.TimeoutRetryLimitInSecs)
 	}
 }

@@ -30,14 +30,6 @@ func mustParse(t testing.TB, name string) *Definition {
 	return d
 }
 
-// withoutSource drops the remembered input positions, which legitimately
-// differ between a definition and its canonical re-parse.
-func withoutSource(d *Definition) Definition {
-	c := *d
-	c.src = nil
-	return c
-}
-
 func TestValidFixtures(t *testing.T) {
 	files, err := filepath.Glob("testdata/valid/*")
 	if err != nil || len(files) == 0 {
@@ -52,6 +44,20 @@ func TestValidFixtures(t *testing.T) {
 			}
 			if _, err := d.DAG(); err != nil {
 				t.Fatalf("DAG: %v", err)
+			}
+			err := CheckSupported(d)
+			switch name {
+			case "valid/unsupported.json", "valid/param_refs.yaml":
+				// checked in TestInvalidFixtures
+			case "valid/full.json":
+				want := `line 73:53: workflow.steps[4].step.timeout: timeout with param references is not supported yet`
+				if err == nil || err.Error() != want {
+					t.Fatalf("CheckSupported: %v, want %s", err, want)
+				}
+			default:
+				if err != nil {
+					t.Fatalf("CheckSupported: %v", err)
+				}
 			}
 		})
 	}
@@ -150,6 +156,11 @@ func TestInvalidFixtures(t *testing.T) {
 				`line 30:30: workflow.steps[3].step.type: step type "Kubernetes" is not supported yet; ` +
 				`line 31:32: workflow.steps[3].step.signal_dependencies: signal_dependencies is not supported yet; ` +
 				`line 32:27: workflow.steps[3].step.signal_outputs: signal_outputs is not supported yet`},
+		{"../valid/param_refs.yaml", "supported",
+			`line 4:12: workflow.timeout: timeout with param references is not supported yet; ` +
+				`line 9:18: workflow.steps[0].step.timeout: timeout with param references is not supported yet; ` +
+				`line 11:30: workflow.steps[0].step.retry_policy.error_retry_limit: retry_policy with param references is not supported yet; ` +
+				`line 12:71: workflow.steps[0].step.retry_policy.backoff.error_retry_backoff_in_secs: retry_policy with param references is not supported yet`},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {
@@ -347,8 +358,11 @@ func TestCanonicalRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("re-parse: %v\n%s", err, c1)
 			}
-			if a, b := withoutSource(d), withoutSource(d2); !reflect.DeepEqual(a, b) {
-				t.Fatalf("re-parsed definition differs:\n%+v\n%+v", a, b)
+			if !d.Equal(d2) {
+				t.Fatalf("re-parsed definition differs:\n%+v\n%+v", d, d2)
+			}
+			if reflect.DeepEqual(d, d2) {
+				t.Fatal("source positions were expected to differ")
 			}
 			c2, err := Canonical(d2)
 			if err != nil || !bytes.Equal(c1, c2) {
@@ -483,5 +497,21 @@ func TestParseErrorsNeverPanicOnOddInput(t *testing.T) {
 		if !errors.As(err, &es) {
 			t.Errorf("Parse(%q) error is %T", in, err)
 		}
+	}
+}
+
+func TestEqual(t *testing.T) {
+	a := mustParse(t, "valid/diamond.json")
+	b := mustParse(t, "valid/diamond.yaml")
+	if !a.Equal(b) {
+		t.Error("JSON and YAML diamonds are not Equal")
+	}
+	b.Workflow.Steps[3].Transition.Successors = []Edge{{To: "a"}}
+	if a.Equal(b) {
+		t.Error("different definitions are Equal")
+	}
+	var none *Definition
+	if !none.Equal(nil) || a.Equal(nil) || none.Equal(a) {
+		t.Error("nil handling")
 	}
 }

@@ -337,3 +337,72 @@ func tail(b []byte, n int) []byte {
 	}
 	return b
 }
+
+// StartCluster starts n servers that find each other by gossip and form one
+// Raft cluster (bootstrap_expect n), and waits until all agree on a leader.
+func StartCluster(t testing.TB, n int, extra ...string) []*Agent {
+	t.Helper()
+	agents := make([]*Agent, n)
+	for i := range agents {
+		agents[i] = NewAgent(t, fmt.Sprintf("n%d", i+1), extra...)
+	}
+	for _, a := range agents {
+		flags := []string{"-bootstrap-expect", strconv.Itoa(n)}
+		for _, b := range agents {
+			if b != a {
+				flags = append(flags, "-retry-join", b.SerfAddr)
+			}
+		}
+		a.Start(t, flags...)
+	}
+	WaitAgreement(t, agents, 60*time.Second)
+	return agents
+}
+
+// WaitAgreement waits until every running agent names the same leader and
+// sees the same number of voters as there are running agents; it returns the
+// leader.
+func WaitAgreement(t testing.TB, agents []*Agent, timeout time.Duration) *Agent {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		leader, agreed, running := "", true, 0
+		var leaderAgent *Agent
+		for _, a := range agents {
+			if !a.Running() {
+				continue
+			}
+			running++
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			st, err := a.Status(ctx)
+			cancel()
+			if err != nil || st.LeaderId == "" {
+				agreed, last = false, fmt.Sprintf("%s: no leader (%v)", a.Name, err)
+				break
+			}
+			if leader == "" {
+				leader = st.LeaderId
+			}
+			if st.LeaderId != leader {
+				agreed, last = false, fmt.Sprintf("%s names leader %s, others %s", a.Name, st.LeaderId, leader)
+				break
+			}
+			if a.Name == leader {
+				leaderAgent = a
+			}
+		}
+		if agreed && leaderAgent != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			st, err := leaderAgent.Status(ctx)
+			cancel()
+			if err == nil && len(st.Peers) >= running {
+				return leaderAgent
+			}
+			last = fmt.Sprintf("leader %s has %d peers, %d agents run", leader, len(st.GetPeers()), running)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("agents did not agree on a leader within %s: %s", timeout, last)
+	return nil
+}
