@@ -10,16 +10,29 @@ import "strings"
 // a validator; alerting; timeouts and retry policy fields that reference
 // params (Duration.Resolve and RetryPolicy.Resolve exist, but until the
 // engine calls them such fields would silently mean "no timeout" or the
-// default policy); and step types other than NoOp, Sleep and Shell.
+// default policy); transition conditions other than "true" (they are SEL);
+// step and instance step concurrency limits; run strategies other than
+// SEQUENTIAL and PARALLEL; and step types other than NoOp, Sleep and Shell.
 func CheckSupported(d *Definition) error {
 	if d == nil {
 		return nil
 	}
 	c := &validator{src: d.src}
-	if p := d.Properties; p != nil && len(p.Alerting) > 0 {
-		c.add("properties.alerting", "alerting is not supported yet")
+	if p := d.Properties; p != nil {
+		if len(p.Alerting) > 0 {
+			c.add("properties.alerting", "alerting is not supported yet")
+		}
+		if p.StepConcurrency != nil {
+			c.add("properties.step_concurrency", "step_concurrency is not supported yet")
+		}
+		if rs := p.RunStrategy; rs != nil && rs.Rule != RunSequential && rs.Rule != RunParallel {
+			c.add("properties.run_strategy.rule", "run strategy %s is not supported yet (SEQUENTIAL and PARALLEL are)", rs.Rule)
+		}
 	}
 	w := &d.Workflow
+	if w.InstanceStepConcurrency != nil {
+		c.add("workflow.instance_step_concurrency", "instance_step_concurrency is not supported yet")
+	}
 	if len(w.TimeTriggers) > 0 {
 		c.add("workflow.time_triggers", "time_triggers is not supported yet")
 	}
@@ -48,6 +61,13 @@ func (c *validator) unsupportedSteps(base string, steps []Step, depth int) {
 			}
 		default:
 			c.add(p, "%s step is not supported yet", s.Kind)
+		}
+		for _, e := range s.Transition.Successors {
+			// Only the constant "true" is understood without a SEL evaluator;
+			// anything else would silently be taken as true.
+			if cond := strings.TrimSpace(e.Condition); cond != "" && !strings.EqualFold(cond, "true") {
+				c.add(keyPath(p+".transition.successors", e.To), "transition condition %q is not supported yet (SEL conditions come later; only \"true\" runs)", e.Condition)
+			}
 		}
 		c.unsupportedTimeout(p+".timeout", s.Timeout)
 		c.unsupportedRetry(p+".retry_policy", s.RetryPolicy)
