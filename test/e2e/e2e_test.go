@@ -404,3 +404,28 @@ func TestStopRunningInstance(t *testing.T) {
 		t.Errorf("stopping a stopped instance: exit %d, stderr %q; want a failed_precondition error", r.Code, r.Stderr)
 	}
 }
+
+// A step past its timeout is terminated on its node and ends TIMED_OUT
+// (timeout_retry_limit defaults to 0), failing the instance.
+func TestStepTimeoutTerminatesTheProcess(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t)
+	addr := a.URL()
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/timeout.yaml")
+	began := time.Now()
+	r := harness.CLI(t, addr, "instance", "start", "e2e-timeout", "--wait")
+	if r.Code != 3 {
+		t.Fatalf("start --wait exited %d, want 3 (FAILED)\n%s", r.Code, r.Stderr)
+	}
+	if took := time.Since(began); took > 20*time.Second {
+		t.Fatalf("the 30s command was not terminated at its 1s timeout (took %s)", took)
+	}
+	res := getInstance(t, addr, "e2e-timeout", startID(t, r))
+	slow := stepByID(t, res, "slow")
+	if slow.Status != "TIMED_OUT" || len(slow.Attempts) != 1 || slow.Attempts[0].Status != "TIMED_OUT" {
+		t.Fatalf("slow: %s, attempts %v; want TIMED_OUT after one attempt", slow.Status, slow.Attempts)
+	}
+	if tail := slow.Attempts[0].LogTail; !strings.Contains(tail, "started") || strings.Contains(tail, "never") {
+		t.Errorf("log tail %q: want the output before the timeout only", tail)
+	}
+}
