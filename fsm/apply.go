@@ -324,6 +324,8 @@ func (a *applier) applyPlan(c *statepb.ApplyPlan) any {
 			ok = a.stepStatus(x.StepStatus)
 		case *statepb.PlanAction_InstanceStatus:
 			ok = a.instanceStatus(x.InstanceStatus)
+		case *statepb.PlanAction_DeleteInstance:
+			ok = a.deleteInstance(x.DeleteInstance)
 		}
 		if ok {
 			res.Applied++
@@ -400,4 +402,33 @@ func StaleResult(st *statepb.Step, r *statepb.ReportResult) string {
 			r.AttemptNumber, r.Generation, cur.AttemptNumber, cur.Generation)
 	}
 	return ""
+}
+
+// deleteInstance removes a finished instance, its steps and its events.
+// Unfinished instances are never deleted.
+func (a *applier) deleteInstance(x *statepb.DeleteInstance) bool {
+	inst, _ := a.get(tableInstances, x.WorkflowId, x.InstanceId).(*statepb.Instance)
+	if inst == nil || !InstanceTerminal(inst.Status) {
+		return false
+	}
+	for _, table := range []string{tableEvents, tableSteps} {
+		// Collect first: deleting while iterating the same radix tree is not safe.
+		var rows []any
+		it, err := a.txn.Get(table, "id_prefix", x.WorkflowId, x.InstanceId)
+		if err != nil {
+			panic(fmt.Sprintf("list %s: %v", table, err))
+		}
+		for o := it.Next(); o != nil; o = it.Next() {
+			rows = append(rows, o)
+		}
+		for _, o := range rows {
+			if err := a.txn.Delete(table, o); err != nil {
+				panic(fmt.Sprintf("delete from %s: %v", table, err))
+			}
+		}
+	}
+	if err := a.txn.Delete(tableInstances, inst); err != nil {
+		panic(fmt.Sprintf("delete instance: %v", err))
+	}
+	return true
 }

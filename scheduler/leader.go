@@ -45,7 +45,15 @@ type Leader struct {
 	// NodeGrace is how long after gaining leadership a node missing from
 	// gossip keeps its running attempts (default 10s).
 	NodeGrace time.Duration
+	// Retention is the finished-history policy, applied every
+	// RetentionInterval (default 30s).
+	Retention         Retention
+	RetentionInterval time.Duration
 }
+
+// maxDeletesPerRound bounds one retention entry, so pruning a large backlog
+// never stalls scheduling.
+const maxDeletesPerRound = 500
 
 // Run plans until ctx is canceled (leadership lost or shutdown).
 func (l *Leader) Run(ctx context.Context) {
@@ -56,6 +64,12 @@ func (l *Leader) Run(ctx context.Context) {
 		grace = 10 * time.Second
 	}
 	deadAfter := l.Now().Add(grace)
+	every := l.RetentionInterval
+	if every == 0 {
+		every = 30 * time.Second
+	}
+	pruneTick := time.NewTicker(every)
+	defer pruneTick.Stop()
 	for {
 		changed := l.State.Changed()
 		membersChanged := l.Members.MembersChanged()
@@ -89,6 +103,8 @@ func (l *Leader) Run(ctx context.Context) {
 		case <-changed:
 		case <-membersChanged:
 		case <-wake:
+		case <-pruneTick.C:
+			l.prune(ctx)
 		}
 		if !retry.Stop() {
 			select {
@@ -97,4 +113,18 @@ func (l *Leader) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// prune commits one round of retention deletions.
+func (l *Leader) prune(ctx context.Context) {
+	now := l.Now()
+	actions := Prune(l.State.State(), now, l.Retention, maxDeletesPerRound)
+	if len(actions) == 0 {
+		return
+	}
+	if err := l.Apply.ApplyPlan(ctx, &statepb.ApplyPlan{Now: timestamppb.New(now), Actions: actions}); err != nil && ctx.Err() == nil {
+		l.Log.Warn("retention: delete finished instances failed", "err", err)
+		return
+	}
+	l.Log.Info("retention: deleted finished instances", "count", len(actions))
 }

@@ -47,8 +47,16 @@ type agentConfig struct {
 	Raft            raftConfig        `yaml:"raft" hcl:"raft"`
 	// MaxWorkflowSteps raises or lowers Maestro's limit of 300 steps per
 	// workflow (benchmarks use 1,000-step chains).
-	MaxWorkflowSteps int  `yaml:"max_workflow_steps" hcl:"max_workflow_steps"`
-	Dev              bool `yaml:"-" hcl:"-"`
+	MaxWorkflowSteps int             `yaml:"max_workflow_steps" hcl:"max_workflow_steps"`
+	Retention        retentionConfig `yaml:"retention" hcl:"retention"`
+	Dev              bool            `yaml:"-" hcl:"-"`
+}
+
+// retentionConfig bounds finished history (see scheduler.Retention).
+type retentionConfig struct {
+	FinishedPerWorkflow *int   `yaml:"finished_per_workflow" hcl:"finished_per_workflow"`
+	FinishedFor         string `yaml:"finished_for" hcl:"finished_for"`
+	Interval            string `yaml:"interval" hcl:"interval"`
 }
 
 type raftConfig struct {
@@ -130,6 +138,9 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 	fs.Var(&tags, "tag", "node tag key=value for step constraints (repeatable)")
 	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
 	fs.StringVar(&f.LogFormat, "log-format", "", "text or json (default text)")
+	retainN := fs.Int("retain-finished", -1, "finished instances kept per workflow; 0 keeps all (default 1000)")
+	fs.StringVar(&f.Retention.FinishedFor, "retain-finished-for", "", "delete finished instances that ended longer ago than this, e.g. 720h (default: no age limit)")
+	fs.StringVar(&f.Retention.Interval, "retention-interval", "", "how often the leader applies the retention policy (default 30s)")
 	fs.IntVar(&f.MaxWorkflowSteps, "max-workflow-steps", 0, "most steps a definition may have (default 300, as in Maestro)")
 	fs.IntVar(&f.Raft.SnapshotThreshold, "raft-snapshot-threshold", 0, "log entries between snapshots (default 8192)")
 	fs.DurationVar(&snapInt, "raft-snapshot-interval", 0, "how often to check whether to snapshot (default 2m)")
@@ -141,6 +152,9 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 		return agentConfig{}, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
 	}
 	f.RetryJoin = retryJoin
+	if *retainN >= 0 {
+		f.Retention.FinishedPerWorkflow = retainN
+	}
 	if snapInt > 0 {
 		f.Raft.SnapshotInterval = snapInt.String()
 	}
@@ -255,6 +269,11 @@ func mergeAgentConfig(cfg *agentConfig, f agentConfig) {
 			cfg.Tags[k] = v
 		}
 	}
+	if f.Retention.FinishedPerWorkflow != nil {
+		cfg.Retention.FinishedPerWorkflow = f.Retention.FinishedPerWorkflow
+	}
+	set(&cfg.Retention.FinishedFor, f.Retention.FinishedFor)
+	set(&cfg.Retention.Interval, f.Retention.Interval)
 	if f.MaxWorkflowSteps != 0 {
 		cfg.MaxWorkflowSteps = f.MaxWorkflowSteps
 	}
@@ -357,6 +376,24 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 			return usageError{fmt.Errorf("raft snapshot_interval: %w", err)}
 		}
 	}
+	retention := scheduler.DefaultRetention
+	if n := cfg.Retention.FinishedPerWorkflow; n != nil {
+		if *n < 0 {
+			return usageError{fmt.Errorf("retention finished_per_workflow %d: want 0 (keep all) or more", *n)}
+		}
+		retention.KeepPerWorkflow = *n
+	}
+	if cfg.Retention.FinishedFor != "" {
+		if retention.MaxAge, err = time.ParseDuration(cfg.Retention.FinishedFor); err != nil || retention.MaxAge < 0 {
+			return usageError{fmt.Errorf("retention finished_for %q: want a duration such as 720h", cfg.Retention.FinishedFor)}
+		}
+	}
+	var retentionEvery time.Duration
+	if cfg.Retention.Interval != "" {
+		if retentionEvery, err = time.ParseDuration(cfg.Retention.Interval); err != nil || retentionEvery <= 0 {
+			return usageError{fmt.Errorf("retention interval %q: want a positive duration such as 30s", cfg.Retention.Interval)}
+		}
+	}
 	data, err := storage.Open(cfg.DataDir)
 	if err != nil {
 		return err
@@ -379,7 +416,8 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 		}
 		(&scheduler.Leader{
 			State: state, Members: memberSource{node}, Apply: planApplier{node}, Defs: defs,
-			Now: time.Now, Log: log.With("component", "scheduler"),
+			Now: time.Now, Log: log.With("component", "scheduler"), Retention: retention,
+			RetentionInterval: retentionEvery,
 		}).Run(ctx)
 	}
 	node, err = cluster.Start(cluster.Config{

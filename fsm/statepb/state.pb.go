@@ -1330,6 +1330,7 @@ type PlanAction struct {
 	//	*PlanAction_Assign
 	//	*PlanAction_StepStatus
 	//	*PlanAction_InstanceStatus
+	//	*PlanAction_DeleteInstance
 	Action        isPlanAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1399,6 +1400,15 @@ func (x *PlanAction) GetInstanceStatus() *SetInstanceStatus {
 	return nil
 }
 
+func (x *PlanAction) GetDeleteInstance() *DeleteInstance {
+	if x != nil {
+		if x, ok := x.Action.(*PlanAction_DeleteInstance); ok {
+			return x.DeleteInstance
+		}
+	}
+	return nil
+}
+
 type isPlanAction_Action interface {
 	isPlanAction_Action()
 }
@@ -1415,11 +1425,17 @@ type PlanAction_InstanceStatus struct {
 	InstanceStatus *SetInstanceStatus `protobuf:"bytes,3,opt,name=instance_status,json=instanceStatus,proto3,oneof"`
 }
 
+type PlanAction_DeleteInstance struct {
+	DeleteInstance *DeleteInstance `protobuf:"bytes,4,opt,name=delete_instance,json=deleteInstance,proto3,oneof"`
+}
+
 func (*PlanAction_Assign) isPlanAction_Action() {}
 
 func (*PlanAction_StepStatus) isPlanAction_Action() {}
 
 func (*PlanAction_InstanceStatus) isPlanAction_Action() {}
+
+func (*PlanAction_DeleteInstance) isPlanAction_Action() {}
 
 // AssignAttempt places a new attempt of a step on a node. Its generation is the
 // Raft index of the entry that carries it.
@@ -1685,6 +1701,60 @@ func (x *SetInstanceStatus) GetReason() string {
 	return ""
 }
 
+// DeleteInstance removes a finished instance with its steps and timeline,
+// as the retention policy decides.
+type DeleteInstance struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	InstanceId    int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteInstance) Reset() {
+	*x = DeleteInstance{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteInstance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteInstance) ProtoMessage() {}
+
+func (x *DeleteInstance) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteInstance.ProtoReflect.Descriptor instead.
+func (*DeleteInstance) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeleteInstance) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *DeleteInstance) GetInstanceId() int64 {
+	if x != nil {
+		return x.InstanceId
+	}
+	return 0
+}
+
 var File_baton_state_v1_state_proto protoreflect.FileDescriptor
 
 const file_baton_state_v1_state_proto_rawDesc = "" +
@@ -1857,13 +1927,14 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"o\n" +
 	"\tApplyPlan\x12,\n" +
 	"\x03now\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x124\n" +
-	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\"\xdf\x01\n" +
+	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\"\xaa\x02\n" +
 	"\n" +
 	"PlanAction\x127\n" +
 	"\x06assign\x18\x01 \x01(\v2\x1d.baton.state.v1.AssignAttemptH\x00R\x06assign\x12@\n" +
 	"\vstep_status\x18\x02 \x01(\v2\x1d.baton.state.v1.SetStepStatusH\x00R\n" +
 	"stepStatus\x12L\n" +
-	"\x0finstance_status\x18\x03 \x01(\v2!.baton.state.v1.SetInstanceStatusH\x00R\x0einstanceStatusB\b\n" +
+	"\x0finstance_status\x18\x03 \x01(\v2!.baton.state.v1.SetInstanceStatusH\x00R\x0einstanceStatus\x12I\n" +
+	"\x0fdelete_instance\x18\x04 \x01(\v2\x1e.baton.state.v1.DeleteInstanceH\x00R\x0edeleteInstanceB\b\n" +
 	"\x06action\"\xf2\x02\n" +
 	"\rAssignAttempt\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
@@ -1897,7 +1968,12 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\vfrom_status\x18\x03 \x01(\tR\n" +
 	"fromStatus\x12\x16\n" +
 	"\x06status\x18\x04 \x01(\tR\x06status\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reasonB.Z,github.com/batonhq/baton/fsm/statepb;statepbb\x06proto3"
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"R\n" +
+	"\x0eDeleteInstance\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1f\n" +
+	"\vinstance_id\x18\x02 \x01(\x03R\n" +
+	"instanceIdB.Z,github.com/batonhq/baton/fsm/statepb;statepbb\x06proto3"
 
 var (
 	file_baton_state_v1_state_proto_rawDescOnce sync.Once
@@ -1911,7 +1987,7 @@ func file_baton_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_baton_state_v1_state_proto_rawDescData
 }
 
-var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_baton_state_v1_state_proto_goTypes = []any{
 	(*Param)(nil),                 // 0: baton.state.v1.Param
 	(*Workflow)(nil),              // 1: baton.state.v1.Workflow
@@ -1931,65 +2007,67 @@ var file_baton_state_v1_state_proto_goTypes = []any{
 	(*AssignAttempt)(nil),         // 15: baton.state.v1.AssignAttempt
 	(*SetStepStatus)(nil),         // 16: baton.state.v1.SetStepStatus
 	(*SetInstanceStatus)(nil),     // 17: baton.state.v1.SetInstanceStatus
-	nil,                           // 18: baton.state.v1.Instance.ParamsEntry
-	nil,                           // 19: baton.state.v1.Step.OutputsEntry
-	nil,                           // 20: baton.state.v1.Attempt.ParamsEntry
-	nil,                           // 21: baton.state.v1.Attempt.OutputsEntry
-	nil,                           // 22: baton.state.v1.StartInstance.ParamsEntry
-	nil,                           // 23: baton.state.v1.ReportResult.OutputsEntry
-	nil,                           // 24: baton.state.v1.AssignAttempt.ParamsEntry
-	(*structpb.Value)(nil),        // 25: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
+	(*DeleteInstance)(nil),        // 18: baton.state.v1.DeleteInstance
+	nil,                           // 19: baton.state.v1.Instance.ParamsEntry
+	nil,                           // 20: baton.state.v1.Step.OutputsEntry
+	nil,                           // 21: baton.state.v1.Attempt.ParamsEntry
+	nil,                           // 22: baton.state.v1.Attempt.OutputsEntry
+	nil,                           // 23: baton.state.v1.StartInstance.ParamsEntry
+	nil,                           // 24: baton.state.v1.ReportResult.OutputsEntry
+	nil,                           // 25: baton.state.v1.AssignAttempt.ParamsEntry
+	(*structpb.Value)(nil),        // 26: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
 }
 var file_baton_state_v1_state_proto_depIdxs = []int32{
-	25, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
-	26, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
-	26, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
-	26, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
-	18, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
-	26, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
-	26, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
-	26, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
+	26, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
+	27, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
+	27, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
+	27, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
+	19, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
+	27, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
+	27, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
+	27, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
 	5,  // 8: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
-	26, // 9: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
-	19, // 10: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
-	26, // 11: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
-	26, // 12: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	26, // 13: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	26, // 14: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	26, // 15: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
-	20, // 16: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
-	21, // 17: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
-	26, // 18: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
-	26, // 19: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
-	26, // 20: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
-	26, // 21: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
-	22, // 22: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
+	27, // 9: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
+	20, // 10: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
+	27, // 11: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
+	27, // 12: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	27, // 13: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	27, // 14: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	27, // 15: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
+	21, // 16: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
+	22, // 17: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
+	27, // 18: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
+	27, // 19: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
+	27, // 20: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
+	27, // 21: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
+	23, // 22: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
 	10, // 23: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
-	26, // 24: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
-	26, // 25: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
-	23, // 26: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
-	26, // 27: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
-	26, // 28: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
+	27, // 24: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
+	27, // 25: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
+	24, // 26: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
+	27, // 27: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
+	27, // 28: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
 	14, // 29: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
 	15, // 30: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
 	16, // 31: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
 	17, // 32: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
-	24, // 33: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
-	26, // 34: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
-	26, // 35: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
-	0,  // 36: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 37: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 38: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 39: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 40: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 41: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 42: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	43, // [43:43] is the sub-list for method output_type
-	43, // [43:43] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	18, // 33: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
+	25, // 34: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
+	27, // 35: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
+	27, // 36: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
+	0,  // 37: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 38: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 39: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 40: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 41: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 42: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 43: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_baton_state_v1_state_proto_init() }
@@ -2001,6 +2079,7 @@ func file_baton_state_v1_state_proto_init() {
 		(*PlanAction_Assign)(nil),
 		(*PlanAction_StepStatus)(nil),
 		(*PlanAction_InstanceStatus)(nil),
+		(*PlanAction_DeleteInstance)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2008,7 +2087,7 @@ func file_baton_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_state_v1_state_proto_rawDesc), len(file_baton_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -429,3 +429,36 @@ func TestStepTimeoutTerminatesTheProcess(t *testing.T) {
 		t.Errorf("log tail %q: want the output before the timeout only", tail)
 	}
 }
+
+// The leader applies the retention policy: only the newest finished
+// instances of a workflow are kept.
+func TestRetentionDeletesOldFinishedInstances(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t, "-retain-finished", "2", "-retention-interval", "200ms")
+	addr := a.URL()
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/fail.json")
+	for i := 0; i < 4; i++ {
+		if r := harness.CLI(t, addr, "instance", "start", "e2e-fail", "--wait"); r.Code != 3 {
+			t.Fatalf("run %d exited %d", i, r.Code)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var list instancev1.ListResponse
+		harness.CLIJSON(t, addr, &list, "instance", "list", "e2e-fail")
+		var ids []int64
+		for _, in := range list.Instances {
+			ids = append(ids, in.InstanceId)
+		}
+		if len(ids) == 2 && ids[0] == 4 && ids[1] == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instances kept: %v, want [4 3]", ids)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := harness.CLI(t, addr, "instance", "get", "e2e-fail", "1"); r.Code != 1 || !strings.Contains(r.Stderr, "not_found") {
+		t.Errorf("a deleted instance: exit %d, %s", r.Code, r.Stderr)
+	}
+}
