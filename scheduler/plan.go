@@ -106,9 +106,92 @@ type round struct {
 	in      Input
 	now     *timestamppb.Timestamp
 	ring    *Ring
+	rings   map[string]*Ring // per constraint set, built on first use
 	load    map[string]int
 	actions []*statepb.PlanAction
 	wake    time.Time
+}
+
+// nodeConstraints reads a step's evaluated node_constraints: every key must be
+// a tag of the node with one of the comma-separated values, e.g.
+// {"pool": "etl,batch"}.
+func nodeConstraints(params map[string]*statepb.Param) (map[string]string, error) {
+	p, ok := params[workflow.NodeConstraintsParam]
+	if !ok {
+		return nil, nil
+	}
+	v, err := ValueFromParam(p)
+	if err != nil {
+		return nil, fmt.Errorf("param %s: %w", workflow.NodeConstraintsParam, err)
+	}
+	m, ok := v.Raw.(map[string]string)
+	if !ok {
+		return nil, fmt.Errorf("param %s must be a STRING_MAP of node tag to allowed values, got %s", workflow.NodeConstraintsParam, v.Type)
+	}
+	return m, nil
+}
+
+func formatConstraints(c map[string]string) string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + c[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+// matches reports whether a member's tags satisfy constraints.
+func matches(tags, constraints map[string]string) bool {
+	for k, allowed := range constraints {
+		v, ok := tags[k]
+		if !ok {
+			return false
+		}
+		found := false
+		for _, a := range strings.Split(allowed, ",") {
+			if strings.TrimSpace(a) == v {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// place picks a node for key by consistent hashing with bounded loads over
+// the members that satisfy constraints; "" when none does.
+func (r *round) place(key string, constraints map[string]string) string {
+	if len(constraints) == 0 {
+		return r.ring.Pick(key, r.load)
+	}
+	sig := formatConstraints(constraints)
+	ring, ok := r.rings[sig]
+	if !ok {
+		var names []string
+		for _, m := range r.in.Members {
+			if matches(m.Tags, constraints) {
+				names = append(names, m.Name)
+			}
+		}
+		sort.Strings(names)
+		ring = NewRing(names)
+		if r.rings == nil {
+			r.rings = map[string]*Ring{}
+		}
+		r.rings[sig] = ring
+	}
+	load := map[string]int{}
+	for _, name := range ring.Members() {
+		load[name] = r.load[name]
+	}
+	return ring.Pick(key, load)
 }
 
 // alive reports whether node is among the members that can run steps.
@@ -346,9 +429,17 @@ func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *sta
 		return
 	}
 	key := fmt.Sprintf("%s/%d/%s/%d", st.WorkflowId, st.InstanceId, st.StepId, attempt)
-	node := r.ring.Pick(key, r.load)
+	constraints, err := nodeConstraints(params)
+	if err != nil {
+		r.setStep(st, fsm.StepFatallyFailed, err.Error(), nil)
+		return
+	}
+	node := r.place(key, constraints)
 	if node == "" {
-		const why = "waiting for an eligible node"
+		why := "waiting for an eligible node"
+		if len(constraints) > 0 {
+			why = "waiting for a node with " + formatConstraints(constraints)
+		}
 		if st.Status != fsm.StepCreated || st.Reason != why {
 			r.setStep(st, fsm.StepCreated, why, nil)
 		}

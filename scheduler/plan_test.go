@@ -432,3 +432,31 @@ func TestPlanRetriesAttemptOfDeadNodeElsewhere(t *testing.T) {
 		t.Fatal("a result from the dead node's attempt was accepted")
 	}
 }
+
+func TestPlanPlacesOnlyOnNodesWithRequiredTags(t *testing.T) {
+	px := newPlanFixture(t, `{"workflow": {"id": "wf", "steps": [
+	  {"step": {"id": "etl", "type": "NoOp", "params": {"node_constraints": {"type": "STRING_MAP", "value": {"pool": "etl,batch"}}}}},
+	  {"step": {"id": "gpu", "type": "NoOp", "params": {"node_constraints": {"type": "STRING_MAP", "value": {"gpu": "yes"}}}}},
+	  {"step": {"id": "any", "type": "NoOp"}}]}}`)
+	px.members = []Member{
+		{Name: "n1", Tags: map[string]string{"pool": "web"}},
+		{Name: "n2", Tags: map[string]string{"pool": "batch"}},
+		{Name: "n3", Tags: map[string]string{"pool": "etl"}},
+	}
+	px.round()
+	if st := px.step("etl"); st.Status != fsm.StepRunning || (st.Node != "n2" && st.Node != "n3") {
+		t.Fatalf("etl step: %s on %q, want RUNNING on n2 or n3", st.Status, st.Node)
+	}
+	if st := px.step("any"); st.Status != fsm.StepRunning {
+		t.Fatalf("unconstrained step: %s", st.Status)
+	}
+	gpu := px.step("gpu")
+	if gpu.Status != fsm.StepCreated || gpu.Reason != "waiting for a node with gpu=yes" {
+		t.Fatalf("gpu step: %s (%q), want CREATED waiting for a node with gpu=yes", gpu.Status, gpu.Reason)
+	}
+	px.members = append(px.members, Member{Name: "n4", Tags: map[string]string{"gpu": "yes"}})
+	px.round()
+	if st := px.step("gpu"); st.Status != fsm.StepRunning || st.Node != "n4" {
+		t.Fatalf("gpu step after a gpu node joined: %s on %q", st.Status, st.Node)
+	}
+}

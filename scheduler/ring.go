@@ -20,11 +20,12 @@ type Ring struct {
 	points  []uint64
 	owners  []string
 	members int
+	names   []string
 }
 
 // NewRing builds a ring over member names (order does not matter).
 func NewRing(members []string) *Ring {
-	r := &Ring{members: len(members)}
+	r := &Ring{members: len(members), names: append([]string(nil), members...)}
 	type point struct {
 		h     uint64
 		owner string
@@ -60,6 +61,9 @@ func hash64(s string) uint64 {
 	x ^= x >> 33
 	return x
 }
+
+// Members returns the ring's members.
+func (r *Ring) Members() []string { return r.names }
 
 // Owner returns the member a key hashes to, ignoring load.
 func (r *Ring) Owner(key string) string {

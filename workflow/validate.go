@@ -17,17 +17,20 @@ var (
 )
 
 const (
-	reservedPrefix      = "maestro_"
-	reservedSuffix      = "_maestro"
-	stepParamSeparator  = "__"
-	maxConcurrency      = 1000
-	maxForeachConc      = 500
-	maxNestingDepth     = 10
-	loopParamsName      = "loop_params"
-	shellParam          = "shell"
-	shellCommandField   = "command"
-	sleepSecondsParam   = "sleep_seconds"
-	maxTimeoutDaysLabel = "120 days"
+	reservedPrefix     = "maestro_"
+	reservedSuffix     = "_maestro"
+	stepParamSeparator = "__"
+	maxConcurrency     = 1000
+	maxForeachConc     = 500
+	maxNestingDepth    = 10
+	loopParamsName     = "loop_params"
+	shellParam         = "shell"
+	shellCommandField  = "command"
+	sleepSecondsParam  = "sleep_seconds"
+	// NodeConstraintsParam is the reserved step param (STRING_MAP) naming the
+	// node tags a step needs; see docs/DEFINITIONS.md.
+	NodeConstraintsParam = "node_constraints"
+	maxTimeoutDaysLabel  = "120 days"
 )
 
 // textLen counts like Java's String.length, which Maestro's limits use.
@@ -266,6 +269,9 @@ func (v *validator) step(path string, s *Step, depth int) {
 	v.timeout(path+".timeout", s.Timeout)
 	v.tags(path+".tags", s.Tags)
 	v.params(path+".params", s.Params, 0)
+	if nc, ok := s.Params[NodeConstraintsParam]; ok && nc.Type != StringMap {
+		v.add(keyPath(path+".params", NodeConstraintsParam)+".type", "the %q param must be of type STRING_MAP (node tag -> allowed values), got %s", NodeConstraintsParam, nc.Type)
+	}
 	switch {
 	case kind == KindStep && s.Type == TypeShell:
 		v.shell(path+".params", s.Params)
