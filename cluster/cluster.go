@@ -57,6 +57,12 @@ type Config struct {
 	SnapshotsRetained int
 	ApplyTimeout      time.Duration
 
+	// DeadServerCleanup removes a server from Raft once gossip has reported
+	// it failed for this long (0 disables), but only while at least
+	// MinVoters voters remain, so cleanup never costs the quorum.
+	DeadServerCleanup time.Duration
+	MinVoters         int
+
 	Logger *slog.Logger
 }
 
@@ -97,6 +103,9 @@ type Node struct {
 	// barrier has applied everything earlier leaders committed.
 	readyMu       sync.Mutex
 	readyForReads bool
+
+	// failedSince is when the leader first saw each server failed.
+	failedSince map[string]time.Time
 }
 
 // Start opens the stores, starts Raft and gossip, and begins forming or
@@ -324,6 +333,7 @@ func (n *Node) eventLoop() {
 		case <-reconcile.C:
 			if n.IsLeader() {
 				n.reconcile(false, n.serf.Members())
+				n.cleanupDeadServers(time.Now())
 			}
 		}
 	}
@@ -356,6 +366,59 @@ func (n *Node) reconcile(left bool, members []serf.Member) {
 				n.log.Warn("add server failed", "server", m.Name, "err", err)
 			}
 		}
+	}
+}
+
+// cleanupDeadServers removes at most one server that has been failed longer
+// than DeadServerCleanup, if at least MinVoters voters would remain.
+func (n *Node) cleanupDeadServers(now time.Time) {
+	if n.cfg.DeadServerCleanup <= 0 {
+		return
+	}
+	if n.failedSince == nil {
+		n.failedSince = map[string]time.Time{}
+	}
+	failed := map[string]bool{}
+	for _, m := range n.serf.Members() {
+		if m.Tags[tagRole] == roleValue && m.Status == serf.StatusFailed {
+			failed[m.Name] = true
+			if _, ok := n.failedSince[m.Name]; !ok {
+				n.failedSince[m.Name] = now
+			}
+		}
+	}
+	for name := range n.failedSince {
+		if !failed[name] {
+			delete(n.failedSince, name)
+		}
+	}
+	cf := n.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return
+	}
+	voters := 0
+	for _, s := range cf.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+	}
+	minVoters := max(n.cfg.MinVoters, 1)
+	for _, s := range cf.Configuration().Servers {
+		since, ok := n.failedSince[string(s.ID)]
+		if !ok || now.Sub(since) < n.cfg.DeadServerCleanup {
+			continue
+		}
+		if voters-1 < minVoters {
+			n.log.Warn("dead server kept: removing it would leave fewer voters than min_voters",
+				"server", s.ID, "voters", voters, "min_voters", minVoters)
+			return
+		}
+		n.log.Info("removing dead server", "server", s.ID, "failed_for", now.Sub(since).Round(time.Second))
+		if err := n.raft.RemoveServer(s.ID, 0, 0).Error(); err != nil {
+			n.log.Warn("remove dead server failed", "server", s.ID, "err", err)
+		}
+		delete(n.failedSince, string(s.ID))
+		return
 	}
 }
 

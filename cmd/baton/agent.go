@@ -49,7 +49,10 @@ type agentConfig struct {
 	// workflow (benchmarks use 1,000-step chains).
 	MaxWorkflowSteps int             `yaml:"max_workflow_steps" hcl:"max_workflow_steps"`
 	Retention        retentionConfig `yaml:"retention" hcl:"retention"`
-	Dev              bool            `yaml:"-" hcl:"-"`
+	// DeadServerCleanup and MinVoters: see cluster.Config.
+	DeadServerCleanup string `yaml:"dead_server_cleanup" hcl:"dead_server_cleanup"`
+	MinVoters         int    `yaml:"min_voters" hcl:"min_voters"`
+	Dev               bool   `yaml:"-" hcl:"-"`
 }
 
 // retentionConfig bounds finished history (see scheduler.Retention).
@@ -140,6 +143,8 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 	fs.StringVar(&f.LogFormat, "log-format", "", "text or json (default text)")
 	retainN := fs.Int("retain-finished", -1, "finished instances kept per workflow; 0 keeps all (default 1000)")
 	fs.StringVar(&f.Retention.FinishedFor, "retain-finished-for", "", "delete finished instances that ended longer ago than this, e.g. 720h (default: no age limit)")
+	fs.StringVar(&f.DeadServerCleanup, "dead-server-cleanup", "", "remove a server from Raft after gossip has reported it failed this long; 0 disables (default 10m)")
+	fs.IntVar(&f.MinVoters, "min-voters", 0, "dead-server cleanup never leaves fewer voters than this (default 3)")
 	fs.StringVar(&f.Retention.Interval, "retention-interval", "", "how often the leader applies the retention policy (default 30s)")
 	fs.IntVar(&f.MaxWorkflowSteps, "max-workflow-steps", 0, "most steps a definition may have (default 300, as in Maestro)")
 	fs.IntVar(&f.Raft.SnapshotThreshold, "raft-snapshot-threshold", 0, "log entries between snapshots (default 8192)")
@@ -274,6 +279,10 @@ func mergeAgentConfig(cfg *agentConfig, f agentConfig) {
 	}
 	set(&cfg.Retention.FinishedFor, f.Retention.FinishedFor)
 	set(&cfg.Retention.Interval, f.Retention.Interval)
+	set(&cfg.DeadServerCleanup, f.DeadServerCleanup)
+	if f.MinVoters != 0 {
+		cfg.MinVoters = f.MinVoters
+	}
 	if f.MaxWorkflowSteps != 0 {
 		cfg.MaxWorkflowSteps = f.MaxWorkflowSteps
 	}
@@ -394,6 +403,16 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 			return usageError{fmt.Errorf("retention interval %q: want a positive duration such as 30s", cfg.Retention.Interval)}
 		}
 	}
+	deadCleanup := 10 * time.Minute
+	if cfg.DeadServerCleanup != "" {
+		if deadCleanup, err = time.ParseDuration(cfg.DeadServerCleanup); err != nil || deadCleanup < 0 {
+			return usageError{fmt.Errorf("dead_server_cleanup %q: want a duration such as 10m, or 0 to disable", cfg.DeadServerCleanup)}
+		}
+	}
+	minVoters := 3
+	if cfg.MinVoters > 0 {
+		minVoters = cfg.MinVoters
+	}
 	data, err := storage.Open(cfg.DataDir)
 	if err != nil {
 		return err
@@ -423,6 +442,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	node, err = cluster.Start(cluster.Config{
 		NodeName: cfg.Node, Data: data, RaftAddr: cfg.RaftAddr, SerfAddr: cfg.SerfAddr, APIAddr: apiURL,
 		BootstrapExpect: cfg.BootstrapExpect, RetryJoin: cfg.RetryJoin, Tags: cfg.Tags,
+		DeadServerCleanup: deadCleanup, MinVoters: minVoters,
 		SnapshotThreshold: uint64(cfg.Raft.SnapshotThreshold), SnapshotInterval: snapInterval, TrailingLogs: uint64(cfg.Raft.TrailingLogs),
 		Logger: log,
 	}, state, leaderFn)

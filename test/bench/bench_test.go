@@ -67,12 +67,24 @@ type clients struct {
 	in instancev1connect.InstanceServiceClient
 }
 
-func devAgent(b *testing.B) (*harness.Agent, clients) {
-	a := harness.StartDev(b, "-max-workflow-steps", "1000")
-	return a, clients{
+func clientsFor(a *harness.Agent) clients {
+	return clients{
 		wf: workflowv1connect.NewWorkflowServiceClient(harness.HTTPClient(), a.URL()),
 		in: instancev1connect.NewInstanceServiceClient(harness.HTTPClient(), a.URL()),
 	}
+}
+
+// target starts what a benchmark runs against: one dev agent, or a cluster
+// of n servers whose leader the clients talk to (so figures measure the
+// engine, not forwarding).
+func target(b *testing.B, n int) ([]*harness.Agent, clients) {
+	if n == 1 {
+		a := harness.StartDev(b, "-max-workflow-steps", "1000")
+		return []*harness.Agent{a}, clientsFor(a)
+	}
+	agents := harness.StartCluster(b, n, "-max-workflow-steps", "1000")
+	leader := harness.WaitAgreement(b, agents, time.Minute)
+	return agents, clientsFor(leader)
 }
 
 func waitTerminal(ctx context.Context, b *testing.B, c clients, wf string, id int64) {
@@ -91,8 +103,13 @@ func waitTerminal(ctx context.Context, b *testing.B, c clients, wf string, id in
 // iteration and reports the engine's overhead per step: the time from one
 // step's start to the next one's, as the FSM recorded it.
 func BenchmarkChain1000(b *testing.B) {
+	b.Run("nodes=1", func(b *testing.B) { benchChain(b, 1) })
+	b.Run("nodes=3", func(b *testing.B) { benchChain(b, 3) })
+}
+
+func benchChain(b *testing.B, nodes int) {
 	const n = 1000
-	_, c := devAgent(b)
+	_, c := target(b, nodes)
 	ctx := context.Background()
 	if _, err := c.wf.Push(ctx, connect.NewRequest(&workflowv1.PushRequest{Definition: chainDefinition("chain", n)})); err != nil {
 		b.Fatal(err)
@@ -134,9 +151,14 @@ func BenchmarkChain1000(b *testing.B) {
 // BenchmarkStarts starts instances of a one-step workflow from concurrent
 // clients (closed loop) and reports throughput and acknowledgement latency.
 func BenchmarkStarts(b *testing.B) {
+	b.Run("nodes=1", func(b *testing.B) { benchStarts(b, 1) })
+	b.Run("nodes=3", func(b *testing.B) { benchStarts(b, 3) })
+}
+
+func benchStarts(b *testing.B, nodes int) {
 	const clientsN = 32
 	const perIteration = 2000
-	_, c := devAgent(b)
+	_, c := target(b, nodes)
 	ctx := context.Background()
 	if _, err := c.wf.Push(ctx, connect.NewRequest(&workflowv1.PushRequest{Definition: chainDefinition("one", 1)})); err != nil {
 		b.Fatal(err)
@@ -175,6 +197,90 @@ func BenchmarkStarts(b *testing.B) {
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "starts_per_s")
 	b.ReportMetric(ms(percentile(lat, 0.5)), "ack_ms_p50")
 	b.ReportMetric(ms(percentile(lat, 0.99)), "ack_ms_p99")
+	b.ReportMetric(0, "ns/op")
+	conditions(b)
+}
+
+// BenchmarkFailover keeps a 3-server cluster busy, SIGKILLs the leader, and
+// reports resume_ms: from the kill to the first step placed by the new
+// leader (placements carry the leader's time, on this same machine).
+func BenchmarkFailover(b *testing.B) {
+	var resume []time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		agents, c := target(b, 3)
+		ctx := context.Background()
+		def := `{"properties": {"run_strategy": {"rule": "PARALLEL", "workflow_concurrency": 1000}},
+		  "workflow": {"id": "steady", "steps": [{"step": {"id": "a", "type": "NoOp", "transition": {"successors": {"b": "true"}}}},
+		  {"step": {"id": "b", "type": "Sleep", "params": {"sleep_seconds": {"type": "LONG", "value": 1}}}}]}}`
+		if _, err := c.wf.Push(ctx, connect.NewRequest(&workflowv1.PushRequest{Definition: def})); err != nil {
+			b.Fatal(err)
+		}
+		leader := harness.WaitAgreement(b, agents, time.Minute)
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		// Steady load through a follower that survives the kill.
+		var via *harness.Agent
+		for _, a := range agents {
+			if a != leader {
+				via = a
+				break
+			}
+		}
+		load := clientsFor(via)
+		go func() {
+			defer close(done)
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				_, _ = load.in.Start(ctx, connect.NewRequest(&instancev1.StartRequest{WorkflowId: "steady", RequestId: fmt.Sprintf("f%d-%d", i, k)}))
+			}
+		}()
+		time.Sleep(2 * time.Second)
+		b.StartTimer()
+		killed := time.Now()
+		leader.Kill()
+		harness.WaitAgreement(b, agents, time.Minute)
+		b.StopTimer()
+		var first time.Time
+		deadline := time.Now().Add(time.Minute)
+		for first.IsZero() && time.Now().Before(deadline) {
+			list, err := load.in.List(ctx, connect.NewRequest(&instancev1.ListRequest{WorkflowId: "steady", Limit: 1000}))
+			if err == nil {
+				for _, inst := range list.Msg.Instances {
+					got, err := load.in.Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: "steady", InstanceId: inst.InstanceId}))
+					if err != nil {
+						continue
+					}
+					for _, st := range got.Msg.Steps {
+						for _, a := range st.Attempts {
+							if t := a.StartTime.AsTime(); t.After(killed) && (first.IsZero() || t.Before(first)) {
+								first = t
+							}
+						}
+					}
+				}
+			}
+			if first.IsZero() {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		close(stop)
+		<-done
+		if first.IsZero() {
+			b.Fatal("no step was placed after the leader was killed")
+		}
+		resume = append(resume, first.Sub(killed))
+		for _, a := range agents {
+			a.Kill()
+		}
+	}
+	sort.Slice(resume, func(i, j int) bool { return resume[i] < resume[j] })
+	b.ReportMetric(ms(percentile(resume, 0.5)), "resume_ms")
+	b.ReportMetric(ms(resume[len(resume)-1]), "resume_ms_max")
 	b.ReportMetric(0, "ns/op")
 	conditions(b)
 }
