@@ -23,6 +23,12 @@ const (
 	CmdStopInstance     CommandType = 4
 	CmdApplyPlan        CommandType = 5
 	CmdReportResult     CommandType = 6
+
+	// CmdNoop changes nothing. It exists because Raft only snapshots once
+	// the FSM has applied an entry past the latest configuration change; an
+	// operator snapshot of an idle cluster commits one first. It carries
+	// the ignorable flag, so every node skips it.
+	CmdNoop CommandType = IgnorableFlag | 0x7F
 )
 
 func (t CommandType) String() string {

@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
 	clusterv1 "github.com/batonhq/baton/rpc/gen/baton/cluster/v1"
 	"github.com/batonhq/baton/rpc/gen/baton/cluster/v1/clusterv1connect"
 )
@@ -56,4 +57,44 @@ func (c *clusterService) ReportResult(ctx context.Context, req *connect.Request[
 	}, func(p *peerClients) func(context.Context, *connect.Request[clusterv1.ReportResultRequest]) (*connect.Response[clusterv1.ReportResultResponse], error) {
 		return p.cluster.ReportResult
 	})
+}
+
+func (c *clusterService) Assignments(ctx context.Context, req *connect.Request[clusterv1.AssignmentsRequest]) (*connect.Response[clusterv1.AssignmentsResponse], error) {
+	if req.Msg.Node == "" {
+		return nil, invalid(errors.New("node is required"))
+	}
+	return onRead(ctx, c.Server, req, false, func(context.Context, *clusterv1.AssignmentsRequest) (*clusterv1.AssignmentsResponse, error) {
+		var steps []*statepb.Step
+		for _, st := range c.FSM.State().StepsOnNode(nil, req.Msg.Node) {
+			if st.Status == fsm.StepRunning {
+				steps = append(steps, st)
+			}
+		}
+		return &clusterv1.AssignmentsResponse{Steps: steps, AppliedIndex: c.FSM.AppliedIndex()}, nil
+	}, func(p *peerClients) func(context.Context, *connect.Request[clusterv1.AssignmentsRequest]) (*connect.Response[clusterv1.AssignmentsResponse], error) {
+		return p.cluster.Assignments
+	})
+}
+
+func (c *clusterService) Poke(context.Context, *connect.Request[clusterv1.PokeRequest]) (*connect.Response[clusterv1.PokeResponse], error) {
+	if c.Worker != nil {
+		c.Worker.Poke()
+	}
+	return connect.NewResponse(&clusterv1.PokeResponse{}), nil
+}
+
+// Poke tells node that attempts were placed on it. Best effort: the node's
+// replica remains the fallback, so a lost poke only costs latency.
+func (s *Server) Poke(ctx context.Context, node string) {
+	if node == s.Node.Name() {
+		return // this node's worker watches the same state the leader writes
+	}
+	for _, m := range s.Node.Members() {
+		if m.Name == node && m.APIAddr != "" {
+			if _, err := s.peer(m.APIAddr).cluster.Poke(ctx, connect.NewRequest(&clusterv1.PokeRequest{})); err != nil {
+				s.Log.Debug("poke failed", "node", node, "err", err)
+			}
+			return
+		}
+	}
 }

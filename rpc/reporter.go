@@ -11,8 +11,9 @@ import (
 	"github.com/batonhq/baton/rpc/gen/baton/cluster/v1/clusterv1connect"
 )
 
-// Reporter sends attempt results through this node's own API, which forwards
-// them to whichever node leads at the time.
+// Reporter is a node's client of the leader: it sends attempt results and
+// fetches assignments through this node's own API, which forwards them to
+// whichever node leads at the time.
 type Reporter struct {
 	client clusterv1connect.ClusterServiceClient
 }
@@ -34,4 +35,13 @@ func (r *Reporter) ReportResult(ctx context.Context, res *statepb.ReportResult) 
 		return false, "", err
 	}
 	return out.Msg.Accepted, out.Msg.Reason, nil
+}
+
+// Assignments implements scheduler.Reporter: the leader's view of what runs on node.
+func (r *Reporter) Assignments(ctx context.Context, node string) ([]*statepb.Step, error) {
+	out, err := r.client.Assignments(ctx, connect.NewRequest(&clusterv1.AssignmentsRequest{Node: node}))
+	if err != nil {
+		return nil, err
+	}
+	return out.Msg.Steps, nil
 }

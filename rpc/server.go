@@ -23,6 +23,7 @@ import (
 	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/rpc/gen/baton/cluster/v1/clusterv1connect"
 	"github.com/batonhq/baton/rpc/gen/baton/instance/v1/instancev1connect"
+	"github.com/batonhq/baton/rpc/gen/baton/operator/v1/operatorv1connect"
 	"github.com/batonhq/baton/rpc/gen/baton/workflow/v1/workflowv1connect"
 	"github.com/batonhq/baton/scheduler"
 	"github.com/batonhq/baton/workflow"
@@ -46,6 +47,8 @@ type Server struct {
 	Log    *slog.Logger
 	// ForwardWait bounds how long a write waits for a leader to exist.
 	ForwardWait time.Duration
+	// Worker is this node's step worker, woken by the leader's pokes.
+	Worker interface{ Poke() }
 
 	mu      sync.Mutex
 	clients map[string]*peerClients
@@ -68,10 +71,12 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(workflowv1connect.NewWorkflowServiceHandler(&workflowService{s}, opts...))
 	mux.Handle(instancev1connect.NewInstanceServiceHandler(&instanceService{s}, opts...))
 	mux.Handle(clusterv1connect.NewClusterServiceHandler(&clusterService{s}, opts...))
+	mux.Handle(operatorv1connect.NewOperatorServiceHandler(&operatorService{s}, opts...))
 	names := []string{
 		workflowv1connect.WorkflowServiceName,
 		instancev1connect.InstanceServiceName,
 		clusterv1connect.ClusterServiceName,
+		operatorv1connect.OperatorServiceName,
 	}
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(names...)))
 	reflector := grpcreflect.NewStaticReflector(names...)

@@ -15,6 +15,8 @@ import (
 type StateSource interface {
 	State() *fsm.State
 	Changed() <-chan struct{}
+	// AppliedIndex is the Raft index of the newest command in State.
+	AppliedIndex() uint64
 }
 
 // MemberSource lists the members that can run steps.
@@ -45,6 +47,9 @@ type Leader struct {
 	// NodeGrace is how long after gaining leadership a node missing from
 	// gossip keeps its running attempts (default 10s).
 	NodeGrace time.Duration
+	// Poke, if set, tells a node that attempts were just placed on it, so it
+	// starts them without waiting to learn of the commit through Raft.
+	Poke func(ctx context.Context, node string)
 	// Retention is the finished-history policy, applied every
 	// RetentionInterval (default 30s).
 	Retention         Retention
@@ -87,6 +92,7 @@ func (l *Leader) Run(ctx context.Context) {
 				failed = true
 				break
 			}
+			l.pokeAssigned(ctx, out.Actions[start:end])
 		}
 		var wake <-chan time.Time
 		if failed {
@@ -127,4 +133,24 @@ func (l *Leader) prune(ctx context.Context) {
 		return
 	}
 	l.Log.Info("retention: deleted finished instances", "count", len(actions))
+}
+
+// pokeAssigned pokes, in the background, each node that just got attempts.
+func (l *Leader) pokeAssigned(ctx context.Context, actions []*statepb.PlanAction) {
+	if l.Poke == nil {
+		return
+	}
+	nodes := map[string]bool{}
+	for _, a := range actions {
+		if x := a.GetAssign(); x != nil {
+			nodes[x.Node] = true
+		}
+	}
+	for node := range nodes {
+		go func(node string) {
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			l.Poke(pctx, node)
+		}(node)
+	}
 }

@@ -17,10 +17,13 @@ import (
 	"github.com/batonhq/baton/workflow"
 )
 
-// Reporter delivers an attempt result to the leader. accepted is false when
-// the leader fenced it (the attempt is no longer current).
+// Reporter is the node's line to the leader. ReportResult delivers an
+// attempt result (accepted is false when the leader fenced it: the attempt is
+// no longer current); Assignments reads, linearizably, the attempts placed on
+// a node.
 type Reporter interface {
 	ReportResult(ctx context.Context, r *statepb.ReportResult) (accepted bool, reason string, err error)
+	Assignments(ctx context.Context, node string) ([]*statepb.Step, error)
 }
 
 // Worker runs the attempts the leader placed on this node. It learns of them
@@ -38,7 +41,49 @@ type Worker struct {
 	mu      sync.Mutex
 	running map[string]context.CancelFunc // attempt id -> cancel
 	done    map[string]bool               // attempts finished by this process
-	wg      sync.WaitGroup
+	// pushed are attempts learnt from the leader that this node's replica
+	// may not have applied yet; they count as wanted until it has.
+	pushed map[string]assigned
+	poke   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// Poke asks the worker to fetch its assignments from the leader now, instead
+// of waiting for its replica to learn that they committed (a follower learns
+// the commit index only with the leader's next message).
+func (w *Worker) Poke() {
+	w.mu.Lock()
+	ch := w.poke
+	w.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// fetch reads this node's assignments from the leader.
+func (w *Worker) fetch(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	steps, err := w.Reporter.Assignments(ctx, w.Node)
+	if err != nil {
+		w.Log.Debug("fetch assignments from the leader failed; the replica will catch up", "err", err)
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, st := range steps {
+		if st.Status != fsm.StepRunning || len(st.Attempts) == 0 {
+			continue
+		}
+		a := st.Attempts[len(st.Attempts)-1]
+		if a.Node == w.Node && a.Status == fsm.AttemptRunning {
+			w.pushed[a.AttemptId] = assigned{step: st, attempt: a}
+		}
+	}
 }
 
 type assigned struct {
@@ -49,11 +94,18 @@ type assigned struct {
 // Run watches the replica until ctx is canceled, then waits for attempts to
 // stop.
 func (w *Worker) Run(ctx context.Context) {
+	w.mu.Lock()
 	w.running = map[string]context.CancelFunc{}
 	w.done = map[string]bool{}
+	w.pushed = map[string]assigned{}
+	w.poke = make(chan struct{}, 1)
+	w.mu.Unlock()
 	defer w.wg.Wait()
 	for {
 		changed := w.State.Changed()
+		// Read before the state, so that applied never exceeds what the
+		// state shows.
+		applied := w.State.AppliedIndex()
 		want := map[string]assigned{}
 		for _, st := range w.State.State().StepsOnNode(nil, w.Node) {
 			if st.Status != fsm.StepRunning || len(st.Attempts) == 0 {
@@ -65,6 +117,13 @@ func (w *Worker) Run(ctx context.Context) {
 			}
 		}
 		w.mu.Lock()
+		for id, as := range w.pushed {
+			if as.attempt.Generation <= applied {
+				delete(w.pushed, id) // the replica is authoritative again
+			} else if _, ok := want[id]; !ok {
+				want[id] = as
+			}
+		}
 		for id, cancel := range w.running {
 			if _, ok := want[id]; !ok {
 				cancel()
@@ -84,11 +143,14 @@ func (w *Worker) Run(ctx context.Context) {
 			w.wg.Add(1)
 			go w.execute(actx, as)
 		}
+		poke := w.poke
 		w.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
+		case <-poke:
+			w.fetch(ctx)
 		}
 	}
 }
@@ -112,7 +174,9 @@ type output struct {
 func (w *Worker) execute(ctx context.Context, as assigned) {
 	defer w.wg.Done()
 	id := as.attempt.AttemptId
-	dir := w.Data.Attempt(id)
+	// Keyed by generation too: a journal entry belongs to one placement, so
+	// state restored from another cluster's backup never matches it.
+	dir := w.Data.Attempt(fmt.Sprintf("%s@%d", id, as.attempt.Generation))
 	var rec attemptRecord
 	found, err := dir.LoadResult(&rec)
 	if err != nil {

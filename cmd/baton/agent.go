@@ -426,6 +426,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	state := fsm.New()
 	defs := scheduler.NewDefinitionCache()
 	var node *cluster.Node
+	var srv *rpc.Server
 	nodeReady := make(chan struct{})
 	leaderFn := func(ctx context.Context) {
 		select {
@@ -435,7 +436,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 		}
 		(&scheduler.Leader{
 			State: state, Members: memberSource{node}, Apply: planApplier{node}, Defs: defs,
-			Now: time.Now, Log: log.With("component", "scheduler"), Retention: retention,
+			Now: time.Now, Log: log.With("component", "scheduler"), Retention: retention, Poke: srv.Poke,
 			RetentionInterval: retentionEvery,
 		}).Run(ctx)
 	}
@@ -450,13 +451,16 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
-	close(nodeReady)
-
 	limits := workflow.DefaultLimits()
 	if cfg.MaxWorkflowSteps > 0 {
 		limits.MaxSteps = cfg.MaxWorkflowSteps
 	}
-	srv := &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log}
+	worker := &scheduler.Worker{
+		Node: cfg.Node, State: state, Reporter: rpc.NewReporter(apiURL), Data: data,
+		Now: time.Now, Log: log.With("component", "worker"),
+	}
+	srv = &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log, Worker: worker}
+	close(nodeReady)
 	httpSrv := &http.Server{Handler: srv.Handler(), Protocols: rpc.Protocols(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
@@ -465,10 +469,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	workerDone := make(chan struct{})
 	go func() {
 		defer close(workerDone)
-		(&scheduler.Worker{
-			Node: cfg.Node, State: state, Reporter: rpc.NewReporter(apiURL), Data: data,
-			Now: time.Now, Log: log.With("component", "worker"),
-		}).Run(workerCtx)
+		worker.Run(workerCtx)
 	}()
 
 	log.Info("baton agent started", "node", cfg.Node, "api", apiURL, "raft", cfg.RaftAddr, "serf", cfg.SerfAddr,

@@ -141,6 +141,7 @@ func newRootCommand(c *cli) *cobra.Command {
 		newInstanceCommand(c),
 		newStatusCommand(c),
 	)
+	root.AddCommand(newOperatorCommands(c)...)
 	return root
 }
 

@@ -341,6 +341,176 @@ func (x *ReportResultResponse) GetReason() string {
 	return ""
 }
 
+type AssignmentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignmentsRequest) Reset() {
+	*x = AssignmentsRequest{}
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignmentsRequest) ProtoMessage() {}
+
+func (x *AssignmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignmentsRequest.ProtoReflect.Descriptor instead.
+func (*AssignmentsRequest) Descriptor() ([]byte, []int) {
+	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AssignmentsRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+type AssignmentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Steps whose current attempt runs on the node.
+	Steps []*statepb.Step `protobuf:"bytes,1,rep,name=steps,proto3" json:"steps,omitempty"`
+	// The leader's applied index when it answered.
+	AppliedIndex  uint64 `protobuf:"varint,2,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignmentsResponse) Reset() {
+	*x = AssignmentsResponse{}
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignmentsResponse) ProtoMessage() {}
+
+func (x *AssignmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignmentsResponse.ProtoReflect.Descriptor instead.
+func (*AssignmentsResponse) Descriptor() ([]byte, []int) {
+	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *AssignmentsResponse) GetSteps() []*statepb.Step {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+func (x *AssignmentsResponse) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
+type PokeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PokeRequest) Reset() {
+	*x = PokeRequest{}
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PokeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PokeRequest) ProtoMessage() {}
+
+func (x *PokeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PokeRequest.ProtoReflect.Descriptor instead.
+func (*PokeRequest) Descriptor() ([]byte, []int) {
+	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{7}
+}
+
+type PokeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PokeResponse) Reset() {
+	*x = PokeResponse{}
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PokeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PokeResponse) ProtoMessage() {}
+
+func (x *PokeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PokeResponse.ProtoReflect.Descriptor instead.
+func (*PokeResponse) Descriptor() ([]byte, []int) {
+	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{8}
+}
+
 var File_baton_cluster_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_baton_cluster_v1_cluster_proto_rawDesc = "" +
@@ -369,10 +539,19 @@ const file_baton_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x06result\x18\x01 \x01(\v2\x1c.baton.state.v1.ReportResultR\x06result\"J\n" +
 	"\x14ReportResultResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason2\xbc\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"(\n" +
+	"\x12AssignmentsRequest\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\"f\n" +
+	"\x13AssignmentsResponse\x12*\n" +
+	"\x05steps\x18\x01 \x03(\v2\x14.baton.state.v1.StepR\x05steps\x12#\n" +
+	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndex\"\r\n" +
+	"\vPokeRequest\"\x0e\n" +
+	"\fPokeResponse2\xdf\x02\n" +
 	"\x0eClusterService\x12K\n" +
 	"\x06Status\x12\x1f.baton.cluster.v1.StatusRequest\x1a .baton.cluster.v1.StatusResponse\x12]\n" +
-	"\fReportResult\x12%.baton.cluster.v1.ReportResultRequest\x1a&.baton.cluster.v1.ReportResultResponseB=Z;github.com/batonhq/baton/rpc/gen/baton/cluster/v1;clusterv1b\x06proto3"
+	"\fReportResult\x12%.baton.cluster.v1.ReportResultRequest\x1a&.baton.cluster.v1.ReportResultResponse\x12Z\n" +
+	"\vAssignments\x12$.baton.cluster.v1.AssignmentsRequest\x1a%.baton.cluster.v1.AssignmentsResponse\x12E\n" +
+	"\x04Poke\x12\x1d.baton.cluster.v1.PokeRequest\x1a\x1e.baton.cluster.v1.PokeResponseB=Z;github.com/batonhq/baton/rpc/gen/baton/cluster/v1;clusterv1b\x06proto3"
 
 var (
 	file_baton_cluster_v1_cluster_proto_rawDescOnce sync.Once
@@ -386,27 +565,37 @@ func file_baton_cluster_v1_cluster_proto_rawDescGZIP() []byte {
 	return file_baton_cluster_v1_cluster_proto_rawDescData
 }
 
-var file_baton_cluster_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_baton_cluster_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_baton_cluster_v1_cluster_proto_goTypes = []any{
 	(*StatusRequest)(nil),        // 0: baton.cluster.v1.StatusRequest
 	(*StatusResponse)(nil),       // 1: baton.cluster.v1.StatusResponse
 	(*Peer)(nil),                 // 2: baton.cluster.v1.Peer
 	(*ReportResultRequest)(nil),  // 3: baton.cluster.v1.ReportResultRequest
 	(*ReportResultResponse)(nil), // 4: baton.cluster.v1.ReportResultResponse
-	(*statepb.ReportResult)(nil), // 5: baton.state.v1.ReportResult
+	(*AssignmentsRequest)(nil),   // 5: baton.cluster.v1.AssignmentsRequest
+	(*AssignmentsResponse)(nil),  // 6: baton.cluster.v1.AssignmentsResponse
+	(*PokeRequest)(nil),          // 7: baton.cluster.v1.PokeRequest
+	(*PokeResponse)(nil),         // 8: baton.cluster.v1.PokeResponse
+	(*statepb.ReportResult)(nil), // 9: baton.state.v1.ReportResult
+	(*statepb.Step)(nil),         // 10: baton.state.v1.Step
 }
 var file_baton_cluster_v1_cluster_proto_depIdxs = []int32{
-	2, // 0: baton.cluster.v1.StatusResponse.peers:type_name -> baton.cluster.v1.Peer
-	5, // 1: baton.cluster.v1.ReportResultRequest.result:type_name -> baton.state.v1.ReportResult
-	0, // 2: baton.cluster.v1.ClusterService.Status:input_type -> baton.cluster.v1.StatusRequest
-	3, // 3: baton.cluster.v1.ClusterService.ReportResult:input_type -> baton.cluster.v1.ReportResultRequest
-	1, // 4: baton.cluster.v1.ClusterService.Status:output_type -> baton.cluster.v1.StatusResponse
-	4, // 5: baton.cluster.v1.ClusterService.ReportResult:output_type -> baton.cluster.v1.ReportResultResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	2,  // 0: baton.cluster.v1.StatusResponse.peers:type_name -> baton.cluster.v1.Peer
+	9,  // 1: baton.cluster.v1.ReportResultRequest.result:type_name -> baton.state.v1.ReportResult
+	10, // 2: baton.cluster.v1.AssignmentsResponse.steps:type_name -> baton.state.v1.Step
+	0,  // 3: baton.cluster.v1.ClusterService.Status:input_type -> baton.cluster.v1.StatusRequest
+	3,  // 4: baton.cluster.v1.ClusterService.ReportResult:input_type -> baton.cluster.v1.ReportResultRequest
+	5,  // 5: baton.cluster.v1.ClusterService.Assignments:input_type -> baton.cluster.v1.AssignmentsRequest
+	7,  // 6: baton.cluster.v1.ClusterService.Poke:input_type -> baton.cluster.v1.PokeRequest
+	1,  // 7: baton.cluster.v1.ClusterService.Status:output_type -> baton.cluster.v1.StatusResponse
+	4,  // 8: baton.cluster.v1.ClusterService.ReportResult:output_type -> baton.cluster.v1.ReportResultResponse
+	6,  // 9: baton.cluster.v1.ClusterService.Assignments:output_type -> baton.cluster.v1.AssignmentsResponse
+	8,  // 10: baton.cluster.v1.ClusterService.Poke:output_type -> baton.cluster.v1.PokeResponse
+	7,  // [7:11] is the sub-list for method output_type
+	3,  // [3:7] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_baton_cluster_v1_cluster_proto_init() }
@@ -420,7 +609,7 @@ func file_baton_cluster_v1_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_cluster_v1_cluster_proto_rawDesc), len(file_baton_cluster_v1_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,6 +39,11 @@ const (
 	// ClusterServiceReportResultProcedure is the fully-qualified name of the ClusterService's
 	// ReportResult RPC.
 	ClusterServiceReportResultProcedure = "/baton.cluster.v1.ClusterService/ReportResult"
+	// ClusterServiceAssignmentsProcedure is the fully-qualified name of the ClusterService's
+	// Assignments RPC.
+	ClusterServiceAssignmentsProcedure = "/baton.cluster.v1.ClusterService/Assignments"
+	// ClusterServicePokeProcedure is the fully-qualified name of the ClusterService's Poke RPC.
+	ClusterServicePokeProcedure = "/baton.cluster.v1.ClusterService/Poke"
 )
 
 // ClusterServiceClient is a client for the baton.cluster.v1.ClusterService service.
@@ -47,6 +52,13 @@ type ClusterServiceClient interface {
 	Status(context.Context, *connect.Request[v1.StatusRequest]) (*connect.Response[v1.StatusResponse], error)
 	// ReportResult records how a step attempt ended; nodes send it to the leader.
 	ReportResult(context.Context, *connect.Request[v1.ReportResultRequest]) (*connect.Response[v1.ReportResultResponse], error)
+	// Assignments returns the attempts currently placed on a node, read
+	// linearizably from the leader's state.
+	Assignments(context.Context, *connect.Request[v1.AssignmentsRequest]) (*connect.Response[v1.AssignmentsResponse], error)
+	// Poke tells a node that the leader just placed attempts on it. It carries
+	// no data: the node fetches its assignments from the leader, so a poke can
+	// only make it start sooner what Raft has committed.
+	Poke(context.Context, *connect.Request[v1.PokeRequest]) (*connect.Response[v1.PokeResponse], error)
 }
 
 // NewClusterServiceClient constructs a client for the baton.cluster.v1.ClusterService service. By
@@ -72,6 +84,18 @@ func NewClusterServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(clusterServiceMethods.ByName("ReportResult")),
 			connect.WithClientOptions(opts...),
 		),
+		assignments: connect.NewClient[v1.AssignmentsRequest, v1.AssignmentsResponse](
+			httpClient,
+			baseURL+ClusterServiceAssignmentsProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("Assignments")),
+			connect.WithClientOptions(opts...),
+		),
+		poke: connect.NewClient[v1.PokeRequest, v1.PokeResponse](
+			httpClient,
+			baseURL+ClusterServicePokeProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("Poke")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -79,6 +103,8 @@ func NewClusterServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 type clusterServiceClient struct {
 	status       *connect.Client[v1.StatusRequest, v1.StatusResponse]
 	reportResult *connect.Client[v1.ReportResultRequest, v1.ReportResultResponse]
+	assignments  *connect.Client[v1.AssignmentsRequest, v1.AssignmentsResponse]
+	poke         *connect.Client[v1.PokeRequest, v1.PokeResponse]
 }
 
 // Status calls baton.cluster.v1.ClusterService.Status.
@@ -91,12 +117,29 @@ func (c *clusterServiceClient) ReportResult(ctx context.Context, req *connect.Re
 	return c.reportResult.CallUnary(ctx, req)
 }
 
+// Assignments calls baton.cluster.v1.ClusterService.Assignments.
+func (c *clusterServiceClient) Assignments(ctx context.Context, req *connect.Request[v1.AssignmentsRequest]) (*connect.Response[v1.AssignmentsResponse], error) {
+	return c.assignments.CallUnary(ctx, req)
+}
+
+// Poke calls baton.cluster.v1.ClusterService.Poke.
+func (c *clusterServiceClient) Poke(ctx context.Context, req *connect.Request[v1.PokeRequest]) (*connect.Response[v1.PokeResponse], error) {
+	return c.poke.CallUnary(ctx, req)
+}
+
 // ClusterServiceHandler is an implementation of the baton.cluster.v1.ClusterService service.
 type ClusterServiceHandler interface {
 	// Status reports this node's view of the cluster.
 	Status(context.Context, *connect.Request[v1.StatusRequest]) (*connect.Response[v1.StatusResponse], error)
 	// ReportResult records how a step attempt ended; nodes send it to the leader.
 	ReportResult(context.Context, *connect.Request[v1.ReportResultRequest]) (*connect.Response[v1.ReportResultResponse], error)
+	// Assignments returns the attempts currently placed on a node, read
+	// linearizably from the leader's state.
+	Assignments(context.Context, *connect.Request[v1.AssignmentsRequest]) (*connect.Response[v1.AssignmentsResponse], error)
+	// Poke tells a node that the leader just placed attempts on it. It carries
+	// no data: the node fetches its assignments from the leader, so a poke can
+	// only make it start sooner what Raft has committed.
+	Poke(context.Context, *connect.Request[v1.PokeRequest]) (*connect.Response[v1.PokeResponse], error)
 }
 
 // NewClusterServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -118,12 +161,28 @@ func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.Handler
 		connect.WithSchema(clusterServiceMethods.ByName("ReportResult")),
 		connect.WithHandlerOptions(opts...),
 	)
+	clusterServiceAssignmentsHandler := connect.NewUnaryHandler(
+		ClusterServiceAssignmentsProcedure,
+		svc.Assignments,
+		connect.WithSchema(clusterServiceMethods.ByName("Assignments")),
+		connect.WithHandlerOptions(opts...),
+	)
+	clusterServicePokeHandler := connect.NewUnaryHandler(
+		ClusterServicePokeProcedure,
+		svc.Poke,
+		connect.WithSchema(clusterServiceMethods.ByName("Poke")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/baton.cluster.v1.ClusterService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ClusterServiceStatusProcedure:
 			clusterServiceStatusHandler.ServeHTTP(w, r)
 		case ClusterServiceReportResultProcedure:
 			clusterServiceReportResultHandler.ServeHTTP(w, r)
+		case ClusterServiceAssignmentsProcedure:
+			clusterServiceAssignmentsHandler.ServeHTTP(w, r)
+		case ClusterServicePokeProcedure:
+			clusterServicePokeHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -139,4 +198,12 @@ func (UnimplementedClusterServiceHandler) Status(context.Context, *connect.Reque
 
 func (UnimplementedClusterServiceHandler) ReportResult(context.Context, *connect.Request[v1.ReportResultRequest]) (*connect.Response[v1.ReportResultResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.cluster.v1.ClusterService.ReportResult is not implemented"))
+}
+
+func (UnimplementedClusterServiceHandler) Assignments(context.Context, *connect.Request[v1.AssignmentsRequest]) (*connect.Response[v1.AssignmentsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.cluster.v1.ClusterService.Assignments is not implemented"))
+}
+
+func (UnimplementedClusterServiceHandler) Poke(context.Context, *connect.Request[v1.PokeRequest]) (*connect.Response[v1.PokeResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.cluster.v1.ClusterService.Poke is not implemented"))
 }
