@@ -46,20 +46,27 @@ type Worker struct {
 	pushed map[string]assigned
 	poke   chan struct{}
 	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// init makes the worker's maps and poke channel, from whichever of Run and
+// Poke comes first: a poke that arrives before Run starts is not lost.
+func (w *Worker) init() {
+	w.once.Do(func() {
+		w.running = map[string]context.CancelFunc{}
+		w.done = map[string]bool{}
+		w.pushed = map[string]assigned{}
+		w.poke = make(chan struct{}, 1)
+	})
 }
 
 // Poke asks the worker to fetch its assignments from the leader now, instead
 // of waiting for its replica to learn that they committed (a follower learns
 // the commit index only with the leader's next message).
 func (w *Worker) Poke() {
-	w.mu.Lock()
-	ch := w.poke
-	w.mu.Unlock()
-	if ch == nil {
-		return
-	}
+	w.init()
 	select {
-	case ch <- struct{}{}:
+	case w.poke <- struct{}{}:
 	default:
 	}
 }
@@ -94,12 +101,7 @@ type assigned struct {
 // Run watches the replica until ctx is canceled, then waits for attempts to
 // stop.
 func (w *Worker) Run(ctx context.Context) {
-	w.mu.Lock()
-	w.running = map[string]context.CancelFunc{}
-	w.done = map[string]bool{}
-	w.pushed = map[string]assigned{}
-	w.poke = make(chan struct{}, 1)
-	w.mu.Unlock()
+	w.init()
 	defer w.wg.Wait()
 	for {
 		changed := w.State.Changed()
@@ -143,13 +145,12 @@ func (w *Worker) Run(ctx context.Context) {
 			w.wg.Add(1)
 			go w.execute(actx, as)
 		}
-		poke := w.poke
 		w.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
-		case <-poke:
+		case <-w.poke:
 			w.fetch(ctx)
 		}
 	}
