@@ -291,7 +291,7 @@ var conditionsOnce sync.Once
 func conditions(b *testing.B) {
 	conditionsOnce.Do(func() {
 		host, _ := os.Hostname()
-		b.Logf("conditions: %d CPUs (GOMAXPROCS %d), host %s, %s, single dev agent on loopback, Raft log in bolt with fsync",
+		b.Logf("conditions: %d CPUs (GOMAXPROCS %d), host %s, %s, agents on loopback, Raft log in bolt with fsync, default Raft timeouts",
 			runtime.NumCPU(), runtime.GOMAXPROCS(0), host, runtime.Version())
 	})
 }
