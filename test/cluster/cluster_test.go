@@ -4,6 +4,8 @@ package cluster
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,51 +64,51 @@ func TestThreeServersFormOneClusterAndServeFromAnyNode(t *testing.T) {
 	}
 }
 
-// SIGKILL of the leader while instances run: a new leader takes over, steps
-// on the dead node are retried elsewhere, and every instance succeeds with at
-// most one accepted result per attempt.
+// SIGKILL of the leader while 50 instances run: a new leader takes over,
+// steps on the dead node are retried elsewhere, every instance succeeds, each
+// step has exactly one accepted result, and the ledger the steps append to
+// shows no placement executed twice and no attempt running beside its retry
+// unless it was fenced.
 func TestLeaderKilledWhileInstancesRun(t *testing.T) {
 	agents := harness.StartCluster(t, 3)
 	leader := harness.WaitAgreement(t, agents, 30*time.Second)
 	f := follower(t, agents, leader)
-	harness.MustCLI(t, f.URL(), "workflow", "push", "testdata/sleepy.json")
+	harness.MustCLI(t, f.URL(), "workflow", "push", "testdata/ledger.json")
+	ledger := filepath.Join(t.TempDir(), "ledger")
 	in := instancev1connect.NewInstanceServiceClient(harness.HTTPClient(), f.URL())
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	const n = 10
+	const n = 50
 	for i := 0; i < n; i++ {
-		if _, err := in.Start(ctx, connect.NewRequest(&instancev1.StartRequest{WorkflowId: "sleepy", RequestId: "kill-" + strconv.Itoa(i)})); err != nil {
+		req := &instancev1.StartRequest{WorkflowId: "ledger", RequestId: "kill-" + strconv.Itoa(i), Params: map[string]string{"ledger": ledger}}
+		if _, err := in.Start(ctx, connect.NewRequest(req)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // let steps get placed on every node
+	// Kill once steps are running on every node, the leader's included.
+	waitFor(t, 30*time.Second, "steps running on the leader", func() bool {
+		b, _ := os.ReadFile(ledger)
+		return strings.Contains(string(b), " "+leader.Name+"\n")
+	})
 	leader.Kill()
 	newLeader := harness.WaitAgreement(t, agents, 60*time.Second)
 	if newLeader == leader {
 		t.Fatal("the killed leader is still named leader")
 	}
-	f = follower(t, agents, nil)
-	in = instancev1connect.NewInstanceServiceClient(harness.HTTPClient(), f.URL())
+	in = instancev1connect.NewInstanceServiceClient(harness.HTTPClient(), newLeader.URL())
+	var results []*instancev1.GetResponse
 	for i := int64(1); i <= n; i++ {
 		for {
-			res, err := in.Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: "sleepy", InstanceId: i}))
+			res, err := in.Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: "ledger", InstanceId: i}))
 			if err != nil {
 				t.Fatalf("get %d: %v", i, err)
 			}
-			if s := res.Msg.Instance.Status; s == "SUCCEEDED" {
-				for _, st := range res.Msg.Steps {
-					accepted := 0
-					for _, a := range st.Attempts {
-						if a.Status == "SUCCEEDED" {
-							accepted++
-						}
-					}
-					if st.Status != "SUCCEEDED" || accepted != 1 {
-						t.Errorf("instance %d step %s: %s with %d succeeded attempts", i, st.StepId, st.Status, accepted)
-					}
-				}
+			s := res.Msg.Instance.Status
+			if s == "SUCCEEDED" {
+				results = append(results, res.Msg)
 				break
-			} else if s != "IN_PROGRESS" && s != "CREATED" {
+			}
+			if s != "IN_PROGRESS" && s != "CREATED" {
 				t.Fatalf("instance %d ended %s: %s", i, s, res.Msg.Instance.Reason)
 			}
 			if ctx.Err() != nil {
@@ -114,5 +116,94 @@ func TestLeaderKilledWhileInstancesRun(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+	}
+	list, err := in.List(ctx, connect.NewRequest(&instancev1.ListRequest{WorkflowId: "ledger", Limit: 1000}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Msg.Instances) != n {
+		t.Fatalf("%d instances exist for %d acknowledged starts", len(list.Msg.Instances), n)
+	}
+
+	executed := map[string]int{} // "attempt_id generation" -> executions
+	b, err := os.ReadFile(ledger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) != 3 {
+			t.Fatalf("bad ledger line %q", line)
+		}
+		executed[fields[0]+" "+fields[1]]++
+	}
+	for k, c := range executed {
+		if c > 1 {
+			t.Errorf("placement %s executed %d times", k, c)
+		}
+	}
+	fenced := 0
+	for _, res := range results {
+		for _, st := range res.Steps {
+			if st.Type != "Shell" {
+				continue
+			}
+			accepted := 0
+			for i, a := range st.Attempts {
+				if a.Status == "SUCCEEDED" {
+					accepted++
+					if executed[a.AttemptId+" "+strconv.FormatUint(a.Generation, 10)] != 1 {
+						t.Errorf("succeeded attempt %s (generation %d) is not in the ledger exactly once", a.AttemptId, a.Generation)
+					}
+				}
+				if i < len(st.Attempts)-1 {
+					// An earlier attempt beside a retry must have been fenced.
+					if a.Status != "PLATFORM_FAILED" && a.Status != "STOPPED" {
+						t.Errorf("%s: attempt %d is %s but was retried", a.AttemptId, a.AttemptNumber, a.Status)
+					}
+					fenced++
+				}
+			}
+			if st.Status != "SUCCEEDED" || accepted != 1 {
+				t.Errorf("instance %d step %s: %s with %d succeeded attempts", st.InstanceId, st.StepId, st.Status, accepted)
+			}
+		}
+	}
+	t.Logf("%d instances, %d placements executed, %d fenced attempts retried", n, len(executed), fenced)
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// SIGINT makes a server leave gracefully: the leader removes it from Raft,
+// and the rest keep serving.
+func TestGracefulLeaveRemovesServer(t *testing.T) {
+	agents := harness.StartCluster(t, 3)
+	leader := harness.WaitAgreement(t, agents, 30*time.Second)
+	f := follower(t, agents, leader)
+	f.Interrupt()
+	waitFor(t, 60*time.Second, "the leader to drop the server that left", func() bool {
+		st, err := leader.Status(context.Background())
+		if err != nil {
+			return false
+		}
+		for _, p := range st.Peers {
+			if p.Id == f.Name {
+				return false
+			}
+		}
+		return len(st.Peers) == 2
+	})
+	harness.MustCLI(t, leader.URL(), "workflow", "push", "testdata/sleepy.json")
+	if r := harness.CLI(t, leader.URL(), "instance", "start", "sleepy", "--wait"); r.Code != 0 {
+		t.Fatalf("the two remaining servers cannot run work: exit %d\n%s", r.Code, r.Stderr)
 	}
 }

@@ -25,9 +25,13 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
 	"github.com/batonhq/baton/rpc"
 	clusterv1 "github.com/batonhq/baton/rpc/gen/baton/cluster/v1"
 	"github.com/batonhq/baton/rpc/gen/baton/cluster/v1/clusterv1connect"
+	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
+	"github.com/batonhq/baton/rpc/gen/baton/instance/v1/instancev1connect"
 )
 
 var (
@@ -173,6 +177,9 @@ func (a *Agent) Kill() { a.signal(syscall.SIGKILL) }
 
 // Stop sends SIGTERM and waits for a clean exit.
 func (a *Agent) Stop() { a.signal(syscall.SIGTERM) }
+
+// Interrupt sends SIGINT (a graceful leave) and waits for the exit.
+func (a *Agent) Interrupt() { a.signal(syscall.SIGINT) }
 
 func (a *Agent) signal(sig syscall.Signal) {
 	a.mu.Lock()
@@ -405,4 +412,65 @@ func WaitAgreement(t testing.TB, agents []*Agent, timeout time.Duration) *Agent 
 	}
 	t.Fatalf("agents did not agree on a leader within %s: %s", timeout, last)
 	return nil
+}
+
+// WaitInstancesEnded waits until every listed instance of workflowID has
+// ended and returns each one's final view by id. It reads through the agent
+// at addr (linearizable reads, so the answer is the cluster's, not one
+// replica's) and keeps trying while the cluster has no leader.
+func WaitInstancesEnded(t testing.TB, addr, workflowID string, ids []int64, timeout time.Duration) map[int64]*instancev1.GetResponse {
+	t.Helper()
+	c := instancev1connect.NewInstanceServiceClient(HTTPClient(), addr)
+	deadline := time.Now().Add(timeout)
+	out := make(map[int64]*instancev1.GetResponse, len(ids))
+	var last string
+	for {
+		for _, id := range ids {
+			if out[id] != nil {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			res, err := c.Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: workflowID, InstanceId: id}))
+			cancel()
+			if err != nil {
+				if code := connect.CodeOf(err); code != connect.CodeUnavailable && code != connect.CodeDeadlineExceeded {
+					t.Fatalf("get instance %s/%d through %s: %v", workflowID, id, addr, err)
+				}
+				last = err.Error()
+				break
+			}
+			if !fsm.InstanceTerminal(res.Msg.Instance.Status) {
+				last = fmt.Sprintf("instance %d is %s: %s", id, res.Msg.Instance.Status, DescribeSteps(res.Msg.Steps))
+				break
+			}
+			out[id] = res.Msg
+		}
+		if len(out) >= len(ids) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d instances of %s ended within %s; still waiting on: %s", len(out), len(ids), workflowID, timeout, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// DescribeSteps renders steps and their attempts on one line, for failure
+// messages: step:STATUS[attempt@node=STATUS ...].
+func DescribeSteps(steps []*statepb.Step) string {
+	var b strings.Builder
+	for i, st := range steps {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%s:%s[", st.StepId, st.Status)
+		for j, a := range st.Attempts {
+			if j > 0 {
+				b.WriteString(" ")
+			}
+			fmt.Fprintf(&b, "%d@%s=%s", a.AttemptNumber, a.Node, a.Status)
+		}
+		b.WriteString("]")
+	}
+	return b.String()
 }
