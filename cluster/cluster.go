@@ -609,6 +609,9 @@ type Status struct {
 	CommitIndex  uint64
 	LastLogIndex uint64
 	Term         uint64
+	// FirstLogIndex is the oldest entry still in the log on disk.
+	FirstLogIndex     uint64
+	LastSnapshotIndex uint64
 }
 
 // Status reports this node's Raft state.
@@ -623,6 +626,8 @@ func (n *Node) Status() Status {
 	st.CommitIndex, _ = strconv.ParseUint(stats["commit_index"], 10, 64)
 	st.LastLogIndex, _ = strconv.ParseUint(stats["last_log_index"], 10, 64)
 	st.Term, _ = strconv.ParseUint(stats["term"], 10, 64)
+	st.LastSnapshotIndex, _ = strconv.ParseUint(stats["last_snapshot_index"], 10, 64)
+	st.FirstLogIndex, _ = n.stores.Log.FirstIndex()
 	return st
 }
 

@@ -22,7 +22,7 @@ func (c *clusterService) Status(context.Context, *connect.Request[clusterv1.Stat
 	res := &clusterv1.StatusResponse{
 		Node: c.Node.Name(), RaftState: st.State, LeaderId: st.LeaderID, LeaderRaftAddress: st.LeaderRaft,
 		LeaderApiAddress: st.LeaderAPI, LastAppliedIndex: st.LastApplied, CommitIndex: st.CommitIndex,
-		LastLogIndex: st.LastLogIndex, Term: st.Term,
+		LastLogIndex: st.LastLogIndex, Term: st.Term, FirstLogIndex: st.FirstLogIndex, LastSnapshotIndex: st.LastSnapshotIndex,
 	}
 	for _, p := range st.Peers {
 		res.Peers = append(res.Peers, &clusterv1.Peer{

@@ -295,3 +295,65 @@ func conditions(b *testing.B) {
 			runtime.NumCPU(), runtime.GOMAXPROCS(0), host, runtime.Version())
 	})
 }
+
+// BenchmarkLogGrowth writes at least 100,000 Raft entries through a dev agent
+// with default snapshot and retention settings, and reports how many log
+// entries were ever on disk at once and how many instances the state kept.
+func BenchmarkLogGrowth(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		a := harness.StartDev(b)
+		c := clientsFor(a)
+		ctx := context.Background()
+		def := `{"properties": {"run_strategy": {"rule": "PARALLEL", "workflow_concurrency": 1000}},
+		  "workflow": {"id": "tiny", "steps": [{"step": {"id": "a", "type": "NoOp"}}]}}`
+		if _, err := c.wf.Push(ctx, connect.NewRequest(&workflowv1.PushRequest{Definition: def})); err != nil {
+			b.Fatal(err)
+		}
+		var next atomic.Int64
+		var maxOnDisk, last uint64
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for w := 0; w < 32; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					k := next.Add(1)
+					if _, err := c.in.Start(ctx, connect.NewRequest(&instancev1.StartRequest{WorkflowId: "tiny", RequestId: fmt.Sprint("g", k)})); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		for last < 100_000 {
+			time.Sleep(200 * time.Millisecond)
+			st, err := a.Status(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			last = st.LastLogIndex
+			if d := st.LastLogIndex - st.FirstLogIndex + 1; d > maxOnDisk {
+				maxOnDisk = d
+			}
+		}
+		close(stop)
+		wg.Wait()
+		list, err := c.in.List(ctx, connect.NewRequest(&instancev1.ListRequest{WorkflowId: "tiny", Limit: 100_000}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(last), "entries_written")
+		b.ReportMetric(float64(maxOnDisk), "max_entries_on_disk")
+		b.ReportMetric(float64(next.Load()), "instances_started")
+		b.ReportMetric(float64(len(list.Msg.Instances)), "instances_kept")
+		b.ReportMetric(0, "ns/op")
+		a.Kill()
+	}
+	conditions(b)
+}

@@ -72,6 +72,9 @@ type StatusResponse struct {
 	CommitIndex       uint64                 `protobuf:"varint,8,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
 	LastLogIndex      uint64                 `protobuf:"varint,9,opt,name=last_log_index,json=lastLogIndex,proto3" json:"last_log_index,omitempty"`
 	Term              uint64                 `protobuf:"varint,10,opt,name=term,proto3" json:"term,omitempty"`
+	// Oldest entry still in the log on disk; older ones are in a snapshot.
+	FirstLogIndex     uint64 `protobuf:"varint,11,opt,name=first_log_index,json=firstLogIndex,proto3" json:"first_log_index,omitempty"`
+	LastSnapshotIndex uint64 `protobuf:"varint,12,opt,name=last_snapshot_index,json=lastSnapshotIndex,proto3" json:"last_snapshot_index,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -172,6 +175,20 @@ func (x *StatusResponse) GetLastLogIndex() uint64 {
 func (x *StatusResponse) GetTerm() uint64 {
 	if x != nil {
 		return x.Term
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetFirstLogIndex() uint64 {
+	if x != nil {
+		return x.FirstLogIndex
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetLastSnapshotIndex() uint64 {
+	if x != nil {
+		return x.LastSnapshotIndex
 	}
 	return 0
 }
@@ -516,7 +533,7 @@ var File_baton_cluster_v1_cluster_proto protoreflect.FileDescriptor
 const file_baton_cluster_v1_cluster_proto_rawDesc = "" +
 	"\n" +
 	"\x1ebaton/cluster/v1/cluster.proto\x12\x10baton.cluster.v1\x1a\x1abaton/state/v1/state.proto\"\x0f\n" +
-	"\rStatusRequest\"\xf7\x02\n" +
+	"\rStatusRequest\"\xcf\x03\n" +
 	"\x0eStatusResponse\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1d\n" +
 	"\n" +
@@ -529,7 +546,9 @@ const file_baton_cluster_v1_cluster_proto_rawDesc = "" +
 	"\fcommit_index\x18\b \x01(\x04R\vcommitIndex\x12$\n" +
 	"\x0elast_log_index\x18\t \x01(\x04R\flastLogIndex\x12\x12\n" +
 	"\x04term\x18\n" +
-	" \x01(\x04R\x04term\"^\n" +
+	" \x01(\x04R\x04term\x12&\n" +
+	"\x0ffirst_log_index\x18\v \x01(\x04R\rfirstLogIndex\x12.\n" +
+	"\x13last_snapshot_index\x18\f \x01(\x04R\x11lastSnapshotIndex\"^\n" +
 	"\x04Peer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x14\n" +
