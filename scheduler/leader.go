@@ -73,8 +73,10 @@ func (l *Leader) Run(ctx context.Context) {
 	if every == 0 {
 		every = 30 * time.Second
 	}
-	pruneTick := time.NewTicker(every)
-	defer pruneTick.Stop()
+	// A full batch means a backlog: prune again at once (planning still
+	// interleaves, since select picks among ready cases), else wait a period.
+	pruneTimer := time.NewTimer(every)
+	defer pruneTimer.Stop()
 	for {
 		changed := l.State.Changed()
 		membersChanged := l.Members.MembersChanged()
@@ -109,8 +111,12 @@ func (l *Leader) Run(ctx context.Context) {
 		case <-changed:
 		case <-membersChanged:
 		case <-wake:
-		case <-pruneTick.C:
-			l.prune(ctx)
+		case <-pruneTimer.C:
+			if l.prune(ctx) == maxDeletesPerRound {
+				pruneTimer.Reset(0)
+			} else {
+				pruneTimer.Reset(every)
+			}
 		}
 		if !retry.Stop() {
 			select {
@@ -121,18 +127,21 @@ func (l *Leader) Run(ctx context.Context) {
 	}
 }
 
-// prune commits one round of retention deletions.
-func (l *Leader) prune(ctx context.Context) {
+// prune commits one batch of retention deletions and returns its size.
+func (l *Leader) prune(ctx context.Context) int {
 	now := l.Now()
 	actions := Prune(l.State.State(), now, l.Retention, maxDeletesPerRound)
 	if len(actions) == 0 {
-		return
+		return 0
 	}
-	if err := l.Apply.ApplyPlan(ctx, &statepb.ApplyPlan{Now: timestamppb.New(now), Actions: actions}); err != nil && ctx.Err() == nil {
-		l.Log.Warn("retention: delete finished instances failed", "err", err)
-		return
+	if err := l.Apply.ApplyPlan(ctx, &statepb.ApplyPlan{Now: timestamppb.New(now), Actions: actions}); err != nil {
+		if ctx.Err() == nil {
+			l.Log.Warn("retention: delete finished instances failed", "err", err)
+		}
+		return 0
 	}
-	l.Log.Info("retention: deleted finished instances", "count", len(actions))
+	l.Log.Debug("retention: deleted finished instances", "count", len(actions))
+	return len(actions)
 }
 
 // pokeAssigned pokes, in the background, each node that just got attempts.

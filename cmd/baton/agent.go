@@ -148,7 +148,7 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 	fs.StringVar(&f.Retention.Interval, "retention-interval", "", "how often the leader applies the retention policy (default 30s)")
 	fs.IntVar(&f.MaxWorkflowSteps, "max-workflow-steps", 0, "most steps a definition may have (default 300, as in Maestro)")
 	fs.IntVar(&f.Raft.SnapshotThreshold, "raft-snapshot-threshold", 0, "log entries between snapshots (default 8192)")
-	fs.DurationVar(&snapInt, "raft-snapshot-interval", 0, "how often to check whether to snapshot (default 2m)")
+	fs.DurationVar(&snapInt, "raft-snapshot-interval", 0, "how often to check whether to snapshot (default 5s)")
 	fs.IntVar(&f.Raft.TrailingLogs, "raft-trailing-logs", 0, "log entries kept after a snapshot (default 10240)")
 	if err := fs.Parse(args); err != nil {
 		return agentConfig{}, err
@@ -379,7 +379,9 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	var snapInterval time.Duration
+	// Raft's own default checks every 2 minutes, which lets a busy minute
+	// grow the log far past the threshold; the check itself is cheap.
+	snapInterval := 5 * time.Second
 	if cfg.Raft.SnapshotInterval != "" {
 		if snapInterval, err = time.ParseDuration(cfg.Raft.SnapshotInterval); err != nil {
 			return usageError{fmt.Errorf("raft snapshot_interval: %w", err)}

@@ -15,6 +15,6 @@ tags {
 
 raft {
   snapshot_threshold = 8192
-  snapshot_interval  = "2m"
+  snapshot_interval  = "5s"
   trailing_logs      = 10240
 }
