@@ -191,6 +191,15 @@ func (n *Node) startSerf() error {
 	if err != nil {
 		return fmt.Errorf("serf address %q: bad port", n.cfg.SerfAddr)
 	}
+	// memberlist binds and advertises an IP; accept a host name (a
+	// container's service name) and use the address it resolves to.
+	if net.ParseIP(host) == nil {
+		ip, err := net.ResolveIPAddr("ip4", host)
+		if err != nil {
+			return fmt.Errorf("serf address %q: resolve %s: %w", n.cfg.SerfAddr, host, err)
+		}
+		host = ip.IP.String()
+	}
 	sc := serf.DefaultConfig()
 	sc.NodeName = n.cfg.NodeName
 	sc.EventCh = n.events

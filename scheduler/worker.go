@@ -270,6 +270,11 @@ func (w *Worker) report(ctx context.Context, as assigned, rec attemptRecord) {
 			}
 			return
 		}
+		if ctx.Err() != nil {
+			// Shutting down, or the state stopped wanting the attempt (most
+			// often because this very result was applied meanwhile).
+			return
+		}
 		w.Log.Warn("report attempt result failed; retrying", "attempt", as.attempt.AttemptId, "err", err)
 		select {
 		case <-ctx.Done():

@@ -19,9 +19,9 @@ trap 'rm -rf "$ctx"' EXIT
 
 # A static binary is what lets the image start FROM scratch: no libc to load.
 (cd "$root" && CGO_ENABLED=0 "$GO" build -trimpath -o "$ctx/baton" ./cmd/baton)
-mkdir "$ctx/data" "$ctx/tmp"
-chmod 0750 "$ctx/data"
-chmod 1777 "$ctx/tmp"
+mkdir -p "$ctx/dataroot/data" "$ctx/tmproot/tmp"
+chmod 0750 "$ctx/dataroot/data"
+chmod 1777 "$ctx/tmproot/tmp"
 cp "$here/Dockerfile" "$ctx/Dockerfile"
 
 "$DOCKER" build -q -t "$tag" "$ctx" >/dev/null

@@ -44,18 +44,23 @@ var (
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "baton-bin-")
-		if err != nil {
+		// One folder per test binary, reused across runs: go build is
+		// incremental, and nothing is left behind per run.
+		dir := filepath.Join(os.TempDir(), "baton-test-bin", filepath.Base(os.Args[0]))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			buildErr = err
 			return
 		}
 		binPath = filepath.Join(dir, "baton")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/baton")
+		tmp := binPath + ".new"
+		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/baton")
 		cmd.Dir = moduleRoot()
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/baton: %v\n%s", err, out)
+			return
 		}
+		buildErr = os.Rename(tmp, binPath)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
