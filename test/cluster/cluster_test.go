@@ -13,8 +13,11 @@ import (
 
 	"connectrpc.com/connect"
 
+	clusterv1 "github.com/batonhq/baton/rpc/gen/baton/cluster/v1"
 	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
 	"github.com/batonhq/baton/rpc/gen/baton/instance/v1/instancev1connect"
+	workflowv1 "github.com/batonhq/baton/rpc/gen/baton/workflow/v1"
+	"github.com/batonhq/baton/rpc/gen/baton/workflow/v1/workflowv1connect"
 	"github.com/batonhq/baton/test/harness"
 )
 
@@ -206,4 +209,55 @@ func TestGracefulLeaveRemovesServer(t *testing.T) {
 	if r := harness.CLI(t, leader.URL(), "instance", "start", "sleepy", "--wait"); r.Code != 0 {
 		t.Fatalf("the two remaining servers cannot run work: exit %d\n%s", r.Code, r.Stderr)
 	}
+}
+
+// Without a quorum there is no leader: a write is held for a bounded time,
+// then refused with Unavailable, and nothing is committed.
+func TestWritesWithoutQuorumFailUnavailable(t *testing.T) {
+	agents := harness.StartCluster(t, 3)
+	leader := harness.WaitAgreement(t, agents, 30*time.Second)
+	survivor := follower(t, agents, leader)
+	for _, a := range agents {
+		if a != survivor {
+			a.Kill()
+		}
+	}
+	// Once the survivor knows it has no leader, nothing more can reach it.
+	var before *clusterv1.StatusResponse
+	waitFor(t, 30*time.Second, "the survivor to lose its leader", func() bool {
+		st, err := survivor.Status(context.Background())
+		before = st
+		return err == nil && st.LeaderId == ""
+	})
+	wf := workflowv1connect.NewWorkflowServiceClient(harness.HTTPClient(), survivor.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	began := time.Now()
+	_, err := wf.Push(ctx, connect.NewRequest(&workflowv1.PushRequest{Definition: mustRead(t, "testdata/sleepy.json")}))
+	if connect.CodeOf(err) != connect.CodeUnavailable {
+		t.Fatalf("push without a quorum: %v, want Unavailable", err)
+	}
+	if took := time.Since(began); took > time.Minute {
+		t.Fatalf("the write was held %s before failing", took)
+	}
+	after, err := survivor.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.CommitIndex != before.CommitIndex {
+		t.Fatalf("a minority committed: commit index %d -> %d", before.CommitIndex, after.CommitIndex)
+	}
+	// A stale read still answers from the survivor's replica.
+	if out := harness.MustCLI(t, survivor.URL(), "workflow", "list", "--stale"); strings.Contains(out, "sleepy") {
+		t.Fatalf("the refused workflow is visible:\n%s", out)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
