@@ -263,3 +263,22 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// A server started later finds the formed cluster by gossip and joins as a
+// voter through the leader; it does not bootstrap a second cluster.
+func TestLaterServerJoinsAsVoter(t *testing.T) {
+	agents := harness.StartCluster(t, 3)
+	leader := harness.WaitAgreement(t, agents, 30*time.Second)
+	harness.MustCLI(t, leader.URL(), "workflow", "push", "testdata/sleepy.json")
+	late := harness.NewAgent(t, "n4")
+	late.Start(t, "-bootstrap-expect", "3", "-retry-join", agents[0].SerfAddr)
+	all := append(agents, late)
+	// Agreement over all four means the late server names the same leader.
+	waitFor(t, 60*time.Second, "all four to agree on a leader with 4 voters", func() bool {
+		return voters(t, harness.WaitAgreement(t, all, 30*time.Second)) == 4
+	})
+	// It has the state written before it joined.
+	waitFor(t, 30*time.Second, "the late server's replica to have the workflow", func() bool {
+		return strings.Contains(harness.MustCLI(t, late.URL(), "workflow", "list", "--stale"), "sleepy")
+	})
+}
