@@ -6,9 +6,12 @@ cd "$(dirname "$0")/.."
 BATON="${1:-bin/baton}"
 export BATON_ADDR="${BATON_ADDR:-http://127.0.0.1:7420}"
 
-"$BATON" agent -dev 2> >(sed 's/^/[agent] /' >&2) &
+"$BATON" agent -dev 2> >(sed -u 's/^/[agent] /' >&2) &
 agent=$!
-trap 'kill -TERM $agent 2>/dev/null; wait $agent 2>/dev/null' EXIT INT TERM
+stop() { kill -TERM "$agent" 2>/dev/null; wait "$agent" 2>/dev/null; }
+trap stop EXIT
+# Ctrl-C is how the demo ends, not a failure.
+trap 'echo; echo "stopping the agent"; stop; trap - EXIT; exit 0' INT TERM
 
 for _ in $(seq 1 100); do
   if "$BATON" status >/dev/null 2>&1; then break; fi
