@@ -8,7 +8,7 @@ export BATON_ADDR="${BATON_ADDR:-http://127.0.0.1:7420}"
 
 "$BATON" agent -dev 2> >(sed -u 's/^/[agent] /' >&2) &
 agent=$!
-stop() { kill -TERM "$agent" 2>/dev/null; wait "$agent" 2>/dev/null; }
+stop() { kill -TERM "$agent" 2>/dev/null || true; wait "$agent" 2>/dev/null || true; }
 trap stop EXIT
 # Ctrl-C is how the demo ends, not a failure.
 trap 'echo; echo "stopping the agent"; stop; trap - EXIT; exit 0' INT TERM
