@@ -192,13 +192,143 @@ func (a *applier) stopInstance(c *statepb.StopInstance) any {
 	if reason == "" {
 		reason = "stopped by request"
 	}
-	for _, st := range a.steps(c.WorkflowId, c.InstanceId) {
+	inst = a.stop(c.WorkflowId, c.InstanceId, reason)
+	return &StopResult{Instance: inst}
+}
+
+// stop ends an unfinished instance as STOPPED with its live steps, and
+// through them its children.
+func (a *applier) stop(workflowID string, instanceID int64, reason string) *statepb.Instance {
+	for _, st := range a.steps(workflowID, instanceID) {
 		if st.Status == StepRunning || StepRetryable(st.Status) || st.Status == StepCreated {
 			a.setStep(st, StepStopped, reason, nil)
 		}
 	}
-	inst = a.setInstance(c.WorkflowId, c.InstanceId, InstanceStopped, reason)
-	return &StopResult{Instance: inst}
+	return a.setInstance(workflowID, instanceID, InstanceStopped, reason)
+}
+
+// children returns the child instances a step started.
+func (a *applier) children(st *statepb.Step) []*statepb.Instance {
+	var out []*statepb.Instance
+	it, err := a.txn.Get(tableInstances, "parent_prefix", st.WorkflowId, st.InstanceId, st.StepId)
+	if err != nil {
+		return nil
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.Instance))
+	}
+	return out
+}
+
+func (a *applier) stopChildren(st *statepb.Step, reason string) {
+	for _, child := range a.children(st) {
+		if !InstanceTerminal(child.Status) && !child.Parent.Detached {
+			a.stop(child.WorkflowId, child.InstanceId, reason)
+		}
+	}
+}
+
+// childEnded counts a finished child on the loop step that started it, so
+// the scheduler reads a loop's progress from one row instead of scanning
+// every iteration.
+func (a *applier) childEnded(p *statepb.ParentRef, status string) {
+	st, _ := a.get(tableSteps, p.WorkflowId, p.InstanceId, p.StepId).(*statepb.Step)
+	if st == nil || st.Loop == nil || st.Status != StepRunning {
+		return
+	}
+	st = proto.Clone(st).(*statepb.Step)
+	st.Loop.Finished++
+	if st.Loop.Counts == nil {
+		st.Loop.Counts = map[string]int64{}
+	}
+	st.Loop.Counts[status]++
+	a.put(tableSteps, st)
+}
+
+// startChild starts a child instance of a running loop step. An iteration
+// must be the step's next one, and a subworkflow is started once, so a plan
+// made from stale state starts nothing twice.
+func (a *applier) startChild(x *statepb.StartChild) bool {
+	parent, _ := a.get(tableInstances, x.ParentWorkflowId, x.ParentInstanceId).(*statepb.Instance)
+	if parent == nil || parent.Status != InstanceInProgress {
+		return false
+	}
+	st, _ := a.get(tableSteps, x.ParentWorkflowId, x.ParentInstanceId, x.ParentStepId).(*statepb.Step)
+	if st == nil || st.Status != StepRunning || st.Loop == nil || x.WorkflowId == "" {
+		return false
+	}
+	if a.get(tableVersions, definitionWorkflow(x), x.WorkflowVersion) == nil {
+		return false
+	}
+	id := x.InstanceId
+	if id == 0 {
+		if st.Loop.Launched != 0 {
+			return false
+		}
+		w, _ := a.get(tableWorkflows, x.WorkflowId).(*statepb.Workflow)
+		if w == nil {
+			return false
+		}
+		w = proto.Clone(w).(*statepb.Workflow)
+		w.LastInstanceId++
+		a.put(tableWorkflows, w)
+		id = w.LastInstanceId
+	} else if id != st.Loop.Launched+1 || a.get(tableInstances, x.WorkflowId, id) != nil {
+		return false
+	}
+	ref := &statepb.ParentRef{
+		WorkflowId: parent.WorkflowId, InstanceId: parent.InstanceId, StepId: st.StepId,
+		RootWorkflowId: parent.WorkflowId, RootInstanceId: parent.InstanceId, Detached: x.Detached,
+	}
+	if parent.Parent != nil {
+		ref.RootWorkflowId, ref.RootInstanceId = parent.Parent.RootWorkflowId, parent.Parent.RootInstanceId
+	}
+	child := &statepb.Instance{
+		WorkflowId: x.WorkflowId, InstanceId: id, WorkflowVersion: x.WorkflowVersion,
+		Status: InstanceCreated, Params: x.Params, CreateTime: a.now, Parent: ref,
+		DefinitionWorkflowId: x.DefinitionWorkflowId, DefinitionPath: x.DefinitionPath,
+		Depth: parent.Depth + 1,
+	}
+	a.put(tableInstances, child)
+	for _, s := range x.Steps {
+		a.put(tableSteps, &statepb.Step{
+			WorkflowId: x.WorkflowId, InstanceId: id, StepId: s.StepId,
+			Type: s.Type, Status: StepNotCreated, CreateTime: a.now,
+		})
+	}
+	a.event(x.WorkflowId, id, "", 0, InstanceCreated, fmt.Sprintf("started by step %s of %s/%d", st.StepId, parent.WorkflowId, parent.InstanceId))
+
+	st = proto.Clone(st).(*statepb.Step)
+	st.Loop.Launched++
+	st.Loop.ChildWorkflowId = x.WorkflowId
+	if x.InstanceId == 0 {
+		st.Loop.ChildInstanceId = id
+	}
+	if x.LoopValues != nil {
+		st.Loop.Values = x.LoopValues
+	}
+	a.put(tableSteps, st)
+	return true
+}
+
+func definitionWorkflow(x *statepb.StartChild) string {
+	if x.DefinitionWorkflowId != "" {
+		return x.DefinitionWorkflowId
+	}
+	return x.WorkflowId
+}
+
+// loopAttemptStatus is the attempt status that matches how a loop step ended.
+func loopAttemptStatus(stepStatus string) string {
+	switch stepStatus {
+	case StepSucceeded, StepCompletedWithError:
+		return AttemptSucceeded
+	case StepTimedOut, StepTimeoutFailed:
+		return AttemptTimedOut
+	case StepStopped:
+		return AttemptStopped
+	}
+	return AttemptUserFailed
 }
 
 func (a *applier) steps(workflowID string, instanceID int64) []*statepb.Step {
@@ -224,8 +354,12 @@ func (a *applier) setStep(st *statepb.Step, status, reason string, retryAt *time
 			// The leader fails an attempt whose node died as a platform
 			// failure, so it counts against the platform retry limit.
 			cur.Status = AttemptStopped
-			if status == StepPlatformFailed {
+			switch {
+			case status == StepPlatformFailed:
 				cur.Status = AttemptPlatformFailed
+			case st.Loop != nil:
+				// A loop step's attempt ends the way its children rolled up.
+				cur.Status = loopAttemptStatus(status)
 			}
 			cur.EndTime = a.now
 			if cur.Error == "" {
@@ -234,6 +368,7 @@ func (a *applier) setStep(st *statepb.Step, status, reason string, retryAt *time
 		}
 		st.Node = ""
 	}
+	leftRunning := st.Status == StepRunning && status != StepRunning
 	st.Status = status
 	st.Reason = reason
 	st.RetryAt = retryAt
@@ -241,6 +376,11 @@ func (a *applier) setStep(st *statepb.Step, status, reason string, retryAt *time
 		st.EndTime = a.now
 	}
 	a.put(tableSteps, st)
+	if leftRunning && st.Loop != nil && status != StepSucceeded {
+		// A loop step that stops or fails takes its running children
+		// with it; async subworkflows run on.
+		a.stopChildren(st, "parent step "+st.StepId+" is "+status)
+	}
 	if changed {
 		var attempt int64
 		if n := len(st.Attempts); n > 0 {
@@ -262,6 +402,9 @@ func (a *applier) setInstance(workflowID string, instanceID int64, status, reaso
 		inst.EndTime = a.now
 	}
 	a.put(tableInstances, inst)
+	if InstanceTerminal(status) && inst.Parent != nil && !inst.Parent.Detached {
+		a.childEnded(inst.Parent, status)
+	}
 	return a.event(workflowID, instanceID, "", 0, status, reason)
 }
 
@@ -326,6 +469,8 @@ func (a *applier) applyPlan(c *statepb.ApplyPlan) any {
 			ok = a.instanceStatus(x.InstanceStatus)
 		case *statepb.PlanAction_DeleteInstance:
 			ok = a.deleteInstance(x.DeleteInstance)
+		case *statepb.PlanAction_StartChild:
+			ok = a.startChild(x.StartChild)
 		}
 		if ok {
 			res.Applied++
@@ -338,7 +483,8 @@ func (a *applier) applyPlan(c *statepb.ApplyPlan) any {
 
 func (a *applier) assign(x *statepb.AssignAttempt) bool {
 	inst, _ := a.get(tableInstances, x.WorkflowId, x.InstanceId).(*statepb.Instance)
-	if inst == nil || inst.Status != InstanceInProgress || x.Node == "" {
+	// Only a foreach, while or subworkflow step runs without a node.
+	if inst == nil || inst.Status != InstanceInProgress || (x.Node == "") == (x.Loop == nil) {
 		return false
 	}
 	st, _ := a.get(tableSteps, x.WorkflowId, x.InstanceId, x.StepId).(*statepb.Step)
@@ -364,10 +510,15 @@ func (a *applier) assign(x *statepb.AssignAttempt) bool {
 	}
 	st.Status = StepRunning
 	st.Node = x.Node
+	st.Loop = x.Loop
 	st.Reason = ""
 	st.RetryAt = nil
 	a.put(tableSteps, st)
-	a.event(st.WorkflowId, st.InstanceId, st.StepId, x.AttemptNumber, StepRunning, "on node "+x.Node)
+	msg := "on node " + x.Node
+	if x.Loop != nil {
+		msg = ""
+	}
+	a.event(st.WorkflowId, st.InstanceId, st.StepId, x.AttemptNumber, StepRunning, msg)
 	return true
 }
 
@@ -411,6 +562,25 @@ func (a *applier) deleteInstance(x *statepb.DeleteInstance) bool {
 	if inst == nil || !InstanceTerminal(inst.Status) {
 		return false
 	}
+	a.deleteTree(inst)
+	return true
+}
+
+// deleteTree removes a finished instance with its steps, timeline and the
+// children its loop steps started (async subworkflows excepted: they are
+// instances in their own right).
+func (a *applier) deleteTree(inst *statepb.Instance) {
+	for _, st := range a.steps(inst.WorkflowId, inst.InstanceId) {
+		if st.Loop == nil {
+			continue
+		}
+		for _, child := range a.children(st) {
+			if !child.Parent.Detached {
+				a.deleteTree(child)
+			}
+		}
+	}
+	x := inst
 	for _, table := range []string{tableEvents, tableSteps} {
 		// Collect first: deleting while iterating the same radix tree is not safe.
 		var rows []any
@@ -430,5 +600,4 @@ func (a *applier) deleteInstance(x *statepb.DeleteInstance) bool {
 	if err := a.txn.Delete(tableInstances, inst); err != nil {
 		panic(fmt.Sprintf("delete instance: %v", err))
 	}
-	return true
 }

@@ -43,6 +43,14 @@ func schema() *memdb.DBSchema {
 				i := o.(*statepb.Instance)
 				return []any{i.WorkflowId, i.InstanceId}, !InstanceTerminal(i.Status)
 			}}},
+			// Children of foreach, while and subworkflow steps by the step.
+			"parent": {Name: "parent", AllowMissing: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				i := o.(*statepb.Instance)
+				if i.Parent == nil {
+					return nil, false
+				}
+				return []any{i.Parent.WorkflowId, i.Parent.InstanceId, i.Parent.StepId, i.WorkflowId, i.InstanceId}, true
+			}}},
 		}},
 		tableSteps: {Name: tableSteps, Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {

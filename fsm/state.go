@@ -167,3 +167,14 @@ func (s *State) Events(ws WatchSet, workflowID string, instanceID, afterSeq int6
 	}
 	return out
 }
+
+// Children returns the child instances a step started, by workflow id and
+// instance id.
+func (s *State) Children(ws WatchSet, workflowID string, instanceID int64, stepID string) []*statepb.Instance {
+	var out []*statepb.Instance
+	it := s.iter(ws, tableInstances, "parent_prefix", workflowID, instanceID, stepID)
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.Instance))
+	}
+	return out
+}

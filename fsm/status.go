@@ -24,6 +24,9 @@ const (
 	StepFatallyFailed      = "FATALLY_FAILED"
 	StepTimedOut           = "TIMED_OUT"
 	StepStopped            = "STOPPED"
+	// StepUnsatisfied is a step none of whose incoming transition conditions
+	// held: it never runs, and counts as resolved for its successors.
+	StepUnsatisfied = "UNSATISFIED"
 )
 
 // Attempt outcomes reported by nodes.
@@ -34,6 +37,8 @@ const (
 	AttemptPlatformFailed = "PLATFORM_FAILED"
 	AttemptTimedOut       = "TIMED_OUT"
 	AttemptStopped        = "STOPPED"
+	// AttemptFatallyFailed is a failure the step said must not be retried.
+	AttemptFatallyFailed = "FATALLY_FAILED"
 )
 
 // InstanceTerminal reports whether an instance status is final.
@@ -48,7 +53,7 @@ func InstanceTerminal(s string) bool {
 // StepTerminal reports whether a step status is final.
 func StepTerminal(s string) bool {
 	switch s {
-	case StepSucceeded, StepCompletedWithError, StepFatallyFailed, StepTimedOut, StepStopped:
+	case StepSucceeded, StepCompletedWithError, StepFatallyFailed, StepTimedOut, StepStopped, StepUnsatisfied:
 		return true
 	}
 	return false
@@ -76,6 +81,8 @@ func stepStatusForOutcome(outcome string) (string, bool) {
 		return StepTimeoutFailed, true
 	case AttemptStopped:
 		return StepStopped, true
+	case AttemptFatallyFailed:
+		return StepFatallyFailed, true
 	}
 	return "", false
 }

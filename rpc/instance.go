@@ -125,20 +125,52 @@ func (s *instanceService) Get(ctx context.Context, req *connect.Request[instance
 		if inst == nil {
 			return nil, s.instanceNotFound(st, req.Msg.WorkflowId, req.Msg.InstanceId)
 		}
-		return &instancev1.GetResponse{Instance: inst, Steps: s.orderedSteps(st, inst)}, nil
+		res := &instancev1.GetResponse{Instance: inst, Steps: s.orderedSteps(st, inst), Rollup: map[string]int64{}}
+		rollup(st, inst, res.Steps, res.Rollup)
+		for _, step := range res.Steps {
+			if step.Loop == nil {
+				continue
+			}
+			kids := st.Children(nil, inst.WorkflowId, inst.InstanceId, step.StepId)
+			sum := &instancev1.ChildSummary{StepId: step.StepId, WorkflowId: step.Loop.ChildWorkflowId, Count: int64(len(kids))}
+			for i, k := range kids {
+				if i == maxChildIDs {
+					break
+				}
+				sum.InstanceIds = append(sum.InstanceIds, k.InstanceId)
+			}
+			res.Children = append(res.Children, sum)
+		}
+		return res, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[instancev1.GetRequest]) (*connect.Response[instancev1.GetResponse], error) {
 		return p.instance.Get
 	})
 }
 
+// maxChildIDs bounds the child instance ids a Get lists per step.
+const maxChildIDs = 20
+
+// rollup counts the leaf steps of inst and of every instance under it by
+// status. The tree is bounded: loops cap their iterations and nesting depth.
+func rollup(st *fsm.State, inst *statepb.Instance, steps []*statepb.Step, counts map[string]int64) {
+	if steps == nil {
+		steps = st.Steps(nil, inst.WorkflowId, inst.InstanceId)
+	}
+	for _, step := range steps {
+		if step.Loop == nil && !workflow.IsControl(step.Type) {
+			counts[step.Status]++
+			continue
+		}
+		for _, child := range st.Children(nil, inst.WorkflowId, inst.InstanceId, step.StepId) {
+			rollup(st, child, nil, counts)
+		}
+	}
+}
+
 // orderedSteps lists an instance's steps in definition order.
 func (s *Server) orderedSteps(st *fsm.State, inst *statepb.Instance) []*statepb.Step {
 	steps := st.Steps(nil, inst.WorkflowId, inst.InstanceId)
-	ver := st.Version(nil, inst.WorkflowId, inst.WorkflowVersion)
-	if ver == nil {
-		return steps
-	}
-	_, dag, err := s.Defs.Definition(ver)
+	_, dag, err := scheduler.InstanceDefinition(st, s.Defs, inst)
 	if err != nil {
 		return steps
 	}
@@ -154,7 +186,7 @@ func (s *Server) instanceNotFound(st *fsm.State, workflowID string, id int64) er
 	if workflowID == "" {
 		return invalid(errors.New("workflow_id is required"))
 	}
-	if st.Workflow(nil, workflowID) == nil {
+	if st.Workflow(nil, workflowID) == nil && !workflow.IsInlineWorkflowID(workflowID) {
 		return notFound(fmt.Errorf("workflow %q not found", workflowID))
 	}
 	return notFound(fmt.Errorf("workflow %q has no instance %d", workflowID, id))
@@ -163,14 +195,17 @@ func (s *Server) instanceNotFound(st *fsm.State, workflowID string, id int64) er
 func (s *instanceService) List(ctx context.Context, req *connect.Request[instancev1.ListRequest]) (*connect.Response[instancev1.ListResponse], error) {
 	return onRead(ctx, s.Server, req, req.Msg.Stale, func(context.Context, *instancev1.ListRequest) (*instancev1.ListResponse, error) {
 		st := s.FSM.State()
-		if st.Workflow(nil, req.Msg.WorkflowId) == nil {
-			return nil, notFound(fmt.Errorf("workflow %q not found", req.Msg.WorkflowId))
-		}
 		limit := int(req.Msg.Limit)
 		if limit <= 0 {
 			limit = 100
 		}
-		return &instancev1.ListResponse{Instances: st.Instances(nil, req.Msg.WorkflowId, limit)}, nil
+		list := st.Instances(nil, req.Msg.WorkflowId, limit)
+		// Iterations of a foreach or while have no workflow record of their
+		// own; their workflow id exists while iterations do.
+		if st.Workflow(nil, req.Msg.WorkflowId) == nil && (len(list) == 0 || !workflow.IsInlineWorkflowID(req.Msg.WorkflowId)) {
+			return nil, notFound(fmt.Errorf("workflow %q not found", req.Msg.WorkflowId))
+		}
+		return &instancev1.ListResponse{Instances: list}, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[instancev1.ListRequest]) (*connect.Response[instancev1.ListResponse], error) {
 		return p.instance.List
 	})

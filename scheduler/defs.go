@@ -2,8 +2,10 @@ package scheduler
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
+	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
 	"github.com/batonhq/baton/workflow"
 )
@@ -27,8 +29,8 @@ func NewDefinitionCache() *DefinitionCache {
 }
 
 // Definition implements Definitions.
-func (c *DefinitionCache) Definition(v *statepb.WorkflowVersion) (*workflow.Definition, *workflow.DAG, error) {
-	k := fmt.Sprintf("%s\x00%d\x00%s", v.WorkflowId, v.Version, v.Digest)
+func (c *DefinitionCache) Definition(v *statepb.WorkflowVersion, path ...string) (*workflow.Definition, *workflow.DAG, error) {
+	k := fmt.Sprintf("%s\x00%d\x00%s\x00%s", v.WorkflowId, v.Version, v.Digest, strings.Join(path, "\x00"))
 	c.mu.Lock()
 	e, ok := c.defs[k]
 	c.mu.Unlock()
@@ -39,6 +41,11 @@ func (c *DefinitionCache) Definition(v *statepb.WorkflowVersion) (*workflow.Defi
 	if err != nil {
 		return nil, nil, fmt.Errorf("stored definition of %s version %d: %w", v.WorkflowId, v.Version, err)
 	}
+	if len(path) > 0 {
+		if def, err = def.Inline(path); err != nil {
+			return nil, nil, fmt.Errorf("stored definition of %s version %d: %w", v.WorkflowId, v.Version, err)
+		}
+	}
 	dag, err := def.DAG()
 	if err != nil {
 		return nil, nil, fmt.Errorf("stored definition of %s version %d: %w", v.WorkflowId, v.Version, err)
@@ -47,4 +54,27 @@ func (c *DefinitionCache) Definition(v *statepb.WorkflowVersion) (*workflow.Defi
 	c.defs[k] = cachedDef{def: def, dag: dag}
 	c.mu.Unlock()
 	return def, dag, nil
+}
+
+// InstanceVersion returns the stored version whose definition inst runs, and
+// the path of loop steps inside it for a foreach or while iteration.
+func InstanceVersion(st *fsm.State, inst *statepb.Instance) (*statepb.WorkflowVersion, []string) {
+	wf := inst.WorkflowId
+	if inst.DefinitionWorkflowId != "" {
+		wf = inst.DefinitionWorkflowId
+	}
+	return st.Version(nil, wf, inst.WorkflowVersion), inst.DefinitionPath
+}
+
+// InstanceDefinition returns the definition and DAG inst runs.
+func InstanceDefinition(st *fsm.State, defs Definitions, inst *statepb.Instance) (*workflow.Definition, *workflow.DAG, error) {
+	ver, path := InstanceVersion(st, inst)
+	if ver == nil {
+		wf := inst.WorkflowId
+		if inst.DefinitionWorkflowId != "" {
+			wf = inst.DefinitionWorkflowId
+		}
+		return nil, nil, fmt.Errorf("workflow %s version %d is missing", wf, inst.WorkflowVersion)
+	}
+	return defs.Definition(ver, path...)
 }

@@ -24,7 +24,9 @@ type Member struct {
 
 // Definitions turns a stored version into its parsed definition and DAG.
 type Definitions interface {
-	Definition(v *statepb.WorkflowVersion) (*workflow.Definition, *workflow.DAG, error)
+	// Definition parses v; with a path of loop step ids it returns the inline
+	// definition the iterations of the innermost loop run.
+	Definition(v *statepb.WorkflowVersion, path ...string) (*workflow.Definition, *workflow.DAG, error)
 }
 
 // Input is everything a planning round reads.
@@ -88,6 +90,10 @@ func Plan(in Input) Output {
 // workflow_concurrency. Queued instances stay CREATED and, since active
 // instances are visited in id order, start oldest first.
 func (r *round) concurrency(inst *statepb.Instance) int64 {
+	if inst.DefinitionWorkflowId != "" {
+		// Iterations are paced by their loop step, not by a run strategy.
+		return 1 << 62
+	}
 	ver := r.in.State.Version(nil, inst.WorkflowId, inst.WorkflowVersion)
 	if ver == nil {
 		return 1
@@ -232,12 +238,7 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		}
 	}()
 	status := inst.Status
-	ver := r.in.State.Version(nil, inst.WorkflowId, inst.WorkflowVersion)
-	if ver == nil {
-		r.setInstance(inst, status, fsm.InstanceFailed, fmt.Sprintf("workflow %s version %d is missing", inst.WorkflowId, inst.WorkflowVersion))
-		return
-	}
-	def, dag, err := r.in.Defs.Definition(ver)
+	def, dag, err := InstanceDefinition(r.in.State, r.in.Defs, inst)
 	if err != nil {
 		r.setInstance(inst, status, fsm.InstanceFailed, fmt.Sprintf("definition: %v", err))
 		return
@@ -343,6 +344,9 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 			continue
 		}
 		switch {
+		case cur[id] == fsm.StepRunning && st.Loop != nil:
+			live = true
+			r.loop(inst, def, st)
 		case cur[id] == fsm.StepRunning && !r.alive(st.Node):
 			live = true
 			if r.in.Now.Before(r.in.NodesDeadAfter) {
@@ -360,9 +364,16 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		case fsm.StepRetryable(cur[id]):
 			live = true
 		case cur[id] == fsm.StepNotCreated || cur[id] == fsm.StepCreated:
-			if ready(dag.Preds[id], cur) {
+			switch r.decide(inst, dag, id, steps, cur) {
+			case edgeTaken:
 				live = true
 				r.assign(inst, def, st, steps, int64(len(st.Attempts))+1)
+			case edgeNotTaken:
+				// Resolved: later steps in definition order see it this round.
+				cur[id] = fsm.StepUnsatisfied
+			case edgeError:
+				cur[id] = fsm.StepFatallyFailed
+				failed = append(failed, id)
 			}
 		}
 	}
@@ -382,15 +393,6 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 	return
 }
 
-// ready reports whether every predecessor has completed.
-func ready(preds []string, cur map[string]string) bool {
-	for _, p := range preds {
-		if cur[p] != fsm.StepSucceeded && cur[p] != fsm.StepCompletedWithError {
-			return false
-		}
-	}
-	return true
-}
 
 func failedStatus(s string) bool {
 	return s == fsm.StepFatallyFailed || s == fsm.StepTimedOut || s == fsm.StepStopped
@@ -428,6 +430,20 @@ func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *sta
 		r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("params: %v", err), nil)
 		return
 	}
+	if workflow.IsControl(st.Type) {
+		// Foreach, while and subworkflow steps run child instances, which
+		// the leader starts; they take no node.
+		loop, err := loopInit(sd, params)
+		if err != nil {
+			r.setStep(st, fsm.StepFatallyFailed, err.Error(), nil)
+			return
+		}
+		r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_Assign{Assign: &statepb.AssignAttempt{
+			WorkflowId: st.WorkflowId, InstanceId: st.InstanceId, StepId: st.StepId,
+			AttemptNumber: attempt, Params: params, Loop: loop,
+		}}})
+		return
+	}
 	key := fmt.Sprintf("%s/%d/%s/%d", st.WorkflowId, st.InstanceId, st.StepId, attempt)
 	constraints, err := nodeConstraints(params)
 	if err != nil {
@@ -456,16 +472,22 @@ func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *sta
 	}}})
 }
 
-// resolveStepParams evaluates a step's params against the instance params, the
-// system params and other steps' outputs (referenced as stepid__name).
-func resolveStepParams(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps map[string]*statepb.Step, attempt int64) (map[string]*statepb.Param, error) {
-	system := map[string]workflow.Value{
+// systemParams are the params every step of inst can reference without
+// defining them.
+func systemParams(inst *statepb.Instance) map[string]workflow.Value {
+	return map[string]workflow.Value{
 		"workflow_id":          {Type: workflow.String, Raw: inst.WorkflowId},
 		"workflow_instance_id": {Type: workflow.Long, Raw: inst.InstanceId},
 		"workflow_version":     {Type: workflow.Long, Raw: inst.WorkflowVersion},
-		"step_id":              {Type: workflow.String, Raw: st.StepId},
-		"step_attempt_id":      {Type: workflow.Long, Raw: attempt},
 	}
+}
+
+// resolveStepParams evaluates a step's params against the instance params, the
+// system params and other steps' outputs (referenced as stepid__name).
+func resolveStepParams(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps map[string]*statepb.Step, attempt int64) (map[string]*statepb.Param, error) {
+	system := systemParams(inst)
+	system["step_id"] = workflow.Value{Type: workflow.String, Raw: st.StepId}
+	system["step_attempt_id"] = workflow.Value{Type: workflow.Long, Raw: attempt}
 	lookup := func(name string) (workflow.Value, bool) {
 		if p, ok := inst.Params[name]; ok {
 			if v, err := ValueFromParam(p); err == nil {

@@ -34,6 +34,9 @@ func Prune(st *fsm.State, now time.Time, r Retention, limit int) []*statepb.Plan
 			if !fsm.InstanceTerminal(inst.Status) {
 				continue
 			}
+			if inst.Parent != nil && !inst.Parent.Detached {
+				continue // goes with the instance at the top of its tree
+			}
 			finished++
 			tooMany := r.KeepPerWorkflow > 0 && finished > r.KeepPerWorkflow
 			tooOld := r.MaxAge > 0 && inst.EndTime != nil && now.Sub(inst.EndTime.AsTime()) > r.MaxAge

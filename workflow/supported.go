@@ -55,19 +55,13 @@ func (c *validator) unsupportedSteps(base string, steps []Step, depth int) {
 		switch s.Kind {
 		case KindStep, "":
 			switch s.Type {
-			case TypeNoOp, TypeSleep, TypeShell, "":
+			case TypeNoOp, TypeSleep, TypeShell, TypeHTTP, "":
 			default:
 				c.add(p+".type", "step type %q is not supported yet", s.Type)
 			}
+		case KindForeach, KindWhile, KindSubworkflow:
 		default:
 			c.add(p, "%s step is not supported yet", s.Kind)
-		}
-		for _, e := range s.Transition.Successors {
-			// Only the constant "true" is understood without a SEL evaluator;
-			// anything else would silently be taken as true.
-			if cond := strings.TrimSpace(e.Condition); cond != "" && !strings.EqualFold(cond, "true") {
-				c.add(keyPath(p+".transition.successors", e.To), "transition condition %q is not supported yet (SEL conditions come later; only \"true\" runs)", e.Condition)
-			}
 		}
 		c.unsupportedTimeout(p+".timeout", s.Timeout)
 		c.unsupportedRetry(p+".retry_policy", s.RetryPolicy)

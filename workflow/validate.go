@@ -21,7 +21,6 @@ const (
 	reservedSuffix     = "_maestro"
 	stepParamSeparator = "__"
 	maxConcurrency     = 1000
-	maxForeachConc     = 500
 	maxNestingDepth    = 10
 	loopParamsName     = "loop_params"
 	shellParam         = "shell"
@@ -279,7 +278,7 @@ func (v *validator) step(path string, s *Step, depth int) {
 		v.sleep(path+".params", s.Params)
 	case kind == KindForeach || kind == KindWhile:
 		if kind == KindForeach && s.Concurrency != nil {
-			v.rangeCheck(path+".concurrency", "concurrency", *s.Concurrency, 1, maxForeachConc)
+			v.rangeCheck(path+".concurrency", "concurrency", *s.Concurrency, 1, maxConcurrency)
 		}
 		if kind == KindWhile && strings.TrimSpace(s.Condition) == "" {
 			v.add(path+".condition", "while step condition is required")
@@ -291,6 +290,10 @@ func (v *validator) step(path string, s *Step, depth int) {
 			v.add(path+".steps", "%s step requires at least one nested step", kind)
 		} else {
 			v.stepList(path+".steps", s.Steps, depth+1)
+		}
+	case kind == KindSubworkflow:
+		if _, ok := s.Params[SubworkflowIDParam]; !ok {
+			v.add(keyPath(path+".params", SubworkflowIDParam), "subworkflow step requires a %q param naming the workflow to run", SubworkflowIDParam)
 		}
 	}
 }

@@ -49,17 +49,14 @@ func TestValidFixtures(t *testing.T) {
 			switch name {
 			case "valid/unsupported.json", "valid/param_refs.yaml":
 				// checked in TestInvalidFixtures
-			case "valid/full.json", "valid/full.yaml", "valid/diamond.json", "valid/diamond.yaml":
+			case "valid/full.json", "valid/full.yaml":
 				// Valid Maestro, but with SEL conditions and concurrency
 				// limits this engine does not run yet.
 				want := map[string]string{
 					"valid/full.json": `line 6:25: properties.step_concurrency: step_concurrency is not supported yet; ` +
 						`line 22:34: workflow.instance_step_concurrency: instance_step_concurrency is not supported yet; ` +
-						`line 48:91: workflow.steps[1].step.transition.successors.check: transition condition "batch > 10" is not supported yet (SEL conditions come later; only "true" runs); ` +
 						`line 73:53: workflow.steps[4].step.timeout: timeout with param references is not supported yet`,
 					"valid/full.yaml":    `line 5:21: properties.step_concurrency: step_concurrency is not supported yet`,
-					"valid/diamond.json": `line 20:44: workflow.steps[2].step.transition.successors.d: transition condition "x > 1" is not supported yet (SEL conditions come later; only "true" runs)`,
-					"valid/diamond.yaml": `line 35:27: workflow.steps[2].step.transition.successors.d: transition condition "x > 1" is not supported yet (SEL conditions come later; only "true" runs)`,
 				}[name]
 				if err == nil || err.Error() != want {
 					t.Fatalf("CheckSupported: %v, want %s", err, want)
@@ -159,10 +156,7 @@ func TestInvalidFixtures(t *testing.T) {
 				`line 5:22: workflow.time_triggers: time_triggers is not supported yet; ` +
 				`line 6:24: workflow.signal_triggers: signal_triggers is not supported yet; ` +
 				`line 8:31: workflow.params.month.expression: param expression (SEL) is not supported yet; ` +
-				`line 11:19: workflow.steps[0].foreach: foreach step is not supported yet; ` +
-				`line 17:17: workflow.steps[1].while: while step is not supported yet; ` +
 				`line 22:90: workflow.steps[1].while.steps[0].step.params.i.expression: param expression (SEL) is not supported yet; ` +
-				`line 24:23: workflow.steps[2].subworkflow: subworkflow step is not supported yet; ` +
 				`line 30:30: workflow.steps[3].step.type: step type "Kubernetes" is not supported yet; ` +
 				`line 31:32: workflow.steps[3].step.signal_dependencies: signal_dependencies is not supported yet; ` +
 				`line 32:27: workflow.steps[3].step.signal_outputs: signal_outputs is not supported yet`},
@@ -174,8 +168,7 @@ func TestInvalidFixtures(t *testing.T) {
 		{"unsupported_control.yaml", "supported",
 			`line 3:21: properties.step_concurrency: step_concurrency is not supported yet; ` +
 				`line 4:17: properties.run_strategy.rule: run strategy LAST_ONLY is not supported yet (SEQUENTIAL and PARALLEL are); ` +
-				`line 7:30: workflow.instance_step_concurrency: instance_step_concurrency is not supported yet; ` +
-				`line 14:16: workflow.steps[0].step.transition.successors.b: transition condition "params.get('x') > 1" is not supported yet (SEL conditions come later; only "true" runs)`},
+				`line 7:30: workflow.instance_step_concurrency: instance_step_concurrency is not supported yet`},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {

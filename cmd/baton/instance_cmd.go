@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -353,6 +354,23 @@ func instanceTable(t *table, m *instancev1.GetResponse) {
 	t.row("Started", fmtTime(inst.GetStartTime()))
 	t.row("Ended", fmtTime(inst.GetEndTime()))
 	t.row("Request ID", inst.GetRequestId())
+	if p := inst.GetParent(); p != nil {
+		t.row("Parent", fmt.Sprintf("%s %d, step %s", p.GetWorkflowId(), p.GetInstanceId(), p.GetStepId()))
+	}
+	if len(m.GetChildren()) > 0 {
+		t.row("Rollup", fmtCounts(m.GetRollup()))
+		for _, c := range m.GetChildren() {
+			ids := make([]string, len(c.GetInstanceIds()))
+			for i, id := range c.GetInstanceIds() {
+				ids[i] = fmtInt(id)
+			}
+			more := ""
+			if int64(len(ids)) < c.GetCount() {
+				more = ", …"
+			}
+			t.row("Children", fmt.Sprintf("step %s: %d in %s (%s%s)", c.GetStepId(), c.GetCount(), c.GetWorkflowId(), strings.Join(ids, ", "), more))
+		}
+	}
 	if len(m.GetSteps()) == 0 {
 		return
 	}
@@ -373,6 +391,12 @@ func instanceTable(t *table, m *instancev1.GetResponse) {
 				msg = last.GetError()
 			}
 		}
+		if l := s.GetLoop(); l != nil {
+			exit = ""
+			if msg == "" || s.GetStatus() == fsm.StepRunning {
+				msg = loopProgress(l)
+			}
+		}
 		t.row(s.GetStepId(), s.GetType(), s.GetStatus(), strconv.Itoa(len(s.GetAttempts())), node, exit, truncate(cell(msg), 72))
 	}
 	for _, s := range m.GetSteps() {
@@ -387,6 +411,31 @@ func instanceTable(t *table, m *instancev1.GetResponse) {
 		}
 		t.text(b.String())
 	}
+}
+
+// loopProgress says how far a foreach, while or subworkflow step has got.
+func loopProgress(l *statepb.Loop) string {
+	if l.GetTotal() > 0 {
+		return fmt.Sprintf("%d/%d iterations done, %d running", l.GetFinished(), l.GetTotal(), l.GetLaunched()-l.GetFinished())
+	}
+	if l.GetChildInstanceId() > 0 {
+		return fmt.Sprintf("child %s %d", l.GetChildWorkflowId(), l.GetChildInstanceId())
+	}
+	return fmt.Sprintf("%d iterations done, %d running", l.GetFinished(), l.GetLaunched()-l.GetFinished())
+}
+
+// fmtCounts prints status counts in a fixed order: by status name.
+func fmtCounts(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func lastAttempt(s *statepb.Step) *statepb.Attempt {

@@ -261,7 +261,17 @@ type Instance struct {
 	// Why the instance ended as it did (failed step, stop reason).
 	Reason string `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Sequence number of the newest timeline event of this instance.
-	LastEventSeq  int64 `protobuf:"varint,11,opt,name=last_event_seq,json=lastEventSeq,proto3" json:"last_event_seq,omitempty"`
+	LastEventSeq int64 `protobuf:"varint,11,opt,name=last_event_seq,json=lastEventSeq,proto3" json:"last_event_seq,omitempty"`
+	// Set when a foreach, while or subworkflow step started this instance.
+	Parent *ParentRef `protobuf:"bytes,12,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Where the definition comes from when it is not workflow_id's own: a
+	// foreach or while iteration runs the steps nested in the loop step at
+	// definition_path (loop step ids, outermost first) of
+	// definition_workflow_id's version workflow_version.
+	DefinitionWorkflowId string   `protobuf:"bytes,13,opt,name=definition_workflow_id,json=definitionWorkflowId,proto3" json:"definition_workflow_id,omitempty"`
+	DefinitionPath       []string `protobuf:"bytes,14,rep,name=definition_path,json=definitionPath,proto3" json:"definition_path,omitempty"`
+	// 0 for an instance started by a client; parent's depth + 1 otherwise.
+	Depth         int32 `protobuf:"varint,15,opt,name=depth,proto3" json:"depth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -373,6 +383,233 @@ func (x *Instance) GetLastEventSeq() int64 {
 	return 0
 }
 
+func (x *Instance) GetParent() *ParentRef {
+	if x != nil {
+		return x.Parent
+	}
+	return nil
+}
+
+func (x *Instance) GetDefinitionWorkflowId() string {
+	if x != nil {
+		return x.DefinitionWorkflowId
+	}
+	return ""
+}
+
+func (x *Instance) GetDefinitionPath() []string {
+	if x != nil {
+		return x.DefinitionPath
+	}
+	return nil
+}
+
+func (x *Instance) GetDepth() int32 {
+	if x != nil {
+		return x.Depth
+	}
+	return 0
+}
+
+// ParentRef links a child instance to the step that started it.
+type ParentRef struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	InstanceId int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	StepId     string                 `protobuf:"bytes,3,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	// The instance at the top of the tree.
+	RootWorkflowId string `protobuf:"bytes,4,opt,name=root_workflow_id,json=rootWorkflowId,proto3" json:"root_workflow_id,omitempty"`
+	RootInstanceId int64  `protobuf:"varint,5,opt,name=root_instance_id,json=rootInstanceId,proto3" json:"root_instance_id,omitempty"`
+	// An async subworkflow runs on its own: its end does not feed the parent
+	// step, and stopping the parent does not stop it.
+	Detached      bool `protobuf:"varint,6,opt,name=detached,proto3" json:"detached,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ParentRef) Reset() {
+	*x = ParentRef{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ParentRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ParentRef) ProtoMessage() {}
+
+func (x *ParentRef) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ParentRef.ProtoReflect.Descriptor instead.
+func (*ParentRef) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ParentRef) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *ParentRef) GetInstanceId() int64 {
+	if x != nil {
+		return x.InstanceId
+	}
+	return 0
+}
+
+func (x *ParentRef) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *ParentRef) GetRootWorkflowId() string {
+	if x != nil {
+		return x.RootWorkflowId
+	}
+	return ""
+}
+
+func (x *ParentRef) GetRootInstanceId() int64 {
+	if x != nil {
+		return x.RootInstanceId
+	}
+	return 0
+}
+
+func (x *ParentRef) GetDetached() bool {
+	if x != nil {
+		return x.Detached
+	}
+	return false
+}
+
+// Loop is the progress of a foreach, while or subworkflow step, which runs
+// child instances instead of a process.
+type Loop struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The inline workflow id of the iterations, or the subworkflow's id.
+	ChildWorkflowId string `protobuf:"bytes,1,opt,name=child_workflow_id,json=childWorkflowId,proto3" json:"child_workflow_id,omitempty"`
+	// foreach: the number of iterations; while and subworkflow: 0.
+	Total int64 `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	// Children started so far; iteration n is instance n of child_workflow_id.
+	Launched int64 `protobuf:"varint,3,opt,name=launched,proto3" json:"launched,omitempty"`
+	// Children that reached a terminal status, and how many of each.
+	Finished int64            `protobuf:"varint,4,opt,name=finished,proto3" json:"finished,omitempty"`
+	Counts   map[string]int64 `protobuf:"bytes,5,rep,name=counts,proto3" json:"counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// foreach: the evaluated loop_params arrays; while: the loop params as
+	// they stand for the next condition check.
+	Values map[string]*Param `protobuf:"bytes,6,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// subworkflow: the child instance id.
+	ChildInstanceId int64 `protobuf:"varint,7,opt,name=child_instance_id,json=childInstanceId,proto3" json:"child_instance_id,omitempty"`
+	// foreach: the names of the loop params in their definition order, which
+	// fixes the order of the cartesian product.
+	Names         []string `protobuf:"bytes,8,rep,name=names,proto3" json:"names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Loop) Reset() {
+	*x = Loop{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Loop) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Loop) ProtoMessage() {}
+
+func (x *Loop) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Loop.ProtoReflect.Descriptor instead.
+func (*Loop) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Loop) GetChildWorkflowId() string {
+	if x != nil {
+		return x.ChildWorkflowId
+	}
+	return ""
+}
+
+func (x *Loop) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *Loop) GetLaunched() int64 {
+	if x != nil {
+		return x.Launched
+	}
+	return 0
+}
+
+func (x *Loop) GetFinished() int64 {
+	if x != nil {
+		return x.Finished
+	}
+	return 0
+}
+
+func (x *Loop) GetCounts() map[string]int64 {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *Loop) GetValues() map[string]*Param {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *Loop) GetChildInstanceId() int64 {
+	if x != nil {
+		return x.ChildInstanceId
+	}
+	return 0
+}
+
+func (x *Loop) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
 // Step is the state of one step of an instance.
 type Step struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -394,15 +631,18 @@ type Step struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	StartTime  *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	EndTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
-	// Node running the current attempt; empty when no attempt is running.
-	Node          string `protobuf:"bytes,13,opt,name=node,proto3" json:"node,omitempty"`
+	// Node running the current attempt; empty when no attempt is running,
+	// and always for foreach, while and subworkflow steps.
+	Node string `protobuf:"bytes,13,opt,name=node,proto3" json:"node,omitempty"`
+	// Progress of a foreach, while or subworkflow step.
+	Loop          *Loop `protobuf:"bytes,14,opt,name=loop,proto3" json:"loop,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[4]
+	mi := &file_baton_state_v1_state_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -414,7 +654,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[4]
+	mi := &file_baton_state_v1_state_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -427,7 +667,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{4}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Step) GetWorkflowId() string {
@@ -521,6 +761,13 @@ func (x *Step) GetNode() string {
 	return ""
 }
 
+func (x *Step) GetLoop() *Loop {
+	if x != nil {
+		return x.Loop
+	}
+	return nil
+}
+
 // Attempt is one try of a step.
 type Attempt struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -552,7 +799,7 @@ type Attempt struct {
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[5]
+	mi := &file_baton_state_v1_state_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +811,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[5]
+	mi := &file_baton_state_v1_state_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +824,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{5}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Attempt) GetAttemptNumber() int64 {
@@ -697,7 +944,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[6]
+	mi := &file_baton_state_v1_state_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -709,7 +956,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[6]
+	mi := &file_baton_state_v1_state_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -722,7 +969,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{6}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Event) GetWorkflowId() string {
@@ -801,7 +1048,7 @@ type PushWorkflow struct {
 
 func (x *PushWorkflow) Reset() {
 	*x = PushWorkflow{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[7]
+	mi := &file_baton_state_v1_state_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +1060,7 @@ func (x *PushWorkflow) String() string {
 func (*PushWorkflow) ProtoMessage() {}
 
 func (x *PushWorkflow) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[7]
+	mi := &file_baton_state_v1_state_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +1073,7 @@ func (x *PushWorkflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushWorkflow.ProtoReflect.Descriptor instead.
 func (*PushWorkflow) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{7}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PushWorkflow) GetWorkflowId() string {
@@ -869,7 +1116,7 @@ type ActivateWorkflow struct {
 
 func (x *ActivateWorkflow) Reset() {
 	*x = ActivateWorkflow{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[8]
+	mi := &file_baton_state_v1_state_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +1128,7 @@ func (x *ActivateWorkflow) String() string {
 func (*ActivateWorkflow) ProtoMessage() {}
 
 func (x *ActivateWorkflow) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[8]
+	mi := &file_baton_state_v1_state_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1141,7 @@ func (x *ActivateWorkflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateWorkflow.ProtoReflect.Descriptor instead.
 func (*ActivateWorkflow) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{8}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ActivateWorkflow) GetWorkflowId() string {
@@ -933,7 +1180,7 @@ type StartInstance struct {
 
 func (x *StartInstance) Reset() {
 	*x = StartInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[9]
+	mi := &file_baton_state_v1_state_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -945,7 +1192,7 @@ func (x *StartInstance) String() string {
 func (*StartInstance) ProtoMessage() {}
 
 func (x *StartInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[9]
+	mi := &file_baton_state_v1_state_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -958,7 +1205,7 @@ func (x *StartInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartInstance.ProtoReflect.Descriptor instead.
 func (*StartInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{9}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StartInstance) GetRequestId() string {
@@ -1014,7 +1261,7 @@ type StepSeed struct {
 
 func (x *StepSeed) Reset() {
 	*x = StepSeed{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[10]
+	mi := &file_baton_state_v1_state_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1273,7 @@ func (x *StepSeed) String() string {
 func (*StepSeed) ProtoMessage() {}
 
 func (x *StepSeed) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[10]
+	mi := &file_baton_state_v1_state_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1286,7 @@ func (x *StepSeed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepSeed.ProtoReflect.Descriptor instead.
 func (*StepSeed) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{10}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StepSeed) GetStepId() string {
@@ -1069,7 +1316,7 @@ type StopInstance struct {
 
 func (x *StopInstance) Reset() {
 	*x = StopInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[11]
+	mi := &file_baton_state_v1_state_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1328,7 @@ func (x *StopInstance) String() string {
 func (*StopInstance) ProtoMessage() {}
 
 func (x *StopInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[11]
+	mi := &file_baton_state_v1_state_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1341,7 @@ func (x *StopInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopInstance.ProtoReflect.Descriptor instead.
 func (*StopInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{11}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StopInstance) GetWorkflowId() string {
@@ -1149,7 +1396,7 @@ type ReportResult struct {
 
 func (x *ReportResult) Reset() {
 	*x = ReportResult{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[12]
+	mi := &file_baton_state_v1_state_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1408,7 @@ func (x *ReportResult) String() string {
 func (*ReportResult) ProtoMessage() {}
 
 func (x *ReportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[12]
+	mi := &file_baton_state_v1_state_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1421,7 @@ func (x *ReportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResult.ProtoReflect.Descriptor instead.
 func (*ReportResult) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{12}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReportResult) GetWorkflowId() string {
@@ -1280,7 +1527,7 @@ type ApplyPlan struct {
 
 func (x *ApplyPlan) Reset() {
 	*x = ApplyPlan{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[13]
+	mi := &file_baton_state_v1_state_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1539,7 @@ func (x *ApplyPlan) String() string {
 func (*ApplyPlan) ProtoMessage() {}
 
 func (x *ApplyPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[13]
+	mi := &file_baton_state_v1_state_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1552,7 @@ func (x *ApplyPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPlan.ProtoReflect.Descriptor instead.
 func (*ApplyPlan) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{13}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ApplyPlan) GetNow() *timestamppb.Timestamp {
@@ -1331,6 +1578,7 @@ type PlanAction struct {
 	//	*PlanAction_StepStatus
 	//	*PlanAction_InstanceStatus
 	//	*PlanAction_DeleteInstance
+	//	*PlanAction_StartChild
 	Action        isPlanAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1338,7 +1586,7 @@ type PlanAction struct {
 
 func (x *PlanAction) Reset() {
 	*x = PlanAction{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[14]
+	mi := &file_baton_state_v1_state_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1350,7 +1598,7 @@ func (x *PlanAction) String() string {
 func (*PlanAction) ProtoMessage() {}
 
 func (x *PlanAction) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[14]
+	mi := &file_baton_state_v1_state_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1363,7 +1611,7 @@ func (x *PlanAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanAction.ProtoReflect.Descriptor instead.
 func (*PlanAction) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{14}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PlanAction) GetAction() isPlanAction_Action {
@@ -1409,6 +1657,15 @@ func (x *PlanAction) GetDeleteInstance() *DeleteInstance {
 	return nil
 }
 
+func (x *PlanAction) GetStartChild() *StartChild {
+	if x != nil {
+		if x, ok := x.Action.(*PlanAction_StartChild); ok {
+			return x.StartChild
+		}
+	}
+	return nil
+}
+
 type isPlanAction_Action interface {
 	isPlanAction_Action()
 }
@@ -1429,6 +1686,10 @@ type PlanAction_DeleteInstance struct {
 	DeleteInstance *DeleteInstance `protobuf:"bytes,4,opt,name=delete_instance,json=deleteInstance,proto3,oneof"`
 }
 
+type PlanAction_StartChild struct {
+	StartChild *StartChild `protobuf:"bytes,5,opt,name=start_child,json=startChild,proto3,oneof"`
+}
+
 func (*PlanAction_Assign) isPlanAction_Action() {}
 
 func (*PlanAction_StepStatus) isPlanAction_Action() {}
@@ -1436,6 +1697,145 @@ func (*PlanAction_StepStatus) isPlanAction_Action() {}
 func (*PlanAction_InstanceStatus) isPlanAction_Action() {}
 
 func (*PlanAction_DeleteInstance) isPlanAction_Action() {}
+
+func (*PlanAction_StartChild) isPlanAction_Action() {}
+
+// StartChild starts a child instance for a RUNNING foreach, while or
+// subworkflow step. For an iteration, instance_id is the iteration number and
+// must be the step's next one, so a plan made from stale state starts nothing.
+type StartChild struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	ParentWorkflowId string                 `protobuf:"bytes,1,opt,name=parent_workflow_id,json=parentWorkflowId,proto3" json:"parent_workflow_id,omitempty"`
+	ParentInstanceId int64                  `protobuf:"varint,2,opt,name=parent_instance_id,json=parentInstanceId,proto3" json:"parent_instance_id,omitempty"`
+	ParentStepId     string                 `protobuf:"bytes,3,opt,name=parent_step_id,json=parentStepId,proto3" json:"parent_step_id,omitempty"`
+	WorkflowId       string                 `protobuf:"bytes,4,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// The iteration number; 0 takes the workflow's next instance id (subworkflow).
+	InstanceId           int64             `protobuf:"varint,5,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	WorkflowVersion      int64             `protobuf:"varint,6,opt,name=workflow_version,json=workflowVersion,proto3" json:"workflow_version,omitempty"`
+	DefinitionWorkflowId string            `protobuf:"bytes,7,opt,name=definition_workflow_id,json=definitionWorkflowId,proto3" json:"definition_workflow_id,omitempty"`
+	DefinitionPath       []string          `protobuf:"bytes,8,rep,name=definition_path,json=definitionPath,proto3" json:"definition_path,omitempty"`
+	Params               map[string]*Param `protobuf:"bytes,9,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Steps                []*StepSeed       `protobuf:"bytes,10,rep,name=steps,proto3" json:"steps,omitempty"`
+	Detached             bool              `protobuf:"varint,11,opt,name=detached,proto3" json:"detached,omitempty"`
+	// while: the loop params the new iteration starts with.
+	LoopValues    map[string]*Param `protobuf:"bytes,12,rep,name=loop_values,json=loopValues,proto3" json:"loop_values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartChild) Reset() {
+	*x = StartChild{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartChild) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartChild) ProtoMessage() {}
+
+func (x *StartChild) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartChild.ProtoReflect.Descriptor instead.
+func (*StartChild) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *StartChild) GetParentWorkflowId() string {
+	if x != nil {
+		return x.ParentWorkflowId
+	}
+	return ""
+}
+
+func (x *StartChild) GetParentInstanceId() int64 {
+	if x != nil {
+		return x.ParentInstanceId
+	}
+	return 0
+}
+
+func (x *StartChild) GetParentStepId() string {
+	if x != nil {
+		return x.ParentStepId
+	}
+	return ""
+}
+
+func (x *StartChild) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *StartChild) GetInstanceId() int64 {
+	if x != nil {
+		return x.InstanceId
+	}
+	return 0
+}
+
+func (x *StartChild) GetWorkflowVersion() int64 {
+	if x != nil {
+		return x.WorkflowVersion
+	}
+	return 0
+}
+
+func (x *StartChild) GetDefinitionWorkflowId() string {
+	if x != nil {
+		return x.DefinitionWorkflowId
+	}
+	return ""
+}
+
+func (x *StartChild) GetDefinitionPath() []string {
+	if x != nil {
+		return x.DefinitionPath
+	}
+	return nil
+}
+
+func (x *StartChild) GetParams() map[string]*Param {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *StartChild) GetSteps() []*StepSeed {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+func (x *StartChild) GetDetached() bool {
+	if x != nil {
+		return x.Detached
+	}
+	return false
+}
+
+func (x *StartChild) GetLoopValues() map[string]*Param {
+	if x != nil {
+		return x.LoopValues
+	}
+	return nil
+}
 
 // AssignAttempt places a new attempt of a step on a node. Its generation is the
 // Raft index of the entry that carries it.
@@ -1448,13 +1848,15 @@ type AssignAttempt struct {
 	Node          string                 `protobuf:"bytes,5,opt,name=node,proto3" json:"node,omitempty"`
 	Params        map[string]*Param      `protobuf:"bytes,6,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Deadline      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// For a foreach, while or subworkflow step (node is empty): its loop state.
+	Loop          *Loop `protobuf:"bytes,8,opt,name=loop,proto3" json:"loop,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AssignAttempt) Reset() {
 	*x = AssignAttempt{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[15]
+	mi := &file_baton_state_v1_state_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +1868,7 @@ func (x *AssignAttempt) String() string {
 func (*AssignAttempt) ProtoMessage() {}
 
 func (x *AssignAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[15]
+	mi := &file_baton_state_v1_state_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,7 +1881,7 @@ func (x *AssignAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignAttempt.ProtoReflect.Descriptor instead.
 func (*AssignAttempt) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{15}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AssignAttempt) GetWorkflowId() string {
@@ -1531,6 +1933,13 @@ func (x *AssignAttempt) GetDeadline() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *AssignAttempt) GetLoop() *Loop {
+	if x != nil {
+		return x.Loop
+	}
+	return nil
+}
+
 // SetStepStatus moves a step from one status to another.
 type SetStepStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1547,7 +1956,7 @@ type SetStepStatus struct {
 
 func (x *SetStepStatus) Reset() {
 	*x = SetStepStatus{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	mi := &file_baton_state_v1_state_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1559,7 +1968,7 @@ func (x *SetStepStatus) String() string {
 func (*SetStepStatus) ProtoMessage() {}
 
 func (x *SetStepStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	mi := &file_baton_state_v1_state_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1572,7 +1981,7 @@ func (x *SetStepStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetStepStatus.ProtoReflect.Descriptor instead.
 func (*SetStepStatus) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{16}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SetStepStatus) GetWorkflowId() string {
@@ -1638,7 +2047,7 @@ type SetInstanceStatus struct {
 
 func (x *SetInstanceStatus) Reset() {
 	*x = SetInstanceStatus{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	mi := &file_baton_state_v1_state_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +2059,7 @@ func (x *SetInstanceStatus) String() string {
 func (*SetInstanceStatus) ProtoMessage() {}
 
 func (x *SetInstanceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	mi := &file_baton_state_v1_state_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +2072,7 @@ func (x *SetInstanceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetInstanceStatus.ProtoReflect.Descriptor instead.
 func (*SetInstanceStatus) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{17}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetInstanceStatus) GetWorkflowId() string {
@@ -1713,7 +2122,7 @@ type DeleteInstance struct {
 
 func (x *DeleteInstance) Reset() {
 	*x = DeleteInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	mi := &file_baton_state_v1_state_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +2134,7 @@ func (x *DeleteInstance) String() string {
 func (*DeleteInstance) ProtoMessage() {}
 
 func (x *DeleteInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	mi := &file_baton_state_v1_state_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1738,7 +2147,7 @@ func (x *DeleteInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInstance.ProtoReflect.Descriptor instead.
 func (*DeleteInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{18}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeleteInstance) GetWorkflowId() string {
@@ -1782,7 +2191,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"definition\x12\x16\n" +
 	"\x06digest\x18\x04 \x01(\tR\x06digest\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xab\x04\n" +
+	"createTime\"\xd3\x05\n" +
 	"\bInstance\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -1800,10 +2209,38 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\bend_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x16\n" +
 	"\x06reason\x18\n" +
 	" \x01(\tR\x06reason\x12$\n" +
-	"\x0elast_event_seq\x18\v \x01(\x03R\flastEventSeq\x1aP\n" +
+	"\x0elast_event_seq\x18\v \x01(\x03R\flastEventSeq\x121\n" +
+	"\x06parent\x18\f \x01(\v2\x19.baton.state.v1.ParentRefR\x06parent\x124\n" +
+	"\x16definition_workflow_id\x18\r \x01(\tR\x14definitionWorkflowId\x12'\n" +
+	"\x0fdefinition_path\x18\x0e \x03(\tR\x0edefinitionPath\x12\x14\n" +
+	"\x05depth\x18\x0f \x01(\x05R\x05depth\x1aP\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xe4\x04\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xd6\x01\n" +
+	"\tParentRef\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1f\n" +
+	"\vinstance_id\x18\x02 \x01(\x03R\n" +
+	"instanceId\x12\x17\n" +
+	"\astep_id\x18\x03 \x01(\tR\x06stepId\x12(\n" +
+	"\x10root_workflow_id\x18\x04 \x01(\tR\x0erootWorkflowId\x12(\n" +
+	"\x10root_instance_id\x18\x05 \x01(\x03R\x0erootInstanceId\x12\x1a\n" +
+	"\bdetached\x18\x06 \x01(\bR\bdetached\"\xc3\x03\n" +
+	"\x04Loop\x12*\n" +
+	"\x11child_workflow_id\x18\x01 \x01(\tR\x0fchildWorkflowId\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\x03R\x05total\x12\x1a\n" +
+	"\blaunched\x18\x03 \x01(\x03R\blaunched\x12\x1a\n" +
+	"\bfinished\x18\x04 \x01(\x03R\bfinished\x128\n" +
+	"\x06counts\x18\x05 \x03(\v2 .baton.state.v1.Loop.CountsEntryR\x06counts\x128\n" +
+	"\x06values\x18\x06 \x03(\v2 .baton.state.v1.Loop.ValuesEntryR\x06values\x12*\n" +
+	"\x11child_instance_id\x18\a \x01(\x03R\x0fchildInstanceId\x12\x14\n" +
+	"\x05names\x18\b \x03(\tR\x05names\x1a9\n" +
+	"\vCountsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aP\n" +
+	"\vValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x8e\x05\n" +
 	"\x04Step\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -1822,7 +2259,8 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x12\n" +
-	"\x04node\x18\r \x01(\tR\x04node\x1aQ\n" +
+	"\x04node\x18\r \x01(\tR\x04node\x12(\n" +
+	"\x04loop\x18\x0e \x01(\v2\x14.baton.state.v1.LoopR\x04loop\x1aQ\n" +
 	"\fOutputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xd5\x05\n" +
@@ -1927,15 +2365,41 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"o\n" +
 	"\tApplyPlan\x12,\n" +
 	"\x03now\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x124\n" +
-	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\"\xaa\x02\n" +
+	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\"\xe9\x02\n" +
 	"\n" +
 	"PlanAction\x127\n" +
 	"\x06assign\x18\x01 \x01(\v2\x1d.baton.state.v1.AssignAttemptH\x00R\x06assign\x12@\n" +
 	"\vstep_status\x18\x02 \x01(\v2\x1d.baton.state.v1.SetStepStatusH\x00R\n" +
 	"stepStatus\x12L\n" +
 	"\x0finstance_status\x18\x03 \x01(\v2!.baton.state.v1.SetInstanceStatusH\x00R\x0einstanceStatus\x12I\n" +
-	"\x0fdelete_instance\x18\x04 \x01(\v2\x1e.baton.state.v1.DeleteInstanceH\x00R\x0edeleteInstanceB\b\n" +
-	"\x06action\"\xf2\x02\n" +
+	"\x0fdelete_instance\x18\x04 \x01(\v2\x1e.baton.state.v1.DeleteInstanceH\x00R\x0edeleteInstance\x12=\n" +
+	"\vstart_child\x18\x05 \x01(\v2\x1a.baton.state.v1.StartChildH\x00R\n" +
+	"startChildB\b\n" +
+	"\x06action\"\xdb\x05\n" +
+	"\n" +
+	"StartChild\x12,\n" +
+	"\x12parent_workflow_id\x18\x01 \x01(\tR\x10parentWorkflowId\x12,\n" +
+	"\x12parent_instance_id\x18\x02 \x01(\x03R\x10parentInstanceId\x12$\n" +
+	"\x0eparent_step_id\x18\x03 \x01(\tR\fparentStepId\x12\x1f\n" +
+	"\vworkflow_id\x18\x04 \x01(\tR\n" +
+	"workflowId\x12\x1f\n" +
+	"\vinstance_id\x18\x05 \x01(\x03R\n" +
+	"instanceId\x12)\n" +
+	"\x10workflow_version\x18\x06 \x01(\x03R\x0fworkflowVersion\x124\n" +
+	"\x16definition_workflow_id\x18\a \x01(\tR\x14definitionWorkflowId\x12'\n" +
+	"\x0fdefinition_path\x18\b \x03(\tR\x0edefinitionPath\x12>\n" +
+	"\x06params\x18\t \x03(\v2&.baton.state.v1.StartChild.ParamsEntryR\x06params\x12.\n" +
+	"\x05steps\x18\n" +
+	" \x03(\v2\x18.baton.state.v1.StepSeedR\x05steps\x12\x1a\n" +
+	"\bdetached\x18\v \x01(\bR\bdetached\x12K\n" +
+	"\vloop_values\x18\f \x03(\v2*.baton.state.v1.StartChild.LoopValuesEntryR\n" +
+	"loopValues\x1aP\n" +
+	"\vParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\x1aT\n" +
+	"\x0fLoopValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x9c\x03\n" +
 	"\rAssignAttempt\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -1945,7 +2409,8 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x0eattempt_number\x18\x04 \x01(\x03R\rattemptNumber\x12\x12\n" +
 	"\x04node\x18\x05 \x01(\tR\x04node\x12A\n" +
 	"\x06params\x18\x06 \x03(\v2).baton.state.v1.AssignAttempt.ParamsEntryR\x06params\x126\n" +
-	"\bdeadline\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x1aP\n" +
+	"\bdeadline\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12(\n" +
+	"\x04loop\x18\b \x01(\v2\x14.baton.state.v1.LoopR\x04loop\x1aP\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xf2\x01\n" +
@@ -1987,87 +2452,106 @@ func file_baton_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_baton_state_v1_state_proto_rawDescData
 }
 
-var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_baton_state_v1_state_proto_goTypes = []any{
 	(*Param)(nil),                 // 0: baton.state.v1.Param
 	(*Workflow)(nil),              // 1: baton.state.v1.Workflow
 	(*WorkflowVersion)(nil),       // 2: baton.state.v1.WorkflowVersion
 	(*Instance)(nil),              // 3: baton.state.v1.Instance
-	(*Step)(nil),                  // 4: baton.state.v1.Step
-	(*Attempt)(nil),               // 5: baton.state.v1.Attempt
-	(*Event)(nil),                 // 6: baton.state.v1.Event
-	(*PushWorkflow)(nil),          // 7: baton.state.v1.PushWorkflow
-	(*ActivateWorkflow)(nil),      // 8: baton.state.v1.ActivateWorkflow
-	(*StartInstance)(nil),         // 9: baton.state.v1.StartInstance
-	(*StepSeed)(nil),              // 10: baton.state.v1.StepSeed
-	(*StopInstance)(nil),          // 11: baton.state.v1.StopInstance
-	(*ReportResult)(nil),          // 12: baton.state.v1.ReportResult
-	(*ApplyPlan)(nil),             // 13: baton.state.v1.ApplyPlan
-	(*PlanAction)(nil),            // 14: baton.state.v1.PlanAction
-	(*AssignAttempt)(nil),         // 15: baton.state.v1.AssignAttempt
-	(*SetStepStatus)(nil),         // 16: baton.state.v1.SetStepStatus
-	(*SetInstanceStatus)(nil),     // 17: baton.state.v1.SetInstanceStatus
-	(*DeleteInstance)(nil),        // 18: baton.state.v1.DeleteInstance
-	nil,                           // 19: baton.state.v1.Instance.ParamsEntry
-	nil,                           // 20: baton.state.v1.Step.OutputsEntry
-	nil,                           // 21: baton.state.v1.Attempt.ParamsEntry
-	nil,                           // 22: baton.state.v1.Attempt.OutputsEntry
-	nil,                           // 23: baton.state.v1.StartInstance.ParamsEntry
-	nil,                           // 24: baton.state.v1.ReportResult.OutputsEntry
-	nil,                           // 25: baton.state.v1.AssignAttempt.ParamsEntry
-	(*structpb.Value)(nil),        // 26: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*ParentRef)(nil),             // 4: baton.state.v1.ParentRef
+	(*Loop)(nil),                  // 5: baton.state.v1.Loop
+	(*Step)(nil),                  // 6: baton.state.v1.Step
+	(*Attempt)(nil),               // 7: baton.state.v1.Attempt
+	(*Event)(nil),                 // 8: baton.state.v1.Event
+	(*PushWorkflow)(nil),          // 9: baton.state.v1.PushWorkflow
+	(*ActivateWorkflow)(nil),      // 10: baton.state.v1.ActivateWorkflow
+	(*StartInstance)(nil),         // 11: baton.state.v1.StartInstance
+	(*StepSeed)(nil),              // 12: baton.state.v1.StepSeed
+	(*StopInstance)(nil),          // 13: baton.state.v1.StopInstance
+	(*ReportResult)(nil),          // 14: baton.state.v1.ReportResult
+	(*ApplyPlan)(nil),             // 15: baton.state.v1.ApplyPlan
+	(*PlanAction)(nil),            // 16: baton.state.v1.PlanAction
+	(*StartChild)(nil),            // 17: baton.state.v1.StartChild
+	(*AssignAttempt)(nil),         // 18: baton.state.v1.AssignAttempt
+	(*SetStepStatus)(nil),         // 19: baton.state.v1.SetStepStatus
+	(*SetInstanceStatus)(nil),     // 20: baton.state.v1.SetInstanceStatus
+	(*DeleteInstance)(nil),        // 21: baton.state.v1.DeleteInstance
+	nil,                           // 22: baton.state.v1.Instance.ParamsEntry
+	nil,                           // 23: baton.state.v1.Loop.CountsEntry
+	nil,                           // 24: baton.state.v1.Loop.ValuesEntry
+	nil,                           // 25: baton.state.v1.Step.OutputsEntry
+	nil,                           // 26: baton.state.v1.Attempt.ParamsEntry
+	nil,                           // 27: baton.state.v1.Attempt.OutputsEntry
+	nil,                           // 28: baton.state.v1.StartInstance.ParamsEntry
+	nil,                           // 29: baton.state.v1.ReportResult.OutputsEntry
+	nil,                           // 30: baton.state.v1.StartChild.ParamsEntry
+	nil,                           // 31: baton.state.v1.StartChild.LoopValuesEntry
+	nil,                           // 32: baton.state.v1.AssignAttempt.ParamsEntry
+	(*structpb.Value)(nil),        // 33: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
 }
 var file_baton_state_v1_state_proto_depIdxs = []int32{
-	26, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
-	27, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
-	27, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
-	27, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
-	19, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
-	27, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
-	27, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
-	27, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
-	5,  // 8: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
-	27, // 9: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
-	20, // 10: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
-	27, // 11: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
-	27, // 12: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	27, // 13: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	27, // 14: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	27, // 15: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
-	21, // 16: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
-	22, // 17: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
-	27, // 18: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
-	27, // 19: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
-	27, // 20: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
-	27, // 21: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
-	23, // 22: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
-	10, // 23: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
-	27, // 24: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
-	27, // 25: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
-	24, // 26: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
-	27, // 27: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
-	27, // 28: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
-	14, // 29: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
-	15, // 30: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
-	16, // 31: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
-	17, // 32: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
-	18, // 33: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
-	25, // 34: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
-	27, // 35: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
-	27, // 36: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
-	0,  // 37: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 38: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 39: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 40: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 41: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 42: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 43: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	33, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
+	34, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
+	34, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
+	34, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
+	22, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
+	34, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
+	34, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
+	34, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
+	4,  // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
+	23, // 9: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
+	24, // 10: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
+	7,  // 11: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
+	34, // 12: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
+	25, // 13: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
+	34, // 14: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
+	34, // 15: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	34, // 16: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	5,  // 17: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
+	34, // 18: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	34, // 19: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
+	26, // 20: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
+	27, // 21: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
+	34, // 22: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
+	34, // 23: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
+	34, // 24: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
+	34, // 25: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
+	28, // 26: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
+	12, // 27: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
+	34, // 28: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
+	34, // 29: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
+	29, // 30: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
+	34, // 31: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
+	34, // 32: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
+	16, // 33: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
+	18, // 34: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
+	19, // 35: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
+	20, // 36: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
+	21, // 37: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
+	17, // 38: baton.state.v1.PlanAction.start_child:type_name -> baton.state.v1.StartChild
+	30, // 39: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
+	12, // 40: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
+	31, // 41: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
+	32, // 42: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
+	34, // 43: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
+	5,  // 44: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
+	34, // 45: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
+	0,  // 46: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 47: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 48: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 49: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 50: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 51: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 52: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 53: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 54: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 55: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	56, // [56:56] is the sub-list for method output_type
+	56, // [56:56] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_baton_state_v1_state_proto_init() }
@@ -2075,11 +2559,12 @@ func file_baton_state_v1_state_proto_init() {
 	if File_baton_state_v1_state_proto != nil {
 		return
 	}
-	file_baton_state_v1_state_proto_msgTypes[14].OneofWrappers = []any{
+	file_baton_state_v1_state_proto_msgTypes[16].OneofWrappers = []any{
 		(*PlanAction_Assign)(nil),
 		(*PlanAction_StepStatus)(nil),
 		(*PlanAction_InstanceStatus)(nil),
 		(*PlanAction_DeleteInstance)(nil),
+		(*PlanAction_StartChild)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2087,7 +2572,7 @@ func file_baton_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_state_v1_state_proto_rawDesc), len(file_baton_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -210,9 +210,15 @@ func (x *GetRequest) GetStale() bool {
 }
 
 type GetResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Instance      *statepb.Instance      `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
-	Steps         []*statepb.Step        `protobuf:"bytes,2,rep,name=steps,proto3" json:"steps,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Instance *statepb.Instance      `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	Steps    []*statepb.Step        `protobuf:"bytes,2,rep,name=steps,proto3" json:"steps,omitempty"`
+	// Leaf steps (not foreach, while or subworkflow) of the instance and of
+	// every child instance under it, counted by status.
+	Rollup map[string]int64 `protobuf:"bytes,3,rep,name=rollup,proto3" json:"rollup,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// The instances directly under this one's foreach, while and subworkflow
+	// steps: how many, and the first few of each step.
+	Children      []*ChildSummary `protobuf:"bytes,4,rep,name=children,proto3" json:"children,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -261,6 +267,90 @@ func (x *GetResponse) GetSteps() []*statepb.Step {
 	return nil
 }
 
+func (x *GetResponse) GetRollup() map[string]int64 {
+	if x != nil {
+		return x.Rollup
+	}
+	return nil
+}
+
+func (x *GetResponse) GetChildren() []*ChildSummary {
+	if x != nil {
+		return x.Children
+	}
+	return nil
+}
+
+// ChildSummary describes the child instances one step started.
+type ChildSummary struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	StepId     string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	WorkflowId string                 `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	Count      int64                  `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	// Instance ids, oldest first, at most 20.
+	InstanceIds   []int64 `protobuf:"varint,4,rep,packed,name=instance_ids,json=instanceIds,proto3" json:"instance_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChildSummary) Reset() {
+	*x = ChildSummary{}
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChildSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChildSummary) ProtoMessage() {}
+
+func (x *ChildSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChildSummary.ProtoReflect.Descriptor instead.
+func (*ChildSummary) Descriptor() ([]byte, []int) {
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ChildSummary) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *ChildSummary) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *ChildSummary) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *ChildSummary) GetInstanceIds() []int64 {
+	if x != nil {
+		return x.InstanceIds
+	}
+	return nil
+}
+
 type ListRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
@@ -273,7 +363,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[4]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -285,7 +375,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[4]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -298,7 +388,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{4}
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListRequest) GetWorkflowId() string {
@@ -331,7 +421,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[5]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -343,7 +433,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[5]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -356,7 +446,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{5}
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListResponse) GetInstances() []*statepb.Instance {
@@ -377,7 +467,7 @@ type StopRequest struct {
 
 func (x *StopRequest) Reset() {
 	*x = StopRequest{}
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[6]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -389,7 +479,7 @@ func (x *StopRequest) String() string {
 func (*StopRequest) ProtoMessage() {}
 
 func (x *StopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[6]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -402,7 +492,7 @@ func (x *StopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
 func (*StopRequest) Descriptor() ([]byte, []int) {
-	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{6}
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StopRequest) GetWorkflowId() string {
@@ -435,7 +525,7 @@ type StopResponse struct {
 
 func (x *StopResponse) Reset() {
 	*x = StopResponse{}
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[7]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -447,7 +537,7 @@ func (x *StopResponse) String() string {
 func (*StopResponse) ProtoMessage() {}
 
 func (x *StopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[7]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -460,7 +550,7 @@ func (x *StopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
 func (*StopResponse) Descriptor() ([]byte, []int) {
-	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{7}
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StopResponse) GetInstance() *statepb.Instance {
@@ -482,7 +572,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[8]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -494,7 +584,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[8]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -507,7 +597,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{8}
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WatchRequest) GetWorkflowId() string {
@@ -540,7 +630,7 @@ type WatchResponse struct {
 
 func (x *WatchResponse) Reset() {
 	*x = WatchResponse{}
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[9]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +642,7 @@ func (x *WatchResponse) String() string {
 func (*WatchResponse) ProtoMessage() {}
 
 func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[9]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +655,7 @@ func (x *WatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
 func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{9}
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WatchResponse) GetEvent() *statepb.Event {
@@ -599,10 +689,21 @@ const file_baton_instance_v1_instance_proto_rawDesc = "" +
 	"workflowId\x12\x1f\n" +
 	"\vinstance_id\x18\x02 \x01(\x03R\n" +
 	"instanceId\x12\x14\n" +
-	"\x05stale\x18\x03 \x01(\bR\x05stale\"o\n" +
+	"\x05stale\x18\x03 \x01(\bR\x05stale\"\xab\x02\n" +
 	"\vGetResponse\x124\n" +
 	"\binstance\x18\x01 \x01(\v2\x18.baton.state.v1.InstanceR\binstance\x12*\n" +
-	"\x05steps\x18\x02 \x03(\v2\x14.baton.state.v1.StepR\x05steps\"Z\n" +
+	"\x05steps\x18\x02 \x03(\v2\x14.baton.state.v1.StepR\x05steps\x12B\n" +
+	"\x06rollup\x18\x03 \x03(\v2*.baton.instance.v1.GetResponse.RollupEntryR\x06rollup\x12;\n" +
+	"\bchildren\x18\x04 \x03(\v2\x1f.baton.instance.v1.ChildSummaryR\bchildren\x1a9\n" +
+	"\vRollupEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x81\x01\n" +
+	"\fChildSummary\x12\x17\n" +
+	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x1f\n" +
+	"\vworkflow_id\x18\x02 \x01(\tR\n" +
+	"workflowId\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\x12!\n" +
+	"\finstance_ids\x18\x04 \x03(\x03R\vinstanceIds\"Z\n" +
 	"\vListRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x14\n" +
@@ -645,46 +746,50 @@ func file_baton_instance_v1_instance_proto_rawDescGZIP() []byte {
 	return file_baton_instance_v1_instance_proto_rawDescData
 }
 
-var file_baton_instance_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_baton_instance_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_baton_instance_v1_instance_proto_goTypes = []any{
 	(*StartRequest)(nil),     // 0: baton.instance.v1.StartRequest
 	(*StartResponse)(nil),    // 1: baton.instance.v1.StartResponse
 	(*GetRequest)(nil),       // 2: baton.instance.v1.GetRequest
 	(*GetResponse)(nil),      // 3: baton.instance.v1.GetResponse
-	(*ListRequest)(nil),      // 4: baton.instance.v1.ListRequest
-	(*ListResponse)(nil),     // 5: baton.instance.v1.ListResponse
-	(*StopRequest)(nil),      // 6: baton.instance.v1.StopRequest
-	(*StopResponse)(nil),     // 7: baton.instance.v1.StopResponse
-	(*WatchRequest)(nil),     // 8: baton.instance.v1.WatchRequest
-	(*WatchResponse)(nil),    // 9: baton.instance.v1.WatchResponse
-	nil,                      // 10: baton.instance.v1.StartRequest.ParamsEntry
-	(*statepb.Instance)(nil), // 11: baton.state.v1.Instance
-	(*statepb.Step)(nil),     // 12: baton.state.v1.Step
-	(*statepb.Event)(nil),    // 13: baton.state.v1.Event
+	(*ChildSummary)(nil),     // 4: baton.instance.v1.ChildSummary
+	(*ListRequest)(nil),      // 5: baton.instance.v1.ListRequest
+	(*ListResponse)(nil),     // 6: baton.instance.v1.ListResponse
+	(*StopRequest)(nil),      // 7: baton.instance.v1.StopRequest
+	(*StopResponse)(nil),     // 8: baton.instance.v1.StopResponse
+	(*WatchRequest)(nil),     // 9: baton.instance.v1.WatchRequest
+	(*WatchResponse)(nil),    // 10: baton.instance.v1.WatchResponse
+	nil,                      // 11: baton.instance.v1.StartRequest.ParamsEntry
+	nil,                      // 12: baton.instance.v1.GetResponse.RollupEntry
+	(*statepb.Instance)(nil), // 13: baton.state.v1.Instance
+	(*statepb.Step)(nil),     // 14: baton.state.v1.Step
+	(*statepb.Event)(nil),    // 15: baton.state.v1.Event
 }
 var file_baton_instance_v1_instance_proto_depIdxs = []int32{
-	10, // 0: baton.instance.v1.StartRequest.params:type_name -> baton.instance.v1.StartRequest.ParamsEntry
-	11, // 1: baton.instance.v1.StartResponse.instance:type_name -> baton.state.v1.Instance
-	11, // 2: baton.instance.v1.GetResponse.instance:type_name -> baton.state.v1.Instance
-	12, // 3: baton.instance.v1.GetResponse.steps:type_name -> baton.state.v1.Step
-	11, // 4: baton.instance.v1.ListResponse.instances:type_name -> baton.state.v1.Instance
-	11, // 5: baton.instance.v1.StopResponse.instance:type_name -> baton.state.v1.Instance
-	13, // 6: baton.instance.v1.WatchResponse.event:type_name -> baton.state.v1.Event
-	0,  // 7: baton.instance.v1.InstanceService.Start:input_type -> baton.instance.v1.StartRequest
-	2,  // 8: baton.instance.v1.InstanceService.Get:input_type -> baton.instance.v1.GetRequest
-	4,  // 9: baton.instance.v1.InstanceService.List:input_type -> baton.instance.v1.ListRequest
-	6,  // 10: baton.instance.v1.InstanceService.Stop:input_type -> baton.instance.v1.StopRequest
-	8,  // 11: baton.instance.v1.InstanceService.Watch:input_type -> baton.instance.v1.WatchRequest
-	1,  // 12: baton.instance.v1.InstanceService.Start:output_type -> baton.instance.v1.StartResponse
-	3,  // 13: baton.instance.v1.InstanceService.Get:output_type -> baton.instance.v1.GetResponse
-	5,  // 14: baton.instance.v1.InstanceService.List:output_type -> baton.instance.v1.ListResponse
-	7,  // 15: baton.instance.v1.InstanceService.Stop:output_type -> baton.instance.v1.StopResponse
-	9,  // 16: baton.instance.v1.InstanceService.Watch:output_type -> baton.instance.v1.WatchResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	11, // 0: baton.instance.v1.StartRequest.params:type_name -> baton.instance.v1.StartRequest.ParamsEntry
+	13, // 1: baton.instance.v1.StartResponse.instance:type_name -> baton.state.v1.Instance
+	13, // 2: baton.instance.v1.GetResponse.instance:type_name -> baton.state.v1.Instance
+	14, // 3: baton.instance.v1.GetResponse.steps:type_name -> baton.state.v1.Step
+	12, // 4: baton.instance.v1.GetResponse.rollup:type_name -> baton.instance.v1.GetResponse.RollupEntry
+	4,  // 5: baton.instance.v1.GetResponse.children:type_name -> baton.instance.v1.ChildSummary
+	13, // 6: baton.instance.v1.ListResponse.instances:type_name -> baton.state.v1.Instance
+	13, // 7: baton.instance.v1.StopResponse.instance:type_name -> baton.state.v1.Instance
+	15, // 8: baton.instance.v1.WatchResponse.event:type_name -> baton.state.v1.Event
+	0,  // 9: baton.instance.v1.InstanceService.Start:input_type -> baton.instance.v1.StartRequest
+	2,  // 10: baton.instance.v1.InstanceService.Get:input_type -> baton.instance.v1.GetRequest
+	5,  // 11: baton.instance.v1.InstanceService.List:input_type -> baton.instance.v1.ListRequest
+	7,  // 12: baton.instance.v1.InstanceService.Stop:input_type -> baton.instance.v1.StopRequest
+	9,  // 13: baton.instance.v1.InstanceService.Watch:input_type -> baton.instance.v1.WatchRequest
+	1,  // 14: baton.instance.v1.InstanceService.Start:output_type -> baton.instance.v1.StartResponse
+	3,  // 15: baton.instance.v1.InstanceService.Get:output_type -> baton.instance.v1.GetResponse
+	6,  // 16: baton.instance.v1.InstanceService.List:output_type -> baton.instance.v1.ListResponse
+	8,  // 17: baton.instance.v1.InstanceService.Stop:output_type -> baton.instance.v1.StopResponse
+	10, // 18: baton.instance.v1.InstanceService.Watch:output_type -> baton.instance.v1.WatchResponse
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_baton_instance_v1_instance_proto_init() }
@@ -698,7 +803,7 @@ func file_baton_instance_v1_instance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_instance_v1_instance_proto_rawDesc), len(file_baton_instance_v1_instance_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
