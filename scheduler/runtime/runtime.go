@@ -18,7 +18,7 @@ type Spec struct {
 	// command's environment and, sanitized, names the log files.
 	AttemptID string
 	StepID    string
-	// StepType is "NoOp", "Sleep" or "Shell".
+	// StepType is "NoOp", "Sleep", "Shell" or "Http".
 	StepType string
 	// SleepFor is the total duration of a Sleep step.
 	SleepFor time.Duration
@@ -30,6 +30,13 @@ type Spec struct {
 	// and its process group is terminated.
 	Deadline time.Time
 	Shell    *ShellSpec
+	HTTP     *HTTPSpec
+	// AllowedHosts is the node's policy for the hosts an Http step may
+	// reach. It comes from the agent's configuration, never the workflow,
+	// and an empty list allows no host, so that a workflow cannot reach
+	// internal services the operator did not mean to expose. See
+	// CheckAllowedHost for the entry syntax.
+	AllowedHosts []string
 	// LogDir holds this attempt's stdout/stderr files; it is created (0o755)
 	// if missing.
 	LogDir string
@@ -65,6 +72,12 @@ const (
 	// PlatformFailed means the attempt could not be started for reasons
 	// outside the user's control (fork failure, log dir not writable).
 	PlatformFailed Outcome = "PLATFORM_FAILED"
+	// FatallyFailed is a failure that a retry could not fix, so the step
+	// must not be retried: an Http step's 4xx response, a host the node
+	// does not allow, or an Http spec that cannot be sent at all. A retry
+	// would also re-send a request the server has already refused, which
+	// is not harmless for a non-idempotent method.
+	FatallyFailed Outcome = "FATALLY_FAILED"
 )
 
 // Output is one output param: its Maestro type name (e.g. "LONG") and its raw
@@ -144,6 +157,8 @@ func run(ctx context.Context, s Spec, lim limits) Result {
 		return runSleep(ctx, s, localStart)
 	case strings.EqualFold(s.StepType, "Shell"):
 		return runShell(ctx, s, lim, localStart)
+	case strings.EqualFold(s.StepType, "Http"):
+		return runHTTP(ctx, s, localStart, httpOptions{})
 	default:
 		return failed(UserFailed, fmt.Sprintf("unsupported step type %q", s.StepType))
 	}
