@@ -124,6 +124,20 @@ func (o *operatorService) SnapshotRestore(ctx context.Context, in *connect.Clien
 	return connect.NewResponse(&operatorv1.SnapshotRestoreResponse{Snapshot: SnapshotInfo(*sum), RestoredIndex: index}), nil
 }
 
+// StateHash answers from this server's replica, never forwarded: comparing
+// replicas is its whole point.
+func (o *operatorService) StateHash(context.Context, *connect.Request[operatorv1.StateHashRequest]) (*connect.Response[operatorv1.StateHashResponse], error) {
+	h, err := o.FSM.Hash()
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInternal, err)
+	}
+	res := &operatorv1.StateHashResponse{Node: o.Node.Name(), AppliedIndex: h.AppliedIndex, Sha256: h.SHA256}
+	for _, t := range h.Tables {
+		res.Tables = append(res.Tables, &operatorv1.TableCount{Table: t.Table, Records: t.Records})
+	}
+	return connect.NewResponse(res), nil
+}
+
 // SnapshotInfo is the API's description of a snapshot file.
 func SnapshotInfo(s cluster.SnapshotSummary) *operatorv1.SnapshotInfo {
 	h := s.Header

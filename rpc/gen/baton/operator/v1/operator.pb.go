@@ -897,6 +897,116 @@ func (x *TableCount) GetRecords() int64 {
 	return 0
 }
 
+type StateHashRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateHashRequest) Reset() {
+	*x = StateHashRequest{}
+	mi := &file_baton_operator_v1_operator_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateHashRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateHashRequest) ProtoMessage() {}
+
+func (x *StateHashRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_operator_v1_operator_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateHashRequest.ProtoReflect.Descriptor instead.
+func (*StateHashRequest) Descriptor() ([]byte, []int) {
+	return file_baton_operator_v1_operator_proto_rawDescGZIP(), []int{16}
+}
+
+type StateHashResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The server that answered.
+	Node string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// The index of the last Raft entry reflected in the hashed state; the hash
+	// and the index are read together, from one point-in-time view.
+	AppliedIndex uint64 `protobuf:"varint,2,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	// Hex SHA-256 over every state table in name order, each table's records
+	// in key order, as deterministic protobuf.
+	Sha256 string `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// Records per state table, in the order hashed.
+	Tables        []*TableCount `protobuf:"bytes,4,rep,name=tables,proto3" json:"tables,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateHashResponse) Reset() {
+	*x = StateHashResponse{}
+	mi := &file_baton_operator_v1_operator_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateHashResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateHashResponse) ProtoMessage() {}
+
+func (x *StateHashResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_operator_v1_operator_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateHashResponse.ProtoReflect.Descriptor instead.
+func (*StateHashResponse) Descriptor() ([]byte, []int) {
+	return file_baton_operator_v1_operator_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *StateHashResponse) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *StateHashResponse) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
+func (x *StateHashResponse) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *StateHashResponse) GetTables() []*TableCount {
+	if x != nil {
+		return x.Tables
+	}
+	return nil
+}
+
 var File_baton_operator_v1_operator_proto protoreflect.FileDescriptor
 
 const file_baton_operator_v1_operator_proto_rawDesc = "" +
@@ -957,14 +1067,21 @@ const file_baton_operator_v1_operator_proto_rawDesc = "" +
 	"\n" +
 	"TableCount\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x18\n" +
-	"\arecords\x18\x02 \x01(\x03R\arecords2\xf0\x04\n" +
+	"\arecords\x18\x02 \x01(\x03R\arecords\"\x12\n" +
+	"\x10StateHashRequest\"\x9b\x01\n" +
+	"\x11StateHashResponse\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12#\n" +
+	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndex\x12\x16\n" +
+	"\x06sha256\x18\x03 \x01(\tR\x06sha256\x125\n" +
+	"\x06tables\x18\x04 \x03(\v2\x1d.baton.operator.v1.TableCountR\x06tables2\xc8\x05\n" +
 	"\x0fOperatorService\x12P\n" +
 	"\aMembers\x12!.baton.operator.v1.MembersRequest\x1a\".baton.operator.v1.MembersResponse\x12b\n" +
 	"\rRaftListPeers\x12'.baton.operator.v1.RaftListPeersRequest\x1a(.baton.operator.v1.RaftListPeersResponse\x12e\n" +
 	"\x0eRaftRemovePeer\x12(.baton.operator.v1.RaftRemovePeerRequest\x1a).baton.operator.v1.RaftRemovePeerResponse\x12q\n" +
 	"\x12RaftTransferLeader\x12,.baton.operator.v1.RaftTransferLeaderRequest\x1a-.baton.operator.v1.RaftTransferLeaderResponse\x12a\n" +
 	"\fSnapshotSave\x12&.baton.operator.v1.SnapshotSaveRequest\x1a'.baton.operator.v1.SnapshotSaveResponse0\x01\x12j\n" +
-	"\x0fSnapshotRestore\x12).baton.operator.v1.SnapshotRestoreRequest\x1a*.baton.operator.v1.SnapshotRestoreResponse(\x01B?Z=github.com/batonhq/baton/rpc/gen/baton/operator/v1;operatorv1b\x06proto3"
+	"\x0fSnapshotRestore\x12).baton.operator.v1.SnapshotRestoreRequest\x1a*.baton.operator.v1.SnapshotRestoreResponse(\x01\x12V\n" +
+	"\tStateHash\x12#.baton.operator.v1.StateHashRequest\x1a$.baton.operator.v1.StateHashResponseB?Z=github.com/batonhq/baton/rpc/gen/baton/operator/v1;operatorv1b\x06proto3"
 
 var (
 	file_baton_operator_v1_operator_proto_rawDescOnce sync.Once
@@ -978,7 +1095,7 @@ func file_baton_operator_v1_operator_proto_rawDescGZIP() []byte {
 	return file_baton_operator_v1_operator_proto_rawDescData
 }
 
-var file_baton_operator_v1_operator_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_baton_operator_v1_operator_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_baton_operator_v1_operator_proto_goTypes = []any{
 	(*MembersRequest)(nil),             // 0: baton.operator.v1.MembersRequest
 	(*MembersResponse)(nil),            // 1: baton.operator.v1.MembersResponse
@@ -996,34 +1113,39 @@ var file_baton_operator_v1_operator_proto_goTypes = []any{
 	(*SnapshotRestoreResponse)(nil),    // 13: baton.operator.v1.SnapshotRestoreResponse
 	(*SnapshotInfo)(nil),               // 14: baton.operator.v1.SnapshotInfo
 	(*TableCount)(nil),                 // 15: baton.operator.v1.TableCount
-	nil,                                // 16: baton.operator.v1.Member.TagsEntry
-	(*timestamppb.Timestamp)(nil),      // 17: google.protobuf.Timestamp
+	(*StateHashRequest)(nil),           // 16: baton.operator.v1.StateHashRequest
+	(*StateHashResponse)(nil),          // 17: baton.operator.v1.StateHashResponse
+	nil,                                // 18: baton.operator.v1.Member.TagsEntry
+	(*timestamppb.Timestamp)(nil),      // 19: google.protobuf.Timestamp
 }
 var file_baton_operator_v1_operator_proto_depIdxs = []int32{
 	2,  // 0: baton.operator.v1.MembersResponse.members:type_name -> baton.operator.v1.Member
-	16, // 1: baton.operator.v1.Member.tags:type_name -> baton.operator.v1.Member.TagsEntry
+	18, // 1: baton.operator.v1.Member.tags:type_name -> baton.operator.v1.Member.TagsEntry
 	5,  // 2: baton.operator.v1.RaftListPeersResponse.peers:type_name -> baton.operator.v1.RaftPeer
 	14, // 3: baton.operator.v1.SnapshotRestoreResponse.snapshot:type_name -> baton.operator.v1.SnapshotInfo
-	17, // 4: baton.operator.v1.SnapshotInfo.created_time:type_name -> google.protobuf.Timestamp
+	19, // 4: baton.operator.v1.SnapshotInfo.created_time:type_name -> google.protobuf.Timestamp
 	5,  // 5: baton.operator.v1.SnapshotInfo.configuration:type_name -> baton.operator.v1.RaftPeer
 	15, // 6: baton.operator.v1.SnapshotInfo.tables:type_name -> baton.operator.v1.TableCount
-	0,  // 7: baton.operator.v1.OperatorService.Members:input_type -> baton.operator.v1.MembersRequest
-	3,  // 8: baton.operator.v1.OperatorService.RaftListPeers:input_type -> baton.operator.v1.RaftListPeersRequest
-	6,  // 9: baton.operator.v1.OperatorService.RaftRemovePeer:input_type -> baton.operator.v1.RaftRemovePeerRequest
-	8,  // 10: baton.operator.v1.OperatorService.RaftTransferLeader:input_type -> baton.operator.v1.RaftTransferLeaderRequest
-	10, // 11: baton.operator.v1.OperatorService.SnapshotSave:input_type -> baton.operator.v1.SnapshotSaveRequest
-	12, // 12: baton.operator.v1.OperatorService.SnapshotRestore:input_type -> baton.operator.v1.SnapshotRestoreRequest
-	1,  // 13: baton.operator.v1.OperatorService.Members:output_type -> baton.operator.v1.MembersResponse
-	4,  // 14: baton.operator.v1.OperatorService.RaftListPeers:output_type -> baton.operator.v1.RaftListPeersResponse
-	7,  // 15: baton.operator.v1.OperatorService.RaftRemovePeer:output_type -> baton.operator.v1.RaftRemovePeerResponse
-	9,  // 16: baton.operator.v1.OperatorService.RaftTransferLeader:output_type -> baton.operator.v1.RaftTransferLeaderResponse
-	11, // 17: baton.operator.v1.OperatorService.SnapshotSave:output_type -> baton.operator.v1.SnapshotSaveResponse
-	13, // 18: baton.operator.v1.OperatorService.SnapshotRestore:output_type -> baton.operator.v1.SnapshotRestoreResponse
-	13, // [13:19] is the sub-list for method output_type
-	7,  // [7:13] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	15, // 7: baton.operator.v1.StateHashResponse.tables:type_name -> baton.operator.v1.TableCount
+	0,  // 8: baton.operator.v1.OperatorService.Members:input_type -> baton.operator.v1.MembersRequest
+	3,  // 9: baton.operator.v1.OperatorService.RaftListPeers:input_type -> baton.operator.v1.RaftListPeersRequest
+	6,  // 10: baton.operator.v1.OperatorService.RaftRemovePeer:input_type -> baton.operator.v1.RaftRemovePeerRequest
+	8,  // 11: baton.operator.v1.OperatorService.RaftTransferLeader:input_type -> baton.operator.v1.RaftTransferLeaderRequest
+	10, // 12: baton.operator.v1.OperatorService.SnapshotSave:input_type -> baton.operator.v1.SnapshotSaveRequest
+	12, // 13: baton.operator.v1.OperatorService.SnapshotRestore:input_type -> baton.operator.v1.SnapshotRestoreRequest
+	16, // 14: baton.operator.v1.OperatorService.StateHash:input_type -> baton.operator.v1.StateHashRequest
+	1,  // 15: baton.operator.v1.OperatorService.Members:output_type -> baton.operator.v1.MembersResponse
+	4,  // 16: baton.operator.v1.OperatorService.RaftListPeers:output_type -> baton.operator.v1.RaftListPeersResponse
+	7,  // 17: baton.operator.v1.OperatorService.RaftRemovePeer:output_type -> baton.operator.v1.RaftRemovePeerResponse
+	9,  // 18: baton.operator.v1.OperatorService.RaftTransferLeader:output_type -> baton.operator.v1.RaftTransferLeaderResponse
+	11, // 19: baton.operator.v1.OperatorService.SnapshotSave:output_type -> baton.operator.v1.SnapshotSaveResponse
+	13, // 20: baton.operator.v1.OperatorService.SnapshotRestore:output_type -> baton.operator.v1.SnapshotRestoreResponse
+	17, // 21: baton.operator.v1.OperatorService.StateHash:output_type -> baton.operator.v1.StateHashResponse
+	15, // [15:22] is the sub-list for method output_type
+	8,  // [8:15] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_baton_operator_v1_operator_proto_init() }
@@ -1037,7 +1159,7 @@ func file_baton_operator_v1_operator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_operator_v1_operator_proto_rawDesc), len(file_baton_operator_v1_operator_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

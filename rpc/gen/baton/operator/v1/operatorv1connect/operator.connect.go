@@ -53,6 +53,9 @@ const (
 	// OperatorServiceSnapshotRestoreProcedure is the fully-qualified name of the OperatorService's
 	// SnapshotRestore RPC.
 	OperatorServiceSnapshotRestoreProcedure = "/baton.operator.v1.OperatorService/SnapshotRestore"
+	// OperatorServiceStateHashProcedure is the fully-qualified name of the OperatorService's StateHash
+	// RPC.
+	OperatorServiceStateHashProcedure = "/baton.operator.v1.OperatorService/StateHash"
 )
 
 // OperatorServiceClient is a client for the baton.operator.v1.OperatorService service.
@@ -72,6 +75,10 @@ type OperatorServiceClient interface {
 	// SnapshotRestore replaces the whole cluster state with a Baton snapshot
 	// file. The file is checked completely before anything changes.
 	SnapshotRestore(context.Context) *connect.ClientStreamForClient[v1.SnapshotRestoreRequest, v1.SnapshotRestoreResponse]
+	// StateHash digests the contacted server's replica of the whole replicated
+	// state. Servers that report the same applied index must report the same
+	// hash; a difference means their state machines diverged.
+	StateHash(context.Context, *connect.Request[v1.StateHashRequest]) (*connect.Response[v1.StateHashResponse], error)
 }
 
 // NewOperatorServiceClient constructs a client for the baton.operator.v1.OperatorService service.
@@ -121,6 +128,12 @@ func NewOperatorServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(operatorServiceMethods.ByName("SnapshotRestore")),
 			connect.WithClientOptions(opts...),
 		),
+		stateHash: connect.NewClient[v1.StateHashRequest, v1.StateHashResponse](
+			httpClient,
+			baseURL+OperatorServiceStateHashProcedure,
+			connect.WithSchema(operatorServiceMethods.ByName("StateHash")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -132,6 +145,7 @@ type operatorServiceClient struct {
 	raftTransferLeader *connect.Client[v1.RaftTransferLeaderRequest, v1.RaftTransferLeaderResponse]
 	snapshotSave       *connect.Client[v1.SnapshotSaveRequest, v1.SnapshotSaveResponse]
 	snapshotRestore    *connect.Client[v1.SnapshotRestoreRequest, v1.SnapshotRestoreResponse]
+	stateHash          *connect.Client[v1.StateHashRequest, v1.StateHashResponse]
 }
 
 // Members calls baton.operator.v1.OperatorService.Members.
@@ -164,6 +178,11 @@ func (c *operatorServiceClient) SnapshotRestore(ctx context.Context) *connect.Cl
 	return c.snapshotRestore.CallClientStream(ctx)
 }
 
+// StateHash calls baton.operator.v1.OperatorService.StateHash.
+func (c *operatorServiceClient) StateHash(ctx context.Context, req *connect.Request[v1.StateHashRequest]) (*connect.Response[v1.StateHashResponse], error) {
+	return c.stateHash.CallUnary(ctx, req)
+}
+
 // OperatorServiceHandler is an implementation of the baton.operator.v1.OperatorService service.
 type OperatorServiceHandler interface {
 	// Members lists every node gossip knows, including failed and departed ones.
@@ -181,6 +200,10 @@ type OperatorServiceHandler interface {
 	// SnapshotRestore replaces the whole cluster state with a Baton snapshot
 	// file. The file is checked completely before anything changes.
 	SnapshotRestore(context.Context, *connect.ClientStream[v1.SnapshotRestoreRequest]) (*connect.Response[v1.SnapshotRestoreResponse], error)
+	// StateHash digests the contacted server's replica of the whole replicated
+	// state. Servers that report the same applied index must report the same
+	// hash; a difference means their state machines diverged.
+	StateHash(context.Context, *connect.Request[v1.StateHashRequest]) (*connect.Response[v1.StateHashResponse], error)
 }
 
 // NewOperatorServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -226,6 +249,12 @@ func NewOperatorServiceHandler(svc OperatorServiceHandler, opts ...connect.Handl
 		connect.WithSchema(operatorServiceMethods.ByName("SnapshotRestore")),
 		connect.WithHandlerOptions(opts...),
 	)
+	operatorServiceStateHashHandler := connect.NewUnaryHandler(
+		OperatorServiceStateHashProcedure,
+		svc.StateHash,
+		connect.WithSchema(operatorServiceMethods.ByName("StateHash")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/baton.operator.v1.OperatorService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case OperatorServiceMembersProcedure:
@@ -240,6 +269,8 @@ func NewOperatorServiceHandler(svc OperatorServiceHandler, opts ...connect.Handl
 			operatorServiceSnapshotSaveHandler.ServeHTTP(w, r)
 		case OperatorServiceSnapshotRestoreProcedure:
 			operatorServiceSnapshotRestoreHandler.ServeHTTP(w, r)
+		case OperatorServiceStateHashProcedure:
+			operatorServiceStateHashHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -271,4 +302,8 @@ func (UnimplementedOperatorServiceHandler) SnapshotSave(context.Context, *connec
 
 func (UnimplementedOperatorServiceHandler) SnapshotRestore(context.Context, *connect.ClientStream[v1.SnapshotRestoreRequest]) (*connect.Response[v1.SnapshotRestoreResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.operator.v1.OperatorService.SnapshotRestore is not implemented"))
+}
+
+func (UnimplementedOperatorServiceHandler) StateHash(context.Context, *connect.Request[v1.StateHashRequest]) (*connect.Response[v1.StateHashResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.operator.v1.OperatorService.StateHash is not implemented"))
 }
