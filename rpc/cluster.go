@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/batonhq/baton/scheduler"
+	"github.com/batonhq/baton/workflow"
+	"sort"
 
 	"connectrpc.com/connect"
 
@@ -48,6 +51,7 @@ func (c *clusterService) ReportResult(ctx context.Context, req *connect.Request[
 		if why := fsm.StaleResult(step, r); why != "" {
 			return &clusterv1.ReportResultResponse{Accepted: false, Reason: why}, nil
 		}
+		c.checkOutputModes(m.Result)
 		res, err := c.apply(ctx, m.Result)
 		if err != nil {
 			return nil, err
@@ -94,6 +98,41 @@ func (s *Server) Poke(ctx context.Context, node string) {
 			if _, err := s.peer(m.APIAddr).cluster.Poke(ctx, connect.NewRequest(&clusterv1.PokeRequest{})); err != nil {
 				s.Log.Debug("poke failed", "node", node, "err", err)
 			}
+			return
+		}
+	}
+}
+
+// checkOutputModes turns a success whose outputs change a param the step
+// declared as not MUTABLE into a user failure naming the param: only MUTABLE
+// params may be changed by the code a step runs.
+func (c *clusterService) checkOutputModes(r *statepb.ReportResult) {
+	if r.Outcome != fsm.AttemptSucceeded || len(r.Outputs) == 0 {
+		return
+	}
+	st := c.FSM.State()
+	inst := st.Instance(nil, r.WorkflowId, r.InstanceId)
+	if inst == nil {
+		return
+	}
+	def, _, err := scheduler.InstanceDefinition(st, c.Defs, inst)
+	if err != nil {
+		return
+	}
+	sd := def.Step(r.StepId)
+	if sd == nil {
+		return
+	}
+	names := make([]string, 0, len(r.Outputs))
+	for name := range r.Outputs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if d, ok := sd.Params[name]; ok && !workflow.SettableByOutput(d.Mode) {
+			r.Outcome = fsm.AttemptUserFailed
+			r.Error = fmt.Sprintf("output param %s: the param is %s and cannot be changed by the step", name, d.Mode)
+			r.Outputs = nil
 			return
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -58,13 +59,14 @@ func (s *instanceService) startLocal(ctx context.Context, req *instancev1.StartR
 	if err != nil {
 		return nil, connect.NewError(connect.CodeInternal, err)
 	}
-	params, err := startParams(def, req.Params)
+	now := s.Now()
+	params, err := startParams(def, req.Params, now)
 	if err != nil {
 		return nil, invalid(err)
 	}
 	cmd := &statepb.StartInstance{
 		RequestId: req.RequestId, WorkflowId: req.WorkflowId, WorkflowVersion: ver.Version,
-		Params: params, Now: timestamppb.New(s.Now()),
+		Params: params, Now: timestamppb.New(now),
 	}
 	for _, id := range dag.Order {
 		cmd.Steps = append(cmd.Steps, &statepb.StepSeed{StepId: id, Type: def.Step(id).Type})
@@ -79,8 +81,12 @@ func (s *instanceService) startLocal(ctx context.Context, req *instancev1.StartR
 
 // startParams merges the definition's workflow params with the run params
 // (parsed by their declared type; STRING when undeclared) and evaluates them.
-func startParams(def *workflow.Definition, run map[string]string) (map[string]*statepb.Param, error) {
-	defs := map[string]workflow.ParamDef{}
+//
+// The merge order is Maestro's: system defaults, then the definition's
+// params, then the run params; CONSTANT and IMMUTABLE params cannot be set
+// at start.
+func startParams(def *workflow.Definition, run map[string]string, now time.Time) (map[string]*statepb.Param, error) {
+	defs := workflow.SystemParams(now)
 	for name, p := range def.Workflow.Params {
 		defs[name] = p
 	}
@@ -94,8 +100,13 @@ func startParams(def *workflow.Definition, run map[string]string) (map[string]*s
 			return nil, errors.New("a run param has an empty name")
 		}
 		t := workflow.String
-		if d, ok := defs[name]; ok && d.Type != "" {
-			t = d.Type
+		if d, ok := defs[name]; ok {
+			if !workflow.SettableAtStart(d.Mode) {
+				return nil, fmt.Errorf("run param %s: the param is %s and cannot be set at start", name, strings.ToUpper(d.Mode))
+			}
+			if d.Type != "" {
+				t = d.Type
+			}
 		}
 		v, err := workflow.ParseValueString(t, run[name])
 		if err != nil {

@@ -433,6 +433,13 @@ func (r *round) subworkflow(inst *statepb.Instance, sd *workflow.Step, st *state
 		r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("subworkflow %s: %v", wfID, err), nil)
 		return
 	}
+	if chain := r.ancestors(inst); !detached && !runsInParallel(cdef) && contains(chain, wfID) {
+		// The child would queue behind its own ancestor, which waits for
+		// it: a deadlock, so refuse it with the cycle named.
+		r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("subworkflow cycle %s -> %s: %s runs one instance at a time, so the child would wait for its own ancestor",
+			strings.Join(chain, " -> "), wfID, wfID), nil)
+		return
+	}
 	// Parent params pass down unless explicit_params says only the step's own.
 	passed := map[string]*statepb.Param{}
 	if sd.ExplicitParams == nil || !*sd.ExplicitParams {
@@ -562,4 +569,33 @@ func (r *round) startChild(inst *statepb.Instance, st *statepb.Step, ver *statep
 		DefinitionWorkflowId: ver.WorkflowId, DefinitionPath: path,
 		Params: params, Steps: seeds, LoopValues: loopValues,
 	}}})
+}
+
+// ancestors lists the workflow ids from the root of inst's tree down to inst,
+// skipping iterations, which are part of their loop's workflow.
+func (r *round) ancestors(inst *statepb.Instance) []string {
+	var chain []string
+	for cur := inst; cur != nil; {
+		if cur.DefinitionWorkflowId == "" {
+			chain = append([]string{cur.WorkflowId}, chain...)
+		}
+		if cur.Parent == nil {
+			break
+		}
+		cur = r.in.State.Instance(nil, cur.Parent.WorkflowId, cur.Parent.InstanceId)
+	}
+	return chain
+}
+
+func runsInParallel(def *workflow.Definition) bool {
+	return def.Properties != nil && def.Properties.RunStrategy != nil && def.Properties.RunStrategy.Rule == workflow.RunParallel
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Limits Maestro puts on loops and nesting, kept here so that validation and
@@ -77,4 +78,42 @@ func (d *Definition) Inline(path []string) (*Definition, error) {
 	inner.Workflow.ID = d.Workflow.ID
 	inner.Workflow.Steps = steps
 	return inner, nil
+}
+
+// Names of the system params every instance gets at start.
+const (
+	RunTSParam         = "RUN_TS"
+	TargetRunDateParam = "TARGET_RUN_DATE"
+	TargetRunHourParam = "TARGET_RUN_HOUR"
+)
+
+// SystemParams are the defaults merged under a workflow's own params when an
+// instance starts, as Maestro defines them: the start time in epoch
+// milliseconds and its UTC date (yyyyMMdd) and hour (HH). They are evaluated
+// once, at start, and recorded with the instance.
+func SystemParams(start time.Time) map[string]ParamDef {
+	utc := start.UTC()
+	lit := func(t ParamType, raw any) ParamDef {
+		v := Value{Type: t, Raw: raw}
+		return ParamDef{Type: t, Value: &v, Mode: "MUTABLE_ON_START", Source: "SYSTEM_DEFAULT"}
+	}
+	return map[string]ParamDef{
+		RunTSParam:         lit(Long, utc.UnixMilli()),
+		TargetRunDateParam: lit(String, utc.Format("20060102")),
+		TargetRunHourParam: lit(String, utc.Format("15")),
+	}
+}
+
+// SettableAtStart reports whether a run param may override a param defined
+// with this mode: CONSTANT and IMMUTABLE params keep their definition.
+func SettableAtStart(mode string) bool {
+	m := strings.ToUpper(mode)
+	return m != "CONSTANT" && m != "IMMUTABLE"
+}
+
+// SettableByOutput reports whether a step's output may replace one of its
+// params: only MUTABLE params (the default mode) may change at runtime.
+func SettableByOutput(mode string) bool {
+	m := strings.ToUpper(mode)
+	return m == "" || m == "MUTABLE"
 }

@@ -139,6 +139,7 @@ func newRootCommand(c *cli) *cobra.Command {
 		newAgentCommand(),
 		newWorkflowCommand(c),
 		newInstanceCommand(c),
+		newStepCommand(c),
 		newStatusCommand(c),
 	)
 	root.AddCommand(newOperatorCommands(c)...)
