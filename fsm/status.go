@@ -82,7 +82,8 @@ func stepStatusForOutcome(outcome string) (string, bool) {
 	case AttemptStopped:
 		return StepStopped, true
 	case AttemptFatallyFailed:
-		return StepFatallyFailed, true
+		// The scheduler ends the step without retrying, per its failure mode.
+		return StepUserFailed, true
 	}
 	return "", false
 }

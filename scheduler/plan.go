@@ -288,7 +288,8 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 			}
 		}
 		policy := sd.RetryPolicy
-		if used <= policy.Limit(kind) {
+		nonRetryable := len(st.Attempts) > 0 && st.Attempts[len(st.Attempts)-1].Status == fsm.AttemptFatallyFailed
+		if !nonRetryable && used <= policy.Limit(kind) {
 			switch {
 			case st.RetryAt == nil:
 				backoff := policy.Backoff(kind, used)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,8 @@ type Worker struct {
 	Data     storage.Dir
 	Now      func() time.Time
 	Log      *slog.Logger
+	// HTTPAllowHosts are the hosts Http steps may call (runtime.Spec).
+	HTTPAllowHosts []string
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc // attempt id -> cancel
@@ -217,6 +220,7 @@ func (w *Worker) run(ctx context.Context, as assigned, dir storage.AttemptDir) a
 		w.Log.Warn("re-executing an attempt that was running when this agent stopped", "attempt", as.attempt.AttemptId, "executions", executions)
 	}
 	spec, err := buildSpec(as, dir.LogDir())
+	spec.AllowedHosts = w.HTTPAllowHosts
 	if err != nil {
 		return attemptRecord{Outcome: fsm.AttemptUserFailed, ExitCode: -1, Error: err.Error(), EndTime: w.Now(), Executions: executions}
 	}
@@ -366,8 +370,99 @@ func buildSpec(as assigned, logDir string) (runtime.Spec, error) {
 			sh.WorkingDir = wd.String()
 		}
 		spec.Shell = sh
+	case "Http":
+		v, ok, err := param("http")
+		if err != nil {
+			return spec, err
+		}
+		m, isMap := v.Raw.(map[string]workflow.Value)
+		if !ok || !isMap {
+			return spec, fmt.Errorf("Http step needs the http MAP param (url, method, headers, body)")
+		}
+		h := &runtime.HTTPSpec{}
+		if u, ok := m["url"]; ok {
+			h.URL = u.String()
+		}
+		if x, ok := m["method"]; ok {
+			h.Method = x.String()
+		}
+		if x, ok := m["body"]; ok {
+			h.Body = x.String()
+		}
+		if x, ok := m["headers"]; ok {
+			h.Headers = map[string]string{}
+			switch hm := x.Raw.(type) {
+			case map[string]string:
+				for k, v := range hm {
+					h.Headers[k] = v
+				}
+			case map[string]workflow.Value:
+				for k, v := range hm {
+					h.Headers[k] = v.String()
+				}
+			default:
+				return spec, fmt.Errorf("http.headers must be a STRING_MAP")
+			}
+		}
+		expr, ok, err := param("state_expr")
+		if err != nil {
+			return spec, err
+		}
+		if ok && strings.TrimSpace(expr.String()) != "" {
+			h.StateFunc = httpStateFunc(expr.String(), a.Params)
+		}
+		spec.HTTP = h
 	default:
 		return spec, fmt.Errorf("step type %q cannot run on this agent", as.step.Type)
 	}
 	return spec, nil
+}
+
+// httpStateFunc evaluates an Http step's state_expr, which sees the step's
+// params and the response as status_code and response_body, and names a
+// Maestro step state.
+func httpStateFunc(expr string, params map[string]*statepb.Param) func(int, string) (runtime.Outcome, error) {
+	return func(code int, body string) (runtime.Outcome, error) {
+		scope := responseScope{params: params, code: int64(code), body: body}
+		v, err := workflow.Eval(expr, workflow.String, scope)
+		if err != nil {
+			return runtime.FatallyFailed, fmt.Errorf("state_expr: %w", err)
+		}
+		switch state := strings.ToUpper(strings.TrimSpace(v.String())); state {
+		case "DONE", "SUCCEEDED":
+			return runtime.Succeeded, nil
+		case "USER_ERROR", "PLATFORM_ERROR":
+			return runtime.UserFailed, fmt.Errorf("state_expr returned %s", state)
+		case "FATAL_ERROR":
+			return runtime.FatallyFailed, fmt.Errorf("state_expr returned %s", state)
+		default:
+			return runtime.FatallyFailed, fmt.Errorf("state_expr returned %q; want DONE, USER_ERROR, PLATFORM_ERROR or FATAL_ERROR", v.String())
+		}
+	}
+}
+
+// responseScope is what an Http step's state_expr sees.
+type responseScope struct {
+	params map[string]*statepb.Param
+	code   int64
+	body   string
+}
+
+func (s responseScope) Param(name string) (workflow.Value, bool) {
+	switch name {
+	case "status_code":
+		return workflow.Value{Type: workflow.Long, Raw: s.code}, true
+	case "response_body":
+		return workflow.Value{Type: workflow.String, Raw: s.body}, true
+	}
+	if p, ok := s.params[name]; ok {
+		if v, err := ValueFromParam(p); err == nil {
+			return v, true
+		}
+	}
+	return workflow.Value{}, false
+}
+
+func (s responseScope) StepParam(string, string) (workflow.Value, bool) {
+	return workflow.Value{}, false
 }

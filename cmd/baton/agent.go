@@ -27,6 +27,7 @@ import (
 	"github.com/batonhq/baton/fsm/statepb"
 	"github.com/batonhq/baton/rpc"
 	"github.com/batonhq/baton/scheduler"
+	"github.com/batonhq/baton/scheduler/runtime"
 	"github.com/batonhq/baton/storage"
 	"github.com/batonhq/baton/workflow"
 )
@@ -52,7 +53,10 @@ type agentConfig struct {
 	// DeadServerCleanup and MinVoters: see cluster.Config.
 	DeadServerCleanup string `yaml:"dead_server_cleanup" hcl:"dead_server_cleanup"`
 	MinVoters         int    `yaml:"min_voters" hcl:"min_voters"`
-	Dev               bool   `yaml:"-" hcl:"-"`
+	// HTTPAllowHosts are the hosts Http steps on this node may call; none
+	// when empty, so a workflow cannot reach internal services by default.
+	HTTPAllowHosts []string `yaml:"http_allow_hosts" hcl:"http_allow_hosts"`
+	Dev            bool     `yaml:"-" hcl:"-"`
 }
 
 // retentionConfig bounds finished history (see scheduler.Retention).
@@ -127,6 +131,7 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 		configFile string
 		retryJoin  stringList
 		tags       stringList
+		httpHosts  stringList
 		snapInt    time.Duration
 	)
 	fs.BoolVar(&f.Dev, "dev", false, "run a single-node cluster for development (temporary data dir unless -data-dir)")
@@ -139,6 +144,7 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 	fs.IntVar(&f.BootstrapExpect, "bootstrap-expect", 0, "form the cluster once this many servers see each other")
 	fs.Var(&retryJoin, "retry-join", "gossip address of another server to join (repeatable)")
 	fs.Var(&tags, "tag", "node tag key=value for step constraints (repeatable)")
+	fs.Var(&httpHosts, "http-allow-host", "host, host:port or *.domain that Http steps may call (repeatable; none by default)")
 	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
 	fs.StringVar(&f.LogFormat, "log-format", "", "text or json (default text)")
 	retainN := fs.Int("retain-finished", -1, "finished instances kept per workflow; 0 keeps all (default 1000)")
@@ -157,6 +163,7 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 		return agentConfig{}, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
 	}
 	f.RetryJoin = retryJoin
+	f.HTTPAllowHosts = httpHosts
 	if *retainN >= 0 {
 		f.Retention.FinishedPerWorkflow = retainN
 	}
@@ -181,6 +188,11 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 		}
 	}
 	mergeAgentConfig(&cfg, f)
+	for _, h := range cfg.HTTPAllowHosts {
+		if err := runtime.CheckAllowedHost(h); err != nil {
+			return agentConfig{}, fmt.Errorf("-http-allow-host / http_allow_hosts %q: %w", h, err)
+		}
+	}
 	return cfg, nil
 }
 
@@ -265,6 +277,9 @@ func mergeAgentConfig(cfg *agentConfig, f agentConfig) {
 	}
 	if len(f.RetryJoin) > 0 {
 		cfg.RetryJoin = f.RetryJoin
+	}
+	if len(f.HTTPAllowHosts) > 0 {
+		cfg.HTTPAllowHosts = f.HTTPAllowHosts
 	}
 	if len(f.Tags) > 0 {
 		if cfg.Tags == nil {
@@ -459,7 +474,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	}
 	worker := &scheduler.Worker{
 		Node: cfg.Node, State: state, Reporter: rpc.NewReporter(apiURL), Data: data,
-		Now: time.Now, Log: log.With("component", "worker"),
+		Now: time.Now, Log: log.With("component", "worker"), HTTPAllowHosts: cfg.HTTPAllowHosts,
 	}
 	srv = &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log, Worker: worker}
 	close(nodeReady)
