@@ -119,7 +119,7 @@ func (a *applier) pushWorkflow(c *statepb.PushWorkflow) any {
 		if latest, _ := a.get(tableVersions, c.WorkflowId, w.LatestVersion).(*statepb.WorkflowVersion); latest != nil && latest.Digest == c.Digest {
 			return &PushResult{Workflow: w, Version: latest.Version, Created: false}
 		}
-		w = proto.Clone(w).(*statepb.Workflow)
+		w = shallow(w)
 	} else {
 		w = &statepb.Workflow{WorkflowId: c.WorkflowId, CreateTime: c.Now}
 	}
@@ -142,7 +142,7 @@ func (a *applier) activateWorkflow(c *statepb.ActivateWorkflow) any {
 	if v := a.get(tableVersions, c.WorkflowId, c.Version); v == nil {
 		return notFound("workflow %q has no version %d (latest is %d)", c.WorkflowId, c.Version, w.LatestVersion)
 	}
-	w = proto.Clone(w).(*statepb.Workflow)
+	w = shallow(w)
 	w.ActiveVersion = c.Version
 	w.UpdateTime = c.Now
 	a.put(tableWorkflows, w)
@@ -162,7 +162,7 @@ func (a *applier) startInstance(c *statepb.StartInstance) any {
 	if v := a.get(tableVersions, c.WorkflowId, c.WorkflowVersion); v == nil {
 		return notFound("workflow %q has no version %d", c.WorkflowId, c.WorkflowVersion)
 	}
-	w = proto.Clone(w).(*statepb.Workflow)
+	w = shallow(w)
 	w.LastInstanceId++
 	a.put(tableWorkflows, w)
 	inst := &statepb.Instance{
@@ -236,7 +236,7 @@ func (a *applier) childEnded(p *statepb.ParentRef, status string) {
 	if st == nil || st.Loop == nil || st.Status != StepRunning {
 		return
 	}
-	st = proto.Clone(st).(*statepb.Step)
+	st = mutableStep(st)
 	st.Loop.Finished++
 	if st.Loop.Counts == nil {
 		st.Loop.Counts = map[string]int64{}
@@ -269,7 +269,7 @@ func (a *applier) startChild(x *statepb.StartChild) bool {
 		if w == nil {
 			return false
 		}
-		w = proto.Clone(w).(*statepb.Workflow)
+		w = shallow(w)
 		w.LastInstanceId++
 		a.put(tableWorkflows, w)
 		id = w.LastInstanceId
@@ -298,7 +298,7 @@ func (a *applier) startChild(x *statepb.StartChild) bool {
 	}
 	a.event(x.WorkflowId, id, "", 0, InstanceCreated, fmt.Sprintf("started by step %s of %s/%d", st.StepId, parent.WorkflowId, parent.InstanceId))
 
-	st = proto.Clone(st).(*statepb.Step)
+	st = mutableStep(st)
 	st.Loop.Launched++
 	st.Loop.ChildWorkflowId = x.WorkflowId
 	if x.InstanceId == 0 {
@@ -346,7 +346,7 @@ func (a *applier) steps(workflowID string, instanceID int64) []*statepb.Step {
 // setStep moves a step to status and records the event. Leaving RUNNING ends
 // the current attempt, which fences any result its node still sends.
 func (a *applier) setStep(st *statepb.Step, status, reason string, retryAt *timestamppb.Timestamp) *statepb.Step {
-	st = proto.Clone(st).(*statepb.Step)
+	st = mutableStep(st)
 	changed := st.Status != status
 	if st.Status == StepRunning && status != StepRunning && len(st.Attempts) > 0 {
 		cur := st.Attempts[len(st.Attempts)-1]
@@ -392,7 +392,7 @@ func (a *applier) setStep(st *statepb.Step, status, reason string, retryAt *time
 }
 
 func (a *applier) setInstance(workflowID string, instanceID int64, status, reason string) *statepb.Instance {
-	inst := proto.Clone(a.get(tableInstances, workflowID, instanceID).(*statepb.Instance)).(*statepb.Instance)
+	inst := shallow(a.get(tableInstances, workflowID, instanceID).(*statepb.Instance))
 	inst.Status = status
 	inst.Reason = reason
 	if status == InstanceInProgress && inst.StartTime == nil {
@@ -410,7 +410,7 @@ func (a *applier) setInstance(workflowID string, instanceID int64, status, reaso
 
 // event appends a timeline entry and returns the updated instance.
 func (a *applier) event(workflowID string, instanceID int64, stepID string, attempt int64, status, msg string) *statepb.Instance {
-	inst := proto.Clone(a.get(tableInstances, workflowID, instanceID).(*statepb.Instance)).(*statepb.Instance)
+	inst := shallow(a.get(tableInstances, workflowID, instanceID).(*statepb.Instance))
 	inst.LastEventSeq++
 	a.put(tableInstances, inst)
 	a.put(tableEvents, &statepb.Event{
@@ -432,7 +432,7 @@ func (a *applier) reportResult(c *statepb.ReportResult) any {
 	if !ok || c.Outcome == AttemptRunning {
 		return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("unknown attempt outcome %q", c.Outcome)}
 	}
-	st = proto.Clone(st).(*statepb.Step)
+	st = mutableStep(st)
 	cur := st.Attempts[len(st.Attempts)-1]
 	cur.Status = c.Outcome
 	cur.EndTime = c.EndTime
@@ -494,7 +494,7 @@ func (a *applier) assign(x *statepb.AssignAttempt) bool {
 	if st.Status != StepNotCreated && st.Status != StepCreated && !StepRetryable(st.Status) {
 		return false
 	}
-	st = proto.Clone(st).(*statepb.Step)
+	st = mutableStep(st)
 	st.Attempts = append(st.Attempts, &statepb.Attempt{
 		AttemptNumber: x.AttemptNumber,
 		AttemptId:     fmt.Sprintf("%s/%d/%s/%d", x.WorkflowId, x.InstanceId, x.StepId, x.AttemptNumber),

@@ -20,7 +20,7 @@ type Reporter struct {
 
 // NewReporter returns a Reporter for the API at baseURL.
 func NewReporter(baseURL string) *Reporter {
-	hc := &http.Client{Transport: &http.Transport{Protocols: Protocols()}}
+	hc := &http.Client{Transport: PeerTransport()}
 	return &Reporter{client: clusterv1connect.NewClusterServiceClient(hc, baseURL)}
 }
 

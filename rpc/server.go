@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -43,8 +44,12 @@ type Server struct {
 	Node   *cluster.Node
 	Defs   *scheduler.DefinitionCache
 	Limits workflow.Limits
-	Now    func() time.Time
-	Log    *slog.Logger
+	// Profiling serves Go's pprof endpoints under /debug/pprof/ on the API
+	// port (agent flag -enable-pprof); off by default, since profiles show
+	// internals to anyone who can reach the port.
+	Profiling bool
+	Now       func() time.Time
+	Log       *slog.Logger
 	// ForwardWait bounds how long a write waits for a leader to exist.
 	ForwardWait time.Duration
 	// Worker is this node's step worker, woken by the leader's pokes.
@@ -82,6 +87,13 @@ func (s *Server) Handler() http.Handler {
 	reflector := grpcreflect.NewStaticReflector(names...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	if s.Profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
@@ -93,12 +105,21 @@ func Protocols() *http.Protocols {
 	return p
 }
 
+// PeerTransport is how one agent talks to another agent's API: cleartext
+// HTTP/2 only, so that many concurrent calls (forwarded requests, results
+// of a wide fan-out) share one connection instead of opening one each.
+func PeerTransport() *http.Transport {
+	p := &http.Protocols{}
+	p.SetUnencryptedHTTP2(true)
+	return &http.Transport{Protocols: p}
+}
+
 func (s *Server) peer(addr string) *peerClients {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.clients == nil {
 		s.clients = map[string]*peerClients{}
-		s.http = &http.Client{Transport: &http.Transport{Protocols: Protocols()}}
+		s.http = &http.Client{Transport: PeerTransport()}
 	}
 	if c, ok := s.clients[addr]; ok {
 		return c

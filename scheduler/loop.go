@@ -191,41 +191,27 @@ func arrayLen(v workflow.Value) (int, bool) {
 	return 0, false
 }
 
-func arrayElem(v workflow.Value, i int) workflow.Value {
-	switch x := v.Raw.(type) {
-	case []string:
-		return workflow.Value{Type: workflow.String, Raw: x[i]}
-	case []int64:
-		return workflow.Value{Type: workflow.Long, Raw: x[i]}
-	case []float64:
-		return workflow.Value{Type: workflow.Double, Raw: x[i]}
-	case []bool:
-		return workflow.Value{Type: workflow.Boolean, Raw: x[i]}
-	}
-	return workflow.Value{}
-}
-
 // iterationValues binds the loop params for foreach iteration n (1-based):
-// the cartesian product in name order, the last name varying fastest.
+// the cartesian product in name order, the last name varying fastest. It
+// reads one element of each stored array, so a round that launches many
+// iterations does not decode the arrays once per iteration.
 func iterationValues(loop *statepb.Loop, n int64) (map[string]*statepb.Param, error) {
 	idx := n - 1
 	out := make(map[string]*statepb.Param, len(loop.Names))
 	for i := len(loop.Names) - 1; i >= 0; i-- {
 		name := loop.Names[i]
-		arr, err := ValueFromParam(loop.Values[name])
-		if err != nil {
-			return nil, fmt.Errorf("loop param %s: %w", name, err)
+		p := loop.Values[name]
+		list := p.GetValue().GetListValue()
+		elemType, isArray := strings.CutSuffix(p.GetType(), "_ARRAY")
+		if list == nil || !isArray {
+			return nil, fmt.Errorf("loop param %s is not an array", name)
 		}
-		size, _ := arrayLen(arr)
+		size := int64(len(list.Values))
 		if size == 0 {
 			return nil, fmt.Errorf("loop param %s is empty", name)
 		}
-		p, err := ParamFromValue(arrayElem(arr, int(idx%int64(size))))
-		if err != nil {
-			return nil, err
-		}
-		out[name] = p
-		idx /= int64(size)
+		out[name] = &statepb.Param{Type: elemType, Value: list.Values[idx%size]}
+		idx /= size
 	}
 	return out, nil
 }

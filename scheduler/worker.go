@@ -180,6 +180,14 @@ func (w *Worker) execute(ctx context.Context, as assigned) {
 	id := as.attempt.AttemptId
 	// Keyed by generation too: a journal entry belongs to one placement, so
 	// state restored from another cluster's backup never matches it.
+	if as.step.Type == "NoOp" {
+		// A NoOp has no effect to repeat and no log, so it needs no journal:
+		// after a restart it simply runs again. Skipping the files keeps
+		// wide fan-outs of NoOp steps off the disk.
+		w.report(ctx, as, attemptRecord{Outcome: fsm.AttemptSucceeded, ExitCode: -1, EndTime: w.Now(), Executions: 1})
+		w.finish(id, true)
+		return
+	}
 	dir := w.Data.Attempt(fmt.Sprintf("%s@%d", id, as.attempt.Generation))
 	var rec attemptRecord
 	found, err := dir.LoadResult(&rec)

@@ -56,7 +56,9 @@ type agentConfig struct {
 	// HTTPAllowHosts are the hosts Http steps on this node may call; none
 	// when empty, so a workflow cannot reach internal services by default.
 	HTTPAllowHosts []string `yaml:"http_allow_hosts" hcl:"http_allow_hosts"`
-	Dev            bool     `yaml:"-" hcl:"-"`
+	// EnablePprof serves Go's profiler on the API port under /debug/pprof/.
+	EnablePprof bool `yaml:"enable_pprof" hcl:"enable_pprof"`
+	Dev         bool `yaml:"-" hcl:"-"`
 }
 
 // retentionConfig bounds finished history (see scheduler.Retention).
@@ -144,6 +146,7 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 	fs.IntVar(&f.BootstrapExpect, "bootstrap-expect", 0, "form the cluster once this many servers see each other")
 	fs.Var(&retryJoin, "retry-join", "gossip address of another server to join (repeatable)")
 	fs.Var(&tags, "tag", "node tag key=value for step constraints (repeatable)")
+	fs.BoolVar(&f.EnablePprof, "enable-pprof", false, "serve Go's profiler under /debug/pprof/ on the API port")
 	fs.Var(&httpHosts, "http-allow-host", "host, host:port or *.domain that Http steps may call (repeatable; none by default)")
 	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
 	fs.StringVar(&f.LogFormat, "log-format", "", "text or json (default text)")
@@ -308,6 +311,7 @@ func mergeAgentConfig(cfg *agentConfig, f agentConfig) {
 		cfg.Raft.TrailingLogs = f.Raft.TrailingLogs
 	}
 	cfg.Dev = cfg.Dev || f.Dev
+	cfg.EnablePprof = cfg.EnablePprof || f.EnablePprof
 }
 
 func newLogger(cfg agentConfig, w io.Writer) (*slog.Logger, error) {
@@ -476,7 +480,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 		Node: cfg.Node, State: state, Reporter: rpc.NewReporter(apiURL), Data: data,
 		Now: time.Now, Log: log.With("component", "worker"), HTTPAllowHosts: cfg.HTTPAllowHosts,
 	}
-	srv = &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log, Worker: worker}
+	srv = &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log, Worker: worker, Profiling: cfg.EnablePprof}
 	close(nodeReady)
 	httpSrv := &http.Server{Handler: srv.Handler(), Protocols: rpc.Protocols(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
