@@ -91,6 +91,9 @@ func (a *applier) apply(m proto.Message) any {
 	case *statepb.ReportResult:
 		a.now = c.EndTime
 		return a.reportResult(c)
+	case *statepb.UnblockWorkflow:
+		a.now = c.Now
+		return a.unblockWorkflow(c)
 	}
 	return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("no apply for %T", m)}
 }
@@ -205,6 +208,32 @@ func (a *applier) stop(workflowID string, instanceID int64, reason string) *stat
 		}
 	}
 	return a.setInstance(workflowID, instanceID, InstanceStopped, reason)
+}
+
+// planStop is a stop the scheduler decided (a run strategy superseding an
+// instance); it is skipped when the instance has ended meanwhile.
+func (a *applier) planStop(x *statepb.StopInstance) bool {
+	inst, _ := a.get(tableInstances, x.WorkflowId, x.InstanceId).(*statepb.Instance)
+	if inst == nil || InstanceTerminal(inst.Status) {
+		return false
+	}
+	a.stop(x.WorkflowId, x.InstanceId, x.Reason)
+	return true
+}
+
+// UnblockResult is the Apply result of UnblockWorkflow.
+type UnblockResult struct{ Workflow *statepb.Workflow }
+
+func (a *applier) unblockWorkflow(c *statepb.UnblockWorkflow) any {
+	w, _ := a.get(tableWorkflows, c.WorkflowId).(*statepb.Workflow)
+	if w == nil {
+		return notFound("workflow %q not found", c.WorkflowId)
+	}
+	w = shallow(w)
+	w.UnblockedThrough = w.LastInstanceId
+	w.UpdateTime = c.Now
+	a.put(tableWorkflows, w)
+	return &UnblockResult{Workflow: w}
 }
 
 // children returns the child instances a step started.
@@ -471,6 +500,8 @@ func (a *applier) applyPlan(c *statepb.ApplyPlan) any {
 			ok = a.deleteInstance(x.DeleteInstance)
 		case *statepb.PlanAction_StartChild:
 			ok = a.startChild(x.StartChild)
+		case *statepb.PlanAction_StopInstance:
+			ok = a.planStop(x.StopInstance)
 		}
 		if ok {
 			res.Applied++

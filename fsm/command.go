@@ -23,6 +23,7 @@ const (
 	CmdStopInstance     CommandType = 4
 	CmdApplyPlan        CommandType = 5
 	CmdReportResult     CommandType = 6
+	CmdUnblockWorkflow  CommandType = 7
 
 	// CmdNoop changes nothing. It exists because Raft only snapshots once
 	// the FSM has applied an entry past the latest configuration change; an
@@ -45,6 +46,8 @@ func (t CommandType) String() string {
 		return "ApplyPlan"
 	case CmdReportResult:
 		return "ReportResult"
+	case CmdUnblockWorkflow:
+		return "UnblockWorkflow"
 	}
 	return fmt.Sprintf("CommandType(%d)", byte(t))
 }
@@ -64,6 +67,8 @@ func commandTypeOf(m proto.Message) (CommandType, error) {
 		return CmdApplyPlan, nil
 	case *statepb.ReportResult:
 		return CmdReportResult, nil
+	case *statepb.UnblockWorkflow:
+		return CmdUnblockWorkflow, nil
 	}
 	return 0, fmt.Errorf("no command type for %T", m)
 }
@@ -109,6 +114,8 @@ func Decode(data []byte) (proto.Message, error) {
 		m = &statepb.ApplyPlan{}
 	case CmdReportResult:
 		m = &statepb.ReportResult{}
+	case CmdUnblockWorkflow:
+		m = &statepb.UnblockWorkflow{}
 	default:
 		if t&IgnorableFlag != 0 {
 			return nil, nil

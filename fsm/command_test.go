@@ -78,7 +78,7 @@ func TestEncodeRejectsNonCommands(t *testing.T) {
 }
 
 func TestDecodeUnknownType(t *testing.T) {
-	for _, typ := range []byte{0, 7, 0x42, 0x7f} {
+	for _, typ := range []byte{0, 0x3f, 0x42, 0x7f} {
 		m, err := Decode([]byte{typ, 0x0a, 0x01, 'x'})
 		var unknown *ErrUnknownCommand
 		if m != nil || !errors.As(err, &unknown) {
@@ -146,7 +146,7 @@ func TestApplySkipsIgnorableEntry(t *testing.T) {
 // An entry this node cannot read must stop it: skipping would diverge from
 // the nodes that can.
 func TestApplyPanicsOnUnreadableEntry(t *testing.T) {
-	for _, data := range [][]byte{{7}, {byte(CmdPushWorkflow), 0x0a, 0x05}} {
+	for _, data := range [][]byte{{0x3f}, {byte(CmdPushWorkflow), 0x0a, 0x05}} {
 		f := New()
 		func() {
 			defer func() {

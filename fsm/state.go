@@ -178,3 +178,20 @@ func (s *State) Children(ws WatchSet, workflowID string, instanceID int64, stepI
 	}
 	return out
 }
+
+// LatestFinished returns the newest finished instance of a workflow with an
+// id below beforeID, or nil. It walks back from beforeID and stops at the
+// first finished one, so it costs the number of unfinished instances passed.
+func (s *State) LatestFinished(workflowID string, beforeID int64) *statepb.Instance {
+	it, err := s.txn.GetReverse(tableInstances, "id_prefix", workflowID)
+	if err != nil {
+		return nil
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		inst := o.(*statepb.Instance)
+		if inst.InstanceId < beforeID && InstanceTerminal(inst.Status) {
+			return inst
+		}
+	}
+	return nil
+}

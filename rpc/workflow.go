@@ -183,3 +183,21 @@ func (w *workflowService) Activate(ctx context.Context, req *connect.Request[wor
 		return p.workflow.Activate
 	})
 }
+
+func (w *workflowService) Unblock(ctx context.Context, req *connect.Request[workflowv1.UnblockRequest]) (*connect.Response[workflowv1.UnblockResponse], error) {
+	if req.Msg.WorkflowId == "" {
+		return nil, invalid(errors.New("unblock needs workflow_id"))
+	}
+	return onLeader(ctx, w.Server, req, func(ctx context.Context, m *workflowv1.UnblockRequest) (*workflowv1.UnblockResponse, error) {
+		if w.FSM.State().Workflow(nil, m.WorkflowId) == nil {
+			return nil, notFound(fmt.Errorf("workflow %q not found", m.WorkflowId))
+		}
+		res, err := w.apply(ctx, &statepb.UnblockWorkflow{WorkflowId: m.WorkflowId, Reason: m.Reason, Now: timestamppb.New(w.Now())})
+		if err != nil {
+			return nil, err
+		}
+		return &workflowv1.UnblockResponse{Workflow: res.(*fsm.UnblockResult).Workflow}, nil
+	}, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.UnblockRequest]) (*connect.Response[workflowv1.UnblockResponse], error) {
+		return p.workflow.Unblock
+	})
+}

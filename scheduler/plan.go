@@ -65,47 +65,166 @@ func Plan(in Input) Output {
 		}
 	}
 	active := in.State.ActiveInstances(nil)
-	running := map[string]int64{}
+	// Group the instances run strategies govern by workflow; iterations of
+	// a foreach or while are paced by their loop step instead.
+	queues := map[string][]*statepb.Instance{}
+	var order []string
 	for _, inst := range active {
-		if inst.Status != fsm.InstanceCreated {
-			running[inst.WorkflowId]++
+		if inst.DefinitionWorkflowId != "" {
+			continue
+		}
+		if _, ok := queues[inst.WorkflowId]; !ok {
+			order = append(order, inst.WorkflowId)
+		}
+		queues[inst.WorkflowId] = append(queues[inst.WorkflowId], inst)
+	}
+	admitted := map[*statepb.Instance]bool{}
+	for _, wf := range order {
+		for _, inst := range r.admit(wf, queues[wf]) {
+			admitted[inst] = true
 		}
 	}
+	ended := map[string]bool{}
 	for _, inst := range active {
-		if inst.Status == fsm.InstanceCreated {
-			if running[inst.WorkflowId] >= r.concurrency(inst) {
-				continue // queued behind earlier instances by the run strategy
-			}
-			running[inst.WorkflowId]++
+		if inst.DefinitionWorkflowId == "" && !admitted[inst] {
+			continue
 		}
 		if r.instance(inst) {
-			running[inst.WorkflowId]--
+			ended[inst.WorkflowId] = true
+		}
+	}
+	// An instance that ends this round frees its slot at once for the next
+	// queued one under the concurrency-only strategies. (STRICT_SEQUENTIAL
+	// waits a round: it must first see how the ended one ended.)
+	for _, wf := range order {
+		if rule, _ := r.strategy(wf); !ended[wf] || (rule != workflow.RunSequential && rule != workflow.RunParallel) {
+			continue
+		}
+		var left []*statepb.Instance
+		for _, inst := range queues[wf] {
+			if !r.endedNow(inst) {
+				left = append(left, inst)
+			}
+		}
+		for _, inst := range r.admit(wf, left) {
+			if !admitted[inst] {
+				admitted[inst] = true
+				r.instance(inst)
+			}
 		}
 	}
 	return Output{Actions: r.actions, WakeAt: r.wake}
 }
 
-// concurrency is how many instances of inst's workflow may run at once:
-// SEQUENTIAL (Maestro's default) runs one at a time, PARALLEL up to
-// workflow_concurrency. Queued instances stay CREATED and, since active
-// instances are visited in id order, start oldest first.
-func (r *round) concurrency(inst *statepb.Instance) int64 {
-	if inst.DefinitionWorkflowId != "" {
-		// Iterations are paced by their loop step, not by a run strategy.
-		return 1 << 62
+// endedNow reports whether this round's actions end inst.
+func (r *round) endedNow(inst *statepb.Instance) bool {
+	for _, a := range r.actions {
+		if x := a.GetInstanceStatus(); x != nil && x.WorkflowId == inst.WorkflowId && x.InstanceId == inst.InstanceId && fsm.InstanceTerminal(x.Status) {
+			return true
+		}
 	}
-	ver := r.in.State.Version(nil, inst.WorkflowId, inst.WorkflowVersion)
+	return false
+}
+
+// strategy is the run strategy of a workflow's active version: Maestro's
+// default is SEQUENTIAL, and PARALLEL runs up to workflow_concurrency.
+func (r *round) strategy(workflowID string) (string, int64) {
+	w := r.in.State.Workflow(nil, workflowID)
+	if w == nil {
+		return workflow.RunSequential, 1
+	}
+	ver := r.in.State.Version(nil, workflowID, w.ActiveVersion)
 	if ver == nil {
-		return 1
+		return workflow.RunSequential, 1
 	}
 	def, _, err := r.in.Defs.Definition(ver)
-	if err != nil || def.Properties == nil || def.Properties.RunStrategy == nil {
-		return 1
+	if err != nil || def.Properties == nil || def.Properties.RunStrategy == nil || def.Properties.RunStrategy.Rule == "" {
+		return workflow.RunSequential, 1
 	}
-	if rs := def.Properties.RunStrategy; rs.Rule == workflow.RunParallel {
-		return max(rs.WorkflowConcurrency, 1)
+	rs := def.Properties.RunStrategy
+	if rs.Rule == workflow.RunParallel {
+		return rs.Rule, max(rs.WorkflowConcurrency, 1)
 	}
-	return 1
+	return rs.Rule, 1
+}
+
+// admit applies a workflow's run strategy to its unfinished instances (in
+// id order) and returns those that may run this round. Queued instances stay
+// CREATED, oldest first; instances a strategy supersedes are stopped.
+func (r *round) admit(workflowID string, list []*statepb.Instance) []*statepb.Instance {
+	rule, conc := r.strategy(workflowID)
+	var running, queued []*statepb.Instance
+	for _, inst := range list {
+		if inst.Status == fsm.InstanceCreated {
+			queued = append(queued, inst)
+		} else {
+			running = append(running, inst)
+		}
+	}
+	switch rule {
+	case workflow.RunFirstOnly:
+		// The first one runs to the end; anything started meanwhile stops.
+		keep := running
+		if len(running) == 0 && len(queued) > 0 {
+			keep, queued = queued[:1], queued[1:]
+		}
+		for _, inst := range queued {
+			r.stopInstance(inst, fmt.Sprintf("FIRST_ONLY: instance %d of %s is running", keep[0].InstanceId, workflowID))
+		}
+		return keep
+	case workflow.RunLastOnly:
+		// Only the newest runs; it supersedes the running ones.
+		newest := list[len(list)-1]
+		for _, inst := range list[:len(list)-1] {
+			r.stopInstance(inst, fmt.Sprintf("LAST_ONLY: superseded by instance %d", newest.InstanceId))
+		}
+		return []*statepb.Instance{newest}
+	case workflow.RunSerialLatestOnly:
+		// One runs; of the queued ones only the newest waits.
+		for i := 0; i+1 < len(queued); i++ {
+			r.stopInstance(queued[i], fmt.Sprintf("SERIAL_LATEST_ONLY: superseded by instance %d", queued[len(queued)-1].InstanceId))
+		}
+		if len(running) > 0 || len(queued) == 0 {
+			return running
+		}
+		return queued[len(queued)-1:]
+	case workflow.RunStrictSequential:
+		if len(running) > 0 || len(queued) == 0 {
+			return running
+		}
+		next := queued[0]
+		if prev := r.in.State.LatestFinished(workflowID, next.InstanceId); prev != nil && blocks(prev) {
+			w := r.in.State.Workflow(nil, workflowID)
+			if w == nil || prev.InstanceId > w.UnblockedThrough {
+				why := fmt.Sprintf("STRICT_SEQUENTIAL: blocked by instance %d, which is %s; restart it or unblock the workflow", prev.InstanceId, prev.Status)
+				if next.Reason != why {
+					r.setInstance(next, fsm.InstanceCreated, fsm.InstanceCreated, why)
+				}
+				return nil
+			}
+		}
+		return []*statepb.Instance{next}
+	}
+	free := conc - int64(len(running))
+	if free > int64(len(queued)) {
+		free = int64(len(queued))
+	}
+	if free > 0 {
+		return append(running, queued[:free]...)
+	}
+	return running
+}
+
+// blocks reports whether a finished instance holds up a STRICT_SEQUENTIAL
+// queue.
+func blocks(inst *statepb.Instance) bool {
+	return inst.Status == fsm.InstanceFailed || inst.Status == fsm.InstanceTimedOut
+}
+
+func (r *round) stopInstance(inst *statepb.Instance, reason string) {
+	r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_StopInstance{StopInstance: &statepb.StopInstance{
+		WorkflowId: inst.WorkflowId, InstanceId: inst.InstanceId, Reason: reason,
+	}}})
 }
 
 type round struct {

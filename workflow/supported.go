@@ -25,9 +25,6 @@ func CheckSupported(d *Definition) error {
 		if p.StepConcurrency != nil {
 			c.add("properties.step_concurrency", "step_concurrency is not supported yet")
 		}
-		if rs := p.RunStrategy; rs != nil && rs.Rule != RunSequential && rs.Rule != RunParallel {
-			c.add("properties.run_strategy.rule", "run strategy %s is not supported yet (SEQUENTIAL and PARALLEL are)", rs.Rule)
-		}
 	}
 	w := &d.Workflow
 	if w.InstanceStepConcurrency != nil {

@@ -167,7 +167,6 @@ func TestInvalidFixtures(t *testing.T) {
 				`line 12:71: workflow.steps[0].step.retry_policy.backoff.error_retry_backoff_in_secs: retry_policy with param references is not supported yet`},
 		{"unsupported_control.yaml", "supported",
 			`line 3:21: properties.step_concurrency: step_concurrency is not supported yet; ` +
-				`line 4:17: properties.run_strategy.rule: run strategy LAST_ONLY is not supported yet (SEQUENTIAL and PARALLEL are); ` +
 				`line 7:30: workflow.instance_step_concurrency: instance_step_concurrency is not supported yet`},
 	}
 	covered := map[string]bool{}

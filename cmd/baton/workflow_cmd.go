@@ -28,6 +28,7 @@ which instance start uses unless told otherwise.`)
 		newWorkflowGetCommand(c),
 		newWorkflowVersionsCommand(c),
 		newWorkflowActivateCommand(c),
+		newWorkflowUnblockCommand(c),
 	)
 	return cmd
 }
@@ -355,4 +356,30 @@ func newWorkflowActivateCommand(c *cli) *cobra.Command {
 			})
 		},
 	}
+}
+
+func newWorkflowUnblockCommand(c *cli) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "unblock WORKFLOW",
+		Short: "Let a STRICT_SEQUENTIAL workflow run its queued instances past the failed ones",
+		Args:  positional("WORKFLOW"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			res, err := api.workflows.Unblock(cmd.Context(), connect.NewRequest(&workflowv1.UnblockRequest{
+				WorkflowId: a[0], Reason: reason,
+			}))
+			if err != nil {
+				return err
+			}
+			return c.out.print(res.Msg, func(t *table) {
+				t.text(fmt.Sprintf("workflow %s unblocked: failed instances up to %d no longer hold its queue\n", a[0], res.Msg.GetWorkflow().GetUnblockedThrough()))
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
+	return cmd
 }

@@ -90,8 +90,11 @@ type Workflow struct {
 	LastInstanceId int64                  `protobuf:"varint,4,opt,name=last_instance_id,json=lastInstanceId,proto3" json:"last_instance_id,omitempty"`
 	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// STRICT_SEQUENTIAL: failed instances with ids up to this one no longer
+	// block the queue (set by an unblock).
+	UnblockedThrough int64 `protobuf:"varint,7,opt,name=unblocked_through,json=unblockedThrough,proto3" json:"unblocked_through,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Workflow) Reset() {
@@ -164,6 +167,13 @@ func (x *Workflow) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Workflow) GetUnblockedThrough() int64 {
+	if x != nil {
+		return x.UnblockedThrough
+	}
+	return 0
 }
 
 // WorkflowVersion is one immutable pushed definition.
@@ -1035,6 +1045,68 @@ func (x *Event) GetMessage() string {
 	return ""
 }
 
+// UnblockWorkflow lets a STRICT_SEQUENTIAL workflow's queue move past the
+// failed instances it has so far.
+type UnblockWorkflow struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	Now           *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=now,proto3" json:"now,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnblockWorkflow) Reset() {
+	*x = UnblockWorkflow{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnblockWorkflow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnblockWorkflow) ProtoMessage() {}
+
+func (x *UnblockWorkflow) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnblockWorkflow.ProtoReflect.Descriptor instead.
+func (*UnblockWorkflow) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UnblockWorkflow) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *UnblockWorkflow) GetNow() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Now
+	}
+	return nil
+}
+
+func (x *UnblockWorkflow) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // PushWorkflow stores a new version of a definition and activates it.
 type PushWorkflow struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1048,7 +1120,7 @@ type PushWorkflow struct {
 
 func (x *PushWorkflow) Reset() {
 	*x = PushWorkflow{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[9]
+	mi := &file_baton_state_v1_state_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1132,7 @@ func (x *PushWorkflow) String() string {
 func (*PushWorkflow) ProtoMessage() {}
 
 func (x *PushWorkflow) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[9]
+	mi := &file_baton_state_v1_state_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1145,7 @@ func (x *PushWorkflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushWorkflow.ProtoReflect.Descriptor instead.
 func (*PushWorkflow) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{9}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PushWorkflow) GetWorkflowId() string {
@@ -1116,7 +1188,7 @@ type ActivateWorkflow struct {
 
 func (x *ActivateWorkflow) Reset() {
 	*x = ActivateWorkflow{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[10]
+	mi := &file_baton_state_v1_state_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1200,7 @@ func (x *ActivateWorkflow) String() string {
 func (*ActivateWorkflow) ProtoMessage() {}
 
 func (x *ActivateWorkflow) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[10]
+	mi := &file_baton_state_v1_state_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1213,7 @@ func (x *ActivateWorkflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateWorkflow.ProtoReflect.Descriptor instead.
 func (*ActivateWorkflow) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{10}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ActivateWorkflow) GetWorkflowId() string {
@@ -1180,7 +1252,7 @@ type StartInstance struct {
 
 func (x *StartInstance) Reset() {
 	*x = StartInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[11]
+	mi := &file_baton_state_v1_state_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1264,7 @@ func (x *StartInstance) String() string {
 func (*StartInstance) ProtoMessage() {}
 
 func (x *StartInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[11]
+	mi := &file_baton_state_v1_state_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1277,7 @@ func (x *StartInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartInstance.ProtoReflect.Descriptor instead.
 func (*StartInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{11}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StartInstance) GetRequestId() string {
@@ -1261,7 +1333,7 @@ type StepSeed struct {
 
 func (x *StepSeed) Reset() {
 	*x = StepSeed{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[12]
+	mi := &file_baton_state_v1_state_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1345,7 @@ func (x *StepSeed) String() string {
 func (*StepSeed) ProtoMessage() {}
 
 func (x *StepSeed) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[12]
+	mi := &file_baton_state_v1_state_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1358,7 @@ func (x *StepSeed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepSeed.ProtoReflect.Descriptor instead.
 func (*StepSeed) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{12}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StepSeed) GetStepId() string {
@@ -1316,7 +1388,7 @@ type StopInstance struct {
 
 func (x *StopInstance) Reset() {
 	*x = StopInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[13]
+	mi := &file_baton_state_v1_state_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1400,7 @@ func (x *StopInstance) String() string {
 func (*StopInstance) ProtoMessage() {}
 
 func (x *StopInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[13]
+	mi := &file_baton_state_v1_state_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1413,7 @@ func (x *StopInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopInstance.ProtoReflect.Descriptor instead.
 func (*StopInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{13}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StopInstance) GetWorkflowId() string {
@@ -1396,7 +1468,7 @@ type ReportResult struct {
 
 func (x *ReportResult) Reset() {
 	*x = ReportResult{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[14]
+	mi := &file_baton_state_v1_state_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1408,7 +1480,7 @@ func (x *ReportResult) String() string {
 func (*ReportResult) ProtoMessage() {}
 
 func (x *ReportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[14]
+	mi := &file_baton_state_v1_state_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1421,7 +1493,7 @@ func (x *ReportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResult.ProtoReflect.Descriptor instead.
 func (*ReportResult) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{14}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReportResult) GetWorkflowId() string {
@@ -1527,7 +1599,7 @@ type ApplyPlan struct {
 
 func (x *ApplyPlan) Reset() {
 	*x = ApplyPlan{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[15]
+	mi := &file_baton_state_v1_state_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1539,7 +1611,7 @@ func (x *ApplyPlan) String() string {
 func (*ApplyPlan) ProtoMessage() {}
 
 func (x *ApplyPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[15]
+	mi := &file_baton_state_v1_state_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1552,7 +1624,7 @@ func (x *ApplyPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPlan.ProtoReflect.Descriptor instead.
 func (*ApplyPlan) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{15}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ApplyPlan) GetNow() *timestamppb.Timestamp {
@@ -1579,6 +1651,7 @@ type PlanAction struct {
 	//	*PlanAction_InstanceStatus
 	//	*PlanAction_DeleteInstance
 	//	*PlanAction_StartChild
+	//	*PlanAction_StopInstance
 	Action        isPlanAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1586,7 +1659,7 @@ type PlanAction struct {
 
 func (x *PlanAction) Reset() {
 	*x = PlanAction{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	mi := &file_baton_state_v1_state_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1598,7 +1671,7 @@ func (x *PlanAction) String() string {
 func (*PlanAction) ProtoMessage() {}
 
 func (x *PlanAction) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	mi := &file_baton_state_v1_state_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1611,7 +1684,7 @@ func (x *PlanAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanAction.ProtoReflect.Descriptor instead.
 func (*PlanAction) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{16}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PlanAction) GetAction() isPlanAction_Action {
@@ -1666,6 +1739,15 @@ func (x *PlanAction) GetStartChild() *StartChild {
 	return nil
 }
 
+func (x *PlanAction) GetStopInstance() *StopInstance {
+	if x != nil {
+		if x, ok := x.Action.(*PlanAction_StopInstance); ok {
+			return x.StopInstance
+		}
+	}
+	return nil
+}
+
 type isPlanAction_Action interface {
 	isPlanAction_Action()
 }
@@ -1690,6 +1772,10 @@ type PlanAction_StartChild struct {
 	StartChild *StartChild `protobuf:"bytes,5,opt,name=start_child,json=startChild,proto3,oneof"`
 }
 
+type PlanAction_StopInstance struct {
+	StopInstance *StopInstance `protobuf:"bytes,6,opt,name=stop_instance,json=stopInstance,proto3,oneof"`
+}
+
 func (*PlanAction_Assign) isPlanAction_Action() {}
 
 func (*PlanAction_StepStatus) isPlanAction_Action() {}
@@ -1699,6 +1785,8 @@ func (*PlanAction_InstanceStatus) isPlanAction_Action() {}
 func (*PlanAction_DeleteInstance) isPlanAction_Action() {}
 
 func (*PlanAction_StartChild) isPlanAction_Action() {}
+
+func (*PlanAction_StopInstance) isPlanAction_Action() {}
 
 // StartChild starts a child instance for a RUNNING foreach, while or
 // subworkflow step. For an iteration, instance_id is the iteration number and
@@ -1725,7 +1813,7 @@ type StartChild struct {
 
 func (x *StartChild) Reset() {
 	*x = StartChild{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	mi := &file_baton_state_v1_state_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1737,7 +1825,7 @@ func (x *StartChild) String() string {
 func (*StartChild) ProtoMessage() {}
 
 func (x *StartChild) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	mi := &file_baton_state_v1_state_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1750,7 +1838,7 @@ func (x *StartChild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartChild.ProtoReflect.Descriptor instead.
 func (*StartChild) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{17}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StartChild) GetParentWorkflowId() string {
@@ -1856,7 +1944,7 @@ type AssignAttempt struct {
 
 func (x *AssignAttempt) Reset() {
 	*x = AssignAttempt{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	mi := &file_baton_state_v1_state_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +1956,7 @@ func (x *AssignAttempt) String() string {
 func (*AssignAttempt) ProtoMessage() {}
 
 func (x *AssignAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	mi := &file_baton_state_v1_state_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +1969,7 @@ func (x *AssignAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignAttempt.ProtoReflect.Descriptor instead.
 func (*AssignAttempt) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{18}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AssignAttempt) GetWorkflowId() string {
@@ -1956,7 +2044,7 @@ type SetStepStatus struct {
 
 func (x *SetStepStatus) Reset() {
 	*x = SetStepStatus{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[19]
+	mi := &file_baton_state_v1_state_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1968,7 +2056,7 @@ func (x *SetStepStatus) String() string {
 func (*SetStepStatus) ProtoMessage() {}
 
 func (x *SetStepStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[19]
+	mi := &file_baton_state_v1_state_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1981,7 +2069,7 @@ func (x *SetStepStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetStepStatus.ProtoReflect.Descriptor instead.
 func (*SetStepStatus) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{19}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetStepStatus) GetWorkflowId() string {
@@ -2047,7 +2135,7 @@ type SetInstanceStatus struct {
 
 func (x *SetInstanceStatus) Reset() {
 	*x = SetInstanceStatus{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[20]
+	mi := &file_baton_state_v1_state_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2059,7 +2147,7 @@ func (x *SetInstanceStatus) String() string {
 func (*SetInstanceStatus) ProtoMessage() {}
 
 func (x *SetInstanceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[20]
+	mi := &file_baton_state_v1_state_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2072,7 +2160,7 @@ func (x *SetInstanceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetInstanceStatus.ProtoReflect.Descriptor instead.
 func (*SetInstanceStatus) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{20}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetInstanceStatus) GetWorkflowId() string {
@@ -2122,7 +2210,7 @@ type DeleteInstance struct {
 
 func (x *DeleteInstance) Reset() {
 	*x = DeleteInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[21]
+	mi := &file_baton_state_v1_state_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2134,7 +2222,7 @@ func (x *DeleteInstance) String() string {
 func (*DeleteInstance) ProtoMessage() {}
 
 func (x *DeleteInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[21]
+	mi := &file_baton_state_v1_state_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2147,7 +2235,7 @@ func (x *DeleteInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInstance.ProtoReflect.Descriptor instead.
 func (*DeleteInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{21}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteInstance) GetWorkflowId() string {
@@ -2171,7 +2259,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x1abaton/state/v1/state.proto\x12\x0ebaton.state.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n" +
 	"\x05Param\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value\"\x9d\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value\"\xca\x02\n" +
 	"\bWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12%\n" +
@@ -2181,7 +2269,8 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xc1\x01\n" +
+	"updateTime\x12+\n" +
+	"\x11unblocked_through\x18\a \x01(\x03R\x10unblockedThrough\"\xc1\x01\n" +
 	"\x0fWorkflowVersion\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x18\n" +
@@ -2303,7 +2392,12 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\astep_id\x18\x06 \x01(\tR\x06stepId\x12%\n" +
 	"\x0eattempt_number\x18\a \x01(\x03R\rattemptNumber\x12\x16\n" +
 	"\x06status\x18\b \x01(\tR\x06status\x12\x18\n" +
-	"\amessage\x18\t \x01(\tR\amessage\"\x95\x01\n" +
+	"\amessage\x18\t \x01(\tR\amessage\"x\n" +
+	"\x0fUnblockWorkflow\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12,\n" +
+	"\x03now\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x95\x01\n" +
 	"\fPushWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1e\n" +
@@ -2365,7 +2459,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"o\n" +
 	"\tApplyPlan\x12,\n" +
 	"\x03now\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x124\n" +
-	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\"\xe9\x02\n" +
+	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\"\xae\x03\n" +
 	"\n" +
 	"PlanAction\x127\n" +
 	"\x06assign\x18\x01 \x01(\v2\x1d.baton.state.v1.AssignAttemptH\x00R\x06assign\x12@\n" +
@@ -2374,7 +2468,8 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x0finstance_status\x18\x03 \x01(\v2!.baton.state.v1.SetInstanceStatusH\x00R\x0einstanceStatus\x12I\n" +
 	"\x0fdelete_instance\x18\x04 \x01(\v2\x1e.baton.state.v1.DeleteInstanceH\x00R\x0edeleteInstance\x12=\n" +
 	"\vstart_child\x18\x05 \x01(\v2\x1a.baton.state.v1.StartChildH\x00R\n" +
-	"startChildB\b\n" +
+	"startChild\x12C\n" +
+	"\rstop_instance\x18\x06 \x01(\v2\x1c.baton.state.v1.StopInstanceH\x00R\fstopInstanceB\b\n" +
 	"\x06action\"\xdb\x05\n" +
 	"\n" +
 	"StartChild\x12,\n" +
@@ -2452,7 +2547,7 @@ func file_baton_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_baton_state_v1_state_proto_rawDescData
 }
 
-var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_baton_state_v1_state_proto_goTypes = []any{
 	(*Param)(nil),                 // 0: baton.state.v1.Param
 	(*Workflow)(nil),              // 1: baton.state.v1.Workflow
@@ -2463,95 +2558,98 @@ var file_baton_state_v1_state_proto_goTypes = []any{
 	(*Step)(nil),                  // 6: baton.state.v1.Step
 	(*Attempt)(nil),               // 7: baton.state.v1.Attempt
 	(*Event)(nil),                 // 8: baton.state.v1.Event
-	(*PushWorkflow)(nil),          // 9: baton.state.v1.PushWorkflow
-	(*ActivateWorkflow)(nil),      // 10: baton.state.v1.ActivateWorkflow
-	(*StartInstance)(nil),         // 11: baton.state.v1.StartInstance
-	(*StepSeed)(nil),              // 12: baton.state.v1.StepSeed
-	(*StopInstance)(nil),          // 13: baton.state.v1.StopInstance
-	(*ReportResult)(nil),          // 14: baton.state.v1.ReportResult
-	(*ApplyPlan)(nil),             // 15: baton.state.v1.ApplyPlan
-	(*PlanAction)(nil),            // 16: baton.state.v1.PlanAction
-	(*StartChild)(nil),            // 17: baton.state.v1.StartChild
-	(*AssignAttempt)(nil),         // 18: baton.state.v1.AssignAttempt
-	(*SetStepStatus)(nil),         // 19: baton.state.v1.SetStepStatus
-	(*SetInstanceStatus)(nil),     // 20: baton.state.v1.SetInstanceStatus
-	(*DeleteInstance)(nil),        // 21: baton.state.v1.DeleteInstance
-	nil,                           // 22: baton.state.v1.Instance.ParamsEntry
-	nil,                           // 23: baton.state.v1.Loop.CountsEntry
-	nil,                           // 24: baton.state.v1.Loop.ValuesEntry
-	nil,                           // 25: baton.state.v1.Step.OutputsEntry
-	nil,                           // 26: baton.state.v1.Attempt.ParamsEntry
-	nil,                           // 27: baton.state.v1.Attempt.OutputsEntry
-	nil,                           // 28: baton.state.v1.StartInstance.ParamsEntry
-	nil,                           // 29: baton.state.v1.ReportResult.OutputsEntry
-	nil,                           // 30: baton.state.v1.StartChild.ParamsEntry
-	nil,                           // 31: baton.state.v1.StartChild.LoopValuesEntry
-	nil,                           // 32: baton.state.v1.AssignAttempt.ParamsEntry
-	(*structpb.Value)(nil),        // 33: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
+	(*UnblockWorkflow)(nil),       // 9: baton.state.v1.UnblockWorkflow
+	(*PushWorkflow)(nil),          // 10: baton.state.v1.PushWorkflow
+	(*ActivateWorkflow)(nil),      // 11: baton.state.v1.ActivateWorkflow
+	(*StartInstance)(nil),         // 12: baton.state.v1.StartInstance
+	(*StepSeed)(nil),              // 13: baton.state.v1.StepSeed
+	(*StopInstance)(nil),          // 14: baton.state.v1.StopInstance
+	(*ReportResult)(nil),          // 15: baton.state.v1.ReportResult
+	(*ApplyPlan)(nil),             // 16: baton.state.v1.ApplyPlan
+	(*PlanAction)(nil),            // 17: baton.state.v1.PlanAction
+	(*StartChild)(nil),            // 18: baton.state.v1.StartChild
+	(*AssignAttempt)(nil),         // 19: baton.state.v1.AssignAttempt
+	(*SetStepStatus)(nil),         // 20: baton.state.v1.SetStepStatus
+	(*SetInstanceStatus)(nil),     // 21: baton.state.v1.SetInstanceStatus
+	(*DeleteInstance)(nil),        // 22: baton.state.v1.DeleteInstance
+	nil,                           // 23: baton.state.v1.Instance.ParamsEntry
+	nil,                           // 24: baton.state.v1.Loop.CountsEntry
+	nil,                           // 25: baton.state.v1.Loop.ValuesEntry
+	nil,                           // 26: baton.state.v1.Step.OutputsEntry
+	nil,                           // 27: baton.state.v1.Attempt.ParamsEntry
+	nil,                           // 28: baton.state.v1.Attempt.OutputsEntry
+	nil,                           // 29: baton.state.v1.StartInstance.ParamsEntry
+	nil,                           // 30: baton.state.v1.ReportResult.OutputsEntry
+	nil,                           // 31: baton.state.v1.StartChild.ParamsEntry
+	nil,                           // 32: baton.state.v1.StartChild.LoopValuesEntry
+	nil,                           // 33: baton.state.v1.AssignAttempt.ParamsEntry
+	(*structpb.Value)(nil),        // 34: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
 }
 var file_baton_state_v1_state_proto_depIdxs = []int32{
-	33, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
-	34, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
-	34, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
-	34, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
-	22, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
-	34, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
-	34, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
-	34, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
+	34, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
+	35, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
+	35, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
+	35, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
+	23, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
+	35, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
+	35, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
+	35, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
 	4,  // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
-	23, // 9: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
-	24, // 10: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
+	24, // 9: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
+	25, // 10: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
 	7,  // 11: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
-	34, // 12: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
-	25, // 13: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
-	34, // 14: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
-	34, // 15: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	34, // 16: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	35, // 12: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
+	26, // 13: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
+	35, // 14: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
+	35, // 15: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	35, // 16: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
 	5,  // 17: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
-	34, // 18: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	34, // 19: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
-	26, // 20: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
-	27, // 21: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
-	34, // 22: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
-	34, // 23: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
-	34, // 24: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
-	34, // 25: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
-	28, // 26: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
-	12, // 27: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
-	34, // 28: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
-	34, // 29: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
-	29, // 30: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
-	34, // 31: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
-	34, // 32: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
-	16, // 33: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
-	18, // 34: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
-	19, // 35: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
-	20, // 36: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
-	21, // 37: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
-	17, // 38: baton.state.v1.PlanAction.start_child:type_name -> baton.state.v1.StartChild
-	30, // 39: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
-	12, // 40: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
-	31, // 41: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
-	32, // 42: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
-	34, // 43: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
-	5,  // 44: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
-	34, // 45: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
-	0,  // 46: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 47: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 48: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 49: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 50: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 51: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 52: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 53: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 54: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 55: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	56, // [56:56] is the sub-list for method output_type
-	56, // [56:56] is the sub-list for method input_type
-	56, // [56:56] is the sub-list for extension type_name
-	56, // [56:56] is the sub-list for extension extendee
-	0,  // [0:56] is the sub-list for field type_name
+	35, // 18: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	35, // 19: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
+	27, // 20: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
+	28, // 21: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
+	35, // 22: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
+	35, // 23: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
+	35, // 24: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
+	35, // 25: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
+	35, // 26: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
+	29, // 27: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
+	13, // 28: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
+	35, // 29: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
+	35, // 30: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
+	30, // 31: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
+	35, // 32: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
+	35, // 33: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
+	17, // 34: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
+	19, // 35: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
+	20, // 36: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
+	21, // 37: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
+	22, // 38: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
+	18, // 39: baton.state.v1.PlanAction.start_child:type_name -> baton.state.v1.StartChild
+	14, // 40: baton.state.v1.PlanAction.stop_instance:type_name -> baton.state.v1.StopInstance
+	31, // 41: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
+	13, // 42: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
+	32, // 43: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
+	33, // 44: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
+	35, // 45: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
+	5,  // 46: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
+	35, // 47: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
+	0,  // 48: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 49: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 50: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 51: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 52: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 53: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 54: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 55: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 56: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 57: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	58, // [58:58] is the sub-list for method output_type
+	58, // [58:58] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_baton_state_v1_state_proto_init() }
@@ -2559,12 +2657,13 @@ func file_baton_state_v1_state_proto_init() {
 	if File_baton_state_v1_state_proto != nil {
 		return
 	}
-	file_baton_state_v1_state_proto_msgTypes[16].OneofWrappers = []any{
+	file_baton_state_v1_state_proto_msgTypes[17].OneofWrappers = []any{
 		(*PlanAction_Assign)(nil),
 		(*PlanAction_StepStatus)(nil),
 		(*PlanAction_InstanceStatus)(nil),
 		(*PlanAction_DeleteInstance)(nil),
 		(*PlanAction_StartChild)(nil),
+		(*PlanAction_StopInstance)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2572,7 +2671,7 @@ func file_baton_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_state_v1_state_proto_rawDesc), len(file_baton_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -620,6 +620,103 @@ func (x *ActivateResponse) GetWorkflow() *statepb.Workflow {
 	return nil
 }
 
+type UnblockRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// Why, for the record.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnblockRequest) Reset() {
+	*x = UnblockRequest{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnblockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnblockRequest) ProtoMessage() {}
+
+func (x *UnblockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnblockRequest.ProtoReflect.Descriptor instead.
+func (*UnblockRequest) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UnblockRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *UnblockRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type UnblockResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Workflow      *statepb.Workflow      `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnblockResponse) Reset() {
+	*x = UnblockResponse{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnblockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnblockResponse) ProtoMessage() {}
+
+func (x *UnblockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnblockResponse.ProtoReflect.Descriptor instead.
+func (*UnblockResponse) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UnblockResponse) GetWorkflow() *statepb.Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
 var File_baton_workflow_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
@@ -666,14 +763,21 @@ const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
 	"workflowId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\"H\n" +
 	"\x10ActivateResponse\x124\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow2\xf4\x03\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\"I\n" +
+	"\x0eUnblockRequest\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"G\n" +
+	"\x0fUnblockResponse\x124\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow2\xc6\x04\n" +
 	"\x0fWorkflowService\x12G\n" +
 	"\x04Push\x12\x1e.baton.workflow.v1.PushRequest\x1a\x1f.baton.workflow.v1.PushResponse\x12S\n" +
 	"\bValidate\x12\".baton.workflow.v1.ValidateRequest\x1a#.baton.workflow.v1.ValidateResponse\x12D\n" +
 	"\x03Get\x12\x1d.baton.workflow.v1.GetRequest\x1a\x1e.baton.workflow.v1.GetResponse\x12G\n" +
 	"\x04List\x12\x1e.baton.workflow.v1.ListRequest\x1a\x1f.baton.workflow.v1.ListResponse\x12_\n" +
 	"\fListVersions\x12&.baton.workflow.v1.ListVersionsRequest\x1a'.baton.workflow.v1.ListVersionsResponse\x12S\n" +
-	"\bActivate\x12\".baton.workflow.v1.ActivateRequest\x1a#.baton.workflow.v1.ActivateResponseB?Z=github.com/batonhq/baton/rpc/gen/baton/workflow/v1;workflowv1b\x06proto3"
+	"\bActivate\x12\".baton.workflow.v1.ActivateRequest\x1a#.baton.workflow.v1.ActivateResponse\x12P\n" +
+	"\aUnblock\x12!.baton.workflow.v1.UnblockRequest\x1a\".baton.workflow.v1.UnblockResponseB?Z=github.com/batonhq/baton/rpc/gen/baton/workflow/v1;workflowv1b\x06proto3"
 
 var (
 	file_baton_workflow_v1_workflow_proto_rawDescOnce sync.Once
@@ -687,7 +791,7 @@ func file_baton_workflow_v1_workflow_proto_rawDescGZIP() []byte {
 	return file_baton_workflow_v1_workflow_proto_rawDescData
 }
 
-var file_baton_workflow_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_baton_workflow_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_baton_workflow_v1_workflow_proto_goTypes = []any{
 	(*PushRequest)(nil),             // 0: baton.workflow.v1.PushRequest
 	(*PushResponse)(nil),            // 1: baton.workflow.v1.PushResponse
@@ -701,33 +805,38 @@ var file_baton_workflow_v1_workflow_proto_goTypes = []any{
 	(*ListVersionsResponse)(nil),    // 9: baton.workflow.v1.ListVersionsResponse
 	(*ActivateRequest)(nil),         // 10: baton.workflow.v1.ActivateRequest
 	(*ActivateResponse)(nil),        // 11: baton.workflow.v1.ActivateResponse
-	(*statepb.Workflow)(nil),        // 12: baton.state.v1.Workflow
-	(*statepb.WorkflowVersion)(nil), // 13: baton.state.v1.WorkflowVersion
+	(*UnblockRequest)(nil),          // 12: baton.workflow.v1.UnblockRequest
+	(*UnblockResponse)(nil),         // 13: baton.workflow.v1.UnblockResponse
+	(*statepb.Workflow)(nil),        // 14: baton.state.v1.Workflow
+	(*statepb.WorkflowVersion)(nil), // 15: baton.state.v1.WorkflowVersion
 }
 var file_baton_workflow_v1_workflow_proto_depIdxs = []int32{
-	12, // 0: baton.workflow.v1.PushResponse.workflow:type_name -> baton.state.v1.Workflow
-	12, // 1: baton.workflow.v1.GetResponse.workflow:type_name -> baton.state.v1.Workflow
-	13, // 2: baton.workflow.v1.GetResponse.version:type_name -> baton.state.v1.WorkflowVersion
-	12, // 3: baton.workflow.v1.ListResponse.workflows:type_name -> baton.state.v1.Workflow
-	13, // 4: baton.workflow.v1.ListVersionsResponse.versions:type_name -> baton.state.v1.WorkflowVersion
-	12, // 5: baton.workflow.v1.ActivateResponse.workflow:type_name -> baton.state.v1.Workflow
-	0,  // 6: baton.workflow.v1.WorkflowService.Push:input_type -> baton.workflow.v1.PushRequest
-	2,  // 7: baton.workflow.v1.WorkflowService.Validate:input_type -> baton.workflow.v1.ValidateRequest
-	4,  // 8: baton.workflow.v1.WorkflowService.Get:input_type -> baton.workflow.v1.GetRequest
-	6,  // 9: baton.workflow.v1.WorkflowService.List:input_type -> baton.workflow.v1.ListRequest
-	8,  // 10: baton.workflow.v1.WorkflowService.ListVersions:input_type -> baton.workflow.v1.ListVersionsRequest
-	10, // 11: baton.workflow.v1.WorkflowService.Activate:input_type -> baton.workflow.v1.ActivateRequest
-	1,  // 12: baton.workflow.v1.WorkflowService.Push:output_type -> baton.workflow.v1.PushResponse
-	3,  // 13: baton.workflow.v1.WorkflowService.Validate:output_type -> baton.workflow.v1.ValidateResponse
-	5,  // 14: baton.workflow.v1.WorkflowService.Get:output_type -> baton.workflow.v1.GetResponse
-	7,  // 15: baton.workflow.v1.WorkflowService.List:output_type -> baton.workflow.v1.ListResponse
-	9,  // 16: baton.workflow.v1.WorkflowService.ListVersions:output_type -> baton.workflow.v1.ListVersionsResponse
-	11, // 17: baton.workflow.v1.WorkflowService.Activate:output_type -> baton.workflow.v1.ActivateResponse
-	12, // [12:18] is the sub-list for method output_type
-	6,  // [6:12] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	14, // 0: baton.workflow.v1.PushResponse.workflow:type_name -> baton.state.v1.Workflow
+	14, // 1: baton.workflow.v1.GetResponse.workflow:type_name -> baton.state.v1.Workflow
+	15, // 2: baton.workflow.v1.GetResponse.version:type_name -> baton.state.v1.WorkflowVersion
+	14, // 3: baton.workflow.v1.ListResponse.workflows:type_name -> baton.state.v1.Workflow
+	15, // 4: baton.workflow.v1.ListVersionsResponse.versions:type_name -> baton.state.v1.WorkflowVersion
+	14, // 5: baton.workflow.v1.ActivateResponse.workflow:type_name -> baton.state.v1.Workflow
+	14, // 6: baton.workflow.v1.UnblockResponse.workflow:type_name -> baton.state.v1.Workflow
+	0,  // 7: baton.workflow.v1.WorkflowService.Push:input_type -> baton.workflow.v1.PushRequest
+	2,  // 8: baton.workflow.v1.WorkflowService.Validate:input_type -> baton.workflow.v1.ValidateRequest
+	4,  // 9: baton.workflow.v1.WorkflowService.Get:input_type -> baton.workflow.v1.GetRequest
+	6,  // 10: baton.workflow.v1.WorkflowService.List:input_type -> baton.workflow.v1.ListRequest
+	8,  // 11: baton.workflow.v1.WorkflowService.ListVersions:input_type -> baton.workflow.v1.ListVersionsRequest
+	10, // 12: baton.workflow.v1.WorkflowService.Activate:input_type -> baton.workflow.v1.ActivateRequest
+	12, // 13: baton.workflow.v1.WorkflowService.Unblock:input_type -> baton.workflow.v1.UnblockRequest
+	1,  // 14: baton.workflow.v1.WorkflowService.Push:output_type -> baton.workflow.v1.PushResponse
+	3,  // 15: baton.workflow.v1.WorkflowService.Validate:output_type -> baton.workflow.v1.ValidateResponse
+	5,  // 16: baton.workflow.v1.WorkflowService.Get:output_type -> baton.workflow.v1.GetResponse
+	7,  // 17: baton.workflow.v1.WorkflowService.List:output_type -> baton.workflow.v1.ListResponse
+	9,  // 18: baton.workflow.v1.WorkflowService.ListVersions:output_type -> baton.workflow.v1.ListVersionsResponse
+	11, // 19: baton.workflow.v1.WorkflowService.Activate:output_type -> baton.workflow.v1.ActivateResponse
+	13, // 20: baton.workflow.v1.WorkflowService.Unblock:output_type -> baton.workflow.v1.UnblockResponse
+	14, // [14:21] is the sub-list for method output_type
+	7,  // [7:14] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_baton_workflow_v1_workflow_proto_init() }
@@ -741,7 +850,7 @@ func file_baton_workflow_v1_workflow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_workflow_v1_workflow_proto_rawDesc), len(file_baton_workflow_v1_workflow_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

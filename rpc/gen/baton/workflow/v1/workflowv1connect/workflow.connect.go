@@ -49,6 +49,8 @@ const (
 	// WorkflowServiceActivateProcedure is the fully-qualified name of the WorkflowService's Activate
 	// RPC.
 	WorkflowServiceActivateProcedure = "/baton.workflow.v1.WorkflowService/Activate"
+	// WorkflowServiceUnblockProcedure is the fully-qualified name of the WorkflowService's Unblock RPC.
+	WorkflowServiceUnblockProcedure = "/baton.workflow.v1.WorkflowService/Unblock"
 )
 
 // WorkflowServiceClient is a client for the baton.workflow.v1.WorkflowService service.
@@ -67,6 +69,9 @@ type WorkflowServiceClient interface {
 	ListVersions(context.Context, *connect.Request[v1.ListVersionsRequest]) (*connect.Response[v1.ListVersionsResponse], error)
 	// Activate makes an existing version the active one.
 	Activate(context.Context, *connect.Request[v1.ActivateRequest]) (*connect.Response[v1.ActivateResponse], error)
+	// Unblock lets a STRICT_SEQUENTIAL workflow's queue move past its failed
+	// instances.
+	Unblock(context.Context, *connect.Request[v1.UnblockRequest]) (*connect.Response[v1.UnblockResponse], error)
 }
 
 // NewWorkflowServiceClient constructs a client for the baton.workflow.v1.WorkflowService service.
@@ -116,6 +121,12 @@ func NewWorkflowServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(workflowServiceMethods.ByName("Activate")),
 			connect.WithClientOptions(opts...),
 		),
+		unblock: connect.NewClient[v1.UnblockRequest, v1.UnblockResponse](
+			httpClient,
+			baseURL+WorkflowServiceUnblockProcedure,
+			connect.WithSchema(workflowServiceMethods.ByName("Unblock")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -127,6 +138,7 @@ type workflowServiceClient struct {
 	list         *connect.Client[v1.ListRequest, v1.ListResponse]
 	listVersions *connect.Client[v1.ListVersionsRequest, v1.ListVersionsResponse]
 	activate     *connect.Client[v1.ActivateRequest, v1.ActivateResponse]
+	unblock      *connect.Client[v1.UnblockRequest, v1.UnblockResponse]
 }
 
 // Push calls baton.workflow.v1.WorkflowService.Push.
@@ -159,6 +171,11 @@ func (c *workflowServiceClient) Activate(ctx context.Context, req *connect.Reque
 	return c.activate.CallUnary(ctx, req)
 }
 
+// Unblock calls baton.workflow.v1.WorkflowService.Unblock.
+func (c *workflowServiceClient) Unblock(ctx context.Context, req *connect.Request[v1.UnblockRequest]) (*connect.Response[v1.UnblockResponse], error) {
+	return c.unblock.CallUnary(ctx, req)
+}
+
 // WorkflowServiceHandler is an implementation of the baton.workflow.v1.WorkflowService service.
 type WorkflowServiceHandler interface {
 	// Push validates a definition and stores it as the next version, which becomes
@@ -175,6 +192,9 @@ type WorkflowServiceHandler interface {
 	ListVersions(context.Context, *connect.Request[v1.ListVersionsRequest]) (*connect.Response[v1.ListVersionsResponse], error)
 	// Activate makes an existing version the active one.
 	Activate(context.Context, *connect.Request[v1.ActivateRequest]) (*connect.Response[v1.ActivateResponse], error)
+	// Unblock lets a STRICT_SEQUENTIAL workflow's queue move past its failed
+	// instances.
+	Unblock(context.Context, *connect.Request[v1.UnblockRequest]) (*connect.Response[v1.UnblockResponse], error)
 }
 
 // NewWorkflowServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -220,6 +240,12 @@ func NewWorkflowServiceHandler(svc WorkflowServiceHandler, opts ...connect.Handl
 		connect.WithSchema(workflowServiceMethods.ByName("Activate")),
 		connect.WithHandlerOptions(opts...),
 	)
+	workflowServiceUnblockHandler := connect.NewUnaryHandler(
+		WorkflowServiceUnblockProcedure,
+		svc.Unblock,
+		connect.WithSchema(workflowServiceMethods.ByName("Unblock")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/baton.workflow.v1.WorkflowService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WorkflowServicePushProcedure:
@@ -234,6 +260,8 @@ func NewWorkflowServiceHandler(svc WorkflowServiceHandler, opts ...connect.Handl
 			workflowServiceListVersionsHandler.ServeHTTP(w, r)
 		case WorkflowServiceActivateProcedure:
 			workflowServiceActivateHandler.ServeHTTP(w, r)
+		case WorkflowServiceUnblockProcedure:
+			workflowServiceUnblockHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -265,4 +293,8 @@ func (UnimplementedWorkflowServiceHandler) ListVersions(context.Context, *connec
 
 func (UnimplementedWorkflowServiceHandler) Activate(context.Context, *connect.Request[v1.ActivateRequest]) (*connect.Response[v1.ActivateResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.workflow.v1.WorkflowService.Activate is not implemented"))
+}
+
+func (UnimplementedWorkflowServiceHandler) Unblock(context.Context, *connect.Request[v1.UnblockRequest]) (*connect.Response[v1.UnblockResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.workflow.v1.WorkflowService.Unblock is not implemented"))
 }
