@@ -705,7 +705,10 @@ func (in *interp) binop(op string, l, r Value) (Value, error) {
 	case "+":
 		_, ls := l.(string)
 		_, rs := r.(string)
-		if ls || rs {
+		// A null operand is taken as a null String and prints as "null",
+		// as Maestro does (the static type that would tell a null Long
+		// apart is not tracked).
+		if ls || rs || l == nil || r == nil {
 			return in.concat(l, r)
 		}
 		return arith(op, l, r)

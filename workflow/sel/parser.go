@@ -23,6 +23,7 @@ type parser struct {
 	i        int
 	depth    int
 	maxDepth int
+	loops    int // enclosing loops, for break and continue
 }
 
 func parseSource(src string) ([]stmt, int, *Error) {
@@ -219,11 +220,14 @@ func (p *parser) statement() (stmt, *Error) {
 			return p.whileStatement()
 		case "for":
 			return p.forStatement()
-		case "break":
+		case "break", "continue":
+			if p.loops == 0 {
+				return nil, errAt(KindSyntax, t.p, "%s outside of a loop", t.text)
+			}
 			p.advance()
-			return &breakStmt{p: t.p}, p.expectSemi()
-		case "continue":
-			p.advance()
+			if t.text == "break" {
+				return &breakStmt{p: t.p}, p.expectSemi()
+			}
 			return &continueStmt{p: t.p}, p.expectSemi()
 		case "return":
 			p.advance()
@@ -329,11 +333,16 @@ func (p *parser) whileStatement() (stmt, *Error) {
 		return nil, err
 	}
 	s.cond = cond
-	s.body, err = p.statement()
-	if err != nil {
+	if s.body, err = p.loopBody(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+func (p *parser) loopBody() (stmt, *Error) {
+	p.loops++
+	defer func() { p.loops-- }()
+	return p.statement()
 }
 
 func (p *parser) forStatement() (stmt, *Error) {
@@ -357,7 +366,7 @@ func (p *parser) forStatement() (stmt, *Error) {
 			if _, err := p.expectOp(")"); err != nil {
 				return nil, err
 			}
-			body, err := p.statement()
+			body, err := p.loopBody()
 			if err != nil {
 				return nil, err
 			}
@@ -411,7 +420,7 @@ func (p *parser) forStatement() (stmt, *Error) {
 	if _, err := p.expectOp(")"); err != nil {
 		return nil, err
 	}
-	body, err := p.statement()
+	body, err := p.loopBody()
 	if err != nil {
 		return nil, err
 	}
