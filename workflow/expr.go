@@ -2,7 +2,13 @@ package workflow
 
 import (
 	"fmt"
+	"math"
+	"sort"
+	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/batonhq/baton/workflow/sel"
 )
 
 // Scope is where the names an expression uses are looked up: plain names
@@ -25,14 +31,260 @@ func EvalBool(expr string, scope Scope) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	b, ok := v.Raw.(bool)
-	if !ok {
-		return false, fmt.Errorf("condition %q is %s, not BOOLEAN", expr, v.Type)
-	}
-	return b, nil
+	return v.Raw.(bool), nil
 }
 
-// Eval evaluates an expression to a value of type t.
+// Eval evaluates a SEL expression to a value of type t. Evaluation is
+// bounded (sel.DefaultLimits), so a runaway expression is an error, not a
+// hung scheduler.
 func Eval(expr string, t ParamType, scope Scope) (Value, error) {
-	return Value{}, fmt.Errorf("expression %q: SEL evaluation is not available", expr)
+	prog, err := program(expr)
+	if err != nil {
+		return Value{}, err
+	}
+	raw, err := prog.Eval(selEnv{scope}, sel.DefaultLimits())
+	if err != nil {
+		return Value{}, err
+	}
+	return fromSEL(raw, t)
+}
+
+// CheckExpression reports a syntax error or a call that can never work in
+// an expression, with its line and column.
+func CheckExpression(expr string) error {
+	return sel.Check(expr)
+}
+
+// Parsed programs are kept: the same few expressions are evaluated for
+// every iteration and every instance.
+var (
+	programsMu sync.Mutex
+	programs   = map[string]*sel.Program{}
+)
+
+const maxCachedPrograms = 4096
+
+func program(expr string) (*sel.Program, error) {
+	programsMu.Lock()
+	p, ok := programs[expr]
+	programsMu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := sel.Parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	programsMu.Lock()
+	if len(programs) >= maxCachedPrograms {
+		programs = map[string]*sel.Program{}
+	}
+	programs[expr] = p
+	programsMu.Unlock()
+	return p, nil
+}
+
+type selEnv struct{ scope Scope }
+
+func (e selEnv) Param(name string) (sel.Value, bool) {
+	if e.scope == nil {
+		return nil, false
+	}
+	if v, ok := e.scope.Param(name); ok {
+		return toSEL(v), true
+	}
+	if step, param, ok := strings.Cut(name, stepParamSeparator); ok {
+		return e.StepParam(step, param)
+	}
+	return nil, false
+}
+
+func (e selEnv) StepParam(stepID, name string) (sel.Value, bool) {
+	if e.scope == nil {
+		return nil, false
+	}
+	if v, ok := e.scope.StepParam(stepID, name); ok {
+		return toSEL(v), true
+	}
+	return nil, false
+}
+
+// toSEL converts a typed value to the Go types sel reads.
+func toSEL(v Value) sel.Value {
+	switch x := v.Raw.(type) {
+	case map[string]string:
+		m := make(map[string]any, len(x))
+		for k, s := range x {
+			m[k] = s
+		}
+		return m
+	case map[string]Value:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = toSEL(e)
+		}
+		return m
+	}
+	return v.Raw
+}
+
+// fromSEL converts an expression's result to the declared type, the way
+// Maestro coerces: numbers widen or narrow when exact, scalars print as
+// strings for STRING, and maps take their entries' types.
+func fromSEL(raw any, t ParamType) (Value, error) {
+	bad := func() (Value, error) {
+		return Value{}, fmt.Errorf("expression gave %s, which is not a %s", describeSEL(raw), t)
+	}
+	switch t {
+	case String:
+		switch x := raw.(type) {
+		case string:
+			return Value{Type: t, Raw: x}, nil
+		case int64:
+			return Value{Type: t, Raw: strconv.FormatInt(x, 10)}, nil
+		case float64:
+			return Value{Type: t, Raw: formatDouble(x)}, nil
+		case bool:
+			return Value{Type: t, Raw: strconv.FormatBool(x)}, nil
+		}
+	case Long:
+		switch x := raw.(type) {
+		case int64:
+			return Value{Type: t, Raw: x}, nil
+		case float64:
+			if x == math.Trunc(x) && math.Abs(x) < 1<<63 {
+				return Value{Type: t, Raw: int64(x)}, nil
+			}
+		case string:
+			if n, ok := parseLongText(x); ok {
+				return Value{Type: t, Raw: n}, nil
+			}
+		}
+	case Double:
+		switch x := raw.(type) {
+		case float64:
+			return Value{Type: t, Raw: x}, nil
+		case int64:
+			return Value{Type: t, Raw: float64(x)}, nil
+		case string:
+			if f, ok := parseDoubleText(x); ok {
+				return Value{Type: t, Raw: f}, nil
+			}
+		}
+	case Boolean:
+		switch x := raw.(type) {
+		case bool:
+			return Value{Type: t, Raw: x}, nil
+		case string:
+			if b, err := strconv.ParseBool(x); err == nil {
+				return Value{Type: t, Raw: b}, nil
+			}
+		}
+	case StringArray:
+		switch x := raw.(type) {
+		case []string:
+			return Value{Type: t, Raw: x}, nil
+		case []int64:
+			out := make([]string, len(x))
+			for i, n := range x {
+				out[i] = strconv.FormatInt(n, 10)
+			}
+			return Value{Type: t, Raw: out}, nil
+		}
+	case LongArray:
+		switch x := raw.(type) {
+		case []int64:
+			return Value{Type: t, Raw: x}, nil
+		case []float64:
+			out := make([]int64, len(x))
+			for i, f := range x {
+				if f != math.Trunc(f) {
+					return bad()
+				}
+				out[i] = int64(f)
+			}
+			return Value{Type: t, Raw: out}, nil
+		}
+	case DoubleArray:
+		switch x := raw.(type) {
+		case []float64:
+			return Value{Type: t, Raw: x}, nil
+		case []int64:
+			out := make([]float64, len(x))
+			for i, n := range x {
+				out[i] = float64(n)
+			}
+			return Value{Type: t, Raw: out}, nil
+		}
+	case BooleanArray:
+		if x, ok := raw.([]bool); ok {
+			return Value{Type: t, Raw: x}, nil
+		}
+	case StringMap:
+		if x, ok := raw.(map[string]any); ok {
+			out := make(map[string]string, len(x))
+			for k, e := range x {
+				s, err := fromSEL(e, String)
+				if err != nil {
+					return Value{}, fmt.Errorf("key %q: %w", k, err)
+				}
+				out[k] = s.Raw.(string)
+			}
+			return Value{Type: t, Raw: out}, nil
+		}
+	case Map:
+		if x, ok := raw.(map[string]any); ok {
+			out := make(map[string]Value, len(x))
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				v, err := fromSEL(x[k], inferSEL(x[k]))
+				if err != nil {
+					return Value{}, fmt.Errorf("key %q: %w", k, err)
+				}
+				out[k] = v
+			}
+			return Value{Type: t, Raw: out}, nil
+		}
+	}
+	return bad()
+}
+
+// inferSEL is the param type a value inside a MAP result takes.
+func inferSEL(raw any) ParamType {
+	switch raw.(type) {
+	case int64:
+		return Long
+	case float64:
+		return Double
+	case bool:
+		return Boolean
+	case []string:
+		return StringArray
+	case []int64:
+		return LongArray
+	case []float64:
+		return DoubleArray
+	case []bool:
+		return BooleanArray
+	case map[string]any:
+		return Map
+	}
+	return String
+}
+
+func describeSEL(raw any) string {
+	switch x := raw.(type) {
+	case nil:
+		return "null"
+	case string:
+		if len(x) > 40 {
+			x = x[:40] + "…"
+		}
+		return fmt.Sprintf("the string %q", x)
+	}
+	return fmt.Sprintf("%s %v", inferSEL(raw), raw)
 }

@@ -159,9 +159,10 @@ func refNames(s string) []string {
 
 // ResolveParams returns the params' values with every string interpolated:
 // STRING values, STRING_ARRAY elements, STRING_MAP keys and values, and the
-// same inside MAP values. Params may reference each other (they are resolved
-// in dependency order) and otherwise fall back to lookup. Params defined by a
-// SEL expression cannot be resolved by this engine yet.
+// same inside MAP values, and every SEL expression evaluated. Params may
+// reference each other (they are resolved in dependency order) and otherwise
+// fall back to lookup; an expression that names its own param (i = i + 1 in
+// a while loop) reads the value from lookup.
 func ResolveParams(defs map[string]ParamDef, lookup func(name string) (Value, bool)) (map[string]Value, error) {
 	r := &resolver{defs: defs, lookup: lookup, done: map[string]Value{}, state: map[string]int{}}
 	for _, name := range sortedKeys(defs) {
@@ -249,7 +250,11 @@ func (r *resolver) value(name string, d ParamDef) (Value, error) {
 	}
 	if d.Value == nil {
 		if d.Expression != "" {
-			return Value{}, fmt.Errorf("param %q: expression (SEL) evaluation is not supported yet", name)
+			v, err := Eval(d.Expression, d.Type, resolverScope{r: r, self: name})
+			if err != nil {
+				return Value{}, fmt.Errorf("param %q: %w", name, err)
+			}
+			return v, nil
 		}
 		return Value{}, fmt.Errorf("param %q has no value", name)
 	}
@@ -313,4 +318,33 @@ func (r *resolver) interpolateValue(name string, v Value) (Value, error) {
 		return Value{Type: v.Type, Raw: out}, nil
 	}
 	return v, nil
+}
+
+// resolverScope is what an expression param sees: the other params being
+// resolved, then lookup. Its own name reads through to lookup.
+type resolverScope struct {
+	r    *resolver
+	self string
+}
+
+func (s resolverScope) Param(name string) (Value, bool) {
+	if name != s.self {
+		if v, ok, err := s.r.get(name); err == nil && ok {
+			return v, true
+		}
+		if _, defined := s.r.defs[name]; defined {
+			return Value{}, false
+		}
+	}
+	if s.r.lookup != nil {
+		return s.r.lookup(name)
+	}
+	return Value{}, false
+}
+
+func (s resolverScope) StepParam(stepID, name string) (Value, bool) {
+	if s.r.lookup != nil {
+		return s.r.lookup(stepID + stepParamSeparator + name)
+	}
+	return Value{}, false
 }

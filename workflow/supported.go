@@ -60,6 +60,14 @@ func (c *validator) unsupportedSteps(base string, steps []Step, depth int) {
 		default:
 			c.add(p, "%s step is not supported yet", s.Kind)
 		}
+		for _, e := range s.Transition.Successors {
+			if cond := strings.TrimSpace(e.Condition); cond != "" && cond != "true" && cond != "false" {
+				c.expression(keyPath(p+".transition.successors", e.To), e.Condition)
+			}
+		}
+		if s.Kind == KindWhile && strings.TrimSpace(s.Condition) != "" {
+			c.expression(p+".condition", s.Condition)
+		}
 		c.unsupportedTimeout(p+".timeout", s.Timeout)
 		c.unsupportedRetry(p+".retry_policy", s.RetryPolicy)
 		if len(s.SignalDependencies) > 0 {
@@ -81,7 +89,7 @@ func (c *validator) unsupportedParams(base string, params map[string]ParamDef, d
 		p := keyPath(base, name)
 		pd := params[name]
 		if pd.Expression != "" {
-			c.add(p+".expression", "param expression (SEL) is not supported yet")
+			c.expression(p+".expression", pd.Expression)
 		}
 		if pd.Validator != "" {
 			c.add(p+".validator", "param validator is not supported yet")
@@ -118,5 +126,14 @@ func (c *validator) unsupportedRetry(path string, rp *RetryPolicy) {
 		check("backoff.timeout_retry_backoff_in_secs", b.TimeoutRetryBackoffInSecs)
 		check("backoff.timeout_retry_exponent", b.TimeoutRetryExponent)
 		check("backoff.timeout_retry_limit_in_secs", b.TimeoutRetryLimitInSecs)
+	}
+}
+
+// expression checks a SEL expression at push time, so that a syntax error
+// is reported with the definition path and the line and column inside the
+// expression, not found when the step runs.
+func (c *validator) expression(path, expr string) {
+	if err := CheckExpression(expr); err != nil {
+		c.add(path, "%v", err)
 	}
 }

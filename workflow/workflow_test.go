@@ -155,8 +155,6 @@ func TestInvalidFixtures(t *testing.T) {
 			`line 2:49: properties.alerting: alerting is not supported yet; ` +
 				`line 5:22: workflow.time_triggers: time_triggers is not supported yet; ` +
 				`line 6:24: workflow.signal_triggers: signal_triggers is not supported yet; ` +
-				`line 8:31: workflow.params.month.expression: param expression (SEL) is not supported yet; ` +
-				`line 22:90: workflow.steps[1].while.steps[0].step.params.i.expression: param expression (SEL) is not supported yet; ` +
 				`line 30:30: workflow.steps[3].step.type: step type "Kubernetes" is not supported yet; ` +
 				`line 31:32: workflow.steps[3].step.signal_dependencies: signal_dependencies is not supported yet; ` +
 				`line 32:27: workflow.steps[3].step.signal_outputs: signal_outputs is not supported yet`},
@@ -165,6 +163,11 @@ func TestInvalidFixtures(t *testing.T) {
 				`line 9:18: workflow.steps[0].step.timeout: timeout with param references is not supported yet; ` +
 				`line 11:30: workflow.steps[0].step.retry_policy.error_retry_limit: retry_policy with param references is not supported yet; ` +
 				`line 12:71: workflow.steps[0].step.retry_policy.backoff.error_retry_backoff_in_secs: retry_policy with param references is not supported yet`},
+		{"sel_errors.json", "supported",
+			`line 2:55: workflow.params.when.expression: sel: syntax error at 1:34: expected an expression, found ')'; ` +
+				`line 4:77: workflow.steps[0].step.transition.successors.b: sel: syntax error at 1:3: operator >> is not supported in SEL; ` +
+				`line 5:40: workflow.steps[1].while.condition: sel: syntax error at 1:5: expected an expression, found end of input; ` +
+				`line 6:101: workflow.steps[1].while.steps[0].step.params.r.expression: sel: invalid expression at 1:1: Thread is not available in SEL`},
 		{"unsupported_control.yaml", "supported",
 			`line 3:21: properties.step_concurrency: step_concurrency is not supported yet; ` +
 				`line 7:30: workflow.instance_step_concurrency: instance_step_concurrency is not supported yet`},
