@@ -203,7 +203,7 @@ func (a *applier) stopInstance(c *statepb.StopInstance) any {
 // through them its children.
 func (a *applier) stop(workflowID string, instanceID int64, reason string) *statepb.Instance {
 	for _, st := range a.steps(workflowID, instanceID) {
-		if st.Status == StepRunning || StepRetryable(st.Status) || st.Status == StepCreated {
+		if st.Status == StepRunning || StepRetryable(st.Status) || st.Status == StepCreated || st.Status == StepWaitingForPermits {
 			a.setStep(st, StepStopped, reason, nil)
 		}
 	}
@@ -522,7 +522,7 @@ func (a *applier) assign(x *statepb.AssignAttempt) bool {
 	if st == nil || int64(len(st.Attempts)) != x.AttemptNumber-1 {
 		return false
 	}
-	if st.Status != StepNotCreated && st.Status != StepCreated && !StepRetryable(st.Status) {
+	if st.Status != StepNotCreated && st.Status != StepCreated && st.Status != StepWaitingForPermits && !StepRetryable(st.Status) {
 		return false
 	}
 	st = mutableStep(st)

@@ -145,6 +145,16 @@ func (s *State) StepsOnNode(ws WatchSet, node string) []*statepb.Step {
 	return out
 }
 
+// RunningSteps returns every step whose current attempt runs on a node.
+func (s *State) RunningSteps() []*statepb.Step {
+	var out []*statepb.Step
+	it := s.iter(nil, tableSteps, "node_prefix")
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.Step))
+	}
+	return out
+}
+
 // RunningCounts returns how many attempts run on each node.
 func (s *State) RunningCounts() map[string]int {
 	counts := map[string]int{}

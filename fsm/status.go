@@ -13,8 +13,11 @@ const (
 // Step statuses, as Maestro names them. The *_FAILED statuses other than
 // FATALLY_FAILED mean a retry may follow; the scheduler decides.
 const (
-	StepNotCreated         = "NOT_CREATED"
-	StepCreated            = "CREATED"
+	StepNotCreated = "NOT_CREATED"
+	StepCreated    = "CREATED"
+	// StepWaitingForPermits is a ready step held back by a concurrency
+	// limit (step_concurrency, instance_step_concurrency).
+	StepWaitingForPermits  = "WAITING_FOR_PERMITS"
 	StepRunning            = "RUNNING"
 	StepSucceeded          = "SUCCEEDED"
 	StepCompletedWithError = "COMPLETED_WITH_ERROR"

@@ -64,6 +64,7 @@ func Plan(in Input) Output {
 			r.load[node] = n
 		}
 	}
+	r.countPermits()
 	active := in.State.ActiveInstances(nil)
 	// Group the instances run strategies govern by workflow; iterations of
 	// a foreach or while are paced by their loop step instead.
@@ -228,13 +229,18 @@ func (r *round) stopInstance(inst *statepb.Instance, reason string) {
 }
 
 type round struct {
-	in      Input
-	now     *timestamppb.Timestamp
-	ring    *Ring
-	rings   map[string]*Ring // per constraint set, built on first use
-	load    map[string]int
-	actions []*statepb.PlanAction
-	wake    time.Time
+	// Running leaf steps per workflow (step_concurrency) and per instance
+	// tree (instance_step_concurrency), kept current as the round assigns.
+	byWorkflow map[string]int64
+	byTree     map[treeKey]int64
+	treeLimits map[treeKey]int64
+	in         Input
+	now        *timestamppb.Timestamp
+	ring       *Ring
+	rings      map[string]*Ring // per constraint set, built on first use
+	load       map[string]int
+	actions    []*statepb.PlanAction
+	wake       time.Time
 }
 
 // nodeConstraints reads a step's evaluated node_constraints: every key must be
@@ -483,7 +489,7 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 			r.assign(inst, def, st, steps, int64(len(st.Attempts))+1)
 		case fsm.StepRetryable(cur[id]):
 			live = true
-		case cur[id] == fsm.StepNotCreated || cur[id] == fsm.StepCreated:
+		case cur[id] == fsm.StepNotCreated || cur[id] == fsm.StepCreated || cur[id] == fsm.StepWaitingForPermits:
 			switch r.decide(inst, dag, id, steps, cur) {
 			case edgeTaken:
 				live = true
@@ -512,7 +518,6 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 	r.setInstance(inst, status, fsm.InstanceSucceeded, "")
 	return
 }
-
 
 func failedStatus(s string) bool {
 	return s == fsm.StepFatallyFailed || s == fsm.StepTimedOut || s == fsm.StepStopped
@@ -564,6 +569,12 @@ func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *sta
 		}}})
 		return
 	}
+	if why := r.permit(inst, def); why != "" {
+		if st.Status != fsm.StepWaitingForPermits || st.Reason != why {
+			r.setStep(st, fsm.StepWaitingForPermits, why, nil)
+		}
+		return
+	}
 	key := fmt.Sprintf("%s/%d/%s/%d", st.WorkflowId, st.InstanceId, st.StepId, attempt)
 	constraints, err := nodeConstraints(params)
 	if err != nil {
@@ -582,6 +593,7 @@ func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *sta
 		return
 	}
 	r.load[node]++
+	r.take(inst)
 	var deadline *timestamppb.Timestamp
 	if sd.Timeout != nil && sd.Timeout.Duration > 0 {
 		deadline = timestamppb.New(r.in.Now.Add(sd.Timeout.Duration))

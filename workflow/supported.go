@@ -22,14 +22,8 @@ func CheckSupported(d *Definition) error {
 		if len(p.Alerting) > 0 {
 			c.add("properties.alerting", "alerting is not supported yet")
 		}
-		if p.StepConcurrency != nil {
-			c.add("properties.step_concurrency", "step_concurrency is not supported yet")
-		}
 	}
 	w := &d.Workflow
-	if w.InstanceStepConcurrency != nil {
-		c.add("workflow.instance_step_concurrency", "instance_step_concurrency is not supported yet")
-	}
 	if len(w.TimeTriggers) > 0 {
 		c.add("workflow.time_triggers", "time_triggers is not supported yet")
 	}
@@ -91,8 +85,10 @@ func (c *validator) unsupportedParams(base string, params map[string]ParamDef, d
 		if pd.Expression != "" {
 			c.expression(p+".expression", pd.Expression)
 		}
-		if pd.Validator != "" {
-			c.add(p+".validator", "param validator is not supported yet")
+		if v := strings.TrimSpace(pd.Validator); strings.HasPrefix(v, "@") {
+			c.add(p+".validator", "annotation validator %q is not supported (write it as a SEL expression over param)", v)
+		} else if v != "" {
+			c.expression(p+".validator", v)
 		}
 		c.unsupportedParams(p+".value", pd.Fields, depth+1)
 	}

@@ -49,14 +49,11 @@ func TestValidFixtures(t *testing.T) {
 			switch name {
 			case "valid/unsupported.json", "valid/param_refs.yaml":
 				// checked in TestInvalidFixtures
-			case "valid/full.json", "valid/full.yaml":
+			case "valid/full.json":
 				// Valid Maestro, but with SEL conditions and concurrency
 				// limits this engine does not run yet.
 				want := map[string]string{
-					"valid/full.json": `line 6:25: properties.step_concurrency: step_concurrency is not supported yet; ` +
-						`line 22:34: workflow.instance_step_concurrency: instance_step_concurrency is not supported yet; ` +
-						`line 73:53: workflow.steps[4].step.timeout: timeout with param references is not supported yet`,
-					"valid/full.yaml":    `line 5:21: properties.step_concurrency: step_concurrency is not supported yet`,
+					"valid/full.json": `line 73:53: workflow.steps[4].step.timeout: timeout with param references is not supported yet`,
 				}[name]
 				if err == nil || err.Error() != want {
 					t.Fatalf("CheckSupported: %v, want %s", err, want)
@@ -168,9 +165,6 @@ func TestInvalidFixtures(t *testing.T) {
 				`line 4:77: workflow.steps[0].step.transition.successors.b: sel: syntax error at 1:3: operator >> is not supported in SEL; ` +
 				`line 5:40: workflow.steps[1].while.condition: sel: syntax error at 1:5: expected an expression, found end of input; ` +
 				`line 6:101: workflow.steps[1].while.steps[0].step.params.r.expression: sel: invalid expression at 1:1: Thread is not available in SEL`},
-		{"unsupported_control.yaml", "supported",
-			`line 3:21: properties.step_concurrency: step_concurrency is not supported yet; ` +
-				`line 7:30: workflow.instance_step_concurrency: instance_step_concurrency is not supported yet`},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {
