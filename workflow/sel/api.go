@@ -129,7 +129,9 @@ func Parse(src string) (prog *Program, err error) {
 // params with a computed name, the list also holds "params", meaning it
 // may read any param.
 func (p *Program) Refs() []string {
-	return append([]string(nil), p.refs...)
+	out := make([]string, len(p.refs))
+	copy(out, p.refs)
+	return out
 }
 
 // Eval runs the program and returns its value: the value of the return

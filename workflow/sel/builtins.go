@@ -723,6 +723,14 @@ func (in *interp) callMap(m *mapVal, name string, args []Value) (Value, error) {
 	return nil, noMethod(m, name, args)
 }
 
+// grow accounts for a list growing by one element to length n.
+func (in *interp) grow(n int) error {
+	if n > in.lim.MaxArrayLen {
+		return errLimit("array size %d exceeds the limit of %d", n, in.lim.MaxArrayLen)
+	}
+	return in.allocate(16)
+}
+
 func (in *interp) newList(items []Value) (*listVal, error) {
 	if err := in.checkArrayLen(len(items)); err != nil {
 		return nil, err
@@ -737,7 +745,7 @@ func (in *interp) callList(l *listVal, name string, args []Value) (Value, error)
 	case name == "isEmpty" && len(args) == 0:
 		return len(l.items) == 0, nil
 	case name == "add" && len(args) == 1:
-		if err := in.checkArrayLen(len(l.items) + 1); err != nil {
+		if err := in.grow(len(l.items) + 1); err != nil {
 			return nil, err
 		}
 		l.items = append(l.items, args[0])
@@ -747,7 +755,7 @@ func (in *interp) callList(l *listVal, name string, args []Value) (Value, error)
 		if !ok || i < 0 || i > int64(len(l.items)) {
 			return nil, errValue("ArrayList.add: index %v out of bounds for length %d", args[0], len(l.items))
 		}
-		if err := in.checkArrayLen(len(l.items) + 1); err != nil {
+		if err := in.grow(len(l.items) + 1); err != nil {
 			return nil, err
 		}
 		if err := in.work(len(l.items)); err != nil {

@@ -65,6 +65,8 @@ type lexer struct {
 
 func lex(src string) ([]token, *Error) {
 	lx := &lexer{src: src, line: 1, col: 1}
+	// A byte order mark is not part of the program.
+	lx.i = len(src) - len(strings.TrimPrefix(src, "\ufeff"))
 	var toks []token
 	for {
 		t, err := lx.next()
