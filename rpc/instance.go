@@ -114,7 +114,7 @@ func startParams(def *workflow.Definition, run map[string]string, now time.Time)
 		}
 		defs[name] = workflow.ParamDef{Type: t, Value: &v}
 	}
-	values, err := workflow.ResolveParams(defs, func(string) (workflow.Value, bool) { return workflow.Value{}, false })
+	values, err := workflow.ResolveParamsWith(defs, nil, workflow.EvalOptions{Now: now, NewUUID: workflow.RandomUUID})
 	if err != nil {
 		return nil, fmt.Errorf("params: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
@@ -440,7 +441,7 @@ func (r *round) subworkflow(inst *statepb.Instance, sd *workflow.Step, st *state
 	}
 	delete(passed, workflow.SubworkflowIDParam)
 	delete(passed, workflow.SubworkflowVersionName)
-	childParams, err := ChildParams(cdef, passed)
+	childParams, err := ChildParams(cdef, passed, r.in.Now)
 	if err != nil {
 		r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("subworkflow %s params: %v", wfID, err), nil)
 		return
@@ -483,8 +484,8 @@ func subworkflowTarget(params map[string]*statepb.Param) (string, string, error)
 
 // ChildParams merges params passed to a new instance over its definition's
 // workflow params and evaluates the result.
-func ChildParams(def *workflow.Definition, passed map[string]*statepb.Param) (map[string]*statepb.Param, error) {
-	defs := map[string]workflow.ParamDef{}
+func ChildParams(def *workflow.Definition, passed map[string]*statepb.Param, now time.Time) (map[string]*statepb.Param, error) {
+	defs := workflow.SystemParams(now)
 	for name, p := range def.Workflow.Params {
 		defs[name] = p
 	}
@@ -495,7 +496,7 @@ func ChildParams(def *workflow.Definition, passed map[string]*statepb.Param) (ma
 		}
 		defs[name] = workflow.ParamDef{Type: v.Type, Value: &v}
 	}
-	values, err := workflow.ResolveParams(defs, nil)
+	values, err := workflow.ResolveParamsWith(defs, nil, workflow.EvalOptions{Now: now, NewUUID: workflow.RandomUUID})
 	if err != nil {
 		return nil, err
 	}

@@ -386,10 +386,17 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		cur[id] = st.Status
 	}
 
-	if t := def.Workflow.Timeout; t != nil && t.Duration > 0 {
-		deadline := started.Add(t.Duration)
+	if t := def.Workflow.Timeout; t != nil && (t.Duration > 0 || t.Expr() != "") {
+		// A timeout written as a param reference is resolved against the
+		// instance's params, which never change, so every round agrees.
+		d, err := t.Resolve(stepScope{inst: inst}.Param)
+		if err != nil {
+			r.setInstance(inst, status, fsm.InstanceFailed, fmt.Sprintf("workflow timeout %q: %v", t.Expr(), err))
+			return
+		}
+		deadline := started.Add(d)
 		if !r.in.Now.Before(deadline) {
-			reason := fmt.Sprintf("workflow timed out after %s", t.Duration)
+			reason := fmt.Sprintf("workflow timed out after %s", d)
 			r.stopLive(dag, steps, cur, reason)
 			r.setInstance(inst, status, fsm.InstanceTimedOut, reason)
 			return
@@ -412,7 +419,14 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 				used++
 			}
 		}
-		policy := sd.RetryPolicy
+		// Limits and backoffs written as param references read the step's
+		// own evaluated params, then the instance's.
+		policy, err := sd.RetryPolicy.Resolve(stepScope{inst: inst, step: st, steps: steps}.Param)
+		if err != nil {
+			r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("retry_policy: %v", err), nil)
+			cur[id] = fsm.StepFatallyFailed
+			continue
+		}
 		nonRetryable := len(st.Attempts) > 0 && st.Attempts[len(st.Attempts)-1].Status == fsm.AttemptFatallyFailed
 		if !nonRetryable && used <= policy.Limit(kind) {
 			switch {
@@ -550,7 +564,7 @@ func (r *round) stopLive(dag *workflow.DAG, steps map[string]*statepb.Step, cur 
 // assign evaluates a step's params and places its next attempt on a node.
 func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *statepb.Step, steps map[string]*statepb.Step, attempt int64) {
 	sd := def.Step(st.StepId)
-	params, err := resolveStepParams(inst, sd, st, steps, attempt)
+	params, err := resolveStepParams(inst, sd, st, steps, attempt, r.in.Now)
 	if err != nil {
 		r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("params: %v", err), nil)
 		return
@@ -592,12 +606,17 @@ func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *sta
 		}
 		return
 	}
+	var deadline *timestamppb.Timestamp
+	if t := sd.Timeout; t != nil && (t.Duration > 0 || t.Expr() != "") {
+		d, err := t.Resolve(stepScope{inst: inst, extra: params, steps: steps}.Param)
+		if err != nil {
+			r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("timeout %q: %v", t.Expr(), err), nil)
+			return
+		}
+		deadline = timestamppb.New(r.in.Now.Add(d))
+	}
 	r.load[node]++
 	r.take(inst)
-	var deadline *timestamppb.Timestamp
-	if sd.Timeout != nil && sd.Timeout.Duration > 0 {
-		deadline = timestamppb.New(r.in.Now.Add(sd.Timeout.Duration))
-	}
 	r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_Assign{Assign: &statepb.AssignAttempt{
 		WorkflowId: st.WorkflowId, InstanceId: st.InstanceId, StepId: st.StepId,
 		AttemptNumber: attempt, Node: node, Params: params, Deadline: deadline,
@@ -616,7 +635,7 @@ func systemParams(inst *statepb.Instance) map[string]workflow.Value {
 
 // resolveStepParams evaluates a step's params against the instance params, the
 // system params and other steps' outputs (referenced as stepid__name).
-func resolveStepParams(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps map[string]*statepb.Step, attempt int64) (map[string]*statepb.Param, error) {
+func resolveStepParams(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps map[string]*statepb.Step, attempt int64, now time.Time) (map[string]*statepb.Param, error) {
 	system := systemParams(inst)
 	system["step_id"] = workflow.Value{Type: workflow.String, Raw: st.StepId}
 	system["step_attempt_id"] = workflow.Value{Type: workflow.Long, Raw: attempt}
@@ -647,7 +666,7 @@ func resolveStepParams(inst *statepb.Instance, sd *workflow.Step, st *statepb.St
 		}
 		return workflow.Value{}, false
 	}
-	values, err := workflow.ResolveParams(sd.Params, lookup)
+	values, err := workflow.ResolveParamsWith(sd.Params, lookup, workflow.EvalOptions{Now: now, NewUUID: workflow.RandomUUID})
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,14 @@
 package workflow
 
 import (
+	"crypto/rand"
 	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/batonhq/baton/workflow/sel"
 )
@@ -34,15 +36,36 @@ func EvalBool(expr string, scope Scope) (bool, error) {
 	return v.Raw.(bool), nil
 }
 
+// EvalOptions give an expression what only the leader may decide, at the
+// moment it evaluates: the time (System.currentTimeMillis, new DateTime())
+// and fresh UUIDs. The results are recorded in the log, so replicas never
+// evaluate again. Zero options leave both unavailable.
+type EvalOptions struct {
+	Now     time.Time
+	NewUUID func() string
+}
+
 // Eval evaluates a SEL expression to a value of type t. Evaluation is
 // bounded (sel.DefaultLimits), so a runaway expression is an error, not a
 // hung scheduler.
 func Eval(expr string, t ParamType, scope Scope) (Value, error) {
+	return EvalWith(expr, t, scope, EvalOptions{})
+}
+
+// EvalWith is Eval with a clock and a UUID source.
+func EvalWith(expr string, t ParamType, scope Scope, opts EvalOptions) (Value, error) {
 	prog, err := program(expr)
 	if err != nil {
 		return Value{}, err
 	}
-	raw, err := prog.Eval(selEnv{scope}, sel.DefaultLimits())
+	var env sel.Env = selEnv{scope}
+	switch {
+	case !opts.Now.IsZero() && opts.NewUUID != nil:
+		env = uuidEnv{clockEnv{selEnv{scope}, opts.Now.UnixMilli()}, opts.NewUUID}
+	case !opts.Now.IsZero():
+		env = clockEnv{selEnv{scope}, opts.Now.UnixMilli()}
+	}
+	raw, err := prog.Eval(env, sel.DefaultLimits())
 	if err != nil {
 		return Value{}, err
 	}
@@ -85,6 +108,20 @@ func program(expr string) (*sel.Program, error) {
 }
 
 type selEnv struct{ scope Scope }
+
+type clockEnv struct {
+	selEnv
+	now int64
+}
+
+func (e clockEnv) NowMillis() int64 { return e.now }
+
+type uuidEnv struct {
+	clockEnv
+	uuid func() string
+}
+
+func (e uuidEnv) NewUUID() string { return e.uuid() }
 
 func (e selEnv) Param(name string) (sel.Value, bool) {
 	if e.scope == nil {
@@ -287,4 +324,17 @@ func describeSEL(raw any) string {
 		return fmt.Sprintf("the string %q", x)
 	}
 	return fmt.Sprintf("%s %v", inferSEL(raw), raw)
+}
+
+// RandomUUID returns a random (version 4) UUID, for UUID.randomUUID() in
+// expressions the leader evaluates.
+func RandomUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand does not fail on supported platforms.
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

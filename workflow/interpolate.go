@@ -164,7 +164,13 @@ func refNames(s string) []string {
 // fall back to lookup; an expression that names its own param (i = i + 1 in
 // a while loop) reads the value from lookup.
 func ResolveParams(defs map[string]ParamDef, lookup func(name string) (Value, bool)) (map[string]Value, error) {
-	r := &resolver{defs: defs, lookup: lookup, done: map[string]Value{}, state: map[string]int{}}
+	return ResolveParamsWith(defs, lookup, EvalOptions{})
+}
+
+// ResolveParamsWith is ResolveParams with a clock and UUID source for the
+// expressions.
+func ResolveParamsWith(defs map[string]ParamDef, lookup func(name string) (Value, bool), opts EvalOptions) (map[string]Value, error) {
+	r := &resolver{defs: defs, lookup: lookup, done: map[string]Value{}, state: map[string]int{}, opts: opts}
 	for _, name := range sortedKeys(defs) {
 		if _, err := r.resolve(name); err != nil {
 			return nil, err
@@ -174,6 +180,7 @@ func ResolveParams(defs map[string]ParamDef, lookup func(name string) (Value, bo
 }
 
 type resolver struct {
+	opts   EvalOptions
 	defs   map[string]ParamDef
 	lookup func(string) (Value, bool)
 	done   map[string]Value
@@ -278,7 +285,7 @@ func (r *resolver) rawValue(name string, d ParamDef) (Value, error) {
 	}
 	if d.Value == nil {
 		if d.Expression != "" {
-			v, err := Eval(d.Expression, d.Type, resolverScope{r: r, self: name})
+			v, err := EvalWith(d.Expression, d.Type, resolverScope{r: r, self: name}, r.opts)
 			if err != nil {
 				return Value{}, fmt.Errorf("param %q: %w", name, err)
 			}

@@ -4,25 +4,19 @@ import "strings"
 
 // CheckSupported reports, as *Errors, every feature that parses but that
 // this engine cannot run yet, each as "<feature> is not supported yet", so
-// that nothing in a definition is silently ignored: foreach, while,
-// subworkflow and template steps; time and signal triggers; step signal
-// dependencies and outputs; params defined by a SEL expression or carrying
-// a validator; alerting; timeouts and retry policy fields that reference
-// params (Duration.Resolve and RetryPolicy.Resolve exist, but until the
-// engine calls them such fields would silently mean "no timeout" or the
-// default policy); transition conditions other than "true" (they are SEL);
-// step and instance step concurrency limits; run strategies other than
-// SEQUENTIAL and PARALLEL; and step types other than NoOp, Sleep and Shell.
+// that nothing in a definition is silently ignored: template steps; time
+// and signal triggers; step signal dependencies and outputs; annotation
+// validators (@NotEmpty...; SEL validators run); and step types other than
+// NoOp, Sleep, Shell and Http. SEL expressions and conditions are checked
+// here too, so that a syntax error is reported at push time.
+//
+// alerting is accepted and kept with the definition; this engine sends no
+// alerts (docs/DEFINITIONS.md says so).
 func CheckSupported(d *Definition) error {
 	if d == nil {
 		return nil
 	}
 	c := &validator{src: d.src}
-	if p := d.Properties; p != nil {
-		if len(p.Alerting) > 0 {
-			c.add("properties.alerting", "alerting is not supported yet")
-		}
-	}
 	w := &d.Workflow
 	if len(w.TimeTriggers) > 0 {
 		c.add("workflow.time_triggers", "time_triggers is not supported yet")
@@ -30,7 +24,6 @@ func CheckSupported(d *Definition) error {
 	if len(w.SignalTriggers) > 0 {
 		c.add("workflow.signal_triggers", "signal_triggers is not supported yet")
 	}
-	c.unsupportedTimeout("workflow.timeout", w.Timeout)
 	c.unsupportedParams("workflow.params", w.Params, 0)
 	c.unsupportedSteps("workflow.steps", w.Steps, 0)
 	return c.errs.asError()
@@ -62,8 +55,6 @@ func (c *validator) unsupportedSteps(base string, steps []Step, depth int) {
 		if s.Kind == KindWhile && strings.TrimSpace(s.Condition) != "" {
 			c.expression(p+".condition", s.Condition)
 		}
-		c.unsupportedTimeout(p+".timeout", s.Timeout)
-		c.unsupportedRetry(p+".retry_policy", s.RetryPolicy)
 		if len(s.SignalDependencies) > 0 {
 			c.add(p+".signal_dependencies", "signal_dependencies is not supported yet")
 		}
@@ -91,37 +82,6 @@ func (c *validator) unsupportedParams(base string, params map[string]ParamDef, d
 			c.expression(p+".validator", v)
 		}
 		c.unsupportedParams(p+".value", pd.Fields, depth+1)
-	}
-}
-
-func (c *validator) unsupportedTimeout(path string, d *Duration) {
-	if d != nil && d.expr != "" {
-		c.add(path, "timeout with param references is not supported yet")
-	}
-}
-
-func (c *validator) unsupportedRetry(path string, rp *RetryPolicy) {
-	if rp == nil {
-		return
-	}
-	check := func(field string, f *ParsableLong) {
-		if f != nil && f.IsString && strings.Contains(f.Str, "$") {
-			c.add(path+"."+field, "retry_policy with param references is not supported yet")
-		}
-	}
-	check("error_retry_limit", rp.ErrorRetryLimit)
-	check("platform_retry_limit", rp.PlatformRetryLimit)
-	check("timeout_retry_limit", rp.TimeoutRetryLimit)
-	if b := rp.BackoffPolicy; b != nil {
-		check("backoff.error_retry_backoff_in_secs", b.ErrorRetryBackoffInSecs)
-		check("backoff.error_retry_exponent", b.ErrorRetryExponent)
-		check("backoff.error_retry_limit_in_secs", b.ErrorRetryLimitInSecs)
-		check("backoff.platform_retry_backoff_in_secs", b.PlatformRetryBackoffInSecs)
-		check("backoff.platform_retry_exponent", b.PlatformRetryExponent)
-		check("backoff.platform_retry_limit_in_secs", b.PlatformRetryLimitInSecs)
-		check("backoff.timeout_retry_backoff_in_secs", b.TimeoutRetryBackoffInSecs)
-		check("backoff.timeout_retry_exponent", b.TimeoutRetryExponent)
-		check("backoff.timeout_retry_limit_in_secs", b.TimeoutRetryLimitInSecs)
 	}
 }
 

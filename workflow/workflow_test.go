@@ -47,17 +47,8 @@ func TestValidFixtures(t *testing.T) {
 			}
 			err := CheckSupported(d)
 			switch name {
-			case "valid/unsupported.json", "valid/param_refs.yaml":
+			case "valid/unsupported.json":
 				// checked in TestInvalidFixtures
-			case "valid/full.json":
-				// Valid Maestro, but with SEL conditions and concurrency
-				// limits this engine does not run yet.
-				want := map[string]string{
-					"valid/full.json": `line 73:53: workflow.steps[4].step.timeout: timeout with param references is not supported yet`,
-				}[name]
-				if err == nil || err.Error() != want {
-					t.Fatalf("CheckSupported: %v, want %s", err, want)
-				}
 			default:
 				if err != nil {
 					t.Fatalf("CheckSupported: %v", err)
@@ -149,17 +140,11 @@ func TestInvalidFixtures(t *testing.T) {
 				`line 15:27: workflow.steps[0].step.retry_policy.backoff.type: unknown backoff type "linear_backoff" (want EXPONENTIAL_BACKOFF or FIXED_BACKOFF); ` +
 				`line 11:18: workflow.steps[0].step.timeout: timeout must be positive, got 0s`},
 		{"../valid/unsupported.json", "supported",
-			`line 2:49: properties.alerting: alerting is not supported yet; ` +
-				`line 5:22: workflow.time_triggers: time_triggers is not supported yet; ` +
+			`line 5:22: workflow.time_triggers: time_triggers is not supported yet; ` +
 				`line 6:24: workflow.signal_triggers: signal_triggers is not supported yet; ` +
 				`line 30:30: workflow.steps[3].step.type: step type "Kubernetes" is not supported yet; ` +
 				`line 31:32: workflow.steps[3].step.signal_dependencies: signal_dependencies is not supported yet; ` +
 				`line 32:27: workflow.steps[3].step.signal_outputs: signal_outputs is not supported yet`},
-		{"../valid/param_refs.yaml", "supported",
-			`line 4:12: workflow.timeout: timeout with param references is not supported yet; ` +
-				`line 9:18: workflow.steps[0].step.timeout: timeout with param references is not supported yet; ` +
-				`line 11:30: workflow.steps[0].step.retry_policy.error_retry_limit: retry_policy with param references is not supported yet; ` +
-				`line 12:71: workflow.steps[0].step.retry_policy.backoff.error_retry_backoff_in_secs: retry_policy with param references is not supported yet`},
 		{"sel_errors.json", "supported",
 			`line 2:55: workflow.params.when.expression: sel: syntax error at 1:34: expected an expression, found ')'; ` +
 				`line 4:77: workflow.steps[0].step.transition.successors.b: sel: syntax error at 1:3: operator >> is not supported in SEL; ` +
