@@ -1,0 +1,223 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+
+	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
+)
+
+// retriable reports whether a client that cannot tell whether its call took
+// effect should send it again, to any server: no leader, a server that went
+// away or hangs, a timeout.
+func retriable(err error) bool {
+	switch connect.CodeOf(err) {
+	case connect.CodeUnavailable, connect.CodeDeadlineExceeded, connect.CodeAborted, connect.CodeUnknown:
+		return true
+	case connect.CodeCanceled:
+		// The suite cancels no call itself: a canceled call is the client
+		// library's word for a connection the server dropped.
+		return true
+	}
+	return false
+}
+
+// startRecord is what one client learnt about one Start request id.
+type startRecord struct {
+	workflowID string
+	requestID  string
+	instanceID int64 // 0 until acknowledged
+	acked      bool
+	tries      int
+	// ambiguous counts tries whose outcome the client could not know.
+	ambiguous int
+	sentAt    time.Time
+	ackedAt   time.Time
+	// purpose says which workload started it.
+	purpose string
+}
+
+// starts is the registry of every Start the suite sent, by request id.
+type starts struct {
+	mu   sync.Mutex
+	byID map[string]*startRecord
+	// byWorkflow keeps insertion order per workflow.
+	byWorkflow map[string][]*startRecord
+}
+
+func newStarts() *starts {
+	return &starts{byID: map[string]*startRecord{}, byWorkflow: map[string][]*startRecord{}}
+}
+
+func (s *starts) add(r *startRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byID[r.requestID] = r
+	s.byWorkflow[r.workflowID] = append(s.byWorkflow[r.workflowID], r)
+}
+
+func (s *starts) update(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn()
+}
+
+// snapshot returns copies of every record of a workflow.
+func (s *starts) of(workflowID string) []startRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []startRecord
+	for _, r := range s.byWorkflow[workflowID] {
+		out = append(out, *r)
+	}
+	return out
+}
+
+func (s *starts) workflows() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for w := range s.byWorkflow {
+		out = append(out, w)
+	}
+	return out
+}
+
+// newStart registers a Start the suite is about to send.
+func (r *run) newStart(workflowID, requestID, purpose string) *startRecord {
+	rec := &startRecord{workflowID: workflowID, requestID: requestID, sentAt: time.Now(), purpose: purpose}
+	r.starts.add(rec)
+	return rec
+}
+
+// tryStart sends one try of a registered Start to n.
+func (r *run) tryStart(rec *startRecord, n *node, patience time.Duration, params map[string]string) (*instancev1.StartResponse, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	res, err := r.c.instanceClient(n).Start(ctx, connect.NewRequest(&instancev1.StartRequest{
+		WorkflowId: rec.workflowID, RequestId: rec.requestID, Params: params,
+	}))
+	r.starts.update(func() { rec.tries++ })
+	r.stats.add("start tries", 1)
+	if err != nil {
+		if retriable(err) {
+			r.starts.update(func() { rec.ambiguous++ })
+		}
+		return nil, err
+	}
+	first := false
+	r.starts.update(func() {
+		if !rec.acked {
+			rec.instanceID, rec.acked, rec.ackedAt, first = res.Msg.Instance.InstanceId, true, time.Now(), true
+		}
+	})
+	if first {
+		r.stats.add("starts acknowledged", 1)
+	}
+	return res.Msg, nil
+}
+
+// start sends a Start as a careful client does: one request id for every
+// try, each try to a server picked at random (among those given, or any
+// member), sent again while the outcome is unknown, until within has
+// passed. Some first tries are impatient on purpose, so that a retry races
+// a start that did happen.
+func (r *run) start(workflowID, requestID, purpose string, params map[string]string, within time.Duration, among ...*node) (*startRecord, error) {
+	rec := r.newStart(workflowID, requestID, purpose)
+	patience := 3 * time.Second
+	if r.chance(0.2) {
+		patience = time.Duration(5+r.intn(20)) * time.Millisecond
+	}
+	return rec, r.settleStart(rec, params, within, patience, among...)
+}
+
+// settleStart sends a registered Start until it is acknowledged.
+func (r *run) settleStart(rec *startRecord, params map[string]string, within, patience time.Duration, among ...*node) error {
+	deadline := time.Now().Add(within)
+	var last error
+	for time.Now().Before(deadline) {
+		n := r.pickNode()
+		if len(among) > 0 {
+			n = among[r.intn(len(among))]
+		}
+		_, err := r.tryStart(rec, n, patience, params)
+		patience = 3 * time.Second
+		if err == nil {
+			return nil
+		}
+		if !retriable(err) {
+			return fmt.Errorf("start %s (request %s) through %s: %w", rec.workflowID, rec.requestID, n.name, err)
+		}
+		r.stats.add("start retries", 1)
+		last = err
+		time.Sleep(time.Duration(20+r.intn(80)) * time.Millisecond)
+	}
+	r.stats.add("starts never acknowledged", 1)
+	return fmt.Errorf("start %s (request %s) not acknowledged within %s: %w", rec.workflowID, rec.requestID, within, last)
+}
+
+// pickNode returns a random member, live or not: clients do not know which
+// servers are down, they find out by trying.
+func (r *run) pickNode() *node {
+	ms := r.c.members()
+	return ms[r.intn(len(ms))]
+}
+
+// pickLive prefers a live member, for calls the suite needs answered.
+func (r *run) pickLive() *node {
+	if live := r.c.live(); len(live) > 0 {
+		return live[r.intn(len(live))]
+	}
+	return r.pickNode()
+}
+
+// retry calls fn against live servers until it succeeds with something other
+// than a retriable error, or within passes.
+func (r *run) retry(within time.Duration, fn func(ctx context.Context, n *node) error) error {
+	deadline := time.Now().Add(within)
+	var last error
+	for {
+		n := r.pickLive()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := fn(ctx, n)
+		cancel()
+		if err == nil || !retriable(err) {
+			return err
+		}
+		last = fmt.Errorf("through %s: %w", n.name, err)
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no answer within %s: %w", within, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// rngMu guards the run's random source, shared by every client goroutine.
+type lockedRand struct {
+	mu sync.Mutex
+	r  *rand.Rand
+}
+
+func (l *lockedRand) intn(n int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.IntN(n)
+}
+
+func (l *lockedRand) float() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Float64()
+}
+
+func (r *run) intn(n int) int               { return r.rand.intn(n) }
+func (r *run) chance(p float64) bool        { return r.rand.float() < p }
+func isCode(err error, c connect.Code) bool { return err != nil && connect.CodeOf(err) == c }
+
+var errStopped = errors.New("load stopped")
