@@ -738,6 +738,9 @@ func (in *interp) concat(l, r Value) (Value, error) {
 	if err := in.checkStrLen(len(ls) + len(rs)); err != nil {
 		return nil, err
 	}
+	if err := in.work(len(ls) + len(rs)); err != nil {
+		return nil, err
+	}
 	return ls + rs, nil
 }
 
