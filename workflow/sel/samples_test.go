@@ -66,7 +66,7 @@ func newSampleEnv() *sampleEnv {
 			"i": int64(2), "j": int64(3), "x": int64(4), "foo": int64(41), "auu": int64(1),
 			"RUN_DATEINT": "20240305", "TARGET_RUN_DATE": "20210707", "TARGET_RUN_HOUR": "01",
 			"param0": "zero",
-			"e1": map[string]any{"bar": "bar-value", "bat": map[string]any{"baz": []int64{1, 2, 3}}},
+			"e1":     map[string]any{"bar": "bar-value", "bat": map[string]any{"baz": []int64{1, 2, 3}}},
 		},
 		steps: map[string]Value{
 			"job3/sleep_seconds": int64(20),
