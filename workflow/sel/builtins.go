@@ -707,16 +707,14 @@ func (in *interp) callMap(m *mapVal, name string, args []Value) (Value, error) {
 		return old, nil
 	case name == "keySet" && len(args) == 0:
 		// Java's HashMap order is unspecified; sorted keys keep results
-		// reproducible.
+		// reproducible. The set is a list so that size, contains and
+		// for-each work on it as on a Java Set.
 		keys := sortedKeys(m.m)
-		if err := in.checkArrayLen(len(keys)); err != nil {
-			return nil, err
-		}
-		a := &array{elem: kString, items: make([]Value, len(keys))}
+		items := make([]Value, len(keys))
 		for i, k := range keys {
-			a.items[i] = k
+			items[i] = k
 		}
-		return a, nil
+		return in.newList(items)
 	case name == "toString" && len(args) == 0:
 		return in.showString(m)
 	}

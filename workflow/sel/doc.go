@@ -10,9 +10,9 @@
 //
 // Statements: local variable declarations with a Java type (int, long,
 // float, double, boolean and their boxed names, String, Map, HashMap,
-// LinkedHashMap, ArrayList, List, DateTime, DateTimeZone, DateTimeFormatter,
-// Days, UUID, Object, and one-dimensional arrays of long, double, boolean
-// and String); assignment to an undeclared name, which declares it with the
+// LinkedHashMap, ArrayList, List, Set, DateTime, DateTimeZone,
+// DateTimeFormatter, Days, UUID, Object, and one-dimensional arrays of
+// long, double, boolean and String); assignment to an undeclared name, which declares it with the
 // value's type; blocks; if / else if / else; while; for (init; cond; update)
 // and for (Type x : arrayOrList); break; continue; return expr; throw expr.
 // A throw ends evaluation with an *Error of KindThrown whose Msg is the
@@ -43,7 +43,8 @@
 // equalsIgnoreCase compareTo concat repeat ...); Long, Integer (valueOf
 // parseLong parseInt toString MAX_VALUE MIN_VALUE); Double, Float (valueOf
 // parseDouble toString); Boolean (parseBoolean valueOf); Map and HashMap
-// (put get getOrDefault containsKey remove size isEmpty keySet, and m['k']);
+// (put get getOrDefault containsKey remove size isEmpty, keySet as a
+// sorted list, and m['k']);
 // ArrayList (add get set remove contains indexOf size isEmpty clear
 // toArray); Arrays.asList (returns its argument, as in Maestro);
 // Joda-Time's DateTime, DateTimeZone, DateTimeFormat / DateTimeFormatter

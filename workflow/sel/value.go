@@ -90,7 +90,7 @@ var typeKinds = map[string]kind{
 	"boolean": kBool, "Boolean": kBool,
 	"String": kString,
 	"Map":    kMap, "HashMap": kMap, "LinkedHashMap": kMap,
-	"List": kList, "ArrayList": kList,
+	"List": kList, "ArrayList": kList, "Set": kList,
 	"DateTime": kDateTime, "DateTimeZone": kZone,
 	"DateTimeFormatter": kFormatter, "DateTimeFormat": kFormatter,
 	"Property": kProperty, "Days": kDays, "UUID": kUUID,
