@@ -558,6 +558,10 @@ func (a *applier) stepStatus(x *statepb.SetStepStatus) bool {
 	if st == nil || st.Status != x.FromStatus || StepTerminal(st.Status) {
 		return false
 	}
+	if x.LoopValues != nil && st.Loop != nil {
+		st = mutableStep(st)
+		st.Loop.Values = x.LoopValues
+	}
 	a.setStep(st, x.Status, x.Reason, x.RetryAt)
 	return true
 }

@@ -354,6 +354,7 @@ func (r *round) while(inst *statepb.Instance, def *workflow.Definition, sd *work
 	}
 	if !ok {
 		r.setStep(st, fsm.StepSucceeded, fmt.Sprintf("condition false after %d iterations", loop.Launched), nil)
+		r.actions[len(r.actions)-1].GetStepStatus().LoopValues = values
 		return
 	}
 	if loop.Launched >= workflow.MaxIterations {

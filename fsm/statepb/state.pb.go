@@ -2030,14 +2030,16 @@ func (x *AssignAttempt) GetLoop() *Loop {
 
 // SetStepStatus moves a step from one status to another.
 type SetStepStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
-	InstanceId    int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
-	StepId        string                 `protobuf:"bytes,3,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
-	FromStatus    string                 `protobuf:"bytes,4,opt,name=from_status,json=fromStatus,proto3" json:"from_status,omitempty"`
-	Status        string                 `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
-	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
-	RetryAt       *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=retry_at,json=retryAt,proto3" json:"retry_at,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	InstanceId int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	StepId     string                 `protobuf:"bytes,3,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	FromStatus string                 `protobuf:"bytes,4,opt,name=from_status,json=fromStatus,proto3" json:"from_status,omitempty"`
+	Status     string                 `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	Reason     string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	RetryAt    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=retry_at,json=retryAt,proto3" json:"retry_at,omitempty"`
+	// A while step's loop params as they stood at its last condition check.
+	LoopValues    map[string]*Param `protobuf:"bytes,8,rep,name=loop_values,json=loopValues,proto3" json:"loop_values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2117,6 +2119,13 @@ func (x *SetStepStatus) GetReason() string {
 func (x *SetStepStatus) GetRetryAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.RetryAt
+	}
+	return nil
+}
+
+func (x *SetStepStatus) GetLoopValues() map[string]*Param {
+	if x != nil {
+		return x.LoopValues
 	}
 	return nil
 }
@@ -2508,7 +2517,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x04loop\x18\b \x01(\v2\x14.baton.state.v1.LoopR\x04loop\x1aP\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xf2\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x98\x03\n" +
 	"\rSetStepStatus\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -2519,7 +2528,12 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"fromStatus\x12\x16\n" +
 	"\x06status\x18\x05 \x01(\tR\x06status\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x125\n" +
-	"\bretry_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aretryAt\"\xa6\x01\n" +
+	"\bretry_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aretryAt\x12N\n" +
+	"\vloop_values\x18\b \x03(\v2-.baton.state.v1.SetStepStatus.LoopValuesEntryR\n" +
+	"loopValues\x1aT\n" +
+	"\x0fLoopValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xa6\x01\n" +
 	"\x11SetInstanceStatus\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -2547,7 +2561,7 @@ func file_baton_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_baton_state_v1_state_proto_rawDescData
 }
 
-var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_baton_state_v1_state_proto_goTypes = []any{
 	(*Param)(nil),                 // 0: baton.state.v1.Param
 	(*Workflow)(nil),              // 1: baton.state.v1.Workflow
@@ -2583,44 +2597,45 @@ var file_baton_state_v1_state_proto_goTypes = []any{
 	nil,                           // 31: baton.state.v1.StartChild.ParamsEntry
 	nil,                           // 32: baton.state.v1.StartChild.LoopValuesEntry
 	nil,                           // 33: baton.state.v1.AssignAttempt.ParamsEntry
-	(*structpb.Value)(nil),        // 34: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
+	nil,                           // 34: baton.state.v1.SetStepStatus.LoopValuesEntry
+	(*structpb.Value)(nil),        // 35: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
 }
 var file_baton_state_v1_state_proto_depIdxs = []int32{
-	34, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
-	35, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
-	35, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
-	35, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
+	35, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
+	36, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
+	36, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
+	36, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
 	23, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
-	35, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
-	35, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
-	35, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
+	36, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
+	36, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
+	36, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
 	4,  // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
 	24, // 9: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
 	25, // 10: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
 	7,  // 11: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
-	35, // 12: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
+	36, // 12: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
 	26, // 13: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
-	35, // 14: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
-	35, // 15: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	35, // 16: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	36, // 14: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
+	36, // 15: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	36, // 16: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
 	5,  // 17: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
-	35, // 18: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	35, // 19: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
+	36, // 18: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	36, // 19: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
 	27, // 20: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
 	28, // 21: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
-	35, // 22: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
-	35, // 23: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
-	35, // 24: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
-	35, // 25: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
-	35, // 26: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
+	36, // 22: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
+	36, // 23: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
+	36, // 24: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
+	36, // 25: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
+	36, // 26: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
 	29, // 27: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
 	13, // 28: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
-	35, // 29: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
-	35, // 30: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
+	36, // 29: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
+	36, // 30: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
 	30, // 31: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
-	35, // 32: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
-	35, // 33: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
+	36, // 32: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
+	36, // 33: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
 	17, // 34: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
 	19, // 35: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
 	20, // 36: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
@@ -2632,24 +2647,26 @@ var file_baton_state_v1_state_proto_depIdxs = []int32{
 	13, // 42: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
 	32, // 43: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
 	33, // 44: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
-	35, // 45: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
+	36, // 45: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
 	5,  // 46: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
-	35, // 47: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
-	0,  // 48: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 49: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 50: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 51: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 52: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 53: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 54: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 55: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 56: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 57: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	58, // [58:58] is the sub-list for method output_type
-	58, // [58:58] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	36, // 47: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
+	34, // 48: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
+	0,  // 49: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 50: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 51: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 52: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 53: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 54: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 55: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 56: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 57: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 58: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 59: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	60, // [60:60] is the sub-list for method output_type
+	60, // [60:60] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_baton_state_v1_state_proto_init() }
@@ -2671,7 +2688,7 @@ func file_baton_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_state_v1_state_proto_rawDesc), len(file_baton_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
