@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -584,5 +585,16 @@ func TestResultTypes(t *testing.T) {
 	}
 	if v := mustEval(t, "null", nil); v != nil {
 		t.Errorf("null gave %#v", v)
+	}
+}
+
+// A program the parser could never produce makes the evaluator fail
+// internally; Eval must still return an error rather than panic.
+func TestInternalFailureBecomesError(t *testing.T) {
+	p := &Program{stmts: []stmt{nil}}
+	v, err := p.Eval(nil, Limits{})
+	var se *Error
+	if v != nil || !errors.As(err, &se) || se.Kind != KindRuntime || !strings.Contains(se.Msg, "internal error") {
+		t.Fatalf("got %v, %v", v, err)
 	}
 }
