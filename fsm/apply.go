@@ -502,6 +502,12 @@ func (a *applier) applyPlan(c *statepb.ApplyPlan) any {
 			ok = a.startChild(x.StartChild)
 		case *statepb.PlanAction_StopInstance:
 			ok = a.planStop(x.StopInstance)
+		case *statepb.PlanAction_SetTrigger:
+			ok = a.setTrigger(x.SetTrigger)
+		case *statepb.PlanAction_FireTrigger:
+			ok = a.fireTrigger(x.FireTrigger)
+		case *statepb.PlanAction_DeleteTrigger:
+			ok = a.deleteTrigger(x.DeleteTrigger)
 		}
 		if ok {
 			res.Applied++
@@ -635,4 +641,53 @@ func (a *applier) deleteTree(inst *statepb.Instance) {
 	if err := a.txn.Delete(tableInstances, inst); err != nil {
 		panic(fmt.Sprintf("delete instance: %v", err))
 	}
+}
+
+func (a *applier) setTrigger(x *statepb.SetTrigger) bool {
+	if a.get(tableWorkflows, x.WorkflowId) == nil || x.Next == nil {
+		return false
+	}
+	t, _ := a.get(tableTriggers, x.WorkflowId, x.TriggerId).(*statepb.Trigger)
+	if t == nil {
+		t = &statepb.Trigger{WorkflowId: x.WorkflowId, TriggerId: x.TriggerId}
+	} else {
+		t = shallow(t)
+	}
+	t.Version, t.Spec, t.Next = x.Version, x.Spec, x.Next
+	t.Skipped += x.Skipped
+	a.put(tableTriggers, t)
+	return true
+}
+
+// fireTrigger creates the instance of one scheduled time and advances the
+// trigger, both or neither: the scheduled time must be the trigger's next
+// one, and the request id names the time, so a fire is never doubled.
+func (a *applier) fireTrigger(x *statepb.FireTrigger) bool {
+	t, _ := a.get(tableTriggers, x.WorkflowId, x.TriggerId).(*statepb.Trigger)
+	if t == nil || t.Version != x.Version || x.Start == nil || x.Next == nil ||
+		!t.Next.AsTime().Equal(x.Scheduled.AsTime()) {
+		return false
+	}
+	start := shallow(x.Start)
+	start.Now = a.now
+	if _, rejected := a.startInstance(start).(*Rejection); rejected {
+		return false
+	}
+	t = shallow(t)
+	t.LastFired = x.Scheduled
+	t.Next = x.Next
+	t.Fires++
+	a.put(tableTriggers, t)
+	return true
+}
+
+func (a *applier) deleteTrigger(x *statepb.DeleteTrigger) bool {
+	t := a.get(tableTriggers, x.WorkflowId, x.TriggerId)
+	if t == nil {
+		return false
+	}
+	if err := a.txn.Delete(tableTriggers, t); err != nil {
+		panic(fmt.Sprintf("delete trigger: %v", err))
+	}
+	return true
 }

@@ -13,6 +13,7 @@ const (
 	tableInstances = "instances"
 	tableSteps     = "steps"
 	tableEvents    = "events"
+	tableTriggers  = "triggers"
 )
 
 func schema() *memdb.DBSchema {
@@ -60,6 +61,12 @@ func schema() *memdb.DBSchema {
 			"node": {Name: "node", AllowMissing: true, Indexer: funcIndex{func(o any) ([]any, bool) {
 				s := o.(*statepb.Step)
 				return []any{s.Node, s.WorkflowId, s.InstanceId, s.StepId}, s.Node != ""
+			}}},
+		}},
+		tableTriggers: {Name: tableTriggers, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				t := o.(*statepb.Trigger)
+				return []any{t.WorkflowId, t.TriggerId}, true
 			}}},
 		}},
 		tableEvents: {Name: tableEvents, Indexes: map[string]*memdb.IndexSchema{

@@ -25,6 +25,7 @@ const (
 	recInstance  byte = 4
 	recStep      byte = 5
 	recEvent     byte = 6
+	recTrigger   byte = 7
 	maxRecordLen      = 64 << 20
 )
 
@@ -39,6 +40,7 @@ var snapshotTables = []struct {
 	{tableInstances, recInstance, func() proto.Message { return &statepb.Instance{} }},
 	{tableSteps, recStep, func() proto.Message { return &statepb.Step{} }},
 	{tableEvents, recEvent, func() proto.Message { return &statepb.Event{} }},
+	{tableTriggers, recTrigger, func() proto.Message { return &statepb.Trigger{} }},
 }
 
 type snapshot struct {

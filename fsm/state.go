@@ -205,3 +205,18 @@ func (s *State) LatestFinished(workflowID string, beforeID int64) *statepb.Insta
 	}
 	return nil
 }
+
+// Triggers returns the time triggers of a workflow; all when workflowID is "".
+func (s *State) Triggers(ws WatchSet, workflowID string) []*statepb.Trigger {
+	var out []*statepb.Trigger
+	var it memdb.ResultIterator
+	if workflowID == "" {
+		it = s.iter(ws, tableTriggers, "id_prefix")
+	} else {
+		it = s.iter(ws, tableTriggers, "id_prefix", workflowID)
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.Trigger))
+	}
+	return out
+}

@@ -65,6 +65,7 @@ func Plan(in Input) Output {
 		}
 	}
 	r.countPermits()
+	r.timeTriggers()
 	active := in.State.ActiveInstances(nil)
 	// Group the instances run strategies govern by workflow; iterations of
 	// a foreach or while are paced by their loop step instead.

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/batonhq/baton/workflow/timetrigger"
 )
 
 // Limits Maestro puts on loops and nesting, kept here so that validation and
@@ -116,4 +118,19 @@ func SettableAtStart(mode string) bool {
 func SettableByOutput(mode string) bool {
 	m := strings.ToUpper(mode)
 	return m == "" || m == "MUTABLE"
+}
+
+// TimeTriggers parses the definition's time triggers, already checked by
+// Validate. The floor on the fire interval was checked then; a stored
+// definition is parsed again without it.
+func (d *Definition) TimeTriggers() ([]timetrigger.Trigger, error) {
+	out := make([]timetrigger.Trigger, 0, len(d.Workflow.TimeTriggers))
+	for i, raw := range d.Workflow.TimeTriggers {
+		t, err := timetrigger.ParseJSONMin(raw, time.Nanosecond)
+		if err != nil {
+			return nil, fmt.Errorf("time_triggers[%d]: %w", i, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }

@@ -7,8 +7,10 @@ package workflow
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/batonhq/baton/workflow/timetrigger"
 	"reflect"
 	"strings"
+	"time"
 )
 
 // Definition is a whole definition file: {"properties": ..., "workflow": ...}.
@@ -337,6 +339,9 @@ type Limits struct {
 	MaxDescriptionLength int
 	MaxParams            int
 	MaxDefinitionBytes   int
+	// MinTriggerInterval is the least time allowed between two fires of a
+	// time trigger: Maestro's 2 minutes unless an operator lowers it.
+	MinTriggerInterval time.Duration
 }
 
 // DefaultLimits returns Maestro's limits: 300 steps (counting nested ones),
@@ -372,6 +377,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxDefinitionBytes <= 0 {
 		l.MaxDefinitionBytes = d.MaxDefinitionBytes
+	}
+	if l.MinTriggerInterval <= 0 {
+		l.MinTriggerInterval = timetrigger.MinimumInterval
 	}
 	return l
 }

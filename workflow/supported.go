@@ -18,9 +18,6 @@ func CheckSupported(d *Definition) error {
 	}
 	c := &validator{src: d.src}
 	w := &d.Workflow
-	if len(w.TimeTriggers) > 0 {
-		c.add("workflow.time_triggers", "time_triggers is not supported yet")
-	}
 	if len(w.SignalTriggers) > 0 {
 		c.add("workflow.signal_triggers", "signal_triggers is not supported yet")
 	}

@@ -1,7 +1,9 @@
 package workflow
 
 import (
+	"errors"
 	"fmt"
+	"github.com/batonhq/baton/workflow/timetrigger"
 	"regexp"
 	"sort"
 	"strings"
@@ -72,6 +74,17 @@ func (d *Definition) Validate(l Limits) error {
 		v.properties(d.Properties)
 	}
 	v.workflow(&d.Workflow)
+	for i, raw := range d.Workflow.TimeTriggers {
+		if _, err := timetrigger.ParseJSONMin(raw, v.l.MinTriggerInterval); err != nil {
+			path := indexPath("workflow.time_triggers", i)
+			var fe *timetrigger.FieldError
+			if errors.As(err, &fe) && fe.Field != "" {
+				path += "." + fe.Field
+				err = errors.New(fe.Msg)
+			}
+			v.add(path, "%v", err)
+		}
+	}
 	return v.errs.asError()
 }
 

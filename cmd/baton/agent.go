@@ -49,6 +49,9 @@ type agentConfig struct {
 	// MaxWorkflowSteps raises or lowers Maestro's limit of 300 steps per
 	// workflow (benchmarks use 1,000-step chains).
 	MaxWorkflowSteps int             `yaml:"max_workflow_steps" hcl:"max_workflow_steps"`
+	// MinTriggerInterval lowers or raises Maestro's 2 minutes between two
+	// fires of a time trigger (a duration such as "5s").
+	MinTriggerInterval string `yaml:"min_trigger_interval" hcl:"min_trigger_interval"`
 	Retention        retentionConfig `yaml:"retention" hcl:"retention"`
 	// DeadServerCleanup and MinVoters: see cluster.Config.
 	DeadServerCleanup string `yaml:"dead_server_cleanup" hcl:"dead_server_cleanup"`
@@ -156,6 +159,7 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 	fs.IntVar(&f.MinVoters, "min-voters", 0, "dead-server cleanup never leaves fewer voters than this (default 3)")
 	fs.StringVar(&f.Retention.Interval, "retention-interval", "", "how often the leader applies the retention policy (default 30s)")
 	fs.IntVar(&f.MaxWorkflowSteps, "max-workflow-steps", 0, "most steps a definition may have (default 300, as in Maestro)")
+	fs.StringVar(&f.MinTriggerInterval, "min-trigger-interval", "", "least time between two fires of a time trigger (default 2m, as in Maestro)")
 	fs.IntVar(&f.Raft.SnapshotThreshold, "raft-snapshot-threshold", 0, "log entries between snapshots (default 8192)")
 	fs.DurationVar(&snapInt, "raft-snapshot-interval", 0, "how often to check whether to snapshot (default 5s)")
 	fs.IntVar(&f.Raft.TrailingLogs, "raft-trailing-logs", 0, "log entries kept after a snapshot (default 10240)")
@@ -301,6 +305,7 @@ func mergeAgentConfig(cfg *agentConfig, f agentConfig) {
 	if f.MinVoters != 0 {
 		cfg.MinVoters = f.MinVoters
 	}
+	set(&cfg.MinTriggerInterval, f.MinTriggerInterval)
 	if f.MaxWorkflowSteps != 0 {
 		cfg.MaxWorkflowSteps = f.MaxWorkflowSteps
 	}
@@ -473,6 +478,13 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 		return err
 	}
 	limits := workflow.DefaultLimits()
+	if cfg.MinTriggerInterval != "" {
+		d, err := time.ParseDuration(cfg.MinTriggerInterval)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("-min-trigger-interval %q: want a positive duration such as 5s", cfg.MinTriggerInterval)
+		}
+		limits.MinTriggerInterval = d
+	}
 	if cfg.MaxWorkflowSteps > 0 {
 		limits.MaxSteps = cfg.MaxWorkflowSteps
 	}

@@ -421,6 +421,114 @@ func (x *Instance) GetDepth() int32 {
 	return 0
 }
 
+// Trigger is the schedule state of one time trigger of a workflow. The next
+// scheduled time lives here, in the replicated state, so that any leader
+// fires each scheduled time exactly once.
+type Trigger struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// "time-<n>": the n-th (0-based) time trigger of the active version.
+	TriggerId string `protobuf:"bytes,2,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	// The workflow version whose definition the trigger follows.
+	Version int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// The trigger as defined (canonical JSON); a change restarts its schedule.
+	Spec string `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	// The next scheduled time not yet fired.
+	Next      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=next,proto3" json:"next,omitempty"`
+	LastFired *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_fired,json=lastFired,proto3" json:"last_fired,omitempty"`
+	Fires     int64                  `protobuf:"varint,7,opt,name=fires,proto3" json:"fires,omitempty"`
+	// Scheduled times skipped by the catch-up policy after downtime.
+	Skipped       int64 `protobuf:"varint,8,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Trigger) Reset() {
+	*x = Trigger{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Trigger) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Trigger) ProtoMessage() {}
+
+func (x *Trigger) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Trigger.ProtoReflect.Descriptor instead.
+func (*Trigger) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Trigger) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *Trigger) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *Trigger) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Trigger) GetSpec() string {
+	if x != nil {
+		return x.Spec
+	}
+	return ""
+}
+
+func (x *Trigger) GetNext() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Next
+	}
+	return nil
+}
+
+func (x *Trigger) GetLastFired() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastFired
+	}
+	return nil
+}
+
+func (x *Trigger) GetFires() int64 {
+	if x != nil {
+		return x.Fires
+	}
+	return 0
+}
+
+func (x *Trigger) GetSkipped() int64 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
 // ParentRef links a child instance to the step that started it.
 type ParentRef struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -439,7 +547,7 @@ type ParentRef struct {
 
 func (x *ParentRef) Reset() {
 	*x = ParentRef{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[4]
+	mi := &file_baton_state_v1_state_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -451,7 +559,7 @@ func (x *ParentRef) String() string {
 func (*ParentRef) ProtoMessage() {}
 
 func (x *ParentRef) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[4]
+	mi := &file_baton_state_v1_state_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -464,7 +572,7 @@ func (x *ParentRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParentRef.ProtoReflect.Descriptor instead.
 func (*ParentRef) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{4}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ParentRef) GetWorkflowId() string {
@@ -536,7 +644,7 @@ type Loop struct {
 
 func (x *Loop) Reset() {
 	*x = Loop{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[5]
+	mi := &file_baton_state_v1_state_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +656,7 @@ func (x *Loop) String() string {
 func (*Loop) ProtoMessage() {}
 
 func (x *Loop) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[5]
+	mi := &file_baton_state_v1_state_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +669,7 @@ func (x *Loop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Loop.ProtoReflect.Descriptor instead.
 func (*Loop) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{5}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Loop) GetChildWorkflowId() string {
@@ -652,7 +760,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[6]
+	mi := &file_baton_state_v1_state_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +772,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[6]
+	mi := &file_baton_state_v1_state_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +785,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{6}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Step) GetWorkflowId() string {
@@ -809,7 +917,7 @@ type Attempt struct {
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[7]
+	mi := &file_baton_state_v1_state_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -821,7 +929,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[7]
+	mi := &file_baton_state_v1_state_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -834,7 +942,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{7}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Attempt) GetAttemptNumber() int64 {
@@ -954,7 +1062,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[8]
+	mi := &file_baton_state_v1_state_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1074,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[8]
+	mi := &file_baton_state_v1_state_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1087,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{8}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Event) GetWorkflowId() string {
@@ -1058,7 +1166,7 @@ type UnblockWorkflow struct {
 
 func (x *UnblockWorkflow) Reset() {
 	*x = UnblockWorkflow{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[9]
+	mi := &file_baton_state_v1_state_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1178,7 @@ func (x *UnblockWorkflow) String() string {
 func (*UnblockWorkflow) ProtoMessage() {}
 
 func (x *UnblockWorkflow) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[9]
+	mi := &file_baton_state_v1_state_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1191,7 @@ func (x *UnblockWorkflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnblockWorkflow.ProtoReflect.Descriptor instead.
 func (*UnblockWorkflow) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{9}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UnblockWorkflow) GetWorkflowId() string {
@@ -1120,7 +1228,7 @@ type PushWorkflow struct {
 
 func (x *PushWorkflow) Reset() {
 	*x = PushWorkflow{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[10]
+	mi := &file_baton_state_v1_state_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1240,7 @@ func (x *PushWorkflow) String() string {
 func (*PushWorkflow) ProtoMessage() {}
 
 func (x *PushWorkflow) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[10]
+	mi := &file_baton_state_v1_state_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1253,7 @@ func (x *PushWorkflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushWorkflow.ProtoReflect.Descriptor instead.
 func (*PushWorkflow) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{10}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PushWorkflow) GetWorkflowId() string {
@@ -1188,7 +1296,7 @@ type ActivateWorkflow struct {
 
 func (x *ActivateWorkflow) Reset() {
 	*x = ActivateWorkflow{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[11]
+	mi := &file_baton_state_v1_state_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +1308,7 @@ func (x *ActivateWorkflow) String() string {
 func (*ActivateWorkflow) ProtoMessage() {}
 
 func (x *ActivateWorkflow) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[11]
+	mi := &file_baton_state_v1_state_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,7 +1321,7 @@ func (x *ActivateWorkflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateWorkflow.ProtoReflect.Descriptor instead.
 func (*ActivateWorkflow) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{11}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ActivateWorkflow) GetWorkflowId() string {
@@ -1252,7 +1360,7 @@ type StartInstance struct {
 
 func (x *StartInstance) Reset() {
 	*x = StartInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[12]
+	mi := &file_baton_state_v1_state_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +1372,7 @@ func (x *StartInstance) String() string {
 func (*StartInstance) ProtoMessage() {}
 
 func (x *StartInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[12]
+	mi := &file_baton_state_v1_state_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +1385,7 @@ func (x *StartInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartInstance.ProtoReflect.Descriptor instead.
 func (*StartInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{12}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StartInstance) GetRequestId() string {
@@ -1333,7 +1441,7 @@ type StepSeed struct {
 
 func (x *StepSeed) Reset() {
 	*x = StepSeed{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[13]
+	mi := &file_baton_state_v1_state_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1453,7 @@ func (x *StepSeed) String() string {
 func (*StepSeed) ProtoMessage() {}
 
 func (x *StepSeed) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[13]
+	mi := &file_baton_state_v1_state_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1466,7 @@ func (x *StepSeed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepSeed.ProtoReflect.Descriptor instead.
 func (*StepSeed) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{13}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StepSeed) GetStepId() string {
@@ -1388,7 +1496,7 @@ type StopInstance struct {
 
 func (x *StopInstance) Reset() {
 	*x = StopInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[14]
+	mi := &file_baton_state_v1_state_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1508,7 @@ func (x *StopInstance) String() string {
 func (*StopInstance) ProtoMessage() {}
 
 func (x *StopInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[14]
+	mi := &file_baton_state_v1_state_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1413,7 +1521,7 @@ func (x *StopInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopInstance.ProtoReflect.Descriptor instead.
 func (*StopInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{14}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StopInstance) GetWorkflowId() string {
@@ -1468,7 +1576,7 @@ type ReportResult struct {
 
 func (x *ReportResult) Reset() {
 	*x = ReportResult{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[15]
+	mi := &file_baton_state_v1_state_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1588,7 @@ func (x *ReportResult) String() string {
 func (*ReportResult) ProtoMessage() {}
 
 func (x *ReportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[15]
+	mi := &file_baton_state_v1_state_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1601,7 @@ func (x *ReportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResult.ProtoReflect.Descriptor instead.
 func (*ReportResult) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{15}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReportResult) GetWorkflowId() string {
@@ -1599,7 +1707,7 @@ type ApplyPlan struct {
 
 func (x *ApplyPlan) Reset() {
 	*x = ApplyPlan{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	mi := &file_baton_state_v1_state_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1611,7 +1719,7 @@ func (x *ApplyPlan) String() string {
 func (*ApplyPlan) ProtoMessage() {}
 
 func (x *ApplyPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	mi := &file_baton_state_v1_state_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1624,7 +1732,7 @@ func (x *ApplyPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPlan.ProtoReflect.Descriptor instead.
 func (*ApplyPlan) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{16}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ApplyPlan) GetNow() *timestamppb.Timestamp {
@@ -1652,6 +1760,9 @@ type PlanAction struct {
 	//	*PlanAction_DeleteInstance
 	//	*PlanAction_StartChild
 	//	*PlanAction_StopInstance
+	//	*PlanAction_SetTrigger
+	//	*PlanAction_FireTrigger
+	//	*PlanAction_DeleteTrigger
 	Action        isPlanAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1659,7 +1770,7 @@ type PlanAction struct {
 
 func (x *PlanAction) Reset() {
 	*x = PlanAction{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	mi := &file_baton_state_v1_state_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +1782,7 @@ func (x *PlanAction) String() string {
 func (*PlanAction) ProtoMessage() {}
 
 func (x *PlanAction) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	mi := &file_baton_state_v1_state_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +1795,7 @@ func (x *PlanAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanAction.ProtoReflect.Descriptor instead.
 func (*PlanAction) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{17}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PlanAction) GetAction() isPlanAction_Action {
@@ -1748,6 +1859,33 @@ func (x *PlanAction) GetStopInstance() *StopInstance {
 	return nil
 }
 
+func (x *PlanAction) GetSetTrigger() *SetTrigger {
+	if x != nil {
+		if x, ok := x.Action.(*PlanAction_SetTrigger); ok {
+			return x.SetTrigger
+		}
+	}
+	return nil
+}
+
+func (x *PlanAction) GetFireTrigger() *FireTrigger {
+	if x != nil {
+		if x, ok := x.Action.(*PlanAction_FireTrigger); ok {
+			return x.FireTrigger
+		}
+	}
+	return nil
+}
+
+func (x *PlanAction) GetDeleteTrigger() *DeleteTrigger {
+	if x != nil {
+		if x, ok := x.Action.(*PlanAction_DeleteTrigger); ok {
+			return x.DeleteTrigger
+		}
+	}
+	return nil
+}
+
 type isPlanAction_Action interface {
 	isPlanAction_Action()
 }
@@ -1776,6 +1914,18 @@ type PlanAction_StopInstance struct {
 	StopInstance *StopInstance `protobuf:"bytes,6,opt,name=stop_instance,json=stopInstance,proto3,oneof"`
 }
 
+type PlanAction_SetTrigger struct {
+	SetTrigger *SetTrigger `protobuf:"bytes,7,opt,name=set_trigger,json=setTrigger,proto3,oneof"`
+}
+
+type PlanAction_FireTrigger struct {
+	FireTrigger *FireTrigger `protobuf:"bytes,8,opt,name=fire_trigger,json=fireTrigger,proto3,oneof"`
+}
+
+type PlanAction_DeleteTrigger struct {
+	DeleteTrigger *DeleteTrigger `protobuf:"bytes,9,opt,name=delete_trigger,json=deleteTrigger,proto3,oneof"`
+}
+
 func (*PlanAction_Assign) isPlanAction_Action() {}
 
 func (*PlanAction_StepStatus) isPlanAction_Action() {}
@@ -1787,6 +1937,238 @@ func (*PlanAction_DeleteInstance) isPlanAction_Action() {}
 func (*PlanAction_StartChild) isPlanAction_Action() {}
 
 func (*PlanAction_StopInstance) isPlanAction_Action() {}
+
+func (*PlanAction_SetTrigger) isPlanAction_Action() {}
+
+func (*PlanAction_FireTrigger) isPlanAction_Action() {}
+
+func (*PlanAction_DeleteTrigger) isPlanAction_Action() {}
+
+// SetTrigger (re)starts a trigger's schedule at next.
+type SetTrigger struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	TriggerId  string                 `protobuf:"bytes,2,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	Version    int64                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	Spec       string                 `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	Next       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=next,proto3" json:"next,omitempty"`
+	// Scheduled times passed over (catch-up policy), added to the count.
+	Skipped       int64 `protobuf:"varint,6,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTrigger) Reset() {
+	*x = SetTrigger{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTrigger) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTrigger) ProtoMessage() {}
+
+func (x *SetTrigger) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTrigger.ProtoReflect.Descriptor instead.
+func (*SetTrigger) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SetTrigger) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *SetTrigger) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *SetTrigger) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SetTrigger) GetSpec() string {
+	if x != nil {
+		return x.Spec
+	}
+	return ""
+}
+
+func (x *SetTrigger) GetNext() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Next
+	}
+	return nil
+}
+
+func (x *SetTrigger) GetSkipped() int64 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+// FireTrigger starts the instance for one scheduled time and moves the
+// trigger to the following one, in one entry. It applies only while the
+// trigger's next scheduled time is this one, so no time fires twice.
+type FireTrigger struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	TriggerId     string                 `protobuf:"bytes,2,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	Version       int64                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	Scheduled     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=scheduled,proto3" json:"scheduled,omitempty"`
+	Next          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=next,proto3" json:"next,omitempty"`
+	Start         *StartInstance         `protobuf:"bytes,6,opt,name=start,proto3" json:"start,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FireTrigger) Reset() {
+	*x = FireTrigger{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FireTrigger) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FireTrigger) ProtoMessage() {}
+
+func (x *FireTrigger) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FireTrigger.ProtoReflect.Descriptor instead.
+func (*FireTrigger) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *FireTrigger) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *FireTrigger) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *FireTrigger) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *FireTrigger) GetScheduled() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Scheduled
+	}
+	return nil
+}
+
+func (x *FireTrigger) GetNext() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Next
+	}
+	return nil
+}
+
+func (x *FireTrigger) GetStart() *StartInstance {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+// DeleteTrigger drops a trigger the active version no longer has.
+type DeleteTrigger struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	TriggerId     string                 `protobuf:"bytes,2,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTrigger) Reset() {
+	*x = DeleteTrigger{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTrigger) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTrigger) ProtoMessage() {}
+
+func (x *DeleteTrigger) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTrigger.ProtoReflect.Descriptor instead.
+func (*DeleteTrigger) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeleteTrigger) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *DeleteTrigger) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
 
 // StartChild starts a child instance for a RUNNING foreach, while or
 // subworkflow step. For an iteration, instance_id is the iteration number and
@@ -1813,7 +2195,7 @@ type StartChild struct {
 
 func (x *StartChild) Reset() {
 	*x = StartChild{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	mi := &file_baton_state_v1_state_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1825,7 +2207,7 @@ func (x *StartChild) String() string {
 func (*StartChild) ProtoMessage() {}
 
 func (x *StartChild) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	mi := &file_baton_state_v1_state_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1838,7 +2220,7 @@ func (x *StartChild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartChild.ProtoReflect.Descriptor instead.
 func (*StartChild) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{18}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StartChild) GetParentWorkflowId() string {
@@ -1944,7 +2326,7 @@ type AssignAttempt struct {
 
 func (x *AssignAttempt) Reset() {
 	*x = AssignAttempt{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[19]
+	mi := &file_baton_state_v1_state_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1956,7 +2338,7 @@ func (x *AssignAttempt) String() string {
 func (*AssignAttempt) ProtoMessage() {}
 
 func (x *AssignAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[19]
+	mi := &file_baton_state_v1_state_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1969,7 +2351,7 @@ func (x *AssignAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignAttempt.ProtoReflect.Descriptor instead.
 func (*AssignAttempt) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{19}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AssignAttempt) GetWorkflowId() string {
@@ -2046,7 +2428,7 @@ type SetStepStatus struct {
 
 func (x *SetStepStatus) Reset() {
 	*x = SetStepStatus{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[20]
+	mi := &file_baton_state_v1_state_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2058,7 +2440,7 @@ func (x *SetStepStatus) String() string {
 func (*SetStepStatus) ProtoMessage() {}
 
 func (x *SetStepStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[20]
+	mi := &file_baton_state_v1_state_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2071,7 +2453,7 @@ func (x *SetStepStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetStepStatus.ProtoReflect.Descriptor instead.
 func (*SetStepStatus) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{20}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SetStepStatus) GetWorkflowId() string {
@@ -2144,7 +2526,7 @@ type SetInstanceStatus struct {
 
 func (x *SetInstanceStatus) Reset() {
 	*x = SetInstanceStatus{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[21]
+	mi := &file_baton_state_v1_state_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2156,7 +2538,7 @@ func (x *SetInstanceStatus) String() string {
 func (*SetInstanceStatus) ProtoMessage() {}
 
 func (x *SetInstanceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[21]
+	mi := &file_baton_state_v1_state_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2169,7 +2551,7 @@ func (x *SetInstanceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetInstanceStatus.ProtoReflect.Descriptor instead.
 func (*SetInstanceStatus) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{21}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SetInstanceStatus) GetWorkflowId() string {
@@ -2219,7 +2601,7 @@ type DeleteInstance struct {
 
 func (x *DeleteInstance) Reset() {
 	*x = DeleteInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[22]
+	mi := &file_baton_state_v1_state_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2231,7 +2613,7 @@ func (x *DeleteInstance) String() string {
 func (*DeleteInstance) ProtoMessage() {}
 
 func (x *DeleteInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[22]
+	mi := &file_baton_state_v1_state_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2244,7 +2626,7 @@ func (x *DeleteInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInstance.ProtoReflect.Descriptor instead.
 func (*DeleteInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{22}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteInstance) GetWorkflowId() string {
@@ -2314,7 +2696,19 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05depth\x18\x0f \x01(\x05R\x05depth\x1aP\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xd6\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x92\x02\n" +
+	"\aTrigger\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x02 \x01(\tR\ttriggerId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x12\n" +
+	"\x04spec\x18\x04 \x01(\tR\x04spec\x12.\n" +
+	"\x04next\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04next\x129\n" +
+	"\n" +
+	"last_fired\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tlastFired\x12\x14\n" +
+	"\x05fires\x18\a \x01(\x03R\x05fires\x12\x18\n" +
+	"\askipped\x18\b \x01(\x03R\askipped\"\xd6\x01\n" +
 	"\tParentRef\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -2468,7 +2862,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"o\n" +
 	"\tApplyPlan\x12,\n" +
 	"\x03now\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x124\n" +
-	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\"\xae\x03\n" +
+	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\"\xf7\x04\n" +
 	"\n" +
 	"PlanAction\x127\n" +
 	"\x06assign\x18\x01 \x01(\v2\x1d.baton.state.v1.AssignAttemptH\x00R\x06assign\x12@\n" +
@@ -2478,8 +2872,36 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x0fdelete_instance\x18\x04 \x01(\v2\x1e.baton.state.v1.DeleteInstanceH\x00R\x0edeleteInstance\x12=\n" +
 	"\vstart_child\x18\x05 \x01(\v2\x1a.baton.state.v1.StartChildH\x00R\n" +
 	"startChild\x12C\n" +
-	"\rstop_instance\x18\x06 \x01(\v2\x1c.baton.state.v1.StopInstanceH\x00R\fstopInstanceB\b\n" +
-	"\x06action\"\xdb\x05\n" +
+	"\rstop_instance\x18\x06 \x01(\v2\x1c.baton.state.v1.StopInstanceH\x00R\fstopInstance\x12=\n" +
+	"\vset_trigger\x18\a \x01(\v2\x1a.baton.state.v1.SetTriggerH\x00R\n" +
+	"setTrigger\x12@\n" +
+	"\ffire_trigger\x18\b \x01(\v2\x1b.baton.state.v1.FireTriggerH\x00R\vfireTrigger\x12F\n" +
+	"\x0edelete_trigger\x18\t \x01(\v2\x1d.baton.state.v1.DeleteTriggerH\x00R\rdeleteTriggerB\b\n" +
+	"\x06action\"\xc4\x01\n" +
+	"\n" +
+	"SetTrigger\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x02 \x01(\tR\ttriggerId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x12\n" +
+	"\x04spec\x18\x04 \x01(\tR\x04spec\x12.\n" +
+	"\x04next\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04next\x12\x18\n" +
+	"\askipped\x18\x06 \x01(\x03R\askipped\"\x86\x02\n" +
+	"\vFireTrigger\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x02 \x01(\tR\ttriggerId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x128\n" +
+	"\tscheduled\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tscheduled\x12.\n" +
+	"\x04next\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04next\x123\n" +
+	"\x05start\x18\x06 \x01(\v2\x1d.baton.state.v1.StartInstanceR\x05start\"O\n" +
+	"\rDeleteTrigger\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x02 \x01(\tR\ttriggerId\"\xdb\x05\n" +
 	"\n" +
 	"StartChild\x12,\n" +
 	"\x12parent_workflow_id\x18\x01 \x01(\tR\x10parentWorkflowId\x12,\n" +
@@ -2561,112 +2983,125 @@ func file_baton_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_baton_state_v1_state_proto_rawDescData
 }
 
-var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_baton_state_v1_state_proto_goTypes = []any{
 	(*Param)(nil),                 // 0: baton.state.v1.Param
 	(*Workflow)(nil),              // 1: baton.state.v1.Workflow
 	(*WorkflowVersion)(nil),       // 2: baton.state.v1.WorkflowVersion
 	(*Instance)(nil),              // 3: baton.state.v1.Instance
-	(*ParentRef)(nil),             // 4: baton.state.v1.ParentRef
-	(*Loop)(nil),                  // 5: baton.state.v1.Loop
-	(*Step)(nil),                  // 6: baton.state.v1.Step
-	(*Attempt)(nil),               // 7: baton.state.v1.Attempt
-	(*Event)(nil),                 // 8: baton.state.v1.Event
-	(*UnblockWorkflow)(nil),       // 9: baton.state.v1.UnblockWorkflow
-	(*PushWorkflow)(nil),          // 10: baton.state.v1.PushWorkflow
-	(*ActivateWorkflow)(nil),      // 11: baton.state.v1.ActivateWorkflow
-	(*StartInstance)(nil),         // 12: baton.state.v1.StartInstance
-	(*StepSeed)(nil),              // 13: baton.state.v1.StepSeed
-	(*StopInstance)(nil),          // 14: baton.state.v1.StopInstance
-	(*ReportResult)(nil),          // 15: baton.state.v1.ReportResult
-	(*ApplyPlan)(nil),             // 16: baton.state.v1.ApplyPlan
-	(*PlanAction)(nil),            // 17: baton.state.v1.PlanAction
-	(*StartChild)(nil),            // 18: baton.state.v1.StartChild
-	(*AssignAttempt)(nil),         // 19: baton.state.v1.AssignAttempt
-	(*SetStepStatus)(nil),         // 20: baton.state.v1.SetStepStatus
-	(*SetInstanceStatus)(nil),     // 21: baton.state.v1.SetInstanceStatus
-	(*DeleteInstance)(nil),        // 22: baton.state.v1.DeleteInstance
-	nil,                           // 23: baton.state.v1.Instance.ParamsEntry
-	nil,                           // 24: baton.state.v1.Loop.CountsEntry
-	nil,                           // 25: baton.state.v1.Loop.ValuesEntry
-	nil,                           // 26: baton.state.v1.Step.OutputsEntry
-	nil,                           // 27: baton.state.v1.Attempt.ParamsEntry
-	nil,                           // 28: baton.state.v1.Attempt.OutputsEntry
-	nil,                           // 29: baton.state.v1.StartInstance.ParamsEntry
-	nil,                           // 30: baton.state.v1.ReportResult.OutputsEntry
-	nil,                           // 31: baton.state.v1.StartChild.ParamsEntry
-	nil,                           // 32: baton.state.v1.StartChild.LoopValuesEntry
-	nil,                           // 33: baton.state.v1.AssignAttempt.ParamsEntry
-	nil,                           // 34: baton.state.v1.SetStepStatus.LoopValuesEntry
-	(*structpb.Value)(nil),        // 35: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
+	(*Trigger)(nil),               // 4: baton.state.v1.Trigger
+	(*ParentRef)(nil),             // 5: baton.state.v1.ParentRef
+	(*Loop)(nil),                  // 6: baton.state.v1.Loop
+	(*Step)(nil),                  // 7: baton.state.v1.Step
+	(*Attempt)(nil),               // 8: baton.state.v1.Attempt
+	(*Event)(nil),                 // 9: baton.state.v1.Event
+	(*UnblockWorkflow)(nil),       // 10: baton.state.v1.UnblockWorkflow
+	(*PushWorkflow)(nil),          // 11: baton.state.v1.PushWorkflow
+	(*ActivateWorkflow)(nil),      // 12: baton.state.v1.ActivateWorkflow
+	(*StartInstance)(nil),         // 13: baton.state.v1.StartInstance
+	(*StepSeed)(nil),              // 14: baton.state.v1.StepSeed
+	(*StopInstance)(nil),          // 15: baton.state.v1.StopInstance
+	(*ReportResult)(nil),          // 16: baton.state.v1.ReportResult
+	(*ApplyPlan)(nil),             // 17: baton.state.v1.ApplyPlan
+	(*PlanAction)(nil),            // 18: baton.state.v1.PlanAction
+	(*SetTrigger)(nil),            // 19: baton.state.v1.SetTrigger
+	(*FireTrigger)(nil),           // 20: baton.state.v1.FireTrigger
+	(*DeleteTrigger)(nil),         // 21: baton.state.v1.DeleteTrigger
+	(*StartChild)(nil),            // 22: baton.state.v1.StartChild
+	(*AssignAttempt)(nil),         // 23: baton.state.v1.AssignAttempt
+	(*SetStepStatus)(nil),         // 24: baton.state.v1.SetStepStatus
+	(*SetInstanceStatus)(nil),     // 25: baton.state.v1.SetInstanceStatus
+	(*DeleteInstance)(nil),        // 26: baton.state.v1.DeleteInstance
+	nil,                           // 27: baton.state.v1.Instance.ParamsEntry
+	nil,                           // 28: baton.state.v1.Loop.CountsEntry
+	nil,                           // 29: baton.state.v1.Loop.ValuesEntry
+	nil,                           // 30: baton.state.v1.Step.OutputsEntry
+	nil,                           // 31: baton.state.v1.Attempt.ParamsEntry
+	nil,                           // 32: baton.state.v1.Attempt.OutputsEntry
+	nil,                           // 33: baton.state.v1.StartInstance.ParamsEntry
+	nil,                           // 34: baton.state.v1.ReportResult.OutputsEntry
+	nil,                           // 35: baton.state.v1.StartChild.ParamsEntry
+	nil,                           // 36: baton.state.v1.StartChild.LoopValuesEntry
+	nil,                           // 37: baton.state.v1.AssignAttempt.ParamsEntry
+	nil,                           // 38: baton.state.v1.SetStepStatus.LoopValuesEntry
+	(*structpb.Value)(nil),        // 39: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
 }
 var file_baton_state_v1_state_proto_depIdxs = []int32{
-	35, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
-	36, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
-	36, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
-	36, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
-	23, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
-	36, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
-	36, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
-	36, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
-	4,  // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
-	24, // 9: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
-	25, // 10: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
-	7,  // 11: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
-	36, // 12: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
-	26, // 13: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
-	36, // 14: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
-	36, // 15: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	36, // 16: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	5,  // 17: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
-	36, // 18: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	36, // 19: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
-	27, // 20: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
-	28, // 21: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
-	36, // 22: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
-	36, // 23: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
-	36, // 24: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
-	36, // 25: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
-	36, // 26: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
-	29, // 27: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
-	13, // 28: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
-	36, // 29: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
-	36, // 30: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
-	30, // 31: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
-	36, // 32: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
-	36, // 33: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
-	17, // 34: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
-	19, // 35: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
-	20, // 36: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
-	21, // 37: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
-	22, // 38: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
-	18, // 39: baton.state.v1.PlanAction.start_child:type_name -> baton.state.v1.StartChild
-	14, // 40: baton.state.v1.PlanAction.stop_instance:type_name -> baton.state.v1.StopInstance
-	31, // 41: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
-	13, // 42: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
-	32, // 43: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
-	33, // 44: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
-	36, // 45: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
-	5,  // 46: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
-	36, // 47: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
-	34, // 48: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
-	0,  // 49: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 50: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 51: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 52: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 53: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 54: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 55: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 56: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 57: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 58: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 59: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	60, // [60:60] is the sub-list for method output_type
-	60, // [60:60] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	39, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
+	40, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
+	40, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
+	40, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
+	27, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
+	40, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
+	40, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
+	40, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
+	5,  // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
+	40, // 9: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
+	40, // 10: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
+	28, // 11: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
+	29, // 12: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
+	8,  // 13: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
+	40, // 14: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
+	30, // 15: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
+	40, // 16: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
+	40, // 17: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	40, // 18: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	6,  // 19: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
+	40, // 20: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	40, // 21: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
+	31, // 22: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
+	32, // 23: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
+	40, // 24: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
+	40, // 25: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
+	40, // 26: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
+	40, // 27: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
+	40, // 28: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
+	33, // 29: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
+	14, // 30: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
+	40, // 31: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
+	40, // 32: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
+	34, // 33: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
+	40, // 34: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
+	40, // 35: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
+	18, // 36: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
+	23, // 37: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
+	24, // 38: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
+	25, // 39: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
+	26, // 40: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
+	22, // 41: baton.state.v1.PlanAction.start_child:type_name -> baton.state.v1.StartChild
+	15, // 42: baton.state.v1.PlanAction.stop_instance:type_name -> baton.state.v1.StopInstance
+	19, // 43: baton.state.v1.PlanAction.set_trigger:type_name -> baton.state.v1.SetTrigger
+	20, // 44: baton.state.v1.PlanAction.fire_trigger:type_name -> baton.state.v1.FireTrigger
+	21, // 45: baton.state.v1.PlanAction.delete_trigger:type_name -> baton.state.v1.DeleteTrigger
+	40, // 46: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
+	40, // 47: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
+	40, // 48: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
+	13, // 49: baton.state.v1.FireTrigger.start:type_name -> baton.state.v1.StartInstance
+	35, // 50: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
+	14, // 51: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
+	36, // 52: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
+	37, // 53: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
+	40, // 54: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
+	6,  // 55: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
+	40, // 56: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
+	38, // 57: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
+	0,  // 58: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 59: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 60: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 61: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 62: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 63: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 64: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 65: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 66: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 67: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 68: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	69, // [69:69] is the sub-list for method output_type
+	69, // [69:69] is the sub-list for method input_type
+	69, // [69:69] is the sub-list for extension type_name
+	69, // [69:69] is the sub-list for extension extendee
+	0,  // [0:69] is the sub-list for field type_name
 }
 
 func init() { file_baton_state_v1_state_proto_init() }
@@ -2674,13 +3109,16 @@ func file_baton_state_v1_state_proto_init() {
 	if File_baton_state_v1_state_proto != nil {
 		return
 	}
-	file_baton_state_v1_state_proto_msgTypes[17].OneofWrappers = []any{
+	file_baton_state_v1_state_proto_msgTypes[18].OneofWrappers = []any{
 		(*PlanAction_Assign)(nil),
 		(*PlanAction_StepStatus)(nil),
 		(*PlanAction_InstanceStatus)(nil),
 		(*PlanAction_DeleteInstance)(nil),
 		(*PlanAction_StartChild)(nil),
 		(*PlanAction_StopInstance)(nil),
+		(*PlanAction_SetTrigger)(nil),
+		(*PlanAction_FireTrigger)(nil),
+		(*PlanAction_DeleteTrigger)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2688,7 +3126,7 @@ func file_baton_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_state_v1_state_proto_rawDesc), len(file_baton_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   35,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,161 @@
+package scheduler
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/batonhq/baton/fsm/statepb"
+	"github.com/batonhq/baton/workflow"
+	"github.com/batonhq/baton/workflow/timetrigger"
+)
+
+const (
+	// maxFiresPerRound bounds how many scheduled times of one trigger a
+	// round fires, so catching up never makes one huge Raft entry; the
+	// next round goes on at once.
+	maxFiresPerRound = 100
+	// CatchUpWindow is how far back a trigger fires scheduled times it
+	// missed while no leader could fire them (the whole cluster down). Older
+	// ones are skipped and counted on the trigger; short outages such as a
+	// leader change lose nothing.
+	CatchUpWindow = 24 * time.Hour
+	// maxSkipCount bounds the counting of skipped times after very long
+	// downtime; the count saturates there.
+	maxSkipCount = 1_000_000
+)
+
+// parsedTriggers caches a stored version's time triggers: versions are
+// immutable, and a round looks at every workflow's triggers.
+var parsedTriggers sync.Map // "wf\x00version\x00digest" -> []timetrigger.Trigger
+
+func versionTriggers(ver *statepb.WorkflowVersion, def *workflow.Definition) ([]timetrigger.Trigger, error) {
+	key := fmt.Sprintf("%s\x00%d\x00%s", ver.WorkflowId, ver.Version, ver.Digest)
+	if v, ok := parsedTriggers.Load(key); ok {
+		return v.([]timetrigger.Trigger), nil
+	}
+	trigs, err := def.TimeTriggers()
+	if err != nil {
+		return nil, err
+	}
+	parsedTriggers.Store(key, trigs)
+	return trigs, nil
+}
+
+// timeTriggers keeps each workflow's trigger records in line with its active
+// version and fires every scheduled time that is due.
+func (r *round) timeTriggers() {
+	for _, w := range r.in.State.Workflows(nil) {
+		existing := map[string]*statepb.Trigger{}
+		for _, t := range r.in.State.Triggers(nil, w.WorkflowId) {
+			existing[t.TriggerId] = t
+		}
+		ver := r.in.State.Version(nil, w.WorkflowId, w.ActiveVersion)
+		var def *workflow.Definition
+		var dag *workflow.DAG
+		var trigs []timetrigger.Trigger
+		if ver != nil {
+			var err error
+			if def, dag, err = r.in.Defs.Definition(ver); err == nil {
+				trigs, _ = versionTriggers(ver, def)
+			}
+			if def != nil && def.Properties != nil && def.Properties.TimeTriggerDisabled != nil && *def.Properties.TimeTriggerDisabled {
+				trigs = nil
+			}
+		}
+		for i, trig := range trigs {
+			id := fmt.Sprintf("time-%d", i)
+			spec := string(def.Workflow.TimeTriggers[i])
+			rec := existing[id]
+			delete(existing, id)
+			r.timeTrigger(w, ver, def, dag, id, spec, trig, rec)
+		}
+		for id := range existing {
+			r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteTrigger{DeleteTrigger: &statepb.DeleteTrigger{
+				WorkflowId: w.WorkflowId, TriggerId: id,
+			}}})
+		}
+	}
+}
+
+func (r *round) timeTrigger(w *statepb.Workflow, ver *statepb.WorkflowVersion, def *workflow.Definition, dag *workflow.DAG,
+	id, spec string, trig timetrigger.Trigger, rec *statepb.Trigger) {
+	set := func(next time.Time, skipped int64) {
+		r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_SetTrigger{SetTrigger: &statepb.SetTrigger{
+			WorkflowId: w.WorkflowId, TriggerId: id, Version: ver.Version, Spec: spec,
+			Next: timestamppb.New(next), Skipped: skipped,
+		}}})
+	}
+	if rec == nil || rec.Spec != spec {
+		// A new or changed trigger starts with its first time after now:
+		// activating a workflow never fires times from before it existed.
+		next, ok := trig.Next(r.in.Now)
+		if !ok {
+			next = never
+		}
+		set(next, 0)
+		r.wakeAt(trig.FireTime(next, w.WorkflowId+":"+id))
+		return
+	}
+	if rec.Version != ver.Version {
+		// Same trigger in a new version: keep its place in the schedule.
+		set(rec.Next.AsTime(), 0)
+		return
+	}
+	sched := rec.Next.AsTime()
+	if sched.Equal(never) {
+		return
+	}
+	if oldest := r.in.Now.Add(-CatchUpWindow); sched.Before(oldest) {
+		// Catch-up policy: times older than the window are skipped, and
+		// counted, rather than started all at once after long downtime.
+		var skipped int64
+		for sched.Before(oldest) && skipped < maxSkipCount {
+			next, ok := trig.Next(sched)
+			skipped++
+			if !ok {
+				sched = never
+				break
+			}
+			sched = next
+		}
+		if sched.Before(oldest) {
+			if next, ok := trig.Next(oldest); ok {
+				sched = next
+			} else {
+				sched = never
+			}
+		}
+		set(sched, skipped)
+		return
+	}
+	seed := w.WorkflowId + ":" + id
+	for n := 0; n < maxFiresPerRound && !trig.FireTime(sched, seed).After(r.in.Now); n++ {
+		next, ok := trig.Next(sched)
+		if !ok {
+			next = never
+		}
+		// Params that cannot be evaluated start the instance without
+		// them; its steps then fail naming the missing param.
+		params, _ := ChildParams(def, nil, sched)
+		start := &statepb.StartInstance{
+			RequestId:  fmt.Sprintf("trigger:%s:%s:%d", w.WorkflowId, id, sched.UnixNano()),
+			WorkflowId: w.WorkflowId, WorkflowVersion: ver.Version, Params: params, Steps: stepSeeds(def, dag),
+		}
+		r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_FireTrigger{FireTrigger: &statepb.FireTrigger{
+			WorkflowId: w.WorkflowId, TriggerId: id, Version: ver.Version,
+			Scheduled: timestamppb.New(sched), Next: timestamppb.New(next), Start: start,
+		}}})
+		sched = next
+		if sched.Equal(never) {
+			return
+		}
+	}
+	r.wakeAt(trig.FireTime(sched, seed))
+}
+
+// never stands for "no further scheduled time" (a cron expression whose
+// last matching date has passed).
+var never = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
