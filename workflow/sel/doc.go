@@ -12,12 +12,14 @@
 // float, double, boolean and their boxed names, String, Map, HashMap,
 // LinkedHashMap, ArrayList, List, Set, DateTime, DateTimeZone,
 // DateTimeFormatter, Days, UUID, Object, and one-dimensional arrays of
-// long, double, boolean and String); assignment to an undeclared name, which declares it with the
-// value's type; blocks; if / else if / else; while; for (init; cond; update)
-// and for (Type x : arrayOrList); break; continue; return expr; throw expr.
-// A throw ends evaluation with an *Error of KindThrown whose Msg is the
-// thrown string (or the message of a thrown new RuntimeException("...")).
-// Imports are accepted and ignored. The final ';' may be omitted.
+// long, double, boolean and String); assignment to an undeclared name,
+// which declares it with the value's type; blocks; if / else if / else;
+// while; for (init; cond; update) and for (Type x : arrayOrList); break;
+// continue; return expr; throw expr. A throw ends evaluation with an
+// *Error of KindThrown whose Msg is the thrown string (or the message of a
+// thrown new RuntimeException("..."); any other value is printed). Imports
+// are accepted and ignored. The final ';' may be omitted, as Maestro adds
+// it.
 //
 // Variables live in one flat scope, as in Maestro: a variable declared in a
 // block stays visible after it. A variable keeps its type: assigning a
@@ -44,9 +46,8 @@
 // parseLong parseInt toString MAX_VALUE MIN_VALUE); Double, Float (valueOf
 // parseDouble toString); Boolean (parseBoolean valueOf); Map and HashMap
 // (put get getOrDefault containsKey remove size isEmpty, keySet as a
-// sorted list, and m['k']);
-// ArrayList (add get set remove contains indexOf size isEmpty clear
-// toArray); Arrays.asList (returns its argument, as in Maestro);
+// sorted list, and m['k']); ArrayList (add get set remove contains indexOf
+// size isEmpty clear toArray); Arrays.asList (returns its argument, as in Maestro);
 // Joda-Time's DateTime, DateTimeZone, DateTimeFormat / DateTimeFormatter
 // (patterns with G C Y x w e E y D M d a K h H k m s S z Z and quoted
 // text), DateTime.Property, Days and DateTimeConstants; Maestro's Util
@@ -57,15 +58,34 @@
 // getFromStep, and any other method through ParamsExtension).
 //
 // Dates without an explicit zone are in UTC. Two-digit years (yy) parse
-// into 1950-2049.
+// into 1950-2049. Util follows Maestro: a date int is yyyyMMdd read in UTC
+// and may be given as a long or a String; dateIntToTs returns epoch
+// milliseconds; tsToDateInt and incrementDateInt return the date int as a
+// String; dateIntHourToTs(date, hour, zone, dayOffset, hourOffset) reads
+// date+hour in zone, then moves back dayOffset calendar days and
+// hourOffset hours; dateIntsBetween(start, end, step) and intsBetween
+// exclude end, and a negative step counts down.
 //
-// Not supported, as in Maestro: classes, methods, lambdas, generics (type
-// arguments are accepted and ignored), switch, do-while, try/catch, labels,
-// bitwise and shift operators, char, byte and short, multi-dimensional
-// arrays. A few things Maestro accepts behave differently here: && and ||
-// short-circuit; values are copied on assignment (Maestro could alias a
-// variable and a map entry); map keySet and map printing use sorted key
-// order; and arrays, maps and lists print their contents.
+// Not supported, as in Maestro: declaring classes or methods, lambdas,
+// generics (type arguments are accepted and ignored), switch, do-while,
+// try/catch, labels, bitwise and shift operators, char, byte and short,
+// multi-dimensional arrays. Also not supported: regular expression
+// features Go's RE2 lacks (backreferences, lookaround), String.format's
+// %t, %a and %h, the zzzz pattern (full zone names), and params methods
+// other than get, containsKey and getFromStep unless the Env implements
+// ParamsExtension. Math.random is refused, and UUID.randomUUID,
+// System.currentTimeMillis and new DateTime() need the Env to provide a
+// UUIDSource or Clock, so that evaluation is deterministic.
+//
+// Accepted beyond Maestro's grammar, as Java does: ++ and --, for-each
+// loops, primitive casts, comma lists in for headers, hexadecimal
+// literals, empty statements, ArrayList and Set. Behaving differently
+// from Maestro: && and || short-circuit; values are copied on assignment
+// (Maestro could alias a variable and a map entry); a long assigned to a
+// double widens; null may be assigned to String and object variables;
+// map keySet and map printing use sorted key order; arrays, maps and
+// lists print their contents; and reading a name that is neither a
+// variable, a class nor a param is an error rather than null.
 //
 // # Names and params
 //
@@ -111,6 +131,7 @@
 // (100,000,000, Maestro's memory limit). Parse itself refuses sources over
 // MaxSourceLen bytes and nesting deeper than MaxNesting. An infinite loop,
 // a string that doubles in a loop or a huge array fails fast with an
-// *Error of KindLimit. Evaluation never panics; an internal failure is
-// reported as an error.
+// *Error of KindLimit; with the defaults a runaway program is stopped
+// within a fraction of a second. Evaluation never panics; an internal
+// failure is reported as an error.
 package sel
