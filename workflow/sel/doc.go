@@ -64,7 +64,9 @@
 // String; dateIntHourToTs(date, hour, zone, dayOffset, hourOffset) reads
 // date+hour in zone, then moves back dayOffset calendar days and
 // hourOffset hours; dateIntsBetween(start, end, step) and intsBetween
-// exclude end, and a negative step counts down.
+// exclude end. With a negative step intsBetween counts down from start,
+// while dateIntsBetween lists the dates from end (inclusive) to start
+// (exclusive) in reverse, both as Maestro does.
 //
 // Not supported, as in Maestro: declaring classes or methods, lambdas,
 // generics (type arguments are accepted and ignored), switch, do-while,
