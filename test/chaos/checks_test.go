@@ -125,7 +125,7 @@ func (r *run) waitEnded(window time.Duration) map[string]*finalInstance {
 // checkStarts: every acknowledged Start made exactly one instance, the one
 // it was told; no instance has a request id no client sent; a request never
 // acknowledged made at most one.
-func (r *run) checkStarts(final map[string]*finalInstance) {
+func (r *run) checkStarts(final map[string]*finalInstance) checkResult {
 	res := checkResult{name: "each acknowledged start made exactly one instance"}
 	byReq := map[string][]*statepb.Instance{}
 	for _, fi := range final {
@@ -158,12 +158,12 @@ func (r *run) checkStarts(final map[string]*finalInstance) {
 			res.violations = append(res.violations, fmt.Sprintf("instance %s has request id %q that no client sent", instKey(got[0].WorkflowId, got[0].InstanceId), rid))
 		}
 	}
-	r.addCheck(res)
+	return res
 }
 
 // checkEnded: every instance ended, and those of workflows built to
 // succeed succeeded.
-func (r *run) checkEnded(final map[string]*finalInstance) {
+func (r *run) checkEnded(final map[string]*finalInstance) checkResult {
 	res := checkResult{name: "every instance ended (and succeeded where it must)"}
 	r.mu.Lock()
 	succeed := maps(r.succeed)
@@ -179,13 +179,13 @@ func (r *run) checkEnded(final map[string]*finalInstance) {
 			res.violations = append(res.violations, fmt.Sprintf("%s ended %s (%s): %s", k, st, fi.inst.Reason, harness.DescribeSteps(fi.steps)))
 		}
 	}
-	r.addCheck(res)
+	return res
 }
 
 // checkAttempts: at most one committed result per attempt, read from the
 // timeline (each result moves its step out of RUNNING once), and at most
 // one successful attempt per step, the last one.
-func (r *run) checkAttempts(final map[string]*finalInstance) {
+func (r *run) checkAttempts(final map[string]*finalInstance) checkResult {
 	res := checkResult{name: "at most one committed result per attempt"}
 	attempts := 0
 	for _, k := range sortedKeys(final) {
@@ -241,7 +241,7 @@ func (r *run) checkAttempts(final map[string]*finalInstance) {
 	}
 	res.checked = attempts
 	r.stats.add("step attempts", int64(attempts))
-	r.addCheck(res)
+	return res
 }
 
 func describeEvents(events []*statepb.Event) string {
@@ -297,13 +297,12 @@ func parseLedgers(files map[string][]byte) ([]ledgerLine, []string) {
 // generation and node); a succeeded attempt ran at least once; an attempt
 // ran more than once only if the cluster recorded it (executions) or fenced
 // it.
-func (r *run) checkLedgers(final map[string]*finalInstance) {
+func (r *run) checkLedgers(final map[string]*finalInstance) checkResult {
 	res := checkResult{name: "ledgers: no execution twice unless fenced or recorded"}
 	files, err := r.c.b.ledgers()
 	if err != nil {
 		res.violations = append(res.violations, "read ledgers: "+err.Error())
-		r.addCheck(res)
-		return
+		return res
 	}
 	lines, bad := parseLedgers(files)
 	res.violations = append(res.violations, bad...)
@@ -385,7 +384,7 @@ func (r *run) checkLedgers(final map[string]*finalInstance) {
 	r.stats.add("ledger executions", int64(len(lines)))
 	r.stats.add("attempts re-executed", reexec)
 	r.stats.add("fenced attempts that ran", fencedRan)
-	r.addCheck(res)
+	return res
 }
 
 func describeRuns(rs []ledgerLine) string {
@@ -398,7 +397,7 @@ func describeRuns(rs []ledgerLine) string {
 
 // checkStateHashes waits until every member reports the same applied index
 // and compares their state hashes.
-func (r *run) checkStateHashes() {
+func (r *run) checkStateHashes() checkResult {
 	res := checkResult{name: "replicas identical (state hash at equal applied index)"}
 	members := r.c.members()
 	res.checked = len(members)
@@ -444,7 +443,7 @@ func (r *run) checkStateHashes() {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	r.addCheck(res)
+	return res
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"syscall"
 	"time"
 
 	"connectrpc.com/connect"
@@ -27,6 +28,10 @@ func retriable(err error) bool {
 	}
 	return false
 }
+
+// refused reports whether a call failed to connect, so it never reached a
+// server and cannot have taken effect.
+func refused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
 
 // startRecord is what one client learnt about one Start request id.
 type startRecord struct {

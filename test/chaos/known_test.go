@@ -1,6 +1,13 @@
 package chaos
 
-import "os"
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
 
 // knownBug is an engine defect this suite found and reported. A violation
 // that only such a bug explains is shown in the summary as known, with its
@@ -39,3 +46,100 @@ var (
 )
 
 func strict() bool { return os.Getenv("BATON_CHAOS_STRICT") == "1" }
+
+// The regression test of bugWipeReexecution: an attempt runs for a while on
+// a follower, which is killed, wiped and restarted with the same name. The
+// ledger then shows the placement executed twice, and the cluster's record
+// says once.
+func TestKnownBugWipeReexecution(t *testing.T) {
+	if !strict() {
+		t.Skip("regression test of known bug " + bugWipeReexecution.id + "; runs with BATON_CHAOS_STRICT=1")
+	}
+	c := newCluster(t, newProcessBackend(t), 3)
+	r := newRun(t, "bug-wipe", 1, c)
+	if err := r.pushDefinition(definition("chaos-slow", shellStep("slow", "sleep=8000"))); err != nil {
+		t.Fatal(err)
+	}
+	leader, err := c.waitAgreement(time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Start until an attempt runs on a follower.
+	var victim *node
+	for i := 0; victim == nil; i++ {
+		if i == 20 {
+			t.Fatal("no attempt ran on a follower in 20 instances")
+		}
+		if _, err := r.start("chaos-slow", fmt.Sprintf("slow-%d", i), "bug", c.b.stepParams(), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for victim == nil && time.Now().Before(deadline) {
+			files, _ := c.b.ledgers()
+			lines, _ := parseLedgers(files)
+			for _, l := range lines {
+				if l.node != leader.name {
+					victim = c.byName(l.node)
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if err := c.b.kill(victim); err != nil {
+		t.Fatal(err)
+	}
+	c.setState(victim, stateDown)
+	if err := c.b.wipe(victim); err != nil {
+		t.Fatal(err)
+	}
+	victim.wiped = append(victim.wiped, time.Now())
+	if err := r.restart(victim); err != nil {
+		t.Fatal(err)
+	}
+	final := r.waitEnded(2 * time.Minute)
+	if res := r.checkLedgers(final); len(res.violations) > 0 {
+		t.Errorf("bug %s reproduced:\n%s", bugWipeReexecution.id, strings.Join(res.violations, "\n"))
+	}
+}
+
+// The regression test of bugServerRetriesAmbiguousWrite: clients push new
+// definitions through every server as fast as they are answered while the
+// leader is killed again and again; a push of content no one pushed before
+// must never be answered created=false.
+func TestKnownBugServerRetriesAmbiguousWrite(t *testing.T) {
+	if !strict() {
+		t.Skip("regression test of known bug " + bugServerRetriesAmbiguousWrite.id + "; runs with BATON_CHAOS_STRICT=1")
+	}
+	c := newCluster(t, newProcessBackend(t), 3)
+	w := newLinWorkload(1, 0)
+	r := newRun(t, "bug-retry", 1, c, w)
+	r.setup()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				w.push(r, i, w.keys[0], w.nextContent(), true, false)
+			}
+		}()
+	}
+	for i := 0; i < 6; i++ {
+		if i%2 == 0 {
+			r.inject("kill-leader")
+		} else {
+			r.inject("pause-leader")
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if res := r.checkLinearizable(); len(res.violations) > 0 {
+		t.Errorf("bug %s reproduced:\n%s", bugServerRetriesAmbiguousWrite.id, strings.Join(res.violations, "\n"))
+	}
+}

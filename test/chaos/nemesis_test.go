@@ -113,13 +113,24 @@ func killLeader(r *run) (string, string, error) {
 		return leader.name, "", err
 	}
 	r.c.setState(leader, stateDown)
-	next, err := r.c.waitNewLeader(r.c.live(), leader, time.Minute)
+	// How soon the survivors schedule again is the figure users feel.
+	survivors := r.c.live()
+	resumed := make(chan error, 1)
+	go func() { resumed <- r.probe(time.Minute, survivors...) }()
+	next, err := r.c.waitNewLeader(survivors, leader, time.Minute)
 	if err != nil {
 		return leader.name, "", err
 	}
 	elected := time.Since(killed)
+	if err := <-resumed; err != nil {
+		return leader.name, "", fmt.Errorf("the survivors did not schedule after the leader was killed: %w", err)
+	}
+	resumedAfter := time.Since(killed)
+	r.measure("new leader after leader kill", elected)
+	r.measure("probe succeeded after leader kill", resumedAfter)
 	down := r.hold(500*time.Millisecond, 3*time.Second)
-	return leader.name, fmt.Sprintf("%s led %s after the kill; restarted after %s", next.name, elected.Round(10*time.Millisecond), down.Round(100*time.Millisecond)), r.restart(leader)
+	return leader.name, fmt.Sprintf("%s led %s after the kill, a probe succeeded after %s; restarted after %s", next.name,
+		elected.Round(10*time.Millisecond), resumedAfter.Round(10*time.Millisecond), down.Round(100*time.Millisecond)), r.restart(leader)
 }
 
 // killFollower sometimes keeps the follower down long enough for gossip to
@@ -205,6 +216,7 @@ func pauseLeader(r *run) (string, string, error) {
 		return leader.name, "", err
 	}
 	elected := time.Since(paused)
+	r.measure("new leader after leader pause", elected)
 	r.hold(200*time.Millisecond, 2*time.Second)
 	total := time.Since(paused)
 	if err := r.c.b.cont(leader); err != nil {
@@ -553,15 +565,14 @@ func disconnectNode(r *run) (string, string, error) {
 // checkMinority: no server cut off from a quorum committed or applied
 // anything while cut off, none acknowledged a write, and none of the writes
 // sent to it exists afterwards.
-func (r *run) checkMinority(final map[string]*finalInstance) {
+func (r *run) checkMinority(final map[string]*finalInstance) checkResult {
 	res := checkResult{name: "a minority never commits"}
 	r.mu.Lock()
 	recs := append([]minorityRecord(nil), r.minority...)
 	r.mu.Unlock()
 	if len(recs) == 0 {
 		res.skipped = "no partition left a server without a quorum in this run"
-		r.addCheck(res)
-		return
+		return res
 	}
 	byReq := map[string]string{}
 	for k, fi := range final {
@@ -585,5 +596,5 @@ func (r *run) checkMinority(final map[string]*finalInstance) {
 			}
 		}
 	}
-	r.addCheck(res)
+	return res
 }

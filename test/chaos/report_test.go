@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -19,6 +20,7 @@ type reportRow struct {
 	ops               map[string]int64
 	checks            []checkResult
 	notes             []string
+	timings           map[string][]time.Duration
 }
 
 type summary struct {
@@ -35,6 +37,10 @@ func (s *summary) add(r *run) {
 		scenario: r.scenario, backend: fmt.Sprintf("%s ×%d", r.c.b.kind(), len(r.c.members())),
 		seed: r.seed, took: time.Since(r.began), ops: r.stats.all(),
 		checks: append([]checkResult(nil), r.checks...), notes: append([]string(nil), r.notes...),
+		timings: map[string][]time.Duration{},
+	}
+	for k, v := range r.timings {
+		row.timings[k] = append([]time.Duration(nil), v...)
 	}
 	r.mu.Unlock()
 	row.faults = r.faultCounts()
@@ -94,6 +100,9 @@ func (s *summary) print(w io.Writer) {
 		fmt.Fprintf(w, "\n--- %s (seed %d)\n", r.scenario, r.seed)
 		fmt.Fprintf(w, "faults:     %s\n", r.faults)
 		fmt.Fprintf(w, "operations: %s\n", opsLine(r.ops))
+		for _, k := range sortedKeys(r.timings) {
+			fmt.Fprintf(w, "timing:     %s: %s\n", k, distribution(r.timings[k]))
+		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, c := range r.checks {
 			detail := fmt.Sprintf("%d checked", c.checked)
@@ -119,4 +128,16 @@ func printReport() {
 			_ = f.Close()
 		}
 	}
+}
+
+// distribution summarizes timings: count, min, median, p90 and max.
+func distribution(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	s := append([]time.Duration(nil), ds...)
+	slices.Sort(s)
+	at := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
+	r := func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
+	return fmt.Sprintf("n=%d min %s median %s p90 %s max %s", len(s), r(s[0]), r(at(0.5)), r(at(0.9)), r(s[len(s)-1]))
 }

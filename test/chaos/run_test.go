@@ -59,6 +59,16 @@ func (s *stats) all() map[string]int64 {
 	return out
 }
 
+// measure records one timing of a named kind, for the summary.
+func (r *run) measure(name string, d time.Duration) {
+	r.mu.Lock()
+	if r.timings == nil {
+		r.timings = map[string][]time.Duration{}
+	}
+	r.timings[name] = append(r.timings[name], d)
+	r.mu.Unlock()
+}
+
 // checkResult is one invariant's verdict on a run.
 type checkResult struct {
 	name       string
@@ -128,6 +138,7 @@ type run struct {
 	minority []minorityRecord
 	checks   []checkResult
 	notes    []string
+	timings  map[string][]time.Duration
 
 	// succeed lists the workflows whose every instance must succeed.
 	succeed map[string]bool
@@ -211,8 +222,13 @@ func (r *run) addCheck(c checkResult) {
 	}
 }
 
-// setup pushes every workload's definitions.
+// setup pushes the probe workflow, which every fault's recovery check
+// starts, and every workload's definitions.
 func (r *run) setup() {
+	if err := r.pushDefinition(probeDefinition); err != nil {
+		r.t.Fatalf("push %s: %v", probeWorkflow, err)
+	}
+	r.mustSucceed(probeWorkflow)
 	for _, w := range r.workloads {
 		if err := w.setup(r); err != nil {
 			r.t.Fatalf("workload %s setup: %v", w.name(), err)
@@ -307,13 +323,13 @@ func (r *run) finish() {
 	r.recover(2 * time.Minute)
 	r.logf("cluster recovered; waiting for every instance to end")
 	final := r.waitEnded(recoveryWindow())
-	r.checkStarts(final)
-	r.checkEnded(final)
-	r.checkAttempts(final)
-	r.checkLedgers(final)
-	r.checkMinority(final)
-	r.checkStateHashes()
-	r.checkLinearizable()
+	r.addCheck(r.checkStarts(final))
+	r.addCheck(r.checkEnded(final))
+	r.addCheck(r.checkAttempts(final))
+	r.addCheck(r.checkLedgers(final))
+	r.addCheck(r.checkMinority(final))
+	r.addCheck(r.checkStateHashes())
+	r.addCheck(r.checkLinearizable())
 	for _, w := range r.workloads {
 		w.check(r)
 	}

@@ -100,11 +100,7 @@ func (w *dagWorkload) name() string { return "ledger DAGs" }
 func (w *dagWorkload) clients() int { return w.nClients }
 
 func (w *dagWorkload) setup(r *run) error {
-	defs := map[string]string{probeWorkflow: probeDefinition}
 	for id, d := range dagDefinitions {
-		defs[id] = d
-	}
-	for id, d := range defs {
 		if err := r.pushDefinition(d); err != nil {
 			return fmt.Errorf("push %s: %w", id, err)
 		}
@@ -178,7 +174,7 @@ func (r *run) probe(timeout time.Duration, among ...*node) error {
 		default:
 			last = "status " + res.Msg.Instance.Status
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("probe instance %d did not succeed within %s: %s", rec.instanceID, timeout, last)
 }

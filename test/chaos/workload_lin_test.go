@@ -118,6 +118,12 @@ func (w *linWorkload) push(r *run, client int, key string, content int, fresh, s
 			r.hist.add(client+1, n.name, in, call, ret, &linOutput{version: res.Msg.Version, created: res.Msg.Created})
 			w.saw(key, res.Msg.Version, content, true)
 			return true
+		case refused(err):
+			// Never sent: it took no effect, so it constrains nothing.
+			if !settle {
+				return false
+			}
+			time.Sleep(200 * time.Millisecond)
 		case retriable(err):
 			i := r.hist.add(client+1, n.name, in, call, ret, nil)
 			if fresh {
@@ -206,6 +212,7 @@ func (w *linWorkload) activate(r *run, client int, key string, version int64) {
 		r.hist.add(client+1, n.name, in, call, ret, &linOutput{})
 	case isCode(err, connect.CodeNotFound):
 		r.hist.add(client+1, n.name, in, call, ret, &linOutput{notFound: true})
+	case refused(err):
 	case retriable(err):
 		r.hist.add(client+1, n.name, in, call, ret, nil)
 	default:

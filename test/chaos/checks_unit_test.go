@@ -1,0 +1,244 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/anishathalye/porcupine"
+
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
+	clusterv1 "github.com/batonhq/baton/rpc/gen/baton/cluster/v1"
+	"github.com/batonhq/baton/rpc/gen/baton/cluster/v1/clusterv1connect"
+	"github.com/batonhq/baton/test/harness"
+)
+
+// These tests feed each check a record with a planted violation, so that a
+// check that passes in a scenario is known to be able to fail.
+
+// ledgerOnly is a backend that has nothing but ledger files: the checks
+// below read nothing else from it.
+type ledgerOnly struct {
+	backend
+	files map[string][]byte
+}
+
+func (l ledgerOnly) ledgers() (map[string][]byte, error) { return l.files, nil }
+
+func checkerRun(t *testing.T, ledgers string) *run {
+	c := &cluster{t: t, b: ledgerOnly{files: map[string][]byte{"n1.ledger": []byte(ledgers)}}, voters: map[string]bool{}}
+	c.nodes = []*node{{name: "n1"}, {name: "n2"}}
+	return &run{t: t, scenario: "unit", c: c, starts: newStarts(), hist: newHistory(), succeed: map[string]bool{}}
+}
+
+func attempt(wf string, inst int64, step string, n int64, node string, gen uint64, status string, executions int32) *statepb.Attempt {
+	return &statepb.Attempt{AttemptNumber: n, AttemptId: fmt.Sprintf("%s/%d/%s/%d", wf, inst, step, n), Node: node, Generation: gen, Status: status, Executions: executions}
+}
+
+func oneStep(st string, attempts ...*statepb.Attempt) map[string]*finalInstance {
+	step := &statepb.Step{WorkflowId: "wf", InstanceId: 1, StepId: "s", Type: "Shell", Status: st, Attempts: attempts}
+	return map[string]*finalInstance{"wf/1": {inst: &statepb.Instance{WorkflowId: "wf", InstanceId: 1, Status: fsm.InstanceSucceeded}, steps: []*statepb.Step{step}}}
+}
+
+func ledgerLines(lines ...string) string { return strings.Join(lines, "\n") + "\n" }
+
+func TestLedgerCheckFindsUnrecordedDoubleExecution(t *testing.T) {
+	final := oneStep(fsm.StepSucceeded, attempt("wf", 1, "s", 1, "n1", 7, fsm.AttemptSucceeded, 1))
+	line := "wf/1/s/1 7 n1 1 %d 100"
+	now := time.Now().UnixNano()
+
+	r := checkerRun(t, ledgerLines(fmt.Sprintf(line, now)))
+	if res := r.checkLedgers(final); len(res.violations) != 0 {
+		t.Fatalf("one execution, recorded: %v", res.violations)
+	}
+	r = checkerRun(t, ledgerLines(fmt.Sprintf(line, now), fmt.Sprintf(line, now+1e9)))
+	if res := r.checkLedgers(final); len(res.violations) != 1 || !strings.Contains(res.violations[0], "ran 2 times") {
+		t.Fatalf("two executions with executions=1: %v, want one violation", res.violations)
+	}
+	// Recorded re-execution (the node restarted mid-run) is allowed.
+	final["wf/1"].steps[0].Attempts[0].Executions = 2
+	if res := r.checkLedgers(final); len(res.violations) != 0 {
+		t.Fatalf("two executions with executions=2: %v", res.violations)
+	}
+}
+
+func TestLedgerCheckFindsExecutionOfUncommittedPlacement(t *testing.T) {
+	final := oneStep(fsm.StepSucceeded,
+		attempt("wf", 1, "s", 1, "n2", 5, fsm.AttemptPlatformFailed, 0),
+		attempt("wf", 1, "s", 2, "n1", 9, fsm.AttemptSucceeded, 1))
+	now := time.Now().UnixNano()
+	// The fenced attempt ran on its node, twice: allowed, it is recorded
+	// as fenced. The succeeded one ran with a generation never committed.
+	r := checkerRun(t, ledgerLines(
+		fmt.Sprintf("wf/1/s/1 5 n2 1 %d 1", now), fmt.Sprintf("wf/1/s/1 5 n2 1 %d 2", now+1),
+		fmt.Sprintf("wf/1/s/2 8 n1 2 %d 3", now+2)))
+	res := r.checkLedgers(final)
+	if len(res.violations) != 1 || !strings.Contains(res.violations[0], "generation 8") {
+		t.Fatalf("violations %v, want one about generation 8", res.violations)
+	}
+	// A succeeded Shell attempt that never ran is a result from nowhere.
+	r = checkerRun(t, ledgerLines(fmt.Sprintf("wf/1/s/1 5 n2 1 %d 1", now)))
+	res = r.checkLedgers(final)
+	if len(res.violations) != 1 || !strings.Contains(res.violations[0], "never ran") {
+		t.Fatalf("violations %v, want one about an attempt that never ran", res.violations)
+	}
+}
+
+func TestAttemptCheckFindsTwoResultsOnTheTimeline(t *testing.T) {
+	final := oneStep(fsm.StepSucceeded, attempt("wf", 1, "s", 1, "n1", 7, fsm.AttemptSucceeded, 1))
+	ev := func(seq int64, status string) *statepb.Event {
+		return &statepb.Event{WorkflowId: "wf", InstanceId: 1, Seq: seq, StepId: "s", AttemptNumber: 1, Status: status}
+	}
+	final["wf/1"].events = []*statepb.Event{ev(1, fsm.StepRunning), ev(2, fsm.StepSucceeded)}
+	r := checkerRun(t, "")
+	if res := r.checkAttempts(final); len(res.violations) != 0 {
+		t.Fatalf("one result: %v", res.violations)
+	}
+	final["wf/1"].events = append(final["wf/1"].events, ev(3, fsm.StepRunning), ev(4, fsm.StepUserFailed))
+	if res := r.checkAttempts(final); len(res.violations) != 2 {
+		t.Fatalf("two results of attempt 1: %v, want a violation for the second result and one for the second start", res.violations)
+	}
+}
+
+func TestStartCheckFindsLostAndDuplicatedStarts(t *testing.T) {
+	r := checkerRun(t, "")
+	r.starts.add(&startRecord{workflowID: "wf", requestID: "a", acked: true, instanceID: 1})
+	r.starts.add(&startRecord{workflowID: "wf", requestID: "b", acked: true, instanceID: 2})
+	inst := func(id int64, rid string) *finalInstance {
+		return &finalInstance{inst: &statepb.Instance{WorkflowId: "wf", InstanceId: id, RequestId: rid}}
+	}
+	final := map[string]*finalInstance{"wf/1": inst(1, "a"), "wf/2": inst(2, "b")}
+	if res := r.checkStarts(final); len(res.violations) != 0 {
+		t.Fatalf("exact: %v", res.violations)
+	}
+	final["wf/3"] = inst(3, "a")
+	final["wf/4"] = inst(4, "zzz")
+	delete(final, "wf/2")
+	if res := r.checkStarts(final); len(res.violations) != 3 {
+		t.Fatalf("duplicate, lost and unknown: %v, want 3 violations", res.violations)
+	}
+}
+
+func op(client int, in linInput, call, ret int64, out *linOutput) porcupine.Operation {
+	return porcupine.Operation{ClientId: client, Input: in, Call: call, Return: ret, Output: out}
+}
+
+func TestRegisterModelFindsStaleRead(t *testing.T) {
+	k := "wf"
+	history := []porcupine.Operation{
+		op(0, linInput{kind: opPush, key: k, content: 1}, 0, 10, &linOutput{version: 1, created: true}),
+		op(1, linInput{kind: opPush, key: k, content: 2}, 20, 30, &linOutput{version: 2, created: true}),
+		op(2, linInput{kind: opGet, key: k}, 25, 35, &linOutput{version: 1, content: 1}),
+	}
+	if !porcupine.CheckOperations(linModel, history) {
+		t.Fatal("a read concurrent with the push may still see the old version")
+	}
+	history = append(history, op(2, linInput{kind: opGet, key: k}, 40, 50, &linOutput{version: 1, content: 1}))
+	if porcupine.CheckOperations(linModel, history) {
+		t.Fatal("a read after the push completed saw the old version, and the model accepted it")
+	}
+	// A start made after the push must use the new active version.
+	history = history[:3]
+	history = append(history, op(3, linInput{kind: opStart, key: k}, 40, 50, &linOutput{version: 1}))
+	if porcupine.CheckOperations(linModel, history) {
+		t.Fatal("a start after the push used the old version, and the model accepted it")
+	}
+}
+
+func TestRegisterModelAndUnknownOutcomes(t *testing.T) {
+	k := "wf"
+	h := &history{ops: []porcupine.Operation{
+		op(0, linInput{kind: opPush, key: k, content: 1}, 0, 10, &linOutput{version: 1, created: true}),
+		op(1, linInput{kind: opActivate, key: k, version: 7}, 20, 30, &linOutput{notFound: true}),
+		op(1, linInput{kind: opPush, key: k, content: 2}, 40, math.MaxInt64, nil),
+		op(2, linInput{kind: opGet, key: k}, 100, 110, &linOutput{version: 2, content: 2}),
+	}, unknownPushes: []int{2}}
+	ops := h.resolvedOps(map[string]map[int][]int64{k: {1: {1}, 2: {2}}})
+	if !porcupine.CheckOperations(linModel, ops) {
+		t.Fatal("a push whose outcome was unknown but whose content was stored explains the read")
+	}
+	// Content never stored: the push did not happen, and the read is wrong.
+	ops = h.resolvedOps(map[string]map[int][]int64{k: {1: {1}}})
+	if len(ops) != 3 || porcupine.CheckOperations(linModel, ops) {
+		t.Fatal("a read of a version nobody stored was accepted")
+	}
+}
+
+func TestHiddenAppliesExplainOnlyTheKnownBug(t *testing.T) {
+	k := "wf"
+	// Content 2 was applied twice by one push: stored as v2 and, after
+	// content 3, as v4, while the answer named only v4.
+	stored := map[string]map[int][]int64{k: {1: {1}, 2: {2, 4}, 3: {3}}}
+	history := []porcupine.Operation{
+		op(0, linInput{kind: opPush, key: k, content: 1}, 0, 10, &linOutput{version: 1, created: true}),
+		op(1, linInput{kind: opPush, key: k, content: 2}, 20, 100, &linOutput{version: 4, created: true}),
+		op(2, linInput{kind: opPush, key: k, content: 3}, 30, 40, &linOutput{version: 3, created: true}),
+		op(2, linInput{kind: opGet, key: k}, 50, 60, &linOutput{version: 3, content: 3}),
+	}
+	if porcupine.CheckOperations(linModel, history) {
+		t.Fatal("one push stored twice passed the model")
+	}
+	aug, evidence := withHiddenApplies(history, stored)
+	if len(evidence) != 1 || !porcupine.CheckOperations(linModel, aug) {
+		t.Fatalf("the hidden application does not explain the history: %v", evidence)
+	}
+	// A push answered created=false for its own fresh content.
+	stored = map[string]map[int][]int64{k: {1: {1}, 2: {2}}}
+	history = []porcupine.Operation{
+		op(0, linInput{kind: opPush, key: k, content: 1}, 0, 10, &linOutput{version: 1, created: true}),
+		op(1, linInput{kind: opPush, key: k, content: 2}, 20, 30, &linOutput{version: 2, created: false}),
+	}
+	if porcupine.CheckOperations(linModel, history) {
+		t.Fatal("a fresh push answered created=false passed the model")
+	}
+	aug, evidence = withHiddenApplies(history, stored)
+	if len(evidence) != 1 || !porcupine.CheckOperations(linModel, aug) {
+		t.Fatalf("the hidden application does not explain created=false: %v", evidence)
+	}
+	// It explains nothing else: a stale read stays a violation.
+	aug = append(aug, op(2, linInput{kind: opGet, key: k}, 40, 50, &linOutput{version: 1, content: 1}))
+	if porcupine.CheckOperations(linModel, aug) {
+		t.Fatal("a stale read passed once hidden applications were added")
+	}
+}
+
+func TestStatusModelIsMonotone(t *testing.T) {
+	st := func(call, ret int64, s string) porcupine.Operation {
+		return op(0, linInput{kind: opStatus, key: "wf/1"}, call, ret, &linOutput{status: s})
+	}
+	ok := []porcupine.Operation{st(0, 1, fsm.InstanceCreated), st(2, 3, fsm.InstanceInProgress), st(4, 5, fsm.InstanceSucceeded), st(6, 7, fsm.InstanceSucceeded)}
+	if !porcupine.CheckOperations(linModel, ok) {
+		t.Fatal("a forward history was refused")
+	}
+	for _, bad := range [][]porcupine.Operation{
+		{st(0, 1, fsm.InstanceInProgress), st(2, 3, fsm.InstanceCreated)},
+		{st(0, 1, fsm.InstanceSucceeded), st(2, 3, fsm.InstanceFailed)},
+		{st(0, 1, fsm.InstanceCreated), st(2, 3, "NOT_FOUND")},
+	} {
+		if porcupine.CheckOperations(linModel, bad) {
+			t.Fatalf("accepted %s then %s", bad[0].Output.(*linOutput).status, bad[1].Output.(*linOutput).status)
+		}
+	}
+}
+
+func TestRefusedConnectionIsNeverSent(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	c := clusterv1connect.NewClusterServiceClient(harness.HTTPClient(), "http://"+addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = c.Status(ctx, connect.NewRequest(&clusterv1.StatusRequest{}))
+	if !refused(err) || !retriable(err) {
+		t.Fatalf("a call to a closed port: %v; refused=%v retriable=%v", err, refused(err), retriable(err))
+	}
+}
