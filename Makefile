@@ -34,5 +34,14 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout=30m ./test/bench
 
+# The chaos suite (docs/RELIABILITY.md): the short pass make test also runs,
+# with its summary table; and the long pass, 100 leader kills, 20 partitions
+# and 20 zombie-leader pauses under load (CHAOS_FLAGS e.g. -chaos.seed=N).
+.PHONY: chaos chaos-long
+chaos:
+	$(GO) test -count=1 -v -timeout=30m ./test/chaos $(CHAOS_FLAGS)
+chaos-long:
+	BATON_CHAOS_LONG=1 $(GO) test -count=1 -v -timeout=0 -run=TestLongPass ./test/chaos $(CHAOS_FLAGS)
+
 clean:
 	rm -rf bin

@@ -36,11 +36,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// standardLoad is the mixed workload of every short scenario: ledger DAGs,
-// workflow registers read and written for the linearizability check, and
-// hostile requests.
+// standardLoad is the mixed workload of every scenario: ledger DAGs,
+// foreach and subworkflow instances, a cron trigger, workflow registers
+// read and written for the linearizability check, and hostile requests.
 func standardLoad() []workload {
-	return []workload{newDAGWorkload(2, 700*time.Millisecond), newLinWorkload(3, 3), newHostileWorkload()}
+	return []workload{newDAGWorkload(2, 700*time.Millisecond), newChildWorkload(1, 1500*time.Millisecond), &cronWorkload{},
+		newLinWorkload(3, 3), newHostileWorkload()}
 }
 
 // scenario runs load on c and injects the named faults in order.

@@ -36,10 +36,23 @@ type finalInstance struct {
 
 func instKey(workflowID string, id int64) string { return fmt.Sprintf("%s/%d", workflowID, id) }
 
-// listAll lists every instance of every workflow the suite started.
+// listAll lists every instance of every workflow the suite started, and
+// of the workflows their children belong to.
 func (r *run) listAll() (map[string][]*statepb.Instance, error) {
 	out := map[string][]*statepb.Instance{}
-	for _, wf := range r.starts.workflows() {
+	wfs := r.starts.workflows()
+	r.mu.Lock()
+	for wf := range r.succeed {
+		wfs = append(wfs, wf)
+	}
+	for wf := range r.childWorkflows {
+		wfs = append(wfs, wf)
+	}
+	r.mu.Unlock()
+	for _, wf := range wfs {
+		if _, done := out[wf]; done {
+			continue
+		}
 		err := r.retry(2*time.Minute, func(ctx context.Context, n *node) error {
 			res, err := r.c.instanceClient(n).List(ctx, connect.NewRequest(&instancev1.ListRequest{WorkflowId: wf, Limit: 1 << 30}))
 			if err == nil {
@@ -87,39 +100,75 @@ func (r *run) waitEnded(window time.Duration) map[string]*finalInstance {
 		}
 		time.Sleep(time.Second)
 	}
+	// Parents end after their children, so the children are over too;
+	// each round reads the instances not read yet and finds the workflows
+	// of their children, until no new one turns up.
 	final := map[string]*finalInstance{}
-	for wf, l := range lists {
-		for _, inst := range l {
-			fi := &finalInstance{inst: inst}
-			err := r.retry(time.Minute, func(ctx context.Context, n *node) error {
-				res, err := r.c.instanceClient(n).Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: wf, InstanceId: inst.InstanceId}))
-				if err != nil {
-					return err
+	for {
+		more := false
+		for wf, l := range lists {
+			for _, inst := range l {
+				if final[instKey(wf, inst.InstanceId)] != nil {
+					continue
 				}
-				fi.inst, fi.steps = res.Msg.Instance, res.Msg.Steps
-				fi.events = nil
-				stream, err := r.c.instanceClient(n).Watch(ctx, connect.NewRequest(&instancev1.WatchRequest{WorkflowId: wf, InstanceId: inst.InstanceId}))
-				if err != nil {
-					return err
-				}
-				defer stream.Close()
-				for stream.Receive() {
-					fi.events = append(fi.events, stream.Msg().Event)
-					// An instance that never ends keeps its stream open.
-					if !fsm.InstanceTerminal(fi.inst.Status) && len(fi.events) >= int(fi.inst.LastEventSeq) {
-						break
+				fi, children := r.readInstance(wf, inst)
+				final[instKey(wf, inst.InstanceId)] = fi
+				r.mu.Lock()
+				for _, ch := range children {
+					if !r.childWorkflows[ch] {
+						r.childWorkflows[ch] = true
+						more = true
 					}
 				}
-				return stream.Err()
-			})
-			if err != nil {
-				r.t.Fatalf("read instance %s/%d: %v", wf, inst.InstanceId, err)
+				r.mu.Unlock()
 			}
-			final[instKey(wf, inst.InstanceId)] = fi
+		}
+		if !more {
+			break
+		}
+		var err error
+		if lists, err = r.listAll(); err != nil {
+			r.t.Fatalf("after the run: %v", err)
 		}
 	}
 	r.stats.add("instances", int64(len(final)))
 	return final
+}
+
+// readInstance reads one instance with its steps and whole timeline, and
+// returns the workflows of its children.
+func (r *run) readInstance(wf string, inst *statepb.Instance) (*finalInstance, []string) {
+	r.t.Helper()
+	fi := &finalInstance{inst: inst}
+	var children []string
+	err := r.retry(time.Minute, func(ctx context.Context, n *node) error {
+		res, err := r.c.instanceClient(n).Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: wf, InstanceId: inst.InstanceId}))
+		if err != nil {
+			return err
+		}
+		fi.inst, fi.steps, children = res.Msg.Instance, res.Msg.Steps, nil
+		for _, ch := range res.Msg.Children {
+			children = append(children, ch.WorkflowId)
+		}
+		fi.events = nil
+		stream, err := r.c.instanceClient(n).Watch(ctx, connect.NewRequest(&instancev1.WatchRequest{WorkflowId: wf, InstanceId: inst.InstanceId}))
+		if err != nil {
+			return err
+		}
+		defer stream.Close()
+		for stream.Receive() {
+			fi.events = append(fi.events, stream.Msg().Event)
+			// An instance that never ends keeps its stream open.
+			if !fsm.InstanceTerminal(fi.inst.Status) && len(fi.events) >= int(fi.inst.LastEventSeq) {
+				break
+			}
+		}
+		return stream.Err()
+	})
+	if err != nil {
+		r.t.Fatalf("read instance %s/%d: %v", wf, inst.InstanceId, err)
+	}
+	return fi, children
 }
 
 // checkStarts: every acknowledged Start made exactly one instance, the one
@@ -129,7 +178,9 @@ func (r *run) checkStarts(final map[string]*finalInstance) checkResult {
 	res := checkResult{name: "each acknowledged start made exactly one instance"}
 	byReq := map[string][]*statepb.Instance{}
 	for _, fi := range final {
-		if fi.inst.Parent != nil {
+		// Children and trigger fires are the engine's starts, checked by
+		// their own workloads.
+		if fi.inst.Parent != nil || strings.HasPrefix(fi.inst.RequestId, "trigger:") {
 			continue
 		}
 		byReq[fi.inst.RequestId] = append(byReq[fi.inst.RequestId], fi.inst)

@@ -142,7 +142,9 @@ type run struct {
 
 	// succeed lists the workflows whose every instance must succeed.
 	succeed map[string]bool
-	ids     atomic.Int64
+	// childWorkflows are the workflows of child instances found so far.
+	childWorkflows map[string]bool
+	ids            atomic.Int64
 
 	stopLoad chan struct{}
 	loadWG   sync.WaitGroup
@@ -165,7 +167,7 @@ func newRun(t *testing.T, scenario string, seed uint64, c *cluster, workloads ..
 		sched:     rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
 		rand:      &lockedRand{r: rand.New(rand.NewPCG(seed, 0x2545f4914f6cdd1d))},
 		workloads: workloads, starts: newStarts(), hist: newHistory(),
-		stopLoad: make(chan struct{}), succeed: map[string]bool{},
+		stopLoad: make(chan struct{}), succeed: map[string]bool{}, childWorkflows: map[string]bool{},
 	}
 	return r
 }
@@ -320,6 +322,11 @@ func (r *run) finish() {
 	r.t.Helper()
 	r.logf("stopping the load")
 	r.stopLoadAndWait()
+	for _, w := range r.workloads {
+		if s, ok := w.(interface{ stop(*run) }); ok {
+			s.stop(r)
+		}
+	}
 	r.recover(2 * time.Minute)
 	r.logf("cluster recovered; waiting for every instance to end")
 	final := r.waitEnded(recoveryWindow())
