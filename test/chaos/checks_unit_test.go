@@ -242,3 +242,19 @@ func TestRefusedConnectionIsNeverSent(t *testing.T) {
 		t.Fatalf("a call to a closed port: %v; refused=%v retriable=%v", err, refused(err), retriable(err))
 	}
 }
+
+func TestMinorityCheckFindsCommitsWithoutQuorum(t *testing.T) {
+	r := checkerRun(t, "")
+	r.minority = []minorityRecord{{fault: "isolate-leader", node: "n1", commitAtCut: 10, appliedAtCut: 10, bound: 12, maxCommit: 12, maxApplied: 12, polls: 5,
+		requestIDs: []string{"m-1"}}}
+	final := map[string]*finalInstance{"wf/1": {inst: &statepb.Instance{WorkflowId: "wf", InstanceId: 1, RequestId: "other"}}}
+	if res := r.checkMinority(final); len(res.violations) != 0 {
+		t.Fatalf("commits up to the bound: %v", res.violations)
+	}
+	r.minority[0].maxCommit = 13
+	r.minority[0].acked = []string{"m-1"}
+	final["wf/2"] = &finalInstance{inst: &statepb.Instance{WorkflowId: "wf", InstanceId: 2, RequestId: "m-1"}}
+	if res := r.checkMinority(final); len(res.violations) != 3 {
+		t.Fatalf("a commit past the bound, an acknowledged write and its instance: %v, want 3 violations", res.violations)
+	}
+}

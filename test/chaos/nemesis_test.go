@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"connectrpc.com/connect"
@@ -360,12 +361,14 @@ type minorityRecord struct {
 	node         string
 	commitAtCut  uint64
 	appliedAtCut uint64
-	maxCommit    uint64
-	maxApplied   uint64
-	polls        int
-	writes       int
-	acked        []string
-	requestIDs   []string
+	// bound is the highest index it may ever learn is committed.
+	bound      uint64
+	maxCommit  uint64
+	maxApplied uint64
+	polls      int
+	writes     int
+	acked      []string
+	requestIDs []string
 }
 
 // partition cuts the members into sides (each pair of servers on different
@@ -402,17 +405,33 @@ func (r *run) partition(kind string, sides [][]*node, bridges []*node) (string, 
 		n.cut = true
 	}
 	r.c.mu.Unlock()
-	// Messages already received before the cut are processed within a few
-	// heartbeats; the baseline is taken after that.
-	time.Sleep(time.Second)
+	// The bound: messages still in flight when the cut began carry no
+	// commit index above what some server had committed then, and a leader
+	// cut off can still learn that entries it had already appended are
+	// committed, but nothing it appends later. Read right after the cut,
+	// every member's commit index and a cut-off leader's last log index
+	// bound what a server without a quorum may ever commit.
 	records := map[string]*minorityRecord{}
-	for _, n := range minority {
+	var bound uint64
+	for _, n := range r.c.members() {
+		if r.c.stateOf(n) != stateUp {
+			continue
+		}
 		st, err := r.c.status(n, 5*time.Second)
 		if err != nil {
 			return "", fmt.Errorf("status of %s after the cut: %w", n.name, err)
 		}
-		records[n.name] = &minorityRecord{fault: kind, node: n.name, commitAtCut: st.CommitIndex, appliedAtCut: st.LastAppliedIndex,
-			maxCommit: st.CommitIndex, maxApplied: st.LastAppliedIndex}
+		bound = max(bound, st.CommitIndex)
+		if slices.Contains(minority, n) {
+			if st.RaftState == "Leader" {
+				bound = max(bound, st.LastLogIndex)
+			}
+			records[n.name] = &minorityRecord{fault: kind, node: n.name, commitAtCut: st.CommitIndex, appliedAtCut: st.LastAppliedIndex,
+				maxCommit: st.CommitIndex, maxApplied: st.LastAppliedIndex}
+		}
+	}
+	for _, rec := range records {
+		rec.bound = bound
 	}
 	// The majority side must keep scheduling while the cut holds.
 	probeErr := make(chan error, 1)
@@ -583,9 +602,9 @@ func (r *run) checkMinority(final map[string]*finalInstance) checkResult {
 		if m.polls == 0 {
 			res.violations = append(res.violations, fmt.Sprintf("%s (%s): never answered a status call while cut off, so nothing was observed", m.node, m.fault))
 		}
-		if m.maxCommit > m.commitAtCut || m.maxApplied > m.appliedAtCut {
-			res.violations = append(res.violations, fmt.Sprintf("%s (%s): commit index %d -> %d, applied %d -> %d while cut off from a quorum",
-				m.node, m.fault, m.commitAtCut, m.maxCommit, m.appliedAtCut, m.maxApplied))
+		if m.maxCommit > m.bound || m.maxApplied > m.bound {
+			res.violations = append(res.violations, fmt.Sprintf("%s (%s): commit index %d -> %d, applied %d -> %d while cut off from a quorum; nothing past %d was committed when the cut began",
+				m.node, m.fault, m.commitAtCut, m.maxCommit, m.appliedAtCut, m.maxApplied, m.bound))
 		}
 		for _, rid := range m.acked {
 			res.violations = append(res.violations, fmt.Sprintf("%s (%s) acknowledged start %s while cut off from a quorum", m.node, m.fault, rid))
