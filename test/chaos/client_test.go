@@ -73,7 +73,7 @@ func (s *starts) update(fn func()) {
 	fn()
 }
 
-// snapshot returns copies of every record of a workflow.
+// of returns copies of every record of a workflow.
 func (s *starts) of(workflowID string) []startRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -203,7 +203,7 @@ func (r *run) retry(within time.Duration, fn func(ctx context.Context, n *node) 
 	}
 }
 
-// rngMu guards the run's random source, shared by every client goroutine.
+// lockedRand is the clients' random source, shared by their goroutines.
 type lockedRand struct {
 	mu sync.Mutex
 	r  *rand.Rand
@@ -224,5 +224,3 @@ func (l *lockedRand) float() float64 {
 func (r *run) intn(n int) int               { return r.rand.intn(n) }
 func (r *run) chance(p float64) bool        { return r.rand.float() < p }
 func isCode(err error, c connect.Code) bool { return err != nil && connect.CodeOf(err) == c }
-
-var errStopped = errors.New("load stopped")

@@ -308,23 +308,6 @@ func (c *cluster) waitAgreement(timeout time.Duration) (*node, error) {
 	}
 }
 
-// leaderOf asks the live members who leads, without requiring agreement;
-// it returns nil when none of them names a live member.
-func (c *cluster) leaderOf(nodes []*node) *node {
-	for _, n := range nodes {
-		st, err := c.status(n, 2*time.Second)
-		if err != nil || st.LeaderId == "" {
-			continue
-		}
-		for _, m := range nodes {
-			if m.name == st.LeaderId {
-				return m
-			}
-		}
-	}
-	return nil
-}
-
 // waitNewLeader waits until the servers in among agree on a leader other
 // than old, and returns it.
 func (c *cluster) waitNewLeader(among []*node, old *node, timeout time.Duration) (*node, error) {

@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -375,9 +374,4 @@ func (r *run) liveExcept(not ...*node) []*node {
 		}
 	}
 	return out
-}
-
-// withTimeout is a context for one call the suite itself makes.
-func withTimeout(d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), d)
 }
