@@ -147,6 +147,11 @@ func (r *run) settleStart(rec *startRecord, params map[string]string, within, pa
 	deadline := time.Now().Add(within)
 	var last error
 	for time.Now().Before(deadline) {
+		select {
+		case <-r.abort:
+			return fmt.Errorf("start %s (request %s): the test ended", rec.workflowID, rec.requestID)
+		default:
+		}
 		n := r.pickNode()
 		if len(among) > 0 {
 			n = among[r.intn(len(among))]

@@ -146,8 +146,10 @@ type run struct {
 	ids            atomic.Int64
 
 	stopLoad chan struct{}
-	loadWG   sync.WaitGroup
-	loadOn   bool
+	// abort ends every retry loop when the test is over.
+	abort  chan struct{}
+	loadWG sync.WaitGroup
+	loadOn bool
 }
 
 func (r *run) mustSucceed(workflowID string) {
@@ -166,7 +168,7 @@ func newRun(t *testing.T, scenario string, seed uint64, c *cluster, workloads ..
 		sched:     rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
 		rand:      &lockedRand{r: rand.New(rand.NewPCG(seed, 0x2545f4914f6cdd1d))},
 		workloads: workloads, starts: newStarts(), hist: newHistory(),
-		stopLoad: make(chan struct{}), succeed: map[string]bool{}, childWorkflows: map[string]bool{},
+		stopLoad: make(chan struct{}), abort: make(chan struct{}), succeed: map[string]bool{}, childWorkflows: map[string]bool{},
 	}
 	return r
 }
@@ -237,9 +239,18 @@ func (r *run) setup() {
 	}
 }
 
-// startLoad starts every workload's clients.
+// startLoad starts every workload's clients. If the test stops early, they
+// are stopped before the cluster is torn down.
 func (r *run) startLoad() {
 	r.loadOn = true
+	r.t.Cleanup(func() {
+		close(r.abort)
+		if r.loadOn {
+			r.loadOn = false
+			close(r.stopLoad)
+			r.loadWG.Wait()
+		}
+	})
 	for _, w := range r.workloads {
 		for i := 0; i < w.clients(); i++ {
 			r.loadWG.Add(1)
