@@ -232,6 +232,30 @@ func (a *Agent) Restart(t testing.TB) {
 	a.Start(t, a.startFlags...)
 }
 
+// PeakRSS reads the agent process's peak resident set size (VmHWM) from
+// /proc, in bytes; 0 when it is not running or /proc cannot tell.
+func (a *Agent) PeakRSS() int64 {
+	a.mu.Lock()
+	cmd := a.cmd
+	a.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
 // Status asks the agent for its cluster status.
 func (a *Agent) Status(ctx context.Context) (*clusterv1.StatusResponse, error) {
 	c := clusterv1connect.NewClusterServiceClient(HTTPClient(), a.URL())

@@ -237,6 +237,11 @@ func (in *interp) call(recv Value, name string, args []Value) (Value, error) {
 		if name == "toString" && len(args) == 0 {
 			return in.showString(r)
 		}
+		// Params of array type reach expressions as arrays; Maestro's
+		// definitions ask their size as if they were lists.
+		if name == "size" && len(args) == 0 {
+			return int64(len(r.items)), nil
+		}
 	case *dateTime:
 		return in.callDateTime(r, name, args)
 	case *zoneVal:

@@ -598,3 +598,27 @@ func TestInternalFailureBecomesError(t *testing.T) {
 		t.Fatalf("got %v, %v", v, err)
 	}
 }
+
+func TestArraySize(t *testing.T) {
+	p, err := Parse("param != null && param.size() > 2 && new long[]{1, 2}.size() == 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := p.Eval(sizeEnv{}, DefaultLimits())
+	if err != nil || v != true {
+		t.Fatalf("got %v, %v; want true", v, err)
+	}
+	if err := Check("param.size()"); err != nil {
+		t.Fatalf("Check rejects size() on an array param: %v", err)
+	}
+}
+
+type sizeEnv struct{}
+
+func (sizeEnv) Param(name string) (Value, bool) {
+	if name == "param" {
+		return []int64{1, 2, 3}, true
+	}
+	return nil, false
+}
+func (sizeEnv) StepParam(string, string) (Value, bool) { return nil, false }

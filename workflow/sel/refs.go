@@ -261,10 +261,10 @@ var instanceMethods = map[kind]map[string]bool{
 	kDays:      set("getDays", "toString", "daysBetween"),
 	kUUID:      set("toString"),
 	kException: set("getMessage"),
-	kLongArr:   set("toString"),
-	kDoubleArr: set("toString"),
-	kBoolArr:   set("toString"),
-	kStringArr: set("toString"),
+	kLongArr:   set("toString", "size"),
+	kDoubleArr: set("toString", "size"),
+	kBoolArr:   set("toString", "size"),
+	kStringArr: set("toString", "size"),
 }
 
 func set(names ...string) map[string]bool {
