@@ -161,8 +161,7 @@ func (a *Agent) Start(t testing.TB, flags ...string) {
 	cmd := exec.Command(a.bin, args...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	// Its own process group, so killing it also kills the step processes it ran.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = agentProcAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		t.Fatalf("start agent %s: %v", a.Name, err)
