@@ -44,6 +44,12 @@ func (c *clusterService) ReportResult(ctx context.Context, req *connect.Request[
 		// A result fenced by the leader's own state needs no Raft entry; the
 		// FSM checks again when applying, which is what makes it safe.
 		r := m.Result
+		// The result names the entry that placed the attempt; until this
+		// leader has applied it, the step would look unassigned and the
+		// result would be fenced by mistake.
+		if err := c.waitApplied(ctx, r.Generation); err != nil {
+			return nil, err
+		}
 		step := c.FSM.State().Step(nil, r.WorkflowId, r.InstanceId, r.StepId)
 		if step == nil {
 			return nil, notFound(fmt.Errorf("no step %q in instance %s/%d", r.StepId, r.WorkflowId, r.InstanceId))

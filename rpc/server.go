@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -201,6 +202,30 @@ func onRead[Req, Res any](
 		}
 		return read(ctx, m)
 	}, remote)
+}
+
+// waitApplied waits, for a bounded time, until this node's state machine has
+// applied the entry at index. Raft applies a committed entry on each server
+// in its own time, so a follower can act on an entry (run an attempt it was
+// assigned) before the leader's own state shows it; the leader must not
+// judge the follower's report against an older state.
+func (s *Server) waitApplied(ctx context.Context, index uint64) error {
+	deadline := time.Now().Add(s.ForwardWait)
+	for {
+		changed := s.FSM.Changed()
+		if s.FSM.AppliedIndex() >= index {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return connect.NewError(connect.CodeUnavailable, fmt.Errorf("this node has not applied entry %d yet; retry later", index))
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // waitReplayed waits, for a bounded time, until this node's state machine
