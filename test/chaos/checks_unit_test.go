@@ -11,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/anishathalye/porcupine"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
@@ -245,16 +246,21 @@ func TestRefusedConnectionIsNeverSent(t *testing.T) {
 
 func TestMinorityCheckFindsCommitsWithoutQuorum(t *testing.T) {
 	r := checkerRun(t, "")
+	healed := time.Now()
 	r.minority = []minorityRecord{{fault: "isolate-leader", node: "n1", commitAtCut: 10, appliedAtCut: 10, bound: 12, maxCommit: 12, maxApplied: 12, polls: 5,
-		requestIDs: []string{"m-1"}}}
-	final := map[string]*finalInstance{"wf/1": {inst: &statepb.Instance{WorkflowId: "wf", InstanceId: 1, RequestId: "other"}}}
+		requestIDs: []string{"m-1"}, healedAt: healed}}
+	final := map[string]*finalInstance{
+		"wf/1": {inst: &statepb.Instance{WorkflowId: "wf", InstanceId: 1, RequestId: "other"}},
+		// A timed-out start that reached the leader after the heal.
+		"wf/2": {inst: &statepb.Instance{WorkflowId: "wf", InstanceId: 2, RequestId: "m-1", CreateTime: timestamppb.New(healed.Add(time.Second))}},
+	}
 	if res := r.checkMinority(final); len(res.violations) != 0 {
 		t.Fatalf("commits up to the bound: %v", res.violations)
 	}
 	r.minority[0].maxCommit = 13
 	r.minority[0].acked = []string{"m-1"}
-	final["wf/2"] = &finalInstance{inst: &statepb.Instance{WorkflowId: "wf", InstanceId: 2, RequestId: "m-1"}}
+	final["wf/2"].inst.CreateTime = timestamppb.New(healed.Add(-time.Second))
 	if res := r.checkMinority(final); len(res.violations) != 3 {
-		t.Fatalf("a commit past the bound, an acknowledged write and its instance: %v, want 3 violations", res.violations)
+		t.Fatalf("a commit past the bound, an acknowledged write and its instance made during the cut: %v, want 3 violations", res.violations)
 	}
 }
