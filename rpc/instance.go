@@ -143,6 +143,9 @@ func (s *instanceService) Get(ctx context.Context, req *connect.Request[instance
 				continue
 			}
 			kids := st.Children(nil, inst.WorkflowId, inst.InstanceId, step.StepId)
+			if len(kids) == 0 {
+				continue
+			}
 			sum := &instancev1.ChildSummary{StepId: step.StepId, WorkflowId: step.Loop.ChildWorkflowId, Count: int64(len(kids))}
 			for i, k := range kids {
 				if i == maxChildIDs {

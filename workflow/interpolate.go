@@ -252,34 +252,6 @@ func (r *resolver) interpolate(param, s string) (string, error) {
 }
 
 func (r *resolver) value(name string, d ParamDef) (Value, error) {
-	v, err := r.rawValue(name, d)
-	if err != nil || d.Validator == "" {
-		return v, err
-	}
-	ok, err := EvalBool(d.Validator, validatorScope{resolverScope{r: r, self: name}, v})
-	if err != nil {
-		return Value{}, fmt.Errorf("param %q: validator %q: %w", name, d.Validator, err)
-	}
-	if !ok {
-		return Value{}, fmt.Errorf("param %q: value %s fails its validator %q", name, v, d.Validator)
-	}
-	return v, nil
-}
-
-// validatorScope is what a param's validator sees: the value as "param".
-type validatorScope struct {
-	resolverScope
-	value Value
-}
-
-func (s validatorScope) Param(name string) (Value, bool) {
-	if name == "param" {
-		return s.value, true
-	}
-	return s.resolverScope.Param(name)
-}
-
-func (r *resolver) rawValue(name string, d ParamDef) (Value, error) {
 	if d.Type == Map && d.Fields != nil {
 		return r.mapFields(name, d.Fields)
 	}

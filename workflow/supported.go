@@ -5,8 +5,8 @@ import "strings"
 // CheckSupported reports, as *Errors, every feature that parses but that
 // this engine cannot run yet, each as "<feature> is not supported yet", so
 // that nothing in a definition is silently ignored: template steps; time
-// and signal triggers; step signal dependencies and outputs; annotation
-// validators (@NotEmpty...; SEL validators run); and step types other than
+// and signal triggers; step signal dependencies and outputs; and step types
+// other than
 // NoOp, Sleep, Shell and Http. SEL expressions and conditions are checked
 // here too, so that a syntax error is reported at push time.
 //
@@ -73,9 +73,10 @@ func (c *validator) unsupportedParams(base string, params map[string]ParamDef, d
 		if pd.Expression != "" {
 			c.expression(p+".expression", pd.Expression)
 		}
-		if v := strings.TrimSpace(pd.Validator); strings.HasPrefix(v, "@") {
-			c.add(p+".validator", "annotation validator %q is not supported (write it as a SEL expression over param)", v)
-		} else if v != "" {
+		// Validators are checked for syntax but, as in Maestro, which carries
+		// them without evaluating them, never enforced; annotations
+		// (@NotEmpty) are not SEL and are kept as written.
+		if v := strings.TrimSpace(pd.Validator); v != "" && !strings.HasPrefix(v, "@") {
 			c.expression(p+".validator", v)
 		}
 		c.unsupportedParams(p+".value", pd.Fields, depth+1)
