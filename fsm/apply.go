@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
@@ -94,6 +95,9 @@ func (a *applier) apply(m proto.Message) any {
 	case *statepb.UnblockWorkflow:
 		a.now = c.Now
 		return a.unblockWorkflow(c)
+	case *statepb.Action:
+		a.now = c.Now
+		return a.action(c)
 	}
 	return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("no apply for %T", m)}
 }
@@ -195,6 +199,7 @@ func (a *applier) stopInstance(c *statepb.StopInstance) any {
 	if reason == "" {
 		reason = "stopped by request"
 	}
+	a.audit(c.WorkflowId, c.InstanceId, "", "STOP", c.Actor, c.Reason)
 	inst = a.stop(c.WorkflowId, c.InstanceId, reason)
 	return &StopResult{Instance: inst}
 }
@@ -203,7 +208,7 @@ func (a *applier) stopInstance(c *statepb.StopInstance) any {
 // through them its children.
 func (a *applier) stop(workflowID string, instanceID int64, reason string) *statepb.Instance {
 	for _, st := range a.steps(workflowID, instanceID) {
-		if st.Status == StepRunning || StepRetryable(st.Status) || st.Status == StepCreated || st.Status == StepWaitingForPermits {
+		if st.Status == StepRunning || StepRetryable(st.Status) || st.Status == StepCreated || st.Status == StepWaitingForPermits || st.Status == StepPaused {
 			a.setStep(st, StepStopped, reason, nil)
 		}
 	}
@@ -690,4 +695,150 @@ func (a *applier) deleteTrigger(x *statepb.DeleteTrigger) bool {
 		panic(fmt.Sprintf("delete trigger: %v", err))
 	}
 	return true
+}
+
+// ActionResult is the Apply result of Action.
+type ActionResult struct {
+	Instance *statepb.Instance
+	Step     *statepb.Step
+}
+
+// Actions and the statuses each is allowed from, for the error a refused
+// action gets.
+var (
+	restartFrom = []string{InstanceFailed, InstanceStopped, InstanceTimedOut}
+	skipFrom    = []string{StepNotCreated, StepCreated, StepWaitingForPermits, StepPaused, StepRunning, StepUserFailed, StepPlatformFailed, StepTimeoutFailed}
+	pauseFrom   = []string{StepNotCreated, StepCreated, StepWaitingForPermits}
+	resumeFrom  = []string{StepPaused}
+)
+
+func allowed(status string, from []string) bool {
+	for _, s := range from {
+		if s == status {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckAction says why an action cannot be taken on these records, or nil.
+// The leader calls it before proposing the action, so a refused action
+// writes nothing, and Apply calls it again on the state it applies to.
+// inst is nil when the instance does not exist, st when the step does not.
+func CheckAction(inst *statepb.Instance, st *statepb.Step, c *statepb.Action) *Rejection {
+	if inst == nil {
+		return notFound("workflow %q has no instance %d", c.WorkflowId, c.InstanceId)
+	}
+	if c.StepId == "" {
+		if c.Action != "RESTART" {
+			return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("unknown instance action %q (want RESTART)", c.Action)}
+		}
+		if !allowed(inst.Status, restartFrom) {
+			return precondition("instance %s/%d is %s; restart is allowed when it is %s", inst.WorkflowId, inst.InstanceId, inst.Status, strings.Join(restartFrom, ", "))
+		}
+		if inst.Parent != nil && !inst.Parent.Detached {
+			return precondition("instance %s/%d runs for step %s of %s/%d; restart that instance instead",
+				inst.WorkflowId, inst.InstanceId, inst.Parent.StepId, inst.Parent.WorkflowId, inst.Parent.InstanceId)
+		}
+		return nil
+	}
+	if st == nil {
+		return notFound("instance %s/%d has no step %q", c.WorkflowId, c.InstanceId, c.StepId)
+	}
+	if InstanceTerminal(inst.Status) {
+		return precondition("instance %s/%d is %s; step actions need an unfinished instance (restart it first)", c.WorkflowId, c.InstanceId, inst.Status)
+	}
+	from, _, ok := stepActionRule(c.Action)
+	if !ok {
+		return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("unknown step action %q (want SKIP, PAUSE or RESUME)", c.Action)}
+	}
+	if !allowed(st.Status, from) {
+		return precondition("step %s is %s; %s is allowed when it is %s", c.StepId, st.Status, strings.ToLower(c.Action), strings.Join(from, ", "))
+	}
+	return nil
+}
+
+func stepActionRule(action string) (from []string, to string, ok bool) {
+	switch action {
+	case "SKIP":
+		return skipFrom, StepSkipped, true
+	case "PAUSE":
+		return pauseFrom, StepPaused, true
+	case "RESUME":
+		return resumeFrom, StepNotCreated, true
+	}
+	return nil, "", false
+}
+
+func (a *applier) action(c *statepb.Action) any {
+	inst, _ := a.get(tableInstances, c.WorkflowId, c.InstanceId).(*statepb.Instance)
+	var st *statepb.Step
+	if c.StepId != "" {
+		st, _ = a.get(tableSteps, c.WorkflowId, c.InstanceId, c.StepId).(*statepb.Step)
+	}
+	if rej := CheckAction(inst, st, c); rej != nil {
+		return rej
+	}
+	if c.StepId == "" {
+		return a.restart(inst, c)
+	}
+	_, to, _ := stepActionRule(c.Action)
+	why := c.Action + " by " + actorOf(c.Actor)
+	if c.Reason != "" {
+		why += ": " + c.Reason
+	}
+	a.audit(c.WorkflowId, c.InstanceId, c.StepId, c.Action, c.Actor, c.Reason)
+	st = a.setStep(st, to, why, nil)
+	return &ActionResult{Instance: a.get(tableInstances, c.WorkflowId, c.InstanceId).(*statepb.Instance), Step: st}
+}
+
+// restart runs a finished instance again: the steps the leader listed go
+// back to NOT_CREATED, keeping their attempts as history, and the instance
+// queues as CREATED under its run strategy.
+func (a *applier) restart(inst *statepb.Instance, c *statepb.Action) any {
+	if len(c.ResetSteps) == 0 {
+		return precondition("instance %s/%d has no step to run again", inst.WorkflowId, inst.InstanceId)
+	}
+	a.audit(inst.WorkflowId, inst.InstanceId, "", "RESTART", c.Actor, strings.TrimSpace(c.RestartPolicy+" "+c.Reason))
+	for _, id := range c.ResetSteps {
+		st, _ := a.get(tableSteps, inst.WorkflowId, inst.InstanceId, id).(*statepb.Step)
+		if st == nil {
+			continue
+		}
+		if st.Loop != nil {
+			for _, child := range a.children(st) {
+				if !child.Parent.Detached {
+					a.deleteTree(child)
+				}
+			}
+		}
+		st = mutableStep(st)
+		st.Status, st.Reason, st.Node, st.RetryAt, st.Outputs, st.EndTime, st.Loop = StepNotCreated, "", "", nil, nil, nil, nil
+		st.AttemptsBeforeRestart = int32(len(st.Attempts))
+		a.put(tableSteps, st)
+		a.event(st.WorkflowId, st.InstanceId, st.StepId, 0, StepNotCreated, "reset by restart")
+	}
+	i := shallow(a.get(tableInstances, inst.WorkflowId, inst.InstanceId).(*statepb.Instance))
+	i.Status, i.StartTime, i.EndTime, i.Reason = InstanceCreated, nil, nil, "restarted ("+c.RestartPolicy+")"
+	a.put(tableInstances, i)
+	i = a.event(inst.WorkflowId, inst.InstanceId, "", 0, InstanceCreated, i.Reason)
+	return &ActionResult{Instance: i}
+}
+
+func actorOf(actor string) string {
+	if actor == "" {
+		return "anonymous"
+	}
+	return actor
+}
+
+// audit records who did what and why on the instance's timeline.
+func (a *applier) audit(workflowID string, instanceID int64, stepID, action, actor, reason string) {
+	inst := shallow(a.get(tableInstances, workflowID, instanceID).(*statepb.Instance))
+	inst.LastEventSeq++
+	a.put(tableInstances, inst)
+	a.put(tableEvents, &statepb.Event{
+		WorkflowId: workflowID, InstanceId: instanceID, Seq: inst.LastEventSeq, Index: a.index,
+		Time: a.now, StepId: stepID, Status: "ACTION", Message: reason, Action: action, Actor: actorOf(actor),
+	})
 }

@@ -480,8 +480,9 @@ func TestStopInstance(t *testing.T) {
 		t.Fatalf("StepsOnNode(node-a) after stop: %v", on)
 	}
 	evs := st.Events(nil, wfETL, 1, 3)
-	if len(evs) != 2 || evs[0].StepId != "extract" || evs[0].Status != StepStopped ||
-		evs[1].StepId != "" || evs[1].Status != InstanceStopped || evs[1].Message != "operator asked" {
+	if len(evs) != 3 || evs[0].Action != "STOP" || evs[0].Actor != "anonymous" || evs[0].Message != "operator asked" ||
+		evs[1].StepId != "extract" || evs[1].Status != StepStopped ||
+		evs[2].StepId != "" || evs[2].Status != InstanceStopped || evs[2].Message != "operator asked" {
 		t.Fatalf("stop events = %v", evs)
 	}
 

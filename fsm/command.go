@@ -24,6 +24,7 @@ const (
 	CmdApplyPlan        CommandType = 5
 	CmdReportResult     CommandType = 6
 	CmdUnblockWorkflow  CommandType = 7
+	CmdAction           CommandType = 8
 
 	// CmdNoop changes nothing. It exists because Raft only snapshots once
 	// the FSM has applied an entry past the latest configuration change; an
@@ -48,6 +49,8 @@ func (t CommandType) String() string {
 		return "ReportResult"
 	case CmdUnblockWorkflow:
 		return "UnblockWorkflow"
+	case CmdAction:
+		return "Action"
 	}
 	return fmt.Sprintf("CommandType(%d)", byte(t))
 }
@@ -69,6 +72,8 @@ func commandTypeOf(m proto.Message) (CommandType, error) {
 		return CmdReportResult, nil
 	case *statepb.UnblockWorkflow:
 		return CmdUnblockWorkflow, nil
+	case *statepb.Action:
+		return CmdAction, nil
 	}
 	return 0, fmt.Errorf("no command type for %T", m)
 }
@@ -116,6 +121,8 @@ func Decode(data []byte) (proto.Message, error) {
 		m = &statepb.ReportResult{}
 	case CmdUnblockWorkflow:
 		m = &statepb.UnblockWorkflow{}
+	case CmdAction:
+		m = &statepb.Action{}
 	default:
 		if t&IgnorableFlag != 0 {
 			return nil, nil

@@ -30,6 +30,10 @@ const (
 	// StepUnsatisfied is a step none of whose incoming transition conditions
 	// held: it never runs, and counts as resolved for its successors.
 	StepUnsatisfied = "UNSATISFIED"
+	// StepSkipped is a step an operator skipped: it counts as done.
+	StepSkipped = "SKIPPED"
+	// StepPaused is a step an operator holds back until resumed.
+	StepPaused = "PAUSED"
 )
 
 // Attempt outcomes reported by nodes.
@@ -56,7 +60,7 @@ func InstanceTerminal(s string) bool {
 // StepTerminal reports whether a step status is final.
 func StepTerminal(s string) bool {
 	switch s {
-	case StepSucceeded, StepCompletedWithError, StepFatallyFailed, StepTimedOut, StepStopped, StepUnsatisfied:
+	case StepSucceeded, StepCompletedWithError, StepFatallyFailed, StepTimedOut, StepStopped, StepUnsatisfied, StepSkipped:
 		return true
 	}
 	return false

@@ -137,6 +137,11 @@ func (s *instanceService) Get(ctx context.Context, req *connect.Request[instance
 			return nil, s.instanceNotFound(st, req.Msg.WorkflowId, req.Msg.InstanceId)
 		}
 		res := &instancev1.GetResponse{Instance: inst, Steps: s.orderedSteps(st, inst), Rollup: map[string]int64{}}
+		for _, e := range st.Events(nil, inst.WorkflowId, inst.InstanceId, 0) {
+			if e.Action != "" {
+				res.Actions = append(res.Actions, e)
+			}
+		}
 		rollup(st, inst, res.Steps, res.Rollup)
 		for _, step := range res.Steps {
 			if step.Loop == nil {
@@ -237,7 +242,7 @@ func (s *instanceService) Stop(ctx context.Context, req *connect.Request[instanc
 			return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
 				"instance %s/%d is already %s; only CREATED or IN_PROGRESS instances can be stopped", m.WorkflowId, m.InstanceId, inst.Status))
 		}
-		res, err := s.apply(ctx, &statepb.StopInstance{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, Reason: m.Reason, Now: timestamppb.New(s.Now())})
+		res, err := s.apply(ctx, &statepb.StopInstance{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, Reason: m.Reason, Actor: actor(ctx), Now: timestamppb.New(s.Now())})
 		if err != nil {
 			return nil, err
 		}
@@ -293,4 +298,122 @@ func (s *instanceService) Watch(ctx context.Context, req *connect.Request[instan
 			return connect.NewError(connect.CodeCanceled, err)
 		}
 	}
+}
+
+// actor is who calls: there is no authentication yet, so every action is
+// recorded as done by "anonymous".
+func actor(context.Context) string { return "anonymous" }
+
+func (s *instanceService) Restart(ctx context.Context, req *connect.Request[instancev1.RestartRequest]) (*connect.Response[instancev1.RestartResponse], error) {
+	policy := strings.ToUpper(strings.TrimSpace(req.Msg.Policy))
+	switch policy {
+	case "":
+		policy = "RESTART_FROM_INCOMPLETE"
+	case "RESTART_FROM_INCOMPLETE", "RESTART_FROM_BEGINNING":
+	case "RESTART_FROM_SPECIFIC":
+		if req.Msg.StepId == "" {
+			return nil, invalid(errors.New("RESTART_FROM_SPECIFIC needs step_id"))
+		}
+	default:
+		return nil, invalid(fmt.Errorf("unknown restart policy %q (want RESTART_FROM_INCOMPLETE, RESTART_FROM_BEGINNING or RESTART_FROM_SPECIFIC)", req.Msg.Policy))
+	}
+	req.Msg.Policy = policy
+	return onLeader(ctx, s.Server, req, func(ctx context.Context, m *instancev1.RestartRequest) (*instancev1.RestartResponse, error) {
+		st := s.FSM.State()
+		inst := st.Instance(nil, m.WorkflowId, m.InstanceId)
+		if inst == nil {
+			return nil, s.instanceNotFound(st, m.WorkflowId, m.InstanceId)
+		}
+		cmd := &statepb.Action{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, Action: "RESTART", RestartPolicy: m.Policy,
+			Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(s.Now())}
+		if rej := fsm.CheckAction(inst, nil, cmd); rej != nil {
+			return nil, rejectionError(rej)
+		}
+		reset, err := s.restartSteps(st, inst, m.Policy, m.StepId)
+		if err != nil {
+			return nil, err
+		}
+		cmd.ResetSteps = reset
+		res, err := s.apply(ctx, cmd)
+		if err != nil {
+			return nil, err
+		}
+		return &instancev1.RestartResponse{Instance: res.(*fsm.ActionResult).Instance, Steps: reset}, nil
+	}, func(p *peerClients) func(context.Context, *connect.Request[instancev1.RestartRequest]) (*connect.Response[instancev1.RestartResponse], error) {
+		return p.instance.Restart
+	})
+}
+
+// restartSteps chooses, in definition order, the steps a restart runs again.
+func (s *Server) restartSteps(st *fsm.State, inst *statepb.Instance, policy, from string) ([]string, error) {
+	_, dag, err := scheduler.InstanceDefinition(st, s.Defs, inst)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInternal, err)
+	}
+	steps := map[string]*statepb.Step{}
+	for _, step := range st.Steps(nil, inst.WorkflowId, inst.InstanceId) {
+		steps[step.StepId] = step
+	}
+	pick := map[string]bool{}
+	switch policy {
+	case "RESTART_FROM_BEGINNING":
+		for _, id := range dag.Order {
+			pick[id] = true
+		}
+	case "RESTART_FROM_INCOMPLETE":
+		for _, id := range dag.Order {
+			if step := steps[id]; step == nil || (step.Status != fsm.StepSucceeded && step.Status != fsm.StepCompletedWithError && step.Status != fsm.StepSkipped) {
+				pick[id] = true
+			}
+		}
+	case "RESTART_FROM_SPECIFIC":
+		if _, ok := dag.Preds[from]; !ok {
+			return nil, notFound(fmt.Errorf("instance %s/%d has no step %q (its steps: %s)", inst.WorkflowId, inst.InstanceId, from, strings.Join(dag.Order, ", ")))
+		}
+		queue := []string{from}
+		for len(queue) > 0 {
+			id := queue[0]
+			queue = queue[1:]
+			if pick[id] {
+				continue
+			}
+			pick[id] = true
+			for _, e := range dag.Succs[id] {
+				queue = append(queue, e.To)
+			}
+		}
+	}
+	var out []string
+	for _, id := range dag.Order {
+		if pick[id] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+func (s *instanceService) StepAction(ctx context.Context, req *connect.Request[instancev1.StepActionRequest]) (*connect.Response[instancev1.StepActionResponse], error) {
+	if req.Msg.StepId == "" {
+		return nil, invalid(errors.New("step_id is required"))
+	}
+	req.Msg.Action = strings.ToUpper(strings.TrimSpace(req.Msg.Action))
+	return onLeader(ctx, s.Server, req, func(ctx context.Context, m *instancev1.StepActionRequest) (*instancev1.StepActionResponse, error) {
+		st := s.FSM.State()
+		inst := st.Instance(nil, m.WorkflowId, m.InstanceId)
+		if inst == nil {
+			return nil, s.instanceNotFound(st, m.WorkflowId, m.InstanceId)
+		}
+		cmd := &statepb.Action{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, StepId: m.StepId, Action: m.Action,
+			Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(s.Now())}
+		if rej := fsm.CheckAction(inst, st.Step(nil, m.WorkflowId, m.InstanceId, m.StepId), cmd); rej != nil {
+			return nil, rejectionError(rej)
+		}
+		res, err := s.apply(ctx, cmd)
+		if err != nil {
+			return nil, err
+		}
+		return &instancev1.StepActionResponse{Step: res.(*fsm.ActionResult).Step}, nil
+	}, func(p *peerClients) func(context.Context, *connect.Request[instancev1.StepActionRequest]) (*connect.Response[instancev1.StepActionResponse], error) {
+		return p.instance.StepAction
+	})
 }

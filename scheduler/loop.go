@@ -38,7 +38,7 @@ func (r *round) decide(inst *statepb.Instance, dag *workflow.DAG, id string, ste
 	}
 	for _, p := range preds {
 		switch cur[p] {
-		case fsm.StepSucceeded, fsm.StepCompletedWithError, fsm.StepUnsatisfied:
+		case fsm.StepSucceeded, fsm.StepCompletedWithError, fsm.StepUnsatisfied, fsm.StepSkipped:
 		default:
 			return edgeWait
 		}

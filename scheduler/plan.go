@@ -415,7 +415,7 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		sd := def.Step(id)
 		kind, attemptStatus := failureKind(st.Status)
 		used := 0
-		for _, a := range st.Attempts {
+		for _, a := range st.Attempts[min(int(st.AttemptsBeforeRestart), len(st.Attempts)):] {
 			if a.Status == attemptStatus {
 				used++
 			}
@@ -502,7 +502,7 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		case retryNow[id]:
 			live = true
 			r.assign(inst, def, st, steps, int64(len(st.Attempts))+1)
-		case fsm.StepRetryable(cur[id]):
+		case fsm.StepRetryable(cur[id]), cur[id] == fsm.StepPaused:
 			live = true
 		case cur[id] == fsm.StepNotCreated || cur[id] == fsm.StepCreated || cur[id] == fsm.StepWaitingForPermits:
 			switch r.decide(inst, dag, id, steps, cur) {
@@ -556,7 +556,7 @@ func (r *round) stopLive(dag *workflow.DAG, steps map[string]*statepb.Step, cur 
 		if st == nil || cur[id] != st.Status {
 			continue
 		}
-		if st.Status == fsm.StepRunning || fsm.StepRetryable(st.Status) || st.Status == fsm.StepCreated {
+		if st.Status == fsm.StepRunning || fsm.StepRetryable(st.Status) || st.Status == fsm.StepCreated || st.Status == fsm.StepPaused || st.Status == fsm.StepWaitingForPermits {
 			r.setStep(st, fsm.StepStopped, reason, nil)
 		}
 	}

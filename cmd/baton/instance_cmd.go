@@ -37,6 +37,7 @@ workflow, so commands name an instance by its workflow and its id.`)
 		newInstanceListCommand(c),
 		newInstanceWatchCommand(c),
 		newInstanceStopCommand(c),
+		newInstanceRestartCommand(c),
 	)
 	return cmd
 }
@@ -371,6 +372,13 @@ func instanceTable(t *table, m *instancev1.GetResponse) {
 			t.row("Children", fmt.Sprintf("step %s: %d in %s (%s%s)", c.GetStepId(), c.GetCount(), c.GetWorkflowId(), strings.Join(ids, ", "), more))
 		}
 	}
+	for _, e := range m.GetActions() {
+		what := e.GetAction()
+		if e.GetStepId() != "" {
+			what += " step " + e.GetStepId()
+		}
+		t.row("Action", fmt.Sprintf("%s  %s by %s  %s", fmtTime(e.GetTime()), what, e.GetActor(), e.GetMessage()))
+	}
 	if len(m.GetSteps()) == 0 {
 		return
 	}
@@ -512,6 +520,46 @@ func newInstanceStopCommand(c *cli) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the instance (`text`)")
+	return cmd
+}
+
+func newInstanceRestartCommand(c *cli) *cobra.Command {
+	var reason, policy, step string
+	cmd := &cobra.Command{
+		Use:   "restart WORKFLOW ID",
+		Short: "Run a FAILED, STOPPED or TIMED_OUT instance again",
+		Long: `Restart runs a finished instance again under its workflow's run strategy.
+--policy RESTART_FROM_INCOMPLETE (the default) runs the steps that did not
+succeed; RESTART_FROM_BEGINNING runs every step; RESTART_FROM_SPECIFIC runs
+--step and every step after it. Earlier attempts stay in the history and do
+not count against retry limits.`,
+		Args: positional("WORKFLOW", "ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			id, err := parseInstanceID(a[1])
+			if err != nil {
+				return err
+			}
+			if step != "" && policy == "" {
+				policy = "RESTART_FROM_SPECIFIC"
+			}
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			res, err := api.instances.Restart(cmd.Context(), connect.NewRequest(&instancev1.RestartRequest{
+				WorkflowId: a[0], InstanceId: id, Policy: policy, StepId: step, Reason: reason,
+			}))
+			if err != nil {
+				return err
+			}
+			return c.out.print(res.Msg, func(t *table) {
+				t.text(fmt.Sprintf("instance %d of %s restarted; steps to run again: %s\n", id, a[0], strings.Join(res.Msg.GetSteps(), ", ")))
+			})
+		},
+	}
+	cmd.Flags().StringVar(&policy, "policy", "", "RESTART_FROM_INCOMPLETE (default), RESTART_FROM_BEGINNING or RESTART_FROM_SPECIFIC")
+	cmd.Flags().StringVar(&step, "step", "", "with RESTART_FROM_SPECIFIC (implied), the step to restart from")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the instance (`text`)")
 	return cmd
 }

@@ -17,7 +17,40 @@ func newStepCommand(c *cli) *cobra.Command {
 		`A step is named by its instance (workflow and id) and its step id. Steps of
 a foreach or while iteration belong to the iteration's instance: its workflow
 is WORKFLOW:INSTANCE:STEP of the loop step, its id the iteration number.`)
-	cmd.AddCommand(newStepGetCommand(c))
+	cmd.AddCommand(newStepGetCommand(c),
+		newStepActionCommand(c, "skip", "SKIP", "Skip a step that has not succeeded: it counts as done and its successors run"),
+		newStepActionCommand(c, "pause", "PAUSE", "Hold back a step that has not started until it is resumed"),
+		newStepActionCommand(c, "resume", "RESUME", "Let a paused step start"))
+	return cmd
+}
+
+func newStepActionCommand(c *cli, use, action, short string) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   use + " WORKFLOW ID STEP",
+		Short: short,
+		Args:  positional("WORKFLOW", "ID", "STEP"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			id, err := parseInstanceID(a[1])
+			if err != nil {
+				return err
+			}
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			res, err := api.instances.StepAction(cmd.Context(), connect.NewRequest(&instancev1.StepActionRequest{
+				WorkflowId: a[0], InstanceId: id, StepId: a[2], Action: action, Reason: reason,
+			}))
+			if err != nil {
+				return err
+			}
+			return c.out.print(res.Msg, func(t *table) {
+				t.text(fmt.Sprintf("step %s of %s %d is %s\n", a[2], a[0], id, res.Msg.GetStep().GetStatus()))
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the instance (`text`)")
 	return cmd
 }
 

@@ -752,6 +752,9 @@ type Step struct {
 	// Node running the current attempt; empty when no attempt is running,
 	// and always for foreach, while and subworkflow steps.
 	Node string `protobuf:"bytes,13,opt,name=node,proto3" json:"node,omitempty"`
+	// Attempts made before the instance was last restarted; retry limits
+	// count only the attempts after them.
+	AttemptsBeforeRestart int32 `protobuf:"varint,15,opt,name=attempts_before_restart,json=attemptsBeforeRestart,proto3" json:"attempts_before_restart,omitempty"`
 	// Progress of a foreach, while or subworkflow step.
 	Loop          *Loop `protobuf:"bytes,14,opt,name=loop,proto3" json:"loop,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -877,6 +880,13 @@ func (x *Step) GetNode() string {
 		return x.Node
 	}
 	return ""
+}
+
+func (x *Step) GetAttemptsBeforeRestart() int32 {
+	if x != nil {
+		return x.AttemptsBeforeRestart
+	}
+	return 0
 }
 
 func (x *Step) GetLoop() *Loop {
@@ -1056,6 +1066,10 @@ type Event struct {
 	AttemptNumber int64  `protobuf:"varint,7,opt,name=attempt_number,json=attemptNumber,proto3" json:"attempt_number,omitempty"`
 	Status        string `protobuf:"bytes,8,opt,name=status,proto3" json:"status,omitempty"`
 	Message       string `protobuf:"bytes,9,opt,name=message,proto3" json:"message,omitempty"`
+	// For an operator action: what was done (STOP, RESTART, SKIP, PAUSE,
+	// RESUME, UNBLOCK) and by whom ("anonymous" until callers authenticate).
+	Action        string `protobuf:"bytes,10,opt,name=action,proto3" json:"action,omitempty"`
+	Actor         string `protobuf:"bytes,11,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1149,6 +1163,20 @@ func (x *Event) GetStatus() string {
 func (x *Event) GetMessage() string {
 	if x != nil {
 		return x.Message
+	}
+	return ""
+}
+
+func (x *Event) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *Event) GetActor() string {
+	if x != nil {
+		return x.Actor
 	}
 	return ""
 }
@@ -1490,6 +1518,7 @@ type StopInstance struct {
 	InstanceId    int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
 	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	Now           *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=now,proto3" json:"now,omitempty"`
+	Actor         string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1552,6 +1581,128 @@ func (x *StopInstance) GetNow() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *StopInstance) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+// Action is an operator's action on an instance or one of its steps.
+type Action struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	InstanceId int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// Empty for an instance action.
+	StepId string `protobuf:"bytes,3,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	// RESTART (instance), SKIP, PAUSE, RESUME (step).
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// RESTART: RESTART_FROM_INCOMPLETE, RESTART_FROM_BEGINNING or
+	// RESTART_FROM_SPECIFIC.
+	RestartPolicy string `protobuf:"bytes,5,opt,name=restart_policy,json=restartPolicy,proto3" json:"restart_policy,omitempty"`
+	// RESTART: the steps to run again, chosen by the leader from the policy
+	// and the definition.
+	ResetSteps    []string               `protobuf:"bytes,6,rep,name=reset_steps,json=resetSteps,proto3" json:"reset_steps,omitempty"`
+	Actor         string                 `protobuf:"bytes,7,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason        string                 `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	Now           *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=now,proto3" json:"now,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Action) Reset() {
+	*x = Action{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Action) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Action) ProtoMessage() {}
+
+func (x *Action) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Action.ProtoReflect.Descriptor instead.
+func (*Action) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Action) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *Action) GetInstanceId() int64 {
+	if x != nil {
+		return x.InstanceId
+	}
+	return 0
+}
+
+func (x *Action) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *Action) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *Action) GetRestartPolicy() string {
+	if x != nil {
+		return x.RestartPolicy
+	}
+	return ""
+}
+
+func (x *Action) GetResetSteps() []string {
+	if x != nil {
+		return x.ResetSteps
+	}
+	return nil
+}
+
+func (x *Action) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *Action) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Action) GetNow() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Now
+	}
+	return nil
+}
+
 // ReportResult records how an attempt ended. It is rejected unless it names the
 // step's current attempt with the same generation.
 type ReportResult struct {
@@ -1576,7 +1727,7 @@ type ReportResult struct {
 
 func (x *ReportResult) Reset() {
 	*x = ReportResult{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	mi := &file_baton_state_v1_state_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1739,7 @@ func (x *ReportResult) String() string {
 func (*ReportResult) ProtoMessage() {}
 
 func (x *ReportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	mi := &file_baton_state_v1_state_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1752,7 @@ func (x *ReportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResult.ProtoReflect.Descriptor instead.
 func (*ReportResult) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{16}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReportResult) GetWorkflowId() string {
@@ -1707,7 +1858,7 @@ type ApplyPlan struct {
 
 func (x *ApplyPlan) Reset() {
 	*x = ApplyPlan{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	mi := &file_baton_state_v1_state_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1870,7 @@ func (x *ApplyPlan) String() string {
 func (*ApplyPlan) ProtoMessage() {}
 
 func (x *ApplyPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	mi := &file_baton_state_v1_state_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1883,7 @@ func (x *ApplyPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPlan.ProtoReflect.Descriptor instead.
 func (*ApplyPlan) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{17}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ApplyPlan) GetNow() *timestamppb.Timestamp {
@@ -1770,7 +1921,7 @@ type PlanAction struct {
 
 func (x *PlanAction) Reset() {
 	*x = PlanAction{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	mi := &file_baton_state_v1_state_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1782,7 +1933,7 @@ func (x *PlanAction) String() string {
 func (*PlanAction) ProtoMessage() {}
 
 func (x *PlanAction) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	mi := &file_baton_state_v1_state_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1795,7 +1946,7 @@ func (x *PlanAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanAction.ProtoReflect.Descriptor instead.
 func (*PlanAction) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{18}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PlanAction) GetAction() isPlanAction_Action {
@@ -1960,7 +2111,7 @@ type SetTrigger struct {
 
 func (x *SetTrigger) Reset() {
 	*x = SetTrigger{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[19]
+	mi := &file_baton_state_v1_state_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1972,7 +2123,7 @@ func (x *SetTrigger) String() string {
 func (*SetTrigger) ProtoMessage() {}
 
 func (x *SetTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[19]
+	mi := &file_baton_state_v1_state_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1985,7 +2136,7 @@ func (x *SetTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTrigger.ProtoReflect.Descriptor instead.
 func (*SetTrigger) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{19}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetTrigger) GetWorkflowId() string {
@@ -2047,7 +2198,7 @@ type FireTrigger struct {
 
 func (x *FireTrigger) Reset() {
 	*x = FireTrigger{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[20]
+	mi := &file_baton_state_v1_state_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2059,7 +2210,7 @@ func (x *FireTrigger) String() string {
 func (*FireTrigger) ProtoMessage() {}
 
 func (x *FireTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[20]
+	mi := &file_baton_state_v1_state_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2072,7 +2223,7 @@ func (x *FireTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FireTrigger.ProtoReflect.Descriptor instead.
 func (*FireTrigger) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{20}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *FireTrigger) GetWorkflowId() string {
@@ -2128,7 +2279,7 @@ type DeleteTrigger struct {
 
 func (x *DeleteTrigger) Reset() {
 	*x = DeleteTrigger{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[21]
+	mi := &file_baton_state_v1_state_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2140,7 +2291,7 @@ func (x *DeleteTrigger) String() string {
 func (*DeleteTrigger) ProtoMessage() {}
 
 func (x *DeleteTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[21]
+	mi := &file_baton_state_v1_state_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2153,7 +2304,7 @@ func (x *DeleteTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrigger.ProtoReflect.Descriptor instead.
 func (*DeleteTrigger) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{21}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteTrigger) GetWorkflowId() string {
@@ -2195,7 +2346,7 @@ type StartChild struct {
 
 func (x *StartChild) Reset() {
 	*x = StartChild{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[22]
+	mi := &file_baton_state_v1_state_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2207,7 +2358,7 @@ func (x *StartChild) String() string {
 func (*StartChild) ProtoMessage() {}
 
 func (x *StartChild) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[22]
+	mi := &file_baton_state_v1_state_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2220,7 +2371,7 @@ func (x *StartChild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartChild.ProtoReflect.Descriptor instead.
 func (*StartChild) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{22}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StartChild) GetParentWorkflowId() string {
@@ -2326,7 +2477,7 @@ type AssignAttempt struct {
 
 func (x *AssignAttempt) Reset() {
 	*x = AssignAttempt{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[23]
+	mi := &file_baton_state_v1_state_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2338,7 +2489,7 @@ func (x *AssignAttempt) String() string {
 func (*AssignAttempt) ProtoMessage() {}
 
 func (x *AssignAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[23]
+	mi := &file_baton_state_v1_state_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2351,7 +2502,7 @@ func (x *AssignAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignAttempt.ProtoReflect.Descriptor instead.
 func (*AssignAttempt) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{23}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AssignAttempt) GetWorkflowId() string {
@@ -2428,7 +2579,7 @@ type SetStepStatus struct {
 
 func (x *SetStepStatus) Reset() {
 	*x = SetStepStatus{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[24]
+	mi := &file_baton_state_v1_state_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2440,7 +2591,7 @@ func (x *SetStepStatus) String() string {
 func (*SetStepStatus) ProtoMessage() {}
 
 func (x *SetStepStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[24]
+	mi := &file_baton_state_v1_state_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2453,7 +2604,7 @@ func (x *SetStepStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetStepStatus.ProtoReflect.Descriptor instead.
 func (*SetStepStatus) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{24}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SetStepStatus) GetWorkflowId() string {
@@ -2526,7 +2677,7 @@ type SetInstanceStatus struct {
 
 func (x *SetInstanceStatus) Reset() {
 	*x = SetInstanceStatus{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[25]
+	mi := &file_baton_state_v1_state_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2538,7 +2689,7 @@ func (x *SetInstanceStatus) String() string {
 func (*SetInstanceStatus) ProtoMessage() {}
 
 func (x *SetInstanceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[25]
+	mi := &file_baton_state_v1_state_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2551,7 +2702,7 @@ func (x *SetInstanceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetInstanceStatus.ProtoReflect.Descriptor instead.
 func (*SetInstanceStatus) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{25}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SetInstanceStatus) GetWorkflowId() string {
@@ -2601,7 +2752,7 @@ type DeleteInstance struct {
 
 func (x *DeleteInstance) Reset() {
 	*x = DeleteInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[26]
+	mi := &file_baton_state_v1_state_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +2764,7 @@ func (x *DeleteInstance) String() string {
 func (*DeleteInstance) ProtoMessage() {}
 
 func (x *DeleteInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[26]
+	mi := &file_baton_state_v1_state_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +2777,7 @@ func (x *DeleteInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInstance.ProtoReflect.Descriptor instead.
 func (*DeleteInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{26}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteInstance) GetWorkflowId() string {
@@ -2732,7 +2883,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aP\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x8e\x05\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xc6\x05\n" +
 	"\x04Step\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -2751,7 +2902,8 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x12\n" +
-	"\x04node\x18\r \x01(\tR\x04node\x12(\n" +
+	"\x04node\x18\r \x01(\tR\x04node\x126\n" +
+	"\x17attempts_before_restart\x18\x0f \x01(\x05R\x15attemptsBeforeRestart\x12(\n" +
 	"\x04loop\x18\x0e \x01(\v2\x14.baton.state.v1.LoopR\x04loop\x1aQ\n" +
 	"\fOutputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
@@ -2783,7 +2935,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\x1aQ\n" +
 	"\fOutputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x93\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xc1\x02\n" +
 	"\x05Event\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -2795,7 +2947,10 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\astep_id\x18\x06 \x01(\tR\x06stepId\x12%\n" +
 	"\x0eattempt_number\x18\a \x01(\x03R\rattemptNumber\x12\x16\n" +
 	"\x06status\x18\b \x01(\tR\x06status\x12\x18\n" +
-	"\amessage\x18\t \x01(\tR\amessage\"x\n" +
+	"\amessage\x18\t \x01(\tR\amessage\x12\x16\n" +
+	"\x06action\x18\n" +
+	" \x01(\tR\x06action\x12\x14\n" +
+	"\x05actor\x18\v \x01(\tR\x05actor\"x\n" +
 	"\x0fUnblockWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12,\n" +
@@ -2828,14 +2983,28 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"7\n" +
 	"\bStepSeed\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x12\n" +
-	"\x04type\x18\x02 \x01(\tR\x04type\"\x96\x01\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\"\xac\x01\n" +
 	"\fStopInstance\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
 	"\vinstance_id\x18\x02 \x01(\x03R\n" +
 	"instanceId\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12,\n" +
-	"\x03now\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\"\x9b\x04\n" +
+	"\x03now\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x14\n" +
+	"\x05actor\x18\x05 \x01(\tR\x05actor\"\x9f\x02\n" +
+	"\x06Action\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1f\n" +
+	"\vinstance_id\x18\x02 \x01(\x03R\n" +
+	"instanceId\x12\x17\n" +
+	"\astep_id\x18\x03 \x01(\tR\x06stepId\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12%\n" +
+	"\x0erestart_policy\x18\x05 \x01(\tR\rrestartPolicy\x12\x1f\n" +
+	"\vreset_steps\x18\x06 \x03(\tR\n" +
+	"resetSteps\x12\x14\n" +
+	"\x05actor\x18\a \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\x12,\n" +
+	"\x03now\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x03now\"\x9b\x04\n" +
 	"\fReportResult\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -2983,7 +3152,7 @@ func file_baton_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_baton_state_v1_state_proto_rawDescData
 }
 
-var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_baton_state_v1_state_proto_goTypes = []any{
 	(*Param)(nil),                 // 0: baton.state.v1.Param
 	(*Workflow)(nil),              // 1: baton.state.v1.Workflow
@@ -3001,107 +3170,109 @@ var file_baton_state_v1_state_proto_goTypes = []any{
 	(*StartInstance)(nil),         // 13: baton.state.v1.StartInstance
 	(*StepSeed)(nil),              // 14: baton.state.v1.StepSeed
 	(*StopInstance)(nil),          // 15: baton.state.v1.StopInstance
-	(*ReportResult)(nil),          // 16: baton.state.v1.ReportResult
-	(*ApplyPlan)(nil),             // 17: baton.state.v1.ApplyPlan
-	(*PlanAction)(nil),            // 18: baton.state.v1.PlanAction
-	(*SetTrigger)(nil),            // 19: baton.state.v1.SetTrigger
-	(*FireTrigger)(nil),           // 20: baton.state.v1.FireTrigger
-	(*DeleteTrigger)(nil),         // 21: baton.state.v1.DeleteTrigger
-	(*StartChild)(nil),            // 22: baton.state.v1.StartChild
-	(*AssignAttempt)(nil),         // 23: baton.state.v1.AssignAttempt
-	(*SetStepStatus)(nil),         // 24: baton.state.v1.SetStepStatus
-	(*SetInstanceStatus)(nil),     // 25: baton.state.v1.SetInstanceStatus
-	(*DeleteInstance)(nil),        // 26: baton.state.v1.DeleteInstance
-	nil,                           // 27: baton.state.v1.Instance.ParamsEntry
-	nil,                           // 28: baton.state.v1.Loop.CountsEntry
-	nil,                           // 29: baton.state.v1.Loop.ValuesEntry
-	nil,                           // 30: baton.state.v1.Step.OutputsEntry
-	nil,                           // 31: baton.state.v1.Attempt.ParamsEntry
-	nil,                           // 32: baton.state.v1.Attempt.OutputsEntry
-	nil,                           // 33: baton.state.v1.StartInstance.ParamsEntry
-	nil,                           // 34: baton.state.v1.ReportResult.OutputsEntry
-	nil,                           // 35: baton.state.v1.StartChild.ParamsEntry
-	nil,                           // 36: baton.state.v1.StartChild.LoopValuesEntry
-	nil,                           // 37: baton.state.v1.AssignAttempt.ParamsEntry
-	nil,                           // 38: baton.state.v1.SetStepStatus.LoopValuesEntry
-	(*structpb.Value)(nil),        // 39: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
+	(*Action)(nil),                // 16: baton.state.v1.Action
+	(*ReportResult)(nil),          // 17: baton.state.v1.ReportResult
+	(*ApplyPlan)(nil),             // 18: baton.state.v1.ApplyPlan
+	(*PlanAction)(nil),            // 19: baton.state.v1.PlanAction
+	(*SetTrigger)(nil),            // 20: baton.state.v1.SetTrigger
+	(*FireTrigger)(nil),           // 21: baton.state.v1.FireTrigger
+	(*DeleteTrigger)(nil),         // 22: baton.state.v1.DeleteTrigger
+	(*StartChild)(nil),            // 23: baton.state.v1.StartChild
+	(*AssignAttempt)(nil),         // 24: baton.state.v1.AssignAttempt
+	(*SetStepStatus)(nil),         // 25: baton.state.v1.SetStepStatus
+	(*SetInstanceStatus)(nil),     // 26: baton.state.v1.SetInstanceStatus
+	(*DeleteInstance)(nil),        // 27: baton.state.v1.DeleteInstance
+	nil,                           // 28: baton.state.v1.Instance.ParamsEntry
+	nil,                           // 29: baton.state.v1.Loop.CountsEntry
+	nil,                           // 30: baton.state.v1.Loop.ValuesEntry
+	nil,                           // 31: baton.state.v1.Step.OutputsEntry
+	nil,                           // 32: baton.state.v1.Attempt.ParamsEntry
+	nil,                           // 33: baton.state.v1.Attempt.OutputsEntry
+	nil,                           // 34: baton.state.v1.StartInstance.ParamsEntry
+	nil,                           // 35: baton.state.v1.ReportResult.OutputsEntry
+	nil,                           // 36: baton.state.v1.StartChild.ParamsEntry
+	nil,                           // 37: baton.state.v1.StartChild.LoopValuesEntry
+	nil,                           // 38: baton.state.v1.AssignAttempt.ParamsEntry
+	nil,                           // 39: baton.state.v1.SetStepStatus.LoopValuesEntry
+	(*structpb.Value)(nil),        // 40: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil), // 41: google.protobuf.Timestamp
 }
 var file_baton_state_v1_state_proto_depIdxs = []int32{
-	39, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
-	40, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
-	40, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
-	40, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
-	27, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
-	40, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
-	40, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
-	40, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
+	40, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
+	41, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
+	41, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
+	41, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
+	28, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
+	41, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
+	41, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
+	41, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
 	5,  // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
-	40, // 9: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
-	40, // 10: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
-	28, // 11: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
-	29, // 12: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
+	41, // 9: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
+	41, // 10: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
+	29, // 11: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
+	30, // 12: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
 	8,  // 13: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
-	40, // 14: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
-	30, // 15: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
-	40, // 16: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
-	40, // 17: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	40, // 18: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	41, // 14: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
+	31, // 15: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
+	41, // 16: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
+	41, // 17: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	41, // 18: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
 	6,  // 19: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
-	40, // 20: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	40, // 21: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
-	31, // 22: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
-	32, // 23: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
-	40, // 24: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
-	40, // 25: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
-	40, // 26: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
-	40, // 27: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
-	40, // 28: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
-	33, // 29: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
+	41, // 20: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	41, // 21: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
+	32, // 22: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
+	33, // 23: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
+	41, // 24: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
+	41, // 25: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
+	41, // 26: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
+	41, // 27: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
+	41, // 28: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
+	34, // 29: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
 	14, // 30: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
-	40, // 31: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
-	40, // 32: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
-	34, // 33: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
-	40, // 34: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
-	40, // 35: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
-	18, // 36: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
-	23, // 37: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
-	24, // 38: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
-	25, // 39: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
-	26, // 40: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
-	22, // 41: baton.state.v1.PlanAction.start_child:type_name -> baton.state.v1.StartChild
-	15, // 42: baton.state.v1.PlanAction.stop_instance:type_name -> baton.state.v1.StopInstance
-	19, // 43: baton.state.v1.PlanAction.set_trigger:type_name -> baton.state.v1.SetTrigger
-	20, // 44: baton.state.v1.PlanAction.fire_trigger:type_name -> baton.state.v1.FireTrigger
-	21, // 45: baton.state.v1.PlanAction.delete_trigger:type_name -> baton.state.v1.DeleteTrigger
-	40, // 46: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
-	40, // 47: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
-	40, // 48: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
-	13, // 49: baton.state.v1.FireTrigger.start:type_name -> baton.state.v1.StartInstance
-	35, // 50: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
-	14, // 51: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
-	36, // 52: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
-	37, // 53: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
-	40, // 54: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
-	6,  // 55: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
-	40, // 56: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
-	38, // 57: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
-	0,  // 58: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 59: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 60: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 61: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 62: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 63: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 64: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 65: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 66: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 67: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 68: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	69, // [69:69] is the sub-list for method output_type
-	69, // [69:69] is the sub-list for method input_type
-	69, // [69:69] is the sub-list for extension type_name
-	69, // [69:69] is the sub-list for extension extendee
-	0,  // [0:69] is the sub-list for field type_name
+	41, // 31: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
+	41, // 32: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
+	41, // 33: baton.state.v1.Action.now:type_name -> google.protobuf.Timestamp
+	35, // 34: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
+	41, // 35: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
+	41, // 36: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
+	19, // 37: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
+	24, // 38: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
+	25, // 39: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
+	26, // 40: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
+	27, // 41: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
+	23, // 42: baton.state.v1.PlanAction.start_child:type_name -> baton.state.v1.StartChild
+	15, // 43: baton.state.v1.PlanAction.stop_instance:type_name -> baton.state.v1.StopInstance
+	20, // 44: baton.state.v1.PlanAction.set_trigger:type_name -> baton.state.v1.SetTrigger
+	21, // 45: baton.state.v1.PlanAction.fire_trigger:type_name -> baton.state.v1.FireTrigger
+	22, // 46: baton.state.v1.PlanAction.delete_trigger:type_name -> baton.state.v1.DeleteTrigger
+	41, // 47: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
+	41, // 48: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
+	41, // 49: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
+	13, // 50: baton.state.v1.FireTrigger.start:type_name -> baton.state.v1.StartInstance
+	36, // 51: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
+	14, // 52: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
+	37, // 53: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
+	38, // 54: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
+	41, // 55: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
+	6,  // 56: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
+	41, // 57: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
+	39, // 58: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
+	0,  // 59: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 60: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 61: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 62: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 63: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 64: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 65: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 66: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 67: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 68: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 69: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	70, // [70:70] is the sub-list for method output_type
+	70, // [70:70] is the sub-list for method input_type
+	70, // [70:70] is the sub-list for extension type_name
+	70, // [70:70] is the sub-list for extension extendee
+	0,  // [0:70] is the sub-list for field type_name
 }
 
 func init() { file_baton_state_v1_state_proto_init() }
@@ -3109,7 +3280,7 @@ func file_baton_state_v1_state_proto_init() {
 	if File_baton_state_v1_state_proto != nil {
 		return
 	}
-	file_baton_state_v1_state_proto_msgTypes[18].OneofWrappers = []any{
+	file_baton_state_v1_state_proto_msgTypes[19].OneofWrappers = []any{
 		(*PlanAction_Assign)(nil),
 		(*PlanAction_StepStatus)(nil),
 		(*PlanAction_InstanceStatus)(nil),
@@ -3126,7 +3297,7 @@ func file_baton_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_state_v1_state_proto_rawDesc), len(file_baton_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   39,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

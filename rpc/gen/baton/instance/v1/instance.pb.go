@@ -218,7 +218,10 @@ type GetResponse struct {
 	Rollup map[string]int64 `protobuf:"bytes,3,rep,name=rollup,proto3" json:"rollup,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// The instances directly under this one's foreach, while and subworkflow
 	// steps: how many, and the first few of each step.
-	Children      []*ChildSummary `protobuf:"bytes,4,rep,name=children,proto3" json:"children,omitempty"`
+	Children []*ChildSummary `protobuf:"bytes,4,rep,name=children,proto3" json:"children,omitempty"`
+	// Operator actions on the instance and its steps (who, when, why), oldest
+	// first.
+	Actions       []*statepb.Event `protobuf:"bytes,5,rep,name=actions,proto3" json:"actions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -277,6 +280,13 @@ func (x *GetResponse) GetRollup() map[string]int64 {
 func (x *GetResponse) GetChildren() []*ChildSummary {
 	if x != nil {
 		return x.Children
+	}
+	return nil
+}
+
+func (x *GetResponse) GetActions() []*statepb.Event {
+	if x != nil {
+		return x.Actions
 	}
 	return nil
 }
@@ -456,6 +466,259 @@ func (x *ListResponse) GetInstances() []*statepb.Instance {
 	return nil
 }
 
+type RestartRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	InstanceId int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// RESTART_FROM_INCOMPLETE (default): the steps that did not succeed;
+	// RESTART_FROM_BEGINNING: every step; RESTART_FROM_SPECIFIC: step_id and
+	// every step after it.
+	Policy        string `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	StepId        string `protobuf:"bytes,4,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartRequest) Reset() {
+	*x = RestartRequest{}
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartRequest) ProtoMessage() {}
+
+func (x *RestartRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartRequest.ProtoReflect.Descriptor instead.
+func (*RestartRequest) Descriptor() ([]byte, []int) {
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RestartRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *RestartRequest) GetInstanceId() int64 {
+	if x != nil {
+		return x.InstanceId
+	}
+	return 0
+}
+
+func (x *RestartRequest) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *RestartRequest) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *RestartRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RestartResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Instance *statepb.Instance      `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	// The steps that will run again.
+	Steps         []string `protobuf:"bytes,2,rep,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartResponse) Reset() {
+	*x = RestartResponse{}
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartResponse) ProtoMessage() {}
+
+func (x *RestartResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartResponse.ProtoReflect.Descriptor instead.
+func (*RestartResponse) Descriptor() ([]byte, []int) {
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RestartResponse) GetInstance() *statepb.Instance {
+	if x != nil {
+		return x.Instance
+	}
+	return nil
+}
+
+func (x *RestartResponse) GetSteps() []string {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+type StepActionRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	InstanceId int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	StepId     string                 `protobuf:"bytes,3,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	// SKIP, PAUSE or RESUME.
+	Action        string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepActionRequest) Reset() {
+	*x = StepActionRequest{}
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepActionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepActionRequest) ProtoMessage() {}
+
+func (x *StepActionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepActionRequest.ProtoReflect.Descriptor instead.
+func (*StepActionRequest) Descriptor() ([]byte, []int) {
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StepActionRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *StepActionRequest) GetInstanceId() int64 {
+	if x != nil {
+		return x.InstanceId
+	}
+	return 0
+}
+
+func (x *StepActionRequest) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *StepActionRequest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *StepActionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type StepActionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          *statepb.Step          `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepActionResponse) Reset() {
+	*x = StepActionResponse{}
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepActionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepActionResponse) ProtoMessage() {}
+
+func (x *StepActionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepActionResponse.ProtoReflect.Descriptor instead.
+func (*StepActionResponse) Descriptor() ([]byte, []int) {
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *StepActionResponse) GetStep() *statepb.Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
 type StopRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
@@ -467,7 +730,7 @@ type StopRequest struct {
 
 func (x *StopRequest) Reset() {
 	*x = StopRequest{}
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[7]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +742,7 @@ func (x *StopRequest) String() string {
 func (*StopRequest) ProtoMessage() {}
 
 func (x *StopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[7]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +755,7 @@ func (x *StopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
 func (*StopRequest) Descriptor() ([]byte, []int) {
-	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{7}
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StopRequest) GetWorkflowId() string {
@@ -525,7 +788,7 @@ type StopResponse struct {
 
 func (x *StopResponse) Reset() {
 	*x = StopResponse{}
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[8]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +800,7 @@ func (x *StopResponse) String() string {
 func (*StopResponse) ProtoMessage() {}
 
 func (x *StopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[8]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +813,7 @@ func (x *StopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
 func (*StopResponse) Descriptor() ([]byte, []int) {
-	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{8}
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StopResponse) GetInstance() *statepb.Instance {
@@ -572,7 +835,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[9]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +847,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[9]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +860,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{9}
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WatchRequest) GetWorkflowId() string {
@@ -630,7 +893,7 @@ type WatchResponse struct {
 
 func (x *WatchResponse) Reset() {
 	*x = WatchResponse{}
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[10]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -642,7 +905,7 @@ func (x *WatchResponse) String() string {
 func (*WatchResponse) ProtoMessage() {}
 
 func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_instance_v1_instance_proto_msgTypes[10]
+	mi := &file_baton_instance_v1_instance_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -655,7 +918,7 @@ func (x *WatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
 func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{10}
+	return file_baton_instance_v1_instance_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatchResponse) GetEvent() *statepb.Event {
@@ -689,12 +952,13 @@ const file_baton_instance_v1_instance_proto_rawDesc = "" +
 	"workflowId\x12\x1f\n" +
 	"\vinstance_id\x18\x02 \x01(\x03R\n" +
 	"instanceId\x12\x14\n" +
-	"\x05stale\x18\x03 \x01(\bR\x05stale\"\xab\x02\n" +
+	"\x05stale\x18\x03 \x01(\bR\x05stale\"\xdc\x02\n" +
 	"\vGetResponse\x124\n" +
 	"\binstance\x18\x01 \x01(\v2\x18.baton.state.v1.InstanceR\binstance\x12*\n" +
 	"\x05steps\x18\x02 \x03(\v2\x14.baton.state.v1.StepR\x05steps\x12B\n" +
 	"\x06rollup\x18\x03 \x03(\v2*.baton.instance.v1.GetResponse.RollupEntryR\x06rollup\x12;\n" +
-	"\bchildren\x18\x04 \x03(\v2\x1f.baton.instance.v1.ChildSummaryR\bchildren\x1a9\n" +
+	"\bchildren\x18\x04 \x03(\v2\x1f.baton.instance.v1.ChildSummaryR\bchildren\x12/\n" +
+	"\aactions\x18\x05 \x03(\v2\x15.baton.state.v1.EventR\aactions\x1a9\n" +
 	"\vRollupEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x81\x01\n" +
@@ -710,7 +974,28 @@ const file_baton_instance_v1_instance_proto_rawDesc = "" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x14\n" +
 	"\x05stale\x18\x03 \x01(\bR\x05stale\"F\n" +
 	"\fListResponse\x126\n" +
-	"\tinstances\x18\x01 \x03(\v2\x18.baton.state.v1.InstanceR\tinstances\"g\n" +
+	"\tinstances\x18\x01 \x03(\v2\x18.baton.state.v1.InstanceR\tinstances\"\x9b\x01\n" +
+	"\x0eRestartRequest\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1f\n" +
+	"\vinstance_id\x18\x02 \x01(\x03R\n" +
+	"instanceId\x12\x16\n" +
+	"\x06policy\x18\x03 \x01(\tR\x06policy\x12\x17\n" +
+	"\astep_id\x18\x04 \x01(\tR\x06stepId\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"]\n" +
+	"\x0fRestartResponse\x124\n" +
+	"\binstance\x18\x01 \x01(\v2\x18.baton.state.v1.InstanceR\binstance\x12\x14\n" +
+	"\x05steps\x18\x02 \x03(\tR\x05steps\"\x9e\x01\n" +
+	"\x11StepActionRequest\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1f\n" +
+	"\vinstance_id\x18\x02 \x01(\x03R\n" +
+	"instanceId\x12\x17\n" +
+	"\astep_id\x18\x03 \x01(\tR\x06stepId\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\">\n" +
+	"\x12StepActionResponse\x12(\n" +
+	"\x04step\x18\x01 \x01(\v2\x14.baton.state.v1.StepR\x04step\"g\n" +
 	"\vStopRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -726,12 +1011,15 @@ const file_baton_instance_v1_instance_proto_rawDesc = "" +
 	"instanceId\x12\x1b\n" +
 	"\tafter_seq\x18\x03 \x01(\x03R\bafterSeq\"<\n" +
 	"\rWatchResponse\x12+\n" +
-	"\x05event\x18\x01 \x01(\v2\x15.baton.state.v1.EventR\x05event2\x83\x03\n" +
+	"\x05event\x18\x01 \x01(\v2\x15.baton.state.v1.EventR\x05event2\xb0\x04\n" +
 	"\x0fInstanceService\x12J\n" +
 	"\x05Start\x12\x1f.baton.instance.v1.StartRequest\x1a .baton.instance.v1.StartResponse\x12D\n" +
 	"\x03Get\x12\x1d.baton.instance.v1.GetRequest\x1a\x1e.baton.instance.v1.GetResponse\x12G\n" +
 	"\x04List\x12\x1e.baton.instance.v1.ListRequest\x1a\x1f.baton.instance.v1.ListResponse\x12G\n" +
-	"\x04Stop\x12\x1e.baton.instance.v1.StopRequest\x1a\x1f.baton.instance.v1.StopResponse\x12L\n" +
+	"\x04Stop\x12\x1e.baton.instance.v1.StopRequest\x1a\x1f.baton.instance.v1.StopResponse\x12P\n" +
+	"\aRestart\x12!.baton.instance.v1.RestartRequest\x1a\".baton.instance.v1.RestartResponse\x12Y\n" +
+	"\n" +
+	"StepAction\x12$.baton.instance.v1.StepActionRequest\x1a%.baton.instance.v1.StepActionResponse\x12L\n" +
 	"\x05Watch\x12\x1f.baton.instance.v1.WatchRequest\x1a .baton.instance.v1.WatchResponse0\x01B?Z=github.com/batonhq/baton/rpc/gen/baton/instance/v1;instancev1b\x06proto3"
 
 var (
@@ -746,50 +1034,61 @@ func file_baton_instance_v1_instance_proto_rawDescGZIP() []byte {
 	return file_baton_instance_v1_instance_proto_rawDescData
 }
 
-var file_baton_instance_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_baton_instance_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_baton_instance_v1_instance_proto_goTypes = []any{
-	(*StartRequest)(nil),     // 0: baton.instance.v1.StartRequest
-	(*StartResponse)(nil),    // 1: baton.instance.v1.StartResponse
-	(*GetRequest)(nil),       // 2: baton.instance.v1.GetRequest
-	(*GetResponse)(nil),      // 3: baton.instance.v1.GetResponse
-	(*ChildSummary)(nil),     // 4: baton.instance.v1.ChildSummary
-	(*ListRequest)(nil),      // 5: baton.instance.v1.ListRequest
-	(*ListResponse)(nil),     // 6: baton.instance.v1.ListResponse
-	(*StopRequest)(nil),      // 7: baton.instance.v1.StopRequest
-	(*StopResponse)(nil),     // 8: baton.instance.v1.StopResponse
-	(*WatchRequest)(nil),     // 9: baton.instance.v1.WatchRequest
-	(*WatchResponse)(nil),    // 10: baton.instance.v1.WatchResponse
-	nil,                      // 11: baton.instance.v1.StartRequest.ParamsEntry
-	nil,                      // 12: baton.instance.v1.GetResponse.RollupEntry
-	(*statepb.Instance)(nil), // 13: baton.state.v1.Instance
-	(*statepb.Step)(nil),     // 14: baton.state.v1.Step
-	(*statepb.Event)(nil),    // 15: baton.state.v1.Event
+	(*StartRequest)(nil),       // 0: baton.instance.v1.StartRequest
+	(*StartResponse)(nil),      // 1: baton.instance.v1.StartResponse
+	(*GetRequest)(nil),         // 2: baton.instance.v1.GetRequest
+	(*GetResponse)(nil),        // 3: baton.instance.v1.GetResponse
+	(*ChildSummary)(nil),       // 4: baton.instance.v1.ChildSummary
+	(*ListRequest)(nil),        // 5: baton.instance.v1.ListRequest
+	(*ListResponse)(nil),       // 6: baton.instance.v1.ListResponse
+	(*RestartRequest)(nil),     // 7: baton.instance.v1.RestartRequest
+	(*RestartResponse)(nil),    // 8: baton.instance.v1.RestartResponse
+	(*StepActionRequest)(nil),  // 9: baton.instance.v1.StepActionRequest
+	(*StepActionResponse)(nil), // 10: baton.instance.v1.StepActionResponse
+	(*StopRequest)(nil),        // 11: baton.instance.v1.StopRequest
+	(*StopResponse)(nil),       // 12: baton.instance.v1.StopResponse
+	(*WatchRequest)(nil),       // 13: baton.instance.v1.WatchRequest
+	(*WatchResponse)(nil),      // 14: baton.instance.v1.WatchResponse
+	nil,                        // 15: baton.instance.v1.StartRequest.ParamsEntry
+	nil,                        // 16: baton.instance.v1.GetResponse.RollupEntry
+	(*statepb.Instance)(nil),   // 17: baton.state.v1.Instance
+	(*statepb.Step)(nil),       // 18: baton.state.v1.Step
+	(*statepb.Event)(nil),      // 19: baton.state.v1.Event
 }
 var file_baton_instance_v1_instance_proto_depIdxs = []int32{
-	11, // 0: baton.instance.v1.StartRequest.params:type_name -> baton.instance.v1.StartRequest.ParamsEntry
-	13, // 1: baton.instance.v1.StartResponse.instance:type_name -> baton.state.v1.Instance
-	13, // 2: baton.instance.v1.GetResponse.instance:type_name -> baton.state.v1.Instance
-	14, // 3: baton.instance.v1.GetResponse.steps:type_name -> baton.state.v1.Step
-	12, // 4: baton.instance.v1.GetResponse.rollup:type_name -> baton.instance.v1.GetResponse.RollupEntry
+	15, // 0: baton.instance.v1.StartRequest.params:type_name -> baton.instance.v1.StartRequest.ParamsEntry
+	17, // 1: baton.instance.v1.StartResponse.instance:type_name -> baton.state.v1.Instance
+	17, // 2: baton.instance.v1.GetResponse.instance:type_name -> baton.state.v1.Instance
+	18, // 3: baton.instance.v1.GetResponse.steps:type_name -> baton.state.v1.Step
+	16, // 4: baton.instance.v1.GetResponse.rollup:type_name -> baton.instance.v1.GetResponse.RollupEntry
 	4,  // 5: baton.instance.v1.GetResponse.children:type_name -> baton.instance.v1.ChildSummary
-	13, // 6: baton.instance.v1.ListResponse.instances:type_name -> baton.state.v1.Instance
-	13, // 7: baton.instance.v1.StopResponse.instance:type_name -> baton.state.v1.Instance
-	15, // 8: baton.instance.v1.WatchResponse.event:type_name -> baton.state.v1.Event
-	0,  // 9: baton.instance.v1.InstanceService.Start:input_type -> baton.instance.v1.StartRequest
-	2,  // 10: baton.instance.v1.InstanceService.Get:input_type -> baton.instance.v1.GetRequest
-	5,  // 11: baton.instance.v1.InstanceService.List:input_type -> baton.instance.v1.ListRequest
-	7,  // 12: baton.instance.v1.InstanceService.Stop:input_type -> baton.instance.v1.StopRequest
-	9,  // 13: baton.instance.v1.InstanceService.Watch:input_type -> baton.instance.v1.WatchRequest
-	1,  // 14: baton.instance.v1.InstanceService.Start:output_type -> baton.instance.v1.StartResponse
-	3,  // 15: baton.instance.v1.InstanceService.Get:output_type -> baton.instance.v1.GetResponse
-	6,  // 16: baton.instance.v1.InstanceService.List:output_type -> baton.instance.v1.ListResponse
-	8,  // 17: baton.instance.v1.InstanceService.Stop:output_type -> baton.instance.v1.StopResponse
-	10, // 18: baton.instance.v1.InstanceService.Watch:output_type -> baton.instance.v1.WatchResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	19, // 6: baton.instance.v1.GetResponse.actions:type_name -> baton.state.v1.Event
+	17, // 7: baton.instance.v1.ListResponse.instances:type_name -> baton.state.v1.Instance
+	17, // 8: baton.instance.v1.RestartResponse.instance:type_name -> baton.state.v1.Instance
+	18, // 9: baton.instance.v1.StepActionResponse.step:type_name -> baton.state.v1.Step
+	17, // 10: baton.instance.v1.StopResponse.instance:type_name -> baton.state.v1.Instance
+	19, // 11: baton.instance.v1.WatchResponse.event:type_name -> baton.state.v1.Event
+	0,  // 12: baton.instance.v1.InstanceService.Start:input_type -> baton.instance.v1.StartRequest
+	2,  // 13: baton.instance.v1.InstanceService.Get:input_type -> baton.instance.v1.GetRequest
+	5,  // 14: baton.instance.v1.InstanceService.List:input_type -> baton.instance.v1.ListRequest
+	11, // 15: baton.instance.v1.InstanceService.Stop:input_type -> baton.instance.v1.StopRequest
+	7,  // 16: baton.instance.v1.InstanceService.Restart:input_type -> baton.instance.v1.RestartRequest
+	9,  // 17: baton.instance.v1.InstanceService.StepAction:input_type -> baton.instance.v1.StepActionRequest
+	13, // 18: baton.instance.v1.InstanceService.Watch:input_type -> baton.instance.v1.WatchRequest
+	1,  // 19: baton.instance.v1.InstanceService.Start:output_type -> baton.instance.v1.StartResponse
+	3,  // 20: baton.instance.v1.InstanceService.Get:output_type -> baton.instance.v1.GetResponse
+	6,  // 21: baton.instance.v1.InstanceService.List:output_type -> baton.instance.v1.ListResponse
+	12, // 22: baton.instance.v1.InstanceService.Stop:output_type -> baton.instance.v1.StopResponse
+	8,  // 23: baton.instance.v1.InstanceService.Restart:output_type -> baton.instance.v1.RestartResponse
+	10, // 24: baton.instance.v1.InstanceService.StepAction:output_type -> baton.instance.v1.StepActionResponse
+	14, // 25: baton.instance.v1.InstanceService.Watch:output_type -> baton.instance.v1.WatchResponse
+	19, // [19:26] is the sub-list for method output_type
+	12, // [12:19] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_baton_instance_v1_instance_proto_init() }
@@ -803,7 +1102,7 @@ func file_baton_instance_v1_instance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_instance_v1_instance_proto_rawDesc), len(file_baton_instance_v1_instance_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

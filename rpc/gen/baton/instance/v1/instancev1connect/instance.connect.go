@@ -42,6 +42,11 @@ const (
 	InstanceServiceListProcedure = "/baton.instance.v1.InstanceService/List"
 	// InstanceServiceStopProcedure is the fully-qualified name of the InstanceService's Stop RPC.
 	InstanceServiceStopProcedure = "/baton.instance.v1.InstanceService/Stop"
+	// InstanceServiceRestartProcedure is the fully-qualified name of the InstanceService's Restart RPC.
+	InstanceServiceRestartProcedure = "/baton.instance.v1.InstanceService/Restart"
+	// InstanceServiceStepActionProcedure is the fully-qualified name of the InstanceService's
+	// StepAction RPC.
+	InstanceServiceStepActionProcedure = "/baton.instance.v1.InstanceService/StepAction"
 	// InstanceServiceWatchProcedure is the fully-qualified name of the InstanceService's Watch RPC.
 	InstanceServiceWatchProcedure = "/baton.instance.v1.InstanceService/Watch"
 )
@@ -57,6 +62,10 @@ type InstanceServiceClient interface {
 	List(context.Context, *connect.Request[v1.ListRequest]) (*connect.Response[v1.ListResponse], error)
 	// Stop stops a running instance and its running steps.
 	Stop(context.Context, *connect.Request[v1.StopRequest]) (*connect.Response[v1.StopResponse], error)
+	// Restart runs a FAILED, STOPPED or TIMED_OUT instance again.
+	Restart(context.Context, *connect.Request[v1.RestartRequest]) (*connect.Response[v1.RestartResponse], error)
+	// StepAction skips, pauses or resumes one step of an unfinished instance.
+	StepAction(context.Context, *connect.Request[v1.StepActionRequest]) (*connect.Response[v1.StepActionResponse], error)
 	// Watch streams every status change of an instance and its steps, in order,
 	// and ends once the instance has reached a terminal status.
 	Watch(context.Context, *connect.Request[v1.WatchRequest]) (*connect.ServerStreamForClient[v1.WatchResponse], error)
@@ -97,6 +106,18 @@ func NewInstanceServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(instanceServiceMethods.ByName("Stop")),
 			connect.WithClientOptions(opts...),
 		),
+		restart: connect.NewClient[v1.RestartRequest, v1.RestartResponse](
+			httpClient,
+			baseURL+InstanceServiceRestartProcedure,
+			connect.WithSchema(instanceServiceMethods.ByName("Restart")),
+			connect.WithClientOptions(opts...),
+		),
+		stepAction: connect.NewClient[v1.StepActionRequest, v1.StepActionResponse](
+			httpClient,
+			baseURL+InstanceServiceStepActionProcedure,
+			connect.WithSchema(instanceServiceMethods.ByName("StepAction")),
+			connect.WithClientOptions(opts...),
+		),
 		watch: connect.NewClient[v1.WatchRequest, v1.WatchResponse](
 			httpClient,
 			baseURL+InstanceServiceWatchProcedure,
@@ -108,11 +129,13 @@ func NewInstanceServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 
 // instanceServiceClient implements InstanceServiceClient.
 type instanceServiceClient struct {
-	start *connect.Client[v1.StartRequest, v1.StartResponse]
-	get   *connect.Client[v1.GetRequest, v1.GetResponse]
-	list  *connect.Client[v1.ListRequest, v1.ListResponse]
-	stop  *connect.Client[v1.StopRequest, v1.StopResponse]
-	watch *connect.Client[v1.WatchRequest, v1.WatchResponse]
+	start      *connect.Client[v1.StartRequest, v1.StartResponse]
+	get        *connect.Client[v1.GetRequest, v1.GetResponse]
+	list       *connect.Client[v1.ListRequest, v1.ListResponse]
+	stop       *connect.Client[v1.StopRequest, v1.StopResponse]
+	restart    *connect.Client[v1.RestartRequest, v1.RestartResponse]
+	stepAction *connect.Client[v1.StepActionRequest, v1.StepActionResponse]
+	watch      *connect.Client[v1.WatchRequest, v1.WatchResponse]
 }
 
 // Start calls baton.instance.v1.InstanceService.Start.
@@ -135,6 +158,16 @@ func (c *instanceServiceClient) Stop(ctx context.Context, req *connect.Request[v
 	return c.stop.CallUnary(ctx, req)
 }
 
+// Restart calls baton.instance.v1.InstanceService.Restart.
+func (c *instanceServiceClient) Restart(ctx context.Context, req *connect.Request[v1.RestartRequest]) (*connect.Response[v1.RestartResponse], error) {
+	return c.restart.CallUnary(ctx, req)
+}
+
+// StepAction calls baton.instance.v1.InstanceService.StepAction.
+func (c *instanceServiceClient) StepAction(ctx context.Context, req *connect.Request[v1.StepActionRequest]) (*connect.Response[v1.StepActionResponse], error) {
+	return c.stepAction.CallUnary(ctx, req)
+}
+
 // Watch calls baton.instance.v1.InstanceService.Watch.
 func (c *instanceServiceClient) Watch(ctx context.Context, req *connect.Request[v1.WatchRequest]) (*connect.ServerStreamForClient[v1.WatchResponse], error) {
 	return c.watch.CallServerStream(ctx, req)
@@ -151,6 +184,10 @@ type InstanceServiceHandler interface {
 	List(context.Context, *connect.Request[v1.ListRequest]) (*connect.Response[v1.ListResponse], error)
 	// Stop stops a running instance and its running steps.
 	Stop(context.Context, *connect.Request[v1.StopRequest]) (*connect.Response[v1.StopResponse], error)
+	// Restart runs a FAILED, STOPPED or TIMED_OUT instance again.
+	Restart(context.Context, *connect.Request[v1.RestartRequest]) (*connect.Response[v1.RestartResponse], error)
+	// StepAction skips, pauses or resumes one step of an unfinished instance.
+	StepAction(context.Context, *connect.Request[v1.StepActionRequest]) (*connect.Response[v1.StepActionResponse], error)
 	// Watch streams every status change of an instance and its steps, in order,
 	// and ends once the instance has reached a terminal status.
 	Watch(context.Context, *connect.Request[v1.WatchRequest], *connect.ServerStream[v1.WatchResponse]) error
@@ -187,6 +224,18 @@ func NewInstanceServiceHandler(svc InstanceServiceHandler, opts ...connect.Handl
 		connect.WithSchema(instanceServiceMethods.ByName("Stop")),
 		connect.WithHandlerOptions(opts...),
 	)
+	instanceServiceRestartHandler := connect.NewUnaryHandler(
+		InstanceServiceRestartProcedure,
+		svc.Restart,
+		connect.WithSchema(instanceServiceMethods.ByName("Restart")),
+		connect.WithHandlerOptions(opts...),
+	)
+	instanceServiceStepActionHandler := connect.NewUnaryHandler(
+		InstanceServiceStepActionProcedure,
+		svc.StepAction,
+		connect.WithSchema(instanceServiceMethods.ByName("StepAction")),
+		connect.WithHandlerOptions(opts...),
+	)
 	instanceServiceWatchHandler := connect.NewServerStreamHandler(
 		InstanceServiceWatchProcedure,
 		svc.Watch,
@@ -203,6 +252,10 @@ func NewInstanceServiceHandler(svc InstanceServiceHandler, opts ...connect.Handl
 			instanceServiceListHandler.ServeHTTP(w, r)
 		case InstanceServiceStopProcedure:
 			instanceServiceStopHandler.ServeHTTP(w, r)
+		case InstanceServiceRestartProcedure:
+			instanceServiceRestartHandler.ServeHTTP(w, r)
+		case InstanceServiceStepActionProcedure:
+			instanceServiceStepActionHandler.ServeHTTP(w, r)
 		case InstanceServiceWatchProcedure:
 			instanceServiceWatchHandler.ServeHTTP(w, r)
 		default:
@@ -228,6 +281,14 @@ func (UnimplementedInstanceServiceHandler) List(context.Context, *connect.Reques
 
 func (UnimplementedInstanceServiceHandler) Stop(context.Context, *connect.Request[v1.StopRequest]) (*connect.Response[v1.StopResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.instance.v1.InstanceService.Stop is not implemented"))
+}
+
+func (UnimplementedInstanceServiceHandler) Restart(context.Context, *connect.Request[v1.RestartRequest]) (*connect.Response[v1.RestartResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.instance.v1.InstanceService.Restart is not implemented"))
+}
+
+func (UnimplementedInstanceServiceHandler) StepAction(context.Context, *connect.Request[v1.StepActionRequest]) (*connect.Response[v1.StepActionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.instance.v1.InstanceService.StepAction is not implemented"))
 }
 
 func (UnimplementedInstanceServiceHandler) Watch(context.Context, *connect.Request[v1.WatchRequest], *connect.ServerStream[v1.WatchResponse]) error {
