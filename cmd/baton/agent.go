@@ -48,11 +48,11 @@ type agentConfig struct {
 	Raft            raftConfig        `yaml:"raft" hcl:"raft"`
 	// MaxWorkflowSteps raises or lowers Maestro's limit of 300 steps per
 	// workflow (benchmarks use 1,000-step chains).
-	MaxWorkflowSteps int             `yaml:"max_workflow_steps" hcl:"max_workflow_steps"`
+	MaxWorkflowSteps int `yaml:"max_workflow_steps" hcl:"max_workflow_steps"`
 	// MinTriggerInterval lowers or raises Maestro's 2 minutes between two
 	// fires of a time trigger (a duration such as "5s").
-	MinTriggerInterval string `yaml:"min_trigger_interval" hcl:"min_trigger_interval"`
-	Retention        retentionConfig `yaml:"retention" hcl:"retention"`
+	MinTriggerInterval string          `yaml:"min_trigger_interval" hcl:"min_trigger_interval"`
+	Retention          retentionConfig `yaml:"retention" hcl:"retention"`
 	// DeadServerCleanup and MinVoters: see cluster.Config.
 	DeadServerCleanup string `yaml:"dead_server_cleanup" hcl:"dead_server_cleanup"`
 	MinVoters         int    `yaml:"min_voters" hcl:"min_voters"`
