@@ -45,6 +45,23 @@ var (
 	}
 )
 
+var (
+	// Seen in the long pass, bridge partition [n2] | [n1] bridged by n3
+	// with n1 leading: a probe's only step was placed on n2 and waited
+	// there for the whole cut (a minute), though n1 and n3 had a quorum.
+	// The leader cannot reach n2, and n2 knows no leader, so the
+	// assignment reaches it neither through the log nor by a fetch; gossip
+	// keeps n2 alive through n3's indirect probes (or flaps it between
+	// failed and alive), so the attempt is not fenced. Placement trusts
+	// gossip alone (scheduler/plan.go, cluster.Node.Members), not whether
+	// the leader can reach the server.
+	bugPlacedOnUnreachable = knownBug{
+		id: "placed-on-unreachable",
+		summary: "during a partial partition the leader places steps on a server it cannot reach but gossip reports alive; " +
+			"they wait until the partition ends",
+	}
+)
+
 func strict() bool { return os.Getenv("BATON_CHAOS_STRICT") == "1" }
 
 // The regression test of bugWipeReexecution: an attempt runs for a while on
@@ -141,5 +158,41 @@ func TestKnownBugServerRetriesAmbiguousWrite(t *testing.T) {
 	wg.Wait()
 	if res := r.checkLinearizable(); len(res.violations) > 0 {
 		t.Errorf("bug %s reproduced:\n%s", bugServerRetriesAmbiguousWrite.id, strings.Join(res.violations, "\n"))
+	}
+}
+
+// The regression test of bugPlacedOnUnreachable: with the leader cut from
+// one follower and both linked to the other, the leader and the bridge have
+// a quorum, so every probe started through them must run while the cut
+// holds; one in three lands on the server the leader cannot reach.
+func TestKnownBugPlacedOnUnreachable(t *testing.T) {
+	if !strict() {
+		t.Skip("regression test of known bug " + bugPlacedOnUnreachable.id + "; runs with BATON_CHAOS_STRICT=1")
+	}
+	c := newCluster(t, newDockerBackend(t, "bug-bridge"), 3)
+	if why := c.b.partitionSupport(); why != "" {
+		t.Skip(why)
+	}
+	r := newRun(t, "bug-bridge", 1, c)
+	r.setup()
+	leader, err := c.waitAgreement(time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	others := r.liveExcept(leader)
+	side, bridge := others[0], others[1]
+	if err := c.b.partition([][2]*node{{leader, side}}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := c.b.heal(); err != nil {
+			t.Error(err)
+		}
+	}()
+	for i := 0; i < 10; i++ {
+		if _, err := r.probeInstance(20*time.Second, leader, bridge); err != nil {
+			t.Fatalf("bug %s reproduced: %s is cut from %s only, %s links both, and probe %d did not run: %v",
+				bugPlacedOnUnreachable.id, side.name, leader.name, bridge.name, i+1, err)
+		}
 	}
 }

@@ -135,6 +135,7 @@ type run struct {
 	mu       sync.Mutex
 	faults   []fault
 	minority []minorityRecord
+	progress []checkResult
 	checks   []checkResult
 	notes    []string
 	timings  map[string][]time.Duration
@@ -345,6 +346,7 @@ func (r *run) finish() {
 	r.addCheck(r.checkAttempts(final))
 	r.addCheck(r.checkLedgers(final))
 	r.addCheck(r.checkMinority(final))
+	r.addCheck(r.checkProgress())
 	r.addCheck(r.checkStateHashes())
 	r.addCheck(r.checkLinearizable())
 	for _, w := range r.workloads {

@@ -12,6 +12,7 @@ import (
 	"github.com/batonhq/baton/fsm"
 	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
 	workflowv1 "github.com/batonhq/baton/rpc/gen/baton/workflow/v1"
+	"github.com/batonhq/baton/test/harness"
 )
 
 // retryPolicy lets every step outlast the faults: platform failures (its
@@ -148,13 +149,26 @@ func (r *run) pushDefinition(def string) error {
 // none) and waits until it succeeds, reading through the same servers: it
 // shows the cluster, or the part of it given, still schedules.
 func (r *run) probe(timeout time.Duration, among ...*node) error {
+	_, err := r.probeInstance(timeout, among...)
+	return err
+}
+
+// probeInstance is probe, returning the instance it started (0 if none).
+func (r *run) probeInstance(timeout time.Duration, among ...*node) (int64, error) {
 	deadline := time.Now().Add(timeout)
 	rid := fmt.Sprintf("%s-probe-%d", r.scenario, r.nextID())
 	rec, err := r.start(probeWorkflow, rid, "probe", nil, timeout, among...)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	r.stats.add("probes", 1)
+	return rec.instanceID, r.waitSucceeded(probeWorkflow, rec.instanceID, time.Until(deadline), among...)
+}
+
+// waitSucceeded polls an instance through the given servers (any live
+// member when none) until it succeeds.
+func (r *run) waitSucceeded(workflowID string, id int64, timeout time.Duration, among ...*node) error {
+	deadline := time.Now().Add(timeout)
 	var last string
 	for time.Now().Before(deadline) {
 		n := r.pickLive()
@@ -162,7 +176,7 @@ func (r *run) probe(timeout time.Duration, among ...*node) error {
 			n = among[r.intn(len(among))]
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		res, err := r.c.instanceClient(n).Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: probeWorkflow, InstanceId: rec.instanceID}))
+		res, err := r.c.instanceClient(n).Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: workflowID, InstanceId: id}))
 		cancel()
 		switch {
 		case err != nil:
@@ -170,11 +184,11 @@ func (r *run) probe(timeout time.Duration, among ...*node) error {
 		case res.Msg.Instance.Status == fsm.InstanceSucceeded:
 			return nil
 		case fsm.InstanceTerminal(res.Msg.Instance.Status):
-			return fmt.Errorf("probe instance %d ended %s: %s", rec.instanceID, res.Msg.Instance.Status, res.Msg.Instance.Reason)
+			return fmt.Errorf("instance %s/%d ended %s: %s", workflowID, id, res.Msg.Instance.Status, res.Msg.Instance.Reason)
 		default:
-			last = "status " + res.Msg.Instance.Status
+			last = "status " + res.Msg.Instance.Status + ": " + harness.DescribeSteps(res.Msg.Steps)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("probe instance %d did not succeed within %s: %s", rec.instanceID, timeout, last)
+	return fmt.Errorf("instance %s/%d did not succeed within %s: %s", workflowID, id, timeout, last)
 }
