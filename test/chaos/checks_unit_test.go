@@ -178,7 +178,7 @@ func TestHiddenAppliesExplainOnlyTheKnownBug(t *testing.T) {
 	stored := map[string]map[int][]int64{k: {1: {1}, 2: {2, 4}, 3: {3}}}
 	history := []porcupine.Operation{
 		op(0, linInput{kind: opPush, key: k, content: 1}, 0, 10, &linOutput{version: 1, created: true}),
-		op(1, linInput{kind: opPush, key: k, content: 2}, 20, 100, &linOutput{version: 4, created: true}),
+		op(1, linInput{kind: opPush, key: k, content: 2, fresh: true}, 20, 100, &linOutput{version: 4, created: true}),
 		op(2, linInput{kind: opPush, key: k, content: 3}, 30, 40, &linOutput{version: 3, created: true}),
 		op(2, linInput{kind: opGet, key: k}, 50, 60, &linOutput{version: 3, content: 3}),
 	}
@@ -193,7 +193,9 @@ func TestHiddenAppliesExplainOnlyTheKnownBug(t *testing.T) {
 	stored = map[string]map[int][]int64{k: {1: {1}, 2: {2}}}
 	history = []porcupine.Operation{
 		op(0, linInput{kind: opPush, key: k, content: 1}, 0, 10, &linOutput{version: 1, created: true}),
-		op(1, linInput{kind: opPush, key: k, content: 2}, 20, 30, &linOutput{version: 2, created: false}),
+		op(1, linInput{kind: opPush, key: k, content: 2, fresh: true}, 20, 30, &linOutput{version: 2, created: false}),
+		// Another client saw content 2 as the latest and pushed it again.
+		op(2, linInput{kind: opPush, key: k, content: 2}, 35, 38, &linOutput{version: 2, created: false}),
 	}
 	if porcupine.CheckOperations(linModel, history) {
 		t.Fatal("a fresh push answered created=false passed the model")

@@ -46,6 +46,7 @@ type linInput struct {
 	kind    opKind
 	key     string // workflow id, or workflow/instance for opStatus
 	content int    // opPush: content id of the pushed definition
+	fresh   bool   // opPush: the first push of this content
 	version int64  // opActivate
 }
 
@@ -379,35 +380,45 @@ func (h *history) describe(ops []porcupine.Operation) []string {
 
 // withHiddenApplies returns the history with the extra applications of
 // pushes that bugServerRetriesAmbiguousWrite causes made explicit, and the
-// evidence for each. A content pushed by a single operation but stored in
-// several versions, or answered created=false, was applied more than once
-// within that operation; each application the answer does not show becomes
-// an operation of its own, with the same interval and the outcome the
-// stored versions prove.
+// evidence for each. A version no push answered as created, holding content
+// one push introduced, was created by that push: if that push answered
+// something else (created=false, or another version), it was applied more
+// than once. Each such application becomes an operation of its own, with
+// the same interval and the outcome the stored versions prove.
 func withHiddenApplies(ops []porcupine.Operation, stored map[string]map[int][]int64) ([]porcupine.Operation, []string) {
-	pushes := map[string]map[int]int{}
+	type content struct {
+		key string
+		c   int
+	}
+	answered := map[content]map[int64]bool{}
 	for _, op := range ops {
-		if in := op.Input.(linInput); in.kind == opPush {
-			if pushes[in.key] == nil {
-				pushes[in.key] = map[int]int{}
+		in, o := op.Input.(linInput), op.Output.(*linOutput)
+		if in.kind == opPush && o != nil && o.created {
+			k := content{in.key, in.content}
+			if answered[k] == nil {
+				answered[k] = map[int64]bool{}
 			}
-			pushes[in.key][in.content]++
+			answered[k][o.version] = true
 		}
 	}
 	var out []porcupine.Operation
 	var evidence []string
 	for _, op := range ops {
 		in, o := op.Input.(linInput), op.Output.(*linOutput)
-		versions := stored[in.key][in.content]
-		if in.kind != opPush || pushes[in.key][in.content] != 1 || (len(versions) < 2 && (o == nil || o.created)) {
+		if in.kind != opPush || !in.fresh {
 			out = append(out, op)
 			continue
 		}
+		versions := stored[in.key][in.content]
 		var hidden []int64
 		for _, v := range versions {
-			if o == nil || !o.created || v != o.version {
+			if !answered[content{in.key, in.content}][v] {
 				hidden = append(hidden, v)
 			}
+		}
+		if len(hidden) == 0 || (o == nil && len(versions) == 1) {
+			out = append(out, op)
+			continue
 		}
 		if o != nil {
 			out = append(out, op)
@@ -422,8 +433,8 @@ func withHiddenApplies(ops []porcupine.Operation, stored map[string]map[int][]in
 		if o != nil {
 			answer = fmt.Sprintf("answered v%d created=%v", o.version, o.created)
 		}
-		evidence = append(evidence, fmt.Sprintf("one push of content %d to %s via %s (%s) %s; the content is stored as versions %v",
-			in.content, in.key, via, describeSpan(op), answer, versions))
+		evidence = append(evidence, fmt.Sprintf("one push of content %d to %s via %s (%s) %s; the content is stored as versions %v, of which %v no answer created",
+			in.content, in.key, via, describeSpan(op), answer, versions, hidden))
 	}
 	return out, evidence
 }

@@ -112,7 +112,7 @@ func (w *linWorkload) push(r *run, client int, key string, content int, fresh, s
 		cancel()
 		ret := r.hist.now()
 		r.stats.add("workflow pushes", 1)
-		in := linInput{kind: opPush, key: key, content: content}
+		in := linInput{kind: opPush, key: key, content: content, fresh: fresh}
 		switch {
 		case err == nil:
 			r.hist.add(client+1, n.name, in, call, ret, &linOutput{version: res.Msg.Version, created: res.Msg.Created})
