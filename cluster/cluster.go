@@ -37,8 +37,15 @@ const (
 	roleValue = "baton-server"
 )
 
-// ErrNotLeader is returned by Apply on a node that is not the leader.
+// ErrNotLeader is returned by Apply on a node that is not the leader; the
+// command was not appended, so it is safe to send again.
 var ErrNotLeader = errors.New("this node is not the Raft leader")
+
+// ErrOutcomeUnknown is returned by Apply when leadership was lost after the
+// command was appended: it may still commit under the next leader, or not.
+// Sending it again could apply it twice, so callers must not retry it
+// blindly; a request id makes a retry safe.
+var ErrOutcomeUnknown = errors.New("leadership was lost before the write was confirmed; it may or may not have been applied")
 
 // Config configures one server.
 type Config struct {
@@ -546,7 +553,10 @@ func (n *Node) Apply(ctx context.Context, m proto.Message) (any, error) {
 	}
 	f := n.raft.Apply(data, timeout)
 	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
+		if errors.Is(err, raft.ErrLeadershipLost) {
+			return nil, ErrOutcomeUnknown
+		}
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
 			return nil, fmt.Errorf("%w: %v", ErrNotLeader, err)
 		}
 		return nil, fmt.Errorf("raft apply: %w", err)

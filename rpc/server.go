@@ -254,6 +254,11 @@ func (s *Server) apply(ctx context.Context, cmd proto.Message) (any, error) {
 		if errors.Is(err, cluster.ErrNotLeader) {
 			return nil, err
 		}
+		if errors.Is(err, cluster.ErrOutcomeUnknown) {
+			// Aborted, not Unavailable: neither this server nor a server
+			// that forwarded the call sends it again by itself.
+			return nil, connect.NewError(connect.CodeAborted, err)
+		}
 		return nil, connect.NewError(connect.CodeUnavailable, err)
 	}
 	if rej, ok := res.(*fsm.Rejection); ok {

@@ -182,7 +182,9 @@ func (c *cli) startInstance(ctx context.Context, api *apiClients, req *instancev
 		if err == nil {
 			return res.Msg, nil
 		}
-		if connect.CodeOf(err) != connect.CodeUnavailable || attempt == startAttempts || ctx.Err() != nil {
+		// Aborted means the leader changed before confirming the start; the
+		// request id makes sending it again safe.
+		if code := connect.CodeOf(err); (code != connect.CodeUnavailable && code != connect.CodeAborted) || attempt == startAttempts || ctx.Err() != nil {
 			return nil, err
 		}
 		d := retryDelay(attempt)
