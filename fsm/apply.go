@@ -538,14 +538,15 @@ func (a *applier) assign(x *statepb.AssignAttempt) bool {
 	}
 	st = mutableStep(st)
 	st.Attempts = append(st.Attempts, &statepb.Attempt{
-		AttemptNumber: x.AttemptNumber,
-		AttemptId:     fmt.Sprintf("%s/%d/%s/%d", x.WorkflowId, x.InstanceId, x.StepId, x.AttemptNumber),
-		Node:          x.Node,
-		Generation:    a.index,
-		Status:        AttemptRunning,
-		StartTime:     a.now,
-		Params:        x.Params,
-		Deadline:      x.Deadline,
+		AttemptNumber:   x.AttemptNumber,
+		AttemptId:       fmt.Sprintf("%s/%d/%s/%d", x.WorkflowId, x.InstanceId, x.StepId, x.AttemptNumber),
+		Node:            x.Node,
+		Generation:      a.index,
+		Status:          AttemptRunning,
+		StartTime:       a.now,
+		Params:          x.Params,
+		Deadline:        x.Deadline,
+		NodeIncarnation: x.NodeIncarnation,
 	})
 	if st.StartTime == nil {
 		st.StartTime = a.now

@@ -22,6 +22,10 @@ type Member struct {
 	Tags map[string]string
 }
 
+// IncarnationTag is the member tag holding the id of the server's data dir
+// (storage.Dir.Incarnation).
+const IncarnationTag = "incarnation"
+
 // Definitions turns a stored version into its parsed definition and DAG.
 type Definitions interface {
 	// Definition parses v; with a path of loop step ids it returns the inline
@@ -326,10 +330,25 @@ func (r *round) place(key string, constraints map[string]string) string {
 	return ring.Pick(key, load)
 }
 
-// alive reports whether node is among the members that can run steps.
-func (r *round) alive(node string) bool {
-	_, ok := r.load[node]
-	return ok
+// runsOn reports whether the node running a step's current attempt is
+// still a member, and still the same server: one restarted with a wiped data
+// dir has a new incarnation and knows nothing of the attempt.
+func (r *round) runsOn(st *statepb.Step) bool {
+	if _, ok := r.load[st.Node]; !ok {
+		return false
+	}
+	a := st.Attempts[len(st.Attempts)-1]
+	inc := r.incarnation(st.Node)
+	return a.NodeIncarnation == "" || inc == "" || inc == a.NodeIncarnation
+}
+
+func (r *round) incarnation(node string) string {
+	for _, m := range r.in.Members {
+		if m.Name == node {
+			return m.Tags[IncarnationTag]
+		}
+	}
+	return ""
 }
 
 func (r *round) wakeAt(t time.Time) {
@@ -488,7 +507,7 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		case cur[id] == fsm.StepRunning && st.Loop != nil:
 			live = true
 			r.loop(inst, def, st)
-		case cur[id] == fsm.StepRunning && !r.alive(st.Node):
+		case cur[id] == fsm.StepRunning && !r.runsOn(st):
 			live = true
 			if r.in.Now.Before(r.in.NodesDeadAfter) {
 				r.wakeAt(r.in.NodesDeadAfter)
@@ -496,7 +515,11 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 			}
 			// Its node left or failed: the attempt is fenced and retried
 			// elsewhere per the platform retry policy.
-			r.setStep(st, fsm.StepPlatformFailed, fmt.Sprintf("node %s is no longer alive", st.Node), nil)
+			why := fmt.Sprintf("node %s is no longer alive", st.Node)
+			if _, member := r.load[st.Node]; member {
+				why = fmt.Sprintf("node %s restarted without its data (a new incarnation); the attempt is lost", st.Node)
+			}
+			r.setStep(st, fsm.StepPlatformFailed, why, nil)
 		case cur[id] == fsm.StepRunning:
 			live = true
 		case retryNow[id]:
@@ -621,6 +644,7 @@ func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *sta
 	r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_Assign{Assign: &statepb.AssignAttempt{
 		WorkflowId: st.WorkflowId, InstanceId: st.InstanceId, StepId: st.StepId,
 		AttemptNumber: attempt, Node: node, Params: params, Deadline: deadline,
+		NodeIncarnation: r.incarnation(node),
 	}}})
 }
 

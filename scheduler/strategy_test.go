@@ -109,3 +109,26 @@ func TestSerialLatestOnlyKeepsOnlyTheNewestQueued(t *testing.T) {
 		t.Fatalf("after the running one ended: %s", got)
 	}
 }
+
+// A server that comes back under the same name with a wiped data dir (a new
+// incarnation) does not keep the attempts of its old self: they are failed
+// as lost to the platform and retried, visibly, as new attempts.
+func TestAttemptOnAnOldIncarnationIsRetried(t *testing.T) {
+	px := newPlanFixture(t, `{"workflow": {"id": "wf", "steps": [{"step": {"id": "a", "type": "NoOp"}}]}}`)
+	px.members = []Member{{Name: "n1", Tags: map[string]string{IncarnationTag: "aaa"}}}
+	px.round()
+	a := px.step("a")
+	if a.Status != fsm.StepRunning || a.Attempts[0].NodeIncarnation != "aaa" {
+		t.Fatalf("a is %s with incarnation %q, want RUNNING on aaa", a.Status, a.Attempts[0].NodeIncarnation)
+	}
+	// Same name, same incarnation: nothing to do.
+	if out := px.round(); len(out.Actions) != 0 {
+		t.Fatalf("re-planned %d actions for a healthy attempt", len(out.Actions))
+	}
+	px.members = []Member{{Name: "n1", Tags: map[string]string{IncarnationTag: "bbb"}}}
+	px.round()
+	a = px.step("a")
+	if a.Status != fsm.StepPlatformFailed || !strings.Contains(a.Reason, "new incarnation") {
+		t.Fatalf("after the node came back wiped a is %s (%q), want PLATFORM_FAILED", a.Status, a.Reason)
+	}
+}

@@ -40,6 +40,10 @@ type Worker struct {
 	Log      *slog.Logger
 	// HTTPAllowHosts are the hosts Http steps may call (runtime.Spec).
 	HTTPAllowHosts []string
+	// Incarnation is this node's data dir id. Attempts placed on another
+	// incarnation of this node name (before its data dir was wiped) are not
+	// run: their journal is gone, so a run would look like a first one.
+	Incarnation string
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc // attempt id -> cancel
@@ -90,10 +94,16 @@ func (w *Worker) fetch(ctx context.Context) {
 			continue
 		}
 		a := st.Attempts[len(st.Attempts)-1]
-		if a.Node == w.Node && a.Status == fsm.AttemptRunning {
+		if w.mine(a) {
 			w.pushed[a.AttemptId] = assigned{step: st, attempt: a}
 		}
 	}
+}
+
+// mine reports whether this node, as it is now, should run the attempt.
+func (w *Worker) mine(a *statepb.Attempt) bool {
+	return a.Node == w.Node && a.Status == fsm.AttemptRunning &&
+		(a.NodeIncarnation == "" || w.Incarnation == "" || a.NodeIncarnation == w.Incarnation)
 }
 
 type assigned struct {
@@ -117,7 +127,7 @@ func (w *Worker) Run(ctx context.Context) {
 				continue
 			}
 			a := st.Attempts[len(st.Attempts)-1]
-			if a.Node == w.Node && a.Status == fsm.AttemptRunning {
+			if w.mine(a) {
 				want[a.AttemptId] = assigned{step: st, attempt: a}
 			}
 		}

@@ -3,9 +3,12 @@
 package storage
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -71,3 +74,28 @@ func (d Dir) OpenRaftStores(retain int, logOutput *os.File) (*RaftStores, error)
 
 // Close closes the bolt database.
 func (s *RaftStores) Close() error { return s.bolt.Close() }
+
+// Incarnation returns the id of this data dir, made at random the first time
+// and kept in the dir. A server whose data dir was wiped comes back with the
+// same name but a new incarnation, so the cluster can tell that the attempts
+// placed on the old one died with it instead of having this server run them
+// again as if for the first time.
+func (d Dir) Incarnation() (string, error) {
+	path := filepath.Join(d.Path, "incarnation")
+	data, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(data))) > 0 {
+		return strings.TrimSpace(string(data)), nil
+	}
+	if err != nil && !os.IsNotExist(err) {
+		return "", fmt.Errorf("read incarnation: %w", err)
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("make incarnation: %w", err)
+	}
+	id := hex.EncodeToString(b[:])
+	if err := writeFileSync(path, []byte(id+"\n")); err != nil {
+		return "", fmt.Errorf("write incarnation: %w", err)
+	}
+	return id, nil
+}

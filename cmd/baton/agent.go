@@ -443,6 +443,15 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	incarnation, err := data.Incarnation()
+	if err != nil {
+		return err
+	}
+	tags := map[string]string{}
+	for k, v := range cfg.Tags {
+		tags[k] = v
+	}
+	tags[scheduler.IncarnationTag] = incarnation
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
 		return fmt.Errorf("listen for the API on %s: %w", cfg.APIAddr, err)
@@ -468,7 +477,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	}
 	node, err = cluster.Start(cluster.Config{
 		NodeName: cfg.Node, Data: data, RaftAddr: cfg.RaftAddr, SerfAddr: cfg.SerfAddr, APIAddr: apiURL,
-		BootstrapExpect: cfg.BootstrapExpect, RetryJoin: cfg.RetryJoin, Tags: cfg.Tags,
+		BootstrapExpect: cfg.BootstrapExpect, RetryJoin: cfg.RetryJoin, Tags: tags,
 		DeadServerCleanup: deadCleanup, MinVoters: minVoters,
 		SnapshotThreshold: uint64(cfg.Raft.SnapshotThreshold), SnapshotInterval: snapInterval, TrailingLogs: uint64(cfg.Raft.TrailingLogs),
 		Logger: log,
@@ -491,6 +500,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	worker := &scheduler.Worker{
 		Node: cfg.Node, State: state, Reporter: rpc.NewReporter(apiURL), Data: data,
 		Now: time.Now, Log: log.With("component", "worker"), HTTPAllowHosts: cfg.HTTPAllowHosts,
+		Incarnation: incarnation,
 	}
 	srv = &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log, Worker: worker, Profiling: cfg.EnablePprof}
 	close(nodeReady)

@@ -920,9 +920,13 @@ type Attempt struct {
 	Deadline *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	// How many times the node started the attempt's runtime; above 1 means it
 	// was re-executed after the node restarted.
-	Executions    int32 `protobuf:"varint,14,opt,name=executions,proto3" json:"executions,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Executions int32 `protobuf:"varint,14,opt,name=executions,proto3" json:"executions,omitempty"`
+	// The incarnation (data dir) of the node the attempt was placed on. A
+	// server that comes back with a wiped data dir has a new one and does not
+	// run the attempts of its old self; the leader retries them elsewhere.
+	NodeIncarnation string `protobuf:"bytes,15,opt,name=node_incarnation,json=nodeIncarnation,proto3" json:"node_incarnation,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Attempt) Reset() {
@@ -1051,6 +1055,13 @@ func (x *Attempt) GetExecutions() int32 {
 		return x.Executions
 	}
 	return 0
+}
+
+func (x *Attempt) GetNodeIncarnation() string {
+	if x != nil {
+		return x.NodeIncarnation
+	}
+	return ""
 }
 
 // Event is one status change on an instance's timeline.
@@ -2470,9 +2481,10 @@ type AssignAttempt struct {
 	Params        map[string]*Param      `protobuf:"bytes,6,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Deadline      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	// For a foreach, while or subworkflow step (node is empty): its loop state.
-	Loop          *Loop `protobuf:"bytes,8,opt,name=loop,proto3" json:"loop,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Loop            *Loop  `protobuf:"bytes,8,opt,name=loop,proto3" json:"loop,omitempty"`
+	NodeIncarnation string `protobuf:"bytes,9,opt,name=node_incarnation,json=nodeIncarnation,proto3" json:"node_incarnation,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AssignAttempt) Reset() {
@@ -2559,6 +2571,13 @@ func (x *AssignAttempt) GetLoop() *Loop {
 		return x.Loop
 	}
 	return nil
+}
+
+func (x *AssignAttempt) GetNodeIncarnation() string {
+	if x != nil {
+		return x.NodeIncarnation
+	}
+	return ""
 }
 
 // SetStepStatus moves a step from one status to another.
@@ -2907,7 +2926,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x04loop\x18\x0e \x01(\v2\x14.baton.state.v1.LoopR\x04loop\x1aQ\n" +
 	"\fOutputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xd5\x05\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x80\x06\n" +
 	"\aAttempt\x12%\n" +
 	"\x0eattempt_number\x18\x01 \x01(\x03R\rattemptNumber\x12\x1d\n" +
 	"\n" +
@@ -2929,7 +2948,8 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\bdeadline\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12\x1e\n" +
 	"\n" +
 	"executions\x18\x0e \x01(\x05R\n" +
-	"executions\x1aP\n" +
+	"executions\x12)\n" +
+	"\x10node_incarnation\x18\x0f \x01(\tR\x0fnodeIncarnation\x1aP\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\x1aQ\n" +
@@ -3094,7 +3114,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\x1aT\n" +
 	"\x0fLoopValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x9c\x03\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xc7\x03\n" +
 	"\rAssignAttempt\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -3105,7 +3125,8 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x04node\x18\x05 \x01(\tR\x04node\x12A\n" +
 	"\x06params\x18\x06 \x03(\v2).baton.state.v1.AssignAttempt.ParamsEntryR\x06params\x126\n" +
 	"\bdeadline\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12(\n" +
-	"\x04loop\x18\b \x01(\v2\x14.baton.state.v1.LoopR\x04loop\x1aP\n" +
+	"\x04loop\x18\b \x01(\v2\x14.baton.state.v1.LoopR\x04loop\x12)\n" +
+	"\x10node_incarnation\x18\t \x01(\tR\x0fnodeIncarnation\x1aP\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x98\x03\n" +
