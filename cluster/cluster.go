@@ -98,6 +98,9 @@ type Node struct {
 
 	mu             sync.Mutex
 	membersChanged chan struct{}
+	// unreachable are the servers the leader has failed to heartbeat for a
+	// while (reachability.go).
+	unreachable map[string]bool
 
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -128,7 +131,7 @@ func Start(cfg Config, f *fsm.FSM, leaderFn func(ctx context.Context)) (*Node, e
 	n := &Node{
 		cfg: cfg, log: cfg.Logger, fsm: f, leaderFn: leaderFn,
 		events: make(chan serf.Event, 256), notifyCh: make(chan bool, 16),
-		membersChanged: make(chan struct{}), stop: make(chan struct{}),
+		membersChanged: make(chan struct{}), stop: make(chan struct{}), unreachable: map[string]bool{},
 	}
 	if err := n.startRaft(); err != nil {
 		return nil, err
@@ -138,10 +141,11 @@ func Start(cfg Config, f *fsm.FSM, leaderFn func(ctx context.Context)) (*Node, e
 		_ = n.stores.Close()
 		return nil, err
 	}
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.leadershipLoop()
 	go n.eventLoop()
 	go n.joinLoop()
+	go n.watchHeartbeats()
 	return n, nil
 }
 

@@ -547,7 +547,9 @@ type memberSource struct{ node *cluster.Node }
 func (m memberSource) Members() []scheduler.Member {
 	var out []scheduler.Member
 	for _, mem := range m.node.Members() {
-		if mem.Status == "alive" {
+		// A server gossip reports alive but the leader cannot reach gets no
+		// new steps, and its running ones are treated as lost after grace.
+		if mem.Status == "alive" && m.node.Reachable(mem.Name) {
 			out = append(out, scheduler.Member{Name: mem.Name, Tags: mem.Tags})
 		}
 	}

@@ -76,15 +76,34 @@ func moduleRoot() string {
 // Path returns a path relative to the module root.
 func Path(rel string) string { return filepath.Join(moduleRoot(), rel) }
 
-// FreePort returns a loopback port that was free a moment ago.
+var (
+	portsMu sync.Mutex
+	// portsGiven are the ports FreePort handed out in this process: the
+	// kernel may offer a just-released port again, and two agents of one
+	// test must not be given the same one.
+	portsGiven = map[int]bool{}
+)
+
+// FreePort returns a loopback port that was free a moment ago and that this
+// process has not handed out before.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for i := 0; i < 100; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !portsGiven[port] {
+			portsGiven[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("free port: the kernel kept offering ports already handed out")
+	return 0
 }
 
 // Agent is one agent process and the addresses it was given.
