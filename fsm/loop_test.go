@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -121,5 +122,32 @@ func TestWritesNeverChangeStoredRecords(t *testing.T) {
 	}
 	if x.state().Step(nil, wfETL, 1, "each").Loop.Launched != 2 {
 		t.Fatal("the writes did not happen")
+	}
+}
+
+// Child instances, loop progress and trigger schedules survive a snapshot
+// and restore like every other record.
+func TestSnapshotRoundTripsLoopsAndTriggers(t *testing.T) {
+	x := loopInstance(t)
+	x.plan(4, childAct(1), childAct(2),
+		&statepb.PlanAction{Action: &statepb.PlanAction_SetTrigger{SetTrigger: &statepb.SetTrigger{
+			WorkflowId: wfETL, TriggerId: "time-0", Version: 1, Spec: `{"type":"CRON"}`, Next: at(60),
+		}}})
+	x.plan(5, instanceAct("etl:1:each", 1, InstanceCreated, InstanceFailed, "boom"))
+	data := snapshotBytes(t, x.fsm)
+	y := newFixture(t)
+	restore(t, y.fsm, data)
+	if got := snapshotBytes(t, y.fsm); !bytes.Equal(got, data) {
+		t.Fatal("restored state snapshots differently")
+	}
+	st := y.state()
+	if tr := st.Triggers(nil, wfETL); len(tr) != 1 || !tr[0].Next.AsTime().Equal(at(60).AsTime()) {
+		t.Fatalf("trigger after restore: %v", tr)
+	}
+	if loop := st.Step(nil, wfETL, 1, "each").Loop; loop.Launched != 2 || loop.Counts[InstanceFailed] != 1 {
+		t.Fatalf("loop after restore: %v", loop)
+	}
+	if kids := st.Children(nil, wfETL, 1, "each"); len(kids) != 2 {
+		t.Fatalf("children after restore: %d (the parent index was not rebuilt)", len(kids))
 	}
 }
