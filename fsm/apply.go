@@ -711,6 +711,11 @@ var (
 	skipFrom    = []string{StepNotCreated, StepCreated, StepWaitingForPermits, StepPaused, StepRunning, StepUserFailed, StepPlatformFailed, StepTimeoutFailed}
 	pauseFrom   = []string{StepNotCreated, StepCreated, StepWaitingForPermits}
 	resumeFrom  = []string{StepPaused}
+	// stop and kill end a step that has not ended: STOPPED, or
+	// FATALLY_FAILED without retries (the instance then fails as its
+	// failure mode says).
+	stopFrom = []string{StepNotCreated, StepCreated, StepWaitingForPermits, StepPaused, StepRunning, StepUserFailed, StepPlatformFailed, StepTimeoutFailed}
+	killFrom = stopFrom
 )
 
 func allowed(status string, from []string) bool {
@@ -731,8 +736,14 @@ func CheckAction(inst *statepb.Instance, st *statepb.Step, c *statepb.Action) *R
 		return notFound("workflow %q has no instance %d", c.WorkflowId, c.InstanceId)
 	}
 	if c.StepId == "" {
+		if c.Action == "KILL" {
+			if InstanceTerminal(inst.Status) {
+				return precondition("instance %s/%d is already %s; kill is allowed when it is CREATED, IN_PROGRESS", inst.WorkflowId, inst.InstanceId, inst.Status)
+			}
+			return nil
+		}
 		if c.Action != "RESTART" {
-			return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("unknown instance action %q (want RESTART)", c.Action)}
+			return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("unknown instance action %q (want RESTART or KILL)", c.Action)}
 		}
 		if !allowed(inst.Status, restartFrom) {
 			return precondition("instance %s/%d is %s; restart is allowed when it is %s", inst.WorkflowId, inst.InstanceId, inst.Status, strings.Join(restartFrom, ", "))
@@ -751,7 +762,7 @@ func CheckAction(inst *statepb.Instance, st *statepb.Step, c *statepb.Action) *R
 	}
 	from, _, ok := stepActionRule(c.Action)
 	if !ok {
-		return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("unknown step action %q (want SKIP, PAUSE or RESUME)", c.Action)}
+		return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("unknown step action %q (want SKIP, PAUSE, RESUME, STOP or KILL)", c.Action)}
 	}
 	if !allowed(st.Status, from) {
 		return precondition("step %s is %s; %s is allowed when it is %s", c.StepId, st.Status, strings.ToLower(c.Action), strings.Join(from, ", "))
@@ -767,6 +778,10 @@ func stepActionRule(action string) (from []string, to string, ok bool) {
 		return pauseFrom, StepPaused, true
 	case "RESUME":
 		return resumeFrom, StepNotCreated, true
+	case "STOP":
+		return stopFrom, StepStopped, true
+	case "KILL":
+		return killFrom, StepFatallyFailed, true
 	}
 	return nil, "", false
 }
@@ -779,6 +794,18 @@ func (a *applier) action(c *statepb.Action) any {
 	}
 	if rej := CheckAction(inst, st, c); rej != nil {
 		return rej
+	}
+	if c.StepId == "" && c.Action == "KILL" {
+		// Kill ends the instance FAILED rather than STOPPED, as Maestro's
+		// kill does; its running steps stop with it.
+		reason := "killed by " + actorOf(c.Actor)
+		if c.Reason != "" {
+			reason += ": " + c.Reason
+		}
+		a.audit(c.WorkflowId, c.InstanceId, "", "KILL", c.Actor, c.Reason)
+		a.stop(c.WorkflowId, c.InstanceId, reason)
+		i := a.setInstanceIfStopped(c.WorkflowId, c.InstanceId, InstanceFailed, reason)
+		return &ActionResult{Instance: i}
 	}
 	if c.StepId == "" {
 		return a.restart(inst, c)
@@ -842,4 +869,26 @@ func (a *applier) audit(workflowID string, instanceID int64, stepID, action, act
 		WorkflowId: workflowID, InstanceId: instanceID, Seq: inst.LastEventSeq, Index: a.index,
 		Time: a.now, StepId: stepID, Status: "ACTION", Message: reason, Action: action, Actor: actorOf(actor),
 	})
+}
+
+// setInstanceIfStopped turns the STOPPED status stop just set into status,
+// without a second terminal event for the parent loop's counts.
+func (a *applier) setInstanceIfStopped(workflowID string, instanceID int64, status, reason string) *statepb.Instance {
+	inst := shallow(a.get(tableInstances, workflowID, instanceID).(*statepb.Instance))
+	if inst.Status != InstanceStopped {
+		return inst
+	}
+	inst.Status = status
+	inst.Reason = reason
+	a.put(tableInstances, inst)
+	if p := inst.Parent; p != nil && !p.Detached {
+		// The loop step counted this child as STOPPED a moment ago.
+		if st, _ := a.get(tableSteps, p.WorkflowId, p.InstanceId, p.StepId).(*statepb.Step); st != nil && st.Loop != nil && st.Loop.Counts[InstanceStopped] > 0 {
+			st = mutableStep(st)
+			st.Loop.Counts[InstanceStopped]--
+			st.Loop.Counts[status]++
+			a.put(tableSteps, st)
+		}
+	}
+	return a.event(workflowID, instanceID, "", 0, status, reason)
 }

@@ -242,6 +242,14 @@ func (s *instanceService) Stop(ctx context.Context, req *connect.Request[instanc
 			return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
 				"instance %s/%d is already %s; only CREATED or IN_PROGRESS instances can be stopped", m.WorkflowId, m.InstanceId, inst.Status))
 		}
+		if m.Kill {
+			res, err := s.apply(ctx, &statepb.Action{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, Action: "KILL",
+				Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(s.Now())})
+			if err != nil {
+				return nil, err
+			}
+			return &instancev1.StopResponse{Instance: res.(*fsm.ActionResult).Instance}, nil
+		}
 		res, err := s.apply(ctx, &statepb.StopInstance{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, Reason: m.Reason, Actor: actor(ctx), Now: timestamppb.New(s.Now())})
 		if err != nil {
 			return nil, err

@@ -498,6 +498,7 @@ func newInstanceListCommand(c *cli) *cobra.Command {
 
 func newInstanceStopCommand(c *cli) *cobra.Command {
 	var reason string
+	var kill bool
 	cmd := &cobra.Command{
 		Use:   "stop WORKFLOW ID",
 		Short: "Stop a running instance and its running steps",
@@ -512,7 +513,7 @@ func newInstanceStopCommand(c *cli) *cobra.Command {
 				return err
 			}
 			res, err := api.instances.Stop(cmd.Context(), connect.NewRequest(&instancev1.StopRequest{
-				WorkflowId: a[0], InstanceId: id, Reason: reason,
+				WorkflowId: a[0], InstanceId: id, Reason: reason, Kill: kill,
 			}))
 			if err != nil {
 				return err
@@ -523,6 +524,7 @@ func newInstanceStopCommand(c *cli) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the instance (`text`)")
+	cmd.Flags().BoolVar(&kill, "kill", false, "end the instance FAILED instead of STOPPED")
 	return cmd
 }
 

@@ -20,7 +20,9 @@ is WORKFLOW:INSTANCE:STEP of the loop step, its id the iteration number.`)
 	cmd.AddCommand(newStepGetCommand(c),
 		newStepActionCommand(c, "skip", "SKIP", "Skip a step that has not succeeded: it counts as done and its successors run"),
 		newStepActionCommand(c, "pause", "PAUSE", "Hold back a step that has not started until it is resumed"),
-		newStepActionCommand(c, "resume", "RESUME", "Let a paused step start"))
+		newStepActionCommand(c, "resume", "RESUME", "Let a paused step start"),
+		newStepActionCommand(c, "stop", "STOP", "Stop a step that has not ended (STOPPED)"),
+		newStepActionCommand(c, "kill", "KILL", "End a step that has not ended as FATALLY_FAILED, without retries"))
 	return cmd
 }
 

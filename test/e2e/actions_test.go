@@ -111,3 +111,32 @@ func TestSkipPauseResume(t *testing.T) {
 		t.Errorf("actions on record: %s", got)
 	}
 }
+
+// Kill ends an instance FAILED (stop ends it STOPPED); a killed step is
+// FATALLY_FAILED without retries. Both are on the record.
+func TestKillInstanceAndStep(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t)
+	addr := a.URL()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ok"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/actions.yaml")
+	first := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-actions", "-p", "dir="+dir, "-p", "nap=300"))
+	waitStep(t, addr, "e2e-actions", first, "nap", "RUNNING")
+	harness.MustCLI(t, addr, "instance", "stop", "e2e-actions", strconv.FormatInt(first, 10), "--kill", "--reason", "runaway")
+	res := getInstance(t, addr, "e2e-actions", first)
+	if res.Instance.Status != "FAILED" || stepByID(t, res, "nap").Status != "STOPPED" ||
+		len(res.Actions) != 1 || res.Actions[0].Action != "KILL" || res.Actions[0].Message != "runaway" {
+		t.Fatalf("after kill: %s, %s, actions %v", res.Instance.Status, harness.DescribeSteps(res.Steps), res.Actions)
+	}
+	second := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-actions", "-p", "dir="+dir, "-p", "nap=300"))
+	waitStep(t, addr, "e2e-actions", second, "nap", "RUNNING")
+	harness.MustCLI(t, addr, "step", "kill", "e2e-actions", strconv.FormatInt(second, 10), "nap")
+	ended := harness.WaitInstancesEnded(t, addr, "e2e-actions", []int64{second}, time.Minute)[second]
+	nap := stepByID(t, ended, "nap")
+	if ended.Instance.Status != "FAILED" || nap.Status != "FATALLY_FAILED" || len(nap.Attempts) != 1 {
+		t.Fatalf("after step kill: %s, %s", ended.Instance.Status, harness.DescribeSteps(ended.Steps))
+	}
+}

@@ -603,7 +603,7 @@ type StepActionRequest struct {
 	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
 	InstanceId int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
 	StepId     string                 `protobuf:"bytes,3,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
-	// SKIP, PAUSE or RESUME.
+	// SKIP, PAUSE, RESUME, STOP or KILL.
 	Action        string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
 	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -720,10 +720,13 @@ func (x *StepActionResponse) GetStep() *statepb.Step {
 }
 
 type StopRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
-	InstanceId    int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	InstanceId int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	Reason     string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Kill: end the instance FAILED instead of STOPPED (its running steps
+	// stop either way).
+	Kill          bool `protobuf:"varint,4,opt,name=kill,proto3" json:"kill,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -777,6 +780,13 @@ func (x *StopRequest) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *StopRequest) GetKill() bool {
+	if x != nil {
+		return x.Kill
+	}
+	return false
 }
 
 type StopResponse struct {
@@ -995,13 +1005,14 @@ const file_baton_instance_v1_instance_proto_rawDesc = "" +
 	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\">\n" +
 	"\x12StepActionResponse\x12(\n" +
-	"\x04step\x18\x01 \x01(\v2\x14.baton.state.v1.StepR\x04step\"g\n" +
+	"\x04step\x18\x01 \x01(\v2\x14.baton.state.v1.StepR\x04step\"{\n" +
 	"\vStopRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
 	"\vinstance_id\x18\x02 \x01(\x03R\n" +
 	"instanceId\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"D\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04kill\x18\x04 \x01(\bR\x04kill\"D\n" +
 	"\fStopResponse\x124\n" +
 	"\binstance\x18\x01 \x01(\v2\x18.baton.state.v1.InstanceR\binstance\"m\n" +
 	"\fWatchRequest\x12\x1f\n" +
