@@ -98,6 +98,9 @@ func (a *applier) apply(m proto.Message) any {
 	case *statepb.Action:
 		a.now = c.Now
 		return a.action(c)
+	case *statepb.SendSignal:
+		a.now = c.Now
+		return &SignalResult{Signal: a.sendSignal(c)}
 	}
 	return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("no apply for %T", m)}
 }
@@ -208,7 +211,7 @@ func (a *applier) stopInstance(c *statepb.StopInstance) any {
 // through them its children.
 func (a *applier) stop(workflowID string, instanceID int64, reason string) *statepb.Instance {
 	for _, st := range a.steps(workflowID, instanceID) {
-		if st.Status == StepRunning || StepRetryable(st.Status) || st.Status == StepCreated || st.Status == StepWaitingForPermits || st.Status == StepPaused {
+		if st.Status == StepRunning || StepRetryable(st.Status) || st.Status == StepCreated || st.Status == StepWaitingForPermits || st.Status == StepWaitingForSignals || st.Status == StepPaused {
 			a.setStep(st, StepStopped, reason, nil)
 		}
 	}
@@ -513,6 +516,8 @@ func (a *applier) applyPlan(c *statepb.ApplyPlan) any {
 			ok = a.fireTrigger(x.FireTrigger)
 		case *statepb.PlanAction_DeleteTrigger:
 			ok = a.deleteTrigger(x.DeleteTrigger)
+		case *statepb.PlanAction_EmitSignals:
+			ok = a.emitSignals(x.EmitSignals)
 		}
 		if ok {
 			res.Applied++
@@ -533,7 +538,7 @@ func (a *applier) assign(x *statepb.AssignAttempt) bool {
 	if st == nil || int64(len(st.Attempts)) != x.AttemptNumber-1 {
 		return false
 	}
-	if st.Status != StepNotCreated && st.Status != StepCreated && st.Status != StepWaitingForPermits && !StepRetryable(st.Status) {
+	if st.Status != StepNotCreated && st.Status != StepCreated && st.Status != StepWaitingForPermits && st.Status != StepWaitingForSignals && !StepRetryable(st.Status) {
 		return false
 	}
 	st = mutableStep(st)
@@ -708,13 +713,13 @@ type ActionResult struct {
 // action gets.
 var (
 	restartFrom = []string{InstanceFailed, InstanceStopped, InstanceTimedOut}
-	skipFrom    = []string{StepNotCreated, StepCreated, StepWaitingForPermits, StepPaused, StepRunning, StepUserFailed, StepPlatformFailed, StepTimeoutFailed}
-	pauseFrom   = []string{StepNotCreated, StepCreated, StepWaitingForPermits}
+	skipFrom    = []string{StepNotCreated, StepCreated, StepWaitingForPermits, StepWaitingForSignals, StepPaused, StepRunning, StepUserFailed, StepPlatformFailed, StepTimeoutFailed}
+	pauseFrom   = []string{StepNotCreated, StepCreated, StepWaitingForPermits, StepWaitingForSignals}
 	resumeFrom  = []string{StepPaused}
 	// stop and kill end a step that has not ended: STOPPED, or
 	// FATALLY_FAILED without retries (the instance then fails as its
 	// failure mode says).
-	stopFrom = []string{StepNotCreated, StepCreated, StepWaitingForPermits, StepPaused, StepRunning, StepUserFailed, StepPlatformFailed, StepTimeoutFailed}
+	stopFrom = []string{StepNotCreated, StepCreated, StepWaitingForPermits, StepWaitingForSignals, StepPaused, StepRunning, StepUserFailed, StepPlatformFailed, StepTimeoutFailed}
 	killFrom = stopFrom
 )
 
@@ -842,6 +847,7 @@ func (a *applier) restart(inst *statepb.Instance, c *statepb.Action) any {
 		}
 		st = mutableStep(st)
 		st.Status, st.Reason, st.Node, st.RetryAt, st.Outputs, st.EndTime, st.Loop = StepNotCreated, "", "", nil, nil, nil, nil
+		st.SignalsEmitted = false
 		st.AttemptsBeforeRestart = int32(len(st.Attempts))
 		a.put(tableSteps, st)
 		a.event(st.WorkflowId, st.InstanceId, st.StepId, 0, StepNotCreated, "reset by restart")
@@ -891,4 +897,45 @@ func (a *applier) setInstanceIfStopped(workflowID string, instanceID int64, stat
 		}
 	}
 	return a.event(workflowID, instanceID, "", 0, status, reason)
+}
+
+// SignalResult is the Apply result of SendSignal.
+type SignalResult struct{ Signal *statepb.Signal }
+
+// sendSignal records a signal with the next number of its name, or returns
+// the one its request id recorded before.
+func (a *applier) sendSignal(c *statepb.SendSignal) *statepb.Signal {
+	if c.RequestId != "" {
+		if o, _ := a.txn.First(tableSignals, "request", c.RequestId); o != nil {
+			return o.(*statepb.Signal)
+		}
+	}
+	seq := int64(1)
+	if it, err := a.txn.GetReverse(tableSignals, "id_prefix", c.Name); err == nil {
+		for o := it.Next(); o != nil; o = it.Next() {
+			if sg := o.(*statepb.Signal); sg.Name == c.Name {
+				seq = sg.Seq + 1
+				break
+			}
+		}
+	}
+	sg := &statepb.Signal{Name: c.Name, Seq: seq, Params: c.Params, RequestId: c.RequestId, Time: a.now, Source: c.Source}
+	a.put(tableSignals, sg)
+	return sg
+}
+
+func (a *applier) emitSignals(x *statepb.EmitSignals) bool {
+	st, _ := a.get(tableSteps, x.WorkflowId, x.InstanceId, x.StepId).(*statepb.Step)
+	if st == nil || st.SignalsEmitted || st.Status != StepSucceeded {
+		return false
+	}
+	for _, sg := range x.Signals {
+		sg = shallow(sg)
+		sg.Now = a.now
+		a.sendSignal(sg)
+	}
+	st = mutableStep(st)
+	st.SignalsEmitted = true
+	a.put(tableSteps, st)
+	return true
 }

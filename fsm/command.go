@@ -25,6 +25,7 @@ const (
 	CmdReportResult     CommandType = 6
 	CmdUnblockWorkflow  CommandType = 7
 	CmdAction           CommandType = 8
+	CmdSendSignal       CommandType = 9
 
 	// CmdNoop changes nothing. It exists because Raft only snapshots once
 	// the FSM has applied an entry past the latest configuration change; an
@@ -51,6 +52,8 @@ func (t CommandType) String() string {
 		return "UnblockWorkflow"
 	case CmdAction:
 		return "Action"
+	case CmdSendSignal:
+		return "SendSignal"
 	}
 	return fmt.Sprintf("CommandType(%d)", byte(t))
 }
@@ -74,6 +77,8 @@ func commandTypeOf(m proto.Message) (CommandType, error) {
 		return CmdUnblockWorkflow, nil
 	case *statepb.Action:
 		return CmdAction, nil
+	case *statepb.SendSignal:
+		return CmdSendSignal, nil
 	}
 	return 0, fmt.Errorf("no command type for %T", m)
 }
@@ -123,6 +128,8 @@ func Decode(data []byte) (proto.Message, error) {
 		m = &statepb.UnblockWorkflow{}
 	case CmdAction:
 		m = &statepb.Action{}
+	case CmdSendSignal:
+		m = &statepb.SendSignal{}
 	default:
 		if t&IgnorableFlag != 0 {
 			return nil, nil

@@ -14,6 +14,7 @@ const (
 	tableSteps     = "steps"
 	tableEvents    = "events"
 	tableTriggers  = "triggers"
+	tableSignals   = "signals"
 )
 
 func schema() *memdb.DBSchema {
@@ -67,6 +68,16 @@ func schema() *memdb.DBSchema {
 			"id": {Name: "id", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {
 				t := o.(*statepb.Trigger)
 				return []any{t.WorkflowId, t.TriggerId}, true
+			}}},
+		}},
+		tableSignals: {Name: tableSignals, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				sg := o.(*statepb.Signal)
+				return []any{sg.Name, sg.Seq}, true
+			}}},
+			"request": {Name: "request", Unique: true, AllowMissing: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				sg := o.(*statepb.Signal)
+				return []any{sg.RequestId}, sg.RequestId != ""
 			}}},
 		}},
 		tableEvents: {Name: tableEvents, Indexes: map[string]*memdb.IndexSchema{

@@ -26,6 +26,7 @@ const (
 	recStep      byte = 5
 	recEvent     byte = 6
 	recTrigger   byte = 7
+	recSignal    byte = 8
 	maxRecordLen      = 64 << 20
 )
 
@@ -41,6 +42,7 @@ var snapshotTables = []struct {
 	{tableSteps, recStep, func() proto.Message { return &statepb.Step{} }},
 	{tableEvents, recEvent, func() proto.Message { return &statepb.Event{} }},
 	{tableTriggers, recTrigger, func() proto.Message { return &statepb.Trigger{} }},
+	{tableSignals, recSignal, func() proto.Message { return &statepb.Signal{} }},
 }
 
 type snapshot struct {

@@ -220,3 +220,25 @@ func (s *State) Triggers(ws WatchSet, workflowID string) []*statepb.Trigger {
 	}
 	return out
 }
+
+// Signals returns the signals of a name, newest first, at most limit (all
+// when limit <= 0).
+func (s *State) Signals(ws WatchSet, name string, limit int) []*statepb.Signal {
+	var out []*statepb.Signal
+	it, err := s.txn.GetReverse(tableSignals, "id_prefix", name)
+	if err != nil {
+		return nil
+	}
+	s.watch(ws, it.WatchCh())
+	for o := it.Next(); o != nil; o = it.Next() {
+		sg := o.(*statepb.Signal)
+		if sg.Name != name {
+			continue // a longer name with this one as prefix
+		}
+		out = append(out, sg)
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out
+}

@@ -17,7 +17,10 @@ const (
 	StepCreated    = "CREATED"
 	// StepWaitingForPermits is a ready step held back by a concurrency
 	// limit (step_concurrency, instance_step_concurrency).
-	StepWaitingForPermits  = "WAITING_FOR_PERMITS"
+	StepWaitingForPermits = "WAITING_FOR_PERMITS"
+	// StepWaitingForSignals is a ready step whose signal_dependencies are
+	// not all matched yet.
+	StepWaitingForSignals  = "WAITING_FOR_SIGNALS"
 	StepRunning            = "RUNNING"
 	StepSucceeded          = "SUCCEEDED"
 	StepCompletedWithError = "COMPLETED_WITH_ERROR"

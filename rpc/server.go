@@ -26,6 +26,7 @@ import (
 	"github.com/batonhq/baton/rpc/gen/baton/cluster/v1/clusterv1connect"
 	"github.com/batonhq/baton/rpc/gen/baton/instance/v1/instancev1connect"
 	"github.com/batonhq/baton/rpc/gen/baton/operator/v1/operatorv1connect"
+	"github.com/batonhq/baton/rpc/gen/baton/signal/v1/signalv1connect"
 	"github.com/batonhq/baton/rpc/gen/baton/workflow/v1/workflowv1connect"
 	"github.com/batonhq/baton/scheduler"
 	"github.com/batonhq/baton/workflow"
@@ -65,6 +66,7 @@ type peerClients struct {
 	workflow workflowv1connect.WorkflowServiceClient
 	instance instancev1connect.InstanceServiceClient
 	cluster  clusterv1connect.ClusterServiceClient
+	signal   signalv1connect.SignalServiceClient
 }
 
 // Handler returns the HTTP handler serving every service.
@@ -78,11 +80,13 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(instancev1connect.NewInstanceServiceHandler(&instanceService{s}, opts...))
 	mux.Handle(clusterv1connect.NewClusterServiceHandler(&clusterService{s}, opts...))
 	mux.Handle(operatorv1connect.NewOperatorServiceHandler(&operatorService{s}, opts...))
+	mux.Handle(signalv1connect.NewSignalServiceHandler(&signalService{s}, opts...))
 	names := []string{
 		workflowv1connect.WorkflowServiceName,
 		instancev1connect.InstanceServiceName,
 		clusterv1connect.ClusterServiceName,
 		operatorv1connect.OperatorServiceName,
+		signalv1connect.SignalServiceName,
 	}
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(names...)))
 	reflector := grpcreflect.NewStaticReflector(names...)
@@ -129,6 +133,7 @@ func (s *Server) peer(addr string) *peerClients {
 		workflow: workflowv1connect.NewWorkflowServiceClient(s.http, addr),
 		instance: instancev1connect.NewInstanceServiceClient(s.http, addr),
 		cluster:  clusterv1connect.NewClusterServiceClient(s.http, addr),
+		signal:   signalv1connect.NewSignalServiceClient(s.http, addr),
 	}
 	s.clients[addr] = c
 	return c

@@ -503,6 +503,9 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		if st == nil {
 			continue
 		}
+		if st.Status == fsm.StepSucceeded && !st.SignalsEmitted && len(def.Step(id).SignalOutputs) > 0 {
+			r.emitSignals(inst, def.Step(id), st, steps)
+		}
 		switch {
 		case cur[id] == fsm.StepRunning && st.Loop != nil:
 			live = true
@@ -527,7 +530,7 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 			r.assign(inst, def, st, steps, int64(len(st.Attempts))+1)
 		case fsm.StepRetryable(cur[id]), cur[id] == fsm.StepPaused:
 			live = true
-		case cur[id] == fsm.StepNotCreated || cur[id] == fsm.StepCreated || cur[id] == fsm.StepWaitingForPermits:
+		case cur[id] == fsm.StepNotCreated || cur[id] == fsm.StepCreated || cur[id] == fsm.StepWaitingForPermits || cur[id] == fsm.StepWaitingForSignals:
 			switch r.decide(inst, dag, id, steps, cur) {
 			case edgeTaken:
 				live = true
@@ -579,7 +582,7 @@ func (r *round) stopLive(dag *workflow.DAG, steps map[string]*statepb.Step, cur 
 		if st == nil || cur[id] != st.Status {
 			continue
 		}
-		if st.Status == fsm.StepRunning || fsm.StepRetryable(st.Status) || st.Status == fsm.StepCreated || st.Status == fsm.StepPaused || st.Status == fsm.StepWaitingForPermits {
+		if st.Status == fsm.StepRunning || fsm.StepRetryable(st.Status) || st.Status == fsm.StepCreated || st.Status == fsm.StepPaused || st.Status == fsm.StepWaitingForPermits || st.Status == fsm.StepWaitingForSignals {
 			r.setStep(st, fsm.StepStopped, reason, nil)
 		}
 	}
@@ -605,6 +608,15 @@ func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *sta
 			WorkflowId: st.WorkflowId, InstanceId: st.InstanceId, StepId: st.StepId,
 			AttemptNumber: attempt, Params: params, Loop: loop,
 		}}})
+		return
+	}
+	if why, err := r.signalsMatched(inst, sd, st, steps); err != nil {
+		r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("signal_dependencies: %v", err), nil)
+		return
+	} else if why != "" {
+		if st.Status != fsm.StepWaitingForSignals || st.Reason != why {
+			r.setStep(st, fsm.StepWaitingForSignals, why, nil)
+		}
 		return
 	}
 	if why := r.permit(inst, def); why != "" {

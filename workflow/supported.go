@@ -52,11 +52,23 @@ func (c *validator) unsupportedSteps(base string, steps []Step, depth int) {
 		if s.Kind == KindWhile && strings.TrimSpace(s.Condition) != "" {
 			c.expression(p+".condition", s.Condition)
 		}
-		if len(s.SignalDependencies) > 0 {
-			c.add(p+".signal_dependencies", "signal_dependencies is not supported yet")
+		if deps, err := s.WaitsForSignals(); err != nil {
+			c.add(p+".signal_dependencies", "%v", err)
+		} else {
+			for _, d := range deps {
+				for name, m := range d.Match {
+					if m.Param != nil && m.Param.Expression != "" {
+						c.expression(keyPath(p+".signal_dependencies", d.Name)+"."+name, m.Param.Expression)
+					}
+				}
+			}
 		}
-		if len(s.SignalOutputs) > 0 {
-			c.add(p+".signal_outputs", "signal_outputs is not supported yet")
+		if outs, err := s.SendsSignals(); err != nil {
+			c.add(p+".signal_outputs", "%v", err)
+		} else {
+			for _, o := range outs {
+				c.unsupportedParams(keyPath(p+".signal_outputs", o.Name), o.Params, 0)
+			}
 		}
 		c.unsupportedParams(p+".params", s.Params, 0)
 		c.unsupportedSteps(p+".steps", s.Steps, depth+1)

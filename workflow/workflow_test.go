@@ -141,9 +141,7 @@ func TestInvalidFixtures(t *testing.T) {
 				`line 11:18: workflow.steps[0].step.timeout: timeout must be positive, got 0s`},
 		{"../valid/unsupported.json", "supported",
 			`line 6:24: workflow.signal_triggers: signal_triggers is not supported yet; ` +
-				`line 30:30: workflow.steps[3].step.type: step type "Kubernetes" is not supported yet; ` +
-				`line 31:32: workflow.steps[3].step.signal_dependencies: signal_dependencies is not supported yet; ` +
-				`line 32:27: workflow.steps[3].step.signal_outputs: signal_outputs is not supported yet`},
+				`line 30:30: workflow.steps[3].step.type: step type "Kubernetes" is not supported yet`},
 		{"sel_errors.json", "supported",
 			`line 2:55: workflow.params.when.expression: sel: syntax error at 1:34: expected an expression, found ')'; ` +
 				`line 4:77: workflow.steps[0].step.transition.successors.b: sel: syntax error at 1:3: operator >> is not supported in SEL; ` +

@@ -18,6 +18,7 @@ import (
 
 	"github.com/batonhq/baton/rpc/gen/baton/cluster/v1/clusterv1connect"
 	"github.com/batonhq/baton/rpc/gen/baton/instance/v1/instancev1connect"
+	"github.com/batonhq/baton/rpc/gen/baton/signal/v1/signalv1connect"
 	"github.com/batonhq/baton/rpc/gen/baton/workflow/v1/workflowv1connect"
 )
 
@@ -66,6 +67,7 @@ type apiClients struct {
 	workflows workflowv1connect.WorkflowServiceClient
 	instances instancev1connect.InstanceServiceClient
 	cluster   clusterv1connect.ClusterServiceClient
+	signals   signalv1connect.SignalServiceClient
 }
 
 func newCLI(stdout, stderr io.Writer) *cli {
@@ -105,6 +107,7 @@ func (c *cli) clients() (*apiClients, error) {
 		address:   addr,
 		workflows: workflowv1connect.NewWorkflowServiceClient(hc, addr, opts...),
 		instances: instancev1connect.NewInstanceServiceClient(hc, addr, opts...),
+		signals:   signalv1connect.NewSignalServiceClient(hc, addr, opts...),
 		cluster:   clusterv1connect.NewClusterServiceClient(hc, addr, opts...),
 	}
 	return c.api, nil

@@ -140,6 +140,7 @@ func newRootCommand(c *cli) *cobra.Command {
 		newWorkflowCommand(c),
 		newInstanceCommand(c),
 		newStepCommand(c),
+		newSignalCommand(c),
 		newStatusCommand(c),
 	)
 	root.AddCommand(newOperatorCommands(c)...)

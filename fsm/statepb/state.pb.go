@@ -529,6 +529,171 @@ func (x *Trigger) GetSkipped() int64 {
 	return 0
 }
 
+// Signal is one signal sent to the cluster: by a client, or by a step's
+// signal_outputs. Signals of one name are numbered 1, 2, 3, … in the order
+// the log applied them.
+type Signal struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Seq       int64                  `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Params    map[string]*Param      `protobuf:"bytes,3,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	RequestId string                 `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Time      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	// Who sent it: "api", or "WORKFLOW/INSTANCE/STEP" for a step output.
+	Source        string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Signal) Reset() {
+	*x = Signal{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Signal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Signal) ProtoMessage() {}
+
+func (x *Signal) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Signal.ProtoReflect.Descriptor instead.
+func (*Signal) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Signal) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Signal) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Signal) GetParams() map[string]*Param {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *Signal) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *Signal) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Signal) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+// SendSignal records a signal. A repeated request id records nothing.
+type SendSignal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Params        map[string]*Param      `protobuf:"bytes,2,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	RequestId     string                 `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Now           *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=now,proto3" json:"now,omitempty"`
+	Source        string                 `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendSignal) Reset() {
+	*x = SendSignal{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendSignal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendSignal) ProtoMessage() {}
+
+func (x *SendSignal) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendSignal.ProtoReflect.Descriptor instead.
+func (*SendSignal) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SendSignal) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SendSignal) GetParams() map[string]*Param {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *SendSignal) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *SendSignal) GetNow() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Now
+	}
+	return nil
+}
+
+func (x *SendSignal) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 // ParentRef links a child instance to the step that started it.
 type ParentRef struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -547,7 +712,7 @@ type ParentRef struct {
 
 func (x *ParentRef) Reset() {
 	*x = ParentRef{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[5]
+	mi := &file_baton_state_v1_state_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +724,7 @@ func (x *ParentRef) String() string {
 func (*ParentRef) ProtoMessage() {}
 
 func (x *ParentRef) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[5]
+	mi := &file_baton_state_v1_state_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +737,7 @@ func (x *ParentRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParentRef.ProtoReflect.Descriptor instead.
 func (*ParentRef) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{5}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ParentRef) GetWorkflowId() string {
@@ -644,7 +809,7 @@ type Loop struct {
 
 func (x *Loop) Reset() {
 	*x = Loop{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[6]
+	mi := &file_baton_state_v1_state_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +821,7 @@ func (x *Loop) String() string {
 func (*Loop) ProtoMessage() {}
 
 func (x *Loop) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[6]
+	mi := &file_baton_state_v1_state_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +834,7 @@ func (x *Loop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Loop.ProtoReflect.Descriptor instead.
 func (*Loop) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{6}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Loop) GetChildWorkflowId() string {
@@ -755,6 +920,8 @@ type Step struct {
 	// Attempts made before the instance was last restarted; retry limits
 	// count only the attempts after them.
 	AttemptsBeforeRestart int32 `protobuf:"varint,15,opt,name=attempts_before_restart,json=attemptsBeforeRestart,proto3" json:"attempts_before_restart,omitempty"`
+	// The step's signal_outputs were sent.
+	SignalsEmitted bool `protobuf:"varint,16,opt,name=signals_emitted,json=signalsEmitted,proto3" json:"signals_emitted,omitempty"`
 	// Progress of a foreach, while or subworkflow step.
 	Loop          *Loop `protobuf:"bytes,14,opt,name=loop,proto3" json:"loop,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -763,7 +930,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[7]
+	mi := &file_baton_state_v1_state_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -775,7 +942,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[7]
+	mi := &file_baton_state_v1_state_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -788,7 +955,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{7}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Step) GetWorkflowId() string {
@@ -889,6 +1056,13 @@ func (x *Step) GetAttemptsBeforeRestart() int32 {
 	return 0
 }
 
+func (x *Step) GetSignalsEmitted() bool {
+	if x != nil {
+		return x.SignalsEmitted
+	}
+	return false
+}
+
 func (x *Step) GetLoop() *Loop {
 	if x != nil {
 		return x.Loop
@@ -931,7 +1105,7 @@ type Attempt struct {
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[8]
+	mi := &file_baton_state_v1_state_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1117,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[8]
+	mi := &file_baton_state_v1_state_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1130,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{8}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Attempt) GetAttemptNumber() int64 {
@@ -1087,7 +1261,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[9]
+	mi := &file_baton_state_v1_state_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1273,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[9]
+	mi := &file_baton_state_v1_state_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1286,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{9}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Event) GetWorkflowId() string {
@@ -1205,7 +1379,7 @@ type UnblockWorkflow struct {
 
 func (x *UnblockWorkflow) Reset() {
 	*x = UnblockWorkflow{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[10]
+	mi := &file_baton_state_v1_state_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1391,7 @@ func (x *UnblockWorkflow) String() string {
 func (*UnblockWorkflow) ProtoMessage() {}
 
 func (x *UnblockWorkflow) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[10]
+	mi := &file_baton_state_v1_state_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1404,7 @@ func (x *UnblockWorkflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnblockWorkflow.ProtoReflect.Descriptor instead.
 func (*UnblockWorkflow) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{10}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UnblockWorkflow) GetWorkflowId() string {
@@ -1267,7 +1441,7 @@ type PushWorkflow struct {
 
 func (x *PushWorkflow) Reset() {
 	*x = PushWorkflow{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[11]
+	mi := &file_baton_state_v1_state_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1453,7 @@ func (x *PushWorkflow) String() string {
 func (*PushWorkflow) ProtoMessage() {}
 
 func (x *PushWorkflow) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[11]
+	mi := &file_baton_state_v1_state_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1466,7 @@ func (x *PushWorkflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushWorkflow.ProtoReflect.Descriptor instead.
 func (*PushWorkflow) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{11}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PushWorkflow) GetWorkflowId() string {
@@ -1335,7 +1509,7 @@ type ActivateWorkflow struct {
 
 func (x *ActivateWorkflow) Reset() {
 	*x = ActivateWorkflow{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[12]
+	mi := &file_baton_state_v1_state_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +1521,7 @@ func (x *ActivateWorkflow) String() string {
 func (*ActivateWorkflow) ProtoMessage() {}
 
 func (x *ActivateWorkflow) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[12]
+	mi := &file_baton_state_v1_state_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1534,7 @@ func (x *ActivateWorkflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateWorkflow.ProtoReflect.Descriptor instead.
 func (*ActivateWorkflow) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{12}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ActivateWorkflow) GetWorkflowId() string {
@@ -1399,7 +1573,7 @@ type StartInstance struct {
 
 func (x *StartInstance) Reset() {
 	*x = StartInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[13]
+	mi := &file_baton_state_v1_state_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1585,7 @@ func (x *StartInstance) String() string {
 func (*StartInstance) ProtoMessage() {}
 
 func (x *StartInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[13]
+	mi := &file_baton_state_v1_state_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1598,7 @@ func (x *StartInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartInstance.ProtoReflect.Descriptor instead.
 func (*StartInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{13}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StartInstance) GetRequestId() string {
@@ -1480,7 +1654,7 @@ type StepSeed struct {
 
 func (x *StepSeed) Reset() {
 	*x = StepSeed{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[14]
+	mi := &file_baton_state_v1_state_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1492,7 +1666,7 @@ func (x *StepSeed) String() string {
 func (*StepSeed) ProtoMessage() {}
 
 func (x *StepSeed) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[14]
+	mi := &file_baton_state_v1_state_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1505,7 +1679,7 @@ func (x *StepSeed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepSeed.ProtoReflect.Descriptor instead.
 func (*StepSeed) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{14}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StepSeed) GetStepId() string {
@@ -1536,7 +1710,7 @@ type StopInstance struct {
 
 func (x *StopInstance) Reset() {
 	*x = StopInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[15]
+	mi := &file_baton_state_v1_state_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1722,7 @@ func (x *StopInstance) String() string {
 func (*StopInstance) ProtoMessage() {}
 
 func (x *StopInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[15]
+	mi := &file_baton_state_v1_state_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1735,7 @@ func (x *StopInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopInstance.ProtoReflect.Descriptor instead.
 func (*StopInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{15}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StopInstance) GetWorkflowId() string {
@@ -1623,7 +1797,7 @@ type Action struct {
 
 func (x *Action) Reset() {
 	*x = Action{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	mi := &file_baton_state_v1_state_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1809,7 @@ func (x *Action) String() string {
 func (*Action) ProtoMessage() {}
 
 func (x *Action) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	mi := &file_baton_state_v1_state_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1822,7 @@ func (x *Action) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Action.ProtoReflect.Descriptor instead.
 func (*Action) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{16}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Action) GetWorkflowId() string {
@@ -1738,7 +1912,7 @@ type ReportResult struct {
 
 func (x *ReportResult) Reset() {
 	*x = ReportResult{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	mi := &file_baton_state_v1_state_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +1924,7 @@ func (x *ReportResult) String() string {
 func (*ReportResult) ProtoMessage() {}
 
 func (x *ReportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	mi := &file_baton_state_v1_state_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +1937,7 @@ func (x *ReportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResult.ProtoReflect.Descriptor instead.
 func (*ReportResult) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{17}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReportResult) GetWorkflowId() string {
@@ -1869,7 +2043,7 @@ type ApplyPlan struct {
 
 func (x *ApplyPlan) Reset() {
 	*x = ApplyPlan{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	mi := &file_baton_state_v1_state_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +2055,7 @@ func (x *ApplyPlan) String() string {
 func (*ApplyPlan) ProtoMessage() {}
 
 func (x *ApplyPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	mi := &file_baton_state_v1_state_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +2068,7 @@ func (x *ApplyPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPlan.ProtoReflect.Descriptor instead.
 func (*ApplyPlan) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{18}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ApplyPlan) GetNow() *timestamppb.Timestamp {
@@ -1925,6 +2099,7 @@ type PlanAction struct {
 	//	*PlanAction_SetTrigger
 	//	*PlanAction_FireTrigger
 	//	*PlanAction_DeleteTrigger
+	//	*PlanAction_EmitSignals
 	Action        isPlanAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1932,7 +2107,7 @@ type PlanAction struct {
 
 func (x *PlanAction) Reset() {
 	*x = PlanAction{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[19]
+	mi := &file_baton_state_v1_state_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1944,7 +2119,7 @@ func (x *PlanAction) String() string {
 func (*PlanAction) ProtoMessage() {}
 
 func (x *PlanAction) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[19]
+	mi := &file_baton_state_v1_state_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1957,7 +2132,7 @@ func (x *PlanAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanAction.ProtoReflect.Descriptor instead.
 func (*PlanAction) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{19}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PlanAction) GetAction() isPlanAction_Action {
@@ -2048,6 +2223,15 @@ func (x *PlanAction) GetDeleteTrigger() *DeleteTrigger {
 	return nil
 }
 
+func (x *PlanAction) GetEmitSignals() *EmitSignals {
+	if x != nil {
+		if x, ok := x.Action.(*PlanAction_EmitSignals); ok {
+			return x.EmitSignals
+		}
+	}
+	return nil
+}
+
 type isPlanAction_Action interface {
 	isPlanAction_Action()
 }
@@ -2088,6 +2272,10 @@ type PlanAction_DeleteTrigger struct {
 	DeleteTrigger *DeleteTrigger `protobuf:"bytes,9,opt,name=delete_trigger,json=deleteTrigger,proto3,oneof"`
 }
 
+type PlanAction_EmitSignals struct {
+	EmitSignals *EmitSignals `protobuf:"bytes,10,opt,name=emit_signals,json=emitSignals,proto3,oneof"`
+}
+
 func (*PlanAction_Assign) isPlanAction_Action() {}
 
 func (*PlanAction_StepStatus) isPlanAction_Action() {}
@@ -2106,6 +2294,77 @@ func (*PlanAction_FireTrigger) isPlanAction_Action() {}
 
 func (*PlanAction_DeleteTrigger) isPlanAction_Action() {}
 
+func (*PlanAction_EmitSignals) isPlanAction_Action() {}
+
+// EmitSignals sends a succeeded step's signal_outputs, once.
+type EmitSignals struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	InstanceId    int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	StepId        string                 `protobuf:"bytes,3,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Signals       []*SendSignal          `protobuf:"bytes,4,rep,name=signals,proto3" json:"signals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmitSignals) Reset() {
+	*x = EmitSignals{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmitSignals) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmitSignals) ProtoMessage() {}
+
+func (x *EmitSignals) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmitSignals.ProtoReflect.Descriptor instead.
+func (*EmitSignals) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *EmitSignals) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *EmitSignals) GetInstanceId() int64 {
+	if x != nil {
+		return x.InstanceId
+	}
+	return 0
+}
+
+func (x *EmitSignals) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *EmitSignals) GetSignals() []*SendSignal {
+	if x != nil {
+		return x.Signals
+	}
+	return nil
+}
+
 // SetTrigger (re)starts a trigger's schedule at next.
 type SetTrigger struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -2122,7 +2381,7 @@ type SetTrigger struct {
 
 func (x *SetTrigger) Reset() {
 	*x = SetTrigger{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[20]
+	mi := &file_baton_state_v1_state_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2134,7 +2393,7 @@ func (x *SetTrigger) String() string {
 func (*SetTrigger) ProtoMessage() {}
 
 func (x *SetTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[20]
+	mi := &file_baton_state_v1_state_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2147,7 +2406,7 @@ func (x *SetTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTrigger.ProtoReflect.Descriptor instead.
 func (*SetTrigger) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{20}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetTrigger) GetWorkflowId() string {
@@ -2209,7 +2468,7 @@ type FireTrigger struct {
 
 func (x *FireTrigger) Reset() {
 	*x = FireTrigger{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[21]
+	mi := &file_baton_state_v1_state_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2221,7 +2480,7 @@ func (x *FireTrigger) String() string {
 func (*FireTrigger) ProtoMessage() {}
 
 func (x *FireTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[21]
+	mi := &file_baton_state_v1_state_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2234,7 +2493,7 @@ func (x *FireTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FireTrigger.ProtoReflect.Descriptor instead.
 func (*FireTrigger) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{21}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *FireTrigger) GetWorkflowId() string {
@@ -2290,7 +2549,7 @@ type DeleteTrigger struct {
 
 func (x *DeleteTrigger) Reset() {
 	*x = DeleteTrigger{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[22]
+	mi := &file_baton_state_v1_state_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2302,7 +2561,7 @@ func (x *DeleteTrigger) String() string {
 func (*DeleteTrigger) ProtoMessage() {}
 
 func (x *DeleteTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[22]
+	mi := &file_baton_state_v1_state_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2315,7 +2574,7 @@ func (x *DeleteTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrigger.ProtoReflect.Descriptor instead.
 func (*DeleteTrigger) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{22}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteTrigger) GetWorkflowId() string {
@@ -2357,7 +2616,7 @@ type StartChild struct {
 
 func (x *StartChild) Reset() {
 	*x = StartChild{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[23]
+	mi := &file_baton_state_v1_state_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2369,7 +2628,7 @@ func (x *StartChild) String() string {
 func (*StartChild) ProtoMessage() {}
 
 func (x *StartChild) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[23]
+	mi := &file_baton_state_v1_state_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2382,7 +2641,7 @@ func (x *StartChild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartChild.ProtoReflect.Descriptor instead.
 func (*StartChild) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{23}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StartChild) GetParentWorkflowId() string {
@@ -2489,7 +2748,7 @@ type AssignAttempt struct {
 
 func (x *AssignAttempt) Reset() {
 	*x = AssignAttempt{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[24]
+	mi := &file_baton_state_v1_state_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2501,7 +2760,7 @@ func (x *AssignAttempt) String() string {
 func (*AssignAttempt) ProtoMessage() {}
 
 func (x *AssignAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[24]
+	mi := &file_baton_state_v1_state_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2514,7 +2773,7 @@ func (x *AssignAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignAttempt.ProtoReflect.Descriptor instead.
 func (*AssignAttempt) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{24}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AssignAttempt) GetWorkflowId() string {
@@ -2598,7 +2857,7 @@ type SetStepStatus struct {
 
 func (x *SetStepStatus) Reset() {
 	*x = SetStepStatus{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[25]
+	mi := &file_baton_state_v1_state_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2610,7 +2869,7 @@ func (x *SetStepStatus) String() string {
 func (*SetStepStatus) ProtoMessage() {}
 
 func (x *SetStepStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[25]
+	mi := &file_baton_state_v1_state_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2623,7 +2882,7 @@ func (x *SetStepStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetStepStatus.ProtoReflect.Descriptor instead.
 func (*SetStepStatus) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{25}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SetStepStatus) GetWorkflowId() string {
@@ -2696,7 +2955,7 @@ type SetInstanceStatus struct {
 
 func (x *SetInstanceStatus) Reset() {
 	*x = SetInstanceStatus{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[26]
+	mi := &file_baton_state_v1_state_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2708,7 +2967,7 @@ func (x *SetInstanceStatus) String() string {
 func (*SetInstanceStatus) ProtoMessage() {}
 
 func (x *SetInstanceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[26]
+	mi := &file_baton_state_v1_state_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2721,7 +2980,7 @@ func (x *SetInstanceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetInstanceStatus.ProtoReflect.Descriptor instead.
 func (*SetInstanceStatus) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{26}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SetInstanceStatus) GetWorkflowId() string {
@@ -2771,7 +3030,7 @@ type DeleteInstance struct {
 
 func (x *DeleteInstance) Reset() {
 	*x = DeleteInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[27]
+	mi := &file_baton_state_v1_state_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2783,7 +3042,7 @@ func (x *DeleteInstance) String() string {
 func (*DeleteInstance) ProtoMessage() {}
 
 func (x *DeleteInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[27]
+	mi := &file_baton_state_v1_state_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2796,7 +3055,7 @@ func (x *DeleteInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInstance.ProtoReflect.Descriptor instead.
 func (*DeleteInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{27}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteInstance) GetWorkflowId() string {
@@ -2878,7 +3137,29 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\n" +
 	"last_fired\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tlastFired\x12\x14\n" +
 	"\x05fires\x18\a \x01(\x03R\x05fires\x12\x18\n" +
-	"\askipped\x18\b \x01(\x03R\askipped\"\xd6\x01\n" +
+	"\askipped\x18\b \x01(\x03R\askipped\"\xa3\x02\n" +
+	"\x06Signal\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12:\n" +
+	"\x06params\x18\x03 \x03(\v2\".baton.state.v1.Signal.ParamsEntryR\x06params\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\x1aP\n" +
+	"\vParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x97\x02\n" +
+	"\n" +
+	"SendSignal\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12>\n" +
+	"\x06params\x18\x02 \x03(\v2&.baton.state.v1.SendSignal.ParamsEntryR\x06params\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12,\n" +
+	"\x03now\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x16\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x1aP\n" +
+	"\vParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xd6\x01\n" +
 	"\tParentRef\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -2902,7 +3183,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aP\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xc6\x05\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xef\x05\n" +
 	"\x04Step\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -2922,7 +3203,8 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"start_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x12\n" +
 	"\x04node\x18\r \x01(\tR\x04node\x126\n" +
-	"\x17attempts_before_restart\x18\x0f \x01(\x05R\x15attemptsBeforeRestart\x12(\n" +
+	"\x17attempts_before_restart\x18\x0f \x01(\x05R\x15attemptsBeforeRestart\x12'\n" +
+	"\x0fsignals_emitted\x18\x10 \x01(\bR\x0esignalsEmitted\x12(\n" +
 	"\x04loop\x18\x0e \x01(\v2\x14.baton.state.v1.LoopR\x04loop\x1aQ\n" +
 	"\fOutputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
@@ -3051,7 +3333,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"o\n" +
 	"\tApplyPlan\x12,\n" +
 	"\x03now\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x124\n" +
-	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\"\xf7\x04\n" +
+	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\"\xb9\x05\n" +
 	"\n" +
 	"PlanAction\x127\n" +
 	"\x06assign\x18\x01 \x01(\v2\x1d.baton.state.v1.AssignAttemptH\x00R\x06assign\x12@\n" +
@@ -3065,8 +3347,17 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\vset_trigger\x18\a \x01(\v2\x1a.baton.state.v1.SetTriggerH\x00R\n" +
 	"setTrigger\x12@\n" +
 	"\ffire_trigger\x18\b \x01(\v2\x1b.baton.state.v1.FireTriggerH\x00R\vfireTrigger\x12F\n" +
-	"\x0edelete_trigger\x18\t \x01(\v2\x1d.baton.state.v1.DeleteTriggerH\x00R\rdeleteTriggerB\b\n" +
-	"\x06action\"\xc4\x01\n" +
+	"\x0edelete_trigger\x18\t \x01(\v2\x1d.baton.state.v1.DeleteTriggerH\x00R\rdeleteTrigger\x12@\n" +
+	"\femit_signals\x18\n" +
+	" \x01(\v2\x1b.baton.state.v1.EmitSignalsH\x00R\vemitSignalsB\b\n" +
+	"\x06action\"\x9e\x01\n" +
+	"\vEmitSignals\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1f\n" +
+	"\vinstance_id\x18\x02 \x01(\x03R\n" +
+	"instanceId\x12\x17\n" +
+	"\astep_id\x18\x03 \x01(\tR\x06stepId\x124\n" +
+	"\asignals\x18\x04 \x03(\v2\x1a.baton.state.v1.SendSignalR\asignals\"\xc4\x01\n" +
 	"\n" +
 	"SetTrigger\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
@@ -3173,127 +3464,140 @@ func file_baton_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_baton_state_v1_state_proto_rawDescData
 }
 
-var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_baton_state_v1_state_proto_goTypes = []any{
 	(*Param)(nil),                 // 0: baton.state.v1.Param
 	(*Workflow)(nil),              // 1: baton.state.v1.Workflow
 	(*WorkflowVersion)(nil),       // 2: baton.state.v1.WorkflowVersion
 	(*Instance)(nil),              // 3: baton.state.v1.Instance
 	(*Trigger)(nil),               // 4: baton.state.v1.Trigger
-	(*ParentRef)(nil),             // 5: baton.state.v1.ParentRef
-	(*Loop)(nil),                  // 6: baton.state.v1.Loop
-	(*Step)(nil),                  // 7: baton.state.v1.Step
-	(*Attempt)(nil),               // 8: baton.state.v1.Attempt
-	(*Event)(nil),                 // 9: baton.state.v1.Event
-	(*UnblockWorkflow)(nil),       // 10: baton.state.v1.UnblockWorkflow
-	(*PushWorkflow)(nil),          // 11: baton.state.v1.PushWorkflow
-	(*ActivateWorkflow)(nil),      // 12: baton.state.v1.ActivateWorkflow
-	(*StartInstance)(nil),         // 13: baton.state.v1.StartInstance
-	(*StepSeed)(nil),              // 14: baton.state.v1.StepSeed
-	(*StopInstance)(nil),          // 15: baton.state.v1.StopInstance
-	(*Action)(nil),                // 16: baton.state.v1.Action
-	(*ReportResult)(nil),          // 17: baton.state.v1.ReportResult
-	(*ApplyPlan)(nil),             // 18: baton.state.v1.ApplyPlan
-	(*PlanAction)(nil),            // 19: baton.state.v1.PlanAction
-	(*SetTrigger)(nil),            // 20: baton.state.v1.SetTrigger
-	(*FireTrigger)(nil),           // 21: baton.state.v1.FireTrigger
-	(*DeleteTrigger)(nil),         // 22: baton.state.v1.DeleteTrigger
-	(*StartChild)(nil),            // 23: baton.state.v1.StartChild
-	(*AssignAttempt)(nil),         // 24: baton.state.v1.AssignAttempt
-	(*SetStepStatus)(nil),         // 25: baton.state.v1.SetStepStatus
-	(*SetInstanceStatus)(nil),     // 26: baton.state.v1.SetInstanceStatus
-	(*DeleteInstance)(nil),        // 27: baton.state.v1.DeleteInstance
-	nil,                           // 28: baton.state.v1.Instance.ParamsEntry
-	nil,                           // 29: baton.state.v1.Loop.CountsEntry
-	nil,                           // 30: baton.state.v1.Loop.ValuesEntry
-	nil,                           // 31: baton.state.v1.Step.OutputsEntry
-	nil,                           // 32: baton.state.v1.Attempt.ParamsEntry
-	nil,                           // 33: baton.state.v1.Attempt.OutputsEntry
-	nil,                           // 34: baton.state.v1.StartInstance.ParamsEntry
-	nil,                           // 35: baton.state.v1.ReportResult.OutputsEntry
-	nil,                           // 36: baton.state.v1.StartChild.ParamsEntry
-	nil,                           // 37: baton.state.v1.StartChild.LoopValuesEntry
-	nil,                           // 38: baton.state.v1.AssignAttempt.ParamsEntry
-	nil,                           // 39: baton.state.v1.SetStepStatus.LoopValuesEntry
-	(*structpb.Value)(nil),        // 40: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil), // 41: google.protobuf.Timestamp
+	(*Signal)(nil),                // 5: baton.state.v1.Signal
+	(*SendSignal)(nil),            // 6: baton.state.v1.SendSignal
+	(*ParentRef)(nil),             // 7: baton.state.v1.ParentRef
+	(*Loop)(nil),                  // 8: baton.state.v1.Loop
+	(*Step)(nil),                  // 9: baton.state.v1.Step
+	(*Attempt)(nil),               // 10: baton.state.v1.Attempt
+	(*Event)(nil),                 // 11: baton.state.v1.Event
+	(*UnblockWorkflow)(nil),       // 12: baton.state.v1.UnblockWorkflow
+	(*PushWorkflow)(nil),          // 13: baton.state.v1.PushWorkflow
+	(*ActivateWorkflow)(nil),      // 14: baton.state.v1.ActivateWorkflow
+	(*StartInstance)(nil),         // 15: baton.state.v1.StartInstance
+	(*StepSeed)(nil),              // 16: baton.state.v1.StepSeed
+	(*StopInstance)(nil),          // 17: baton.state.v1.StopInstance
+	(*Action)(nil),                // 18: baton.state.v1.Action
+	(*ReportResult)(nil),          // 19: baton.state.v1.ReportResult
+	(*ApplyPlan)(nil),             // 20: baton.state.v1.ApplyPlan
+	(*PlanAction)(nil),            // 21: baton.state.v1.PlanAction
+	(*EmitSignals)(nil),           // 22: baton.state.v1.EmitSignals
+	(*SetTrigger)(nil),            // 23: baton.state.v1.SetTrigger
+	(*FireTrigger)(nil),           // 24: baton.state.v1.FireTrigger
+	(*DeleteTrigger)(nil),         // 25: baton.state.v1.DeleteTrigger
+	(*StartChild)(nil),            // 26: baton.state.v1.StartChild
+	(*AssignAttempt)(nil),         // 27: baton.state.v1.AssignAttempt
+	(*SetStepStatus)(nil),         // 28: baton.state.v1.SetStepStatus
+	(*SetInstanceStatus)(nil),     // 29: baton.state.v1.SetInstanceStatus
+	(*DeleteInstance)(nil),        // 30: baton.state.v1.DeleteInstance
+	nil,                           // 31: baton.state.v1.Instance.ParamsEntry
+	nil,                           // 32: baton.state.v1.Signal.ParamsEntry
+	nil,                           // 33: baton.state.v1.SendSignal.ParamsEntry
+	nil,                           // 34: baton.state.v1.Loop.CountsEntry
+	nil,                           // 35: baton.state.v1.Loop.ValuesEntry
+	nil,                           // 36: baton.state.v1.Step.OutputsEntry
+	nil,                           // 37: baton.state.v1.Attempt.ParamsEntry
+	nil,                           // 38: baton.state.v1.Attempt.OutputsEntry
+	nil,                           // 39: baton.state.v1.StartInstance.ParamsEntry
+	nil,                           // 40: baton.state.v1.ReportResult.OutputsEntry
+	nil,                           // 41: baton.state.v1.StartChild.ParamsEntry
+	nil,                           // 42: baton.state.v1.StartChild.LoopValuesEntry
+	nil,                           // 43: baton.state.v1.AssignAttempt.ParamsEntry
+	nil,                           // 44: baton.state.v1.SetStepStatus.LoopValuesEntry
+	(*structpb.Value)(nil),        // 45: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil), // 46: google.protobuf.Timestamp
 }
 var file_baton_state_v1_state_proto_depIdxs = []int32{
-	40, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
-	41, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
-	41, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
-	41, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
-	28, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
-	41, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
-	41, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
-	41, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
-	5,  // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
-	41, // 9: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
-	41, // 10: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
-	29, // 11: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
-	30, // 12: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
-	8,  // 13: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
-	41, // 14: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
-	31, // 15: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
-	41, // 16: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
-	41, // 17: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	41, // 18: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	6,  // 19: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
-	41, // 20: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	41, // 21: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
-	32, // 22: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
-	33, // 23: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
-	41, // 24: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
-	41, // 25: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
-	41, // 26: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
-	41, // 27: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
-	41, // 28: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
-	34, // 29: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
-	14, // 30: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
-	41, // 31: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
-	41, // 32: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
-	41, // 33: baton.state.v1.Action.now:type_name -> google.protobuf.Timestamp
-	35, // 34: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
-	41, // 35: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
-	41, // 36: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
-	19, // 37: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
-	24, // 38: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
-	25, // 39: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
-	26, // 40: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
-	27, // 41: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
-	23, // 42: baton.state.v1.PlanAction.start_child:type_name -> baton.state.v1.StartChild
-	15, // 43: baton.state.v1.PlanAction.stop_instance:type_name -> baton.state.v1.StopInstance
-	20, // 44: baton.state.v1.PlanAction.set_trigger:type_name -> baton.state.v1.SetTrigger
-	21, // 45: baton.state.v1.PlanAction.fire_trigger:type_name -> baton.state.v1.FireTrigger
-	22, // 46: baton.state.v1.PlanAction.delete_trigger:type_name -> baton.state.v1.DeleteTrigger
-	41, // 47: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
-	41, // 48: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
-	41, // 49: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
-	13, // 50: baton.state.v1.FireTrigger.start:type_name -> baton.state.v1.StartInstance
-	36, // 51: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
-	14, // 52: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
-	37, // 53: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
-	38, // 54: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
-	41, // 55: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
-	6,  // 56: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
-	41, // 57: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
-	39, // 58: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
-	0,  // 59: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 60: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 61: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 62: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 63: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 64: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 65: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 66: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 67: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 68: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 69: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	70, // [70:70] is the sub-list for method output_type
-	70, // [70:70] is the sub-list for method input_type
-	70, // [70:70] is the sub-list for extension type_name
-	70, // [70:70] is the sub-list for extension extendee
-	0,  // [0:70] is the sub-list for field type_name
+	45, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
+	46, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
+	46, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
+	46, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
+	31, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
+	46, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
+	46, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
+	46, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
+	7,  // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
+	46, // 9: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
+	46, // 10: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
+	32, // 11: baton.state.v1.Signal.params:type_name -> baton.state.v1.Signal.ParamsEntry
+	46, // 12: baton.state.v1.Signal.time:type_name -> google.protobuf.Timestamp
+	33, // 13: baton.state.v1.SendSignal.params:type_name -> baton.state.v1.SendSignal.ParamsEntry
+	46, // 14: baton.state.v1.SendSignal.now:type_name -> google.protobuf.Timestamp
+	34, // 15: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
+	35, // 16: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
+	10, // 17: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
+	46, // 18: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
+	36, // 19: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
+	46, // 20: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
+	46, // 21: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	46, // 22: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	8,  // 23: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
+	46, // 24: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	46, // 25: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
+	37, // 26: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
+	38, // 27: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
+	46, // 28: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
+	46, // 29: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
+	46, // 30: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
+	46, // 31: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
+	46, // 32: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
+	39, // 33: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
+	16, // 34: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
+	46, // 35: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
+	46, // 36: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
+	46, // 37: baton.state.v1.Action.now:type_name -> google.protobuf.Timestamp
+	40, // 38: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
+	46, // 39: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
+	46, // 40: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
+	21, // 41: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
+	27, // 42: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
+	28, // 43: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
+	29, // 44: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
+	30, // 45: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
+	26, // 46: baton.state.v1.PlanAction.start_child:type_name -> baton.state.v1.StartChild
+	17, // 47: baton.state.v1.PlanAction.stop_instance:type_name -> baton.state.v1.StopInstance
+	23, // 48: baton.state.v1.PlanAction.set_trigger:type_name -> baton.state.v1.SetTrigger
+	24, // 49: baton.state.v1.PlanAction.fire_trigger:type_name -> baton.state.v1.FireTrigger
+	25, // 50: baton.state.v1.PlanAction.delete_trigger:type_name -> baton.state.v1.DeleteTrigger
+	22, // 51: baton.state.v1.PlanAction.emit_signals:type_name -> baton.state.v1.EmitSignals
+	6,  // 52: baton.state.v1.EmitSignals.signals:type_name -> baton.state.v1.SendSignal
+	46, // 53: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
+	46, // 54: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
+	46, // 55: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
+	15, // 56: baton.state.v1.FireTrigger.start:type_name -> baton.state.v1.StartInstance
+	41, // 57: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
+	16, // 58: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
+	42, // 59: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
+	43, // 60: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
+	46, // 61: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
+	8,  // 62: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
+	46, // 63: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
+	44, // 64: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
+	0,  // 65: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 66: baton.state.v1.Signal.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 67: baton.state.v1.SendSignal.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 68: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 69: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 70: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 71: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 72: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 73: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 74: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 75: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 76: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 77: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	78, // [78:78] is the sub-list for method output_type
+	78, // [78:78] is the sub-list for method input_type
+	78, // [78:78] is the sub-list for extension type_name
+	78, // [78:78] is the sub-list for extension extendee
+	0,  // [0:78] is the sub-list for field type_name
 }
 
 func init() { file_baton_state_v1_state_proto_init() }
@@ -3301,7 +3605,7 @@ func file_baton_state_v1_state_proto_init() {
 	if File_baton_state_v1_state_proto != nil {
 		return
 	}
-	file_baton_state_v1_state_proto_msgTypes[19].OneofWrappers = []any{
+	file_baton_state_v1_state_proto_msgTypes[21].OneofWrappers = []any{
 		(*PlanAction_Assign)(nil),
 		(*PlanAction_StepStatus)(nil),
 		(*PlanAction_InstanceStatus)(nil),
@@ -3311,6 +3615,7 @@ func file_baton_state_v1_state_proto_init() {
 		(*PlanAction_SetTrigger)(nil),
 		(*PlanAction_FireTrigger)(nil),
 		(*PlanAction_DeleteTrigger)(nil),
+		(*PlanAction_EmitSignals)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3318,7 +3623,7 @@ func file_baton_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_state_v1_state_proto_rawDesc), len(file_baton_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
