@@ -502,20 +502,14 @@ func (r *run) partition(kind string, sides [][]*node, bridges []*node) (string, 
 		n.cut = false
 	}
 	r.c.mu.Unlock()
-	progress := checkResult{name: "the majority side keeps scheduling during a partition", checked: 1}
-	switch {
-	case pr.err == nil:
-	case stall != "":
-		// Known bug: it must at least run once the cut heals.
-		progress.knownBug(bugPlacedOnUnreachable, fmt.Sprintf("%s %s: %s", kind, names(majority), stall))
-		if err := r.waitSucceeded(probeWorkflow, pr.id, 2*time.Minute); err != nil {
-			return "", fmt.Errorf("after the cut healed: %w", err)
+	if pr.err != nil {
+		if stall != "" {
+			pr.err = fmt.Errorf("%w; %s", pr.err, stall)
 		}
-	default:
 		return "", fmt.Errorf("the majority side %s stopped scheduling while %s was cut off: %w", names(majority), names(minority), pr.err)
 	}
 	r.mu.Lock()
-	r.progress = append(r.progress, progress)
+	r.progress = append(r.progress, checkResult{name: "the majority side keeps scheduling during a partition", checked: 1})
 	r.mu.Unlock()
 	desc := ""
 	for i, s := range sides {
@@ -670,8 +664,8 @@ func (r *run) checkMinority(final map[string]*finalInstance) checkResult {
 }
 
 // stalledOnUnreachable explains a probe that did not run while a cut held,
-// if it is bugPlacedOnUnreachable: its attempt waits on a server the leader
-// has no link to. It returns the evidence, or "".
+// if its attempts all went to servers the leader has no link to (the bug
+// fixed in 6575e14). It returns the evidence, or "".
 func (r *run) stalledOnUnreachable(id int64, pairs [][2]*node, majority []*node) string {
 	var leaderID string
 	for _, n := range majority {
