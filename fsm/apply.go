@@ -124,6 +124,13 @@ func (a *applier) pushWorkflow(c *statepb.PushWorkflow) any {
 	if c.WorkflowId == "" || c.Definition == "" {
 		return &Rejection{Code: RejectInvalid, Msg: "push needs a workflow id and a definition"}
 	}
+	if c.RequestId != "" {
+		if o, _ := a.txn.First(tableVersions, "request", c.RequestId); o != nil {
+			v := o.(*statepb.WorkflowVersion)
+			w, _ := a.get(tableWorkflows, v.WorkflowId).(*statepb.Workflow)
+			return &PushResult{Workflow: w, Version: v.Version, Created: true}
+		}
+	}
 	w, _ := a.get(tableWorkflows, c.WorkflowId).(*statepb.Workflow)
 	if w != nil {
 		if latest, _ := a.get(tableVersions, c.WorkflowId, w.LatestVersion).(*statepb.WorkflowVersion); latest != nil && latest.Digest == c.Digest {
@@ -138,7 +145,7 @@ func (a *applier) pushWorkflow(c *statepb.PushWorkflow) any {
 	w.UpdateTime = c.Now
 	a.put(tableVersions, &statepb.WorkflowVersion{
 		WorkflowId: c.WorkflowId, Version: w.LatestVersion, Definition: c.Definition,
-		Digest: c.Digest, CreateTime: c.Now,
+		Digest: c.Digest, CreateTime: c.Now, RequestId: c.RequestId,
 	})
 	a.put(tableWorkflows, w)
 	return &PushResult{Workflow: w, Version: w.LatestVersion, Created: true}
@@ -394,6 +401,7 @@ func (a *applier) setStep(st *statepb.Step, status, reason string, retryAt *time
 			switch {
 			case status == StepPlatformFailed:
 				cur.Status = AttemptPlatformFailed
+				cur.Lost = true
 			case st.Loop != nil:
 				// A loop step's attempt ends the way its children rolled up.
 				cur.Status = loopAttemptStatus(status)

@@ -29,6 +29,10 @@ func schema() *memdb.DBSchema {
 				v := o.(*statepb.WorkflowVersion)
 				return []any{v.WorkflowId, v.Version}, true
 			}}},
+			"request": {Name: "request", Unique: true, AllowMissing: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				v := o.(*statepb.WorkflowVersion)
+				return []any{v.RequestId}, v.RequestId != ""
+			}}},
 		}},
 		tableInstances: {Name: tableInstances, Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {

@@ -242,3 +242,12 @@ func (s *State) Signals(ws WatchSet, name string, limit int) []*statepb.Signal {
 	}
 	return out
 }
+
+// VersionByRequest returns the version a push request id created, or nil.
+func (s *State) VersionByRequest(requestID string) *statepb.WorkflowVersion {
+	if requestID == "" {
+		return nil
+	}
+	v, _ := s.first(nil, tableVersions, "request", requestID).(*statepb.WorkflowVersion)
+	return v
+}

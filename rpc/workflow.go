@@ -54,6 +54,13 @@ func (w *workflowService) Push(ctx context.Context, req *connect.Request[workflo
 	if _, _, err := w.checkDefinition(req.Msg.Definition); err != nil {
 		return nil, err
 	}
+	if len(req.Msg.RequestId) > maxRequestIDLength {
+		return nil, invalid(fmt.Errorf("request_id is %d characters; the limit is %d", len(req.Msg.RequestId), maxRequestIDLength))
+	}
+	// Fixed before forwarding, so a resend between servers is idempotent.
+	if req.Msg.RequestId == "" {
+		req.Msg.RequestId = newRequestID()
+	}
 	return onLeader(ctx, w.Server, req, w.pushLocal, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.PushRequest]) (*connect.Response[workflowv1.PushResponse], error) {
 		return p.workflow.Push
 	})
@@ -66,8 +73,12 @@ func (w *workflowService) pushLocal(ctx context.Context, req *workflowv1.PushReq
 	}
 	sum := sha256.Sum256(canon)
 	digest := hex.EncodeToString(sum[:])
-	// An identical re-push is answered without a Raft entry.
+	// A resent request, and an identical re-push, are answered without a
+	// Raft entry.
 	st := w.FSM.State()
+	if v := st.VersionByRequest(req.RequestId); v != nil {
+		return &workflowv1.PushResponse{Workflow: st.Workflow(nil, v.WorkflowId), Version: v.Version, Created: true}, nil
+	}
 	if wf := st.Workflow(nil, def.Workflow.ID); wf != nil {
 		if latest := st.Version(nil, wf.WorkflowId, wf.LatestVersion); latest != nil && latest.Digest == digest {
 			return &workflowv1.PushResponse{Workflow: wf, Version: latest.Version, Created: false}, nil
@@ -75,7 +86,7 @@ func (w *workflowService) pushLocal(ctx context.Context, req *workflowv1.PushReq
 	}
 	res, err := w.apply(ctx, &statepb.PushWorkflow{
 		WorkflowId: def.Workflow.ID, Definition: string(canon), Digest: digest,
-		Now: timestamppb.New(w.Now()),
+		Now: timestamppb.New(w.Now()), RequestId: req.RequestId,
 	})
 	if err != nil {
 		return nil, err

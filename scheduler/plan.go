@@ -452,6 +452,11 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 			switch {
 			case st.RetryAt == nil:
 				backoff := policy.Backoff(kind, used)
+				if n := len(st.Attempts); n > 0 && st.Attempts[n-1].Lost {
+					// The attempt never had a fair run: its node was lost.
+					// Backoff is for failures of the work itself.
+					backoff = 0
+				}
 				if backoff <= 0 {
 					retryNow[id] = true
 				} else {

@@ -184,8 +184,10 @@ type WorkflowVersion struct {
 	// Canonical JSON of the definition.
 	Definition string `protobuf:"bytes,3,opt,name=definition,proto3" json:"definition,omitempty"`
 	// Hex SHA-256 of definition; an identical push returns the existing version.
-	Digest        string                 `protobuf:"bytes,4,opt,name=digest,proto3" json:"digest,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	Digest     string                 `protobuf:"bytes,4,opt,name=digest,proto3" json:"digest,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// The push request that created this version.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -253,6 +255,13 @@ func (x *WorkflowVersion) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *WorkflowVersion) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // Instance is one run of a workflow version.
@@ -1099,8 +1108,11 @@ type Attempt struct {
 	// server that comes back with a wiped data dir has a new one and does not
 	// run the attempts of its old self; the leader retries them elsewhere.
 	NodeIncarnation string `protobuf:"bytes,15,opt,name=node_incarnation,json=nodeIncarnation,proto3" json:"node_incarnation,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The leader gave the attempt up because its node died, left, was
+	// unreachable or came back wiped; its retry starts without backoff.
+	Lost          bool `protobuf:"varint,16,opt,name=lost,proto3" json:"lost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Attempt) Reset() {
@@ -1236,6 +1248,13 @@ func (x *Attempt) GetNodeIncarnation() string {
 		return x.NodeIncarnation
 	}
 	return ""
+}
+
+func (x *Attempt) GetLost() bool {
+	if x != nil {
+		return x.Lost
+	}
+	return false
 }
 
 // Event is one status change on an instance's timeline.
@@ -1430,11 +1449,13 @@ func (x *UnblockWorkflow) GetReason() string {
 
 // PushWorkflow stores a new version of a definition and activates it.
 type PushWorkflow struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
-	Definition    string                 `protobuf:"bytes,2,opt,name=definition,proto3" json:"definition,omitempty"`
-	Digest        string                 `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
-	Now           *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=now,proto3" json:"now,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	Definition string                 `protobuf:"bytes,2,opt,name=definition,proto3" json:"definition,omitempty"`
+	Digest     string                 `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	Now        *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=now,proto3" json:"now,omitempty"`
+	// A push whose request id created a version returns that version again.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1495,6 +1516,13 @@ func (x *PushWorkflow) GetNow() *timestamppb.Timestamp {
 		return x.Now
 	}
 	return nil
+}
+
+func (x *PushWorkflow) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // ActivateWorkflow makes an existing version the active one.
@@ -3090,7 +3118,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12+\n" +
-	"\x11unblocked_through\x18\a \x01(\x03R\x10unblockedThrough\"\xc1\x01\n" +
+	"\x11unblocked_through\x18\a \x01(\x03R\x10unblockedThrough\"\xe0\x01\n" +
 	"\x0fWorkflowVersion\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x18\n" +
@@ -3100,7 +3128,9 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"definition\x12\x16\n" +
 	"\x06digest\x18\x04 \x01(\tR\x06digest\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xd3\x05\n" +
+	"createTime\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\xd3\x05\n" +
 	"\bInstance\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -3208,7 +3238,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x04loop\x18\x0e \x01(\v2\x14.baton.state.v1.LoopR\x04loop\x1aQ\n" +
 	"\fOutputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x80\x06\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x94\x06\n" +
 	"\aAttempt\x12%\n" +
 	"\x0eattempt_number\x18\x01 \x01(\x03R\rattemptNumber\x12\x1d\n" +
 	"\n" +
@@ -3231,7 +3261,8 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\n" +
 	"executions\x18\x0e \x01(\x05R\n" +
 	"executions\x12)\n" +
-	"\x10node_incarnation\x18\x0f \x01(\tR\x0fnodeIncarnation\x1aP\n" +
+	"\x10node_incarnation\x18\x0f \x01(\tR\x0fnodeIncarnation\x12\x12\n" +
+	"\x04lost\x18\x10 \x01(\bR\x04lost\x1aP\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\x1aQ\n" +
@@ -3257,7 +3288,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12,\n" +
 	"\x03now\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x95\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xb4\x01\n" +
 	"\fPushWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1e\n" +
@@ -3265,7 +3296,9 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"definition\x18\x02 \x01(\tR\n" +
 	"definition\x12\x16\n" +
 	"\x06digest\x18\x03 \x01(\tR\x06digest\x12,\n" +
-	"\x03now\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\"{\n" +
+	"\x03now\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"{\n" +
 	"\x10ActivateWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x18\n" +

@@ -27,7 +27,12 @@ const (
 type PushRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The definition, JSON or YAML.
-	Definition    string `protobuf:"bytes,1,opt,name=definition,proto3" json:"definition,omitempty"`
+	Definition string `protobuf:"bytes,1,opt,name=definition,proto3" json:"definition,omitempty"`
+	// Idempotency key: a repeated push with the same id returns the outcome
+	// of the first and stores nothing. The server that receives a push
+	// without one gives it one, so the cluster never applies one request
+	// twice while forwarding it.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -65,6 +70,13 @@ func (*PushRequest) Descriptor() ([]byte, []int) {
 func (x *PushRequest) GetDefinition() string {
 	if x != nil {
 		return x.Definition
+	}
+	return ""
+}
+
+func (x *PushRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -721,11 +733,13 @@ var File_baton_workflow_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
 	"\n" +
-	" baton/workflow/v1/workflow.proto\x12\x11baton.workflow.v1\x1a\x1abaton/state/v1/state.proto\"-\n" +
+	" baton/workflow/v1/workflow.proto\x12\x11baton.workflow.v1\x1a\x1abaton/state/v1/state.proto\"L\n" +
 	"\vPushRequest\x12\x1e\n" +
 	"\n" +
 	"definition\x18\x01 \x01(\tR\n" +
-	"definition\"x\n" +
+	"definition\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"x\n" +
 	"\fPushResponse\x124\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x18\n" +
