@@ -720,12 +720,6 @@ func (r *run) checkProgress() checkResult {
 	for _, p := range r.progress {
 		res.checked += p.checked
 		res.violations = append(res.violations, p.violations...)
-		for id, ev := range p.known {
-			if res.known == nil {
-				res.known = map[string][]string{}
-			}
-			res.known[id] = append(res.known[id], ev...)
-		}
 	}
 	return res
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,5 +139,52 @@ func TestStepsLeaveAServerTheLeaderCannotReach(t *testing.T) {
 				return
 			}
 		}
+	}
+}
+
+// A write whose commit was ambiguous used to be sent again by a server
+// itself, so a Push could be answered created=false for the version it had
+// just created, or store its definition as two versions (fixed in dc12bf0
+// for a leader that loses leadership after appending, and in 637c1b1 for a
+// push forwarded again: it carries a request id). Clients push new
+// definitions through every server as fast as they are answered while the
+// leader is killed and paused; the history must stay linearizable.
+func TestPushResentBetweenServersIsAppliedOnce(t *testing.T) {
+	if longPass() {
+		t.Skip("the long pass runs TestLongPass only")
+	}
+	c := newCluster(t, newProcessBackend(t), 3)
+	w := newLinWorkload(1, 0)
+	r := newRun(t, "regress-push", 1, c, w)
+	r.setup()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	// Enough pushes that some are in flight at every kill, few enough that
+	// the history stays quick to check.
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+				w.push(r, i, w.keys[0], w.nextContent(), true, false)
+			}
+		}()
+	}
+	for i := 0; i < 6; i++ {
+		if i%2 == 0 {
+			r.inject("kill-leader")
+		} else {
+			r.inject("pause-leader")
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if res := r.checkLinearizable(); len(res.violations) > 0 {
+		t.Errorf("%s:\n%s", res.name, strings.Join(res.violations, "\n"))
 	}
 }

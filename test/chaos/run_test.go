@@ -74,19 +74,6 @@ type checkResult struct {
 	skipped    string // why it could not be checked, or ""
 	checked    int    // how many things it looked at
 	violations []string
-	// known holds violations a known engine bug explains, by bug id.
-	known map[string][]string
-}
-
-func (c *checkResult) knownBug(b knownBug, evidence string) {
-	if strict() {
-		c.violations = append(c.violations, "["+b.id+"] "+evidence)
-		return
-	}
-	if c.known == nil {
-		c.known = map[string][]string{}
-	}
-	c.known[b.id] = append(c.known[b.id], evidence)
 }
 
 func (c checkResult) verdict() string {
@@ -95,12 +82,6 @@ func (c checkResult) verdict() string {
 		return "skipped"
 	case len(c.violations) > 0:
 		return fmt.Sprintf("FAILED (%d)", len(c.violations))
-	case len(c.known) > 0:
-		n := 0
-		for _, v := range c.known {
-			n += len(v)
-		}
-		return fmt.Sprintf("ok except known bugs (%d)", n)
 	}
 	return "ok"
 }
@@ -202,15 +183,6 @@ func (r *run) addCheck(c checkResult) {
 	r.mu.Lock()
 	r.checks = append(r.checks, c)
 	r.mu.Unlock()
-	for _, id := range sortedKeys(c.known) {
-		ev := c.known[id]
-		shown := ev
-		if len(shown) > 5 {
-			shown = shown[:5]
-		}
-		r.note("check %q: %d violations explained by known bug %s (fails with BATON_CHAOS_STRICT=1), e.g.:\n  %s",
-			c.name, len(ev), id, strings.Join(shown, "\n  "))
-	}
 	switch {
 	case c.skipped != "":
 		r.logf("check %s skipped: %s", c.name, c.skipped)
