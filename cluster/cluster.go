@@ -63,6 +63,7 @@ type Config struct {
 	TrailingLogs      uint64
 	SnapshotsRetained int
 	ApplyTimeout      time.Duration
+	Timeouts          Timeouts
 
 	// DeadServerCleanup removes a server from Raft once gossip has reported
 	// it failed for this long (0 disables), but only while at least
@@ -155,6 +156,8 @@ func (n *Node) startRaft() error {
 	rc.Logger = newHCLogger("raft", n.log)
 	rc.NotifyCh = n.notifyCh
 	rc.ShutdownOnRemove = false
+	t := n.cfg.Timeouts.withDefaults()
+	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = t.Heartbeat, t.Election, t.LeaderLease
 	if n.cfg.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = n.cfg.SnapshotThreshold
 	}
@@ -174,7 +177,7 @@ func (n *Node) startRaft() error {
 		_ = stores.Close()
 		return fmt.Errorf("raft address %q: %w", n.cfg.RaftAddr, err)
 	}
-	trans, err := raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, addr, 3, 10*time.Second, newHCLogger("raft-net", n.log))
+	trans, err := raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, addr, 3, transportTimeout, newHCLogger("raft-net", n.log))
 	if err != nil {
 		_ = stores.Close()
 		return fmt.Errorf("listen for raft on %s: %w", n.cfg.RaftAddr, err)

@@ -75,6 +75,36 @@ type raftConfig struct {
 	SnapshotThreshold int    `yaml:"snapshot_threshold" hcl:"snapshot_threshold"`
 	SnapshotInterval  string `yaml:"snapshot_interval" hcl:"snapshot_interval"`
 	TrailingLogs      int    `yaml:"trailing_logs" hcl:"trailing_logs"`
+	// HeartbeatTimeout and ElectionTimeout bound how long a cluster goes
+	// without a leader after its leader dies; LeaderLeaseTimeout is how long
+	// a leader that hears from no quorum keeps leading.
+	HeartbeatTimeout   string `yaml:"heartbeat_timeout" hcl:"heartbeat_timeout"`
+	ElectionTimeout    string `yaml:"election_timeout" hcl:"election_timeout"`
+	LeaderLeaseTimeout string `yaml:"leader_lease_timeout" hcl:"leader_lease_timeout"`
+}
+
+// timeouts parses Raft's timers; empty ones take cluster's defaults.
+func (r raftConfig) timeouts() (cluster.Timeouts, error) {
+	var t cluster.Timeouts
+	for _, x := range []struct {
+		name string
+		v    string
+		dst  *time.Duration
+	}{
+		{"heartbeat_timeout", r.HeartbeatTimeout, &t.Heartbeat},
+		{"election_timeout", r.ElectionTimeout, &t.Election},
+		{"leader_lease_timeout", r.LeaderLeaseTimeout, &t.LeaderLease},
+	} {
+		if x.v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(x.v)
+		if err != nil || d <= 0 {
+			return t, fmt.Errorf("raft %s %q: want a positive duration such as 500ms", x.name, x.v)
+		}
+		*x.dst = d
+	}
+	return t, t.Check()
 }
 
 // Defaults; the dev agent uses the same ports on loopback.
@@ -163,6 +193,9 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 	fs.IntVar(&f.Raft.SnapshotThreshold, "raft-snapshot-threshold", 0, "log entries between snapshots (default 8192)")
 	fs.DurationVar(&snapInt, "raft-snapshot-interval", 0, "how often to check whether to snapshot (default 5s)")
 	fs.IntVar(&f.Raft.TrailingLogs, "raft-trailing-logs", 0, "log entries kept after a snapshot (default 10240)")
+	fs.StringVar(&f.Raft.HeartbeatTimeout, "raft-heartbeat-timeout", "", "how long a follower waits for the leader before standing for election (default "+cluster.DefaultHeartbeatTimeout.String()+")")
+	fs.StringVar(&f.Raft.ElectionTimeout, "raft-election-timeout", "", "how long a candidate waits for votes before trying again (default "+cluster.DefaultElectionTimeout.String()+")")
+	fs.StringVar(&f.Raft.LeaderLeaseTimeout, "raft-leader-lease-timeout", "", "how long a leader that hears from no quorum keeps leading (default "+cluster.DefaultLeaderLeaseTimeout.String()+")")
 	if err := fs.Parse(args); err != nil {
 		return agentConfig{}, err
 	}
@@ -279,6 +312,9 @@ func mergeAgentConfig(cfg *agentConfig, f agentConfig) {
 	set(&cfg.LogLevel, f.LogLevel)
 	set(&cfg.LogFormat, f.LogFormat)
 	set(&cfg.Raft.SnapshotInterval, f.Raft.SnapshotInterval)
+	set(&cfg.Raft.HeartbeatTimeout, f.Raft.HeartbeatTimeout)
+	set(&cfg.Raft.ElectionTimeout, f.Raft.ElectionTimeout)
+	set(&cfg.Raft.LeaderLeaseTimeout, f.Raft.LeaderLeaseTimeout)
 	if f.BootstrapExpect != 0 {
 		cfg.BootstrapExpect = f.BootstrapExpect
 	}
@@ -411,6 +447,10 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 			return usageError{fmt.Errorf("raft snapshot_interval: %w", err)}
 		}
 	}
+	timeouts, err := cfg.Raft.timeouts()
+	if err != nil {
+		return usageError{err}
+	}
 	retention := scheduler.DefaultRetention
 	if n := cfg.Retention.FinishedPerWorkflow; n != nil {
 		if *n < 0 {
@@ -480,7 +520,8 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 		BootstrapExpect: cfg.BootstrapExpect, RetryJoin: cfg.RetryJoin, Tags: tags,
 		DeadServerCleanup: deadCleanup, MinVoters: minVoters,
 		SnapshotThreshold: uint64(cfg.Raft.SnapshotThreshold), SnapshotInterval: snapInterval, TrailingLogs: uint64(cfg.Raft.TrailingLogs),
-		Logger: log,
+		Timeouts: timeouts,
+		Logger:   log,
 	}, state, leaderFn)
 	if err != nil {
 		ln.Close()

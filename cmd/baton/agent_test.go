@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // configFile writes a config file into a temporary dir and returns its path.
@@ -20,7 +21,7 @@ func TestAgentConfigFilesAndFlags(t *testing.T) {
 	want := agentConfig{
 		Node: "n1", DataDir: "/var/lib/baton", APIAddr: "10.0.0.1:7420", RaftAddr: "10.0.0.1:7421",
 		SerfAddr: "10.0.0.1:7422", BootstrapExpect: 3, RetryJoin: []string{"10.0.0.2:7422", "10.0.0.3:7422"},
-		Tags: map[string]string{"pool": "etl"}, Raft: raftConfig{SnapshotThreshold: 100, SnapshotInterval: "30s", TrailingLogs: 50},
+		Tags: map[string]string{"pool": "etl"}, Raft: raftConfig{SnapshotThreshold: 100, SnapshotInterval: "30s", TrailingLogs: 50, HeartbeatTimeout: "800ms"},
 	}
 	hclFile := configFile(t, "baton.hcl", `
 node = "n1"
@@ -35,6 +36,7 @@ raft {
   snapshot_threshold = 100
   snapshot_interval = "30s"
   trailing_logs = 50
+  heartbeat_timeout = "800ms"
 }
 `)
 	yamlFile := configFile(t, "baton.yaml", `
@@ -46,7 +48,7 @@ serf_addr: 10.0.0.1:7422
 bootstrap_expect: 3
 retry_join: [10.0.0.2:7422, 10.0.0.3:7422]
 tags: {pool: etl}
-raft: {snapshot_threshold: 100, snapshot_interval: 30s, trailing_logs: 50}
+raft: {snapshot_threshold: 100, snapshot_interval: 30s, trailing_logs: 50, heartbeat_timeout: 800ms}
 `)
 	for _, f := range []string{hclFile, yamlFile} {
 		got, err := parseAgentFlags([]string{"-config", f}, io.Discard)
@@ -65,6 +67,33 @@ raft: {snapshot_threshold: 100, snapshot_interval: 30s, trailing_logs: 50}
 	}
 	if got.Node != "n9" || !reflect.DeepEqual(got.RetryJoin, []string{"a:1", "b:2"}) || got.Tags["zone"] != "x" || got.Tags["pool"] != "etl" {
 		t.Errorf("flags over file: %+v", got)
+	}
+}
+
+func TestRaftTimeouts(t *testing.T) {
+	got, err := raftConfig{HeartbeatTimeout: "2s", ElectionTimeout: "1500ms"}.timeouts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Heartbeat != 2*time.Second || got.Election != 1500*time.Millisecond || got.LeaderLease != 0 {
+		t.Errorf("timeouts %+v", got)
+	}
+	for _, c := range []struct {
+		cfg  raftConfig
+		want string
+	}{
+		{raftConfig{HeartbeatTimeout: "soon"}, `raft heartbeat_timeout "soon": want a positive duration`},
+		{raftConfig{ElectionTimeout: "-1s"}, `raft election_timeout "-1s"`},
+		{raftConfig{LeaderLeaseTimeout: "1ms"}, "leader_lease_timeout 1ms: want at least 5ms"},
+		{raftConfig{HeartbeatTimeout: "100ms", LeaderLeaseTimeout: "200ms"}, "leader_lease_timeout 200ms must not exceed heartbeat_timeout 100ms"},
+	} {
+		if _, err := c.cfg.timeouts(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want it to mention %q", c.cfg, err, c.want)
+		}
+	}
+	// A short heartbeat timeout alone brings the lease down with it.
+	if _, err := (raftConfig{HeartbeatTimeout: "100ms"}).timeouts(); err != nil {
+		t.Errorf("heartbeat 100ms alone: %v", err)
 	}
 }
 

@@ -17,4 +17,7 @@ raft {
   snapshot_threshold = 8192
   snapshot_interval  = "5s"
   trailing_logs      = 10240
+  heartbeat_timeout  = "500ms"
+  election_timeout   = "500ms"
+  leader_lease_timeout = "250ms"
 }
