@@ -62,8 +62,28 @@ type ReportResultOutcome struct {
 	Reason   string
 }
 
-// PlanResult is the Apply result of ApplyPlan.
-type PlanResult struct{ Applied, Skipped int }
+// PlanResult is the Apply result of ApplyPlan: the outcome of each of its
+// results (a *ReportResultOutcome or a *Rejection), and how many actions
+// applied. Dropped says the actions were not tried because a result they
+// were planned on was not accepted.
+type PlanResult struct {
+	Results          []any
+	Applied, Skipped int
+	Dropped          bool
+}
+
+// wrote reports whether the entry changed the state.
+func (r *PlanResult) wrote() bool {
+	if r.Applied > 0 {
+		return true
+	}
+	for _, o := range r.Results {
+		if out, ok := o.(*ReportResultOutcome); ok && out.Accepted {
+			return true
+		}
+	}
+	return false
+}
 
 // applier applies one command inside one write transaction.
 type applier struct {
@@ -101,6 +121,15 @@ func (a *applier) apply(m proto.Message) any {
 	case *statepb.SendSignal:
 		a.now = c.Now
 		return &SignalResult{Signal: a.sendSignal(c)}
+	case *statepb.WorkflowAction:
+		a.now = c.Now
+		return a.workflowAction(c)
+	case *statepb.SetBreakpoint:
+		a.now = c.Now
+		return a.setBreakpoint(c)
+	case *statepb.DeleteBreakpoint:
+		a.now = c.Now
+		return a.deleteBreakpoint(c)
 	}
 	return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("no apply for %T", m)}
 }
@@ -142,6 +171,7 @@ func (a *applier) pushWorkflow(c *statepb.PushWorkflow) any {
 	}
 	w.LatestVersion++
 	w.ActiveVersion = w.LatestVersion
+	w.InactiveReason = ""
 	w.UpdateTime = c.Now
 	a.put(tableVersions, &statepb.WorkflowVersion{
 		WorkflowId: c.WorkflowId, Version: w.LatestVersion, Definition: c.Definition,
@@ -161,8 +191,15 @@ func (a *applier) activateWorkflow(c *statepb.ActivateWorkflow) any {
 	}
 	w = shallow(w)
 	w.ActiveVersion = c.Version
+	w.InactiveReason = ""
 	w.UpdateTime = c.Now
-	a.put(tableWorkflows, w)
+	if c.Actor != "" {
+		// An operator's activation is on the workflow's record; entries
+		// written before activations were audited carry no actor.
+		w = a.auditWorkflow(w, "ACTIVATE", c.Actor, strings.TrimSpace(fmt.Sprintf("version %d %s", c.Version, c.Reason)))
+	} else {
+		a.put(tableWorkflows, w)
+	}
 	return &ActivateResult{Workflow: w}
 }
 
@@ -185,6 +222,7 @@ func (a *applier) startInstance(c *statepb.StartInstance) any {
 	inst := &statepb.Instance{
 		WorkflowId: c.WorkflowId, InstanceId: w.LastInstanceId, WorkflowVersion: c.WorkflowVersion,
 		Status: InstanceCreated, RequestId: c.RequestId, Params: c.Params, CreateTime: c.Now,
+		SignalInitiator: c.SignalInitiator,
 	}
 	a.put(tableInstances, inst)
 	for _, s := range c.Steps {
@@ -193,7 +231,11 @@ func (a *applier) startInstance(c *statepb.StartInstance) any {
 			Type: s.Type, Status: StepNotCreated, CreateTime: c.Now,
 		})
 	}
-	inst = a.event(c.WorkflowId, inst.InstanceId, "", 0, InstanceCreated, "")
+	msg := ""
+	if si := c.SignalInitiator; si != nil {
+		msg = "started by signal trigger " + si.TriggerId + " (" + describeSignals(si.Signals) + ")"
+	}
+	inst = a.event(c.WorkflowId, inst.InstanceId, "", 0, InstanceCreated, msg)
 	return &StartResult{Instance: inst, Created: true}
 }
 
@@ -503,37 +545,66 @@ func (a *applier) reportResult(c *statepb.ReportResult) any {
 
 func (a *applier) applyPlan(c *statepb.ApplyPlan) any {
 	res := &PlanResult{}
-	for _, act := range c.Actions {
-		var ok bool
-		switch x := act.Action.(type) {
-		case *statepb.PlanAction_Assign:
-			ok = a.assign(x.Assign)
-		case *statepb.PlanAction_StepStatus:
-			ok = a.stepStatus(x.StepStatus)
-		case *statepb.PlanAction_InstanceStatus:
-			ok = a.instanceStatus(x.InstanceStatus)
-		case *statepb.PlanAction_DeleteInstance:
-			ok = a.deleteInstance(x.DeleteInstance)
-		case *statepb.PlanAction_StartChild:
-			ok = a.startChild(x.StartChild)
-		case *statepb.PlanAction_StopInstance:
-			ok = a.planStop(x.StopInstance)
-		case *statepb.PlanAction_SetTrigger:
-			ok = a.setTrigger(x.SetTrigger)
-		case *statepb.PlanAction_FireTrigger:
-			ok = a.fireTrigger(x.FireTrigger)
-		case *statepb.PlanAction_DeleteTrigger:
-			ok = a.deleteTrigger(x.DeleteTrigger)
-		case *statepb.PlanAction_EmitSignals:
-			ok = a.emitSignals(x.EmitSignals)
+	for _, r := range c.Results {
+		a.now = r.EndTime
+		out := a.reportResult(r)
+		res.Results = append(res.Results, out)
+		if o, ok := out.(*ReportResultOutcome); !ok || !o.Accepted {
+			res.Dropped = true
 		}
-		if ok {
+	}
+	a.now = c.Now
+	if res.Dropped {
+		// The actions assumed every result accepted; the next round plans
+		// from what really happened.
+		res.Skipped = len(c.Actions)
+		return res
+	}
+	for _, act := range c.Actions {
+		if a.planAction(act) {
 			res.Applied++
-		} else {
-			res.Skipped++
+			continue
+		}
+		res.Skipped++
+		if c.Chained {
+			res.Dropped = true
+			res.Skipped = len(c.Actions) - res.Applied
+			break
 		}
 	}
 	return res
+}
+
+// planAction applies one scheduling decision and reports whether it did
+// (its expectations held).
+func (a *applier) planAction(act *statepb.PlanAction) bool {
+	switch x := act.Action.(type) {
+	case *statepb.PlanAction_Assign:
+		return a.assign(x.Assign)
+	case *statepb.PlanAction_StepStatus:
+		return a.stepStatus(x.StepStatus)
+	case *statepb.PlanAction_InstanceStatus:
+		return a.instanceStatus(x.InstanceStatus)
+	case *statepb.PlanAction_DeleteInstance:
+		return a.deleteInstance(x.DeleteInstance)
+	case *statepb.PlanAction_StartChild:
+		return a.startChild(x.StartChild)
+	case *statepb.PlanAction_StopInstance:
+		return a.planStop(x.StopInstance)
+	case *statepb.PlanAction_SetTrigger:
+		return a.setTrigger(x.SetTrigger)
+	case *statepb.PlanAction_FireTrigger:
+		return a.fireTrigger(x.FireTrigger)
+	case *statepb.PlanAction_DeleteTrigger:
+		return a.deleteTrigger(x.DeleteTrigger)
+	case *statepb.PlanAction_EmitSignals:
+		return a.emitSignals(x.EmitSignals)
+	case *statepb.PlanAction_SetSignalTrigger:
+		return a.setSignalTrigger(x.SetSignalTrigger)
+	case *statepb.PlanAction_FireSignalTrigger:
+		return a.fireSignalTrigger(x.FireSignalTrigger)
+	}
+	return false
 }
 
 func (a *applier) assign(x *statepb.AssignAttempt) bool {
@@ -582,6 +653,18 @@ func (a *applier) stepStatus(x *statepb.SetStepStatus) bool {
 	st, _ := a.get(tableSteps, x.WorkflowId, x.InstanceId, x.StepId).(*statepb.Step)
 	if st == nil || st.Status != x.FromStatus || StepTerminal(st.Status) {
 		return false
+	}
+	if x.Breakpoint != "" {
+		// A pause at a breakpoint holds only while the breakpoint exists,
+		// and never for an attempt a resume let past.
+		if x.Status != StepPaused || st.BreakpointPassed == int64(len(st.Attempts))+1 {
+			return false
+		}
+		if o, _ := a.txn.First(tableBreakpoints, "key", x.Breakpoint); o == nil {
+			return false
+		}
+		st = mutableStep(st)
+		st.PausedAt = x.Breakpoint
 	}
 	if x.LoopValues != nil && st.Loop != nil {
 		st = mutableStep(st)
@@ -687,6 +770,11 @@ func (a *applier) fireTrigger(x *statepb.FireTrigger) bool {
 		!t.Next.AsTime().Equal(x.Scheduled.AsTime()) {
 		return false
 	}
+	// A plan made before the workflow was deactivated, or its time
+	// triggers switched off, fires nothing.
+	if w, _ := a.get(tableWorkflows, x.WorkflowId).(*statepb.Workflow); w == nil || w.ActiveVersion != x.Version || w.TimeTriggersDisabled {
+		return false
+	}
 	start := shallow(x.Start)
 	start.Now = a.now
 	if _, rejected := a.startInstance(start).(*Rejection); rejected {
@@ -729,6 +817,12 @@ var (
 	// failure mode says).
 	stopFrom = []string{StepNotCreated, StepCreated, StepWaitingForPermits, StepWaitingForSignals, StepPaused, StepRunning, StepUserFailed, StepPlatformFailed, StepTimeoutFailed}
 	killFrom = stopFrom
+	// bypass lets a step waiting for signals run without them.
+	bypassFrom = []string{StepWaitingForSignals}
+	// A step restart while its instance runs runs a step that ended
+	// unsuccessfully again, with fresh retries; once the instance has
+	// ended, it restarts the instance from that step.
+	restartStepFrom = []string{StepFatallyFailed, StepTimedOut, StepStopped}
 )
 
 func allowed(status string, from []string) bool {
@@ -758,27 +852,42 @@ func CheckAction(inst *statepb.Instance, st *statepb.Step, c *statepb.Action) *R
 		if c.Action != "RESTART" {
 			return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("unknown instance action %q (want RESTART or KILL)", c.Action)}
 		}
-		if !allowed(inst.Status, restartFrom) {
-			return precondition("instance %s/%d is %s; restart is allowed when it is %s", inst.WorkflowId, inst.InstanceId, inst.Status, strings.Join(restartFrom, ", "))
-		}
-		if inst.Parent != nil && !inst.Parent.Detached {
-			return precondition("instance %s/%d runs for step %s of %s/%d; restart that instance instead",
-				inst.WorkflowId, inst.InstanceId, inst.Parent.StepId, inst.Parent.WorkflowId, inst.Parent.InstanceId)
-		}
-		return nil
+		return restartable(inst)
 	}
 	if st == nil {
 		return notFound("instance %s/%d has no step %q", c.WorkflowId, c.InstanceId, c.StepId)
+	}
+	if c.Action == "RESTART" {
+		if InstanceTerminal(inst.Status) {
+			return restartable(inst)
+		}
+		if !allowed(st.Status, restartStepFrom) {
+			return precondition("step %s is %s; restart is allowed when it is %s while its instance runs, or once the instance has ended %s (it then restarts from the step)",
+				c.StepId, st.Status, strings.Join(restartStepFrom, ", "), strings.Join(restartFrom, ", "))
+		}
+		return nil
 	}
 	if InstanceTerminal(inst.Status) {
 		return precondition("instance %s/%d is %s; step actions need an unfinished instance (restart it first)", c.WorkflowId, c.InstanceId, inst.Status)
 	}
 	from, _, ok := stepActionRule(c.Action)
 	if !ok {
-		return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("unknown step action %q (want SKIP, PAUSE, RESUME, STOP or KILL)", c.Action)}
+		return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("unknown step action %q (want SKIP, PAUSE, RESUME, STOP, KILL, BYPASS_SIGNALS or RESTART)", c.Action)}
 	}
 	if !allowed(st.Status, from) {
-		return precondition("step %s is %s; %s is allowed when it is %s", c.StepId, st.Status, strings.ToLower(c.Action), strings.Join(from, ", "))
+		return precondition("step %s is %s; %s is allowed when it is %s", c.StepId, st.Status, strings.ReplaceAll(strings.ToLower(c.Action), "_", "-"), strings.Join(from, ", "))
+	}
+	return nil
+}
+
+// restartable says why an ended instance cannot be restarted, or nil.
+func restartable(inst *statepb.Instance) *Rejection {
+	if !allowed(inst.Status, restartFrom) {
+		return precondition("instance %s/%d is %s; restart is allowed when it is %s", inst.WorkflowId, inst.InstanceId, inst.Status, strings.Join(restartFrom, ", "))
+	}
+	if inst.Parent != nil && !inst.Parent.Detached {
+		return precondition("instance %s/%d runs for step %s of %s/%d; restart that instance instead",
+			inst.WorkflowId, inst.InstanceId, inst.Parent.StepId, inst.Parent.WorkflowId, inst.Parent.InstanceId)
 	}
 	return nil
 }
@@ -795,6 +904,8 @@ func stepActionRule(action string) (from []string, to string, ok bool) {
 		return stopFrom, StepStopped, true
 	case "KILL":
 		return killFrom, StepFatallyFailed, true
+	case "BYPASS_SIGNALS":
+		return bypassFrom, StepCreated, true
 	}
 	return nil, "", false
 }
@@ -820,16 +931,29 @@ func (a *applier) action(c *statepb.Action) any {
 		i := a.setInstanceIfStopped(c.WorkflowId, c.InstanceId, InstanceFailed, reason)
 		return &ActionResult{Instance: i}
 	}
-	if c.StepId == "" {
+	if c.StepId == "" || (c.Action == "RESTART" && InstanceTerminal(inst.Status)) {
+		// A step restart of an ended instance restarts the instance from
+		// the step; the leader listed the steps to run again.
 		return a.restart(inst, c)
 	}
-	_, to, _ := stepActionRule(c.Action)
 	why := c.Action + " by " + actorOf(c.Actor)
 	if c.Reason != "" {
 		why += ": " + c.Reason
 	}
 	a.audit(c.WorkflowId, c.InstanceId, c.StepId, c.Action, c.Actor, c.Reason)
-	st = a.setStep(st, to, why, nil)
+	switch c.Action {
+	case "RESTART":
+		st = a.resetStep(st, why)
+	case "RESUME":
+		st = a.resume(st, why)
+	case "BYPASS_SIGNALS":
+		st = mutableStep(st)
+		st.SignalsBypassed = true
+		st = a.setStep(st, StepCreated, why, nil)
+	default:
+		_, to, _ := stepActionRule(c.Action)
+		st = a.setStep(st, to, why, nil)
+	}
 	return &ActionResult{Instance: a.get(tableInstances, c.WorkflowId, c.InstanceId).(*statepb.Instance), Step: st}
 }
 
@@ -840,31 +964,39 @@ func (a *applier) restart(inst *statepb.Instance, c *statepb.Action) any {
 	if len(c.ResetSteps) == 0 {
 		return precondition("instance %s/%d has no step to run again", inst.WorkflowId, inst.InstanceId)
 	}
-	a.audit(inst.WorkflowId, inst.InstanceId, "", "RESTART", c.Actor, strings.TrimSpace(c.RestartPolicy+" "+c.Reason))
+	a.audit(inst.WorkflowId, inst.InstanceId, c.StepId, "RESTART", c.Actor, strings.TrimSpace(c.RestartPolicy+" "+c.Reason))
 	for _, id := range c.ResetSteps {
 		st, _ := a.get(tableSteps, inst.WorkflowId, inst.InstanceId, id).(*statepb.Step)
 		if st == nil {
 			continue
 		}
-		if st.Loop != nil {
-			for _, child := range a.children(st) {
-				if !child.Parent.Detached {
-					a.deleteTree(child)
-				}
-			}
-		}
-		st = mutableStep(st)
-		st.Status, st.Reason, st.Node, st.RetryAt, st.Outputs, st.EndTime, st.Loop = StepNotCreated, "", "", nil, nil, nil, nil
-		st.SignalsEmitted = false
-		st.AttemptsBeforeRestart = int32(len(st.Attempts))
-		a.put(tableSteps, st)
-		a.event(st.WorkflowId, st.InstanceId, st.StepId, 0, StepNotCreated, "reset by restart")
+		a.resetStep(st, "reset by restart")
 	}
 	i := shallow(a.get(tableInstances, inst.WorkflowId, inst.InstanceId).(*statepb.Instance))
 	i.Status, i.StartTime, i.EndTime, i.Reason = InstanceCreated, nil, nil, "restarted ("+c.RestartPolicy+")"
 	a.put(tableInstances, i)
 	i = a.event(inst.WorkflowId, inst.InstanceId, "", 0, InstanceCreated, i.Reason)
 	return &ActionResult{Instance: i}
+}
+
+// resetStep puts a step back to NOT_CREATED to run again, keeping its
+// attempts as history (retry limits count only later ones) and dropping
+// what the last run left: outputs, loop children, operator switches.
+func (a *applier) resetStep(st *statepb.Step, why string) *statepb.Step {
+	if st.Loop != nil {
+		for _, child := range a.children(st) {
+			if !child.Parent.Detached {
+				a.deleteTree(child)
+			}
+		}
+	}
+	st = mutableStep(st)
+	st.Status, st.Reason, st.Node, st.RetryAt, st.Outputs, st.EndTime, st.Loop = StepNotCreated, why, "", nil, nil, nil, nil
+	st.SignalsEmitted, st.SignalsBypassed, st.PausedAt, st.BreakpointPassed = false, false, "", 0
+	st.AttemptsBeforeRestart = int32(len(st.Attempts))
+	a.put(tableSteps, st)
+	a.event(st.WorkflowId, st.InstanceId, st.StepId, 0, StepNotCreated, why)
+	return st
 }
 
 func actorOf(actor string) string {

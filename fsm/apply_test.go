@@ -536,6 +536,14 @@ func TestRefusedCommandChangesNothing(t *testing.T) {
 			{},
 		}}, false},
 		{"empty plan", &statepb.ApplyPlan{Now: at(9)}, false},
+		{"deactivate unknown workflow", &statepb.WorkflowAction{WorkflowId: "nope", Action: WorkflowDeactivate}, true},
+		{"switch no triggers", &statepb.WorkflowAction{WorkflowId: wfETL, Action: WorkflowEnableTriggers}, true},
+		{"enable enabled triggers", &statepb.WorkflowAction{WorkflowId: wfETL, Action: WorkflowEnableTriggers, TimeTriggers: true}, true},
+		{"breakpoint on a missing instance", &statepb.SetBreakpoint{WorkflowId: wfETL, StepId: "load", InstanceId: 5}, true},
+		{"delete a missing breakpoint", &statepb.DeleteBreakpoint{WorkflowId: wfETL, StepId: "load"}, true},
+		{"bypass a running step", &statepb.Action{WorkflowId: wfETL, InstanceId: 1, StepId: "extract", Action: "BYPASS_SIGNALS"}, true},
+		{"restart a running step", &statepb.Action{WorkflowId: wfETL, InstanceId: 1, StepId: "extract", Action: "RESTART"}, true},
+		{"fire a missing signal trigger", &statepb.ApplyPlan{Now: at(9), Actions: []*statepb.PlanAction{fireAct(1, 1, "x")}}, false},
 	} {
 		before := contents(t, x.fsm)
 		changed := x.fsm.Changed()

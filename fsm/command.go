@@ -26,6 +26,11 @@ const (
 	CmdUnblockWorkflow  CommandType = 7
 	CmdAction           CommandType = 8
 	CmdSendSignal       CommandType = 9
+	// 10–19 are left to other commands; the workflow-level operator
+	// commands start at 20.
+	CmdWorkflowAction   CommandType = 20
+	CmdSetBreakpoint    CommandType = 21
+	CmdDeleteBreakpoint CommandType = 22
 
 	// CmdNoop changes nothing. It exists because Raft only snapshots once
 	// the FSM has applied an entry past the latest configuration change; an
@@ -54,6 +59,12 @@ func (t CommandType) String() string {
 		return "Action"
 	case CmdSendSignal:
 		return "SendSignal"
+	case CmdWorkflowAction:
+		return "WorkflowAction"
+	case CmdSetBreakpoint:
+		return "SetBreakpoint"
+	case CmdDeleteBreakpoint:
+		return "DeleteBreakpoint"
 	}
 	return fmt.Sprintf("CommandType(%d)", byte(t))
 }
@@ -79,6 +90,12 @@ func commandTypeOf(m proto.Message) (CommandType, error) {
 		return CmdAction, nil
 	case *statepb.SendSignal:
 		return CmdSendSignal, nil
+	case *statepb.WorkflowAction:
+		return CmdWorkflowAction, nil
+	case *statepb.SetBreakpoint:
+		return CmdSetBreakpoint, nil
+	case *statepb.DeleteBreakpoint:
+		return CmdDeleteBreakpoint, nil
 	}
 	return 0, fmt.Errorf("no command type for %T", m)
 }
@@ -130,6 +147,12 @@ func Decode(data []byte) (proto.Message, error) {
 		m = &statepb.Action{}
 	case CmdSendSignal:
 		m = &statepb.SendSignal{}
+	case CmdWorkflowAction:
+		m = &statepb.WorkflowAction{}
+	case CmdSetBreakpoint:
+		m = &statepb.SetBreakpoint{}
+	case CmdDeleteBreakpoint:
+		m = &statepb.DeleteBreakpoint{}
 	default:
 		if t&IgnorableFlag != 0 {
 			return nil, nil

@@ -17,7 +17,8 @@ func TestCodecRoundTrip(t *testing.T) {
 	want := []struct {
 		typ  byte
 		name string
-	}{{1, "PushWorkflow"}, {2, "ActivateWorkflow"}, {3, "StartInstance"}, {4, "StopInstance"}, {5, "ApplyPlan"}, {6, "ReportResult"}}
+	}{{1, "PushWorkflow"}, {2, "ActivateWorkflow"}, {3, "StartInstance"}, {4, "StopInstance"}, {5, "ApplyPlan"}, {6, "ReportResult"},
+		{20, "WorkflowAction"}, {21, "SetBreakpoint"}, {22, "DeleteBreakpoint"}}
 	cmds := sampleCommands()
 	if len(cmds) != len(want) {
 		t.Fatalf("%d sample commands for %d types", len(cmds), len(want))

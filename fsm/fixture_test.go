@@ -189,6 +189,10 @@ func sampleCommands() []proto.Message {
 			instanceAct(wfETL, 1, InstanceCreated, InstanceInProgress, ""), assign, retry,
 		}},
 		report,
+		&statepb.WorkflowAction{WorkflowId: wfETL, Action: WorkflowDisableTriggers, TimeTriggers: true, SignalTriggers: true,
+			Actor: "anonymous", Reason: "maintenance", Now: at(8)},
+		&statepb.SetBreakpoint{WorkflowId: wfETL, StepId: "load", Version: 2, InstanceId: 7, Actor: "anonymous", Reason: "debug", Now: at(9)},
+		&statepb.DeleteBreakpoint{WorkflowId: wfETL, StepId: "load", Version: 2, InstanceId: 7, KeepPaused: true, Actor: "anonymous", Now: at(10)},
 	}
 }
 

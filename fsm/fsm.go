@@ -136,13 +136,15 @@ func wrote(res any) bool {
 	case *Rejection:
 		return false
 	case *PlanResult:
-		return r.Applied > 0
+		return r.wrote()
 	case *ReportResultOutcome:
 		return r.Accepted
 	case *PushResult:
 		return r.Created
 	case *StartResult:
 		return r.Created
+	case *BreakpointResult:
+		return r.Created || r.Deleted
 	}
 	return true
 }

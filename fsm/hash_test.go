@@ -23,6 +23,15 @@ func hashLog() []proto.Message {
 			assignAct(wfETL, i, "extract", 1, nodeA),
 		}})
 	}
+	// The operator's records: a breakpoint holding a step, a signal
+	// trigger's checkpoints, the workflow's own timeline.
+	log = append(log,
+		&statepb.SetBreakpoint{WorkflowId: wfETL, StepId: "load", Now: at(5)},
+		&statepb.ApplyPlan{Now: at(6), Actions: []*statepb.PlanAction{
+			pauseAt(1, "load", StepNotCreated, "etl/load"),
+			setSignalTriggerAct(1, map[string]int64{"a": 0, "b": 0}),
+		}},
+		&statepb.WorkflowAction{WorkflowId: wfETL, Action: WorkflowDisableTriggers, TimeTriggers: true, Now: at(7)})
 	return log
 }
 
@@ -52,7 +61,7 @@ func TestHashEqualOnReplicasOfTheSameLog(t *testing.T) {
 	for _, tr := range ha.Tables {
 		counts[tr.Table] = tr.Records
 	}
-	want := map[string]int64{tableWorkflows: 1, tableVersions: 2, tableInstances: 5, tableSteps: 10}
+	want := map[string]int64{tableWorkflows: 1, tableVersions: 2, tableInstances: 5, tableSteps: 10, tableBreakpoints: 1, tableTriggers: 1}
 	for table, n := range want {
 		if counts[table] != n {
 			t.Errorf("table %s: %d records, want %d (all: %v)", table, counts[table], n, ha.Tables)

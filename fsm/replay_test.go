@@ -57,6 +57,27 @@ func logEntries(t testing.TB) [][]byte {
 	}})
 	add(stopCmd(wfETL, 2, "", 14))
 	add(stopCmd(wfETL, 2, "", 15))
+	// Operator commands, refusals among them, and signal trigger fires.
+	add(&statepb.SetBreakpoint{WorkflowId: wfETL, StepId: "load", Actor: "op", Now: at(16)})
+	add(&statepb.SetBreakpoint{WorkflowId: wfETL, StepId: "load", Version: 9, Now: at(16)})
+	add(&statepb.SendSignal{Name: "sig", Params: wide, Now: at(16)})
+	fire := fireAct(0, 0, "req-sig")
+	fire.GetFireSignalTrigger().Signals = map[string]int64{"sig": 1}
+	add(&statepb.ApplyPlan{Now: at(17), Actions: []*statepb.PlanAction{
+		{Action: &statepb.PlanAction_SetSignalTrigger{SetSignalTrigger: &statepb.SetSignalTrigger{
+			WorkflowId: wfETL, TriggerId: "signal-0", Version: 1, Spec: `{"definitions":{"sig":{}}}`, Checkpoints: map[string]int64{"sig": 0},
+		}}},
+		fire,
+		fire,
+	}})
+	add(&statepb.ApplyPlan{Now: at(18), Actions: []*statepb.PlanAction{
+		instanceAct(wfETL, 4, InstanceCreated, InstanceInProgress, ""),
+		pauseAt(4, "load", StepNotCreated, "etl/load"),
+	}})
+	add(&statepb.WorkflowAction{WorkflowId: wfETL, Action: WorkflowDeactivate, Reason: "r", Now: at(19)})
+	add(&statepb.WorkflowAction{WorkflowId: wfETL, Action: WorkflowDeactivate, Now: at(19)})
+	add(&statepb.Action{WorkflowId: wfETL, InstanceId: 1, StepId: "load", Action: "BYPASS_SIGNALS", Now: at(20)})
+	add(&statepb.DeleteBreakpoint{WorkflowId: wfETL, StepId: "load", Now: at(21)})
 	return entries
 }
 
@@ -92,6 +113,12 @@ func TestReplayIsDeterministic(t *testing.T) {
 	}
 	if s := st.Step(nil, wfETL, 1, "extract"); len(s.Outputs) != 32 {
 		t.Fatalf("extract has %d outputs, want 32", len(s.Outputs))
+	}
+	if s := st.Step(nil, wfETL, 4, "load"); s.Status != StepNotCreated || s.BreakpointPassed != 1 {
+		t.Fatalf("load of the instance a signal trigger started, after its breakpoint was deleted: %v", s)
+	}
+	if w := st.Workflow(nil, wfETL); w.ActiveVersion != 0 || w.LastEventSeq != 3 {
+		t.Fatalf("workflow after the operator's commands: %v", w)
 	}
 	if got := a.AppliedIndex(); got != firstIndex+uint64(n-1) {
 		t.Fatalf("applied index %d, want %d", got, firstIndex+uint64(n-1))

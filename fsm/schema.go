@@ -8,13 +8,14 @@ import (
 
 // Table names of the state store.
 const (
-	tableWorkflows = "workflows"
-	tableVersions  = "versions"
-	tableInstances = "instances"
-	tableSteps     = "steps"
-	tableEvents    = "events"
-	tableTriggers  = "triggers"
-	tableSignals   = "signals"
+	tableWorkflows   = "workflows"
+	tableVersions    = "versions"
+	tableInstances   = "instances"
+	tableSteps       = "steps"
+	tableEvents      = "events"
+	tableTriggers    = "triggers"
+	tableSignals     = "signals"
+	tableBreakpoints = "breakpoints"
 )
 
 func schema() *memdb.DBSchema {
@@ -67,6 +68,12 @@ func schema() *memdb.DBSchema {
 				s := o.(*statepb.Step)
 				return []any{s.Node, s.WorkflowId, s.InstanceId, s.StepId}, s.Node != ""
 			}}},
+			// Steps a breakpoint holds, by the breakpoint's key, so that
+			// deleting it resumes them without a scan.
+			"paused_at": {Name: "paused_at", AllowMissing: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				s := o.(*statepb.Step)
+				return []any{s.PausedAt, s.WorkflowId, s.InstanceId, s.StepId}, s.PausedAt != "" && s.Status == StepPaused
+			}}},
 		}},
 		tableTriggers: {Name: tableTriggers, Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {
@@ -82,6 +89,15 @@ func schema() *memdb.DBSchema {
 			"request": {Name: "request", Unique: true, AllowMissing: true, Indexer: funcIndex{func(o any) ([]any, bool) {
 				sg := o.(*statepb.Signal)
 				return []any{sg.RequestId}, sg.RequestId != ""
+			}}},
+		}},
+		tableBreakpoints: {Name: tableBreakpoints, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				b := o.(*statepb.Breakpoint)
+				return []any{b.WorkflowId, b.StepId, b.Version, b.InstanceId}, true
+			}}},
+			"key": {Name: "key", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				return []any{BreakpointKey(o.(*statepb.Breakpoint))}, true
 			}}},
 		}},
 		tableEvents: {Name: tableEvents, Indexes: map[string]*memdb.IndexSchema{

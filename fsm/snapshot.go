@@ -19,15 +19,16 @@ var snapshotMagic = []byte("BATONSNAP\x01")
 
 // Record types in a snapshot stream. Values are part of the format.
 const (
-	recMeta      byte = 1
-	recWorkflow  byte = 2
-	recVersion   byte = 3
-	recInstance  byte = 4
-	recStep      byte = 5
-	recEvent     byte = 6
-	recTrigger   byte = 7
-	recSignal    byte = 8
-	maxRecordLen      = 64 << 20
+	recMeta       byte = 1
+	recWorkflow   byte = 2
+	recVersion    byte = 3
+	recInstance   byte = 4
+	recStep       byte = 5
+	recEvent      byte = 6
+	recTrigger    byte = 7
+	recSignal     byte = 8
+	recBreakpoint byte = 9
+	maxRecordLen       = 64 << 20
 )
 
 // snapshotTables lists what a snapshot holds, in the order it is written.
@@ -43,6 +44,7 @@ var snapshotTables = []struct {
 	{tableEvents, recEvent, func() proto.Message { return &statepb.Event{} }},
 	{tableTriggers, recTrigger, func() proto.Message { return &statepb.Trigger{} }},
 	{tableSignals, recSignal, func() proto.Message { return &statepb.Signal{} }},
+	{tableBreakpoints, recBreakpoint, func() proto.Message { return &statepb.Breakpoint{} }},
 }
 
 type snapshot struct {

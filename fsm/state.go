@@ -243,6 +243,75 @@ func (s *State) Signals(ws WatchSet, name string, limit int) []*statepb.Signal {
 	return out
 }
 
+// SignalsAfter returns the signals of a name numbered above afterSeq, oldest
+// first, at most limit (all when limit <= 0).
+func (s *State) SignalsAfter(ws WatchSet, name string, afterSeq int64, limit int) []*statepb.Signal {
+	var out []*statepb.Signal
+	it, err := s.txn.LowerBound(tableSignals, "id", name, afterSeq+1)
+	if err != nil {
+		return nil
+	}
+	s.watch(ws, it.WatchCh())
+	for o := it.Next(); o != nil; o = it.Next() {
+		sg := o.(*statepb.Signal)
+		if sg.Name != name {
+			break
+		}
+		out = append(out, sg)
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out
+}
+
+// Signal returns one signal, or nil.
+func (s *State) Signal(name string, seq int64) *statepb.Signal {
+	sg, _ := s.first(nil, tableSignals, "id", name, seq).(*statepb.Signal)
+	return sg
+}
+
+// LatestSignalSeq returns the number of the newest signal of a name, 0 when
+// there is none.
+func (s *State) LatestSignalSeq(name string) int64 {
+	if l := s.Signals(nil, name, 1); len(l) == 1 {
+		return l[0].Seq
+	}
+	return 0
+}
+
+// Breakpoints returns a workflow's breakpoints ordered by step, version and
+// instance; only stepID's when it is not "".
+func (s *State) Breakpoints(ws WatchSet, workflowID, stepID string) []*statepb.Breakpoint {
+	var out []*statepb.Breakpoint
+	var it memdb.ResultIterator
+	if stepID == "" {
+		it = s.iter(ws, tableBreakpoints, "id_prefix", workflowID)
+	} else {
+		it = s.iter(ws, tableBreakpoints, "id_prefix", workflowID, stepID)
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.Breakpoint))
+	}
+	return out
+}
+
+// Breakpoint returns one breakpoint, or nil.
+func (s *State) Breakpoint(workflowID, stepID string, version, instanceID int64) *statepb.Breakpoint {
+	b, _ := s.first(nil, tableBreakpoints, "id", workflowID, stepID, version, instanceID).(*statepb.Breakpoint)
+	return b
+}
+
+// StepsPausedAt returns the steps a breakpoint (by key) holds PAUSED.
+func (s *State) StepsPausedAt(ws WatchSet, key string) []*statepb.Step {
+	var out []*statepb.Step
+	it := s.iter(ws, tableSteps, "paused_at_prefix", key)
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.Step))
+	}
+	return out
+}
+
 // VersionByRequest returns the version a push request id created, or nil.
 func (s *State) VersionByRequest(requestID string) *statepb.WorkflowVersion {
 	if requestID == "" {

@@ -58,6 +58,15 @@ func (c *clusterService) ReportResult(ctx context.Context, req *connect.Request[
 			return &clusterv1.ReportResultResponse{Accepted: false, Reason: why}, nil
 		}
 		c.checkOutputModes(m.Result)
+		if c.Results != nil {
+			accepted, reason, err := c.Results.Submit(ctx, m.Result)
+			if !errors.Is(err, scheduler.ErrNotPlanning) {
+				if err != nil {
+					return nil, applyError(err)
+				}
+				return &clusterv1.ReportResultResponse{Accepted: accepted, Reason: reason}, nil
+			}
+		}
 		res, err := c.apply(ctx, m.Result)
 		if err != nil {
 			return nil, err
@@ -86,22 +95,27 @@ func (c *clusterService) Assignments(ctx context.Context, req *connect.Request[c
 	})
 }
 
-func (c *clusterService) Poke(context.Context, *connect.Request[clusterv1.PokeRequest]) (*connect.Response[clusterv1.PokeResponse], error) {
+func (c *clusterService) Poke(_ context.Context, req *connect.Request[clusterv1.PokeRequest]) (*connect.Response[clusterv1.PokeResponse], error) {
 	if c.Worker != nil {
-		c.Worker.Poke()
+		if len(req.Msg.Steps) > 0 {
+			c.Worker.Accept(req.Msg.Steps)
+		} else {
+			c.Worker.Poke()
+		}
 	}
 	return connect.NewResponse(&clusterv1.PokeResponse{}), nil
 }
 
-// Poke tells node that attempts were placed on it. Best effort: the node's
-// replica remains the fallback, so a lost poke only costs latency.
-func (s *Server) Poke(ctx context.Context, node string) {
+// Poke tells node that attempts were placed on it, with the steps that
+// carry them (none: the node fetches them). Best effort: the node's replica
+// remains the fallback, so a lost poke only costs latency.
+func (s *Server) Poke(ctx context.Context, node string, steps []*statepb.Step) {
 	if node == s.Node.Name() {
 		return // this node's worker watches the same state the leader writes
 	}
 	for _, m := range s.Node.Members() {
 		if m.Name == node && m.APIAddr != "" {
-			if _, err := s.peer(m.APIAddr).cluster.Poke(ctx, connect.NewRequest(&clusterv1.PokeRequest{})); err != nil {
+			if _, err := s.peer(m.APIAddr).cluster.Poke(ctx, connect.NewRequest(&clusterv1.PokeRequest{Steps: steps})); err != nil {
 				s.Log.Debug("poke failed", "node", node, "err", err)
 			}
 			return

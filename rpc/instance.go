@@ -416,11 +416,29 @@ func (s *instanceService) StepAction(ctx context.Context, req *connect.Request[i
 		if rej := fsm.CheckAction(inst, st.Step(nil, m.WorkflowId, m.InstanceId, m.StepId), cmd); rej != nil {
 			return nil, rejectionError(rej)
 		}
+		steps := []string{m.StepId}
+		if m.Action == "RESTART" && fsm.InstanceTerminal(inst.Status) {
+			// Of an ended instance, a step restart is a restart of the
+			// instance from that step.
+			reset, err := s.restartSteps(st, inst, "RESTART_FROM_SPECIFIC", m.StepId)
+			if err != nil {
+				return nil, err
+			}
+			cmd.RestartPolicy, cmd.ResetSteps, steps = "RESTART_FROM_SPECIFIC", reset, reset
+		}
 		res, err := s.apply(ctx, cmd)
 		if err != nil {
 			return nil, err
 		}
-		return &instancev1.StepActionResponse{Step: res.(*fsm.ActionResult).Step}, nil
+		r := res.(*fsm.ActionResult)
+		out := &instancev1.StepActionResponse{Step: r.Step, Instance: r.Instance}
+		if m.Action == "RESTART" {
+			out.Steps = steps
+			if out.Step == nil {
+				out.Step = s.FSM.State().Step(nil, m.WorkflowId, m.InstanceId, m.StepId)
+			}
+		}
+		return out, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[instancev1.StepActionRequest]) (*connect.Response[instancev1.StepActionResponse], error) {
 		return p.instance.StepAction
 	})

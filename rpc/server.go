@@ -23,6 +23,7 @@ import (
 
 	"github.com/batonhq/baton/cluster"
 	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
 	"github.com/batonhq/baton/rpc/gen/baton/cluster/v1/clusterv1connect"
 	"github.com/batonhq/baton/rpc/gen/baton/instance/v1/instancev1connect"
 	"github.com/batonhq/baton/rpc/gen/baton/operator/v1/operatorv1connect"
@@ -55,7 +56,14 @@ type Server struct {
 	// ForwardWait bounds how long a write waits for a leader to exist.
 	ForwardWait time.Duration
 	// Worker is this node's step worker, woken by the leader's pokes.
-	Worker interface{ Poke() }
+	Worker interface {
+		Poke()
+		Accept(steps []*statepb.Step)
+	}
+	// Results is the leader's scheduling loop's inbox: attempt results given
+	// to it are committed with the steps they let start. When no loop runs
+	// here, a result is applied as its own entry.
+	Results *scheduler.Results
 
 	mu      sync.Mutex
 	clients map[string]*peerClients
@@ -266,20 +274,28 @@ func (s *Server) waitReplayed(ctx context.Context) error {
 func (s *Server) apply(ctx context.Context, cmd proto.Message) (any, error) {
 	res, err := s.Node.Apply(ctx, cmd)
 	if err != nil {
-		if errors.Is(err, cluster.ErrNotLeader) {
-			return nil, err
-		}
-		if errors.Is(err, cluster.ErrOutcomeUnknown) {
-			// Aborted, not Unavailable: neither this server nor a server
-			// that forwarded the call sends it again by itself.
-			return nil, connect.NewError(connect.CodeAborted, err)
-		}
-		return nil, connect.NewError(connect.CodeUnavailable, err)
+		return nil, applyError(err)
 	}
 	if rej, ok := res.(*fsm.Rejection); ok {
 		return nil, rejectionError(rej)
 	}
 	return res, nil
+}
+
+// applyError is what a client sees of a failed commit.
+func applyError(err error) error {
+	var rej *fsm.Rejection
+	switch {
+	case errors.Is(err, cluster.ErrNotLeader):
+		return err // onLeader sends the call to the new leader
+	case errors.Is(err, cluster.ErrOutcomeUnknown):
+		// Aborted, not Unavailable: neither this server nor a server
+		// that forwarded the call sends it again by itself.
+		return connect.NewError(connect.CodeAborted, err)
+	case errors.As(err, &rej):
+		return rejectionError(rej)
+	}
+	return connect.NewError(connect.CodeUnavailable, err)
 }
 
 func rejectionError(r *fsm.Rejection) error {

@@ -121,7 +121,7 @@ func resolveVersion(st *fsm.State, workflowID, ref string) (*statepb.Workflow, *
 	case "", "active":
 		n = wf.ActiveVersion
 		if n == 0 {
-			return nil, nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("workflow %q has no active version", workflowID))
+			return nil, nil, inactiveError(wf)
 		}
 	case "latest":
 		n = wf.LatestVersion
@@ -141,11 +141,18 @@ func resolveVersion(st *fsm.State, workflowID, ref string) (*statepb.Workflow, *
 
 func (w *workflowService) Get(ctx context.Context, req *connect.Request[workflowv1.GetRequest]) (*connect.Response[workflowv1.GetResponse], error) {
 	return onRead(ctx, w.Server, req, req.Msg.Stale, func(context.Context, *workflowv1.GetRequest) (*workflowv1.GetResponse, error) {
-		wf, ver, err := resolveVersion(w.FSM.State(), req.Msg.WorkflowId, req.Msg.Version)
+		st := w.FSM.State()
+		ref := req.Msg.Version
+		if wf := st.Workflow(nil, req.Msg.WorkflowId); ref == "" && wf != nil && wf.ActiveVersion == 0 {
+			// A deactivated workflow shows its latest version by default.
+			ref = "latest"
+		}
+		wf, ver, err := resolveVersion(st, req.Msg.WorkflowId, ref)
 		if err != nil {
 			return nil, err
 		}
-		return &workflowv1.GetResponse{Workflow: wf, Version: ver}, nil
+		triggers, actions := workflowTimeline(st, wf.WorkflowId)
+		return &workflowv1.GetResponse{Workflow: wf, Version: ver, Triggers: triggers, Actions: actions}, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.GetRequest]) (*connect.Response[workflowv1.GetResponse], error) {
 		return p.workflow.Get
 	})
@@ -185,7 +192,8 @@ func (w *workflowService) Activate(ctx context.Context, req *connect.Request[wor
 		if _, _, err := resolveVersion(w.FSM.State(), m.WorkflowId, strconv.FormatInt(m.Version, 10)); err != nil {
 			return nil, err
 		}
-		res, err := w.apply(ctx, &statepb.ActivateWorkflow{WorkflowId: m.WorkflowId, Version: m.Version, Now: timestamppb.New(w.Now())})
+		res, err := w.apply(ctx, &statepb.ActivateWorkflow{WorkflowId: m.WorkflowId, Version: m.Version, Now: timestamppb.New(w.Now()),
+			Actor: actor(ctx), Reason: m.Reason})
 		if err != nil {
 			return nil, err
 		}

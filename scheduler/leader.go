@@ -25,11 +25,21 @@ type MemberSource interface {
 	MembersChanged() <-chan struct{}
 }
 
-// Applier commits a plan through Raft. It fails once this node is no longer
-// the leader.
+// Applier commits a plan through Raft and returns what the FSM made of it.
+// It fails once this node is no longer the leader.
 type Applier interface {
-	ApplyPlan(ctx context.Context, plan *statepb.ApplyPlan) error
+	ApplyPlan(ctx context.Context, plan *statepb.ApplyPlan) (*fsm.PlanResult, error)
 }
+
+// Speculator is a StateSource that can show the state as it would be after
+// commands not committed yet (fsm.FSM.Speculate).
+type Speculator interface {
+	Speculate() *fsm.Speculation
+}
+
+// maxPasses bounds how many times a round plans again on its own
+// decisions.
+const maxPasses = 4
 
 // maxActionsPerEntry keeps one Raft entry small enough to replicate quickly.
 const maxActionsPerEntry = 2000
@@ -47,13 +57,18 @@ type Leader struct {
 	// NodeGrace is how long after gaining leadership a node missing from
 	// gossip keeps its running attempts (default 10s).
 	NodeGrace time.Duration
-	// Poke, if set, tells a node that attempts were just placed on it, so it
-	// starts them without waiting to learn of the commit through Raft.
-	Poke func(ctx context.Context, node string)
+	// Poke, if set, tells a node that attempts were just placed on it, and
+	// which (the steps as committed), so it starts them without waiting to
+	// learn of the commit through Raft.
+	Poke func(ctx context.Context, node string, steps []*statepb.Step)
 	// Retention is the finished-history policy, applied every
 	// RetentionInterval (default 30s).
 	Retention         Retention
 	RetentionInterval time.Duration
+	// Results, if set and State is a Speculator, is where this node's API
+	// hands attempt results while this loop runs: they are committed in the
+	// entry that places the steps they let start.
+	Results *Results
 }
 
 // maxDeletesPerRound bounds one retention entry, so pruning a large backlog
@@ -77,24 +92,36 @@ func (l *Leader) Run(ctx context.Context) {
 	// interleaves, since select picks among ready cases), else wait a period.
 	pruneTimer := time.NewTimer(every)
 	defer pruneTimer.Stop()
+	inbox, speculate := l.Results, Speculator(nil)
+	if sp, ok := l.State.(Speculator); ok && inbox != nil {
+		speculate = sp
+		inbox.open()
+		defer inbox.close()
+	} else {
+		inbox = nil
+	}
+	var resultsWake <-chan struct{}
+	if inbox != nil {
+		resultsWake = inbox.wake
+	}
 	for {
 		changed := l.State.Changed()
 		membersChanged := l.Members.MembersChanged()
 		now := l.Now()
-		out := Plan(Input{State: l.State.State(), Now: now, Members: l.Members.Members(), Defs: l.Defs, NodesDeadAfter: deadAfter})
-		failed := false
-		for start := 0; start < len(out.Actions); start += maxActionsPerEntry {
-			end := min(start+maxActionsPerEntry, len(out.Actions))
-			err := l.Apply.ApplyPlan(ctx, &statepb.ApplyPlan{Now: timestamppb.New(now), Actions: out.Actions[start:end]})
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				l.Log.Warn("apply plan failed; retrying", "err", err)
-				failed = true
-				break
-			}
-			l.pokeAssigned(ctx, out.Actions[start:end])
+		in := Input{Now: now, Members: l.Members.Members(), Defs: l.Defs, NodesDeadAfter: deadAfter}
+		var out Output
+		var carry []*pendingResult
+		chained := false
+		if speculate != nil {
+			out, carry = l.planAhead(speculate.Speculate(), in, inbox.take())
+			chained = true
+		} else {
+			in.State = l.State.State()
+			out = Plan(in)
+		}
+		failed := l.commit(ctx, now, out.Actions, carry, chained)
+		if ctx.Err() != nil {
+			return
 		}
 		var wake <-chan time.Time
 		if failed {
@@ -110,6 +137,7 @@ func (l *Leader) Run(ctx context.Context) {
 			return
 		case <-changed:
 		case <-membersChanged:
+		case <-resultsWake:
 		case <-wake:
 		case <-pruneTimer.C:
 			if l.prune(ctx) == maxDeletesPerRound {
@@ -127,6 +155,103 @@ func (l *Leader) Run(ctx context.Context) {
 	}
 }
 
+// planAhead plans a round on a speculation: first the results taken from
+// the inbox (those the state refuses are answered now: they are fenced and
+// need no entry), then passes of planning, each on the state the previous
+// ones leave, while they start work a further pass can plan. It returns the
+// actions that apply, in order, and the results they were planned on.
+func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult) (Output, []*pendingResult) {
+	var carry []*pendingResult
+	if len(taken) > 0 {
+		rs := make([]*statepb.ReportResult, len(taken))
+		for i, p := range taken {
+			rs[i] = p.r
+		}
+		outs := sp.Results(rs)
+		for i, p := range taken {
+			if o, ok := outs[i].(*fsm.ReportResultOutcome); ok && o.Accepted {
+				carry = append(carry, p)
+				continue
+			}
+			// Refused results write nothing, so the speculation holds
+			// exactly the carried ones.
+			answer([]*pendingResult{p}, outs[i:i+1])
+		}
+	}
+	var out Output
+	ts := timestamppb.New(in.Now)
+	for pass := 0; pass < maxPasses; pass++ {
+		in.State = sp.State()
+		o := Plan(in)
+		if out.WakeAt.IsZero() || (!o.WakeAt.IsZero() && o.WakeAt.Before(out.WakeAt)) {
+			out.WakeAt = o.WakeAt
+		}
+		applied := sp.Plan(ts, o.Actions)
+		out.Actions = append(out.Actions, applied...)
+		if !opensWork(applied) {
+			break
+		}
+	}
+	return out, carry
+}
+
+// opensWork reports whether actions may let a further pass plan more at
+// once: a child instance started or ended (its parent's loop goes on), a
+// loop step started, an instance ended (its run strategy admits the next).
+func opensWork(actions []*statepb.PlanAction) bool {
+	for _, a := range actions {
+		switch {
+		case a.GetStartChild() != nil:
+			return true
+		case a.GetAssign() != nil && a.GetAssign().Loop != nil:
+			return true
+		case a.GetInstanceStatus() != nil && fsm.InstanceTerminal(a.GetInstanceStatus().Status):
+			return true
+		}
+	}
+	return false
+}
+
+// commit applies a round's actions, in entries of at most
+// maxActionsPerEntry; the first also carries the results the round was
+// planned on, whose senders are answered once it committed. It reports
+// whether an entry failed.
+func (l *Leader) commit(ctx context.Context, now time.Time, actions []*statepb.PlanAction, carry []*pendingResult, chained bool) (failed bool) {
+	ts := timestamppb.New(now)
+	for start := 0; start < len(actions) || (start == 0 && len(carry) > 0); start += maxActionsPerEntry {
+		end := min(start+maxActionsPerEntry, len(actions))
+		plan := &statepb.ApplyPlan{Now: ts, Actions: actions[start:end], Chained: chained}
+		if start == 0 && len(carry) > 0 {
+			for _, p := range carry {
+				plan.Results = append(plan.Results, p.r)
+			}
+		}
+		res, err := l.Apply.ApplyPlan(ctx, plan)
+		if start == 0 && len(carry) > 0 {
+			if err != nil {
+				for _, p := range carry {
+					p.finish(false, "", err)
+				}
+			} else {
+				answer(carry, res.Results)
+			}
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				l.Log.Warn("apply plan failed; retrying", "err", err)
+			}
+			return true
+		}
+		if res.Dropped {
+			// A result was fenced after all; the rest of the plan assumed
+			// it too. The state changed, so the next round replans.
+			return false
+		}
+		l.pokeAssigned(ctx, actions[start:end])
+	}
+	return false
+}
+
 // prune commits one batch of retention deletions and returns its size.
 func (l *Leader) prune(ctx context.Context) int {
 	now := l.Now()
@@ -134,7 +259,7 @@ func (l *Leader) prune(ctx context.Context) int {
 	if len(actions) == 0 {
 		return 0
 	}
-	if err := l.Apply.ApplyPlan(ctx, &statepb.ApplyPlan{Now: timestamppb.New(now), Actions: actions}); err != nil {
+	if _, err := l.Apply.ApplyPlan(ctx, &statepb.ApplyPlan{Now: timestamppb.New(now), Actions: actions}); err != nil {
 		if ctx.Err() == nil {
 			l.Log.Warn("retention: delete finished instances failed", "err", err)
 		}
@@ -144,22 +269,33 @@ func (l *Leader) prune(ctx context.Context) int {
 	return len(actions)
 }
 
-// pokeAssigned pokes, in the background, each node that just got attempts.
+// pokeAssigned pokes, in the background, each node that just got attempts,
+// with the steps as the committed entry left them.
 func (l *Leader) pokeAssigned(ctx context.Context, actions []*statepb.PlanAction) {
 	if l.Poke == nil {
 		return
 	}
-	nodes := map[string]bool{}
+	st := l.State.State()
+	nodes := map[string][]*statepb.Step{}
 	for _, a := range actions {
-		if x := a.GetAssign(); x != nil {
-			nodes[x.Node] = true
+		x := a.GetAssign()
+		if x == nil || x.Node == "" {
+			continue
 		}
+		s := st.Step(nil, x.WorkflowId, x.InstanceId, x.StepId)
+		if s == nil || int64(len(s.Attempts)) != x.AttemptNumber || s.Attempts[len(s.Attempts)-1].Node != x.Node {
+			// Not placed after all (the action was stale), or already
+			// moved on: the node's replica tells it.
+			nodes[x.Node] = nodes[x.Node]
+			continue
+		}
+		nodes[x.Node] = append(nodes[x.Node], s)
 	}
-	for node := range nodes {
-		go func(node string) {
+	for node, steps := range nodes {
+		go func() {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			l.Poke(pctx, node)
-		}(node)
+			l.Poke(pctx, node, steps)
+		}()
 	}
 }

@@ -402,6 +402,10 @@ func (r *round) subworkflow(inst *statepb.Instance, sd *workflow.Step, st *state
 	}
 	switch version {
 	case "", "active":
+		if w.ActiveVersion == 0 {
+			r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("subworkflow %q has no active version (%s); name a version or activate one", wfID, w.InactiveReason), nil)
+			return
+		}
 		version = strconv.FormatInt(w.ActiveVersion, 10)
 	case "latest":
 		version = strconv.FormatInt(w.LatestVersion, 10)

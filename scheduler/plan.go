@@ -69,7 +69,7 @@ func Plan(in Input) Output {
 		}
 	}
 	r.countPermits()
-	r.timeTriggers()
+	r.triggers()
 	active := in.State.ActiveInstances(nil)
 	// Group the instances run strategies govern by workflow; iterations of
 	// a foreach or while are paced by their loop step instead.
@@ -102,13 +102,17 @@ func Plan(in Input) Output {
 	// An instance that ends this round frees its slot at once for the next
 	// queued one under the concurrency-only strategies. (STRICT_SEQUENTIAL
 	// waits a round: it must first see how the ended one ended.)
+	var endedNow map[instanceKey]bool
 	for _, wf := range order {
 		if rule, _ := r.strategy(wf); !ended[wf] || (rule != workflow.RunSequential && rule != workflow.RunParallel) {
 			continue
 		}
+		if endedNow == nil {
+			endedNow = r.endedNow()
+		}
 		var left []*statepb.Instance
 		for _, inst := range queues[wf] {
-			if !r.endedNow(inst) {
+			if !endedNow[instanceKey{inst.WorkflowId, inst.InstanceId}] {
 				left = append(left, inst)
 			}
 		}
@@ -122,14 +126,20 @@ func Plan(in Input) Output {
 	return Output{Actions: r.actions, WakeAt: r.wake}
 }
 
-// endedNow reports whether this round's actions end inst.
-func (r *round) endedNow(inst *statepb.Instance) bool {
+type instanceKey struct {
+	workflowID string
+	instanceID int64
+}
+
+// endedNow lists the instances this round's actions end.
+func (r *round) endedNow() map[instanceKey]bool {
+	out := map[instanceKey]bool{}
 	for _, a := range r.actions {
-		if x := a.GetInstanceStatus(); x != nil && x.WorkflowId == inst.WorkflowId && x.InstanceId == inst.InstanceId && fsm.InstanceTerminal(x.Status) {
-			return true
+		if x := a.GetInstanceStatus(); x != nil && fsm.InstanceTerminal(x.Status) {
+			out[instanceKey{x.WorkflowId, x.InstanceId}] = true
 		}
 	}
-	return false
+	return out
 }
 
 // strategy is the run strategy of a workflow's active version: Maestro's
@@ -139,7 +149,13 @@ func (r *round) strategy(workflowID string) (string, int64) {
 	if w == nil {
 		return workflow.RunSequential, 1
 	}
-	ver := r.in.State.Version(nil, workflowID, w.ActiveVersion)
+	active := w.ActiveVersion
+	if active == 0 {
+		// A deactivated workflow's instances run on under the strategy of
+		// its latest version.
+		active = w.LatestVersion
+	}
+	ver := r.in.State.Version(nil, workflowID, active)
 	if ver == nil {
 		return workflow.RunSequential, 1
 	}
@@ -246,6 +262,8 @@ type round struct {
 	load       map[string]int
 	actions    []*statepb.PlanAction
 	wake       time.Time
+	// Breakpoints per workflow, read once per round.
+	breakpoints map[string][]*statepb.Breakpoint
 }
 
 // nodeConstraints reads a step's evaluated node_constraints: every key must be
@@ -431,7 +449,7 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		if st == nil || !fsm.StepRetryable(st.Status) {
 			continue
 		}
-		sd := def.Step(id)
+		sd := dag.Step(id)
 		kind, attemptStatus := failureKind(st.Status)
 		used := 0
 		for _, a := range st.Attempts[min(int(st.AttemptsBeforeRestart), len(st.Attempts)):] {
@@ -494,7 +512,7 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		}
 	}
 	for _, id := range failed {
-		if def.Step(id).FailureMode == workflow.FailImmediately {
+		if dag.Step(id).FailureMode == workflow.FailImmediately {
 			reason := fmt.Sprintf("step %s %s (failure_mode FAIL_IMMEDIATELY)", id, cur[id])
 			r.stopLive(dag, steps, cur, reason)
 			r.setInstance(inst, status, fsm.InstanceFailed, reason)
@@ -508,8 +526,8 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		if st == nil {
 			continue
 		}
-		if st.Status == fsm.StepSucceeded && !st.SignalsEmitted && len(def.Step(id).SignalOutputs) > 0 {
-			r.emitSignals(inst, def.Step(id), st, steps)
+		if st.Status == fsm.StepSucceeded && !st.SignalsEmitted && len(dag.Step(id).SignalOutputs) > 0 {
+			r.emitSignals(inst, dag.Step(id), st, steps)
 		}
 		switch {
 		case cur[id] == fsm.StepRunning && st.Loop != nil:
@@ -593,10 +611,36 @@ func (r *round) stopLive(dag *workflow.DAG, steps map[string]*statepb.Step, cur 
 	}
 }
 
-// assign evaluates a step's params and places its next attempt on a node.
+// assign evaluates a step's params and places its next attempt on a node,
+// unless a breakpoint holds the attempt, its signals have not all arrived,
+// or a concurrency limit or the lack of a node holds it back.
 func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *statepb.Step, steps map[string]*statepb.Step, attempt int64) {
 	sd := def.Step(st.StepId)
-	params, err := resolveStepParams(inst, sd, st, steps, attempt, r.in.Now)
+	if bp := r.breakpointFor(inst, st, attempt); bp != "" {
+		if st.Status != fsm.StepPaused {
+			r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_StepStatus{StepStatus: &statepb.SetStepStatus{
+				WorkflowId: st.WorkflowId, InstanceId: st.InstanceId, StepId: st.StepId,
+				FromStatus: st.Status, Status: fsm.StepPaused, Breakpoint: bp,
+				Reason: fmt.Sprintf("attempt %d paused at breakpoint %s; resume it with a step resume, or delete the breakpoint", attempt, bp),
+			}}})
+		}
+		return
+	}
+	src := signalSource{init: inst.SignalInitiator}
+	if !workflow.IsControl(st.Type) && !st.SignalsBypassed {
+		why, matched, err := r.signalsMatched(inst, sd, st, steps)
+		if err != nil {
+			r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("signal_dependencies: %v", err), nil)
+			return
+		} else if why != "" {
+			if st.Status != fsm.StepWaitingForSignals || st.Reason != why {
+				r.setStep(st, fsm.StepWaitingForSignals, why, nil)
+			}
+			return
+		}
+		src.deps = matched
+	}
+	params, err := resolveStepParams(inst, sd, st, steps, attempt, r.in.Now, src)
 	if err != nil {
 		r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("params: %v", err), nil)
 		return
@@ -613,15 +657,6 @@ func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *sta
 			WorkflowId: st.WorkflowId, InstanceId: st.InstanceId, StepId: st.StepId,
 			AttemptNumber: attempt, Params: params, Loop: loop,
 		}}})
-		return
-	}
-	if why, err := r.signalsMatched(inst, sd, st, steps); err != nil {
-		r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("signal_dependencies: %v", err), nil)
-		return
-	} else if why != "" {
-		if st.Status != fsm.StepWaitingForSignals || st.Reason != why {
-			r.setStep(st, fsm.StepWaitingForSignals, why, nil)
-		}
 		return
 	}
 	if why := r.permit(inst, def); why != "" {
@@ -677,7 +712,7 @@ func systemParams(inst *statepb.Instance) map[string]workflow.Value {
 
 // resolveStepParams evaluates a step's params against the instance params, the
 // system params and other steps' outputs (referenced as stepid__name).
-func resolveStepParams(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps map[string]*statepb.Step, attempt int64, now time.Time) (map[string]*statepb.Param, error) {
+func resolveStepParams(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps map[string]*statepb.Step, attempt int64, now time.Time, signals workflow.SignalSource) (map[string]*statepb.Param, error) {
 	system := systemParams(inst)
 	system["step_id"] = workflow.Value{Type: workflow.String, Raw: st.StepId}
 	system["step_attempt_id"] = workflow.Value{Type: workflow.Long, Raw: attempt}
@@ -708,7 +743,7 @@ func resolveStepParams(inst *statepb.Instance, sd *workflow.Step, st *statepb.St
 		}
 		return workflow.Value{}, false
 	}
-	values, err := workflow.ResolveParamsWith(sd.Params, lookup, workflow.EvalOptions{Now: now, NewUUID: workflow.RandomUUID})
+	values, err := workflow.ResolveParamsWith(sd.Params, lookup, workflow.EvalOptions{Now: now, NewUUID: workflow.RandomUUID, Signals: signals})
 	if err != nil {
 		return nil, err
 	}

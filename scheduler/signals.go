@@ -15,16 +15,19 @@ import (
 const maxSignalsScanned = 1000
 
 // signalsMatched says which of a step's signal_dependencies no signal matches
-// yet ("" when all are matched). The values a signal must match are the
-// step's own evaluation of the match params, with the step's scope.
-func (r *round) signalsMatched(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps map[string]*statepb.Step) (string, error) {
+// yet ("" when all are matched), and otherwise returns, per dependency, the
+// newest signal that matches it (params.getFromSignalDependency reads it).
+// The values a signal must match are the step's own evaluation of the match
+// params, with the step's scope.
+func (r *round) signalsMatched(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps map[string]*statepb.Step) (string, []*statepb.Signal, error) {
 	deps, err := sd.WaitsForSignals()
 	if err != nil || len(deps) == 0 {
-		return "", err
+		return "", nil, err
 	}
 	scope := stepScope{inst: inst, step: st, steps: steps}
 	var missing []string
-	for _, d := range deps {
+	matched := make([]*statepb.Signal, len(deps))
+	for i, d := range deps {
 		want := map[string]workflow.Value{}
 		defs := map[string]workflow.ParamDef{}
 		for name, m := range d.Match {
@@ -37,23 +40,24 @@ func (r *round) signalsMatched(inst *statepb.Instance, sd *workflow.Step, st *st
 		if len(defs) > 0 {
 			vals, err := workflow.ResolveParamsWith(defs, scope.Param, workflow.EvalOptions{Now: r.in.Now})
 			if err != nil {
-				return "", fmt.Errorf("%s: %w", d.Name, err)
+				return "", nil, fmt.Errorf("%s: %w", d.Name, err)
 			}
 			for k, v := range vals {
 				want[k] = v
 			}
 		}
-		if !r.anySignalMatches(d, want) {
+		if matched[i] = r.newestMatch(d, want); matched[i] == nil {
 			missing = append(missing, d.Name+describeMatch(d, want))
 		}
 	}
 	if len(missing) == 0 {
-		return "", nil
+		return "", matched, nil
 	}
-	return "waiting for signals: " + strings.Join(missing, "; "), nil
+	return "waiting for signals: " + strings.Join(missing, "; "), nil, nil
 }
 
-func (r *round) anySignalMatches(d workflow.SignalDependency, want map[string]workflow.Value) bool {
+// newestMatch returns the newest signal matching a dependency, or nil.
+func (r *round) newestMatch(d workflow.SignalDependency, want map[string]workflow.Value) *statepb.Signal {
 	for _, sg := range r.in.State.Signals(nil, d.Name, maxSignalsScanned) {
 		ok := true
 		for name, m := range d.Match {
@@ -69,10 +73,10 @@ func (r *round) anySignalMatches(d workflow.SignalDependency, want map[string]wo
 			}
 		}
 		if ok {
-			return true
+			return sg
 		}
 	}
-	return false
+	return nil
 }
 
 func describeMatch(d workflow.SignalDependency, want map[string]workflow.Value) string {
@@ -116,4 +120,35 @@ func (r *round) emitSignals(inst *statepb.Instance, sd *workflow.Step, st *state
 		})
 	}
 	r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_EmitSignals{EmitSignals: act}})
+}
+
+// breakpointFor returns the key of a breakpoint that holds attempt of st,
+// or "" when none does or a resume let that attempt past. Breakpoints name
+// the workflow whose definition the step is in, so one on a step nested in
+// a foreach or while holds it in every iteration.
+func (r *round) breakpointFor(inst *statepb.Instance, st *statepb.Step, attempt int64) string {
+	if st.BreakpointPassed == attempt {
+		return ""
+	}
+	wf, top := inst.WorkflowId, inst.InstanceId
+	if inst.DefinitionWorkflowId != "" {
+		wf = inst.DefinitionWorkflowId
+		if _, id, ok := workflow.InlineRoot(inst.WorkflowId); ok {
+			top = id
+		}
+	}
+	if r.breakpoints == nil {
+		r.breakpoints = map[string][]*statepb.Breakpoint{}
+	}
+	bps, ok := r.breakpoints[wf]
+	if !ok {
+		bps = r.in.State.Breakpoints(nil, wf, "")
+		r.breakpoints[wf] = bps
+	}
+	for _, b := range bps {
+		if fsm.BreakpointMatches(b, wf, st.StepId, inst.WorkflowVersion, top) {
+			return fsm.BreakpointKey(b)
+		}
+	}
+	return ""
 }

@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -44,9 +46,14 @@ func versionTriggers(ver *statepb.WorkflowVersion, def *workflow.Definition) ([]
 	return trigs, nil
 }
 
-// timeTriggers keeps each workflow's trigger records in line with its active
-// version and fires every scheduled time that is due.
-func (r *round) timeTriggers() {
+// triggers keeps each workflow's trigger records in line with its active
+// version, fires every scheduled time that is due and every signal trigger
+// whose signals have arrived. A workflow without an active version, or
+// whose triggers of a kind are switched off (by its definition's
+// properties or by an operator), has no triggers of that kind: their
+// records go, and come back from the next time, or the next signals, once
+// they are on again.
+func (r *round) triggers() {
 	for _, w := range r.in.State.Workflows(nil) {
 		existing := map[string]*statepb.Trigger{}
 		for _, t := range r.in.State.Triggers(nil, w.WorkflowId) {
@@ -56,29 +63,48 @@ func (r *round) timeTriggers() {
 		var def *workflow.Definition
 		var dag *workflow.DAG
 		var trigs []timetrigger.Trigger
+		var sigs []workflow.SignalTrigger
 		if ver != nil {
 			var err error
 			if def, dag, err = r.in.Defs.Definition(ver); err == nil {
 				trigs, _ = versionTriggers(ver, def)
+				sigs, _ = versionSignalTriggers(ver, def)
 			}
-			if def != nil && def.Properties != nil && def.Properties.TimeTriggerDisabled != nil && *def.Properties.TimeTriggerDisabled {
+			if w.TimeTriggersDisabled || (def != nil && def.Properties != nil && def.Properties.TimeTriggerDisabled != nil && *def.Properties.TimeTriggerDisabled) {
 				trigs = nil
+			}
+			if w.SignalTriggersDisabled || (def != nil && def.Properties != nil && def.Properties.SignalTriggerDisabled != nil && *def.Properties.SignalTriggerDisabled) {
+				sigs = nil
 			}
 		}
 		for i, trig := range trigs {
-			id := fmt.Sprintf("time-%d", i)
+			id := fmt.Sprintf("%s%d", timeTriggerPrefix, i)
 			spec := string(def.Workflow.TimeTriggers[i])
 			rec := existing[id]
 			delete(existing, id)
 			r.timeTrigger(w, ver, def, dag, id, spec, trig, rec)
 		}
-		for id := range existing {
+		for i, trig := range sigs {
+			id := fmt.Sprintf("%s%d", signalTriggerPrefix, i)
+			spec := string(def.Workflow.SignalTriggers[i])
+			rec := existing[id]
+			delete(existing, id)
+			r.signalTrigger(w, ver, def, dag, id, spec, trig, rec)
+		}
+		for _, id := range slices.Sorted(maps.Keys(existing)) {
 			r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteTrigger{DeleteTrigger: &statepb.DeleteTrigger{
 				WorkflowId: w.WorkflowId, TriggerId: id,
 			}}})
 		}
 	}
 }
+
+// Trigger ids are the kind's prefix and the trigger's index in the active
+// version's list.
+const (
+	timeTriggerPrefix   = "time-"
+	signalTriggerPrefix = "signal-"
+)
 
 func (r *round) timeTrigger(w *statepb.Workflow, ver *statepb.WorkflowVersion, def *workflow.Definition, dag *workflow.DAG,
 	id, spec string, trig timetrigger.Trigger, rec *statepb.Trigger) {

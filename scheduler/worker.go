@@ -52,6 +52,7 @@ type Worker struct {
 	// may not have applied yet; they count as wanted until it has.
 	pushed map[string]assigned
 	poke   chan struct{}
+	wake   chan struct{}
 	wg     sync.WaitGroup
 	once   sync.Once
 }
@@ -64,7 +65,36 @@ func (w *Worker) init() {
 		w.done = map[string]bool{}
 		w.pushed = map[string]assigned{}
 		w.poke = make(chan struct{}, 1)
+		w.wake = make(chan struct{}, 1)
 	})
+}
+
+// Accept takes steps the leader just placed on this node, as it committed
+// them, so they start before this node's replica learns of the commit
+// (which a follower does only with the leader's next message), without a
+// round trip to fetch them.
+func (w *Worker) Accept(steps []*statepb.Step) {
+	w.init()
+	w.remember(steps)
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// remember notes the attempts among steps that this node should run.
+func (w *Worker) remember(steps []*statepb.Step) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, st := range steps {
+		if st.Status != fsm.StepRunning || len(st.Attempts) == 0 {
+			continue
+		}
+		a := st.Attempts[len(st.Attempts)-1]
+		if w.mine(a) {
+			w.pushed[a.AttemptId] = assigned{step: st, attempt: a}
+		}
+	}
 }
 
 // Poke asks the worker to fetch its assignments from the leader now, instead
@@ -87,17 +117,7 @@ func (w *Worker) fetch(ctx context.Context) {
 		w.Log.Debug("fetch assignments from the leader failed; the replica will catch up", "err", err)
 		return
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, st := range steps {
-		if st.Status != fsm.StepRunning || len(st.Attempts) == 0 {
-			continue
-		}
-		a := st.Attempts[len(st.Attempts)-1]
-		if w.mine(a) {
-			w.pushed[a.AttemptId] = assigned{step: st, attempt: a}
-		}
-	}
+	w.remember(steps)
 }
 
 // mine reports whether this node, as it is now, should run the attempt.
@@ -165,6 +185,7 @@ func (w *Worker) Run(ctx context.Context) {
 		case <-changed:
 		case <-w.poke:
 			w.fetch(ctx)
+		case <-w.wake:
 		}
 	}
 }

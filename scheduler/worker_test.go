@@ -64,7 +64,7 @@ func placed(t *testing.T, stepJSON string) *planFixture {
 	return px
 }
 
-func startWorker(t *testing.T, replica *fsm.FSM, leader *fakeLeader) *Worker {
+func startWorker(t *testing.T, replica *fsm.FSM, leader Reporter) *Worker {
 	t.Helper()
 	data, err := storage.Open(t.TempDir())
 	if err != nil {
@@ -148,4 +148,34 @@ func TestWorkerStopsFencedAttempt(t *testing.T) {
 	if n := leader.count(); n != 0 {
 		t.Fatalf("a stopped attempt reported %d results", n)
 	}
+}
+
+// Steps handed over with a poke start without a fetch and before the
+// replica has them; steps placed on another node are ignored.
+func TestWorkerStartsAcceptedStepsWithoutFetching(t *testing.T) {
+	px := placed(t, `{"id": "a", "type": "NoOp"}`)
+	leader := &fakeLeader{f: px.f, got: make(chan struct{}, 1)}
+	replica := fsm.New()
+	replica.ApplyLocal(1, &statepb.PushWorkflow{WorkflowId: "other", Definition: "{}", Digest: "x", Now: px.ts()})
+	// A Reporter whose Assignments fails: a fetch would find nothing.
+	w := startWorker(t, replica, &noFetch{leader})
+	elsewhere := proto.Clone(px.step("a")).(*statepb.Step)
+	elsewhere.Attempts[0].Node, elsewhere.Attempts[0].AttemptId, elsewhere.StepId = "n2", "wf/1/b/1", "b"
+	w.Accept([]*statepb.Step{elsewhere, px.step("a")})
+	w.mu.Lock()
+	_, tookB := w.pushed[elsewhere.Attempts[0].AttemptId]
+	w.mu.Unlock()
+	if tookB {
+		t.Fatal("the worker took an attempt placed on n2")
+	}
+	r := waitResult(t, leader)
+	if r.StepId != "a" || r.Outcome != fsm.AttemptSucceeded || r.Generation != px.step("a").Attempts[0].Generation {
+		t.Fatalf("accepted attempt reported %+v", r)
+	}
+}
+
+type noFetch struct{ *fakeLeader }
+
+func (noFetch) Assignments(context.Context, string) ([]*statepb.Step, error) {
+	return nil, context.DeadlineExceeded
 }

@@ -11,7 +11,13 @@ type DAG struct {
 	Order []string            // step ids in definition order
 	Preds map[string][]string // step id -> predecessor ids, in definition order
 	Succs map[string][]Edge   // step id -> successors with their condition text
+	steps map[string]*Step
 }
+
+// Step returns the top-level step with the given id, or nil: Definition.Step
+// without its scan, for planners that visit every step of a large workflow
+// each round.
+func (g *DAG) Step(id string) *Step { return g.steps[id] }
 
 // Roots are the steps without predecessors, in definition order.
 func (g *DAG) Roots() []string {
@@ -39,9 +45,11 @@ func (d *Definition) DAG() (*DAG, error) {
 		Order: make([]string, 0, len(steps)),
 		Preds: make(map[string][]string, len(steps)),
 		Succs: make(map[string][]Edge, len(steps)),
+		steps: make(map[string]*Step, len(steps)),
 	}
 	for i := range steps {
 		id := steps[i].ID
+		g.steps[id] = &steps[i]
 		g.Order = append(g.Order, id)
 		g.Preds[id] = []string{}
 		g.Succs[id] = append([]Edge{}, steps[i].Transition.Successors...)

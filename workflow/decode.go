@@ -34,6 +34,22 @@ func (dc *decoder) mark(path string, n *node) {
 	}
 }
 
+// markTree remembers the position of n and of everything inside it.
+func (dc *decoder) markTree(path string, n *node, depth int) {
+	if depth > maxDepth {
+		return
+	}
+	dc.mark(path, n)
+	for i, it := range n.items {
+		dc.markTree(indexPath(path, i), it, depth+1)
+	}
+	for i, k := range n.keys {
+		if i < len(n.vals) {
+			dc.markTree(keyPath(path, k), n.vals[i], depth+1)
+		}
+	}
+}
+
 // describe renders a node for "expected X, got Y" messages.
 func describe(n *node) string {
 	switch n.kind {
@@ -303,13 +319,18 @@ func (dc *decoder) tags(n *node, path string) []Tag {
 func (dc *decoder) workflow(n *node, path string) Workflow {
 	var w Workflow
 	dc.fields(n, path, fieldSet{
-		"id":                        func(v *node, p string) { w.ID = dc.str(v, p) },
-		"name":                      func(v *node, p string) { w.Name = dc.str(v, p) },
-		"description":               func(v *node, p string) { w.Description = dc.str(v, p) },
-		"tags":                      func(v *node, p string) { w.Tags = dc.tags(v, p) },
-		"timeout":                   func(v *node, p string) { w.Timeout = dc.duration(v, p) },
-		"time_triggers":             func(v *node, p string) { w.TimeTriggers = dc.rawList(v, p) },
-		"signal_triggers":           func(v *node, p string) { w.SignalTriggers = dc.rawList(v, p) },
+		"id":            func(v *node, p string) { w.ID = dc.str(v, p) },
+		"name":          func(v *node, p string) { w.Name = dc.str(v, p) },
+		"description":   func(v *node, p string) { w.Description = dc.str(v, p) },
+		"tags":          func(v *node, p string) { w.Tags = dc.tags(v, p) },
+		"timeout":       func(v *node, p string) { w.Timeout = dc.duration(v, p) },
+		"time_triggers": func(v *node, p string) { w.TimeTriggers = dc.rawList(v, p) },
+		"signal_triggers": func(v *node, p string) {
+			w.SignalTriggers = dc.rawList(v, p)
+			// Checked later from the raw JSON: remember where every part
+			// of it is, so those errors point at their line.
+			dc.markTree(p, v, 0)
+		},
 		"criticality":               func(v *node, p string) { w.Criticality = normalizeEnum(dc.str(v, p), criticalities) },
 		"instance_step_concurrency": func(v *node, p string) { w.InstanceStepConcurrency = dc.intPtr(v, p) },
 		"params":                    func(v *node, p string) { w.Params = dc.params(v, p) },

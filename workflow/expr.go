@@ -43,6 +43,26 @@ func EvalBool(expr string, scope Scope) (bool, error) {
 type EvalOptions struct {
 	Now     time.Time
 	NewUUID func() string
+	// Signals serves params.getFromSignal, getFromSignalOrDefault and
+	// getFromSignalDependency; without it they fail.
+	Signals SignalSource
+}
+
+// SignalSource is what params.getFromSignal and its relatives read: the
+// signals that fired the signal trigger which started the instance, the
+// trigger's params, and the signals that matched a step's
+// signal_dependencies.
+type SignalSource interface {
+	// SignalParam is param name of the signal called signal that fired the
+	// trigger: params.getFromSignal('signal', 'name').
+	SignalParam(signal, name string) (Value, error)
+	// TriggerParam is one of the trigger's params:
+	// params.getFromSignal('name').
+	TriggerParam(name string) (Value, error)
+	// DependencyParam is param name of the signal that matched the step's
+	// index-th (0-based) signal dependency:
+	// params.getFromSignalDependency('0', 'name').
+	DependencyParam(index int, name string) (Value, error)
 }
 
 // Eval evaluates a SEL expression to a value of type t. Evaluation is
@@ -58,12 +78,13 @@ func EvalWith(expr string, t ParamType, scope Scope, opts EvalOptions) (Value, e
 	if err != nil {
 		return Value{}, err
 	}
-	var env sel.Env = selEnv{scope}
+	base := selEnv{scope: scope, signals: opts.Signals}
+	var env sel.Env = base
 	switch {
 	case !opts.Now.IsZero() && opts.NewUUID != nil:
-		env = uuidEnv{clockEnv{selEnv{scope}, opts.Now.UnixMilli()}, opts.NewUUID}
+		env = uuidEnv{clockEnv{base, opts.Now.UnixMilli()}, opts.NewUUID}
 	case !opts.Now.IsZero():
-		env = clockEnv{selEnv{scope}, opts.Now.UnixMilli()}
+		env = clockEnv{base, opts.Now.UnixMilli()}
 	}
 	raw, err := prog.Eval(env, sel.DefaultLimits())
 	if err != nil {
@@ -107,7 +128,76 @@ func program(expr string) (*sel.Program, error) {
 	return p, nil
 }
 
-type selEnv struct{ scope Scope }
+type selEnv struct {
+	scope   Scope
+	signals SignalSource
+}
+
+// CallParams serves the params methods sel does not know itself: those
+// reading signals.
+func (e selEnv) CallParams(method string, args []sel.Value) (sel.Value, error) {
+	str := func(i int) (string, error) {
+		switch x := args[i].(type) {
+		case string:
+			return x, nil
+		case int64:
+			return strconv.FormatInt(x, 10), nil
+		}
+		return "", fmt.Errorf("argument %d must be a String", i+1)
+	}
+	var (
+		v   Value
+		err error
+	)
+	switch {
+	case method == "getFromSignal" && len(args) == 1:
+		if e.signals == nil {
+			return nil, errNoSignals
+		}
+		var name string
+		if name, err = str(0); err == nil {
+			v, err = e.signals.TriggerParam(name)
+		}
+	case (method == "getFromSignal" && len(args) == 2) || (method == "getFromSignalOrDefault" && len(args) == 3):
+		if e.signals == nil {
+			if method == "getFromSignalOrDefault" {
+				return args[2], nil
+			}
+			return nil, errNoSignals
+		}
+		var signal, name string
+		if signal, err = str(0); err == nil {
+			if name, err = str(1); err == nil {
+				v, err = e.signals.SignalParam(signal, name)
+			}
+		}
+		if err != nil && method == "getFromSignalOrDefault" {
+			return args[2], nil
+		}
+	case method == "getFromSignalDependency" && len(args) == 2:
+		if e.signals == nil {
+			return nil, errNoSignals
+		}
+		var index, name string
+		if index, err = str(0); err == nil {
+			if name, err = str(1); err == nil {
+				n, perr := strconv.Atoi(index)
+				if perr != nil || n < 0 {
+					return nil, fmt.Errorf("signal dependency index %q: want 0, 1, 2, …", index)
+				}
+				v, err = e.signals.DependencyParam(n, name)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("not supported here (with %d argument(s))", len(args))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return toSEL(v), nil
+}
+
+var errNoSignals = fmt.Errorf("no signal is available here: only an instance a signal trigger started, and a step with signal_dependencies, have signals to read")
 
 type clockEnv struct {
 	selEnv

@@ -52,6 +52,20 @@ func InlineWorkflowID(parentWorkflowID string, parentInstanceID int64, stepID st
 // IsInlineWorkflowID reports whether id names foreach or while iterations.
 func IsInlineWorkflowID(id string) bool { return strings.Contains(id, ":") }
 
+// InlineRoot returns the workflow and instance whose foreach or while
+// iterations (at any depth) an inline workflow id names.
+func InlineRoot(id string) (workflowID string, instanceID int64, ok bool) {
+	parts := strings.SplitN(id, ":", 3)
+	if len(parts) < 3 {
+		return "", 0, false
+	}
+	n, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	return parts[0], n, true
+}
+
 // Inline returns the definition an iteration of the loop step at path runs:
 // the steps nested in it, under the same properties. path lists loop step
 // ids from the outermost in.

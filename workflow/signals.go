@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -206,6 +207,16 @@ func SignalMatches(got, want Value, op string) bool {
 		return c <= 0
 	}
 	return false
+}
+
+// SignalKey is a value in the form under which SignalMatches finds values
+// equal with "=": numbers (and text that reads as one) by their number,
+// anything else by its text.
+func SignalKey(v Value) string {
+	if f, ok := number(v); ok {
+		return "n" + strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return "s" + v.String()
 }
 
 func number(v Value) (float64, bool) {

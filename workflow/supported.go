@@ -18,9 +18,7 @@ func CheckSupported(d *Definition) error {
 	}
 	c := &validator{src: d.src}
 	w := &d.Workflow
-	if len(w.SignalTriggers) > 0 {
-		c.add("workflow.signal_triggers", "signal_triggers is not supported yet")
-	}
+	c.checkSignalTriggers(w)
 	c.unsupportedParams("workflow.params", w.Params, 0)
 	c.unsupportedSteps("workflow.steps", w.Steps, 0)
 	return c.errs.asError()

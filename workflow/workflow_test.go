@@ -140,8 +140,17 @@ func TestInvalidFixtures(t *testing.T) {
 				`line 15:27: workflow.steps[0].step.retry_policy.backoff.type: unknown backoff type "linear_backoff" (want EXPONENTIAL_BACKOFF or FIXED_BACKOFF); ` +
 				`line 11:18: workflow.steps[0].step.timeout: timeout must be positive, got 0s`},
 		{"../valid/unsupported.json", "supported",
-			`line 6:24: workflow.signal_triggers: signal_triggers is not supported yet; ` +
-				`line 30:30: workflow.steps[3].step.type: step type "Kubernetes" is not supported yet`},
+			`line 30:30: workflow.steps[3].step.type: step type "Kubernetes" is not supported yet`},
+		{"signal_triggers.json", "supported",
+			`line 3:21: workflow.signal_triggers[0].definitions: a signal trigger needs at least one signal in definitions; ` +
+				`line 5:61: workflow.signal_triggers[1].definitions.a.match_params.x.operator: "!=" is not one of = > >= < <=; ` +
+				`line 6:82: workflow.signal_triggers[1].definitions.b.match_params.w: needs a value; ` +
+				`line 6:46: workflow.signal_triggers[1].definitions.b.match_params.y.param: a signal trigger matches literal values only; write the value under "value"; ` +
+				`line 6:13: workflow.signal_triggers[1].definitions.b.join_keys: every signal of a trigger needs the same number of join keys (0 here, 1 on "a"); ` +
+				`line 9:22: workflow.signal_triggers[1].params.p: a param needs exactly one of value and expression; ` +
+				`line 7:19: workflow.signal_triggers[1].condition: sel: syntax error at 1:4: expected an expression, found end of input; ` +
+				`line 8:20: workflow.signal_triggers[1].dedup_expr: sel: invalid expression at 1:1: Thread is not available in SEL; ` +
+				`line 10:5: workflow.signal_triggers[2]: unknown field "extra"`},
 		{"sel_errors.json", "supported",
 			`line 2:55: workflow.params.when.expression: sel: syntax error at 1:34: expected an expression, found ')'; ` +
 				`line 4:77: workflow.steps[0].step.transition.successors.b: sel: syntax error at 1:3: operator >> is not supported in SEL; ` +

@@ -500,6 +500,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 
 	state := fsm.New()
 	defs := scheduler.NewDefinitionCache()
+	results := scheduler.NewResults()
 	var node *cluster.Node
 	var srv *rpc.Server
 	nodeReady := make(chan struct{})
@@ -512,7 +513,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 		(&scheduler.Leader{
 			State: state, Members: memberSource{node}, Apply: planApplier{node}, Defs: defs,
 			Now: time.Now, Log: log.With("component", "scheduler"), Retention: retention, Poke: srv.Poke,
-			RetentionInterval: retentionEvery,
+			RetentionInterval: retentionEvery, Results: results,
 		}).Run(ctx)
 	}
 	node, err = cluster.Start(cluster.Config{
@@ -543,7 +544,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 		Now: time.Now, Log: log.With("component", "worker"), HTTPAllowHosts: cfg.HTTPAllowHosts,
 		Incarnation: incarnation,
 	}
-	srv = &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log, Worker: worker, Profiling: cfg.EnablePprof}
+	srv = &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log, Worker: worker, Profiling: cfg.EnablePprof, Results: results}
 	close(nodeReady)
 	httpSrv := &http.Server{Handler: srv.Handler(), Protocols: rpc.Protocols(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
@@ -602,13 +603,16 @@ func (m memberSource) MembersChanged() <-chan struct{} { return m.node.MembersCh
 // planApplier commits scheduling plans through Raft.
 type planApplier struct{ node *cluster.Node }
 
-func (p planApplier) ApplyPlan(ctx context.Context, plan *statepb.ApplyPlan) error {
+func (p planApplier) ApplyPlan(ctx context.Context, plan *statepb.ApplyPlan) (*fsm.PlanResult, error) {
 	res, err := p.node.Apply(ctx, plan)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if rej, ok := res.(*fsm.Rejection); ok {
-		return rej
+	switch r := res.(type) {
+	case *fsm.Rejection:
+		return nil, r
+	case *fsm.PlanResult:
+		return r, nil
 	}
-	return nil
+	return nil, fmt.Errorf("apply plan: unexpected result %T", res)
 }

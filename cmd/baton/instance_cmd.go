@@ -360,6 +360,9 @@ func instanceTable(t *table, m *instancev1.GetResponse) {
 	if p := inst.GetParent(); p != nil {
 		t.row("Parent", fmt.Sprintf("%s %d, step %s", p.GetWorkflowId(), p.GetInstanceId(), p.GetStepId()))
 	}
+	if si := inst.GetSignalInitiator(); si != nil {
+		t.row("Started by", "signal trigger "+si.GetTriggerId()+" ("+fmtSignals(si.GetSignals())+")")
+	}
 	if len(m.GetChildren()) > 0 {
 		t.row("Rollup", fmtCounts(m.GetRollup()))
 		for _, c := range m.GetChildren() {

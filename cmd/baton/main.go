@@ -141,6 +141,7 @@ func newRootCommand(c *cli) *cobra.Command {
 		newInstanceCommand(c),
 		newStepCommand(c),
 		newSignalCommand(c),
+		newBreakpointCommand(c),
 		newStatusCommand(c),
 	)
 	root.AddCommand(newOperatorCommands(c)...)

@@ -57,6 +57,15 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"status", "--bogus"}, "unknown flag: --bogus"},
 		{[]string{"status", "-o", "yaml"}, `-o "yaml"`},
 		{[]string{"status", "--address", "ftp://x"}, "want an http:// or https:// URL"},
+		{[]string{"breakpoint", "set", "demo"}, "missing STEP"},
+		{[]string{"breakpoint", "set", "demo", "load", "--version", "-2"}, "--version -2: want a version number"},
+		{[]string{"breakpoint", "delete", "demo", "load", "--instance", "x"}, `invalid argument "x" for "--instance"`},
+		{[]string{"breakpoint", "list"}, "missing WORKFLOW"},
+		{[]string{"breakpoint", "list", "demo", "load", "more"}, `unexpected argument "more"`},
+		{[]string{"workflow", "triggers", "disable", "demo"}, "say which triggers: --time, --signal or both"},
+		{[]string{"workflow", "deactivate"}, "missing WORKFLOW"},
+		{[]string{"step", "restart", "demo", "1"}, "missing STEP"},
+		{[]string{"step", "bypass-signals", "demo", "one", "wait"}, `instance ID "one"`},
 	} {
 		args := tc.args
 		if !slices.Contains(args, "--address") {
@@ -183,17 +192,19 @@ func TestWorkflowCommands(t *testing.T) {
 	}
 
 	_, stdout, _ = runCLI(t, "workflow", "get", "demo", "--address", f.URL)
-	wantGet := "Workflow        demo\n" +
-		"Version         2 (active)\n" +
-		"Active version  2\n" +
-		"Latest version  3\n" +
-		"Created         2026-03-01T12:00:30Z\n" +
-		"Digest          abcdef0123456789\n"
+	wantGet := "Workflow         demo\n" +
+		"Version          2 (active)\n" +
+		"Active version   2\n" +
+		"Latest version   3\n" +
+		"Created          2026-03-01T12:00:30Z\n" +
+		"Digest           abcdef0123456789\n" +
+		"Time triggers    on\n" +
+		"Signal triggers  on\n"
 	if stdout != wantGet {
 		t.Errorf("get:\n%s\nwant\n%s", stdout, wantGet)
 	}
 	_, stdout, _ = runCLI(t, "workflow", "get", "demo", "--version", "latest", "--address", f.URL)
-	if !strings.Contains(stdout, "Version         3 (latest)\n") {
+	if !strings.Contains(stdout, "Version          3 (latest)\n") {
 		t.Errorf("get --version latest:\n%s", stdout)
 	}
 	_, stdout, _ = runCLI(t, "workflow", "get", "demo", "--definition", "--address", f.URL)

@@ -149,6 +149,19 @@ func fmtTime(ts *timestamppb.Timestamp) string {
 
 func fmtInt(n int64) string { return strconv.FormatInt(n, 10) }
 
+// fmtSignals lists signals by name as "name #seq".
+func fmtSignals(signals map[string]*statepb.Signal) string {
+	names := make([]string, 0, len(signals))
+	for n := range signals {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		names[i] = fmt.Sprintf("%s #%d", n, signals[n].GetSeq())
+	}
+	return strings.Join(names, ", ")
+}
+
 // fmtParam shows a param's value as JSON, so strings are quoted and maps and
 // arrays keep their shape.
 func fmtParam(p *statepb.Param) string {

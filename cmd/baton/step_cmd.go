@@ -22,7 +22,9 @@ is WORKFLOW:INSTANCE:STEP of the loop step, its id the iteration number.`)
 		newStepActionCommand(c, "pause", "PAUSE", "Hold back a step that has not started until it is resumed"),
 		newStepActionCommand(c, "resume", "RESUME", "Let a paused step start"),
 		newStepActionCommand(c, "stop", "STOP", "Stop a step that has not ended (STOPPED)"),
-		newStepActionCommand(c, "kill", "KILL", "End a step that has not ended as FATALLY_FAILED, without retries"))
+		newStepActionCommand(c, "kill", "KILL", "End a step that has not ended as FATALLY_FAILED, without retries"),
+		newStepActionCommand(c, "bypass-signals", "BYPASS_SIGNALS", "Let a step waiting for signals run without them"),
+		newStepActionCommand(c, "restart", "RESTART", "Run a failed, timed-out or stopped step again; of an ended instance, restart the instance from the step"))
 	return cmd
 }
 
@@ -48,6 +50,10 @@ func newStepActionCommand(c *cli, use, action, short string) *cobra.Command {
 				return err
 			}
 			return c.out.print(res.Msg, func(t *table) {
+				if steps := res.Msg.GetSteps(); len(steps) > 0 {
+					t.text(fmt.Sprintf("instance %s %d is %s; steps to run again: %s\n", a[0], id, res.Msg.GetInstance().GetStatus(), strings.Join(steps, ", ")))
+					return
+				}
 				t.text(fmt.Sprintf("step %s of %s %d is %s\n", a[2], a[0], id, res.Msg.GetStep().GetStatus()))
 			})
 		},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/batonhq/baton/fsm/statepb"
 	workflowv1 "github.com/batonhq/baton/rpc/gen/baton/workflow/v1"
+	"github.com/batonhq/baton/workflow"
 )
 
 func newWorkflowCommand(c *cli) *cobra.Command {
@@ -28,6 +30,8 @@ which instance start uses unless told otherwise.`)
 		newWorkflowGetCommand(c),
 		newWorkflowVersionsCommand(c),
 		newWorkflowActivateCommand(c),
+		newWorkflowDeactivateCommand(c),
+		newWorkflowTriggersCommand(c),
 		newWorkflowUnblockCommand(c),
 	)
 	return cmd
@@ -182,7 +186,11 @@ func newWorkflowListCommand(c *cli) *cobra.Command {
 			return c.out.print(res.Msg, func(t *table) {
 				t.row("WORKFLOW", "ACTIVE", "LATEST", "INSTANCES", "UPDATED")
 				for _, w := range res.Msg.Workflows {
-					t.row(w.WorkflowId, fmtInt(w.ActiveVersion), fmtInt(w.LatestVersion),
+					active := fmtInt(w.ActiveVersion)
+					if w.ActiveVersion == 0 {
+						active = "none"
+					}
+					t.row(w.WorkflowId, active, fmtInt(w.LatestVersion),
 						fmtInt(w.LastInstanceId), fmtTime(w.UpdateTime))
 				}
 			})
@@ -243,10 +251,18 @@ func newWorkflowGetCommand(c *cli) *cobra.Command {
 			return c.out.print(res.Msg, func(t *table) {
 				t.row("Workflow", ver.GetWorkflowId())
 				t.row("Version", fmtInt(ver.GetVersion())+versionMarks(wf, ver.GetVersion()))
-				t.row("Active version", fmtInt(wf.GetActiveVersion()))
+				if wf.GetActiveVersion() == 0 {
+					t.row("Active version", "none: "+wf.GetInactiveReason())
+				} else {
+					t.row("Active version", fmtInt(wf.GetActiveVersion()))
+				}
 				t.row("Latest version", fmtInt(wf.GetLatestVersion()))
 				t.row("Created", fmtTime(ver.GetCreateTime()))
 				t.row("Digest", ver.GetDigest())
+				workflowTriggerRows(t, wf, ver, res.Msg.GetTriggers())
+				for _, e := range res.Msg.GetActions() {
+					t.row("Action", fmt.Sprintf("%s  %s by %s  %s", fmtTime(e.GetTime()), e.GetAction(), e.GetActor(), e.GetMessage()))
+				}
 			})
 		},
 	}
@@ -332,9 +348,10 @@ func newWorkflowVersionsCommand(c *cli) *cobra.Command {
 }
 
 func newWorkflowActivateCommand(c *cli) *cobra.Command {
-	return &cobra.Command{
+	var reason string
+	cmd := &cobra.Command{
 		Use:   "activate WORKFLOW VERSION",
-		Short: "Make an existing version the one new instances run",
+		Short: "Make an existing version the one new instances run (and its triggers fire)",
 		Args:  positional("WORKFLOW", "VERSION"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			version, err := strconv.ParseInt(a[1], 10, 64)
@@ -346,7 +363,7 @@ func newWorkflowActivateCommand(c *cli) *cobra.Command {
 				return err
 			}
 			res, err := api.workflows.Activate(cmd.Context(), connect.NewRequest(&workflowv1.ActivateRequest{
-				WorkflowId: a[0], Version: version,
+				WorkflowId: a[0], Version: version, Reason: reason,
 			}))
 			if err != nil {
 				return err
@@ -356,6 +373,98 @@ func newWorkflowActivateCommand(c *cli) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the workflow (`text`)")
+	return cmd
+}
+
+func newWorkflowDeactivateCommand(c *cli) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "deactivate WORKFLOW",
+		Short: "Leave a workflow without an active version: starts are refused and its triggers stop",
+		Long: `Deactivate leaves the workflow without an active version. A start of the
+active version (the default) is refused with the reason given here; a start
+of a version by number still works. Its time and signal triggers stop: no
+scheduled time fires and no signal is consumed until a version is active
+again (workflow activate, or a push). Running instances run on.`,
+		Args: positional("WORKFLOW"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			res, err := api.workflows.Deactivate(cmd.Context(), connect.NewRequest(&workflowv1.DeactivateRequest{
+				WorkflowId: a[0], Reason: reason,
+			}))
+			if err != nil {
+				return err
+			}
+			return c.out.print(res.Msg, func(t *table) {
+				t.text(fmt.Sprintf("workflow %s is inactive (latest version %d)\n", a[0], res.Msg.GetWorkflow().GetLatestVersion()))
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the workflow and shown to starts meanwhile (`text`)")
+	return cmd
+}
+
+func newWorkflowTriggersCommand(c *cli) *cobra.Command {
+	cmd := newGroupCommand("triggers", "Switch a workflow's time or signal triggers off and on",
+		`A workflow's time and signal triggers fire while it has an active version,
+its definition does not switch them off (properties.time_trigger_disabled,
+signal_trigger_disabled) and an operator has not. Switched off, a time
+trigger forgets its schedule and a signal trigger its place among the
+signals: switched back on, they fire from the next scheduled time, or for
+the signals sent from then on.`)
+	cmd.AddCommand(newWorkflowTriggersSwitchCommand(c, "disable", false), newWorkflowTriggersSwitchCommand(c, "enable", true))
+	return cmd
+}
+
+func newWorkflowTriggersSwitchCommand(c *cli, use string, enabled bool) *cobra.Command {
+	var (
+		timeTriggers, signalTriggers bool
+		reason                       string
+	)
+	short := "Switch a workflow's time and/or signal triggers off"
+	if enabled {
+		short = "Switch a workflow's time and/or signal triggers back on"
+	}
+	cmd := &cobra.Command{
+		Use:   use + " WORKFLOW --time|--signal",
+		Short: short,
+		Args:  positional("WORKFLOW"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if !timeTriggers && !signalTriggers {
+				return usageError{fmt.Errorf("%s: say which triggers: --time, --signal or both", cmd.CommandPath())}
+			}
+			api, err := c.clients()
+			if err != nil {
+				return err
+			}
+			res, err := api.workflows.SetTriggers(cmd.Context(), connect.NewRequest(&workflowv1.SetTriggersRequest{
+				WorkflowId: a[0], Enabled: enabled, Time: timeTriggers, Signal: signalTriggers, Reason: reason,
+			}))
+			if err != nil {
+				return err
+			}
+			wf := res.Msg.GetWorkflow()
+			return c.out.print(res.Msg, func(t *table) {
+				t.text(fmt.Sprintf("workflow %s: time triggers %s, signal triggers %s\n", a[0],
+					onOff(!wf.GetTimeTriggersDisabled()), onOff(!wf.GetSignalTriggersDisabled())))
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&timeTriggers, "time", false, "the time triggers")
+	cmd.Flags().BoolVar(&signalTriggers, "signal", false, "the signal triggers")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the workflow (`text`)")
+	return cmd
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }
 
 func newWorkflowUnblockCommand(c *cli) *cobra.Command {
@@ -382,4 +491,51 @@ func newWorkflowUnblockCommand(c *cli) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
 	return cmd
+}
+
+// workflowTriggerRows shows whether a workflow's triggers are on, and why
+// not, then each trigger's state.
+func workflowTriggerRows(t *table, wf *statepb.Workflow, ver *statepb.WorkflowVersion, triggers []*statepb.Trigger) {
+	var props *workflow.Properties
+	if def, err := workflow.Parse([]byte(ver.GetDefinition())); err == nil {
+		props = def.Properties
+	}
+	state := func(operatorOff bool, definitionOff *bool, field string) string {
+		switch {
+		case wf.GetActiveVersion() == 0:
+			return "off (no active version)"
+		case operatorOff:
+			return "off (switched off by an operator)"
+		case definitionOff != nil && *definitionOff:
+			return "off (properties." + field + ")"
+		}
+		return "on"
+	}
+	var timeOff, signalOff *bool
+	if props != nil {
+		timeOff, signalOff = props.TimeTriggerDisabled, props.SignalTriggerDisabled
+	}
+	t.row("Time triggers", state(wf.GetTimeTriggersDisabled(), timeOff, "time_trigger_disabled"))
+	t.row("Signal triggers", state(wf.GetSignalTriggersDisabled(), signalOff, "signal_trigger_disabled"))
+	for _, tr := range triggers {
+		var desc string
+		if strings.HasPrefix(tr.GetTriggerId(), "signal-") {
+			names := make([]string, 0, len(tr.GetCheckpoints()))
+			for n := range tr.GetCheckpoints() {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for i, n := range names {
+				names[i] = fmt.Sprintf("%s after #%d", n, tr.GetCheckpoints()[n])
+			}
+			desc = fmt.Sprintf("fired %d, started nothing %d", tr.GetFires(), tr.GetSkipped())
+			if tr.GetLastSkipReason() != "" {
+				desc += " (last: " + tr.GetLastSkipReason() + ")"
+			}
+			desc += "; next signals: " + strings.Join(names, ", ")
+		} else {
+			desc = fmt.Sprintf("next %s, fired %d, skipped %d", fmtTime(tr.GetNext()), tr.GetFires(), tr.GetSkipped())
+		}
+		t.row("Trigger", tr.GetTriggerId()+"  "+desc)
+	}
 }

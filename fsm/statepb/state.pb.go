@@ -93,8 +93,19 @@ type Workflow struct {
 	// STRICT_SEQUENTIAL: failed instances with ids up to this one no longer
 	// block the queue (set by an unblock).
 	UnblockedThrough int64 `protobuf:"varint,7,opt,name=unblocked_through,json=unblockedThrough,proto3" json:"unblocked_through,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Sequence number of the newest event on the workflow's own timeline:
+	// operator actions on the workflow (activate, deactivate, trigger
+	// switches, breakpoints), stored as events of instance 0.
+	LastEventSeq int64 `protobuf:"varint,8,opt,name=last_event_seq,json=lastEventSeq,proto3" json:"last_event_seq,omitempty"`
+	// An operator switched the workflow's time or signal triggers off,
+	// whatever its definition says.
+	TimeTriggersDisabled   bool `protobuf:"varint,9,opt,name=time_triggers_disabled,json=timeTriggersDisabled,proto3" json:"time_triggers_disabled,omitempty"`
+	SignalTriggersDisabled bool `protobuf:"varint,10,opt,name=signal_triggers_disabled,json=signalTriggersDisabled,proto3" json:"signal_triggers_disabled,omitempty"`
+	// Set while the workflow is deactivated (active_version is 0): who did it,
+	// when and why, for the error a start gets.
+	InactiveReason string `protobuf:"bytes,11,opt,name=inactive_reason,json=inactiveReason,proto3" json:"inactive_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Workflow) Reset() {
@@ -174,6 +185,34 @@ func (x *Workflow) GetUnblockedThrough() int64 {
 		return x.UnblockedThrough
 	}
 	return 0
+}
+
+func (x *Workflow) GetLastEventSeq() int64 {
+	if x != nil {
+		return x.LastEventSeq
+	}
+	return 0
+}
+
+func (x *Workflow) GetTimeTriggersDisabled() bool {
+	if x != nil {
+		return x.TimeTriggersDisabled
+	}
+	return false
+}
+
+func (x *Workflow) GetSignalTriggersDisabled() bool {
+	if x != nil {
+		return x.SignalTriggersDisabled
+	}
+	return false
+}
+
+func (x *Workflow) GetInactiveReason() string {
+	if x != nil {
+		return x.InactiveReason
+	}
+	return ""
 }
 
 // WorkflowVersion is one immutable pushed definition.
@@ -290,9 +329,11 @@ type Instance struct {
 	DefinitionWorkflowId string   `protobuf:"bytes,13,opt,name=definition_workflow_id,json=definitionWorkflowId,proto3" json:"definition_workflow_id,omitempty"`
 	DefinitionPath       []string `protobuf:"bytes,14,rep,name=definition_path,json=definitionPath,proto3" json:"definition_path,omitempty"`
 	// 0 for an instance started by a client; parent's depth + 1 otherwise.
-	Depth         int32 `protobuf:"varint,15,opt,name=depth,proto3" json:"depth,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Depth int32 `protobuf:"varint,15,opt,name=depth,proto3" json:"depth,omitempty"`
+	// Set when a signal trigger started the instance.
+	SignalInitiator *SignalInitiator `protobuf:"bytes,16,opt,name=signal_initiator,json=signalInitiator,proto3" json:"signal_initiator,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Instance) Reset() {
@@ -430,13 +471,22 @@ func (x *Instance) GetDepth() int32 {
 	return 0
 }
 
-// Trigger is the schedule state of one time trigger of a workflow. The next
-// scheduled time lives here, in the replicated state, so that any leader
-// fires each scheduled time exactly once.
+func (x *Instance) GetSignalInitiator() *SignalInitiator {
+	if x != nil {
+		return x.SignalInitiator
+	}
+	return nil
+}
+
+// Trigger is the state of one time or signal trigger of a workflow. A time
+// trigger's next scheduled time, and a signal trigger's checkpoints, live
+// here, in the replicated state, so that any leader fires each scheduled
+// time, and consumes each signal, exactly once.
 type Trigger struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
-	// "time-<n>": the n-th (0-based) time trigger of the active version.
+	// "time-<n>" or "signal-<n>": the n-th (0-based) time or signal trigger
+	// of the active version.
 	TriggerId string `protobuf:"bytes,2,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
 	// The workflow version whose definition the trigger follows.
 	Version int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
@@ -446,10 +496,18 @@ type Trigger struct {
 	Next      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=next,proto3" json:"next,omitempty"`
 	LastFired *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_fired,json=lastFired,proto3" json:"last_fired,omitempty"`
 	Fires     int64                  `protobuf:"varint,7,opt,name=fires,proto3" json:"fires,omitempty"`
-	// Scheduled times skipped by the catch-up policy after downtime.
-	Skipped       int64 `protobuf:"varint,8,opt,name=skipped,proto3" json:"skipped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Time triggers: scheduled times skipped by the catch-up policy after
+	// downtime. Signal triggers: fires that started no instance (condition
+	// false, params that could not be evaluated, dedup key already used).
+	Skipped int64 `protobuf:"varint,8,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// Signal triggers: per signal name, the number of the newest signal a
+	// fire consumed (or the newest one when the trigger was set up); only
+	// later signals can fire it.
+	Checkpoints map[string]int64 `protobuf:"bytes,9,rep,name=checkpoints,proto3" json:"checkpoints,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Signal triggers: why the last fire that started nothing did not.
+	LastSkipReason string `protobuf:"bytes,10,opt,name=last_skip_reason,json=lastSkipReason,proto3" json:"last_skip_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Trigger) Reset() {
@@ -538,6 +596,85 @@ func (x *Trigger) GetSkipped() int64 {
 	return 0
 }
 
+func (x *Trigger) GetCheckpoints() map[string]int64 {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return nil
+}
+
+func (x *Trigger) GetLastSkipReason() string {
+	if x != nil {
+		return x.LastSkipReason
+	}
+	return ""
+}
+
+// SignalInitiator records which signal trigger started an instance and with
+// what: steps read it through params.getFromSignal.
+type SignalInitiator struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "signal-<n>".
+	TriggerId string `protobuf:"bytes,1,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	// The signals the fire consumed, by name.
+	Signals map[string]*Signal `protobuf:"bytes,2,rep,name=signals,proto3" json:"signals,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The trigger's params, evaluated when it fired.
+	Params        map[string]*Param `protobuf:"bytes,3,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignalInitiator) Reset() {
+	*x = SignalInitiator{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignalInitiator) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignalInitiator) ProtoMessage() {}
+
+func (x *SignalInitiator) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignalInitiator.ProtoReflect.Descriptor instead.
+func (*SignalInitiator) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SignalInitiator) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *SignalInitiator) GetSignals() map[string]*Signal {
+	if x != nil {
+		return x.Signals
+	}
+	return nil
+}
+
+func (x *SignalInitiator) GetParams() map[string]*Param {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
 // Signal is one signal sent to the cluster: by a client, or by a step's
 // signal_outputs. Signals of one name are numbered 1, 2, 3, … in the order
 // the log applied them.
@@ -556,7 +693,7 @@ type Signal struct {
 
 func (x *Signal) Reset() {
 	*x = Signal{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[5]
+	mi := &file_baton_state_v1_state_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +705,7 @@ func (x *Signal) String() string {
 func (*Signal) ProtoMessage() {}
 
 func (x *Signal) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[5]
+	mi := &file_baton_state_v1_state_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +718,7 @@ func (x *Signal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Signal.ProtoReflect.Descriptor instead.
 func (*Signal) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{5}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Signal) GetName() string {
@@ -640,7 +777,7 @@ type SendSignal struct {
 
 func (x *SendSignal) Reset() {
 	*x = SendSignal{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[6]
+	mi := &file_baton_state_v1_state_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -652,7 +789,7 @@ func (x *SendSignal) String() string {
 func (*SendSignal) ProtoMessage() {}
 
 func (x *SendSignal) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[6]
+	mi := &file_baton_state_v1_state_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -665,7 +802,7 @@ func (x *SendSignal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignal.ProtoReflect.Descriptor instead.
 func (*SendSignal) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{6}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SendSignal) GetName() string {
@@ -721,7 +858,7 @@ type ParentRef struct {
 
 func (x *ParentRef) Reset() {
 	*x = ParentRef{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[7]
+	mi := &file_baton_state_v1_state_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +870,7 @@ func (x *ParentRef) String() string {
 func (*ParentRef) ProtoMessage() {}
 
 func (x *ParentRef) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[7]
+	mi := &file_baton_state_v1_state_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +883,7 @@ func (x *ParentRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParentRef.ProtoReflect.Descriptor instead.
 func (*ParentRef) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{7}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ParentRef) GetWorkflowId() string {
@@ -818,7 +955,7 @@ type Loop struct {
 
 func (x *Loop) Reset() {
 	*x = Loop{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[8]
+	mi := &file_baton_state_v1_state_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +967,7 @@ func (x *Loop) String() string {
 func (*Loop) ProtoMessage() {}
 
 func (x *Loop) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[8]
+	mi := &file_baton_state_v1_state_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +980,7 @@ func (x *Loop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Loop.ProtoReflect.Descriptor instead.
 func (*Loop) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{8}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Loop) GetChildWorkflowId() string {
@@ -931,6 +1068,14 @@ type Step struct {
 	AttemptsBeforeRestart int32 `protobuf:"varint,15,opt,name=attempts_before_restart,json=attemptsBeforeRestart,proto3" json:"attempts_before_restart,omitempty"`
 	// The step's signal_outputs were sent.
 	SignalsEmitted bool `protobuf:"varint,16,opt,name=signals_emitted,json=signalsEmitted,proto3" json:"signals_emitted,omitempty"`
+	// An operator let the step run without its signal_dependencies.
+	SignalsBypassed bool `protobuf:"varint,17,opt,name=signals_bypassed,json=signalsBypassed,proto3" json:"signals_bypassed,omitempty"`
+	// The breakpoint (its key, see Breakpoint) that paused the step; empty
+	// when an operator paused it.
+	PausedAt string `protobuf:"bytes,18,opt,name=paused_at,json=pausedAt,proto3" json:"paused_at,omitempty"`
+	// The attempt number a resume let past breakpoints: the scheduler does
+	// not pause that attempt again.
+	BreakpointPassed int64 `protobuf:"varint,19,opt,name=breakpoint_passed,json=breakpointPassed,proto3" json:"breakpoint_passed,omitempty"`
 	// Progress of a foreach, while or subworkflow step.
 	Loop          *Loop `protobuf:"bytes,14,opt,name=loop,proto3" json:"loop,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -939,7 +1084,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[9]
+	mi := &file_baton_state_v1_state_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1096,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[9]
+	mi := &file_baton_state_v1_state_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1109,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{9}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Step) GetWorkflowId() string {
@@ -1072,6 +1217,27 @@ func (x *Step) GetSignalsEmitted() bool {
 	return false
 }
 
+func (x *Step) GetSignalsBypassed() bool {
+	if x != nil {
+		return x.SignalsBypassed
+	}
+	return false
+}
+
+func (x *Step) GetPausedAt() string {
+	if x != nil {
+		return x.PausedAt
+	}
+	return ""
+}
+
+func (x *Step) GetBreakpointPassed() int64 {
+	if x != nil {
+		return x.BreakpointPassed
+	}
+	return 0
+}
+
 func (x *Step) GetLoop() *Loop {
 	if x != nil {
 		return x.Loop
@@ -1117,7 +1283,7 @@ type Attempt struct {
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[10]
+	mi := &file_baton_state_v1_state_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1295,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[10]
+	mi := &file_baton_state_v1_state_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1308,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{10}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Attempt) GetAttemptNumber() int64 {
@@ -1270,8 +1436,11 @@ type Event struct {
 	AttemptNumber int64  `protobuf:"varint,7,opt,name=attempt_number,json=attemptNumber,proto3" json:"attempt_number,omitempty"`
 	Status        string `protobuf:"bytes,8,opt,name=status,proto3" json:"status,omitempty"`
 	Message       string `protobuf:"bytes,9,opt,name=message,proto3" json:"message,omitempty"`
-	// For an operator action: what was done (STOP, RESTART, SKIP, PAUSE,
-	// RESUME, UNBLOCK) and by whom ("anonymous" until callers authenticate).
+	// For an operator action: what was done (STOP, KILL, RESTART, SKIP,
+	// PAUSE, RESUME, BYPASS_SIGNALS on instances and steps; ACTIVATE,
+	// DEACTIVATE, DISABLE_TRIGGERS, ENABLE_TRIGGERS, SET_BREAKPOINT,
+	// DELETE_BREAKPOINT on the workflow's own timeline, instance 0) and by
+	// whom ("anonymous" until callers authenticate).
 	Action        string `protobuf:"bytes,10,opt,name=action,proto3" json:"action,omitempty"`
 	Actor         string `protobuf:"bytes,11,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1280,7 +1449,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[11]
+	mi := &file_baton_state_v1_state_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1461,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[11]
+	mi := &file_baton_state_v1_state_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1474,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{11}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Event) GetWorkflowId() string {
@@ -1398,7 +1567,7 @@ type UnblockWorkflow struct {
 
 func (x *UnblockWorkflow) Reset() {
 	*x = UnblockWorkflow{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[12]
+	mi := &file_baton_state_v1_state_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +1579,7 @@ func (x *UnblockWorkflow) String() string {
 func (*UnblockWorkflow) ProtoMessage() {}
 
 func (x *UnblockWorkflow) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[12]
+	mi := &file_baton_state_v1_state_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +1592,7 @@ func (x *UnblockWorkflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnblockWorkflow.ProtoReflect.Descriptor instead.
 func (*UnblockWorkflow) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{12}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UnblockWorkflow) GetWorkflowId() string {
@@ -1462,7 +1631,7 @@ type PushWorkflow struct {
 
 func (x *PushWorkflow) Reset() {
 	*x = PushWorkflow{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[13]
+	mi := &file_baton_state_v1_state_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1474,7 +1643,7 @@ func (x *PushWorkflow) String() string {
 func (*PushWorkflow) ProtoMessage() {}
 
 func (x *PushWorkflow) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[13]
+	mi := &file_baton_state_v1_state_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1487,7 +1656,7 @@ func (x *PushWorkflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushWorkflow.ProtoReflect.Descriptor instead.
 func (*PushWorkflow) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{13}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PushWorkflow) GetWorkflowId() string {
@@ -1527,17 +1696,21 @@ func (x *PushWorkflow) GetRequestId() string {
 
 // ActivateWorkflow makes an existing version the active one.
 type ActivateWorkflow struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
-	Version       int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	Now           *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=now,proto3" json:"now,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	Version    int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Now        *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=now,proto3" json:"now,omitempty"`
+	// Set by an operator's activation, which is recorded on the workflow's
+	// timeline; empty for older entries, which record nothing.
+	Actor         string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ActivateWorkflow) Reset() {
 	*x = ActivateWorkflow{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[14]
+	mi := &file_baton_state_v1_state_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1549,7 +1722,7 @@ func (x *ActivateWorkflow) String() string {
 func (*ActivateWorkflow) ProtoMessage() {}
 
 func (x *ActivateWorkflow) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[14]
+	mi := &file_baton_state_v1_state_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1735,7 @@ func (x *ActivateWorkflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateWorkflow.ProtoReflect.Descriptor instead.
 func (*ActivateWorkflow) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{14}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ActivateWorkflow) GetWorkflowId() string {
@@ -1586,6 +1759,409 @@ func (x *ActivateWorkflow) GetNow() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ActivateWorkflow) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *ActivateWorkflow) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// WorkflowAction is an operator's action on a workflow.
+type WorkflowAction struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// DEACTIVATE (no version is active: starts of the active version are
+	// refused and its triggers stop), DISABLE_TRIGGERS or ENABLE_TRIGGERS.
+	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	// DISABLE_TRIGGERS, ENABLE_TRIGGERS: which kinds.
+	TimeTriggers   bool                   `protobuf:"varint,3,opt,name=time_triggers,json=timeTriggers,proto3" json:"time_triggers,omitempty"`
+	SignalTriggers bool                   `protobuf:"varint,4,opt,name=signal_triggers,json=signalTriggers,proto3" json:"signal_triggers,omitempty"`
+	Actor          string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason         string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	Now            *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=now,proto3" json:"now,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *WorkflowAction) Reset() {
+	*x = WorkflowAction{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkflowAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkflowAction) ProtoMessage() {}
+
+func (x *WorkflowAction) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkflowAction.ProtoReflect.Descriptor instead.
+func (*WorkflowAction) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WorkflowAction) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *WorkflowAction) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *WorkflowAction) GetTimeTriggers() bool {
+	if x != nil {
+		return x.TimeTriggers
+	}
+	return false
+}
+
+func (x *WorkflowAction) GetSignalTriggers() bool {
+	if x != nil {
+		return x.SignalTriggers
+	}
+	return false
+}
+
+func (x *WorkflowAction) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *WorkflowAction) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *WorkflowAction) GetNow() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Now
+	}
+	return nil
+}
+
+// Breakpoint pauses matching step attempts before they start: attempts of
+// step_id of workflow_id (steps nested in a foreach or while included),
+// limited to one version and/or one instance when those are set.
+type Breakpoint struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	StepId     string                 `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	// 0: every version.
+	Version int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// 0: every instance. For steps in foreach or while iterations, the
+	// instance of workflow_id the iterations belong to.
+	InstanceId    int64                  `protobuf:"varint,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	Actor         string                 `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason        string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Breakpoint) Reset() {
+	*x = Breakpoint{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Breakpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Breakpoint) ProtoMessage() {}
+
+func (x *Breakpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Breakpoint.ProtoReflect.Descriptor instead.
+func (*Breakpoint) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Breakpoint) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *Breakpoint) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *Breakpoint) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Breakpoint) GetInstanceId() int64 {
+	if x != nil {
+		return x.InstanceId
+	}
+	return 0
+}
+
+func (x *Breakpoint) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Breakpoint) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *Breakpoint) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// SetBreakpoint adds a breakpoint; one that exists already is left as it is.
+type SetBreakpoint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	StepId        string                 `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Version       int64                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	InstanceId    int64                  `protobuf:"varint,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	Actor         string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	Now           *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=now,proto3" json:"now,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBreakpoint) Reset() {
+	*x = SetBreakpoint{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBreakpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBreakpoint) ProtoMessage() {}
+
+func (x *SetBreakpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBreakpoint.ProtoReflect.Descriptor instead.
+func (*SetBreakpoint) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SetBreakpoint) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *SetBreakpoint) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *SetBreakpoint) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SetBreakpoint) GetInstanceId() int64 {
+	if x != nil {
+		return x.InstanceId
+	}
+	return 0
+}
+
+func (x *SetBreakpoint) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *SetBreakpoint) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SetBreakpoint) GetNow() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Now
+	}
+	return nil
+}
+
+// DeleteBreakpoint removes a breakpoint and, unless keep_paused, resumes the
+// steps it paused.
+type DeleteBreakpoint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	StepId        string                 `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Version       int64                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	InstanceId    int64                  `protobuf:"varint,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	KeepPaused    bool                   `protobuf:"varint,5,opt,name=keep_paused,json=keepPaused,proto3" json:"keep_paused,omitempty"`
+	Actor         string                 `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason        string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	Now           *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=now,proto3" json:"now,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteBreakpoint) Reset() {
+	*x = DeleteBreakpoint{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteBreakpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteBreakpoint) ProtoMessage() {}
+
+func (x *DeleteBreakpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteBreakpoint.ProtoReflect.Descriptor instead.
+func (*DeleteBreakpoint) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DeleteBreakpoint) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *DeleteBreakpoint) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *DeleteBreakpoint) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *DeleteBreakpoint) GetInstanceId() int64 {
+	if x != nil {
+		return x.InstanceId
+	}
+	return 0
+}
+
+func (x *DeleteBreakpoint) GetKeepPaused() bool {
+	if x != nil {
+		return x.KeepPaused
+	}
+	return false
+}
+
+func (x *DeleteBreakpoint) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *DeleteBreakpoint) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DeleteBreakpoint) GetNow() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Now
+	}
+	return nil
+}
+
 // StartInstance creates an instance with the next id and its step rows.
 type StartInstance struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -1595,13 +2171,15 @@ type StartInstance struct {
 	Params          map[string]*Param      `protobuf:"bytes,4,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Steps           []*StepSeed            `protobuf:"bytes,5,rep,name=steps,proto3" json:"steps,omitempty"`
 	Now             *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=now,proto3" json:"now,omitempty"`
+	// Set when a signal trigger starts the instance.
+	SignalInitiator *SignalInitiator `protobuf:"bytes,7,opt,name=signal_initiator,json=signalInitiator,proto3" json:"signal_initiator,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StartInstance) Reset() {
 	*x = StartInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[15]
+	mi := &file_baton_state_v1_state_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1613,7 +2191,7 @@ func (x *StartInstance) String() string {
 func (*StartInstance) ProtoMessage() {}
 
 func (x *StartInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[15]
+	mi := &file_baton_state_v1_state_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1626,7 +2204,7 @@ func (x *StartInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartInstance.ProtoReflect.Descriptor instead.
 func (*StartInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{15}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StartInstance) GetRequestId() string {
@@ -1671,6 +2249,13 @@ func (x *StartInstance) GetNow() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *StartInstance) GetSignalInitiator() *SignalInitiator {
+	if x != nil {
+		return x.SignalInitiator
+	}
+	return nil
+}
+
 // StepSeed names one step row to create.
 type StepSeed struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1682,7 +2267,7 @@ type StepSeed struct {
 
 func (x *StepSeed) Reset() {
 	*x = StepSeed{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	mi := &file_baton_state_v1_state_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1694,7 +2279,7 @@ func (x *StepSeed) String() string {
 func (*StepSeed) ProtoMessage() {}
 
 func (x *StepSeed) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[16]
+	mi := &file_baton_state_v1_state_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1707,7 +2292,7 @@ func (x *StepSeed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepSeed.ProtoReflect.Descriptor instead.
 func (*StepSeed) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{16}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StepSeed) GetStepId() string {
@@ -1738,7 +2323,7 @@ type StopInstance struct {
 
 func (x *StopInstance) Reset() {
 	*x = StopInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	mi := &file_baton_state_v1_state_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +2335,7 @@ func (x *StopInstance) String() string {
 func (*StopInstance) ProtoMessage() {}
 
 func (x *StopInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[17]
+	mi := &file_baton_state_v1_state_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +2348,7 @@ func (x *StopInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopInstance.ProtoReflect.Descriptor instead.
 func (*StopInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{17}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StopInstance) GetWorkflowId() string {
@@ -1808,13 +2393,14 @@ type Action struct {
 	InstanceId int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
 	// Empty for an instance action.
 	StepId string `protobuf:"bytes,3,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
-	// RESTART (instance), SKIP, PAUSE, RESUME (step).
+	// RESTART, KILL (instance); SKIP, PAUSE, RESUME, STOP, KILL,
+	// BYPASS_SIGNALS, RESTART (step).
 	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
 	// RESTART: RESTART_FROM_INCOMPLETE, RESTART_FROM_BEGINNING or
 	// RESTART_FROM_SPECIFIC.
 	RestartPolicy string `protobuf:"bytes,5,opt,name=restart_policy,json=restartPolicy,proto3" json:"restart_policy,omitempty"`
-	// RESTART: the steps to run again, chosen by the leader from the policy
-	// and the definition.
+	// RESTART of an ended instance (or of a step of one): the steps to run
+	// again, chosen by the leader from the policy and the definition.
 	ResetSteps    []string               `protobuf:"bytes,6,rep,name=reset_steps,json=resetSteps,proto3" json:"reset_steps,omitempty"`
 	Actor         string                 `protobuf:"bytes,7,opt,name=actor,proto3" json:"actor,omitempty"`
 	Reason        string                 `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -1825,7 +2411,7 @@ type Action struct {
 
 func (x *Action) Reset() {
 	*x = Action{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	mi := &file_baton_state_v1_state_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1837,7 +2423,7 @@ func (x *Action) String() string {
 func (*Action) ProtoMessage() {}
 
 func (x *Action) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[18]
+	mi := &file_baton_state_v1_state_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1850,7 +2436,7 @@ func (x *Action) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Action.ProtoReflect.Descriptor instead.
 func (*Action) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{18}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Action) GetWorkflowId() string {
@@ -1940,7 +2526,7 @@ type ReportResult struct {
 
 func (x *ReportResult) Reset() {
 	*x = ReportResult{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[19]
+	mi := &file_baton_state_v1_state_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1952,7 +2538,7 @@ func (x *ReportResult) String() string {
 func (*ReportResult) ProtoMessage() {}
 
 func (x *ReportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[19]
+	mi := &file_baton_state_v1_state_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1965,7 +2551,7 @@ func (x *ReportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResult.ProtoReflect.Descriptor instead.
 func (*ReportResult) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{19}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReportResult) GetWorkflowId() string {
@@ -2062,16 +2648,26 @@ func (x *ReportResult) GetExecutions() int32 {
 // ApplyPlan carries the decisions of one scheduling round. Each action states
 // the status it expects, so a plan made from stale state changes nothing.
 type ApplyPlan struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Now           *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=now,proto3" json:"now,omitempty"`
-	Actions       []*PlanAction          `protobuf:"bytes,2,rep,name=actions,proto3" json:"actions,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Now     *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=now,proto3" json:"now,omitempty"`
+	Actions []*PlanAction          `protobuf:"bytes,2,rep,name=actions,proto3" json:"actions,omitempty"`
+	// Attempt results the leader received since its last entry. They apply
+	// first; the actions were planned as if every one of them were accepted,
+	// so they apply only if all of them are. One entry thus carries "step
+	// done" and "next steps placed".
+	Results []*ReportResult `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
+	// The actions were planned in passes, each on the state the previous
+	// ones leave (so one entry starts a foreach iteration, places its step and
+	// ends it), and the leader checked each applies. The FSM applies them in
+	// order and stops at the first that does not: what follows assumed it.
+	Chained       bool `protobuf:"varint,4,opt,name=chained,proto3" json:"chained,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ApplyPlan) Reset() {
 	*x = ApplyPlan{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[20]
+	mi := &file_baton_state_v1_state_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2083,7 +2679,7 @@ func (x *ApplyPlan) String() string {
 func (*ApplyPlan) ProtoMessage() {}
 
 func (x *ApplyPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[20]
+	mi := &file_baton_state_v1_state_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2096,7 +2692,7 @@ func (x *ApplyPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyPlan.ProtoReflect.Descriptor instead.
 func (*ApplyPlan) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{20}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ApplyPlan) GetNow() *timestamppb.Timestamp {
@@ -2111,6 +2707,20 @@ func (x *ApplyPlan) GetActions() []*PlanAction {
 		return x.Actions
 	}
 	return nil
+}
+
+func (x *ApplyPlan) GetResults() []*ReportResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *ApplyPlan) GetChained() bool {
+	if x != nil {
+		return x.Chained
+	}
+	return false
 }
 
 // PlanAction is one scheduling decision.
@@ -2128,6 +2738,8 @@ type PlanAction struct {
 	//	*PlanAction_FireTrigger
 	//	*PlanAction_DeleteTrigger
 	//	*PlanAction_EmitSignals
+	//	*PlanAction_SetSignalTrigger
+	//	*PlanAction_FireSignalTrigger
 	Action        isPlanAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2135,7 +2747,7 @@ type PlanAction struct {
 
 func (x *PlanAction) Reset() {
 	*x = PlanAction{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[21]
+	mi := &file_baton_state_v1_state_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2147,7 +2759,7 @@ func (x *PlanAction) String() string {
 func (*PlanAction) ProtoMessage() {}
 
 func (x *PlanAction) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[21]
+	mi := &file_baton_state_v1_state_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2160,7 +2772,7 @@ func (x *PlanAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanAction.ProtoReflect.Descriptor instead.
 func (*PlanAction) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{21}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PlanAction) GetAction() isPlanAction_Action {
@@ -2260,6 +2872,24 @@ func (x *PlanAction) GetEmitSignals() *EmitSignals {
 	return nil
 }
 
+func (x *PlanAction) GetSetSignalTrigger() *SetSignalTrigger {
+	if x != nil {
+		if x, ok := x.Action.(*PlanAction_SetSignalTrigger); ok {
+			return x.SetSignalTrigger
+		}
+	}
+	return nil
+}
+
+func (x *PlanAction) GetFireSignalTrigger() *FireSignalTrigger {
+	if x != nil {
+		if x, ok := x.Action.(*PlanAction_FireSignalTrigger); ok {
+			return x.FireSignalTrigger
+		}
+	}
+	return nil
+}
+
 type isPlanAction_Action interface {
 	isPlanAction_Action()
 }
@@ -2304,6 +2934,14 @@ type PlanAction_EmitSignals struct {
 	EmitSignals *EmitSignals `protobuf:"bytes,10,opt,name=emit_signals,json=emitSignals,proto3,oneof"`
 }
 
+type PlanAction_SetSignalTrigger struct {
+	SetSignalTrigger *SetSignalTrigger `protobuf:"bytes,11,opt,name=set_signal_trigger,json=setSignalTrigger,proto3,oneof"`
+}
+
+type PlanAction_FireSignalTrigger struct {
+	FireSignalTrigger *FireSignalTrigger `protobuf:"bytes,12,opt,name=fire_signal_trigger,json=fireSignalTrigger,proto3,oneof"`
+}
+
 func (*PlanAction_Assign) isPlanAction_Action() {}
 
 func (*PlanAction_StepStatus) isPlanAction_Action() {}
@@ -2324,6 +2962,179 @@ func (*PlanAction_DeleteTrigger) isPlanAction_Action() {}
 
 func (*PlanAction_EmitSignals) isPlanAction_Action() {}
 
+func (*PlanAction_SetSignalTrigger) isPlanAction_Action() {}
+
+func (*PlanAction_FireSignalTrigger) isPlanAction_Action() {}
+
+// SetSignalTrigger creates or updates a signal trigger's record. With the
+// same spec as the record, checkpoints only ever move forward.
+type SetSignalTrigger struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	TriggerId     string                 `protobuf:"bytes,2,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	Version       int64                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	Spec          string                 `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	Checkpoints   map[string]int64       `protobuf:"bytes,5,rep,name=checkpoints,proto3" json:"checkpoints,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetSignalTrigger) Reset() {
+	*x = SetSignalTrigger{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetSignalTrigger) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetSignalTrigger) ProtoMessage() {}
+
+func (x *SetSignalTrigger) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetSignalTrigger.ProtoReflect.Descriptor instead.
+func (*SetSignalTrigger) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SetSignalTrigger) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *SetSignalTrigger) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *SetSignalTrigger) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SetSignalTrigger) GetSpec() string {
+	if x != nil {
+		return x.Spec
+	}
+	return ""
+}
+
+func (x *SetSignalTrigger) GetCheckpoints() map[string]int64 {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return nil
+}
+
+// FireSignalTrigger consumes one match of a signal trigger (one signal per
+// name, each newer than the trigger's checkpoint for its name) and starts
+// its instance, in one entry. start is absent when the match starts
+// nothing (condition false, params that cannot be evaluated); the signals
+// are consumed all the same, as in Maestro.
+type FireSignalTrigger struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	TriggerId  string                 `protobuf:"bytes,2,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	Version    int64                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// Signal name -> number of the signal consumed.
+	Signals map[string]int64 `protobuf:"bytes,4,rep,name=signals,proto3" json:"signals,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Start   *StartInstance   `protobuf:"bytes,5,opt,name=start,proto3" json:"start,omitempty"`
+	// Why nothing starts, when start is absent.
+	SkipReason    string `protobuf:"bytes,6,opt,name=skip_reason,json=skipReason,proto3" json:"skip_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FireSignalTrigger) Reset() {
+	*x = FireSignalTrigger{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FireSignalTrigger) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FireSignalTrigger) ProtoMessage() {}
+
+func (x *FireSignalTrigger) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FireSignalTrigger.ProtoReflect.Descriptor instead.
+func (*FireSignalTrigger) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *FireSignalTrigger) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *FireSignalTrigger) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *FireSignalTrigger) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *FireSignalTrigger) GetSignals() map[string]int64 {
+	if x != nil {
+		return x.Signals
+	}
+	return nil
+}
+
+func (x *FireSignalTrigger) GetStart() *StartInstance {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *FireSignalTrigger) GetSkipReason() string {
+	if x != nil {
+		return x.SkipReason
+	}
+	return ""
+}
+
 // EmitSignals sends a succeeded step's signal_outputs, once.
 type EmitSignals struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2337,7 +3148,7 @@ type EmitSignals struct {
 
 func (x *EmitSignals) Reset() {
 	*x = EmitSignals{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[22]
+	mi := &file_baton_state_v1_state_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2349,7 +3160,7 @@ func (x *EmitSignals) String() string {
 func (*EmitSignals) ProtoMessage() {}
 
 func (x *EmitSignals) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[22]
+	mi := &file_baton_state_v1_state_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2362,7 +3173,7 @@ func (x *EmitSignals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitSignals.ProtoReflect.Descriptor instead.
 func (*EmitSignals) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{22}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *EmitSignals) GetWorkflowId() string {
@@ -2409,7 +3220,7 @@ type SetTrigger struct {
 
 func (x *SetTrigger) Reset() {
 	*x = SetTrigger{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[23]
+	mi := &file_baton_state_v1_state_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2421,7 +3232,7 @@ func (x *SetTrigger) String() string {
 func (*SetTrigger) ProtoMessage() {}
 
 func (x *SetTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[23]
+	mi := &file_baton_state_v1_state_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2434,7 +3245,7 @@ func (x *SetTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTrigger.ProtoReflect.Descriptor instead.
 func (*SetTrigger) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{23}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SetTrigger) GetWorkflowId() string {
@@ -2496,7 +3307,7 @@ type FireTrigger struct {
 
 func (x *FireTrigger) Reset() {
 	*x = FireTrigger{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[24]
+	mi := &file_baton_state_v1_state_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2508,7 +3319,7 @@ func (x *FireTrigger) String() string {
 func (*FireTrigger) ProtoMessage() {}
 
 func (x *FireTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[24]
+	mi := &file_baton_state_v1_state_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2521,7 +3332,7 @@ func (x *FireTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FireTrigger.ProtoReflect.Descriptor instead.
 func (*FireTrigger) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{24}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FireTrigger) GetWorkflowId() string {
@@ -2577,7 +3388,7 @@ type DeleteTrigger struct {
 
 func (x *DeleteTrigger) Reset() {
 	*x = DeleteTrigger{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[25]
+	mi := &file_baton_state_v1_state_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2589,7 +3400,7 @@ func (x *DeleteTrigger) String() string {
 func (*DeleteTrigger) ProtoMessage() {}
 
 func (x *DeleteTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[25]
+	mi := &file_baton_state_v1_state_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2602,7 +3413,7 @@ func (x *DeleteTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrigger.ProtoReflect.Descriptor instead.
 func (*DeleteTrigger) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{25}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteTrigger) GetWorkflowId() string {
@@ -2644,7 +3455,7 @@ type StartChild struct {
 
 func (x *StartChild) Reset() {
 	*x = StartChild{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[26]
+	mi := &file_baton_state_v1_state_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2656,7 +3467,7 @@ func (x *StartChild) String() string {
 func (*StartChild) ProtoMessage() {}
 
 func (x *StartChild) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[26]
+	mi := &file_baton_state_v1_state_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2669,7 +3480,7 @@ func (x *StartChild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartChild.ProtoReflect.Descriptor instead.
 func (*StartChild) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{26}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *StartChild) GetParentWorkflowId() string {
@@ -2776,7 +3587,7 @@ type AssignAttempt struct {
 
 func (x *AssignAttempt) Reset() {
 	*x = AssignAttempt{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[27]
+	mi := &file_baton_state_v1_state_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2788,7 +3599,7 @@ func (x *AssignAttempt) String() string {
 func (*AssignAttempt) ProtoMessage() {}
 
 func (x *AssignAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[27]
+	mi := &file_baton_state_v1_state_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2801,7 +3612,7 @@ func (x *AssignAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignAttempt.ProtoReflect.Descriptor instead.
 func (*AssignAttempt) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{27}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AssignAttempt) GetWorkflowId() string {
@@ -2878,14 +3689,17 @@ type SetStepStatus struct {
 	Reason     string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
 	RetryAt    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=retry_at,json=retryAt,proto3" json:"retry_at,omitempty"`
 	// A while step's loop params as they stood at its last condition check.
-	LoopValues    map[string]*Param `protobuf:"bytes,8,rep,name=loop_values,json=loopValues,proto3" json:"loop_values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	LoopValues map[string]*Param `protobuf:"bytes,8,rep,name=loop_values,json=loopValues,proto3" json:"loop_values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// With status PAUSED: the key of the breakpoint that pauses the step. It
+	// applies only while that breakpoint exists.
+	Breakpoint    string `protobuf:"bytes,9,opt,name=breakpoint,proto3" json:"breakpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SetStepStatus) Reset() {
 	*x = SetStepStatus{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[28]
+	mi := &file_baton_state_v1_state_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2897,7 +3711,7 @@ func (x *SetStepStatus) String() string {
 func (*SetStepStatus) ProtoMessage() {}
 
 func (x *SetStepStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[28]
+	mi := &file_baton_state_v1_state_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2910,7 +3724,7 @@ func (x *SetStepStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetStepStatus.ProtoReflect.Descriptor instead.
 func (*SetStepStatus) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{28}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SetStepStatus) GetWorkflowId() string {
@@ -2969,6 +3783,13 @@ func (x *SetStepStatus) GetLoopValues() map[string]*Param {
 	return nil
 }
 
+func (x *SetStepStatus) GetBreakpoint() string {
+	if x != nil {
+		return x.Breakpoint
+	}
+	return ""
+}
+
 // SetInstanceStatus moves an instance from one status to another.
 type SetInstanceStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2983,7 +3804,7 @@ type SetInstanceStatus struct {
 
 func (x *SetInstanceStatus) Reset() {
 	*x = SetInstanceStatus{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[29]
+	mi := &file_baton_state_v1_state_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2995,7 +3816,7 @@ func (x *SetInstanceStatus) String() string {
 func (*SetInstanceStatus) ProtoMessage() {}
 
 func (x *SetInstanceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[29]
+	mi := &file_baton_state_v1_state_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3008,7 +3829,7 @@ func (x *SetInstanceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetInstanceStatus.ProtoReflect.Descriptor instead.
 func (*SetInstanceStatus) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{29}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SetInstanceStatus) GetWorkflowId() string {
@@ -3058,7 +3879,7 @@ type DeleteInstance struct {
 
 func (x *DeleteInstance) Reset() {
 	*x = DeleteInstance{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[30]
+	mi := &file_baton_state_v1_state_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3070,7 +3891,7 @@ func (x *DeleteInstance) String() string {
 func (*DeleteInstance) ProtoMessage() {}
 
 func (x *DeleteInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[30]
+	mi := &file_baton_state_v1_state_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3083,7 +3904,7 @@ func (x *DeleteInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInstance.ProtoReflect.Descriptor instead.
 func (*DeleteInstance) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{30}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteInstance) GetWorkflowId() string {
@@ -3107,7 +3928,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x1abaton/state/v1/state.proto\x12\x0ebaton.state.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n" +
 	"\x05Param\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value\"\xca\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value\"\x89\x04\n" +
 	"\bWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12%\n" +
@@ -3118,7 +3939,12 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12+\n" +
-	"\x11unblocked_through\x18\a \x01(\x03R\x10unblockedThrough\"\xe0\x01\n" +
+	"\x11unblocked_through\x18\a \x01(\x03R\x10unblockedThrough\x12$\n" +
+	"\x0elast_event_seq\x18\b \x01(\x03R\flastEventSeq\x124\n" +
+	"\x16time_triggers_disabled\x18\t \x01(\bR\x14timeTriggersDisabled\x128\n" +
+	"\x18signal_triggers_disabled\x18\n" +
+	" \x01(\bR\x16signalTriggersDisabled\x12'\n" +
+	"\x0finactive_reason\x18\v \x01(\tR\x0einactiveReason\"\xe0\x01\n" +
 	"\x0fWorkflowVersion\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x18\n" +
@@ -3130,7 +3956,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tR\trequestId\"\xd3\x05\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\x9f\x06\n" +
 	"\bInstance\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -3152,10 +3978,11 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x06parent\x18\f \x01(\v2\x19.baton.state.v1.ParentRefR\x06parent\x124\n" +
 	"\x16definition_workflow_id\x18\r \x01(\tR\x14definitionWorkflowId\x12'\n" +
 	"\x0fdefinition_path\x18\x0e \x03(\tR\x0edefinitionPath\x12\x14\n" +
-	"\x05depth\x18\x0f \x01(\x05R\x05depth\x1aP\n" +
+	"\x05depth\x18\x0f \x01(\x05R\x05depth\x12J\n" +
+	"\x10signal_initiator\x18\x10 \x01(\v2\x1f.baton.state.v1.SignalInitiatorR\x0fsignalInitiator\x1aP\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x92\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xc8\x03\n" +
 	"\aTrigger\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1d\n" +
@@ -3167,7 +3994,24 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\n" +
 	"last_fired\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tlastFired\x12\x14\n" +
 	"\x05fires\x18\a \x01(\x03R\x05fires\x12\x18\n" +
-	"\askipped\x18\b \x01(\x03R\askipped\"\xa3\x02\n" +
+	"\askipped\x18\b \x01(\x03R\askipped\x12J\n" +
+	"\vcheckpoints\x18\t \x03(\v2(.baton.state.v1.Trigger.CheckpointsEntryR\vcheckpoints\x12(\n" +
+	"\x10last_skip_reason\x18\n" +
+	" \x01(\tR\x0elastSkipReason\x1a>\n" +
+	"\x10CheckpointsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xe3\x02\n" +
+	"\x0fSignalInitiator\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x01 \x01(\tR\ttriggerId\x12F\n" +
+	"\asignals\x18\x02 \x03(\v2,.baton.state.v1.SignalInitiator.SignalsEntryR\asignals\x12C\n" +
+	"\x06params\x18\x03 \x03(\v2+.baton.state.v1.SignalInitiator.ParamsEntryR\x06params\x1aR\n" +
+	"\fSignalsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.baton.state.v1.SignalR\x05value:\x028\x01\x1aP\n" +
+	"\vParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xa3\x02\n" +
 	"\x06Signal\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12:\n" +
@@ -3213,7 +4057,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aP\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xef\x05\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xe4\x06\n" +
 	"\x04Step\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -3234,7 +4078,10 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\bend_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x12\n" +
 	"\x04node\x18\r \x01(\tR\x04node\x126\n" +
 	"\x17attempts_before_restart\x18\x0f \x01(\x05R\x15attemptsBeforeRestart\x12'\n" +
-	"\x0fsignals_emitted\x18\x10 \x01(\bR\x0esignalsEmitted\x12(\n" +
+	"\x0fsignals_emitted\x18\x10 \x01(\bR\x0esignalsEmitted\x12)\n" +
+	"\x10signals_bypassed\x18\x11 \x01(\bR\x0fsignalsBypassed\x12\x1b\n" +
+	"\tpaused_at\x18\x12 \x01(\tR\bpausedAt\x12+\n" +
+	"\x11breakpoint_passed\x18\x13 \x01(\x03R\x10breakpointPassed\x12(\n" +
 	"\x04loop\x18\x0e \x01(\v2\x14.baton.state.v1.LoopR\x04loop\x1aQ\n" +
 	"\fOutputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
@@ -3298,12 +4145,57 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x06digest\x18\x03 \x01(\tR\x06digest\x12,\n" +
 	"\x03now\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"{\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xa9\x01\n" +
 	"\x10ActivateWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12,\n" +
-	"\x03now\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\"\xed\x02\n" +
+	"\x03now\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xf3\x01\n" +
+	"\x0eWorkflowAction\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12#\n" +
+	"\rtime_triggers\x18\x03 \x01(\bR\ftimeTriggers\x12'\n" +
+	"\x0fsignal_triggers\x18\x04 \x01(\bR\x0esignalTriggers\x12\x14\n" +
+	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12,\n" +
+	"\x03now\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x03now\"\xec\x01\n" +
+	"\n" +
+	"Breakpoint\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x17\n" +
+	"\astep_id\x18\x02 \x01(\tR\x06stepId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x1f\n" +
+	"\vinstance_id\x18\x04 \x01(\x03R\n" +
+	"instanceId\x12;\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x14\n" +
+	"\x05actor\x18\x06 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\"\xe0\x01\n" +
+	"\rSetBreakpoint\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x17\n" +
+	"\astep_id\x18\x02 \x01(\tR\x06stepId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x1f\n" +
+	"\vinstance_id\x18\x04 \x01(\x03R\n" +
+	"instanceId\x12\x14\n" +
+	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12,\n" +
+	"\x03now\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x03now\"\x84\x02\n" +
+	"\x10DeleteBreakpoint\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x17\n" +
+	"\astep_id\x18\x02 \x01(\tR\x06stepId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x1f\n" +
+	"\vinstance_id\x18\x04 \x01(\x03R\n" +
+	"instanceId\x12\x1f\n" +
+	"\vkeep_paused\x18\x05 \x01(\bR\n" +
+	"keepPaused\x12\x14\n" +
+	"\x05actor\x18\x06 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12,\n" +
+	"\x03now\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x03now\"\xb9\x03\n" +
 	"\rStartInstance\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
@@ -3312,7 +4204,8 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x10workflow_version\x18\x03 \x01(\x03R\x0fworkflowVersion\x12A\n" +
 	"\x06params\x18\x04 \x03(\v2).baton.state.v1.StartInstance.ParamsEntryR\x06params\x12.\n" +
 	"\x05steps\x18\x05 \x03(\v2\x18.baton.state.v1.StepSeedR\x05steps\x12,\n" +
-	"\x03now\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x1aP\n" +
+	"\x03now\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12J\n" +
+	"\x10signal_initiator\x18\a \x01(\v2\x1f.baton.state.v1.SignalInitiatorR\x0fsignalInitiator\x1aP\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"7\n" +
@@ -3363,10 +4256,12 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"executions\x1aQ\n" +
 	"\fOutputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"o\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xc1\x01\n" +
 	"\tApplyPlan\x12,\n" +
 	"\x03now\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x124\n" +
-	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\"\xb9\x05\n" +
+	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\x126\n" +
+	"\aresults\x18\x03 \x03(\v2\x1c.baton.state.v1.ReportResultR\aresults\x12\x18\n" +
+	"\achained\x18\x04 \x01(\bR\achained\"\xe0\x06\n" +
 	"\n" +
 	"PlanAction\x127\n" +
 	"\x06assign\x18\x01 \x01(\v2\x1d.baton.state.v1.AssignAttemptH\x00R\x06assign\x12@\n" +
@@ -3382,8 +4277,34 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\ffire_trigger\x18\b \x01(\v2\x1b.baton.state.v1.FireTriggerH\x00R\vfireTrigger\x12F\n" +
 	"\x0edelete_trigger\x18\t \x01(\v2\x1d.baton.state.v1.DeleteTriggerH\x00R\rdeleteTrigger\x12@\n" +
 	"\femit_signals\x18\n" +
-	" \x01(\v2\x1b.baton.state.v1.EmitSignalsH\x00R\vemitSignalsB\b\n" +
-	"\x06action\"\x9e\x01\n" +
+	" \x01(\v2\x1b.baton.state.v1.EmitSignalsH\x00R\vemitSignals\x12P\n" +
+	"\x12set_signal_trigger\x18\v \x01(\v2 .baton.state.v1.SetSignalTriggerH\x00R\x10setSignalTrigger\x12S\n" +
+	"\x13fire_signal_trigger\x18\f \x01(\v2!.baton.state.v1.FireSignalTriggerH\x00R\x11fireSignalTriggerB\b\n" +
+	"\x06action\"\x95\x02\n" +
+	"\x10SetSignalTrigger\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x02 \x01(\tR\ttriggerId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x12\n" +
+	"\x04spec\x18\x04 \x01(\tR\x04spec\x12S\n" +
+	"\vcheckpoints\x18\x05 \x03(\v21.baton.state.v1.SetSignalTrigger.CheckpointsEntryR\vcheckpoints\x1a>\n" +
+	"\x10CheckpointsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xc9\x02\n" +
+	"\x11FireSignalTrigger\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x02 \x01(\tR\ttriggerId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12H\n" +
+	"\asignals\x18\x04 \x03(\v2..baton.state.v1.FireSignalTrigger.SignalsEntryR\asignals\x123\n" +
+	"\x05start\x18\x05 \x01(\v2\x1d.baton.state.v1.StartInstanceR\x05start\x12\x1f\n" +
+	"\vskip_reason\x18\x06 \x01(\tR\n" +
+	"skipReason\x1a:\n" +
+	"\fSignalsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x9e\x01\n" +
 	"\vEmitSignals\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -3453,7 +4374,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x10node_incarnation\x18\t \x01(\tR\x0fnodeIncarnation\x1aP\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x98\x03\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xb8\x03\n" +
 	"\rSetStepStatus\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -3466,7 +4387,10 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x125\n" +
 	"\bretry_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aretryAt\x12N\n" +
 	"\vloop_values\x18\b \x03(\v2-.baton.state.v1.SetStepStatus.LoopValuesEntryR\n" +
-	"loopValues\x1aT\n" +
+	"loopValues\x12\x1e\n" +
+	"\n" +
+	"breakpoint\x18\t \x01(\tR\n" +
+	"breakpoint\x1aT\n" +
 	"\x0fLoopValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xa6\x01\n" +
@@ -3497,140 +4421,169 @@ func file_baton_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_baton_state_v1_state_proto_rawDescData
 }
 
-var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_baton_state_v1_state_proto_goTypes = []any{
 	(*Param)(nil),                 // 0: baton.state.v1.Param
 	(*Workflow)(nil),              // 1: baton.state.v1.Workflow
 	(*WorkflowVersion)(nil),       // 2: baton.state.v1.WorkflowVersion
 	(*Instance)(nil),              // 3: baton.state.v1.Instance
 	(*Trigger)(nil),               // 4: baton.state.v1.Trigger
-	(*Signal)(nil),                // 5: baton.state.v1.Signal
-	(*SendSignal)(nil),            // 6: baton.state.v1.SendSignal
-	(*ParentRef)(nil),             // 7: baton.state.v1.ParentRef
-	(*Loop)(nil),                  // 8: baton.state.v1.Loop
-	(*Step)(nil),                  // 9: baton.state.v1.Step
-	(*Attempt)(nil),               // 10: baton.state.v1.Attempt
-	(*Event)(nil),                 // 11: baton.state.v1.Event
-	(*UnblockWorkflow)(nil),       // 12: baton.state.v1.UnblockWorkflow
-	(*PushWorkflow)(nil),          // 13: baton.state.v1.PushWorkflow
-	(*ActivateWorkflow)(nil),      // 14: baton.state.v1.ActivateWorkflow
-	(*StartInstance)(nil),         // 15: baton.state.v1.StartInstance
-	(*StepSeed)(nil),              // 16: baton.state.v1.StepSeed
-	(*StopInstance)(nil),          // 17: baton.state.v1.StopInstance
-	(*Action)(nil),                // 18: baton.state.v1.Action
-	(*ReportResult)(nil),          // 19: baton.state.v1.ReportResult
-	(*ApplyPlan)(nil),             // 20: baton.state.v1.ApplyPlan
-	(*PlanAction)(nil),            // 21: baton.state.v1.PlanAction
-	(*EmitSignals)(nil),           // 22: baton.state.v1.EmitSignals
-	(*SetTrigger)(nil),            // 23: baton.state.v1.SetTrigger
-	(*FireTrigger)(nil),           // 24: baton.state.v1.FireTrigger
-	(*DeleteTrigger)(nil),         // 25: baton.state.v1.DeleteTrigger
-	(*StartChild)(nil),            // 26: baton.state.v1.StartChild
-	(*AssignAttempt)(nil),         // 27: baton.state.v1.AssignAttempt
-	(*SetStepStatus)(nil),         // 28: baton.state.v1.SetStepStatus
-	(*SetInstanceStatus)(nil),     // 29: baton.state.v1.SetInstanceStatus
-	(*DeleteInstance)(nil),        // 30: baton.state.v1.DeleteInstance
-	nil,                           // 31: baton.state.v1.Instance.ParamsEntry
-	nil,                           // 32: baton.state.v1.Signal.ParamsEntry
-	nil,                           // 33: baton.state.v1.SendSignal.ParamsEntry
-	nil,                           // 34: baton.state.v1.Loop.CountsEntry
-	nil,                           // 35: baton.state.v1.Loop.ValuesEntry
-	nil,                           // 36: baton.state.v1.Step.OutputsEntry
-	nil,                           // 37: baton.state.v1.Attempt.ParamsEntry
-	nil,                           // 38: baton.state.v1.Attempt.OutputsEntry
-	nil,                           // 39: baton.state.v1.StartInstance.ParamsEntry
-	nil,                           // 40: baton.state.v1.ReportResult.OutputsEntry
-	nil,                           // 41: baton.state.v1.StartChild.ParamsEntry
-	nil,                           // 42: baton.state.v1.StartChild.LoopValuesEntry
-	nil,                           // 43: baton.state.v1.AssignAttempt.ParamsEntry
-	nil,                           // 44: baton.state.v1.SetStepStatus.LoopValuesEntry
-	(*structpb.Value)(nil),        // 45: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil), // 46: google.protobuf.Timestamp
+	(*SignalInitiator)(nil),       // 5: baton.state.v1.SignalInitiator
+	(*Signal)(nil),                // 6: baton.state.v1.Signal
+	(*SendSignal)(nil),            // 7: baton.state.v1.SendSignal
+	(*ParentRef)(nil),             // 8: baton.state.v1.ParentRef
+	(*Loop)(nil),                  // 9: baton.state.v1.Loop
+	(*Step)(nil),                  // 10: baton.state.v1.Step
+	(*Attempt)(nil),               // 11: baton.state.v1.Attempt
+	(*Event)(nil),                 // 12: baton.state.v1.Event
+	(*UnblockWorkflow)(nil),       // 13: baton.state.v1.UnblockWorkflow
+	(*PushWorkflow)(nil),          // 14: baton.state.v1.PushWorkflow
+	(*ActivateWorkflow)(nil),      // 15: baton.state.v1.ActivateWorkflow
+	(*WorkflowAction)(nil),        // 16: baton.state.v1.WorkflowAction
+	(*Breakpoint)(nil),            // 17: baton.state.v1.Breakpoint
+	(*SetBreakpoint)(nil),         // 18: baton.state.v1.SetBreakpoint
+	(*DeleteBreakpoint)(nil),      // 19: baton.state.v1.DeleteBreakpoint
+	(*StartInstance)(nil),         // 20: baton.state.v1.StartInstance
+	(*StepSeed)(nil),              // 21: baton.state.v1.StepSeed
+	(*StopInstance)(nil),          // 22: baton.state.v1.StopInstance
+	(*Action)(nil),                // 23: baton.state.v1.Action
+	(*ReportResult)(nil),          // 24: baton.state.v1.ReportResult
+	(*ApplyPlan)(nil),             // 25: baton.state.v1.ApplyPlan
+	(*PlanAction)(nil),            // 26: baton.state.v1.PlanAction
+	(*SetSignalTrigger)(nil),      // 27: baton.state.v1.SetSignalTrigger
+	(*FireSignalTrigger)(nil),     // 28: baton.state.v1.FireSignalTrigger
+	(*EmitSignals)(nil),           // 29: baton.state.v1.EmitSignals
+	(*SetTrigger)(nil),            // 30: baton.state.v1.SetTrigger
+	(*FireTrigger)(nil),           // 31: baton.state.v1.FireTrigger
+	(*DeleteTrigger)(nil),         // 32: baton.state.v1.DeleteTrigger
+	(*StartChild)(nil),            // 33: baton.state.v1.StartChild
+	(*AssignAttempt)(nil),         // 34: baton.state.v1.AssignAttempt
+	(*SetStepStatus)(nil),         // 35: baton.state.v1.SetStepStatus
+	(*SetInstanceStatus)(nil),     // 36: baton.state.v1.SetInstanceStatus
+	(*DeleteInstance)(nil),        // 37: baton.state.v1.DeleteInstance
+	nil,                           // 38: baton.state.v1.Instance.ParamsEntry
+	nil,                           // 39: baton.state.v1.Trigger.CheckpointsEntry
+	nil,                           // 40: baton.state.v1.SignalInitiator.SignalsEntry
+	nil,                           // 41: baton.state.v1.SignalInitiator.ParamsEntry
+	nil,                           // 42: baton.state.v1.Signal.ParamsEntry
+	nil,                           // 43: baton.state.v1.SendSignal.ParamsEntry
+	nil,                           // 44: baton.state.v1.Loop.CountsEntry
+	nil,                           // 45: baton.state.v1.Loop.ValuesEntry
+	nil,                           // 46: baton.state.v1.Step.OutputsEntry
+	nil,                           // 47: baton.state.v1.Attempt.ParamsEntry
+	nil,                           // 48: baton.state.v1.Attempt.OutputsEntry
+	nil,                           // 49: baton.state.v1.StartInstance.ParamsEntry
+	nil,                           // 50: baton.state.v1.ReportResult.OutputsEntry
+	nil,                           // 51: baton.state.v1.SetSignalTrigger.CheckpointsEntry
+	nil,                           // 52: baton.state.v1.FireSignalTrigger.SignalsEntry
+	nil,                           // 53: baton.state.v1.StartChild.ParamsEntry
+	nil,                           // 54: baton.state.v1.StartChild.LoopValuesEntry
+	nil,                           // 55: baton.state.v1.AssignAttempt.ParamsEntry
+	nil,                           // 56: baton.state.v1.SetStepStatus.LoopValuesEntry
+	(*structpb.Value)(nil),        // 57: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil), // 58: google.protobuf.Timestamp
 }
 var file_baton_state_v1_state_proto_depIdxs = []int32{
-	45, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
-	46, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
-	46, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
-	46, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
-	31, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
-	46, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
-	46, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
-	46, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
-	7,  // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
-	46, // 9: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
-	46, // 10: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
-	32, // 11: baton.state.v1.Signal.params:type_name -> baton.state.v1.Signal.ParamsEntry
-	46, // 12: baton.state.v1.Signal.time:type_name -> google.protobuf.Timestamp
-	33, // 13: baton.state.v1.SendSignal.params:type_name -> baton.state.v1.SendSignal.ParamsEntry
-	46, // 14: baton.state.v1.SendSignal.now:type_name -> google.protobuf.Timestamp
-	34, // 15: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
-	35, // 16: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
-	10, // 17: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
-	46, // 18: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
-	36, // 19: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
-	46, // 20: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
-	46, // 21: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	46, // 22: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	8,  // 23: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
-	46, // 24: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	46, // 25: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
-	37, // 26: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
-	38, // 27: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
-	46, // 28: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
-	46, // 29: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
-	46, // 30: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
-	46, // 31: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
-	46, // 32: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
-	39, // 33: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
-	16, // 34: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
-	46, // 35: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
-	46, // 36: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
-	46, // 37: baton.state.v1.Action.now:type_name -> google.protobuf.Timestamp
-	40, // 38: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
-	46, // 39: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
-	46, // 40: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
-	21, // 41: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
-	27, // 42: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
-	28, // 43: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
-	29, // 44: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
-	30, // 45: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
-	26, // 46: baton.state.v1.PlanAction.start_child:type_name -> baton.state.v1.StartChild
-	17, // 47: baton.state.v1.PlanAction.stop_instance:type_name -> baton.state.v1.StopInstance
-	23, // 48: baton.state.v1.PlanAction.set_trigger:type_name -> baton.state.v1.SetTrigger
-	24, // 49: baton.state.v1.PlanAction.fire_trigger:type_name -> baton.state.v1.FireTrigger
-	25, // 50: baton.state.v1.PlanAction.delete_trigger:type_name -> baton.state.v1.DeleteTrigger
-	22, // 51: baton.state.v1.PlanAction.emit_signals:type_name -> baton.state.v1.EmitSignals
-	6,  // 52: baton.state.v1.EmitSignals.signals:type_name -> baton.state.v1.SendSignal
-	46, // 53: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
-	46, // 54: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
-	46, // 55: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
-	15, // 56: baton.state.v1.FireTrigger.start:type_name -> baton.state.v1.StartInstance
-	41, // 57: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
-	16, // 58: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
-	42, // 59: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
-	43, // 60: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
-	46, // 61: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
-	8,  // 62: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
-	46, // 63: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
-	44, // 64: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
-	0,  // 65: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 66: baton.state.v1.Signal.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 67: baton.state.v1.SendSignal.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 68: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 69: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 70: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 71: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 72: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 73: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 74: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 75: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 76: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 77: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	78, // [78:78] is the sub-list for method output_type
-	78, // [78:78] is the sub-list for method input_type
-	78, // [78:78] is the sub-list for extension type_name
-	78, // [78:78] is the sub-list for extension extendee
-	0,  // [0:78] is the sub-list for field type_name
+	57, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
+	58, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
+	58, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
+	58, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
+	38, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
+	58, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
+	58, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
+	58, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
+	8,  // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
+	5,  // 9: baton.state.v1.Instance.signal_initiator:type_name -> baton.state.v1.SignalInitiator
+	58, // 10: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
+	58, // 11: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
+	39, // 12: baton.state.v1.Trigger.checkpoints:type_name -> baton.state.v1.Trigger.CheckpointsEntry
+	40, // 13: baton.state.v1.SignalInitiator.signals:type_name -> baton.state.v1.SignalInitiator.SignalsEntry
+	41, // 14: baton.state.v1.SignalInitiator.params:type_name -> baton.state.v1.SignalInitiator.ParamsEntry
+	42, // 15: baton.state.v1.Signal.params:type_name -> baton.state.v1.Signal.ParamsEntry
+	58, // 16: baton.state.v1.Signal.time:type_name -> google.protobuf.Timestamp
+	43, // 17: baton.state.v1.SendSignal.params:type_name -> baton.state.v1.SendSignal.ParamsEntry
+	58, // 18: baton.state.v1.SendSignal.now:type_name -> google.protobuf.Timestamp
+	44, // 19: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
+	45, // 20: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
+	11, // 21: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
+	58, // 22: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
+	46, // 23: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
+	58, // 24: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
+	58, // 25: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	58, // 26: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	9,  // 27: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
+	58, // 28: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	58, // 29: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
+	47, // 30: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
+	48, // 31: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
+	58, // 32: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
+	58, // 33: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
+	58, // 34: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
+	58, // 35: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
+	58, // 36: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
+	58, // 37: baton.state.v1.WorkflowAction.now:type_name -> google.protobuf.Timestamp
+	58, // 38: baton.state.v1.Breakpoint.create_time:type_name -> google.protobuf.Timestamp
+	58, // 39: baton.state.v1.SetBreakpoint.now:type_name -> google.protobuf.Timestamp
+	58, // 40: baton.state.v1.DeleteBreakpoint.now:type_name -> google.protobuf.Timestamp
+	49, // 41: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
+	21, // 42: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
+	58, // 43: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
+	5,  // 44: baton.state.v1.StartInstance.signal_initiator:type_name -> baton.state.v1.SignalInitiator
+	58, // 45: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
+	58, // 46: baton.state.v1.Action.now:type_name -> google.protobuf.Timestamp
+	50, // 47: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
+	58, // 48: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
+	58, // 49: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
+	26, // 50: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
+	24, // 51: baton.state.v1.ApplyPlan.results:type_name -> baton.state.v1.ReportResult
+	34, // 52: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
+	35, // 53: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
+	36, // 54: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
+	37, // 55: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
+	33, // 56: baton.state.v1.PlanAction.start_child:type_name -> baton.state.v1.StartChild
+	22, // 57: baton.state.v1.PlanAction.stop_instance:type_name -> baton.state.v1.StopInstance
+	30, // 58: baton.state.v1.PlanAction.set_trigger:type_name -> baton.state.v1.SetTrigger
+	31, // 59: baton.state.v1.PlanAction.fire_trigger:type_name -> baton.state.v1.FireTrigger
+	32, // 60: baton.state.v1.PlanAction.delete_trigger:type_name -> baton.state.v1.DeleteTrigger
+	29, // 61: baton.state.v1.PlanAction.emit_signals:type_name -> baton.state.v1.EmitSignals
+	27, // 62: baton.state.v1.PlanAction.set_signal_trigger:type_name -> baton.state.v1.SetSignalTrigger
+	28, // 63: baton.state.v1.PlanAction.fire_signal_trigger:type_name -> baton.state.v1.FireSignalTrigger
+	51, // 64: baton.state.v1.SetSignalTrigger.checkpoints:type_name -> baton.state.v1.SetSignalTrigger.CheckpointsEntry
+	52, // 65: baton.state.v1.FireSignalTrigger.signals:type_name -> baton.state.v1.FireSignalTrigger.SignalsEntry
+	20, // 66: baton.state.v1.FireSignalTrigger.start:type_name -> baton.state.v1.StartInstance
+	7,  // 67: baton.state.v1.EmitSignals.signals:type_name -> baton.state.v1.SendSignal
+	58, // 68: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
+	58, // 69: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
+	58, // 70: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
+	20, // 71: baton.state.v1.FireTrigger.start:type_name -> baton.state.v1.StartInstance
+	53, // 72: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
+	21, // 73: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
+	54, // 74: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
+	55, // 75: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
+	58, // 76: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
+	9,  // 77: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
+	58, // 78: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
+	56, // 79: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
+	0,  // 80: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	6,  // 81: baton.state.v1.SignalInitiator.SignalsEntry.value:type_name -> baton.state.v1.Signal
+	0,  // 82: baton.state.v1.SignalInitiator.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 83: baton.state.v1.Signal.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 84: baton.state.v1.SendSignal.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 85: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 86: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 87: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 88: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 89: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 90: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 91: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 92: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 93: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 94: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	95, // [95:95] is the sub-list for method output_type
+	95, // [95:95] is the sub-list for method input_type
+	95, // [95:95] is the sub-list for extension type_name
+	95, // [95:95] is the sub-list for extension extendee
+	0,  // [0:95] is the sub-list for field type_name
 }
 
 func init() { file_baton_state_v1_state_proto_init() }
@@ -3638,7 +4591,7 @@ func file_baton_state_v1_state_proto_init() {
 	if File_baton_state_v1_state_proto != nil {
 		return
 	}
-	file_baton_state_v1_state_proto_msgTypes[21].OneofWrappers = []any{
+	file_baton_state_v1_state_proto_msgTypes[26].OneofWrappers = []any{
 		(*PlanAction_Assign)(nil),
 		(*PlanAction_StepStatus)(nil),
 		(*PlanAction_InstanceStatus)(nil),
@@ -3649,6 +4602,8 @@ func file_baton_state_v1_state_proto_init() {
 		(*PlanAction_FireTrigger)(nil),
 		(*PlanAction_DeleteTrigger)(nil),
 		(*PlanAction_EmitSignals)(nil),
+		(*PlanAction_SetSignalTrigger)(nil),
+		(*PlanAction_FireSignalTrigger)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3656,7 +4611,7 @@ func file_baton_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_state_v1_state_proto_rawDesc), len(file_baton_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   45,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

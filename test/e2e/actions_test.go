@@ -140,3 +140,91 @@ func TestKillInstanceAndStep(t *testing.T) {
 		t.Fatalf("after step kill: %s, %s", ended.Instance.Status, harness.DescribeSteps(ended.Steps))
 	}
 }
+
+// A failed step restarted while its instance still runs gets a new attempt
+// with a fresh retry budget and the instance goes on; a restart of a step
+// that has not ended is refused naming the statuses that allow it. A step
+// restart of an ended instance restarts the instance from that step.
+func TestStepRestart(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t)
+	addr := a.URL()
+	dir := t.TempDir()
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/step_restart.yaml")
+	id := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-step-restart", "-p", "dir="+dir))
+	sid := strconv.FormatInt(id, 10)
+	waitStep(t, addr, "e2e-step-restart", id, "gate", "FATALLY_FAILED")
+	waitStep(t, addr, "e2e-step-restart", id, "nap", "RUNNING")
+	bad := harness.CLI(t, addr, "step", "restart", "e2e-step-restart", sid, "nap")
+	if bad.Code != 1 || !strings.Contains(bad.Stderr, "failed_precondition: step nap is RUNNING; restart is allowed when it is FATALLY_FAILED, TIMED_OUT, STOPPED while its instance runs") {
+		t.Errorf("restart of a running step: exit %d, %s", bad.Code, bad.Stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ok"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	harness.MustCLI(t, addr, "step", "restart", "e2e-step-restart", sid, "gate", "--reason", "input fixed")
+	waitStep(t, addr, "e2e-step-restart", id, "after", "SUCCEEDED")
+	res := getInstance(t, addr, "e2e-step-restart", id)
+	if gate := stepByID(t, res, "gate"); gate.Status != "SUCCEEDED" || len(gate.Attempts) != 2 || res.Instance.Status != "IN_PROGRESS" {
+		t.Fatalf("after restarting gate: %s, %s", res.Instance.Status, harness.DescribeSteps(res.Steps))
+	}
+	harness.MustCLI(t, addr, "step", "skip", "e2e-step-restart", sid, "nap")
+	ended := harness.WaitInstancesEnded(t, addr, "e2e-step-restart", []int64{id}, time.Minute)[id]
+	if ended.Instance.Status != "SUCCEEDED" {
+		t.Fatalf("instance: %s (%s)", ended.Instance.Status, harness.DescribeSteps(ended.Steps))
+	}
+	var acts []string
+	for _, e := range ended.Actions {
+		acts = append(acts, e.Action+" "+e.StepId+" "+e.Message)
+	}
+	if got := strings.Join(acts, ", "); got != "RESTART gate input fixed, SKIP nap " {
+		t.Errorf("actions on record: %q", got)
+	}
+
+	// Of an ended instance: the instance restarts from the step.
+	dir2 := t.TempDir()
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/actions.yaml")
+	r := harness.CLI(t, addr, "instance", "start", "e2e-actions", "-p", "dir="+dir2, "--wait")
+	if r.Code != 3 {
+		t.Fatalf("first run exited %d, want 3 (FAILED): %s", r.Code, r.Stderr)
+	}
+	failed := startID(t, r)
+	if err := os.WriteFile(filepath.Join(dir2, "ok"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := harness.MustCLI(t, addr, "step", "restart", "e2e-actions", strconv.FormatInt(failed, 10), "gate")
+	if !strings.Contains(out, "steps to run again: gate, nap, after") {
+		t.Errorf("step restart of a failed instance: %s", out)
+	}
+	ended = harness.WaitInstancesEnded(t, addr, "e2e-actions", []int64{failed}, time.Minute)[failed]
+	if ended.Instance.Status != "SUCCEEDED" || len(ended.Actions) != 1 || ended.Actions[0].Action != "RESTART" || ended.Actions[0].StepId != "gate" {
+		t.Fatalf("after a step restart of the failed instance: %s, actions %v", ended.Instance.Status, ended.Actions)
+	}
+}
+
+// A step waiting for its signals runs without them once bypassed; the
+// bypass is on the record, and refused for a step not waiting for signals.
+func TestBypassSignalDependencies(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t)
+	addr := a.URL()
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/signals.json")
+	id := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-signals"))
+	sid := strconv.FormatInt(id, 10)
+	waitStep(t, addr, "e2e-signals", id, "wait", "WAITING_FOR_SIGNALS")
+	bad := harness.CLI(t, addr, "step", "bypass-signals", "e2e-signals", sid, "announce")
+	if bad.Code != 1 || !strings.Contains(bad.Stderr, "step announce is NOT_CREATED; bypass-signals is allowed when it is WAITING_FOR_SIGNALS") {
+		t.Errorf("bypass of a step not waiting: exit %d, %s", bad.Code, bad.Stderr)
+	}
+	harness.MustCLI(t, addr, "step", "bypass-signals", "e2e-signals", sid, "wait", "--reason", "table checked by hand")
+	ended := harness.WaitInstancesEnded(t, addr, "e2e-signals", []int64{id}, time.Minute)[id]
+	if ended.Instance.Status != "SUCCEEDED" {
+		t.Fatalf("instance: %s (%s)", ended.Instance.Status, harness.DescribeSteps(ended.Steps))
+	}
+	if w := stepByID(t, ended, "wait"); !w.SignalsBypassed || len(w.Attempts) != 1 {
+		t.Errorf("wait after the bypass: %v", w)
+	}
+	if acts := ended.Actions; len(acts) != 1 || acts[0].Action != "BYPASS_SIGNALS" || acts[0].Actor != "anonymous" || acts[0].Message != "table checked by hand" {
+		t.Errorf("actions on record: %v", acts)
+	}
+}

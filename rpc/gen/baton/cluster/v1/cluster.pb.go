@@ -457,7 +457,10 @@ func (x *AssignmentsResponse) GetAppliedIndex() uint64 {
 }
 
 type PokeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The steps just placed on the node, as the leader committed them; with
+	// none, the node fetches its assignments itself.
+	Steps         []*statepb.Step `protobuf:"bytes,1,rep,name=steps,proto3" json:"steps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -490,6 +493,13 @@ func (x *PokeRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use PokeRequest.ProtoReflect.Descriptor instead.
 func (*PokeRequest) Descriptor() ([]byte, []int) {
 	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PokeRequest) GetSteps() []*statepb.Step {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
 }
 
 type PokeResponse struct {
@@ -563,8 +573,9 @@ const file_baton_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\"f\n" +
 	"\x13AssignmentsResponse\x12*\n" +
 	"\x05steps\x18\x01 \x03(\v2\x14.baton.state.v1.StepR\x05steps\x12#\n" +
-	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndex\"\r\n" +
-	"\vPokeRequest\"\x0e\n" +
+	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndex\"9\n" +
+	"\vPokeRequest\x12*\n" +
+	"\x05steps\x18\x01 \x03(\v2\x14.baton.state.v1.StepR\x05steps\"\x0e\n" +
 	"\fPokeResponse2\xdf\x02\n" +
 	"\x0eClusterService\x12K\n" +
 	"\x06Status\x12\x1f.baton.cluster.v1.StatusRequest\x1a .baton.cluster.v1.StatusResponse\x12]\n" +
@@ -602,19 +613,20 @@ var file_baton_cluster_v1_cluster_proto_depIdxs = []int32{
 	2,  // 0: baton.cluster.v1.StatusResponse.peers:type_name -> baton.cluster.v1.Peer
 	9,  // 1: baton.cluster.v1.ReportResultRequest.result:type_name -> baton.state.v1.ReportResult
 	10, // 2: baton.cluster.v1.AssignmentsResponse.steps:type_name -> baton.state.v1.Step
-	0,  // 3: baton.cluster.v1.ClusterService.Status:input_type -> baton.cluster.v1.StatusRequest
-	3,  // 4: baton.cluster.v1.ClusterService.ReportResult:input_type -> baton.cluster.v1.ReportResultRequest
-	5,  // 5: baton.cluster.v1.ClusterService.Assignments:input_type -> baton.cluster.v1.AssignmentsRequest
-	7,  // 6: baton.cluster.v1.ClusterService.Poke:input_type -> baton.cluster.v1.PokeRequest
-	1,  // 7: baton.cluster.v1.ClusterService.Status:output_type -> baton.cluster.v1.StatusResponse
-	4,  // 8: baton.cluster.v1.ClusterService.ReportResult:output_type -> baton.cluster.v1.ReportResultResponse
-	6,  // 9: baton.cluster.v1.ClusterService.Assignments:output_type -> baton.cluster.v1.AssignmentsResponse
-	8,  // 10: baton.cluster.v1.ClusterService.Poke:output_type -> baton.cluster.v1.PokeResponse
-	7,  // [7:11] is the sub-list for method output_type
-	3,  // [3:7] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	10, // 3: baton.cluster.v1.PokeRequest.steps:type_name -> baton.state.v1.Step
+	0,  // 4: baton.cluster.v1.ClusterService.Status:input_type -> baton.cluster.v1.StatusRequest
+	3,  // 5: baton.cluster.v1.ClusterService.ReportResult:input_type -> baton.cluster.v1.ReportResultRequest
+	5,  // 6: baton.cluster.v1.ClusterService.Assignments:input_type -> baton.cluster.v1.AssignmentsRequest
+	7,  // 7: baton.cluster.v1.ClusterService.Poke:input_type -> baton.cluster.v1.PokeRequest
+	1,  // 8: baton.cluster.v1.ClusterService.Status:output_type -> baton.cluster.v1.StatusResponse
+	4,  // 9: baton.cluster.v1.ClusterService.ReportResult:output_type -> baton.cluster.v1.ReportResultResponse
+	6,  // 10: baton.cluster.v1.ClusterService.Assignments:output_type -> baton.cluster.v1.AssignmentsResponse
+	8,  // 11: baton.cluster.v1.ClusterService.Poke:output_type -> baton.cluster.v1.PokeResponse
+	8,  // [8:12] is the sub-list for method output_type
+	4,  // [4:8] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_baton_cluster_v1_cluster_proto_init() }

@@ -603,7 +603,7 @@ type StepActionRequest struct {
 	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
 	InstanceId int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
 	StepId     string                 `protobuf:"bytes,3,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
-	// SKIP, PAUSE, RESUME, STOP or KILL.
+	// SKIP, PAUSE, RESUME, STOP, KILL, BYPASS_SIGNALS or RESTART.
 	Action        string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
 	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -676,8 +676,11 @@ func (x *StepActionRequest) GetReason() string {
 }
 
 type StepActionResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Step          *statepb.Step          `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Step     *statepb.Step          `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	Instance *statepb.Instance      `protobuf:"bytes,2,opt,name=instance,proto3" json:"instance,omitempty"`
+	// RESTART: the steps that will run again.
+	Steps         []string `protobuf:"bytes,3,rep,name=steps,proto3" json:"steps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -715,6 +718,20 @@ func (*StepActionResponse) Descriptor() ([]byte, []int) {
 func (x *StepActionResponse) GetStep() *statepb.Step {
 	if x != nil {
 		return x.Step
+	}
+	return nil
+}
+
+func (x *StepActionResponse) GetInstance() *statepb.Instance {
+	if x != nil {
+		return x.Instance
+	}
+	return nil
+}
+
+func (x *StepActionResponse) GetSteps() []string {
+	if x != nil {
+		return x.Steps
 	}
 	return nil
 }
@@ -1003,9 +1020,11 @@ const file_baton_instance_v1_instance_proto_rawDesc = "" +
 	"instanceId\x12\x17\n" +
 	"\astep_id\x18\x03 \x01(\tR\x06stepId\x12\x16\n" +
 	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\">\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"\x8a\x01\n" +
 	"\x12StepActionResponse\x12(\n" +
-	"\x04step\x18\x01 \x01(\v2\x14.baton.state.v1.StepR\x04step\"{\n" +
+	"\x04step\x18\x01 \x01(\v2\x14.baton.state.v1.StepR\x04step\x124\n" +
+	"\binstance\x18\x02 \x01(\v2\x18.baton.state.v1.InstanceR\binstance\x12\x14\n" +
+	"\x05steps\x18\x03 \x03(\tR\x05steps\"{\n" +
 	"\vStopRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -1079,27 +1098,28 @@ var file_baton_instance_v1_instance_proto_depIdxs = []int32{
 	17, // 7: baton.instance.v1.ListResponse.instances:type_name -> baton.state.v1.Instance
 	17, // 8: baton.instance.v1.RestartResponse.instance:type_name -> baton.state.v1.Instance
 	18, // 9: baton.instance.v1.StepActionResponse.step:type_name -> baton.state.v1.Step
-	17, // 10: baton.instance.v1.StopResponse.instance:type_name -> baton.state.v1.Instance
-	19, // 11: baton.instance.v1.WatchResponse.event:type_name -> baton.state.v1.Event
-	0,  // 12: baton.instance.v1.InstanceService.Start:input_type -> baton.instance.v1.StartRequest
-	2,  // 13: baton.instance.v1.InstanceService.Get:input_type -> baton.instance.v1.GetRequest
-	5,  // 14: baton.instance.v1.InstanceService.List:input_type -> baton.instance.v1.ListRequest
-	11, // 15: baton.instance.v1.InstanceService.Stop:input_type -> baton.instance.v1.StopRequest
-	7,  // 16: baton.instance.v1.InstanceService.Restart:input_type -> baton.instance.v1.RestartRequest
-	9,  // 17: baton.instance.v1.InstanceService.StepAction:input_type -> baton.instance.v1.StepActionRequest
-	13, // 18: baton.instance.v1.InstanceService.Watch:input_type -> baton.instance.v1.WatchRequest
-	1,  // 19: baton.instance.v1.InstanceService.Start:output_type -> baton.instance.v1.StartResponse
-	3,  // 20: baton.instance.v1.InstanceService.Get:output_type -> baton.instance.v1.GetResponse
-	6,  // 21: baton.instance.v1.InstanceService.List:output_type -> baton.instance.v1.ListResponse
-	12, // 22: baton.instance.v1.InstanceService.Stop:output_type -> baton.instance.v1.StopResponse
-	8,  // 23: baton.instance.v1.InstanceService.Restart:output_type -> baton.instance.v1.RestartResponse
-	10, // 24: baton.instance.v1.InstanceService.StepAction:output_type -> baton.instance.v1.StepActionResponse
-	14, // 25: baton.instance.v1.InstanceService.Watch:output_type -> baton.instance.v1.WatchResponse
-	19, // [19:26] is the sub-list for method output_type
-	12, // [12:19] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	17, // 10: baton.instance.v1.StepActionResponse.instance:type_name -> baton.state.v1.Instance
+	17, // 11: baton.instance.v1.StopResponse.instance:type_name -> baton.state.v1.Instance
+	19, // 12: baton.instance.v1.WatchResponse.event:type_name -> baton.state.v1.Event
+	0,  // 13: baton.instance.v1.InstanceService.Start:input_type -> baton.instance.v1.StartRequest
+	2,  // 14: baton.instance.v1.InstanceService.Get:input_type -> baton.instance.v1.GetRequest
+	5,  // 15: baton.instance.v1.InstanceService.List:input_type -> baton.instance.v1.ListRequest
+	11, // 16: baton.instance.v1.InstanceService.Stop:input_type -> baton.instance.v1.StopRequest
+	7,  // 17: baton.instance.v1.InstanceService.Restart:input_type -> baton.instance.v1.RestartRequest
+	9,  // 18: baton.instance.v1.InstanceService.StepAction:input_type -> baton.instance.v1.StepActionRequest
+	13, // 19: baton.instance.v1.InstanceService.Watch:input_type -> baton.instance.v1.WatchRequest
+	1,  // 20: baton.instance.v1.InstanceService.Start:output_type -> baton.instance.v1.StartResponse
+	3,  // 21: baton.instance.v1.InstanceService.Get:output_type -> baton.instance.v1.GetResponse
+	6,  // 22: baton.instance.v1.InstanceService.List:output_type -> baton.instance.v1.ListResponse
+	12, // 23: baton.instance.v1.InstanceService.Stop:output_type -> baton.instance.v1.StopResponse
+	8,  // 24: baton.instance.v1.InstanceService.Restart:output_type -> baton.instance.v1.RestartResponse
+	10, // 25: baton.instance.v1.InstanceService.StepAction:output_type -> baton.instance.v1.StepActionResponse
+	14, // 26: baton.instance.v1.InstanceService.Watch:output_type -> baton.instance.v1.WatchResponse
+	20, // [20:27] is the sub-list for method output_type
+	13, // [13:20] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_baton_instance_v1_instance_proto_init() }

@@ -241,7 +241,8 @@ func (x *ValidateResponse) GetStepCount() int32 {
 type GetRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
-	// "active" (default), "latest", or a version number.
+	// "active", "latest", or a version number. By default the active one, or
+	// the latest when the workflow is deactivated.
 	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
 	// Serve from this node's replica without checking with the leader.
 	Stale         bool `protobuf:"varint,3,opt,name=stale,proto3" json:"stale,omitempty"`
@@ -301,9 +302,13 @@ func (x *GetRequest) GetStale() bool {
 }
 
 type GetResponse struct {
-	state         protoimpl.MessageState   `protogen:"open.v1"`
-	Workflow      *statepb.Workflow        `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
-	Version       *statepb.WorkflowVersion `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	state    protoimpl.MessageState   `protogen:"open.v1"`
+	Workflow *statepb.Workflow        `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	Version  *statepb.WorkflowVersion `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The workflow's time and signal triggers with their state.
+	Triggers []*statepb.Trigger `protobuf:"bytes,3,rep,name=triggers,proto3" json:"triggers,omitempty"`
+	// Operator actions on the workflow (who, when, why), oldest first.
+	Actions       []*statepb.Event `protobuf:"bytes,4,rep,name=actions,proto3" json:"actions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -348,6 +353,20 @@ func (x *GetResponse) GetWorkflow() *statepb.Workflow {
 func (x *GetResponse) GetVersion() *statepb.WorkflowVersion {
 	if x != nil {
 		return x.Version
+	}
+	return nil
+}
+
+func (x *GetResponse) GetTriggers() []*statepb.Trigger {
+	if x != nil {
+		return x.Triggers
+	}
+	return nil
+}
+
+func (x *GetResponse) GetActions() []*statepb.Event {
+	if x != nil {
+		return x.Actions
 	}
 	return nil
 }
@@ -537,9 +556,11 @@ func (x *ListVersionsResponse) GetVersions() []*statepb.WorkflowVersion {
 }
 
 type ActivateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
-	Version       int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	Version    int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Why, for the record.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -586,6 +607,13 @@ func (x *ActivateRequest) GetVersion() int64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *ActivateRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
 }
 
 type ActivateResponse struct {
@@ -729,6 +757,688 @@ func (x *UnblockResponse) GetWorkflow() *statepb.Workflow {
 	return nil
 }
 
+type DeactivateRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// Why, for the record and for the error a start gets meanwhile.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeactivateRequest) Reset() {
+	*x = DeactivateRequest{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeactivateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeactivateRequest) ProtoMessage() {}
+
+func (x *DeactivateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeactivateRequest.ProtoReflect.Descriptor instead.
+func (*DeactivateRequest) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DeactivateRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *DeactivateRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type DeactivateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Workflow      *statepb.Workflow      `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeactivateResponse) Reset() {
+	*x = DeactivateResponse{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeactivateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeactivateResponse) ProtoMessage() {}
+
+func (x *DeactivateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeactivateResponse.ProtoReflect.Descriptor instead.
+func (*DeactivateResponse) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DeactivateResponse) GetWorkflow() *statepb.Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
+type SetTriggersRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// True switches the named kinds back on, false off.
+	Enabled bool `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// Which kinds; at least one.
+	Time          bool   `protobuf:"varint,3,opt,name=time,proto3" json:"time,omitempty"`
+	Signal        bool   `protobuf:"varint,4,opt,name=signal,proto3" json:"signal,omitempty"`
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTriggersRequest) Reset() {
+	*x = SetTriggersRequest{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTriggersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTriggersRequest) ProtoMessage() {}
+
+func (x *SetTriggersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTriggersRequest.ProtoReflect.Descriptor instead.
+func (*SetTriggersRequest) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SetTriggersRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *SetTriggersRequest) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *SetTriggersRequest) GetTime() bool {
+	if x != nil {
+		return x.Time
+	}
+	return false
+}
+
+func (x *SetTriggersRequest) GetSignal() bool {
+	if x != nil {
+		return x.Signal
+	}
+	return false
+}
+
+func (x *SetTriggersRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type SetTriggersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Workflow      *statepb.Workflow      `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTriggersResponse) Reset() {
+	*x = SetTriggersResponse{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTriggersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTriggersResponse) ProtoMessage() {}
+
+func (x *SetTriggersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTriggersResponse.ProtoReflect.Descriptor instead.
+func (*SetTriggersResponse) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SetTriggersResponse) GetWorkflow() *statepb.Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
+type SetBreakpointRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	StepId     string                 `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	// 0: every version.
+	Version int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// 0: every instance.
+	InstanceId    int64  `protobuf:"varint,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBreakpointRequest) Reset() {
+	*x = SetBreakpointRequest{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBreakpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBreakpointRequest) ProtoMessage() {}
+
+func (x *SetBreakpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBreakpointRequest.ProtoReflect.Descriptor instead.
+func (*SetBreakpointRequest) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SetBreakpointRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *SetBreakpointRequest) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *SetBreakpointRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SetBreakpointRequest) GetInstanceId() int64 {
+	if x != nil {
+		return x.InstanceId
+	}
+	return 0
+}
+
+func (x *SetBreakpointRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type SetBreakpointResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Breakpoint *statepb.Breakpoint    `protobuf:"bytes,1,opt,name=breakpoint,proto3" json:"breakpoint,omitempty"`
+	// False when the same breakpoint existed already.
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBreakpointResponse) Reset() {
+	*x = SetBreakpointResponse{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBreakpointResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBreakpointResponse) ProtoMessage() {}
+
+func (x *SetBreakpointResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBreakpointResponse.ProtoReflect.Descriptor instead.
+func (*SetBreakpointResponse) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SetBreakpointResponse) GetBreakpoint() *statepb.Breakpoint {
+	if x != nil {
+		return x.Breakpoint
+	}
+	return nil
+}
+
+func (x *SetBreakpointResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+type ListBreakpointsRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// Only this step's breakpoints, when set.
+	StepId        string `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Stale         bool   `protobuf:"varint,3,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBreakpointsRequest) Reset() {
+	*x = ListBreakpointsRequest{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBreakpointsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBreakpointsRequest) ProtoMessage() {}
+
+func (x *ListBreakpointsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBreakpointsRequest.ProtoReflect.Descriptor instead.
+func (*ListBreakpointsRequest) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListBreakpointsRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *ListBreakpointsRequest) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *ListBreakpointsRequest) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+type ListBreakpointsResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Breakpoints []*statepb.Breakpoint  `protobuf:"bytes,1,rep,name=breakpoints,proto3" json:"breakpoints,omitempty"`
+	// Steps currently PAUSED by one of the listed breakpoints.
+	Paused        []*PausedStep `protobuf:"bytes,2,rep,name=paused,proto3" json:"paused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBreakpointsResponse) Reset() {
+	*x = ListBreakpointsResponse{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBreakpointsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBreakpointsResponse) ProtoMessage() {}
+
+func (x *ListBreakpointsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBreakpointsResponse.ProtoReflect.Descriptor instead.
+func (*ListBreakpointsResponse) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListBreakpointsResponse) GetBreakpoints() []*statepb.Breakpoint {
+	if x != nil {
+		return x.Breakpoints
+	}
+	return nil
+}
+
+func (x *ListBreakpointsResponse) GetPaused() []*PausedStep {
+	if x != nil {
+		return x.Paused
+	}
+	return nil
+}
+
+// PausedStep is a step a breakpoint holds.
+type PausedStep struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	InstanceId int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	StepId     string                 `protobuf:"bytes,3,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	// The attempt the breakpoint holds back.
+	AttemptNumber int64 `protobuf:"varint,4,opt,name=attempt_number,json=attemptNumber,proto3" json:"attempt_number,omitempty"`
+	// The key of the breakpoint.
+	Breakpoint    string `protobuf:"bytes,5,opt,name=breakpoint,proto3" json:"breakpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PausedStep) Reset() {
+	*x = PausedStep{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PausedStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PausedStep) ProtoMessage() {}
+
+func (x *PausedStep) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PausedStep.ProtoReflect.Descriptor instead.
+func (*PausedStep) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *PausedStep) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *PausedStep) GetInstanceId() int64 {
+	if x != nil {
+		return x.InstanceId
+	}
+	return 0
+}
+
+func (x *PausedStep) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *PausedStep) GetAttemptNumber() int64 {
+	if x != nil {
+		return x.AttemptNumber
+	}
+	return 0
+}
+
+func (x *PausedStep) GetBreakpoint() string {
+	if x != nil {
+		return x.Breakpoint
+	}
+	return ""
+}
+
+type DeleteBreakpointRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	StepId     string                 `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Version    int64                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	InstanceId int64                  `protobuf:"varint,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// Leave the steps the breakpoint paused PAUSED (resume them one by one
+	// with a step resume) instead of resuming them.
+	KeepPaused    bool   `protobuf:"varint,5,opt,name=keep_paused,json=keepPaused,proto3" json:"keep_paused,omitempty"`
+	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteBreakpointRequest) Reset() {
+	*x = DeleteBreakpointRequest{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteBreakpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteBreakpointRequest) ProtoMessage() {}
+
+func (x *DeleteBreakpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteBreakpointRequest.ProtoReflect.Descriptor instead.
+func (*DeleteBreakpointRequest) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DeleteBreakpointRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *DeleteBreakpointRequest) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *DeleteBreakpointRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *DeleteBreakpointRequest) GetInstanceId() int64 {
+	if x != nil {
+		return x.InstanceId
+	}
+	return 0
+}
+
+func (x *DeleteBreakpointRequest) GetKeepPaused() bool {
+	if x != nil {
+		return x.KeepPaused
+	}
+	return false
+}
+
+func (x *DeleteBreakpointRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type DeleteBreakpointResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Breakpoint *statepb.Breakpoint    `protobuf:"bytes,1,opt,name=breakpoint,proto3" json:"breakpoint,omitempty"`
+	// How many paused steps the deletion resumed.
+	Resumed       int32 `protobuf:"varint,2,opt,name=resumed,proto3" json:"resumed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteBreakpointResponse) Reset() {
+	*x = DeleteBreakpointResponse{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteBreakpointResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteBreakpointResponse) ProtoMessage() {}
+
+func (x *DeleteBreakpointResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteBreakpointResponse.ProtoReflect.Descriptor instead.
+func (*DeleteBreakpointResponse) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DeleteBreakpointResponse) GetBreakpoint() *statepb.Breakpoint {
+	if x != nil {
+		return x.Breakpoint
+	}
+	return nil
+}
+
+func (x *DeleteBreakpointResponse) GetResumed() int32 {
+	if x != nil {
+		return x.Resumed
+	}
+	return 0
+}
+
 var File_baton_workflow_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
@@ -758,10 +1468,12 @@ const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
-	"\x05stale\x18\x03 \x01(\bR\x05stale\"~\n" +
+	"\x05stale\x18\x03 \x01(\bR\x05stale\"\xe4\x01\n" +
 	"\vGetResponse\x124\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\x129\n" +
-	"\aversion\x18\x02 \x01(\v2\x1f.baton.state.v1.WorkflowVersionR\aversion\"#\n" +
+	"\aversion\x18\x02 \x01(\v2\x1f.baton.state.v1.WorkflowVersionR\aversion\x123\n" +
+	"\btriggers\x18\x03 \x03(\v2\x17.baton.state.v1.TriggerR\btriggers\x12/\n" +
+	"\aactions\x18\x04 \x03(\v2\x15.baton.state.v1.EventR\aactions\"#\n" +
 	"\vListRequest\x12\x14\n" +
 	"\x05stale\x18\x01 \x01(\bR\x05stale\"F\n" +
 	"\fListResponse\x126\n" +
@@ -771,11 +1483,12 @@ const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
 	"workflowId\x12\x14\n" +
 	"\x05stale\x18\x02 \x01(\bR\x05stale\"S\n" +
 	"\x14ListVersionsResponse\x12;\n" +
-	"\bversions\x18\x01 \x03(\v2\x1f.baton.state.v1.WorkflowVersionR\bversions\"L\n" +
+	"\bversions\x18\x01 \x03(\v2\x1f.baton.state.v1.WorkflowVersionR\bversions\"d\n" +
 	"\x0fActivateRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversion\"H\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"H\n" +
 	"\x10ActivateResponse\x124\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\"I\n" +
 	"\x0eUnblockRequest\x12\x1f\n" +
@@ -783,7 +1496,69 @@ const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
 	"workflowId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"G\n" +
 	"\x0fUnblockResponse\x124\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow2\xc6\x04\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\"L\n" +
+	"\x11DeactivateRequest\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"J\n" +
+	"\x12DeactivateResponse\x124\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\"\x93\x01\n" +
+	"\x12SetTriggersRequest\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\x12\x12\n" +
+	"\x04time\x18\x03 \x01(\bR\x04time\x12\x16\n" +
+	"\x06signal\x18\x04 \x01(\bR\x06signal\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"K\n" +
+	"\x13SetTriggersResponse\x124\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\"\xa3\x01\n" +
+	"\x14SetBreakpointRequest\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x17\n" +
+	"\astep_id\x18\x02 \x01(\tR\x06stepId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x1f\n" +
+	"\vinstance_id\x18\x04 \x01(\x03R\n" +
+	"instanceId\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"m\n" +
+	"\x15SetBreakpointResponse\x12:\n" +
+	"\n" +
+	"breakpoint\x18\x01 \x01(\v2\x1a.baton.state.v1.BreakpointR\n" +
+	"breakpoint\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"h\n" +
+	"\x16ListBreakpointsRequest\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x17\n" +
+	"\astep_id\x18\x02 \x01(\tR\x06stepId\x12\x14\n" +
+	"\x05stale\x18\x03 \x01(\bR\x05stale\"\x8e\x01\n" +
+	"\x17ListBreakpointsResponse\x12<\n" +
+	"\vbreakpoints\x18\x01 \x03(\v2\x1a.baton.state.v1.BreakpointR\vbreakpoints\x125\n" +
+	"\x06paused\x18\x02 \x03(\v2\x1d.baton.workflow.v1.PausedStepR\x06paused\"\xae\x01\n" +
+	"\n" +
+	"PausedStep\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1f\n" +
+	"\vinstance_id\x18\x02 \x01(\x03R\n" +
+	"instanceId\x12\x17\n" +
+	"\astep_id\x18\x03 \x01(\tR\x06stepId\x12%\n" +
+	"\x0eattempt_number\x18\x04 \x01(\x03R\rattemptNumber\x12\x1e\n" +
+	"\n" +
+	"breakpoint\x18\x05 \x01(\tR\n" +
+	"breakpoint\"\xc7\x01\n" +
+	"\x17DeleteBreakpointRequest\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x17\n" +
+	"\astep_id\x18\x02 \x01(\tR\x06stepId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x1f\n" +
+	"\vinstance_id\x18\x04 \x01(\x03R\n" +
+	"instanceId\x12\x1f\n" +
+	"\vkeep_paused\x18\x05 \x01(\bR\n" +
+	"keepPaused\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"p\n" +
+	"\x18DeleteBreakpointResponse\x12:\n" +
+	"\n" +
+	"breakpoint\x18\x01 \x01(\v2\x1a.baton.state.v1.BreakpointR\n" +
+	"breakpoint\x12\x18\n" +
+	"\aresumed\x18\x02 \x01(\x05R\aresumed2\xba\b\n" +
 	"\x0fWorkflowService\x12G\n" +
 	"\x04Push\x12\x1e.baton.workflow.v1.PushRequest\x1a\x1f.baton.workflow.v1.PushResponse\x12S\n" +
 	"\bValidate\x12\".baton.workflow.v1.ValidateRequest\x1a#.baton.workflow.v1.ValidateResponse\x12D\n" +
@@ -791,7 +1566,13 @@ const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
 	"\x04List\x12\x1e.baton.workflow.v1.ListRequest\x1a\x1f.baton.workflow.v1.ListResponse\x12_\n" +
 	"\fListVersions\x12&.baton.workflow.v1.ListVersionsRequest\x1a'.baton.workflow.v1.ListVersionsResponse\x12S\n" +
 	"\bActivate\x12\".baton.workflow.v1.ActivateRequest\x1a#.baton.workflow.v1.ActivateResponse\x12P\n" +
-	"\aUnblock\x12!.baton.workflow.v1.UnblockRequest\x1a\".baton.workflow.v1.UnblockResponseB?Z=github.com/batonhq/baton/rpc/gen/baton/workflow/v1;workflowv1b\x06proto3"
+	"\aUnblock\x12!.baton.workflow.v1.UnblockRequest\x1a\".baton.workflow.v1.UnblockResponse\x12Y\n" +
+	"\n" +
+	"Deactivate\x12$.baton.workflow.v1.DeactivateRequest\x1a%.baton.workflow.v1.DeactivateResponse\x12\\\n" +
+	"\vSetTriggers\x12%.baton.workflow.v1.SetTriggersRequest\x1a&.baton.workflow.v1.SetTriggersResponse\x12b\n" +
+	"\rSetBreakpoint\x12'.baton.workflow.v1.SetBreakpointRequest\x1a(.baton.workflow.v1.SetBreakpointResponse\x12h\n" +
+	"\x0fListBreakpoints\x12).baton.workflow.v1.ListBreakpointsRequest\x1a*.baton.workflow.v1.ListBreakpointsResponse\x12k\n" +
+	"\x10DeleteBreakpoint\x12*.baton.workflow.v1.DeleteBreakpointRequest\x1a+.baton.workflow.v1.DeleteBreakpointResponseB?Z=github.com/batonhq/baton/rpc/gen/baton/workflow/v1;workflowv1b\x06proto3"
 
 var (
 	file_baton_workflow_v1_workflow_proto_rawDescOnce sync.Once
@@ -805,52 +1586,84 @@ func file_baton_workflow_v1_workflow_proto_rawDescGZIP() []byte {
 	return file_baton_workflow_v1_workflow_proto_rawDescData
 }
 
-var file_baton_workflow_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_baton_workflow_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_baton_workflow_v1_workflow_proto_goTypes = []any{
-	(*PushRequest)(nil),             // 0: baton.workflow.v1.PushRequest
-	(*PushResponse)(nil),            // 1: baton.workflow.v1.PushResponse
-	(*ValidateRequest)(nil),         // 2: baton.workflow.v1.ValidateRequest
-	(*ValidateResponse)(nil),        // 3: baton.workflow.v1.ValidateResponse
-	(*GetRequest)(nil),              // 4: baton.workflow.v1.GetRequest
-	(*GetResponse)(nil),             // 5: baton.workflow.v1.GetResponse
-	(*ListRequest)(nil),             // 6: baton.workflow.v1.ListRequest
-	(*ListResponse)(nil),            // 7: baton.workflow.v1.ListResponse
-	(*ListVersionsRequest)(nil),     // 8: baton.workflow.v1.ListVersionsRequest
-	(*ListVersionsResponse)(nil),    // 9: baton.workflow.v1.ListVersionsResponse
-	(*ActivateRequest)(nil),         // 10: baton.workflow.v1.ActivateRequest
-	(*ActivateResponse)(nil),        // 11: baton.workflow.v1.ActivateResponse
-	(*UnblockRequest)(nil),          // 12: baton.workflow.v1.UnblockRequest
-	(*UnblockResponse)(nil),         // 13: baton.workflow.v1.UnblockResponse
-	(*statepb.Workflow)(nil),        // 14: baton.state.v1.Workflow
-	(*statepb.WorkflowVersion)(nil), // 15: baton.state.v1.WorkflowVersion
+	(*PushRequest)(nil),              // 0: baton.workflow.v1.PushRequest
+	(*PushResponse)(nil),             // 1: baton.workflow.v1.PushResponse
+	(*ValidateRequest)(nil),          // 2: baton.workflow.v1.ValidateRequest
+	(*ValidateResponse)(nil),         // 3: baton.workflow.v1.ValidateResponse
+	(*GetRequest)(nil),               // 4: baton.workflow.v1.GetRequest
+	(*GetResponse)(nil),              // 5: baton.workflow.v1.GetResponse
+	(*ListRequest)(nil),              // 6: baton.workflow.v1.ListRequest
+	(*ListResponse)(nil),             // 7: baton.workflow.v1.ListResponse
+	(*ListVersionsRequest)(nil),      // 8: baton.workflow.v1.ListVersionsRequest
+	(*ListVersionsResponse)(nil),     // 9: baton.workflow.v1.ListVersionsResponse
+	(*ActivateRequest)(nil),          // 10: baton.workflow.v1.ActivateRequest
+	(*ActivateResponse)(nil),         // 11: baton.workflow.v1.ActivateResponse
+	(*UnblockRequest)(nil),           // 12: baton.workflow.v1.UnblockRequest
+	(*UnblockResponse)(nil),          // 13: baton.workflow.v1.UnblockResponse
+	(*DeactivateRequest)(nil),        // 14: baton.workflow.v1.DeactivateRequest
+	(*DeactivateResponse)(nil),       // 15: baton.workflow.v1.DeactivateResponse
+	(*SetTriggersRequest)(nil),       // 16: baton.workflow.v1.SetTriggersRequest
+	(*SetTriggersResponse)(nil),      // 17: baton.workflow.v1.SetTriggersResponse
+	(*SetBreakpointRequest)(nil),     // 18: baton.workflow.v1.SetBreakpointRequest
+	(*SetBreakpointResponse)(nil),    // 19: baton.workflow.v1.SetBreakpointResponse
+	(*ListBreakpointsRequest)(nil),   // 20: baton.workflow.v1.ListBreakpointsRequest
+	(*ListBreakpointsResponse)(nil),  // 21: baton.workflow.v1.ListBreakpointsResponse
+	(*PausedStep)(nil),               // 22: baton.workflow.v1.PausedStep
+	(*DeleteBreakpointRequest)(nil),  // 23: baton.workflow.v1.DeleteBreakpointRequest
+	(*DeleteBreakpointResponse)(nil), // 24: baton.workflow.v1.DeleteBreakpointResponse
+	(*statepb.Workflow)(nil),         // 25: baton.state.v1.Workflow
+	(*statepb.WorkflowVersion)(nil),  // 26: baton.state.v1.WorkflowVersion
+	(*statepb.Trigger)(nil),          // 27: baton.state.v1.Trigger
+	(*statepb.Event)(nil),            // 28: baton.state.v1.Event
+	(*statepb.Breakpoint)(nil),       // 29: baton.state.v1.Breakpoint
 }
 var file_baton_workflow_v1_workflow_proto_depIdxs = []int32{
-	14, // 0: baton.workflow.v1.PushResponse.workflow:type_name -> baton.state.v1.Workflow
-	14, // 1: baton.workflow.v1.GetResponse.workflow:type_name -> baton.state.v1.Workflow
-	15, // 2: baton.workflow.v1.GetResponse.version:type_name -> baton.state.v1.WorkflowVersion
-	14, // 3: baton.workflow.v1.ListResponse.workflows:type_name -> baton.state.v1.Workflow
-	15, // 4: baton.workflow.v1.ListVersionsResponse.versions:type_name -> baton.state.v1.WorkflowVersion
-	14, // 5: baton.workflow.v1.ActivateResponse.workflow:type_name -> baton.state.v1.Workflow
-	14, // 6: baton.workflow.v1.UnblockResponse.workflow:type_name -> baton.state.v1.Workflow
-	0,  // 7: baton.workflow.v1.WorkflowService.Push:input_type -> baton.workflow.v1.PushRequest
-	2,  // 8: baton.workflow.v1.WorkflowService.Validate:input_type -> baton.workflow.v1.ValidateRequest
-	4,  // 9: baton.workflow.v1.WorkflowService.Get:input_type -> baton.workflow.v1.GetRequest
-	6,  // 10: baton.workflow.v1.WorkflowService.List:input_type -> baton.workflow.v1.ListRequest
-	8,  // 11: baton.workflow.v1.WorkflowService.ListVersions:input_type -> baton.workflow.v1.ListVersionsRequest
-	10, // 12: baton.workflow.v1.WorkflowService.Activate:input_type -> baton.workflow.v1.ActivateRequest
-	12, // 13: baton.workflow.v1.WorkflowService.Unblock:input_type -> baton.workflow.v1.UnblockRequest
-	1,  // 14: baton.workflow.v1.WorkflowService.Push:output_type -> baton.workflow.v1.PushResponse
-	3,  // 15: baton.workflow.v1.WorkflowService.Validate:output_type -> baton.workflow.v1.ValidateResponse
-	5,  // 16: baton.workflow.v1.WorkflowService.Get:output_type -> baton.workflow.v1.GetResponse
-	7,  // 17: baton.workflow.v1.WorkflowService.List:output_type -> baton.workflow.v1.ListResponse
-	9,  // 18: baton.workflow.v1.WorkflowService.ListVersions:output_type -> baton.workflow.v1.ListVersionsResponse
-	11, // 19: baton.workflow.v1.WorkflowService.Activate:output_type -> baton.workflow.v1.ActivateResponse
-	13, // 20: baton.workflow.v1.WorkflowService.Unblock:output_type -> baton.workflow.v1.UnblockResponse
-	14, // [14:21] is the sub-list for method output_type
-	7,  // [7:14] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	25, // 0: baton.workflow.v1.PushResponse.workflow:type_name -> baton.state.v1.Workflow
+	25, // 1: baton.workflow.v1.GetResponse.workflow:type_name -> baton.state.v1.Workflow
+	26, // 2: baton.workflow.v1.GetResponse.version:type_name -> baton.state.v1.WorkflowVersion
+	27, // 3: baton.workflow.v1.GetResponse.triggers:type_name -> baton.state.v1.Trigger
+	28, // 4: baton.workflow.v1.GetResponse.actions:type_name -> baton.state.v1.Event
+	25, // 5: baton.workflow.v1.ListResponse.workflows:type_name -> baton.state.v1.Workflow
+	26, // 6: baton.workflow.v1.ListVersionsResponse.versions:type_name -> baton.state.v1.WorkflowVersion
+	25, // 7: baton.workflow.v1.ActivateResponse.workflow:type_name -> baton.state.v1.Workflow
+	25, // 8: baton.workflow.v1.UnblockResponse.workflow:type_name -> baton.state.v1.Workflow
+	25, // 9: baton.workflow.v1.DeactivateResponse.workflow:type_name -> baton.state.v1.Workflow
+	25, // 10: baton.workflow.v1.SetTriggersResponse.workflow:type_name -> baton.state.v1.Workflow
+	29, // 11: baton.workflow.v1.SetBreakpointResponse.breakpoint:type_name -> baton.state.v1.Breakpoint
+	29, // 12: baton.workflow.v1.ListBreakpointsResponse.breakpoints:type_name -> baton.state.v1.Breakpoint
+	22, // 13: baton.workflow.v1.ListBreakpointsResponse.paused:type_name -> baton.workflow.v1.PausedStep
+	29, // 14: baton.workflow.v1.DeleteBreakpointResponse.breakpoint:type_name -> baton.state.v1.Breakpoint
+	0,  // 15: baton.workflow.v1.WorkflowService.Push:input_type -> baton.workflow.v1.PushRequest
+	2,  // 16: baton.workflow.v1.WorkflowService.Validate:input_type -> baton.workflow.v1.ValidateRequest
+	4,  // 17: baton.workflow.v1.WorkflowService.Get:input_type -> baton.workflow.v1.GetRequest
+	6,  // 18: baton.workflow.v1.WorkflowService.List:input_type -> baton.workflow.v1.ListRequest
+	8,  // 19: baton.workflow.v1.WorkflowService.ListVersions:input_type -> baton.workflow.v1.ListVersionsRequest
+	10, // 20: baton.workflow.v1.WorkflowService.Activate:input_type -> baton.workflow.v1.ActivateRequest
+	12, // 21: baton.workflow.v1.WorkflowService.Unblock:input_type -> baton.workflow.v1.UnblockRequest
+	14, // 22: baton.workflow.v1.WorkflowService.Deactivate:input_type -> baton.workflow.v1.DeactivateRequest
+	16, // 23: baton.workflow.v1.WorkflowService.SetTriggers:input_type -> baton.workflow.v1.SetTriggersRequest
+	18, // 24: baton.workflow.v1.WorkflowService.SetBreakpoint:input_type -> baton.workflow.v1.SetBreakpointRequest
+	20, // 25: baton.workflow.v1.WorkflowService.ListBreakpoints:input_type -> baton.workflow.v1.ListBreakpointsRequest
+	23, // 26: baton.workflow.v1.WorkflowService.DeleteBreakpoint:input_type -> baton.workflow.v1.DeleteBreakpointRequest
+	1,  // 27: baton.workflow.v1.WorkflowService.Push:output_type -> baton.workflow.v1.PushResponse
+	3,  // 28: baton.workflow.v1.WorkflowService.Validate:output_type -> baton.workflow.v1.ValidateResponse
+	5,  // 29: baton.workflow.v1.WorkflowService.Get:output_type -> baton.workflow.v1.GetResponse
+	7,  // 30: baton.workflow.v1.WorkflowService.List:output_type -> baton.workflow.v1.ListResponse
+	9,  // 31: baton.workflow.v1.WorkflowService.ListVersions:output_type -> baton.workflow.v1.ListVersionsResponse
+	11, // 32: baton.workflow.v1.WorkflowService.Activate:output_type -> baton.workflow.v1.ActivateResponse
+	13, // 33: baton.workflow.v1.WorkflowService.Unblock:output_type -> baton.workflow.v1.UnblockResponse
+	15, // 34: baton.workflow.v1.WorkflowService.Deactivate:output_type -> baton.workflow.v1.DeactivateResponse
+	17, // 35: baton.workflow.v1.WorkflowService.SetTriggers:output_type -> baton.workflow.v1.SetTriggersResponse
+	19, // 36: baton.workflow.v1.WorkflowService.SetBreakpoint:output_type -> baton.workflow.v1.SetBreakpointResponse
+	21, // 37: baton.workflow.v1.WorkflowService.ListBreakpoints:output_type -> baton.workflow.v1.ListBreakpointsResponse
+	24, // 38: baton.workflow.v1.WorkflowService.DeleteBreakpoint:output_type -> baton.workflow.v1.DeleteBreakpointResponse
+	27, // [27:39] is the sub-list for method output_type
+	15, // [15:27] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_baton_workflow_v1_workflow_proto_init() }
@@ -864,7 +1677,7 @@ func file_baton_workflow_v1_workflow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_workflow_v1_workflow_proto_rawDesc), len(file_baton_workflow_v1_workflow_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -64,8 +64,8 @@ type InstanceServiceClient interface {
 	Stop(context.Context, *connect.Request[v1.StopRequest]) (*connect.Response[v1.StopResponse], error)
 	// Restart runs a FAILED, STOPPED or TIMED_OUT instance again.
 	Restart(context.Context, *connect.Request[v1.RestartRequest]) (*connect.Response[v1.RestartResponse], error)
-	// StepAction skips, pauses, resumes, stops or kills one step of an
-	// unfinished instance.
+	// StepAction skips, pauses, resumes, stops, kills or restarts one step,
+	// or lets it run without its signal dependencies.
 	StepAction(context.Context, *connect.Request[v1.StepActionRequest]) (*connect.Response[v1.StepActionResponse], error)
 	// Watch streams every status change of an instance and its steps, in order,
 	// and ends once the instance has reached a terminal status.
@@ -187,8 +187,8 @@ type InstanceServiceHandler interface {
 	Stop(context.Context, *connect.Request[v1.StopRequest]) (*connect.Response[v1.StopResponse], error)
 	// Restart runs a FAILED, STOPPED or TIMED_OUT instance again.
 	Restart(context.Context, *connect.Request[v1.RestartRequest]) (*connect.Response[v1.RestartResponse], error)
-	// StepAction skips, pauses, resumes, stops or kills one step of an
-	// unfinished instance.
+	// StepAction skips, pauses, resumes, stops, kills or restarts one step,
+	// or lets it run without its signal dependencies.
 	StepAction(context.Context, *connect.Request[v1.StepActionRequest]) (*connect.Response[v1.StepActionResponse], error)
 	// Watch streams every status change of an instance and its steps, in order,
 	// and ends once the instance has reached a terminal status.

@@ -51,6 +51,21 @@ const (
 	WorkflowServiceActivateProcedure = "/baton.workflow.v1.WorkflowService/Activate"
 	// WorkflowServiceUnblockProcedure is the fully-qualified name of the WorkflowService's Unblock RPC.
 	WorkflowServiceUnblockProcedure = "/baton.workflow.v1.WorkflowService/Unblock"
+	// WorkflowServiceDeactivateProcedure is the fully-qualified name of the WorkflowService's
+	// Deactivate RPC.
+	WorkflowServiceDeactivateProcedure = "/baton.workflow.v1.WorkflowService/Deactivate"
+	// WorkflowServiceSetTriggersProcedure is the fully-qualified name of the WorkflowService's
+	// SetTriggers RPC.
+	WorkflowServiceSetTriggersProcedure = "/baton.workflow.v1.WorkflowService/SetTriggers"
+	// WorkflowServiceSetBreakpointProcedure is the fully-qualified name of the WorkflowService's
+	// SetBreakpoint RPC.
+	WorkflowServiceSetBreakpointProcedure = "/baton.workflow.v1.WorkflowService/SetBreakpoint"
+	// WorkflowServiceListBreakpointsProcedure is the fully-qualified name of the WorkflowService's
+	// ListBreakpoints RPC.
+	WorkflowServiceListBreakpointsProcedure = "/baton.workflow.v1.WorkflowService/ListBreakpoints"
+	// WorkflowServiceDeleteBreakpointProcedure is the fully-qualified name of the WorkflowService's
+	// DeleteBreakpoint RPC.
+	WorkflowServiceDeleteBreakpointProcedure = "/baton.workflow.v1.WorkflowService/DeleteBreakpoint"
 )
 
 // WorkflowServiceClient is a client for the baton.workflow.v1.WorkflowService service.
@@ -72,6 +87,20 @@ type WorkflowServiceClient interface {
 	// Unblock lets a STRICT_SEQUENTIAL workflow's queue move past its failed
 	// instances.
 	Unblock(context.Context, *connect.Request[v1.UnblockRequest]) (*connect.Response[v1.UnblockResponse], error)
+	// Deactivate leaves a workflow without an active version: starts of the
+	// active version are refused and its time and signal triggers stop until
+	// a version is activated (or pushed) again.
+	Deactivate(context.Context, *connect.Request[v1.DeactivateRequest]) (*connect.Response[v1.DeactivateResponse], error)
+	// SetTriggers switches a workflow's time and/or signal triggers off or
+	// back on, whatever its definition says.
+	SetTriggers(context.Context, *connect.Request[v1.SetTriggersRequest]) (*connect.Response[v1.SetTriggersResponse], error)
+	// SetBreakpoint makes matching step attempts pause before they start.
+	SetBreakpoint(context.Context, *connect.Request[v1.SetBreakpointRequest]) (*connect.Response[v1.SetBreakpointResponse], error)
+	// ListBreakpoints returns a workflow's breakpoints and the steps they hold.
+	ListBreakpoints(context.Context, *connect.Request[v1.ListBreakpointsRequest]) (*connect.Response[v1.ListBreakpointsResponse], error)
+	// DeleteBreakpoint removes a breakpoint and, unless keep_paused, resumes
+	// the steps it paused.
+	DeleteBreakpoint(context.Context, *connect.Request[v1.DeleteBreakpointRequest]) (*connect.Response[v1.DeleteBreakpointResponse], error)
 }
 
 // NewWorkflowServiceClient constructs a client for the baton.workflow.v1.WorkflowService service.
@@ -127,18 +156,53 @@ func NewWorkflowServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(workflowServiceMethods.ByName("Unblock")),
 			connect.WithClientOptions(opts...),
 		),
+		deactivate: connect.NewClient[v1.DeactivateRequest, v1.DeactivateResponse](
+			httpClient,
+			baseURL+WorkflowServiceDeactivateProcedure,
+			connect.WithSchema(workflowServiceMethods.ByName("Deactivate")),
+			connect.WithClientOptions(opts...),
+		),
+		setTriggers: connect.NewClient[v1.SetTriggersRequest, v1.SetTriggersResponse](
+			httpClient,
+			baseURL+WorkflowServiceSetTriggersProcedure,
+			connect.WithSchema(workflowServiceMethods.ByName("SetTriggers")),
+			connect.WithClientOptions(opts...),
+		),
+		setBreakpoint: connect.NewClient[v1.SetBreakpointRequest, v1.SetBreakpointResponse](
+			httpClient,
+			baseURL+WorkflowServiceSetBreakpointProcedure,
+			connect.WithSchema(workflowServiceMethods.ByName("SetBreakpoint")),
+			connect.WithClientOptions(opts...),
+		),
+		listBreakpoints: connect.NewClient[v1.ListBreakpointsRequest, v1.ListBreakpointsResponse](
+			httpClient,
+			baseURL+WorkflowServiceListBreakpointsProcedure,
+			connect.WithSchema(workflowServiceMethods.ByName("ListBreakpoints")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteBreakpoint: connect.NewClient[v1.DeleteBreakpointRequest, v1.DeleteBreakpointResponse](
+			httpClient,
+			baseURL+WorkflowServiceDeleteBreakpointProcedure,
+			connect.WithSchema(workflowServiceMethods.ByName("DeleteBreakpoint")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // workflowServiceClient implements WorkflowServiceClient.
 type workflowServiceClient struct {
-	push         *connect.Client[v1.PushRequest, v1.PushResponse]
-	validate     *connect.Client[v1.ValidateRequest, v1.ValidateResponse]
-	get          *connect.Client[v1.GetRequest, v1.GetResponse]
-	list         *connect.Client[v1.ListRequest, v1.ListResponse]
-	listVersions *connect.Client[v1.ListVersionsRequest, v1.ListVersionsResponse]
-	activate     *connect.Client[v1.ActivateRequest, v1.ActivateResponse]
-	unblock      *connect.Client[v1.UnblockRequest, v1.UnblockResponse]
+	push             *connect.Client[v1.PushRequest, v1.PushResponse]
+	validate         *connect.Client[v1.ValidateRequest, v1.ValidateResponse]
+	get              *connect.Client[v1.GetRequest, v1.GetResponse]
+	list             *connect.Client[v1.ListRequest, v1.ListResponse]
+	listVersions     *connect.Client[v1.ListVersionsRequest, v1.ListVersionsResponse]
+	activate         *connect.Client[v1.ActivateRequest, v1.ActivateResponse]
+	unblock          *connect.Client[v1.UnblockRequest, v1.UnblockResponse]
+	deactivate       *connect.Client[v1.DeactivateRequest, v1.DeactivateResponse]
+	setTriggers      *connect.Client[v1.SetTriggersRequest, v1.SetTriggersResponse]
+	setBreakpoint    *connect.Client[v1.SetBreakpointRequest, v1.SetBreakpointResponse]
+	listBreakpoints  *connect.Client[v1.ListBreakpointsRequest, v1.ListBreakpointsResponse]
+	deleteBreakpoint *connect.Client[v1.DeleteBreakpointRequest, v1.DeleteBreakpointResponse]
 }
 
 // Push calls baton.workflow.v1.WorkflowService.Push.
@@ -176,6 +240,31 @@ func (c *workflowServiceClient) Unblock(ctx context.Context, req *connect.Reques
 	return c.unblock.CallUnary(ctx, req)
 }
 
+// Deactivate calls baton.workflow.v1.WorkflowService.Deactivate.
+func (c *workflowServiceClient) Deactivate(ctx context.Context, req *connect.Request[v1.DeactivateRequest]) (*connect.Response[v1.DeactivateResponse], error) {
+	return c.deactivate.CallUnary(ctx, req)
+}
+
+// SetTriggers calls baton.workflow.v1.WorkflowService.SetTriggers.
+func (c *workflowServiceClient) SetTriggers(ctx context.Context, req *connect.Request[v1.SetTriggersRequest]) (*connect.Response[v1.SetTriggersResponse], error) {
+	return c.setTriggers.CallUnary(ctx, req)
+}
+
+// SetBreakpoint calls baton.workflow.v1.WorkflowService.SetBreakpoint.
+func (c *workflowServiceClient) SetBreakpoint(ctx context.Context, req *connect.Request[v1.SetBreakpointRequest]) (*connect.Response[v1.SetBreakpointResponse], error) {
+	return c.setBreakpoint.CallUnary(ctx, req)
+}
+
+// ListBreakpoints calls baton.workflow.v1.WorkflowService.ListBreakpoints.
+func (c *workflowServiceClient) ListBreakpoints(ctx context.Context, req *connect.Request[v1.ListBreakpointsRequest]) (*connect.Response[v1.ListBreakpointsResponse], error) {
+	return c.listBreakpoints.CallUnary(ctx, req)
+}
+
+// DeleteBreakpoint calls baton.workflow.v1.WorkflowService.DeleteBreakpoint.
+func (c *workflowServiceClient) DeleteBreakpoint(ctx context.Context, req *connect.Request[v1.DeleteBreakpointRequest]) (*connect.Response[v1.DeleteBreakpointResponse], error) {
+	return c.deleteBreakpoint.CallUnary(ctx, req)
+}
+
 // WorkflowServiceHandler is an implementation of the baton.workflow.v1.WorkflowService service.
 type WorkflowServiceHandler interface {
 	// Push validates a definition and stores it as the next version, which becomes
@@ -195,6 +284,20 @@ type WorkflowServiceHandler interface {
 	// Unblock lets a STRICT_SEQUENTIAL workflow's queue move past its failed
 	// instances.
 	Unblock(context.Context, *connect.Request[v1.UnblockRequest]) (*connect.Response[v1.UnblockResponse], error)
+	// Deactivate leaves a workflow without an active version: starts of the
+	// active version are refused and its time and signal triggers stop until
+	// a version is activated (or pushed) again.
+	Deactivate(context.Context, *connect.Request[v1.DeactivateRequest]) (*connect.Response[v1.DeactivateResponse], error)
+	// SetTriggers switches a workflow's time and/or signal triggers off or
+	// back on, whatever its definition says.
+	SetTriggers(context.Context, *connect.Request[v1.SetTriggersRequest]) (*connect.Response[v1.SetTriggersResponse], error)
+	// SetBreakpoint makes matching step attempts pause before they start.
+	SetBreakpoint(context.Context, *connect.Request[v1.SetBreakpointRequest]) (*connect.Response[v1.SetBreakpointResponse], error)
+	// ListBreakpoints returns a workflow's breakpoints and the steps they hold.
+	ListBreakpoints(context.Context, *connect.Request[v1.ListBreakpointsRequest]) (*connect.Response[v1.ListBreakpointsResponse], error)
+	// DeleteBreakpoint removes a breakpoint and, unless keep_paused, resumes
+	// the steps it paused.
+	DeleteBreakpoint(context.Context, *connect.Request[v1.DeleteBreakpointRequest]) (*connect.Response[v1.DeleteBreakpointResponse], error)
 }
 
 // NewWorkflowServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -246,6 +349,36 @@ func NewWorkflowServiceHandler(svc WorkflowServiceHandler, opts ...connect.Handl
 		connect.WithSchema(workflowServiceMethods.ByName("Unblock")),
 		connect.WithHandlerOptions(opts...),
 	)
+	workflowServiceDeactivateHandler := connect.NewUnaryHandler(
+		WorkflowServiceDeactivateProcedure,
+		svc.Deactivate,
+		connect.WithSchema(workflowServiceMethods.ByName("Deactivate")),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowServiceSetTriggersHandler := connect.NewUnaryHandler(
+		WorkflowServiceSetTriggersProcedure,
+		svc.SetTriggers,
+		connect.WithSchema(workflowServiceMethods.ByName("SetTriggers")),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowServiceSetBreakpointHandler := connect.NewUnaryHandler(
+		WorkflowServiceSetBreakpointProcedure,
+		svc.SetBreakpoint,
+		connect.WithSchema(workflowServiceMethods.ByName("SetBreakpoint")),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowServiceListBreakpointsHandler := connect.NewUnaryHandler(
+		WorkflowServiceListBreakpointsProcedure,
+		svc.ListBreakpoints,
+		connect.WithSchema(workflowServiceMethods.ByName("ListBreakpoints")),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowServiceDeleteBreakpointHandler := connect.NewUnaryHandler(
+		WorkflowServiceDeleteBreakpointProcedure,
+		svc.DeleteBreakpoint,
+		connect.WithSchema(workflowServiceMethods.ByName("DeleteBreakpoint")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/baton.workflow.v1.WorkflowService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WorkflowServicePushProcedure:
@@ -262,6 +395,16 @@ func NewWorkflowServiceHandler(svc WorkflowServiceHandler, opts ...connect.Handl
 			workflowServiceActivateHandler.ServeHTTP(w, r)
 		case WorkflowServiceUnblockProcedure:
 			workflowServiceUnblockHandler.ServeHTTP(w, r)
+		case WorkflowServiceDeactivateProcedure:
+			workflowServiceDeactivateHandler.ServeHTTP(w, r)
+		case WorkflowServiceSetTriggersProcedure:
+			workflowServiceSetTriggersHandler.ServeHTTP(w, r)
+		case WorkflowServiceSetBreakpointProcedure:
+			workflowServiceSetBreakpointHandler.ServeHTTP(w, r)
+		case WorkflowServiceListBreakpointsProcedure:
+			workflowServiceListBreakpointsHandler.ServeHTTP(w, r)
+		case WorkflowServiceDeleteBreakpointProcedure:
+			workflowServiceDeleteBreakpointHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -297,4 +440,24 @@ func (UnimplementedWorkflowServiceHandler) Activate(context.Context, *connect.Re
 
 func (UnimplementedWorkflowServiceHandler) Unblock(context.Context, *connect.Request[v1.UnblockRequest]) (*connect.Response[v1.UnblockResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.workflow.v1.WorkflowService.Unblock is not implemented"))
+}
+
+func (UnimplementedWorkflowServiceHandler) Deactivate(context.Context, *connect.Request[v1.DeactivateRequest]) (*connect.Response[v1.DeactivateResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.workflow.v1.WorkflowService.Deactivate is not implemented"))
+}
+
+func (UnimplementedWorkflowServiceHandler) SetTriggers(context.Context, *connect.Request[v1.SetTriggersRequest]) (*connect.Response[v1.SetTriggersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.workflow.v1.WorkflowService.SetTriggers is not implemented"))
+}
+
+func (UnimplementedWorkflowServiceHandler) SetBreakpoint(context.Context, *connect.Request[v1.SetBreakpointRequest]) (*connect.Response[v1.SetBreakpointResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.workflow.v1.WorkflowService.SetBreakpoint is not implemented"))
+}
+
+func (UnimplementedWorkflowServiceHandler) ListBreakpoints(context.Context, *connect.Request[v1.ListBreakpointsRequest]) (*connect.Response[v1.ListBreakpointsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.workflow.v1.WorkflowService.ListBreakpoints is not implemented"))
+}
+
+func (UnimplementedWorkflowServiceHandler) DeleteBreakpoint(context.Context, *connect.Request[v1.DeleteBreakpointRequest]) (*connect.Response[v1.DeleteBreakpointResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.workflow.v1.WorkflowService.DeleteBreakpoint is not implemented"))
 }

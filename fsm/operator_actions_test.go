@@ -1,0 +1,463 @@
+package fsm
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/batonhq/baton/fsm/statepb"
+)
+
+// refusedWithoutChange applies m and fails the test unless it is refused with code and
+// leaves the state as it was, without waking watchers.
+func (x *fixture) refusedWithoutChange(m proto.Message, code RejectCode, wantMsg string) {
+	x.t.Helper()
+	before := contents(x.t, x.fsm)
+	changed := x.fsm.Changed()
+	rej := x.reject(m, code)
+	if !strings.Contains(rej.Msg, wantMsg) {
+		x.t.Fatalf("apply %T refused with %q, want it to say %q", m, rej.Msg, wantMsg)
+	}
+	if !bytes.Equal(before, contents(x.t, x.fsm)) {
+		x.t.Fatalf("refused %T changed the state", m)
+	}
+	if fired(changed) {
+		x.t.Fatalf("refused %T woke watchers", m)
+	}
+}
+
+func workflowAction(action string, timeTriggers, signalTriggers bool, reason string, now int) *statepb.WorkflowAction {
+	return &statepb.WorkflowAction{WorkflowId: wfETL, Action: action, TimeTriggers: timeTriggers, SignalTriggers: signalTriggers,
+		Actor: "anonymous", Reason: reason, Now: at(now)}
+}
+
+// workflowEvents is the workflow's own timeline: the events of instance 0.
+func (x *fixture) workflowEvents() []string {
+	var out []string
+	for _, e := range x.state().Events(nil, wfETL, 0, 0) {
+		out = append(out, e.Action+" "+e.Actor+" "+e.Message)
+	}
+	return out
+}
+
+func TestWorkflowActions(t *testing.T) {
+	x := newFixture(t)
+	applyAs[*PushResult](x, pushCmd(wfETL, defETL, 1))
+
+	res := applyAs[*WorkflowActionResult](x, workflowAction(WorkflowDeactivate, false, false, "migrating", 2))
+	if w := res.Workflow; w.ActiveVersion != 0 || w.LatestVersion != 1 ||
+		w.InactiveReason != "deactivated by anonymous at 2026-03-01T12:00:02Z: migrating" {
+		t.Fatalf("after deactivate: %v", w)
+	}
+	x.refusedWithoutChange(workflowAction(WorkflowDeactivate, false, false, "", 3), RejectFailedPrecondition,
+		`workflow "etl" is already inactive (deactivated by anonymous at 2026-03-01T12:00:02Z: migrating)`)
+
+	// An operator's activation is audited and clears the reason; an entry
+	// without an actor (written before activations were audited) is not.
+	act := applyAs[*ActivateResult](x, &statepb.ActivateWorkflow{WorkflowId: wfETL, Version: 1, Now: at(4), Actor: "anonymous", Reason: "done"})
+	if act.Workflow.ActiveVersion != 1 || act.Workflow.InactiveReason != "" {
+		t.Fatalf("after activate: %v", act.Workflow)
+	}
+	applyAs[*ActivateResult](x, &statepb.ActivateWorkflow{WorkflowId: wfETL, Version: 1, Now: at(5)})
+
+	x.refusedWithoutChange(workflowAction(WorkflowDisableTriggers, false, false, "", 6), RejectInvalid, "name the triggers: time, signal or both")
+	w := applyAs[*WorkflowActionResult](x, workflowAction(WorkflowDisableTriggers, true, false, "noisy", 7)).Workflow
+	if !w.TimeTriggersDisabled || w.SignalTriggersDisabled {
+		t.Fatalf("after disabling time triggers: %v", w)
+	}
+	x.refusedWithoutChange(workflowAction(WorkflowDisableTriggers, true, false, "", 8), RejectFailedPrecondition,
+		`workflow "etl" already has its time triggers disabled`)
+	// Naming both changes the one that is not off yet.
+	w = applyAs[*WorkflowActionResult](x, workflowAction(WorkflowDisableTriggers, true, true, "", 9)).Workflow
+	if !w.TimeTriggersDisabled || !w.SignalTriggersDisabled {
+		t.Fatalf("after disabling both: %v", w)
+	}
+	w = applyAs[*WorkflowActionResult](x, workflowAction(WorkflowEnableTriggers, false, true, "", 10)).Workflow
+	if !w.TimeTriggersDisabled || w.SignalTriggersDisabled {
+		t.Fatalf("after enabling signal triggers: %v", w)
+	}
+	x.refusedWithoutChange(workflowAction("ERASE", false, false, "", 11), RejectInvalid, `unknown workflow action "ERASE"`)
+	missing := workflowAction(WorkflowDeactivate, false, false, "", 12)
+	missing.WorkflowId = "nope"
+	x.refusedWithoutChange(missing, RejectNotFound, `workflow "nope" not found`)
+
+	want := []string{
+		"DEACTIVATE anonymous version 1 migrating",
+		"ACTIVATE anonymous version 1 done",
+		"DISABLE_TRIGGERS anonymous time triggers noisy",
+		"DISABLE_TRIGGERS anonymous time and signal triggers",
+		"ENABLE_TRIGGERS anonymous signal triggers",
+	}
+	if got := x.workflowEvents(); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("workflow timeline:\n got %q\nwant %q", got, want)
+	}
+	if w := x.state().Workflow(nil, wfETL); w.LastEventSeq != int64(len(want)) {
+		t.Fatalf("last_event_seq %d, want %d", w.LastEventSeq, len(want))
+	}
+
+	// A push activates the new version and ends the inactive state.
+	applyAs[*WorkflowActionResult](x, workflowAction(WorkflowDeactivate, false, false, "", 13))
+	if p := applyAs[*PushResult](x, pushCmd(wfETL, defETL2, 14)); p.Workflow.ActiveVersion != 2 || p.Workflow.InactiveReason != "" {
+		t.Fatalf("push after deactivate: %v", p.Workflow)
+	}
+}
+
+func setBreakpoint(step string, version, instance int64, now int) *statepb.SetBreakpoint {
+	return &statepb.SetBreakpoint{WorkflowId: wfETL, StepId: step, Version: version, InstanceId: instance, Actor: "anonymous", Now: at(now)}
+}
+
+func deleteBreakpoint(step string, version, instance int64, keep bool, now int) *statepb.DeleteBreakpoint {
+	return &statepb.DeleteBreakpoint{WorkflowId: wfETL, StepId: step, Version: version, InstanceId: instance, KeepPaused: keep, Actor: "anonymous", Now: at(now)}
+}
+
+func pauseAt(instance int64, step, from, key string) *statepb.PlanAction {
+	a := stepAct(wfETL, instance, step, from, StepPaused, "paused at "+key)
+	a.GetStepStatus().Breakpoint = key
+	return a
+}
+
+func TestBreakpoints(t *testing.T) {
+	x := newFixture(t)
+	x.runningInstance() // instance 1: extract RUNNING, load NOT_CREATED
+	applyAs[*StartResult](x, startCmd(wfETL, "req-2", 1, 3))
+	x.plan(4, instanceAct(wfETL, 2, InstanceCreated, InstanceInProgress, ""))
+
+	// Bad targets are refused precisely and change nothing.
+	x.refusedWithoutChange(setBreakpoint("", 0, 0, 5), RejectInvalid, "needs a workflow id and a step id")
+	x.refusedWithoutChange(setBreakpoint("load", 7, 0, 5), RejectNotFound, `workflow "etl" has no version 7 (latest is 1)`)
+	x.refusedWithoutChange(setBreakpoint("load", 0, 9, 5), RejectNotFound, `workflow "etl" has no instance 9`)
+	x.refusedWithoutChange(setBreakpoint("load", -1, 0, 5), RejectInvalid, "version -1")
+	applyAs[*PushResult](x, pushCmd(wfETL, defETL2, 5))
+	x.refusedWithoutChange(setBreakpoint("load", 2, 1, 6), RejectInvalid, "instance etl/1 runs version 1, not 2")
+	x.refusedWithoutChange(deleteBreakpoint("load", 0, 0, false, 6), RejectNotFound, `workflow "etl" has no breakpoint etl/load`)
+
+	if r := applyAs[*BreakpointResult](x, setBreakpoint("load", 0, 0, 7)); !r.Created || BreakpointKey(r.Breakpoint) != "etl/load" {
+		t.Fatalf("set: %+v", r)
+	}
+	// Setting it again writes nothing.
+	before := contents(t, x.fsm)
+	if r := applyAs[*BreakpointResult](x, setBreakpoint("load", 0, 0, 8)); r.Created {
+		t.Fatalf("set again: %+v", r)
+	}
+	if !bytes.Equal(before, contents(t, x.fsm)) {
+		t.Fatal("setting an existing breakpoint changed the state")
+	}
+	if r := applyAs[*BreakpointResult](x, setBreakpoint("load", 1, 2, 9)); BreakpointKey(r.Breakpoint) != "etl/load@v1#2" {
+		t.Fatalf("key of a limited breakpoint: %s", BreakpointKey(r.Breakpoint))
+	}
+
+	// The scheduler pauses both instances' load at the breakpoints.
+	if res := x.plan(10, pauseAt(1, "load", StepNotCreated, "etl/load"), pauseAt(2, "load", StepNotCreated, "etl/load@v1#2")); res.Applied != 2 {
+		t.Fatalf("pauses: %+v", res)
+	}
+	if held := x.state().StepsPausedAt(nil, "etl/load"); len(held) != 1 || held[0].InstanceId != 1 {
+		t.Fatalf("steps held by etl/load: %v", held)
+	}
+	// A pause at a breakpoint that no longer exists, or not to PAUSED, does nothing.
+	if res := x.plan(11, pauseAt(2, "extract", StepNotCreated, "etl/gone")); res.Applied != 0 {
+		t.Fatalf("pause at a missing breakpoint applied: %+v", res)
+	}
+	bad := pauseAt(2, "extract", StepNotCreated, "etl/load")
+	bad.GetStepStatus().Status = StepCreated
+	if res := x.plan(11, bad); res.Applied != 0 {
+		t.Fatalf("a breakpoint on a non-pause applied: %+v", res)
+	}
+
+	// Deleting resumes what it holds, on the record, and lets that attempt past.
+	del := deleteBreakpoint("load", 0, 0, false, 12)
+	del.Reason = "debugged"
+	if r := applyAs[*BreakpointResult](x, del); r.Resumed != 1 || !r.Deleted {
+		t.Fatalf("delete: %+v", r)
+	}
+	load := x.state().Step(nil, wfETL, 1, "load")
+	if load.Status != StepNotCreated || load.BreakpointPassed != 1 || load.PausedAt != "" {
+		t.Fatalf("load after delete: %v", load)
+	}
+	events := x.state().Events(nil, wfETL, 1, 0)
+	if e := events[len(events)-2]; e.Action != "RESUME" || e.StepId != "load" || e.Message != "breakpoint etl/load deleted: debugged" {
+		t.Fatalf("resume on the record: %v", e)
+	}
+	// A stale pause of the attempt a resume let past does nothing.
+	applyAs[*BreakpointResult](x, setBreakpoint("load", 0, 0, 13))
+	if res := x.plan(14, pauseAt(1, "load", StepNotCreated, "etl/load")); res.Applied != 0 {
+		t.Fatalf("re-paused a resumed attempt: %+v", res)
+	}
+
+	// Deleting with keep_paused leaves the held step paused.
+	if r := applyAs[*BreakpointResult](x, deleteBreakpoint("load", 1, 2, true, 15)); r.Resumed != 0 {
+		t.Fatalf("delete keep_paused: %+v", r)
+	}
+	if st := x.state().Step(nil, wfETL, 2, "load"); st.Status != StepPaused {
+		t.Fatalf("held step after delete --keep-paused: %v", st)
+	}
+	// Resume lets the attempt past any breakpoint.
+	applyAs[*ActionResult](x, &statepb.Action{WorkflowId: wfETL, InstanceId: 2, StepId: "load", Action: "RESUME", Now: at(16)})
+	if st := x.state().Step(nil, wfETL, 2, "load"); st.Status != StepNotCreated || st.BreakpointPassed != 1 {
+		t.Fatalf("after resume: %v", st)
+	}
+	want := []string{"SET_BREAKPOINT anonymous etl/load", "SET_BREAKPOINT anonymous etl/load@v1#2",
+		"DELETE_BREAKPOINT anonymous etl/load (resumed 1 paused steps) debugged", "SET_BREAKPOINT anonymous etl/load",
+		"DELETE_BREAKPOINT anonymous etl/load@v1#2 (paused steps kept paused)"}
+	if got := x.workflowEvents(); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("workflow timeline:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestBreakpointMatches(t *testing.T) {
+	b := &statepb.Breakpoint{WorkflowId: "wf", StepId: "s", Version: 2}
+	for _, tc := range []struct {
+		wf, step      string
+		version, inst int64
+		want          bool
+	}{
+		{"wf", "s", 2, 7, true},
+		{"wf", "s", 3, 7, false},
+		{"wf", "t", 2, 7, false},
+		{"other", "s", 2, 7, false},
+	} {
+		if got := BreakpointMatches(b, tc.wf, tc.step, tc.version, tc.inst); got != tc.want {
+			t.Errorf("%v matches %+v: %v, want %v", b, tc, got, tc.want)
+		}
+	}
+	b = &statepb.Breakpoint{WorkflowId: "wf", StepId: "s", InstanceId: 7}
+	if !BreakpointMatches(b, "wf", "s", 9, 7) || BreakpointMatches(b, "wf", "s", 9, 8) {
+		t.Error("an instance breakpoint matches by instance, any version")
+	}
+}
+
+func TestStepBypassAndRestartActions(t *testing.T) {
+	x := newFixture(t)
+	gen := x.runningInstance()
+	action := func(step, act string, now int) *statepb.Action {
+		return &statepb.Action{WorkflowId: wfETL, InstanceId: 1, StepId: step, Action: act, Actor: "anonymous", Reason: "why", Now: at(now)}
+	}
+	// Bypass is for a step waiting for signals only.
+	x.refusedWithoutChange(action("load", "BYPASS_SIGNALS", 3), RejectFailedPrecondition,
+		"step load is NOT_CREATED; bypass-signals is allowed when it is WAITING_FOR_SIGNALS")
+	x.plan(4, stepAct(wfETL, 1, "load", StepNotCreated, StepWaitingForSignals, "waiting for signals: x"))
+	r := applyAs[*ActionResult](x, action("load", "BYPASS_SIGNALS", 5))
+	if r.Step.Status != StepCreated || !r.Step.SignalsBypassed || !strings.Contains(r.Step.Reason, "BYPASS_SIGNALS by anonymous: why") {
+		t.Fatalf("after bypass: %v", r.Step)
+	}
+
+	// Restart while the instance runs: only a step that ended unsuccessfully.
+	x.refusedWithoutChange(action("extract", "RESTART", 6), RejectFailedPrecondition,
+		"step extract is RUNNING; restart is allowed when it is FATALLY_FAILED, TIMED_OUT, STOPPED while its instance runs, or once the instance has ended FAILED, STOPPED, TIMED_OUT")
+	applyAs[*ReportResultOutcome](x, reportCmd("extract", 1, gen, AttemptFatallyFailed, 7))
+	x.plan(8, stepAct(wfETL, 1, "extract", StepUserFailed, StepFatallyFailed, "exit 1"))
+	r = applyAs[*ActionResult](x, action("extract", "RESTART", 9))
+	if st := r.Step; st.Status != StepNotCreated || st.AttemptsBeforeRestart != 1 || len(st.Attempts) != 1 || st.EndTime != nil {
+		t.Fatalf("after restart of a failed step: %v", st)
+	}
+	if r.Instance.Status != InstanceInProgress {
+		t.Fatalf("instance after a step restart: %s", r.Instance.Status)
+	}
+
+	// Restart of an ended instance restarts it from the steps the leader listed.
+	x.apply(stopCmd(wfETL, 1, "", 10))
+	restart := action("load", "RESTART", 11)
+	restart.RestartPolicy, restart.ResetSteps = "RESTART_FROM_SPECIFIC", []string{"load"}
+	r = applyAs[*ActionResult](x, restart)
+	if r.Instance.Status != InstanceCreated {
+		t.Fatalf("instance after a step restart of a stopped instance: %v", r.Instance)
+	}
+	if st := x.state().Step(nil, wfETL, 1, "load"); st.Status != StepNotCreated || st.SignalsBypassed {
+		t.Fatalf("load after the restart: %v", st)
+	}
+	if st := x.state().Step(nil, wfETL, 1, "extract"); st.Status != StepNotCreated || st.AttemptsBeforeRestart != 1 {
+		t.Fatalf("extract, not listed, changed: %v", st)
+	}
+	var acts []string
+	for _, e := range x.state().Events(nil, wfETL, 1, 0) {
+		if e.Action != "" {
+			acts = append(acts, e.Action+" "+e.StepId)
+		}
+	}
+	if got := strings.Join(acts, ", "); got != "BYPASS_SIGNALS load, RESTART extract, STOP , RESTART load" {
+		t.Fatalf("actions on record: %s", got)
+	}
+	x.refusedWithoutChange(action("load", "JUMP", 12), RejectInvalid, `unknown step action "JUMP"`)
+}
+
+// signalTriggerFixture pushes etl and sets up trigger signal-0 on signals
+// a and b, with two signals of each recorded.
+func signalTriggerFixture(t *testing.T) *fixture {
+	x := newFixture(t)
+	applyAs[*PushResult](x, pushCmd(wfETL, defETL, 1))
+	for i, name := range []string{"a", "b", "a", "b"} {
+		applyAs[*SignalResult](x, &statepb.SendSignal{Name: name, Now: at(2 + i), Params: map[string]*statepb.Param{"k": param("LONG", float64(i))}})
+	}
+	if res := x.plan(10, setSignalTriggerAct(1, map[string]int64{"a": 0, "b": 0})); res.Applied != 1 {
+		t.Fatalf("set up the trigger: %+v", res)
+	}
+	return x
+}
+
+func setSignalTriggerAct(version int64, checkpoints map[string]int64) *statepb.PlanAction {
+	return &statepb.PlanAction{Action: &statepb.PlanAction_SetSignalTrigger{SetSignalTrigger: &statepb.SetSignalTrigger{
+		WorkflowId: wfETL, TriggerId: "signal-0", Version: version, Spec: `{"definitions":{"a":{},"b":{}}}`, Checkpoints: checkpoints,
+	}}}
+}
+
+func fireAct(a, b int64, requestID string) *statepb.PlanAction {
+	f := &statepb.FireSignalTrigger{WorkflowId: wfETL, TriggerId: "signal-0", Version: 1, Signals: map[string]int64{"a": a, "b": b}}
+	if requestID != "" {
+		f.Start = startCmd(wfETL, requestID, 1, 0)
+		f.Start.Now = nil
+		f.Start.SignalInitiator = &statepb.SignalInitiator{TriggerId: "signal-0", Signals: map[string]*statepb.Signal{
+			"a": {Name: "a", Seq: a}, "b": {Name: "b", Seq: b}}}
+	} else {
+		f.SkipReason = "condition is false"
+	}
+	return &statepb.PlanAction{Action: &statepb.PlanAction_FireSignalTrigger{FireSignalTrigger: f}}
+}
+
+func TestSignalTriggerConsumesEachSignalOnce(t *testing.T) {
+	x := signalTriggerFixture(t)
+	if res := x.plan(11, fireAct(1, 2, "signal:etl:signal-0:a=1,b=2")); res.Applied != 1 {
+		t.Fatalf("first fire: %+v", res)
+	}
+	inst := x.state().Instance(nil, wfETL, 1)
+	if inst == nil || inst.SignalInitiator.GetTriggerId() != "signal-0" || inst.SignalInitiator.Signals["b"].GetSeq() != 2 {
+		t.Fatalf("instance of the fire: %v", inst)
+	}
+	if ev := x.state().Events(nil, wfETL, 1, 0); ev[0].Message != "started by signal trigger signal-0 (a #1, b #2)" {
+		t.Fatalf("creation event: %v", ev[0])
+	}
+	tr := x.state().Triggers(nil, wfETL)[0]
+	if tr.Checkpoints["a"] != 1 || tr.Checkpoints["b"] != 2 || tr.Fires != 1 || tr.Skipped != 0 {
+		t.Fatalf("trigger after the fire: %v", tr)
+	}
+
+	// The same fire again (a plan made from stale state, a new leader
+	// replaying its round), one at or below a checkpoint, one of another
+	// version or of a signal that does not exist: nothing happens.
+	for name, act := range map[string]*statepb.PlanAction{
+		"repeat":         fireAct(1, 2, "signal:etl:signal-0:a=1,b=2"),
+		"b consumed":     fireAct(3, 2, "other"),
+		"no such signal": fireAct(3, 9, "other"),
+	} {
+		before := contents(t, x.fsm)
+		if res := x.plan(12, act); res.Applied != 0 {
+			t.Fatalf("%s: applied %+v", name, res)
+		}
+		if !bytes.Equal(before, contents(t, x.fsm)) {
+			t.Fatalf("%s: changed the state", name)
+		}
+	}
+	stale := fireAct(3, 4, "other")
+	stale.GetFireSignalTrigger().Version = 2
+	if res := x.plan(12, stale); res.Applied != 0 {
+		t.Fatalf("fire of another version applied: %+v", res)
+	}
+
+	// A match whose condition is false is consumed without an instance.
+	applyAs[*SignalResult](x, &statepb.SendSignal{Name: "b", Now: at(13)})
+	if res := x.plan(14, fireAct(2, 3, "")); res.Applied != 1 {
+		t.Fatalf("fire without a start: %+v", res)
+	}
+	tr = x.state().Triggers(nil, wfETL)[0]
+	if tr.Checkpoints["a"] != 2 || tr.Checkpoints["b"] != 3 || tr.Fires != 2 || tr.Skipped != 1 || tr.LastSkipReason != "condition is false" {
+		t.Fatalf("trigger after a false condition: %v", tr)
+	}
+	if w := x.state().Workflow(nil, wfETL); w.LastInstanceId != 1 {
+		t.Fatalf("a false condition started an instance: %v", w)
+	}
+
+	// A dedup key that started an instance before starts none, and the
+	// signals are consumed.
+	applyAs[*SignalResult](x, &statepb.SendSignal{Name: "a", Now: at(15)})
+	applyAs[*SignalResult](x, &statepb.SendSignal{Name: "b", Now: at(15)})
+	if res := x.plan(16, fireAct(3, 4, "signal:etl:signal-0:a=1,b=2")); res.Applied != 1 {
+		t.Fatalf("fire with a used key: %+v", res)
+	}
+	tr = x.state().Triggers(nil, wfETL)[0]
+	if tr.Checkpoints["a"] != 3 || tr.Skipped != 2 || tr.LastSkipReason != "dedup key already started instance 1" {
+		t.Fatalf("trigger after a used dedup key: %v", tr)
+	}
+	if w := x.state().Workflow(nil, wfETL); w.LastInstanceId != 1 {
+		t.Fatalf("a used dedup key started another instance: %v", w)
+	}
+
+	// The same spec never moves checkpoints back; a new version keeps them.
+	x.plan(17, setSignalTriggerAct(2, map[string]int64{"a": 0, "b": 9}))
+	tr = x.state().Triggers(nil, wfETL)[0]
+	if tr.Version != 2 || tr.Checkpoints["a"] != 3 || tr.Checkpoints["b"] != 9 {
+		t.Fatalf("trigger after a stale set: %v", tr)
+	}
+	if res := x.plan(18, setSignalTriggerAct(2, map[string]int64{"a": 1})); res.Applied != 0 {
+		t.Fatalf("a set that changes nothing applied: %+v", res)
+	}
+}
+
+// A fire planned before the workflow was deactivated, or its triggers of
+// that kind switched off, applies after them and fires nothing.
+func TestFiresPlannedBeforeASwitchDoNothing(t *testing.T) {
+	x := signalTriggerFixture(t)
+	x.plan(10, &statepb.PlanAction{Action: &statepb.PlanAction_SetTrigger{SetTrigger: &statepb.SetTrigger{
+		WorkflowId: wfETL, TriggerId: "time-0", Version: 1, Spec: `{"type":"CRON"}`, Next: at(60),
+	}}})
+	timeFire := &statepb.PlanAction{Action: &statepb.PlanAction_FireTrigger{FireTrigger: &statepb.FireTrigger{
+		WorkflowId: wfETL, TriggerId: "time-0", Version: 1, Scheduled: at(60), Next: at(120), Start: startCmd(wfETL, "req-time", 1, 0),
+	}}}
+	for _, off := range []*statepb.WorkflowAction{
+		workflowAction(WorkflowDisableTriggers, true, true, "", 11),
+		workflowAction(WorkflowDeactivate, false, false, "", 12),
+	} {
+		applyAs[*WorkflowActionResult](x, off)
+		if res := x.plan(61, fireAct(1, 1, "req-sig"), timeFire); res.Applied != 0 {
+			t.Fatalf("after %s: %+v applied", off.Action, res)
+		}
+		if off.Action == WorkflowDisableTriggers {
+			applyAs[*WorkflowActionResult](x, workflowAction(WorkflowEnableTriggers, true, true, "", 11))
+		}
+	}
+	applyAs[*ActivateResult](x, &statepb.ActivateWorkflow{WorkflowId: wfETL, Version: 1, Now: at(13)})
+	if res := x.plan(61, fireAct(1, 1, "req-sig"), timeFire); res.Applied != 2 {
+		t.Fatalf("once on again: %+v", res)
+	}
+}
+
+// Breakpoints, held steps, signal trigger checkpoints and the workflow's
+// own timeline survive a snapshot and restore.
+func TestSnapshotRoundTripsOperatorState(t *testing.T) {
+	x := signalTriggerFixture(t)
+	x.plan(11, fireAct(1, 2, "req-fire"))
+	x.plan(12, instanceAct(wfETL, 1, InstanceCreated, InstanceInProgress, ""))
+	applyAs[*BreakpointResult](x, setBreakpoint("load", 0, 0, 13))
+	x.plan(14, pauseAt(1, "load", StepNotCreated, "etl/load"))
+	applyAs[*WorkflowActionResult](x, workflowAction(WorkflowDisableTriggers, true, false, "", 15))
+	data := snapshotBytes(t, x.fsm)
+
+	y := newFixture(t)
+	restore(t, y.fsm, data)
+	if got := snapshotBytes(t, y.fsm); !bytes.Equal(got, data) {
+		t.Fatal("restored state snapshots differently")
+	}
+	st := y.state()
+	if b := st.Breakpoints(nil, wfETL, ""); len(b) != 1 || BreakpointKey(b[0]) != "etl/load" {
+		t.Fatalf("breakpoints after restore: %v", b)
+	}
+	if held := st.StepsPausedAt(nil, "etl/load"); len(held) != 1 {
+		t.Fatalf("held steps after restore: %v (the paused_at index was not rebuilt)", held)
+	}
+	if tr := st.Triggers(nil, wfETL); len(tr) != 1 || tr[0].Checkpoints["b"] != 2 {
+		t.Fatalf("signal trigger after restore: %v", tr)
+	}
+	if i := st.Instance(nil, wfETL, 1); i.SignalInitiator.GetSignals()["a"].GetSeq() != 1 {
+		t.Fatalf("instance initiator after restore: %v", i)
+	}
+	if w := st.Workflow(nil, wfETL); !w.TimeTriggersDisabled || w.LastEventSeq != 2 || len(st.Events(nil, wfETL, 0, 0)) != 2 {
+		t.Fatalf("workflow after restore: %v", w)
+	}
+	// The restored FSM goes on exactly like its source.
+	y.next = x.next
+	for _, f := range []*fixture{x, y} {
+		applyAs[*BreakpointResult](f, deleteBreakpoint("load", 0, 0, false, 20))
+	}
+	if !bytes.Equal(snapshotBytes(t, x.fsm), snapshotBytes(t, y.fsm)) {
+		t.Fatal("source and restored FSM diverged on the next entry")
+	}
+}

@@ -1,0 +1,60 @@
+package fsm
+
+import (
+	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/batonhq/baton/fsm/statepb"
+)
+
+// Speculation is the state as it would be after commands that are not
+// committed yet. The leader plans on it, so that one entry carries attempt
+// results, the steps they let start, and what those lead to in turn: one
+// commit per step of a chain instead of two, and one round per foreach
+// iteration instead of four.
+//
+// It lives on a copy-on-write snapshot of the store, in a write transaction
+// that is never committed: the FSM does not change and no watcher wakes.
+type Speculation struct {
+	txn     *memdb.Txn
+	a       *applier
+	abandon chan struct{}
+}
+
+// Speculate starts a speculation from the current state.
+func (f *FSM) Speculate() *Speculation {
+	f.mu.RLock()
+	db := f.db.Snapshot()
+	index := f.applied
+	abandon := f.abandon
+	f.mu.RUnlock()
+	txn := db.Txn(true)
+	return &Speculation{txn: txn, a: &applier{txn: txn, index: index + 1}, abandon: abandon}
+}
+
+// State reads the speculated state.
+func (s *Speculation) State() *State { return &State{txn: s.txn, abandon: s.abandon} }
+
+// Results applies attempt results and returns the outcome each would have
+// (a *ReportResultOutcome or a *Rejection).
+func (s *Speculation) Results(results []*statepb.ReportResult) []any {
+	outs := make([]any, len(results))
+	for i, r := range results {
+		s.a.now = r.EndTime
+		outs[i] = s.a.reportResult(r)
+	}
+	return outs
+}
+
+// Plan applies actions as an ApplyPlan entry would and returns those that
+// applied, in order; the others would change nothing.
+func (s *Speculation) Plan(now *timestamppb.Timestamp, actions []*statepb.PlanAction) []*statepb.PlanAction {
+	s.a.now = now
+	var applied []*statepb.PlanAction
+	for _, act := range actions {
+		if s.a.planAction(act) {
+			applied = append(applied, act)
+		}
+	}
+	return applied
+}
