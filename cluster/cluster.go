@@ -541,6 +541,17 @@ func (n *Node) VerifyLeader() error {
 	return nil
 }
 
+// ReadyToLead reports whether this node leads and has applied every entry
+// of earlier terms (its post-election barrier passed). Until then its state
+// may miss writes the previous leader committed, so it must not judge a
+// write against it (which version is active, whether content is new).
+func (n *Node) ReadyToLead() bool {
+	n.readyMu.Lock()
+	ready := n.readyForReads
+	n.readyMu.Unlock()
+	return ready && n.raft.State() == raft.Leader
+}
+
 // Replayed reports whether the state machine has applied the log this node
 // had on disk when it started, so its reads are no older than before.
 func (n *Node) Replayed() bool { return n.raft.AppliedIndex() >= n.startIndex }

@@ -90,6 +90,17 @@ type applier struct {
 	txn   *memdb.Txn
 	index uint64
 	now   *timestamppb.Timestamp
+	// triggerInputs is set by a write to a table triggers are planned from.
+	triggerInputs bool
+}
+
+// triggerTable reports whether planning triggers reads the table.
+func triggerTable(table string) bool {
+	switch table {
+	case tableWorkflows, tableVersions, tableTriggers, tableSignals:
+		return true
+	}
+	return false
 }
 
 func (a *applier) apply(m proto.Message) any {
@@ -143,6 +154,7 @@ func (a *applier) get(table string, args ...any) any {
 }
 
 func (a *applier) put(table string, obj any) {
+	a.triggerInputs = a.triggerInputs || triggerTable(table)
 	if err := a.txn.Insert(table, obj); err != nil {
 		// Inserts only fail on schema mismatch, a bug in this package.
 		panic(fmt.Sprintf("insert into %s: %v", table, err))
@@ -793,6 +805,7 @@ func (a *applier) deleteTrigger(x *statepb.DeleteTrigger) bool {
 	if t == nil {
 		return false
 	}
+	a.triggerInputs = true
 	if err := a.txn.Delete(tableTriggers, t); err != nil {
 		panic(fmt.Sprintf("delete trigger: %v", err))
 	}

@@ -22,6 +22,8 @@ type FSM struct {
 	applied uint64
 	// changed is closed (and replaced) whenever an entry changes the state.
 	changed chan struct{}
+	// triggerEpoch counts the changes to what triggers are planned from.
+	triggerEpoch uint64
 }
 
 var _ raft.FSM = (*FSM)(nil)
@@ -88,8 +90,20 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return res
 	}
 	txn.Commit()
+	if a.triggerInputs {
+		f.triggerEpoch++
+	}
 	f.notifyLocked()
 	return res
+}
+
+// TriggerEpoch changes whenever an entry changes the workflows, versions,
+// triggers or signals: while it stays the same, planning triggers again
+// finds nothing new until one of them is due.
+func (f *FSM) TriggerEpoch() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.triggerEpoch
 }
 
 // ApplyLocal applies a command outside Raft at the given index. Tests use it
@@ -121,6 +135,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	old := f.abandon
 	f.db = db
 	f.applied = index
+	f.triggerEpoch++
 	f.abandon = make(chan struct{})
 	f.notifyLocked()
 	f.mu.Unlock()

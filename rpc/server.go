@@ -64,6 +64,8 @@ type Server struct {
 	// to it are committed with the steps they let start. When no loop runs
 	// here, a result is applied as its own entry.
 	Results *scheduler.Results
+	// Leadership, if set, replaces Node's view of who leads (tests).
+	Leadership Leadership
 
 	mu      sync.Mutex
 	clients map[string]*peerClients
@@ -157,8 +159,23 @@ func (s *Server) peer(addr string) *peerClients {
 	return c
 }
 
-// onLeader runs local on the leader, or remote against the leader's API from
-// any other node, waiting a bounded time while there is no leader.
+// Leadership is what onLeader needs to know of Raft (cluster.Node).
+type Leadership interface {
+	ReadyToLead() bool
+	IsLeader() bool
+	Leader() (id, apiAddr string)
+}
+
+func (s *Server) leadership() Leadership {
+	if s.Leadership != nil {
+		return s.Leadership
+	}
+	return s.Node
+}
+
+// onLeader runs local on the leader once it has applied every earlier term's
+// entries, or remote against the leader's API from any other node, waiting
+// a bounded time while there is no leader ready.
 func onLeader[Req, Res any](
 	ctx context.Context, s *Server, req *connect.Request[Req],
 	local func(context.Context, *Req) (*Res, error),
@@ -168,7 +185,9 @@ func onLeader[Req, Res any](
 	forwarded := req.Header().Get(forwardedHeader) != ""
 	var lastErr error
 	for {
-		if s.Node.IsLeader() {
+		wait := 100 * time.Millisecond
+		lead := s.leadership()
+		if lead.ReadyToLead() {
 			res, err := local(ctx, req.Msg)
 			if !errors.Is(err, cluster.ErrNotLeader) {
 				if err != nil {
@@ -177,7 +196,11 @@ func onLeader[Req, Res any](
 				return connect.NewResponse(res), nil
 			}
 			lastErr = err
-		} else if _, addr := s.Node.Leader(); addr != "" && !forwarded {
+		} else if lead.IsLeader() {
+			// Elected, but still applying the previous terms' entries: a
+			// write judged now could read a replaced version.
+			wait = 10 * time.Millisecond
+		} else if _, addr := lead.Leader(); addr != "" && !forwarded {
 			fwd := connect.NewRequest(req.Msg)
 			fwd.Header().Set(forwardedHeader, s.Node.Name())
 			res, err := remote(s.peer(addr))(ctx, fwd)
@@ -186,7 +209,7 @@ func onLeader[Req, Res any](
 			}
 			lastErr = err
 		}
-		if forwarded || time.Now().After(deadline) {
+		if (forwarded && !lead.IsLeader()) || time.Now().After(deadline) {
 			msg := "no Raft leader is available; retry later"
 			if lastErr != nil {
 				msg += " (" + lastErr.Error() + ")"
@@ -196,7 +219,7 @@ func onLeader[Req, Res any](
 		select {
 		case <-ctx.Done():
 			return nil, connect.NewError(connect.CodeDeadlineExceeded, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
 }

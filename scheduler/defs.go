@@ -15,7 +15,16 @@ import (
 // workflow id with different content is never confused with the old one.
 type DefinitionCache struct {
 	mu   sync.Mutex
-	defs map[string]cachedDef
+	defs map[defKey]cachedDef
+}
+
+// defKey names a parsed definition; a struct, not a formatted string, since
+// every planning round looks up every active workflow's.
+type defKey struct {
+	workflowID string
+	version    int64
+	digest     string
+	path       string
 }
 
 type cachedDef struct {
@@ -25,12 +34,15 @@ type cachedDef struct {
 
 // NewDefinitionCache returns an empty cache.
 func NewDefinitionCache() *DefinitionCache {
-	return &DefinitionCache{defs: map[string]cachedDef{}}
+	return &DefinitionCache{defs: map[defKey]cachedDef{}}
 }
 
 // Definition implements Definitions.
 func (c *DefinitionCache) Definition(v *statepb.WorkflowVersion, path ...string) (*workflow.Definition, *workflow.DAG, error) {
-	k := fmt.Sprintf("%s\x00%d\x00%s\x00%s", v.WorkflowId, v.Version, v.Digest, strings.Join(path, "\x00"))
+	k := defKey{workflowID: v.WorkflowId, version: v.Version, digest: v.Digest}
+	if len(path) > 0 {
+		k.path = strings.Join(path, "\x00")
+	}
 	c.mu.Lock()
 	e, ok := c.defs[k]
 	c.mu.Unlock()

@@ -41,6 +41,31 @@ type Speculator interface {
 // decisions.
 const maxPasses = 4
 
+// TriggerEpocher is a StateSource that says when what triggers are planned
+// from last changed (fsm.FSM.TriggerEpoch).
+type TriggerEpocher interface {
+	TriggerEpoch() uint64
+}
+
+// triggersRefresh is the longest the leader goes without planning triggers
+// even when nothing they depend on changed: a bound on the cost of any
+// change the epoch would not show.
+const triggersRefresh = 5 * time.Second
+
+// triggerMemo is what the leader knows from the last round that planned
+// triggers: planning them costs a look at every workflow, so rounds skip
+// them while nothing they read changed and none is due.
+type triggerMemo struct {
+	valid bool
+	epoch uint64
+	wake  time.Time // earliest due trigger; zero if none
+	at    time.Time // when that round ran
+}
+
+func (m *triggerMemo) skip(epoch uint64, now time.Time) bool {
+	return m.valid && epoch == m.epoch && (m.wake.IsZero() || now.Before(m.wake)) && now.Sub(m.at) < triggersRefresh
+}
+
 // maxActionsPerEntry keeps one Raft entry small enough to replicate quickly.
 const maxActionsPerEntry = 2000
 
@@ -100,6 +125,7 @@ func (l *Leader) Run(ctx context.Context) {
 	} else {
 		inbox = nil
 	}
+	var trig triggerMemo
 	var resultsWake <-chan struct{}
 	if inbox != nil {
 		resultsWake = inbox.wake
@@ -109,6 +135,13 @@ func (l *Leader) Run(ctx context.Context) {
 		membersChanged := l.Members.MembersChanged()
 		now := l.Now()
 		in := Input{Now: now, Members: l.Members.Members(), Defs: l.Defs, NodesDeadAfter: deadAfter}
+		// Read before the state, so a change after it shows next round.
+		ep, hasEpoch := l.State.(TriggerEpocher)
+		var epoch uint64
+		if hasEpoch {
+			epoch = ep.TriggerEpoch()
+			in.SkipTriggers = trig.skip(epoch, now)
+		}
 		var out Output
 		var carry []*pendingResult
 		chained := false
@@ -119,7 +152,19 @@ func (l *Leader) Run(ctx context.Context) {
 			in.State = l.State.State()
 			out = Plan(in)
 		}
-		failed := l.commit(ctx, now, out.Actions, carry, chained)
+		if out.TriggersPlanned {
+			trig = triggerMemo{valid: hasEpoch, epoch: epoch, wake: out.TriggersWakeAt, at: now}
+		} else if !trig.wake.IsZero() && (out.WakeAt.IsZero() || trig.wake.Before(out.WakeAt)) {
+			out.WakeAt = trig.wake
+		}
+		if !trig.at.IsZero() && (out.WakeAt.IsZero() || trig.at.Add(triggersRefresh).Before(out.WakeAt)) {
+			out.WakeAt = trig.at.Add(triggersRefresh)
+		}
+		failed, complete := l.commit(ctx, now, out.Actions, carry, chained)
+		if !complete {
+			// What the memo assumed was committed is not, or not all.
+			trig = triggerMemo{}
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -183,6 +228,12 @@ func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult
 	for pass := 0; pass < maxPasses; pass++ {
 		in.State = sp.State()
 		o := Plan(in)
+		if pass == 0 {
+			out.TriggersPlanned, out.TriggersWakeAt = o.TriggersPlanned, o.TriggersWakeAt
+		}
+		// Later passes see only what this round's own actions changed,
+		// which the next round's triggers see as well.
+		in.SkipTriggers = true
 		if out.WakeAt.IsZero() || (!o.WakeAt.IsZero() && o.WakeAt.Before(out.WakeAt)) {
 			out.WakeAt = o.WakeAt
 		}
@@ -215,9 +266,10 @@ func opensWork(actions []*statepb.PlanAction) bool {
 // commit applies a round's actions, in entries of at most
 // maxActionsPerEntry; the first also carries the results the round was
 // planned on, whose senders are answered once it committed. It reports
-// whether an entry failed.
-func (l *Leader) commit(ctx context.Context, now time.Time, actions []*statepb.PlanAction, carry []*pendingResult, chained bool) (failed bool) {
+// whether an entry failed, and whether every action applied.
+func (l *Leader) commit(ctx context.Context, now time.Time, actions []*statepb.PlanAction, carry []*pendingResult, chained bool) (failed, complete bool) {
 	ts := timestamppb.New(now)
+	complete = true
 	for start := 0; start < len(actions) || (start == 0 && len(carry) > 0); start += maxActionsPerEntry {
 		end := min(start+maxActionsPerEntry, len(actions))
 		plan := &statepb.ApplyPlan{Now: ts, Actions: actions[start:end], Chained: chained}
@@ -240,16 +292,20 @@ func (l *Leader) commit(ctx context.Context, now time.Time, actions []*statepb.P
 			if ctx.Err() == nil {
 				l.Log.Warn("apply plan failed; retrying", "err", err)
 			}
-			return true
+			return true, false
 		}
 		if res.Dropped {
-			// A result was fenced after all; the rest of the plan assumed
-			// it too. The state changed, so the next round replans.
-			return false
+			// A result was fenced after all, or an action did not apply;
+			// the rest of the plan assumed them. The state changed, so the
+			// next round replans.
+			return false, false
+		}
+		if res.Skipped > 0 {
+			complete = false
 		}
 		l.pokeAssigned(ctx, actions[start:end])
 	}
-	return false
+	return false, complete
 }
 
 // prune commits one batch of retention deletions and returns its size.

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -78,5 +79,61 @@ func TestPlanAheadChainsStagesInOneRound(t *testing.T) {
 	}
 	if opensWork([]*statepb.PlanAction{{Action: &statepb.PlanAction_Assign{Assign: &statepb.AssignAttempt{Node: "n1"}}}}) {
 		t.Error("placing a plain step needs no further pass")
+	}
+}
+
+// Rounds skip triggers only while nothing they read changed, none is due,
+// and the last look is recent.
+func TestTriggerMemoSkip(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	m := triggerMemo{valid: true, epoch: 7, wake: t0.Add(time.Minute), at: t0}
+	for _, c := range []struct {
+		epoch uint64
+		now   time.Time
+		want  bool
+	}{
+		{7, t0.Add(time.Second), true},
+		{8, t0.Add(time.Second), false},                       // a workflow, trigger or signal changed
+		{7, t0.Add(time.Minute), false},                       // a trigger is due
+		{7, t0.Add(triggersRefresh), false},                   // look again now and then
+		{7, t0.Add(triggersRefresh - time.Millisecond), true}, // not yet
+	} {
+		if got := m.skip(c.epoch, c.now); got != c.want {
+			t.Errorf("epoch %d at +%s: skip %v, want %v", c.epoch, c.now.Sub(t0), got, c.want)
+		}
+	}
+	if (&triggerMemo{}).skip(0, t0) {
+		t.Error("no memo yet: must plan triggers")
+	}
+}
+
+// A round that skips triggers fires none, even a due one; one that plans
+// them reports when the next is due. Pushing a workflow moves the epoch;
+// an attempt result does not.
+func TestSkipTriggersAndEpoch(t *testing.T) {
+	px := triggerFixture(t, `{"workflow": {"id": "cron", "time_triggers": [{"type": "CRON", "cron": "*/2 * * * * ?", "timezone": "UTC"}],
+	  "steps": [{"step": {"id": "a", "type": "NoOp"}}]}}`)
+	before := px.f.TriggerEpoch()
+	px.round() // sets the trigger's first time
+	if px.f.TriggerEpoch() == before {
+		t.Fatal("setting a trigger did not move the epoch")
+	}
+	px.now = px.now.Add(10 * time.Second)
+	out := Plan(Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs, SkipTriggers: true})
+	if len(out.Actions) != 0 || out.TriggersPlanned {
+		t.Fatalf("a round skipping triggers planned %d actions (triggers planned %v)", len(out.Actions), out.TriggersPlanned)
+	}
+	out = Plan(Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs})
+	if !out.TriggersPlanned || out.TriggersWakeAt.IsZero() || !out.TriggersWakeAt.After(px.now) {
+		t.Fatalf("round planning triggers: planned %v, next due %v (now %v)", out.TriggersPlanned, out.TriggersWakeAt, px.now)
+	}
+	fires := 0
+	for _, a := range out.Actions {
+		if a.GetFireTrigger() != nil {
+			fires++
+		}
+	}
+	if fires == 0 {
+		t.Fatal("the due trigger did not fire")
 	}
 }

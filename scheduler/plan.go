@@ -42,6 +42,10 @@ type Input struct {
 	// NodesDeadAfter is when a member missing from Members may be declared
 	// dead: a new leader gives every node a grace period to be heard from.
 	NodesDeadAfter time.Time
+	// SkipTriggers leaves time and signal triggers out of the round: the
+	// leader sets it when nothing they depend on changed since a round
+	// that planned them and none is due (Output.TriggersWakeAt).
+	SkipTriggers bool
 }
 
 // Output is a planning round's decisions.
@@ -50,6 +54,10 @@ type Output struct {
 	// WakeAt is the earliest future time at which planning has work to do
 	// without any state change (a retry backoff or a timeout); zero if none.
 	WakeAt time.Time
+	// TriggersPlanned says the round planned triggers; TriggersWakeAt is
+	// then the earliest time one of them is due (zero: none).
+	TriggersPlanned bool
+	TriggersWakeAt  time.Time
 }
 
 // Plan computes one scheduling round.
@@ -69,7 +77,11 @@ func Plan(in Input) Output {
 		}
 	}
 	r.countPermits()
-	r.triggers()
+	var trigWake time.Time
+	if !in.SkipTriggers {
+		r.triggers()
+		trigWake = r.wake
+	}
 	active := in.State.ActiveInstances(nil)
 	// Group the instances run strategies govern by workflow; iterations of
 	// a foreach or while are paced by their loop step instead.
@@ -123,7 +135,7 @@ func Plan(in Input) Output {
 			}
 		}
 	}
-	return Output{Actions: r.actions, WakeAt: r.wake}
+	return Output{Actions: r.actions, WakeAt: r.wake, TriggersPlanned: !in.SkipTriggers, TriggersWakeAt: trigWake}
 }
 
 type instanceKey struct {

@@ -37,11 +37,12 @@ func TestMain(m *testing.M) {
 }
 
 // standardLoad is the mixed workload of every scenario: ledger DAGs,
-// foreach and subworkflow instances, a cron trigger, workflow registers
-// read and written for the linearizability check, and hostile requests.
+// foreach and subworkflow instances, a cron trigger, steps waiting for and
+// sending signals, workflow registers read and written for the
+// linearizability check, and hostile requests.
 func standardLoad() []workload {
 	return []workload{newDAGWorkload(2, 700*time.Millisecond), newChildWorkload(1, 1500*time.Millisecond), &cronWorkload{},
-		newLinWorkload(3, 3), newHostileWorkload()}
+		newSignalWorkload(2, 2*time.Second), newLinWorkload(3, 3), newHostileWorkload()}
 }
 
 // scenario runs load on c and injects the named faults in order.

@@ -17,7 +17,9 @@ import (
 	"github.com/batonhq/baton/fsm/statepb"
 	clusterv1 "github.com/batonhq/baton/rpc/gen/baton/cluster/v1"
 	"github.com/batonhq/baton/rpc/gen/baton/cluster/v1/clusterv1connect"
+	"github.com/batonhq/baton/scheduler"
 	"github.com/batonhq/baton/test/harness"
+	"github.com/batonhq/baton/workflow"
 )
 
 // These tests feed each check a record with a planted violation, so that a
@@ -264,5 +266,198 @@ func TestMinorityCheckFindsCommitsWithoutQuorum(t *testing.T) {
 	final["wf/2"].inst.CreateTime = timestamppb.New(healed.Add(-time.Second))
 	if res := r.checkMinority(final); len(res.violations) != 3 {
 		t.Fatalf("a commit past the bound, an acknowledged write and its instance made during the cut: %v, want 3 violations", res.violations)
+	}
+}
+
+func signal(name string, seq int64, rid, source string, params map[string]string) *statepb.Signal {
+	sg := &statepb.Signal{Name: name, Seq: seq, RequestId: rid, Source: source, Params: map[string]*statepb.Param{}}
+	for k, v := range params {
+		p, err := scheduler.ParamFromValue(workflow.Value{Type: workflow.String, Raw: v})
+		if err != nil {
+			panic(err)
+		}
+		sg.Params[k] = p
+	}
+	return sg
+}
+
+func TestSignalSendCheckFindsLostDoubledAndUnknownSignals(t *testing.T) {
+	p := map[string]string{"key": "k"}
+	sends := []signalRecord{
+		{name: goSignal, requestID: "a", params: p, acked: true, seq: 1},
+		{name: goSignal, requestID: "b", params: p, acked: true, seq: 2},
+		{name: goSignal, requestID: "c", params: p},
+	}
+	stored := map[string][]*statepb.Signal{goSignal: {
+		signal(goSignal, 3, "c", "api", p), signal(goSignal, 2, "b", "api", p), signal(goSignal, 1, "a", "api", p)},
+		relaySignal: {signal(relaySignal, 1, "step:x", "wf/1/s", nil)}}
+	if res := checkSignalSends(sends, stored); len(res.violations) != 0 || res.checked != 3 {
+		t.Fatalf("exact: %v (%d checked)", res.violations, res.checked)
+	}
+	// b lost, c (never acknowledged) stored twice, a stored under another
+	// number with other params, and a signal no client sent.
+	stored[goSignal] = []*statepb.Signal{
+		signal(goSignal, 4, "zzz", "api", p), signal(goSignal, 3, "c", "api", p), signal(goSignal, 2, "c", "api", p),
+		signal(goSignal, 1, "x", "api", p), signal(goSignal, 5, "a", "api", map[string]string{"key": "other"})}
+	res := checkSignalSends(sends, stored)
+	for _, want := range []string{"request b", "stored 2 times", "acknowledged as chaos-go #1; it is stored as chaos-go #5", `param key = "other"`, `"zzz" that no client sent`, `"x" that no client sent`} {
+		found := false
+		for _, v := range res.violations {
+			found = found || strings.Contains(v, want)
+		}
+		if !found {
+			t.Errorf("no violation mentions %q: %v", want, res.violations)
+		}
+	}
+	if len(res.violations) != 6 {
+		t.Fatalf("%d violations, want 6: %v", len(res.violations), res.violations)
+	}
+}
+
+func TestSignalNumberCheckFindsGapsAndDuplicates(t *testing.T) {
+	stored := map[string][]*statepb.Signal{goSignal: {signal(goSignal, 3, "c", "api", nil), signal(goSignal, 2, "b", "api", nil), signal(goSignal, 1, "a", "api", nil)}}
+	if res := checkSignalNumbers(stored); len(res.violations) != 0 || res.checked != 3 {
+		t.Fatalf("1, 2, 3: %v", res.violations)
+	}
+	stored[goSignal] = append(stored[goSignal], signal(goSignal, 3, "d", "api", nil), signal(goSignal, 5, "e", "api", nil))
+	stored[relaySignal] = []*statepb.Signal{signal(relaySignal, 2, "f", "wf/1/s", nil)}
+	res := checkSignalNumbers(stored)
+	if len(res.violations) != 3 {
+		t.Fatalf("#3 twice, #4 skipped and a relay numbering starting at #2: %v, want 3 violations", res.violations)
+	}
+}
+
+// signalInstance is a final instance of a signal workflow: its waiting (or
+// emitting) step with the given attempts' generations and its timeline.
+func signalInstance(wf string, id int64, key string, steps []*statepb.Step, events ...*statepb.Event) *finalInstance {
+	kp, err := scheduler.ParamFromValue(workflow.Value{Type: workflow.String, Raw: key})
+	if err != nil {
+		panic(err)
+	}
+	return &finalInstance{inst: &statepb.Instance{WorkflowId: wf, InstanceId: id, Status: fsm.InstanceSucceeded, Params: map[string]*statepb.Param{"key": kp}},
+		steps: steps, events: events}
+}
+
+func stepEvent(step, status string, index uint64) *statepb.Event {
+	return &statepb.Event{StepId: step, Status: status, Index: index}
+}
+
+func succeededStep(step string, generations ...uint64) *statepb.Step {
+	st := &statepb.Step{StepId: step, Status: fsm.StepSucceeded, SignalsEmitted: step == sigEmitStep}
+	for i, g := range generations {
+		st.Attempts = append(st.Attempts, &statepb.Attempt{AttemptNumber: int64(i + 1), Generation: g, Status: fsm.AttemptSucceeded})
+	}
+	return st
+}
+
+func TestSignalWaitCheckFindsStepsThatRanBeforeTheirSignal(t *testing.T) {
+	waitFirst := func() (signalKey, map[string]*finalInstance) {
+		k := signalKey{key: "k1",
+			waiter: &startRecord{workflowID: sigWaitWorkflow, instanceID: 1, acked: true},
+			relay:  &startRecord{workflowID: sigRelayWorkflow, instanceID: 1, acked: true},
+			match:  &signalRecord{name: goSignal, acked: true, seq: 4},
+			before: map[string]stepSeen{
+				sigWaitWorkflow:  {status: fsm.StepWaitingForSignals},
+				sigRelayWorkflow: {status: fsm.StepWaitingForSignals},
+			}}
+		final := map[string]*finalInstance{
+			sigWaitWorkflow + "/1": signalInstance(sigWaitWorkflow, 1, "k1",
+				[]*statepb.Step{succeededStep(sigWaitStep, 20), succeededStep(sigEmitStep, 25, 30)},
+				stepEvent(sigWaitStep, fsm.StepWaitingForSignals, 10), stepEvent(sigWaitStep, fsm.StepRunning, 20), stepEvent(sigWaitStep, fsm.StepSucceeded, 22),
+				stepEvent(sigEmitStep, fsm.StepRunning, 25), stepEvent(sigEmitStep, fsm.StepUserFailed, 27),
+				stepEvent(sigEmitStep, fsm.StepRunning, 30), stepEvent(sigEmitStep, fsm.StepSucceeded, 32)),
+			sigRelayWorkflow + "/1": signalInstance(sigRelayWorkflow, 1, "k1",
+				[]*statepb.Step{succeededStep(sigWaitStep, 35)},
+				stepEvent(sigWaitStep, fsm.StepWaitingForSignals, 11), stepEvent(sigWaitStep, fsm.StepRunning, 35), stepEvent(sigWaitStep, fsm.StepSucceeded, 37)),
+		}
+		return k, final
+	}
+	k, final := waitFirst()
+	if res := checkSignalWaits([]signalKey{k}, final); len(res.violations) != 0 || res.checked != 2 {
+		t.Fatalf("in order: %v (%d checked)", res.violations, res.checked)
+	}
+	cases := []struct {
+		name  string
+		plant func(k *signalKey, final map[string]*finalInstance)
+		want  string
+	}{
+		{"the waiter ran before its signal was sent", func(k *signalKey, _ map[string]*finalInstance) {
+			k.before[sigWaitWorkflow] = stepSeen{status: fsm.StepRunning, attempts: 1}
+		}, "was RUNNING with 1 attempts before its signal was sent"},
+		{"the relay ran before its emitter succeeded", func(_ *signalKey, final map[string]*finalInstance) {
+			final[sigRelayWorkflow+"/1"].steps[0].Attempts[0].Generation = 31
+		}, "started at index 31, before step announce"},
+		{"the relay ran though its emitter never succeeded", func(_ *signalKey, final map[string]*finalInstance) {
+			fi := final[sigWaitWorkflow+"/1"]
+			fi.events = fi.events[:len(fi.events)-1]
+		}, "never succeeded"},
+		{"the waiter never waited", func(_ *signalKey, final map[string]*finalInstance) {
+			fi := final[sigWaitWorkflow+"/1"]
+			fi.events = fi.events[1:]
+		}, "never waited for its signal"},
+		{"the relay ran, then waited", func(_ *signalKey, final map[string]*finalInstance) {
+			fi := final[sigRelayWorkflow+"/1"]
+			fi.events = []*statepb.Event{stepEvent(sigWaitStep, fsm.StepRunning, 9), fi.events[0], fi.events[1], fi.events[2]}
+		}, "ran before it waited"},
+		{"the waiter failed", func(_ *signalKey, final map[string]*finalInstance) {
+			final[sigWaitWorkflow+"/1"].inst.Status = fsm.InstanceFailed
+		}, "ended FAILED"},
+		{"the signal came first, and the waiter waited anyway", func(k *signalKey, _ map[string]*finalInstance) {
+			k.signalFirst, k.before = true, map[string]stepSeen{}
+			k.match.ackedAt = time.Now()
+			k.waiter.sentAt = k.match.ackedAt.Add(time.Millisecond)
+		}, "acknowledged as chaos-go #4 before the instance was started"},
+	}
+	for _, c := range cases {
+		k, final := waitFirst()
+		c.plant(&k, final)
+		res := checkSignalWaits([]signalKey{k}, final)
+		if len(res.violations) != 1 || !strings.Contains(res.violations[0], c.want) {
+			t.Errorf("%s: %v, want one violation with %q", c.name, res.violations, c.want)
+		}
+	}
+	// A signal that came first releases the waiter without a wait, and the
+	// relay may or may not wait for the signal the waiter sends.
+	k, final = waitFirst()
+	k.signalFirst, k.before = true, map[string]stepSeen{}
+	for _, wf := range []string{sigWaitWorkflow, sigRelayWorkflow} {
+		fi := final[wf+"/1"]
+		fi.events = fi.events[1:]
+	}
+	if res := checkSignalWaits([]signalKey{k}, final); len(res.violations) != 0 {
+		t.Fatalf("signal first: %v", res.violations)
+	}
+}
+
+func TestSignalOutputCheckFindsMissingAndRepeatedEmissions(t *testing.T) {
+	emitter := func(id int64, key string, st *statepb.Step) *finalInstance {
+		return signalInstance(sigWaitWorkflow, id, key, []*statepb.Step{succeededStep(sigWaitStep, 1), st})
+	}
+	final := map[string]*finalInstance{
+		"e/1": emitter(1, "k1", succeededStep(sigEmitStep, 5, 6)),
+		"e/2": emitter(2, "k2", &statepb.Step{StepId: sigEmitStep, Status: fsm.StepNotCreated}),
+	}
+	relay := func(seq int64, src, key string) *statepb.Signal {
+		return signal(relaySignal, seq, fmt.Sprintf("step:%s:%d", src, seq), src, map[string]string{"key": key})
+	}
+	src1, src2 := sigWaitWorkflow+"/1/"+sigEmitStep, sigWaitWorkflow+"/2/"+sigEmitStep
+	if res := checkSignalOutputs(final, []*statepb.Signal{relay(1, src1, "k1")}); len(res.violations) != 0 || res.checked != 2 {
+		t.Fatalf("one emission: %v (%d checked)", res.violations, res.checked)
+	}
+	for _, c := range []struct {
+		name   string
+		relays []*statepb.Signal
+		want   string
+	}{
+		{"none", nil, "emitted chaos-go-relay 0 times"},
+		{"twice", []*statepb.Signal{relay(1, src1, "k1"), relay(2, src1, "k1")}, "emitted chaos-go-relay 2 times"},
+		{"another key", []*statepb.Signal{relay(1, src1, "k2")}, `param key = "k2"`},
+		{"from a step that did not succeed", []*statepb.Signal{relay(1, src1, "k1"), relay(2, src2, "k2")}, "is NOT_CREATED but emitted"},
+		{"from nowhere", []*statepb.Signal{relay(1, src1, "k1"), relay(2, "chaos-sig-wait/9/announce", "k9")}, "a step that does not exist"},
+	} {
+		res := checkSignalOutputs(final, c.relays)
+		if len(res.violations) != 1 || !strings.Contains(res.violations[0], c.want) {
+			t.Errorf("%s: %v, want one violation with %q", c.name, res.violations, c.want)
+		}
 	}
 }

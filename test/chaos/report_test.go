@@ -53,6 +53,7 @@ func (s *summary) add(r *run) {
 func opsLine(ops map[string]int64) string {
 	order := []string{"starts acknowledged", "start retries", "starts never acknowledged", "instances", "step attempts",
 		"ledger executions", "attempts re-executed", "fenced attempts that ran", "probes",
+		"signal keys", "signals acknowledged", "signal retries", "signals emitted", "cron fires",
 		"workflow pushes", "workflow activations", "workflow reads", "instance reads", "linearizability ops", "hostile requests"}
 	var parts []string
 	for _, k := range order {

@@ -125,7 +125,10 @@ type run struct {
 	succeed map[string]bool
 	// childWorkflows are the workflows of child instances found so far.
 	childWorkflows map[string]bool
-	ids            atomic.Int64
+	// final is every instance as the cluster holds it once the run is
+	// over, for the workloads' checks.
+	final map[string]*finalInstance
+	ids   atomic.Int64
 
 	stopLoad chan struct{}
 	// abort ends every retry loop when the test is over.
@@ -313,6 +316,7 @@ func (r *run) finish() {
 	r.recover(2 * time.Minute)
 	r.logf("cluster recovered; waiting for every instance to end")
 	final := r.waitEnded(recoveryWindow())
+	r.final = final
 	r.addCheck(r.checkStarts(final))
 	r.addCheck(r.checkEnded(final))
 	r.addCheck(r.checkAttempts(final))
