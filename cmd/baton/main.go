@@ -143,6 +143,7 @@ func newRootCommand(c *cli) *cobra.Command {
 		newSignalCommand(c),
 		newBreakpointCommand(c),
 		newStatusCommand(c),
+		newBenchCommand(c),
 	)
 	root.AddCommand(newOperatorCommands(c)...)
 	return root

@@ -1,0 +1,346 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batonhq/baton/test/harness"
+	"github.com/batonhq/baton/workflow"
+)
+
+// Unit tests: no agents.
+
+func TestCheckRefusesBadParameters(t *testing.T) {
+	for _, tc := range []struct {
+		w     Workload
+		local int
+		want  string
+	}{
+		{Chain{Steps: 0}, 1, "--steps 0: want at least 2"},
+		{Chain{Steps: 1}, 1, "--steps 1: want at least 2"},
+		{Chain{Steps: 10, Runs: -1}, 1, "--runs -1"},
+		{Starts{Duration: time.Second}, 1, "starts needs --rate R (open loop"},
+		{Starts{Rate: 10, Clients: 2, Duration: time.Second}, 1, "--rate and --clients exclude each other"},
+		{Starts{Rate: -1, Duration: time.Second}, 1, "--rate -1"},
+		{Starts{Clients: 2}, 1, "--duration 0s: want a positive duration"},
+		{Starts{Rate: 0.5, Duration: time.Second}, 1, "sends no start"},
+		{Foreach{Iterations: 0, Concurrency: 1}, 1, "--iterations 0"},
+		{Foreach{Iterations: 10, Concurrency: 0}, 1, "--concurrency 0"},
+		{Failover{}, 0, "failover needs --local N (N ≥ 3)"},
+		{Failover{}, 2, "failover needs --local 3 or more, got 2"},
+		{Failover{Rate: -5}, 3, "--rate -5"},
+		{Cron{Schedules: 0}, 1, "--schedules 0"},
+	} {
+		err := tc.w.Check(tc.local)
+		var ue *UsageError
+		if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %+v --local %d: got %v, want a usage error containing %q", tc.w.Name(), tc.w, tc.local, err, tc.want)
+		}
+	}
+	for _, w := range []Workload{Chain{Steps: 2}, Starts{Rate: 1, Duration: time.Second}, Starts{Clients: 1, Duration: time.Second},
+		Foreach{Iterations: 1, Concurrency: 1}, Failover{}, Cron{Schedules: 1}} {
+		if err := w.Check(3); err != nil {
+			t.Errorf("%s %+v: %v", w.Name(), w, err)
+		}
+	}
+}
+
+func TestCheckAgentFlag(t *testing.T) {
+	for _, ok := range []string{"-raft-snapshot-threshold=1000", "--log-level=debug", "-enable-pprof"} {
+		if err := CheckAgentFlag(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for f, want := range map[string]string{
+		"raft-snapshot-threshold=1": "want an agent flag",
+		"-":                         "want an agent flag",
+		"-data-dir=/x":              "the launcher sets -data-dir itself",
+		"--bootstrap-expect=5":      "the launcher sets -bootstrap-expect itself",
+		"-node":                     "the launcher sets -node itself",
+	} {
+		if err := CheckAgentFlag(f); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", f, err, want)
+		}
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	for p, want := range map[float64]time.Duration{0.5: 50 * time.Millisecond, 0.99: 99 * time.Millisecond, 1: 100 * time.Millisecond, 0.001: time.Millisecond} {
+		if got := percentile(d, p); got != want {
+			t.Errorf("p%g = %s, want %s", p*100, got, want)
+		}
+	}
+	if got := percentile([]time.Duration{7}, 0.99); got != 7 {
+		t.Errorf("one value: %s", got)
+	}
+	if got := percentile(nil, 0.5); got != 0 {
+		t.Errorf("no values: %s", got)
+	}
+}
+
+func TestDefinitionsAreValid(t *testing.T) {
+	due := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
+	limits := workflow.DefaultLimits()
+	limits.MaxSteps = 1000
+	for name, def := range map[string]string{
+		"chain":           chainDefinition("c", 1000),
+		"one":             oneStepDefinition("o"),
+		"foreach":         foreachDefinition("f", 10000, 1000),
+		"cron":            cronDefinition("t", &due),
+		"cron-no-trigger": cronDefinition("t", nil),
+		"failover":        failoverDefinition("x", "/tmp/some dir/ledger", 200*time.Millisecond),
+	} {
+		d, err := workflow.Parse([]byte(def))
+		if err == nil {
+			err = d.Validate(limits)
+		}
+		if err == nil {
+			err = workflow.CheckSupported(d)
+		}
+		if err != nil {
+			t.Errorf("%s: %v\n%s", name, err, def)
+		}
+	}
+	if def := cronDefinition("t", &due); !strings.Contains(def, `"cron":"9 8 7 6 5 ? 2030"`) {
+		t.Errorf("cron expression for %s: %s", due, def)
+	}
+}
+
+func TestResultJSONAndTable(t *testing.T) {
+	r := &Result{Workload: "foreach", Params: []Field{{"iterations", 10}}}
+	r.add("makespan_s", 1.5, "s", "span")
+	r.unknown("leader_rss_mb", "MB", "rss", "unknown against --address")
+	r.add("succeeded", 10, "", "done")
+	var b bytes.Buffer
+	if err := r.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(b.String(), "\n") != 1 {
+		t.Errorf("want one line: %q", b.String())
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["makespan_s"] != 1.5 || m["succeeded"] != 10.0 || m["workload"] != "foreach" {
+		t.Errorf("fields: %v", m)
+	}
+	if v, ok := m["leader_rss_mb"]; !ok || v != nil {
+		t.Errorf("an unknown figure must be null, got %v (present %v)", v, ok)
+	}
+	if _, ok := m["conditions"].(map[string]any); !ok {
+		t.Errorf("no conditions: %v", m)
+	}
+	b.Reset()
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"workload  foreach iterations=10", "makespan_s", "1.5", "leader_rss_mb  -", "conditions", "unknown against --address"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestFsyncLatency(t *testing.T) {
+	p50, p99, err := FsyncLatency(t.TempDir(), 10)
+	if err != nil || p50 <= 0 || p99 < p50 {
+		t.Fatalf("p50 %s p99 %s err %v", p50, p99, err)
+	}
+}
+
+// Workloads against real agents, each run small. They check that the
+// figures are present and consistent with each other; none asserts a time.
+
+func runLocal(t *testing.T, w Workload, o Options) (*Result, map[string]any) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts real agents")
+	}
+	o.Binary = harness.Binary(t)
+	if o.Local > 0 && o.DataRoot == "" {
+		o.DataRoot = t.TempDir()
+	}
+	var progress bytes.Buffer
+	o.Progress = &progress
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, w, o)
+	if err != nil {
+		t.Fatalf("%s: %v\nprogress:\n%s", w.Name(), err, progress.String())
+	}
+	if len(res.Problems) > 0 {
+		t.Errorf("%s: problems: %v", w.Name(), res.Problems)
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", b)
+	if o.Local > 0 {
+		// The launcher removes what it made.
+		if entries, _ := os.ReadDir(o.DataRoot); len(entries) > 0 {
+			t.Errorf("data root not cleaned up: %v", entries)
+		}
+	}
+	return res, m
+}
+
+// num returns a numeric field of the JSON object, failing if it is missing.
+func num(t *testing.T, m map[string]any, name string) float64 {
+	t.Helper()
+	v, ok := m[name].(float64)
+	if !ok {
+		t.Fatalf("field %s missing or not a number: %v", name, m[name])
+	}
+	return v
+}
+
+func ordered(t *testing.T, m map[string]any, names ...string) {
+	t.Helper()
+	for i := 1; i < len(names); i++ {
+		if a, b := num(t, m, names[i-1]), num(t, m, names[i]); a > b {
+			t.Errorf("%s %g > %s %g", names[i-1], a, names[i], b)
+		}
+	}
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 0.01*math.Max(math.Abs(a), math.Abs(b))+0.01 }
+
+func TestChainLocal(t *testing.T) {
+	dir := t.TempDir()
+	res, m := runLocal(t, Chain{Steps: 20}, Options{Local: 1, ProfileDir: dir})
+	ordered(t, m, "per_step_ms_p50", "per_step_ms_p99", "per_step_ms_max")
+	if num(t, m, "per_step_ms_p50") <= 0 || num(t, m, "start_ms") <= 0 {
+		t.Errorf("times must be positive: %v", m)
+	}
+	// 19 gaps of at least the median's size in the upper half fit in the span.
+	if span, p50 := num(t, m, "makespan_s")*1000, num(t, m, "per_step_ms_p50"); span < 9*p50 {
+		t.Errorf("makespan %g ms is shorter than 9 median steps of %g ms", span, p50)
+	}
+	c := m["conditions"].(map[string]any)
+	if c["nodes"] != 1.0 || c["cpus"].(float64) < 1 || c["fsync_ms_p50"] == nil {
+		t.Errorf("conditions: %v", c)
+	}
+	if raft := c["raft"].(map[string]any); raft["known"] != true || raft["heartbeat_timeout_ms"].(float64) <= 0 {
+		t.Errorf("raft settings: %v", raft)
+	}
+	var cpu, heap bool
+	for _, p := range res.Profiles {
+		cpu = cpu || strings.HasPrefix(filepath.Base(p), "cpu-chain-")
+		heap = heap || strings.HasPrefix(filepath.Base(p), "heap-chain-")
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			t.Errorf("profile %s: %v", p, err)
+		}
+	}
+	if !cpu || !heap {
+		t.Errorf("want a CPU and a heap profile, got %v", res.Profiles)
+	}
+}
+
+func TestChainAgainstAddress(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real agents")
+	}
+	cl, err := StartLocal(context.Background(), LocalOptions{Nodes: 1, Binary: harness.Binary(t), Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Stop()
+	if _, err := cl.WaitAgreement(context.Background(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	_, m := runLocal(t, Chain{Steps: 5}, Options{Address: cl.Agents[0].APIAddr})
+	c := m["conditions"].(map[string]any)
+	if c["nodes"] != 1.0 || c["fsync_ms_p50"] != nil || c["target"] != cl.Agents[0].URL() {
+		t.Errorf("conditions against an address: %v", c)
+	}
+	if raft := c["raft"].(map[string]any); raft["known"] != false {
+		t.Errorf("a client cannot know the agents' Raft settings: %v", raft)
+	}
+}
+
+func TestStartsClosedLoopLocal(t *testing.T) {
+	_, m := runLocal(t, Starts{Clients: 2, Duration: time.Second}, Options{Local: 1})
+	starts, elapsed := num(t, m, "starts"), num(t, m, "elapsed_s")
+	if starts < 1 || num(t, m, "errors") != 0 {
+		t.Errorf("starts %g errors %g", starts, num(t, m, "errors"))
+	}
+	if elapsed < 0.99 {
+		t.Errorf("elapsed %g s: the clients stop sending after the 1 s duration, not before", elapsed)
+	}
+	if rate := num(t, m, "starts_per_s"); !near(rate, starts/elapsed) {
+		t.Errorf("starts_per_s %g, but %g starts in %g s", rate, starts, elapsed)
+	}
+	ordered(t, m, "ack_ms_p50", "ack_ms_p99", "ack_ms_max")
+}
+
+func TestStartsOpenLoopLocal(t *testing.T) {
+	_, m := runLocal(t, Starts{Rate: 50, Duration: time.Second}, Options{Local: 1})
+	if starts := num(t, m, "starts"); starts != 50 || num(t, m, "errors") != 0 {
+		t.Errorf("want all 50 starts due in 1 s at 50/s acknowledged: %v", m)
+	}
+	if rate := num(t, m, "starts_per_s"); !near(rate, num(t, m, "starts")/num(t, m, "elapsed_s")) || rate > 55 {
+		t.Errorf("starts_per_s %g for 50/s", rate)
+	}
+	ordered(t, m, "ack_ms_p50", "ack_ms_p99", "ack_ms_max")
+}
+
+func TestForeachLocal(t *testing.T) {
+	_, m := runLocal(t, Foreach{Iterations: 50, Concurrency: 10}, Options{Local: 1})
+	if num(t, m, "succeeded") != 50 {
+		t.Errorf("succeeded %g of 50", num(t, m, "succeeded"))
+	}
+	// makespan_s is rounded to the millisecond; iterations_per_s is not.
+	span, rate := num(t, m, "makespan_s"), num(t, m, "iterations_per_s")
+	if span <= 0 || rate < 50/(span+0.0005) || rate > 50/(span-0.0005) {
+		t.Errorf("makespan %g s, iterations_per_s %g", span, num(t, m, "iterations_per_s"))
+	}
+	if rss := num(t, m, "leader_rss_mb"); rss < 1 || rss > 4096 {
+		t.Errorf("leader_rss_mb %g", rss)
+	}
+}
+
+func TestCronLocal(t *testing.T) {
+	_, m := runLocal(t, Cron{Schedules: 20, Wait: 20 * time.Second}, Options{Local: 1})
+	if num(t, m, "missed") != 0 || num(t, m, "duplicated") != 0 {
+		t.Errorf("missed %g duplicated %g", num(t, m, "missed"), num(t, m, "duplicated"))
+	}
+	ordered(t, m, "lag_ms_p50", "lag_ms_p99", "lag_ms_max")
+	if lag := num(t, m, "lag_ms_p50"); lag < 0 {
+		t.Errorf("an instance started %g ms before its schedule was due", -lag)
+	}
+}
+
+func TestFailoverLocal(t *testing.T) {
+	_, m := runLocal(t, Failover{Rate: 30, Warmup: 2 * time.Second, After: time.Second}, Options{Local: 3})
+	for _, f := range []string{"lost", "duplicated", "failed", "unacked"} {
+		if v := num(t, m, f); v != 0 {
+			t.Errorf("%s = %g", f, v)
+		}
+	}
+	if num(t, m, "acked") < 30 {
+		t.Errorf("acked %g: the load runs 30/s for at least 3 s", num(t, m, "acked"))
+	}
+	if num(t, m, "resume_ms") <= 0 || num(t, m, "commit_after_kill_ms") <= 0 {
+		t.Errorf("resume and commit times must follow the kill: %v", m)
+	}
+	// The last commit before the kill is no later than the kill.
+	ordered(t, m, "commit_after_kill_ms", "unavailable_ms")
+}

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package bench
+
+import "syscall"
+
+// agentProcAttr puts an agent in its own process group, so that killing the
+// group also kills the step processes it ran and a Ctrl-C at the terminal
+// reaches only the bench command, which then stops the agents itself. Only
+// Linux can also have the agents killed if the bench process dies.
+func agentProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
