@@ -1,0 +1,95 @@
+package fsm
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/batonhq/baton/fsm/statepb"
+)
+
+// BenchmarkStateScale fills a state machine with finished instances of a
+// ten-step workflow, each step run once, the way a retained history looks,
+// and reports what that history costs: heap per finished instance, and the
+// size and write and read times of a snapshot of it. Run with -benchtime=1x;
+// the sizes show how each figure grows from 1,000 to 100,000 instances
+// (10,000 to 1,000,000 step records).
+func BenchmarkStateScale(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprintf("instances=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				stateScale(b, n)
+			}
+		})
+	}
+}
+
+func stateScale(b *testing.B, n int) {
+	const steps = 10
+	x := newFixture(b)
+	applyAs[*PushResult](x, pushCmd(wfETL, defETL, 0))
+	seeds := make([]*statepb.StepSeed, steps)
+	for j := range seeds {
+		seeds[j] = &statepb.StepSeed{StepId: fmt.Sprintf("s%d", j), Type: "NoOp"}
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	started := time.Now()
+	for id := int64(1); id <= int64(n); id++ {
+		start := startCmd(wfETL, fmt.Sprint("r", id), 1, 1)
+		start.Steps = seeds
+		applyAs[*StartResult](x, start)
+		plan := &statepb.ApplyPlan{Now: at(2), Actions: []*statepb.PlanAction{instanceAct(wfETL, id, InstanceCreated, InstanceInProgress, "")}}
+		for _, s := range seeds {
+			plan.Actions = append(plan.Actions, assignAct(wfETL, id, s.StepId, 1, nodeA))
+		}
+		gen := x.next
+		if res := applyAs[*PlanResult](x, plan); res.Applied != steps+1 {
+			b.Fatalf("placing instance %d: %+v", id, res)
+		}
+		done := &statepb.ApplyPlan{Now: at(3), Actions: []*statepb.PlanAction{instanceAct(wfETL, id, InstanceInProgress, InstanceSucceeded, "")}}
+		for _, s := range seeds {
+			r := reportCmd(s.StepId, 1, gen, AttemptSucceeded, 3)
+			r.InstanceId, r.Node = id, nodeA
+			done.Results = append(done.Results, r)
+		}
+		if res := applyAs[*PlanResult](x, done); res.Dropped || res.Applied != 1 {
+			b.Fatalf("finishing instance %d: %+v", id, res)
+		}
+	}
+	fill := time.Since(started)
+	perInstance := float64(heap()-before) / float64(n)
+
+	t := time.Now()
+	snap, err := x.fsm.Snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sink := &memSink{}
+	if err := snap.Persist(sink); err != nil {
+		b.Fatal(err)
+	}
+	write := time.Since(t)
+	size := sink.Len()
+	t = time.Now()
+	restored := New()
+	if err := restored.Restore(readCloser(sink.Bytes())); err != nil {
+		b.Fatal(err)
+	}
+	read := time.Since(t)
+	if got := len(restored.State().Instances(nil, wfETL, 0)); got != n {
+		b.Fatalf("restored %d instances, want %d", got, n)
+	}
+	b.ReportMetric(perInstance, "heap_bytes/instance")
+	b.ReportMetric(float64(size)/(1<<20), "snapshot_MiB")
+	b.ReportMetric(float64(write.Milliseconds()), "snapshot_ms")
+	b.ReportMetric(float64(read.Milliseconds()), "restore_ms")
+	b.ReportMetric(float64(fill.Milliseconds())/float64(3*n)*1000, "apply_us/entry")
+	b.ReportMetric(0, "ns/op")
+}
