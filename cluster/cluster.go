@@ -102,6 +102,8 @@ type Node struct {
 	// unreachable are the servers the leader has failed to heartbeat for a
 	// while (reachability.go).
 	unreachable map[string]bool
+	// suspect are the servers whose latest heartbeat from this leader failed.
+	suspect map[string]bool
 
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -132,7 +134,7 @@ func Start(cfg Config, f *fsm.FSM, leaderFn func(ctx context.Context)) (*Node, e
 	n := &Node{
 		cfg: cfg, log: cfg.Logger, fsm: f, leaderFn: leaderFn,
 		events: make(chan serf.Event, 256), notifyCh: make(chan bool, 16),
-		membersChanged: make(chan struct{}), stop: make(chan struct{}), unreachable: map[string]bool{},
+		membersChanged: make(chan struct{}), stop: make(chan struct{}), unreachable: map[string]bool{}, suspect: map[string]bool{},
 	}
 	if err := n.startRaft(); err != nil {
 		return nil, err

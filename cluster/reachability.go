@@ -37,18 +37,24 @@ func (n *Node) watchHeartbeats() {
 			switch d := o.Data.(type) {
 			case raft.FailedHeartbeatObservation:
 				id := string(d.PeerID)
+				if !n.suspect[id] {
+					n.suspect[id], changed = true, true
+				}
 				if !n.unreachable[id] && !d.LastContact.IsZero() && time.Since(d.LastContact) > unreachableAfter {
 					n.unreachable[id], changed = true, true
 				}
 			case raft.ResumedHeartbeatObservation:
-				if n.unreachable[string(d.PeerID)] {
-					delete(n.unreachable, string(d.PeerID))
+				id := string(d.PeerID)
+				if n.unreachable[id] || n.suspect[id] {
+					delete(n.unreachable, id)
+					delete(n.suspect, id)
 					changed = true
 				}
 			case raft.LeaderObservation:
 				// Only the leader heartbeats; a new term starts afresh.
-				if len(n.unreachable) > 0 {
+				if len(n.unreachable) > 0 || len(n.suspect) > 0 {
 					n.unreachable = map[string]bool{}
+					n.suspect = map[string]bool{}
 					changed = true
 				}
 			}
@@ -71,6 +77,17 @@ func (n *Node) Unreachable() []string {
 		out = append(out, id)
 	}
 	return out
+}
+
+// Suspect reports whether this leader's latest heartbeat to the server
+// failed (false on a follower, which does not know). A suspect server gets
+// no new steps, but keeps those it runs until it is unreachable: after an
+// election, the old leader is suspect at the new leader's first heartbeat,
+// long before gossip declares it failed.
+func (n *Node) Suspect(name string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.suspect[name]
 }
 
 // Reachable reports whether this leader can heartbeat the server (true on a

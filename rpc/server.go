@@ -161,6 +161,7 @@ func (s *Server) peer(addr string) *peerClients {
 
 // Leadership is what onLeader needs to know of Raft (cluster.Node).
 type Leadership interface {
+	Name() string
 	ReadyToLead() bool
 	IsLeader() bool
 	Leader() (id, apiAddr string)
@@ -202,8 +203,15 @@ func onLeader[Req, Res any](
 			wait = 10 * time.Millisecond
 		} else if _, addr := lead.Leader(); addr != "" && !forwarded {
 			fwd := connect.NewRequest(req.Msg)
-			fwd.Header().Set(forwardedHeader, s.Node.Name())
+			fwd.Header().Set(forwardedHeader, lead.Name())
 			res, err := remote(s.peer(addr))(ctx, fwd)
+			if err != nil && connect.CodeOf(err) == connect.CodeCanceled && ctx.Err() == nil {
+				// The leader's side of the call went away (it died or
+				// lost leadership mid-call), not this caller: the call may
+				// or may not have been applied, and only the client, with
+				// its request id, can safely send it again.
+				return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("the leader %s went away before answering; the call may or may not have taken effect: %w", addr, err))
+			}
 			if err == nil || connect.CodeOf(err) != connect.CodeUnavailable {
 				return res, err
 			}

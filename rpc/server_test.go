@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 // only once ready is set.
 type fakeLeadership struct{ ready atomic.Bool }
 
+func (f *fakeLeadership) Name() string             { return "n1" }
 func (f *fakeLeadership) ReadyToLead() bool        { return f.ready.Load() }
 func (f *fakeLeadership) IsLeader() bool           { return true }
 func (f *fakeLeadership) Leader() (string, string) { return "n1", "http://127.0.0.1:1" }
@@ -52,5 +54,31 @@ func TestWritesWaitForTheNewLeadersBarrier(t *testing.T) {
 		if ranEarly.Load() {
 			t.Fatalf("forwarded=%v: the write ran before the barrier", forwarded)
 		}
+	}
+}
+
+type followerLeadership struct{}
+
+func (followerLeadership) Name() string             { return "n2" }
+func (followerLeadership) ReadyToLead() bool        { return false }
+func (followerLeadership) IsLeader() bool           { return false }
+func (followerLeadership) Leader() (string, string) { return "n1", "http://127.0.0.1:1" }
+
+// A forwarded call whose leader went away mid-call (the transport reports
+// it canceled, though the caller did not cancel) may have been applied:
+// the client gets Aborted, which it may retry with its request id, and no
+// server sends it again by itself.
+func TestForwardToALeaderThatWentAwayIsAborted(t *testing.T) {
+	s := &Server{Leadership: followerLeadership{}, ForwardWait: time.Second}
+	calls := 0
+	_, err := onLeader(context.Background(), s, connect.NewRequest(&struct{}{}), nil,
+		func(*peerClients) func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
+			return func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
+				calls++
+				return nil, connect.NewError(connect.CodeCanceled, errors.New("read: connection reset by peer"))
+			}
+		})
+	if connect.CodeOf(err) != connect.CodeAborted || calls != 1 {
+		t.Fatalf("error %v (code %s) after %d calls, want Aborted after one", err, connect.CodeOf(err), calls)
 	}
 }

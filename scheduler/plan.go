@@ -20,6 +20,10 @@ import (
 type Member struct {
 	Name string
 	Tags map[string]string
+	// Suspect members keep the attempts they run but get no new ones: the
+	// leader's latest heartbeat to them failed (a dead leader's successor
+	// knows before gossip does).
+	Suspect bool
 }
 
 // IncarnationTag is the member tag holding the id of the server's data dir
@@ -66,7 +70,9 @@ func Plan(in Input) Output {
 	names := make([]string, 0, len(in.Members))
 	r.load = map[string]int{}
 	for _, m := range in.Members {
-		names = append(names, m.Name)
+		if !m.Suspect {
+			names = append(names, m.Name)
+		}
 		r.load[m.Name] = 0
 	}
 	sort.Strings(names)
@@ -342,7 +348,7 @@ func (r *round) place(key string, constraints map[string]string) string {
 	if !ok {
 		var names []string
 		for _, m := range r.in.Members {
-			if matches(m.Tags, constraints) {
+			if !m.Suspect && matches(m.Tags, constraints) {
 				names = append(names, m.Name)
 			}
 		}

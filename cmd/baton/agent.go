@@ -592,7 +592,7 @@ func (m memberSource) Members() []scheduler.Member {
 		// A server gossip reports alive but the leader cannot reach gets no
 		// new steps, and its running ones are treated as lost after grace.
 		if mem.Status == "alive" && m.node.Reachable(mem.Name) {
-			out = append(out, scheduler.Member{Name: mem.Name, Tags: mem.Tags})
+			out = append(out, scheduler.Member{Name: mem.Name, Tags: mem.Tags, Suspect: m.node.Suspect(mem.Name)})
 		}
 	}
 	return out
