@@ -160,6 +160,9 @@ func (n *Node) startRaft() error {
 	rc.ShutdownOnRemove = false
 	t := n.cfg.Timeouts.withDefaults()
 	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = t.Heartbeat, t.Election, t.LeaderLease
+	// Commands that arrive while the leader writes its log wait in a buffer
+	// and go to disk together, one fsync for up to MaxAppendEntries.
+	rc.BatchApplyCh = true
 	if n.cfg.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = n.cfg.SnapshotThreshold
 	}

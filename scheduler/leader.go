@@ -239,7 +239,9 @@ func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult
 		}
 		applied := sp.Plan(ts, o.Actions)
 		out.Actions = append(out.Actions, applied...)
-		if !opensWork(applied) {
+		// A round that already fills an entry commits it first: planning
+		// further on would only delay that commit.
+		if !opensWork(applied) || len(out.Actions) >= maxActionsPerEntry {
 			break
 		}
 	}
@@ -247,12 +249,13 @@ func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult
 }
 
 // opensWork reports whether actions may let a further pass plan more at
-// once: a child instance started or ended (its parent's loop goes on), a
-// loop step started, an instance ended (its run strategy admits the next).
+// once: an instance started by a loop or a trigger (it can be set going), a
+// loop step started, an instance ended (its parent's loop goes on, its run
+// strategy admits the next).
 func opensWork(actions []*statepb.PlanAction) bool {
 	for _, a := range actions {
 		switch {
-		case a.GetStartChild() != nil:
+		case a.GetStartChild() != nil, a.GetFireTrigger() != nil, a.GetFireSignalTrigger() != nil:
 			return true
 		case a.GetAssign() != nil && a.GetAssign().Loop != nil:
 			return true
