@@ -242,7 +242,7 @@ func (w *hostileWorkload) send(r *run, c hostileCase) {
 		w.mu.Unlock()
 		r.stats.add("hostile requests", 1)
 		code := connect.CodeOf(err)
-		if err != nil && (code == connect.CodeUnavailable || code == connect.CodeDeadlineExceeded || code == connect.CodeCanceled) {
+		if err != nil && (code == connect.CodeUnavailable || code == connect.CodeDeadlineExceeded || code == connect.CodeCanceled || code == connect.CodeAborted) {
 			continue
 		}
 		ok := false
