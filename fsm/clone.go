@@ -1,8 +1,10 @@
 package fsm
 
 import (
+	"reflect"
+	"sync"
+
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/batonhq/baton/fsm/statepb"
 )
@@ -15,15 +17,37 @@ import (
 // lists they share with the stored version.
 
 // shallow returns a new message whose fields are those of m; repeated, map
-// and message fields are shared with m.
+// and message fields are shared with m. It copies the generated struct's
+// exported fields (the message's own fields and oneofs) and leaves the
+// runtime's internal state zero: a copy of a stored record is the hottest
+// allocation in Apply, and going through protoreflect cost a boxed value per
+// field.
 func shallow[T proto.Message](m T) T {
-	src := m.ProtoReflect()
-	dst := src.New()
-	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		dst.Set(fd, v)
-		return true
-	})
+	src := reflect.ValueOf(m).Elem()
+	dst := reflect.New(src.Type())
+	d := dst.Elem()
+	for _, i := range exportedFields(src.Type()) {
+		d.Field(i).Set(src.Field(i))
+	}
 	return dst.Interface().(T)
+}
+
+// exportedFieldsOf caches, per generated message struct, the indexes of its
+// exported fields.
+var exportedFieldsOf sync.Map // reflect.Type -> []int
+
+func exportedFields(t reflect.Type) []int {
+	if v, ok := exportedFieldsOf.Load(t); ok {
+		return v.([]int)
+	}
+	var idx []int
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).IsExported() {
+			idx = append(idx, i)
+		}
+	}
+	exportedFieldsOf.Store(t, idx)
+	return idx
 }
 
 // mutableStep returns a copy of st that a write may change: scalar fields,
