@@ -7,17 +7,20 @@ import (
 
 // Raft's timers, tuned for a LAN cluster of 3–5 servers. Raft's own
 // defaults (1 s, 1 s, 500 ms) put a leader's death about 2 s before a new
-// leader places work; half of them bring that near 1 s. The cost: a leader
-// that stalls for more than LeaderLease (a long GC pause, an fsync stuck
-// behind a saturated disk, CPU starvation) steps down, and a follower that
-// hears nothing for HeartbeatTimeout starts an election, so a badly
+// leader places work; halving the heartbeat and election timeouts brings
+// that near 1 s. The cost: a follower that hears nothing for
+// HeartbeatTimeout (the leader stalled by a long GC pause, an fsync stuck
+// behind a saturated disk, CPU starvation) starts an election, so a badly
 // overloaded server causes elections that the defaults would have ridden
 // out. Each election makes writes wait about one HeartbeatTimeout; nothing
-// is lost or applied twice either way.
+// is lost or applied twice either way. The lease stays at Raft's 500 ms: it
+// only bounds how long a leader cut off from its quorum goes on leading,
+// not how soon a dead one is replaced, and at 250 ms leaders stepped down
+// while their followers were busy applying a cron storm.
 const (
 	DefaultHeartbeatTimeout   = 500 * time.Millisecond
 	DefaultElectionTimeout    = 500 * time.Millisecond
-	DefaultLeaderLeaseTimeout = 250 * time.Millisecond
+	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
 )
 
 // transportTimeout bounds one Raft RPC between servers (a snapshot gets

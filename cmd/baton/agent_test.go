@@ -4,6 +4,7 @@ import (
 	"io"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +127,32 @@ func TestAgentConfigErrors(t *testing.T) {
 	cfg = agentConfig{}
 	if _, err := finishAgentConfig(&cfg); err == nil || !strings.Contains(err.Error(), "-data-dir is required") {
 		t.Errorf("no data dir: %v", err)
+	}
+}
+
+// -gc-percent reaches the config and is checked; GOGC in the environment
+// wins over it.
+func TestGCPercent(t *testing.T) {
+	cfg, err := parseAgentFlags([]string{"-gc-percent", "300"}, io.Discard)
+	if err != nil || cfg.GCPercent != 300 {
+		t.Fatalf("-gc-percent 300: %d, %v", cfg.GCPercent, err)
+	}
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	if err := setGCPercent(10); err == nil || !strings.Contains(err.Error(), "want 25 or more") {
+		t.Errorf("gc_percent 10: %v", err)
+	}
+	if err := setGCPercent(0); err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Errorf("default GOGC %d, want %d", got, defaultGCPercent)
+	}
+	t.Setenv("GOGC", "150")
+	if err := setGCPercent(400); err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC in the environment: the agent set %d", got)
 	}
 }

@@ -19,5 +19,5 @@ raft {
   trailing_logs      = 10240
   heartbeat_timeout  = "500ms"
   election_timeout   = "500ms"
-  leader_lease_timeout = "250ms"
+  leader_lease_timeout = "500ms"
 }
