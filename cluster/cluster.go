@@ -563,18 +563,31 @@ func (n *Node) Replayed() bool { return n.raft.AppliedIndex() >= n.startIndex }
 
 // Apply commits a command and returns the FSM's result for it.
 func (n *Node) Apply(ctx context.Context, m proto.Message) (any, error) {
+	return n.Propose(ctx, m)()
+}
+
+// Propose hands a command to Raft and returns at once; the function it
+// returns waits for the command's outcome, as Apply does. Commands proposed
+// one after another commit in that order, so a caller can have several in
+// flight: later ones replicate while this node applies earlier ones.
+func (n *Node) Propose(ctx context.Context, m proto.Message) func() (any, error) {
 	if n.raft.State() != raft.Leader {
-		return nil, ErrNotLeader
+		return func() (any, error) { return nil, ErrNotLeader }
 	}
 	data, err := fsm.Encode(m)
 	if err != nil {
-		return nil, err
+		return func() (any, error) { return nil, err }
 	}
 	timeout := n.cfg.ApplyTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}
 	f := n.raft.Apply(data, timeout)
+	return func() (any, error) { return applied(f) }
+}
+
+// applied waits for a proposed command and returns what the FSM made of it.
+func applied(f raft.ApplyFuture) (any, error) {
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrLeadershipLost) {
 			return nil, ErrOutcomeUnknown

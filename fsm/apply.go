@@ -92,6 +92,9 @@ type applier struct {
 	now   *timestamppb.Timestamp
 	// triggerInputs is set by a write to a table triggers are planned from.
 	triggerInputs bool
+	// written holds the instances this transaction inserted: new copies
+	// that no snapshot or reader can see until it commits.
+	written map[*statepb.Instance]struct{}
 }
 
 // triggerTable reports whether planning triggers reads the table.
@@ -155,6 +158,12 @@ func (a *applier) get(table string, args ...any) any {
 
 func (a *applier) put(table string, obj any) {
 	a.triggerInputs = a.triggerInputs || triggerTable(table)
+	if inst, ok := obj.(*statepb.Instance); ok {
+		if a.written == nil {
+			a.written = map[*statepb.Instance]struct{}{}
+		}
+		a.written[inst] = struct{}{}
+	}
 	if err := a.txn.Insert(table, obj); err != nil {
 		// Inserts only fail on schema mismatch, a bug in this package.
 		panic(fmt.Sprintf("insert into %s: %v", table, err))
@@ -395,6 +404,9 @@ func (a *applier) startChild(x *statepb.StartChild) bool {
 		})
 	}
 	a.event(x.WorkflowId, id, "", 0, InstanceCreated, fmt.Sprintf("started by step %s of %s/%d", st.StepId, parent.WorkflowId, parent.InstanceId))
+	if x.Run && x.DefinitionWorkflowId != "" {
+		a.setInstance(x.WorkflowId, id, InstanceInProgress, "")
+	}
 
 	st = mutableStep(st)
 	st.Loop.Launched++
@@ -507,11 +519,26 @@ func (a *applier) setInstance(workflowID string, instanceID int64, status, reaso
 	return a.event(workflowID, instanceID, "", 0, status, reason)
 }
 
-// event appends a timeline entry and returns the updated instance.
-func (a *applier) event(workflowID string, instanceID int64, stepID string, attempt int64, status, msg string) *statepb.Instance {
-	inst := shallow(a.get(tableInstances, workflowID, instanceID).(*statepb.Instance))
+// nextEventSeq takes the instance's next timeline number and returns the
+// instance. The number is in no index, so an instance this transaction
+// already wrote (a copy nobody else can see yet) takes it in place, without
+// a second copy and insert: a status change and its event, or a start and
+// its first event, cost one write of the instance and its indexes, not two.
+func (a *applier) nextEventSeq(workflowID string, instanceID int64) *statepb.Instance {
+	inst := a.get(tableInstances, workflowID, instanceID).(*statepb.Instance)
+	if _, ok := a.written[inst]; ok {
+		inst.LastEventSeq++
+		return inst
+	}
+	inst = shallow(inst)
 	inst.LastEventSeq++
 	a.put(tableInstances, inst)
+	return inst
+}
+
+// event appends a timeline entry and returns the updated instance.
+func (a *applier) event(workflowID string, instanceID int64, stepID string, attempt int64, status, msg string) *statepb.Instance {
+	inst := a.nextEventSeq(workflowID, instanceID)
 	a.put(tableEvents, &statepb.Event{
 		WorkflowId: workflowID, InstanceId: instanceID, Seq: inst.LastEventSeq, Index: a.index,
 		Time: a.now, StepId: stepID, AttemptNumber: attempt, Status: status, Message: msg,
@@ -572,13 +599,14 @@ func (a *applier) applyPlan(c *statepb.ApplyPlan) any {
 		res.Skipped = len(c.Actions)
 		return res
 	}
-	for _, act := range c.Actions {
+	checked := len(c.Actions) - int(c.Unchecked)
+	for i, act := range c.Actions {
 		if a.planAction(act) {
 			res.Applied++
 			continue
 		}
 		res.Skipped++
-		if c.Chained {
+		if c.Chained && i < checked {
 			res.Dropped = true
 			res.Skipped = len(c.Actions) - res.Applied
 			break
@@ -789,8 +817,12 @@ func (a *applier) fireTrigger(x *statepb.FireTrigger) bool {
 	}
 	start := shallow(x.Start)
 	start.Now = a.now
-	if _, rejected := a.startInstance(start).(*Rejection); rejected {
+	started, ok := a.startInstance(start).(*StartResult)
+	if !ok {
 		return false
+	}
+	if id := started.Instance.InstanceId; x.Run && started.Created && !a.unfinishedBesides(x.WorkflowId, id) {
+		a.setInstance(x.WorkflowId, id, InstanceInProgress, "")
 	}
 	t = shallow(t)
 	t.LastFired = x.Scheduled
@@ -798,6 +830,21 @@ func (a *applier) fireTrigger(x *statepb.FireTrigger) bool {
 	t.Fires++
 	a.put(tableTriggers, t)
 	return true
+}
+
+// unfinishedBesides reports whether the workflow has an unfinished instance
+// other than instanceID.
+func (a *applier) unfinishedBesides(workflowID string, instanceID int64) bool {
+	it, err := a.txn.Get(tableInstances, "active_prefix", workflowID)
+	if err != nil {
+		return true
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		if o.(*statepb.Instance).InstanceId != instanceID {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *applier) deleteTrigger(x *statepb.DeleteTrigger) bool {
@@ -1021,9 +1068,7 @@ func actorOf(actor string) string {
 
 // audit records who did what and why on the instance's timeline.
 func (a *applier) audit(workflowID string, instanceID int64, stepID, action, actor, reason string) {
-	inst := shallow(a.get(tableInstances, workflowID, instanceID).(*statepb.Instance))
-	inst.LastEventSeq++
-	a.put(tableInstances, inst)
+	inst := a.nextEventSeq(workflowID, instanceID)
 	a.put(tableEvents, &statepb.Event{
 		WorkflowId: workflowID, InstanceId: instanceID, Seq: inst.LastEventSeq, Index: a.index,
 		Time: a.now, StepId: stepID, Status: "ACTION", Message: reason, Action: action, Actor: actorOf(actor),

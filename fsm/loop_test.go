@@ -58,6 +58,17 @@ func TestStartChildTakesIterationsInOrderOnce(t *testing.T) {
 		child.Parent.GetStepId() != "each" || child.Parent.GetRootInstanceId() != 1 || child.DefinitionPath[0] != "each" {
 		t.Fatalf("iteration 2 = %v", child)
 	}
+	// An iteration the leader marks to run starts IN_PROGRESS in the same
+	// entry, with both events on its timeline.
+	run := childAct(3)
+	run.GetStartChild().Run = true
+	if res := x.plan(6, run); res.Applied != 1 {
+		t.Fatalf("iteration 3: %+v", res)
+	}
+	child = x.state().Instance(nil, "etl:1:each", 3)
+	if child.Status != InstanceInProgress || !proto.Equal(child.StartTime, at(6)) || child.LastEventSeq != 2 {
+		t.Fatalf("iteration 3 started to run = %v", child)
+	}
 	if s := st.Step(nil, "etl:1:each", 2, "work"); s == nil || s.Status != StepNotCreated {
 		t.Fatalf("iteration 2 step = %v", s)
 	}

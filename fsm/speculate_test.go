@@ -129,8 +129,25 @@ func TestSpeculatePlanAndChainedEntry(t *testing.T) {
 	if inst := x.state().Instance(nil, wfETL, 1); inst.Status != InstanceInProgress {
 		t.Fatalf("instance %s, want IN_PROGRESS", inst.Status)
 	}
-	// Not chained: independent actions apply on their own.
-	res = applyAs[*PlanResult](x, &statepb.ApplyPlan{Now: at(13), Actions: []*statepb.PlanAction{
+	// The unchecked tail of a chained entry: a refused action there is
+	// skipped and the rest of the tail still applies.
+	res = applyAs[*PlanResult](x, &statepb.ApplyPlan{Now: at(13), Chained: true, Unchecked: 2, Actions: []*statepb.PlanAction{
+		assignAct(wfETL, 1, "extract", 5, nodeB),
+		instanceAct(wfETL, 1, InstanceInProgress, InstanceFailed, "applies"),
+	}})
+	if res.Dropped || res.Applied != 1 || res.Skipped != 1 {
+		t.Fatalf("chained entry with a refused unchecked action: %+v", res)
+	}
+	if inst := x.state().Instance(nil, wfETL, 1); inst.Status != InstanceFailed {
+		t.Fatalf("instance %s, want FAILED (the tail's second action)", inst.Status)
+	}
+}
+
+// An entry that is not chained applies each action on its own.
+func TestUnchainedEntryAppliesEachAction(t *testing.T) {
+	x := newFixture(t)
+	x.runningInstance()
+	res := applyAs[*PlanResult](x, &statepb.ApplyPlan{Now: at(13), Actions: []*statepb.PlanAction{
 		assignAct(wfETL, 1, "extract", 5, nodeB),
 		instanceAct(wfETL, 1, InstanceInProgress, InstanceFailed, "applies"),
 	}})

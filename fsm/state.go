@@ -119,6 +119,11 @@ func (s *State) ActiveInstances(ws WatchSet) []*statepb.Instance {
 	return out
 }
 
+// HasUnfinished reports whether the workflow has an unfinished instance.
+func (s *State) HasUnfinished(ws WatchSet, workflowID string) bool {
+	return s.first(ws, tableInstances, "active_prefix", workflowID) != nil
+}
+
 // Step returns one step of an instance, or nil.
 func (s *State) Step(ws WatchSet, workflowID string, instanceID int64, stepID string) *statepb.Step {
 	st, _ := s.first(ws, tableSteps, "id", workflowID, instanceID, stepID).(*statepb.Step)

@@ -144,9 +144,9 @@ func (l *Leader) Run(ctx context.Context) {
 		}
 		var out Output
 		var carry []*pendingResult
-		chained := false
+		chained, unchecked := false, 0
 		if speculate != nil {
-			out, carry = l.planAhead(speculate.Speculate(), in, inbox.take())
+			out, carry, unchecked = l.planAhead(speculate.Speculate(), in, inbox.take())
 			chained = true
 		} else {
 			in.State = l.State.State()
@@ -160,7 +160,12 @@ func (l *Leader) Run(ctx context.Context) {
 		if !trig.at.IsZero() && (out.WakeAt.IsZero() || trig.at.Add(triggersRefresh).Before(out.WakeAt)) {
 			out.WakeAt = trig.at.Add(triggersRefresh)
 		}
-		failed, complete := l.commit(ctx, now, out.Actions, carry, chained)
+		planned := l.Now()
+		failed, complete := l.commit(ctx, out.Actions, carry, chained, unchecked)
+		if n := len(out.Actions) + len(carry); n > 0 && l.Log.Enabled(ctx, slog.LevelDebug) {
+			l.Log.Debug("planning round", "actions", len(out.Actions), "results", len(carry),
+				"plan", planned.Sub(now), "commit", l.Now().Sub(planned), "failed", failed)
+		}
 		if !complete {
 			// What the memo assumed was committed is not, or not all.
 			trig = triggerMemo{}
@@ -204,8 +209,10 @@ func (l *Leader) Run(ctx context.Context) {
 // the inbox (those the state refuses are answered now: they are fenced and
 // need no entry), then passes of planning, each on the state the previous
 // ones leave, while they start work a further pass can plan. It returns the
-// actions that apply, in order, and the results they were planned on.
-func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult) (Output, []*pendingResult) {
+// actions, in order, the results they were planned on, and how many of the
+// actions, at the end, are a last pass that was not applied to the
+// speculation: nothing plans on it, so only the entry applies it.
+func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult) (Output, []*pendingResult, int) {
 	var carry []*pendingResult
 	if len(taken) > 0 {
 		rs := make([]*statepb.ReportResult, len(taken))
@@ -237,15 +244,19 @@ func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult
 		if out.WakeAt.IsZero() || (!o.WakeAt.IsZero() && o.WakeAt.Before(out.WakeAt)) {
 			out.WakeAt = o.WakeAt
 		}
+		// A round that fills an entry commits it first: planning further
+		// on would only delay that commit.
+		if pass == maxPasses-1 || !opensWork(o.Actions) || len(out.Actions)+len(o.Actions) >= maxActionsPerEntry {
+			out.Actions = append(out.Actions, o.Actions...)
+			return out, carry, len(o.Actions)
+		}
 		applied := sp.Plan(ts, o.Actions)
 		out.Actions = append(out.Actions, applied...)
-		// A round that already fills an entry commits it first: planning
-		// further on would only delay that commit.
-		if !opensWork(applied) || len(out.Actions) >= maxActionsPerEntry {
+		if !opensWork(applied) {
 			break
 		}
 	}
-	return out, carry
+	return out, carry, 0
 }
 
 // opensWork reports whether actions may let a further pass plan more at
@@ -266,22 +277,45 @@ func opensWork(actions []*statepb.PlanAction) bool {
 	return false
 }
 
+// Proposer is an Applier that can have several entries in flight: the
+// function ProposePlan returns waits for one entry's outcome.
+type Proposer interface {
+	ProposePlan(ctx context.Context, plan *statepb.ApplyPlan) func() (*fsm.PlanResult, error)
+}
+
 // commit applies a round's actions, in entries of at most
 // maxActionsPerEntry; the first also carries the results the round was
-// planned on, whose senders are answered once it committed. It reports
+// planned on, whose senders are answered once it committed. The last
+// unchecked actions are a pass the speculation did not check. Each entry
+// is stamped with the time it is proposed, so what it records (an instance
+// starting, an attempt placed) is dated no earlier than that, however long
+// the round took to plan or its earlier entries to commit. It reports
 // whether an entry failed, and whether every action applied.
-func (l *Leader) commit(ctx context.Context, now time.Time, actions []*statepb.PlanAction, carry []*pendingResult, chained bool) (failed, complete bool) {
-	ts := timestamppb.New(now)
+//
+// An entry waits for the one before it while that one may drop what
+// follows (its results refused, a checked action not applying). Entries
+// holding only unchecked actions depend on nothing but those before them
+// having applied, so once those have, they are proposed together and
+// replicate while the leader applies the first of them: a cron storm's
+// fires, or a large fan-out's placements, commit at the pace of the disk
+// and the followers, not of the leader's apply.
+func (l *Leader) commit(ctx context.Context, actions []*statepb.PlanAction, carry []*pendingResult, chained bool, unchecked int) (failed, complete bool) {
 	complete = true
-	for start := 0; start < len(actions) || (start == 0 && len(carry) > 0); start += maxActionsPerEntry {
-		end := min(start+maxActionsPerEntry, len(actions))
-		plan := &statepb.ApplyPlan{Now: ts, Actions: actions[start:end], Chained: chained}
-		if start == 0 && len(carry) > 0 {
+	tail := len(actions) - unchecked
+	entry := func(start, end int) *statepb.ApplyPlan {
+		plan := &statepb.ApplyPlan{Now: timestamppb.New(l.Now()), Actions: actions[start:end], Chained: chained}
+		if chained && end > tail {
+			plan.Unchecked = int32(end - max(start, tail))
+		}
+		if start == 0 {
 			for _, p := range carry {
 				plan.Results = append(plan.Results, p.r)
 			}
 		}
-		res, err := l.Apply.ApplyPlan(ctx, plan)
+		return plan
+	}
+	// done takes one entry's outcome and reports whether to go on.
+	done := func(start, end int, res *fsm.PlanResult, err error) bool {
 		if start == 0 && len(carry) > 0 {
 			if err != nil {
 				for _, p := range carry {
@@ -295,20 +329,50 @@ func (l *Leader) commit(ctx context.Context, now time.Time, actions []*statepb.P
 			if ctx.Err() == nil {
 				l.Log.Warn("apply plan failed; retrying", "err", err)
 			}
-			return true, false
+			failed, complete = true, false
+			return false
 		}
 		if res.Dropped {
 			// A result was fenced after all, or an action did not apply;
 			// the rest of the plan assumed them. The state changed, so the
 			// next round replans.
-			return false, false
+			complete = false
+			return false
 		}
 		if res.Skipped > 0 {
 			complete = false
 		}
 		l.pokeAssigned(ctx, actions[start:end])
+		return true
 	}
-	return false, complete
+	proposer, _ := l.Apply.(Proposer)
+	start := 0
+	for ; start < len(actions) || (start == 0 && len(carry) > 0); start += maxActionsPerEntry {
+		if proposer != nil && chained && start >= tail && (start > 0 || len(carry) == 0) {
+			break
+		}
+		end := min(start+maxActionsPerEntry, len(actions))
+		res, err := l.Apply.ApplyPlan(ctx, entry(start, end))
+		if !done(start, end, res, err) {
+			return failed, complete
+		}
+	}
+	type inFlight struct {
+		start, end int
+		wait       func() (*fsm.PlanResult, error)
+	}
+	var flying []inFlight
+	for ; start < len(actions); start += maxActionsPerEntry {
+		end := min(start+maxActionsPerEntry, len(actions))
+		flying = append(flying, inFlight{start, end, proposer.ProposePlan(ctx, entry(start, end))})
+	}
+	for _, f := range flying {
+		res, err := f.wait()
+		if !done(f.start, f.end, res, err) {
+			return failed, complete
+		}
+	}
+	return failed, complete
 }
 
 // prune commits one batch of retention deletions and returns its size.

@@ -1,8 +1,11 @@
 package scheduler
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,9 +26,9 @@ func TestPlanAheadChainsStagesInOneRound(t *testing.T) {
 	    "concurrency": 2, "steps": [{"step": {"id": "work", "type": "NoOp"}}]}}]}}`)
 	l := &Leader{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	in := Input{Now: px.now, Members: px.members, Defs: px.defs}
-	commit := func(out Output, carry []*pendingResult) {
+	commit := func(out Output, carry []*pendingResult, unchecked int) {
 		t.Helper()
-		plan := &statepb.ApplyPlan{Now: timestamppb.New(px.now), Actions: out.Actions, Chained: true}
+		plan := &statepb.ApplyPlan{Now: timestamppb.New(px.now), Actions: out.Actions, Chained: true, Unchecked: int32(unchecked)}
 		for _, p := range carry {
 			plan.Results = append(plan.Results, p.r)
 		}
@@ -44,8 +47,8 @@ func TestPlanAheadChainsStagesInOneRound(t *testing.T) {
 		return out
 	}
 
-	out, _ := l.planAhead(px.f.Speculate(), in, nil)
-	commit(out, nil)
+	out, _, unchecked := l.planAhead(px.f.Speculate(), in, nil)
+	commit(out, nil, unchecked)
 	if n := len(running()); n != 2 {
 		t.Fatalf("after one round %d iteration steps run, want 2 (concurrency 2): the loop step, its children and their steps in one round", n)
 	}
@@ -61,11 +64,11 @@ func TestPlanAheadChainsStagesInOneRound(t *testing.T) {
 	for _, p := range taken {
 		p.inbox = b
 	}
-	out, carry := l.planAhead(px.f.Speculate(), in, taken)
+	out, carry, unchecked := l.planAhead(px.f.Speculate(), in, taken)
 	if len(carry) != 2 {
 		t.Fatalf("%d results carried, want 2", len(carry))
 	}
-	commit(out, carry)
+	commit(out, carry, unchecked)
 	next := running()
 	if len(next) != 2 {
 		t.Fatalf("after the results' round %d steps run, want the next 2 iterations'", len(next))
@@ -135,5 +138,95 @@ func TestSkipTriggersAndEpoch(t *testing.T) {
 	}
 	if fires == 0 {
 		t.Fatal("the due trigger did not fire")
+	}
+}
+
+// recordingApplier applies nothing and records each entry it is given.
+type recordingApplier struct{ plans []*statepb.ApplyPlan }
+
+func (r *recordingApplier) ApplyPlan(_ context.Context, plan *statepb.ApplyPlan) (*fsm.PlanResult, error) {
+	r.plans = append(r.plans, plan)
+	return &fsm.PlanResult{Applied: len(plan.Actions)}, nil
+}
+
+// A round larger than an entry is split; each entry says how many of its
+// actions belong to the unchecked last pass, and is dated when proposed.
+func TestCommitSplitsTheUncheckedTail(t *testing.T) {
+	rec := &recordingApplier{}
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	l := &Leader{Apply: rec, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: func() time.Time { clock = clock.Add(time.Millisecond); return clock }}
+	actions := make([]*statepb.PlanAction, 2*maxActionsPerEntry+500)
+	for i := range actions {
+		actions[i] = &statepb.PlanAction{Action: &statepb.PlanAction_Assign{Assign: &statepb.AssignAttempt{Node: "n1"}}}
+	}
+	unchecked := maxActionsPerEntry + 1000
+	if failed, complete := l.commit(context.Background(), actions, nil, true, unchecked); failed || !complete {
+		t.Fatalf("commit: failed %v, complete %v", failed, complete)
+	}
+	want := []int32{maxActionsPerEntry - 1500, maxActionsPerEntry, 500}
+	if len(rec.plans) != len(want) {
+		t.Fatalf("%d entries, want %d", len(rec.plans), len(want))
+	}
+	for i, p := range rec.plans {
+		if !p.Chained || p.Unchecked != want[i] {
+			t.Errorf("entry %d: chained %v, unchecked %d, want %d", i, p.Chained, p.Unchecked, want[i])
+		}
+		if i > 0 && !p.Now.AsTime().After(rec.plans[i-1].Now.AsTime()) {
+			t.Errorf("entry %d dated %s, not after the previous entry's %s", i, p.Now.AsTime(), rec.plans[i-1].Now.AsTime())
+		}
+	}
+}
+
+// proposingApplier is a recordingApplier that can have entries in flight;
+// log shows when each entry was proposed and when its outcome was taken.
+type proposingApplier struct {
+	recordingApplier
+	log []string
+}
+
+func (p *proposingApplier) ApplyPlan(ctx context.Context, plan *statepb.ApplyPlan) (*fsm.PlanResult, error) {
+	p.log = append(p.log, fmt.Sprint("apply ", len(p.plans)))
+	return p.recordingApplier.ApplyPlan(ctx, plan)
+}
+
+func (p *proposingApplier) ProposePlan(ctx context.Context, plan *statepb.ApplyPlan) func() (*fsm.PlanResult, error) {
+	n := len(p.plans)
+	p.log = append(p.log, fmt.Sprint("propose ", n))
+	res, err := p.recordingApplier.ApplyPlan(ctx, plan)
+	return func() (*fsm.PlanResult, error) {
+		p.log = append(p.log, fmt.Sprint("wait ", n))
+		return res, err
+	}
+}
+
+// Entries that may drop what follows go one at a time; those holding only
+// unchecked actions are proposed together once the ones before them have
+// applied.
+func TestCommitProposesUncheckedEntriesTogether(t *testing.T) {
+	p := &proposingApplier{}
+	l := &Leader{Apply: p, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
+	actions := make([]*statepb.PlanAction, 3*maxActionsPerEntry)
+	for i := range actions {
+		actions[i] = &statepb.PlanAction{Action: &statepb.PlanAction_Assign{Assign: &statepb.AssignAttempt{Node: "n1"}}}
+	}
+	// The first entry has checked actions: the others wait for it.
+	if failed, complete := l.commit(context.Background(), actions, nil, true, 2*maxActionsPerEntry); failed || !complete {
+		t.Fatalf("commit: failed %v, complete %v", failed, complete)
+	}
+	if got, want := strings.Join(p.log, ", "), "apply 0, propose 1, propose 2, wait 1, wait 2"; got != want {
+		t.Fatalf("entries went %s\nwant %s", got, want)
+	}
+	// Every action unchecked and no results: all go together.
+	p.log = nil
+	l.commit(context.Background(), actions, nil, true, len(actions))
+	if got, want := strings.Join(p.log, ", "), "propose 3, propose 4, propose 5, wait 3, wait 4, wait 5"; got != want {
+		t.Fatalf("entries went %s\nwant %s", got, want)
+	}
+	// Not chained (no speculation): one at a time, as before.
+	p.log = nil
+	l.commit(context.Background(), actions[:2*maxActionsPerEntry], nil, false, 0)
+	if got, want := strings.Join(p.log, ", "), "apply 6, apply 7"; got != want {
+		t.Fatalf("unchained entries went %s\nwant %s", got, want)
 	}
 }

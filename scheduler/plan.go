@@ -282,6 +282,8 @@ type round struct {
 	wake       time.Time
 	// Breakpoints per workflow, read once per round.
 	breakpoints map[string][]*statepb.Breakpoint
+	// Workflows whose fired instance this round starts running at once.
+	firedRunning map[string]bool
 }
 
 // nodeConstraints reads a step's evaluated node_constraints: every key must be

@@ -173,6 +173,7 @@ func (r *round) timeTrigger(w *statepb.Workflow, ver *statepb.WorkflowVersion, d
 		r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_FireTrigger{FireTrigger: &statepb.FireTrigger{
 			WorkflowId: w.WorkflowId, TriggerId: id, Version: ver.Version,
 			Scheduled: timestamppb.New(sched), Next: timestamppb.New(next), Start: start,
+			Run: r.runsAtFire(w.WorkflowId),
 		}}})
 		sched = next
 		if sched.Equal(never) {
@@ -180,6 +181,27 @@ func (r *round) timeTrigger(w *statepb.Workflow, ver *statepb.WorkflowVersion, d
 		}
 	}
 	r.wakeAt(trig.FireTime(sched, seed))
+}
+
+// runsAtFire reports whether an instance this round fires may start
+// running in the entry that creates it, rather than wait a round as
+// CREATED for the run strategy to admit it: when nothing else of the
+// workflow is unfinished, every strategy admits it, except
+// STRICT_SEQUENTIAL, which first looks at how the previous instance ended.
+// Only the round's first such instance of a workflow runs; the FSM checks
+// again when it applies the fire.
+func (r *round) runsAtFire(workflowID string) bool {
+	if r.firedRunning[workflowID] || r.in.State.HasUnfinished(nil, workflowID) {
+		return false
+	}
+	if rule, _ := r.strategy(workflowID); rule == workflow.RunStrictSequential {
+		return false
+	}
+	if r.firedRunning == nil {
+		r.firedRunning = map[string]bool{}
+	}
+	r.firedRunning[workflowID] = true
+	return true
 }
 
 // never stands for "no further scheduled time" (a cron expression whose

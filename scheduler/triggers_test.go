@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,5 +136,79 @@ func TestCronStopsWhenTheTriggerGoes(t *testing.T) {
 	px.round()
 	if got := px.fired(); len(got) != 0 {
 		t.Fatalf("fired while disabled: %v", got)
+	}
+}
+
+// A fired instance starts running in the entry that creates it when
+// nothing else of its workflow is unfinished; otherwise, or under
+// STRICT_SEQUENTIAL, it waits as CREATED for its run strategy. When the
+// state changed between planning and applying, the FSM keeps it waiting.
+func TestFiredInstanceRunsAtOnceWhenItsStrategyAdmitsIt(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	statuses := func(px *planFixture) string {
+		var out []string
+		for _, inst := range px.f.State().Instances(nil, px.wf, 0) {
+			out = append([]string{fmt.Sprintf("%d:%s", inst.InstanceId, inst.Status)}, out...)
+		}
+		return strings.Join(out, " ")
+	}
+	firesOnly := func(px *planFixture) []*statepb.PlanAction {
+		var fires []*statepb.PlanAction
+		for _, a := range Plan(Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs}).Actions {
+			if a.GetFireTrigger() != nil {
+				fires = append(fires, a)
+			}
+		}
+		return fires
+	}
+
+	// Nothing else unfinished: the first of the round's fires runs, with
+	// the entry's time as its start; the catch-up fire after it waits.
+	px := triggerFixture(t, everyFiveSeconds)
+	px.round()
+	px.now = base.Add(7 * time.Second)
+	fires := firesOnly(px)
+	if len(fires) != 2 || !fires[0].GetFireTrigger().Run || fires[1].GetFireTrigger().Run {
+		t.Fatalf("fires %v: want two, only the first to run", fires)
+	}
+	px.apply(&statepb.ApplyPlan{Now: px.ts(), Actions: fires})
+	if got := statuses(px); got != "1:IN_PROGRESS 2:CREATED" {
+		t.Fatalf("after the fires: %s", got)
+	}
+	if inst := px.f.State().Instance(nil, px.wf, 1); !inst.StartTime.AsTime().Equal(px.now) {
+		t.Fatalf("start time %v, want the entry's %v", inst.StartTime.AsTime(), px.now)
+	}
+
+	// An instance already unfinished: the fire waits for the strategy.
+	px = triggerFixture(t, everyFiveSeconds)
+	px.round()
+	px.apply(&statepb.StartInstance{WorkflowId: px.wf, WorkflowVersion: 1, Now: px.ts()})
+	px.now = base.Add(time.Second)
+	if fires := firesOnly(px); len(fires) != 1 || fires[0].GetFireTrigger().Run {
+		t.Fatalf("fires %v: want one that waits", fires)
+	}
+
+	// Planned to run, but an instance started before the fire applied.
+	px = triggerFixture(t, everyFiveSeconds)
+	px.round()
+	px.now = base.Add(time.Second)
+	fires = firesOnly(px)
+	if len(fires) != 1 || !fires[0].GetFireTrigger().Run {
+		t.Fatalf("fires %v: want one to run", fires)
+	}
+	px.apply(&statepb.StartInstance{WorkflowId: px.wf, WorkflowVersion: 1, Now: px.ts()})
+	px.apply(&statepb.ApplyPlan{Now: px.ts(), Actions: fires})
+	if got := statuses(px); got != "1:CREATED 2:CREATED" {
+		t.Fatalf("a fire planned to run after another start applied: %s", got)
+	}
+
+	// STRICT_SEQUENTIAL looks at the previous instance first.
+	px = triggerFixture(t, `{"properties": {"run_strategy": "STRICT_SEQUENTIAL"}, "workflow": {"id": "tick",
+	  "time_triggers": [{"type": "CRON", "cron": "*/5 * * * * ? *"}],
+	  "steps": [{"step": {"id": "a", "type": "NoOp"}}]}}`)
+	px.round()
+	px.now = base.Add(time.Second)
+	if fires := firesOnly(px); len(fires) != 1 || fires[0].GetFireTrigger().Run {
+		t.Fatalf("STRICT_SEQUENTIAL fires %v: want one that waits", fires)
 	}
 }

@@ -2660,7 +2660,13 @@ type ApplyPlan struct {
 	// ones leave (so one entry starts a foreach iteration, places its step and
 	// ends it), and the leader checked each applies. The FSM applies them in
 	// order and stops at the first that does not: what follows assumed it.
-	Chained       bool `protobuf:"varint,4,opt,name=chained,proto3" json:"chained,omitempty"`
+	Chained bool `protobuf:"varint,4,opt,name=chained,proto3" json:"chained,omitempty"`
+	// With chained, the last unchecked actions are a final pass the leader
+	// planned on the state the others leave but did not check: like the
+	// actions of an unchained plan, one that does not apply is skipped and
+	// the rest still apply. Speculating that pass would only have told which
+	// of them apply, at the cost of applying each twice.
+	Unchecked     int32 `protobuf:"varint,5,opt,name=unchecked,proto3" json:"unchecked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2721,6 +2727,13 @@ func (x *ApplyPlan) GetChained() bool {
 		return x.Chained
 	}
 	return false
+}
+
+func (x *ApplyPlan) GetUnchecked() int32 {
+	if x != nil {
+		return x.Unchecked
+	}
+	return 0
 }
 
 // PlanAction is one scheduling decision.
@@ -3294,13 +3307,18 @@ func (x *SetTrigger) GetSkipped() int64 {
 // trigger to the following one, in one entry. It applies only while the
 // trigger's next scheduled time is this one, so no time fires twice.
 type FireTrigger struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
-	TriggerId     string                 `protobuf:"bytes,2,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
-	Version       int64                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
-	Scheduled     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=scheduled,proto3" json:"scheduled,omitempty"`
-	Next          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=next,proto3" json:"next,omitempty"`
-	Start         *StartInstance         `protobuf:"bytes,6,opt,name=start,proto3" json:"start,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	TriggerId  string                 `protobuf:"bytes,2,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	Version    int64                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	Scheduled  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=scheduled,proto3" json:"scheduled,omitempty"`
+	Next       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=next,proto3" json:"next,omitempty"`
+	Start      *StartInstance         `protobuf:"bytes,6,opt,name=start,proto3" json:"start,omitempty"`
+	// run: the leader found nothing else of the workflow unfinished, so its
+	// run strategy admits the instance at once; it starts IN_PROGRESS in this
+	// entry instead of waiting a round as CREATED. Applied only if that still
+	// holds when the entry applies.
+	Run           bool `protobuf:"varint,7,opt,name=run,proto3" json:"run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3377,6 +3395,13 @@ func (x *FireTrigger) GetStart() *StartInstance {
 	return nil
 }
 
+func (x *FireTrigger) GetRun() bool {
+	if x != nil {
+		return x.Run
+	}
+	return false
+}
+
 // DeleteTrigger drops a trigger the active version no longer has.
 type DeleteTrigger struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3448,7 +3473,11 @@ type StartChild struct {
 	Steps                []*StepSeed       `protobuf:"bytes,10,rep,name=steps,proto3" json:"steps,omitempty"`
 	Detached             bool              `protobuf:"varint,11,opt,name=detached,proto3" json:"detached,omitempty"`
 	// while: the loop params the new iteration starts with.
-	LoopValues    map[string]*Param `protobuf:"bytes,12,rep,name=loop_values,json=loopValues,proto3" json:"loop_values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	LoopValues map[string]*Param `protobuf:"bytes,12,rep,name=loop_values,json=loopValues,proto3" json:"loop_values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// run: the child starts IN_PROGRESS in this entry. Iterations of a
+	// foreach or while are paced by their loop step, not by a run strategy,
+	// so the leader sets it for them and they need no round as CREATED.
+	Run           bool `protobuf:"varint,13,opt,name=run,proto3" json:"run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3565,6 +3594,13 @@ func (x *StartChild) GetLoopValues() map[string]*Param {
 		return x.LoopValues
 	}
 	return nil
+}
+
+func (x *StartChild) GetRun() bool {
+	if x != nil {
+		return x.Run
+	}
+	return false
 }
 
 // AssignAttempt places a new attempt of a step on a node. Its generation is the
@@ -4256,12 +4292,13 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"executions\x1aQ\n" +
 	"\fOutputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xc1\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xdf\x01\n" +
 	"\tApplyPlan\x12,\n" +
 	"\x03now\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x124\n" +
 	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\x126\n" +
 	"\aresults\x18\x03 \x03(\v2\x1c.baton.state.v1.ReportResultR\aresults\x12\x18\n" +
-	"\achained\x18\x04 \x01(\bR\achained\"\xe0\x06\n" +
+	"\achained\x18\x04 \x01(\bR\achained\x12\x1c\n" +
+	"\tunchecked\x18\x05 \x01(\x05R\tunchecked\"\xe0\x06\n" +
 	"\n" +
 	"PlanAction\x127\n" +
 	"\x06assign\x18\x01 \x01(\v2\x1d.baton.state.v1.AssignAttemptH\x00R\x06assign\x12@\n" +
@@ -4321,7 +4358,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x12\n" +
 	"\x04spec\x18\x04 \x01(\tR\x04spec\x12.\n" +
 	"\x04next\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04next\x12\x18\n" +
-	"\askipped\x18\x06 \x01(\x03R\askipped\"\x86\x02\n" +
+	"\askipped\x18\x06 \x01(\x03R\askipped\"\x98\x02\n" +
 	"\vFireTrigger\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1d\n" +
@@ -4330,12 +4367,13 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x128\n" +
 	"\tscheduled\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tscheduled\x12.\n" +
 	"\x04next\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04next\x123\n" +
-	"\x05start\x18\x06 \x01(\v2\x1d.baton.state.v1.StartInstanceR\x05start\"O\n" +
+	"\x05start\x18\x06 \x01(\v2\x1d.baton.state.v1.StartInstanceR\x05start\x12\x10\n" +
+	"\x03run\x18\a \x01(\bR\x03run\"O\n" +
 	"\rDeleteTrigger\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1d\n" +
 	"\n" +
-	"trigger_id\x18\x02 \x01(\tR\ttriggerId\"\xdb\x05\n" +
+	"trigger_id\x18\x02 \x01(\tR\ttriggerId\"\xed\x05\n" +
 	"\n" +
 	"StartChild\x12,\n" +
 	"\x12parent_workflow_id\x18\x01 \x01(\tR\x10parentWorkflowId\x12,\n" +
@@ -4353,7 +4391,8 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	" \x03(\v2\x18.baton.state.v1.StepSeedR\x05steps\x12\x1a\n" +
 	"\bdetached\x18\v \x01(\bR\bdetached\x12K\n" +
 	"\vloop_values\x18\f \x03(\v2*.baton.state.v1.StartChild.LoopValuesEntryR\n" +
-	"loopValues\x1aP\n" +
+	"loopValues\x12\x10\n" +
+	"\x03run\x18\r \x01(\bR\x03run\x1aP\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\x1aT\n" +
