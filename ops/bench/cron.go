@@ -88,6 +88,10 @@ func (w Cron) Run(ctx context.Context, env *Env) (*Result, error) {
 	}
 	stop := env.Profile(ctx)
 	defer stop()
+	// The commit index of the node the clients talk to, polled through the
+	// storm, dates the entry that started each fired instance.
+	commits := watchCommits(ctx, []statusSource{{"target", env.API, func() bool { return true }}})
+	defer commits.stop()
 	if err := sleepCtx(ctx, time.Until(due.Add(2*time.Second))); err != nil {
 		return nil, err
 	}
@@ -101,6 +105,7 @@ func (w Cron) Run(ctx context.Context, env *Env) (*Result, error) {
 		lags       []time.Duration
 		duplicated int
 		readErrs   errorCounter
+		fired      = make([]int64, n) // schedule -> its instance's id, once started
 	)
 	missing := make([]int, n)
 	for i := range missing {
@@ -120,14 +125,14 @@ func (w Cron) Run(ctx context.Context, env *Env) (*Result, error) {
 				stillMu.Unlock()
 				return nil
 			}
-			count, started := 0, time.Time{}
+			count, started, id := 0, time.Time{}, int64(0)
 			for _, inst := range res.Msg.Instances {
 				if !strings.HasPrefix(inst.RequestId, "trigger:") {
 					continue
 				}
 				count++
 				if inst.StartTime != nil && (started.IsZero() || inst.StartTime.AsTime().Before(started)) {
-					started = inst.StartTime.AsTime()
+					started, id = inst.StartTime.AsTime(), inst.InstanceId
 				}
 			}
 			if started.IsZero() {
@@ -137,6 +142,7 @@ func (w Cron) Run(ctx context.Context, env *Env) (*Result, error) {
 				return nil
 			}
 			mu.Lock()
+			fired[i] = id
 			lags = append(lags, started.Sub(due))
 			if count > 1 {
 				duplicated += count - 1
@@ -157,6 +163,10 @@ func (w Cron) Run(ctx context.Context, env *Env) (*Result, error) {
 		}
 	}
 	stop()
+	commitLags, placeLags, unknown, err := w.commitLags(ctx, env, ids, fired, due, commits)
+	if err != nil {
+		return nil, err
+	}
 	res := &Result{}
 	if len(lags) == 0 {
 		return nil, fmt.Errorf("none of the %d schedules fired within %s of %s (read errors: %v)", n, w.wait(), due.UTC().Format(time.RFC3339), readErrs.err())
@@ -165,6 +175,18 @@ func (w Cron) Run(ctx context.Context, env *Env) (*Result, error) {
 	res.addMs("lag_ms_p50", percentile(lags, 0.5), "due second to the fired instance starting (leader's clock), median")
 	res.addMs("lag_ms_p99", percentile(lags, 0.99), "the same, 99th percentile")
 	res.addMs("lag_ms_max", lags[len(lags)-1], "the same, latest")
+	if len(commitLags) > 0 {
+		sortDurations(commitLags)
+		res.addMs("commit_lag_ms_p50", percentile(commitLags, 0.5), "due second to the Raft commit of the entry that started the fired instance (the target's commit index polled every 2 ms), median")
+		res.addMs("commit_lag_ms_p99", percentile(commitLags, 0.99), "the same, 99th percentile")
+		res.addMs("commit_lag_ms_max", commitLags[len(commitLags)-1], "the same, latest")
+		sortDurations(placeLags)
+		res.addMs("step_lag_ms_p50", percentile(placeLags, 0.5), "due second to the fired instance's first step placed on a node (leader's clock), median")
+		res.addMs("step_lag_ms_p99", percentile(placeLags, 0.99), "the same, 99th percentile")
+	}
+	if unknown > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("the commit of %d started instances could not be dated (their timeline, or the commit index, was not read)", unknown))
+	}
 	res.add("missed", float64(len(missing)), "", fmt.Sprintf("schedules with no started instance %s after the due second", w.wait()))
 	res.add("duplicated", float64(duplicated), "", "extra instances for a schedule that fires once")
 	res.add("push_s", round3(pushed.Sub(t).Seconds()), "s", "time to push the workflows with their triggers")
@@ -178,6 +200,66 @@ func (w Cron) Run(ctx context.Context, env *Env) (*Result, error) {
 		res.problemf("%d schedule fires created more than one instance", duplicated)
 	}
 	return res, nil
+}
+
+// commitLags dates the commit of each fired instance's start: the Raft
+// index on its IN_PROGRESS timeline event, and when the watch first saw
+// that index committed. The leader stamps an entry when it proposes it, so
+// the start time an instance records may precede its commit; this is the
+// moment the start was durable. It returns how many could not be dated.
+//
+// It also returns, from the same timelines, the due second to each
+// instance's first step being placed on a node.
+func (Cron) commitLags(ctx context.Context, env *Env, ids []string, fired []int64, due time.Time, commits *commitWatch) (committed, placed []time.Duration, unknown int, err error) {
+	var mu sync.Mutex
+	err = parallel(ctx, len(ids), pushers, func(i int) error {
+		if fired[i] == 0 {
+			return nil
+		}
+		index, step, err := startTimeline(ctx, env.API, ids[i], fired[i])
+		var at time.Time
+		ok := false
+		if err == nil {
+			at, ok = commits.committedAt(index)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !ok {
+			unknown++
+			return nil
+		}
+		committed = append(committed, at.Sub(due))
+		placed = append(placed, step.Sub(due))
+		return nil
+	})
+	return committed, placed, unknown, err
+}
+
+// startTimeline reads an instance's timeline up to its first step being
+// placed, and returns the Raft index of the entry that set the instance
+// IN_PROGRESS and the time of that placement (leader's clock).
+func startTimeline(ctx context.Context, c *Client, workflowID string, instanceID int64) (uint64, time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	stream, err := c.Instances.Watch(ctx, connect.NewRequest(&instancev1.WatchRequest{WorkflowId: workflowID, InstanceId: instanceID}))
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	defer stream.Close()
+	var index uint64
+	for stream.Receive() {
+		ev := stream.Msg().Event
+		if ev.StepId == "" && ev.Status == "IN_PROGRESS" {
+			index = ev.Index
+		}
+		if ev.StepId != "" && ev.Status == "RUNNING" && index != 0 {
+			return index, ev.Time.AsTime(), nil
+		}
+	}
+	if err := stream.Err(); err != nil {
+		return 0, time.Time{}, err
+	}
+	return 0, time.Time{}, fmt.Errorf("instance %s/%d: no IN_PROGRESS event followed by a step placed", workflowID, instanceID)
 }
 
 // pushAll pushes n definitions, pushers at a time.

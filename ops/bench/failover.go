@@ -32,9 +32,6 @@ type Failover struct {
 }
 
 const (
-	// commitPoll is how often the failover workload asks each node for its
-	// commit index around the kill.
-	commitPoll = 2 * time.Millisecond
 	// startGiveUp bounds how long one start of the steady load is retried
 	// (with its request id) before it counts as not acknowledged.
 	startGiveUp = 30 * time.Second
@@ -158,7 +155,7 @@ func (w Failover) Run(ctx context.Context, env *Env) (*Result, error) {
 	if err := sleepCtx(ctx, w.Warmup-time.Second); err != nil {
 		return nil, err
 	}
-	watch := watchCommits(ctx, cl.Running())
+	watch := watchCommits(ctx, agentSources(cl.Running()))
 	defer watch.stop()
 	if err := sleepCtx(ctx, min(time.Second, w.Warmup)); err != nil {
 		return nil, err
@@ -311,106 +308,6 @@ func (w Failover) Run(ctx context.Context, env *Env) (*Result, error) {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d starts were never acknowledged, e.g.: %v", n, unacked.err()))
 	}
 	return res, nil
-}
-
-// commitEvent is an observation that the cluster's highest commit index
-// grew.
-type commitEvent struct {
-	at    time.Time
-	index uint64
-	term  uint64
-	node  string
-}
-
-// commitWatch asks every node for its status every commitPoll and records
-// each time the highest commit index any node reports grows. A node's
-// status answer is taken as the time of the commit it reports, so times
-// are late by at most one poll interval plus one round trip.
-type commitWatch struct {
-	mu       sync.Mutex
-	maxIndex uint64
-	maxTerm  uint64
-	events   []commitEvent
-
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-func watchCommits(ctx context.Context, agents []*Agent) *commitWatch {
-	ctx, cancel := context.WithCancel(ctx)
-	w := &commitWatch{cancel: cancel}
-	for _, a := range agents {
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			c := a.Client()
-			for ctx.Err() == nil && a.Running() {
-				t := time.Now()
-				sctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-				st, err := c.Status(sctx)
-				cancel()
-				if err == nil {
-					w.observe(time.Now(), st.CommitIndex, st.Term, a.Name)
-				}
-				_ = sleepCtx(ctx, commitPoll-time.Since(t))
-			}
-		}()
-	}
-	return w
-}
-
-func (w *commitWatch) observe(at time.Time, index, term uint64, node string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if term > w.maxTerm {
-		w.maxTerm = term
-	}
-	if index > w.maxIndex {
-		w.maxIndex = index
-		w.events = append(w.events, commitEvent{at, index, term, node})
-	}
-}
-
-// snapshot returns the highest term and commit index seen so far.
-func (w *commitWatch) snapshot() (term, index uint64) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.maxTerm, w.maxIndex
-}
-
-// around waits for the first commit of a term after killTerm and returns
-// it with the last commit seen before the kill.
-func (w *commitWatch) around(ctx context.Context, killed time.Time, killTerm uint64, timeout time.Duration) (before, after commitEvent, err error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		w.mu.Lock()
-		var haveBefore, haveAfter bool
-		for _, e := range w.events {
-			if !e.at.After(killed) {
-				before, haveBefore = e, true
-			} else if e.term > killTerm && !haveAfter {
-				after, haveAfter = e, true
-			}
-		}
-		w.mu.Unlock()
-		if haveAfter {
-			if !haveBefore {
-				return before, after, errors.New("no commit was seen in the second before the kill; is the load running?")
-			}
-			return before, after, nil
-		}
-		if time.Now().After(deadline) {
-			return before, after, fmt.Errorf("no commit of a term after %d within %s of the kill", killTerm, timeout)
-		}
-		if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
-			return before, after, err
-		}
-	}
-}
-
-func (w *commitWatch) stop() {
-	w.cancel()
-	w.wg.Wait()
 }
 
 type pendingStart struct {
