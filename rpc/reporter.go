@@ -2,26 +2,26 @@ package rpc
 
 import (
 	"context"
-	"net/http"
 
 	"connectrpc.com/connect"
 
 	"github.com/batonhq/baton/fsm/statepb"
 	clusterv1 "github.com/batonhq/baton/rpc/gen/baton/cluster/v1"
-	"github.com/batonhq/baton/rpc/gen/baton/cluster/v1/clusterv1connect"
 )
 
 // Reporter is a node's client of the leader: it sends attempt results and
-// fetches assignments through this node's own API, which forwards them to
-// whichever node leads at the time.
+// fetches assignments through this node's own API handlers, which forward
+// them to whichever node leads at the time.
 type Reporter struct {
-	client clusterv1connect.ClusterServiceClient
+	client *clusterService
 }
 
-// NewReporter returns a Reporter for the API at baseURL.
-func NewReporter(baseURL string) *Reporter {
-	hc := &http.Client{Transport: PeerTransport()}
-	return &Reporter{client: clusterv1connect.NewClusterServiceClient(hc, baseURL)}
+// LocalReporter returns a Reporter for the worker in this server's process:
+// it calls the API's handlers directly, so a result takes no loopback HTTP
+// hop before it is forwarded to the leader or, on the leader, handed to the
+// scheduling loop.
+func (s *Server) LocalReporter() *Reporter {
+	return &Reporter{client: &clusterService{s}}
 }
 
 // ReportResult implements scheduler.Reporter.

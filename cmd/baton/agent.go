@@ -573,11 +573,12 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 		limits.MaxSteps = cfg.MaxWorkflowSteps
 	}
 	worker := &scheduler.Worker{
-		Node: cfg.Node, State: state, Reporter: rpc.NewReporter(apiURL), Data: data,
+		Node: cfg.Node, State: state, Data: data,
 		Now: time.Now, Log: log.With("component", "worker"), HTTPAllowHosts: cfg.HTTPAllowHosts,
 		Incarnation: incarnation,
 	}
 	srv = &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log, Worker: worker, Profiling: cfg.EnablePprof, Results: results}
+	worker.Reporter = srv.LocalReporter()
 	close(nodeReady)
 	httpSrv := &http.Server{Handler: srv.Handler(), Protocols: rpc.Protocols(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
