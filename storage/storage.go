@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 )
 
 // Dir is an agent's data directory.
@@ -49,6 +50,11 @@ func (d Dir) SerfSnapshot() string { return filepath.Join(d.Path, "serf", "local
 // AttemptsDir holds one folder per attempt run on this node.
 func (d Dir) AttemptsDir() string { return filepath.Join(d.Path, "attempts") }
 
+// logCacheEntries is how many of the newest log entries are kept in memory:
+// twice Raft's 64 entries per append. An entry holds at most 2,000 plan
+// actions (about 600 KB for cron fires), so the cache stays under ~80 MB.
+const logCacheEntries = 128
+
 // RaftStores are the log, stable and snapshot stores of one node.
 type RaftStores struct {
 	Log       raft.LogStore
@@ -60,7 +66,13 @@ type RaftStores struct {
 // OpenRaftStores opens the bolt log/stable store and the file snapshot store,
 // keeping `retain` snapshots.
 func (d Dir) OpenRaftStores(retain int, logOutput *os.File) (*RaftStores, error) {
-	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(d.RaftDir(), "raft.db")})
+	// Without the freelist written on every commit, each append flushes
+	// fewer pages; bolt rebuilds the freelist when it opens the file, which
+	// snapshots and trailing_logs keep small.
+	bolt, err := raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(d.RaftDir(), "raft.db"),
+		BoltOptions: &bbolt.Options{NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open raft log %s: %w", filepath.Join(d.RaftDir(), "raft.db"), err)
 	}
@@ -69,7 +81,14 @@ func (d Dir) OpenRaftStores(retain int, logOutput *os.File) (*RaftStores, error)
 		_ = bolt.Close()
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}
-	return &RaftStores{Log: bolt, Stable: bolt, Snapshots: snaps, bolt: bolt}, nil
+	// The newest entries stay in memory: a leader sends each one to every
+	// follower, and reading it back from bolt would decode it again each time.
+	cached, err := raft.NewLogCache(logCacheEntries, bolt)
+	if err != nil {
+		_ = bolt.Close()
+		return nil, fmt.Errorf("raft log cache: %w", err)
+	}
+	return &RaftStores{Log: cached, Stable: bolt, Snapshots: snaps, bolt: bolt}, nil
 }
 
 // Close closes the bolt database.
