@@ -434,14 +434,13 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		started = inst.StartTime.AsTime()
 	}
 
-	steps := map[string]*statepb.Step{}
-	for _, st := range r.in.State.Steps(nil, inst.WorkflowId, inst.InstanceId) {
-		steps[st.StepId] = st
-	}
+	list := r.in.State.Steps(nil, inst.WorkflowId, inst.InstanceId)
+	steps := make(map[string]*statepb.Step, len(list))
 	// cur tracks each step's status as this round leaves it.
-	cur := map[string]string{}
-	for id, st := range steps {
-		cur[id] = st.Status
+	cur := make(map[string]string, len(list))
+	for _, st := range list {
+		steps[st.StepId] = st
+		cur[st.StepId] = st.Status
 	}
 
 	if t := def.Workflow.Timeout; t != nil && (t.Duration > 0 || t.Expr() != "") {
