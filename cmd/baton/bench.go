@@ -103,6 +103,9 @@ ack_ms_max, starts, errors, elapsed_s (first start sent to last answer).`,
 		Use:   "foreach [--iterations N] [--concurrency C]",
 		Short: "One foreach of N NoOp iterations, C at a time: makespan_s, iterations_per_s, leader_rss_mb",
 		Long: `One instance whose foreach step runs N NoOp iterations, at most C at once.
+One loop runs at most 25,000 iterations; above that an outer foreach runs
+N/25,000 (rounded up) inner ones at once, each with an equal share of N and
+of C, so N must divide evenly (100000 runs 4 loops of 25,000).
 Figures: makespan_s (the instance's start to end, leader's clock),
 iterations_per_s (N / makespan_s), leader_rss_mb (peak resident memory of
 the leader process; only with --local, null against --address).`,

@@ -34,6 +34,7 @@ func TestCheckRefusesBadParameters(t *testing.T) {
 		{Starts{Rate: 0.5, Duration: time.Second}, 1, "sends no start"},
 		{Foreach{Iterations: 0, Concurrency: 1}, 1, "--iterations 0"},
 		{Foreach{Iterations: 10, Concurrency: 0}, 1, "--concurrency 0"},
+		{Foreach{Iterations: 100001, Concurrency: 10}, 1, "want a multiple of 5"},
 		{Failover{}, 0, "failover needs --local N (N ≥ 3)"},
 		{Failover{}, 2, "failover needs --local 3 or more, got 2"},
 		{Failover{Rate: -5}, 3, "--rate -5"},
@@ -90,6 +91,25 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
+// Above one loop's limit the iterations are split evenly between inner
+// loops that share the concurrency.
+func TestForeachShape(t *testing.T) {
+	for _, c := range []struct{ n, conc, outer, inner, innerConc int }{
+		{10000, 1000, 1, 10000, 1000},
+		{25000, 1000, 1, 25000, 1000},
+		{100000, 1000, 4, 25000, 250},
+		{50000, 1, 2, 25000, 1},
+	} {
+		o, i, ic := foreachShape(c.n, c.conc)
+		if o != c.outer || i != c.inner || ic != c.innerConc {
+			t.Errorf("foreachShape(%d, %d) = %d, %d, %d; want %d, %d, %d", c.n, c.conc, o, i, ic, c.outer, c.inner, c.innerConc)
+		}
+	}
+	if def := foreachDefinition("f", 100000, 1000); !strings.Contains(def, `"id":"outer"`) || !strings.Contains(def, "Util.intsBetween(0, 25000, 1)") {
+		t.Errorf("100,000 iterations: %s", def)
+	}
+}
+
 func TestDefinitionsAreValid(t *testing.T) {
 	due := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
 	limits := workflow.DefaultLimits()
@@ -98,6 +118,7 @@ func TestDefinitionsAreValid(t *testing.T) {
 		"chain":           chainDefinition("c", 1000),
 		"one":             oneStepDefinition("o"),
 		"foreach":         foreachDefinition("f", 10000, 1000),
+		"foreach-nested":  foreachDefinition("f", 100000, 1000),
 		"cron":            cronDefinition("t", &due),
 		"cron-no-trigger": cronDefinition("t", nil),
 		"failover":        failoverDefinition("x", "/tmp/some dir/ledger", 200*time.Millisecond),

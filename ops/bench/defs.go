@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/batonhq/baton/workflow"
 )
 
 // The workloads' workflow definitions, in Maestro's format.
@@ -65,16 +67,36 @@ func oneStepDefinition(id string) string {
 
 // foreachDefinition is one foreach over the integers 0..n-1 running a NoOp
 // step per iteration, at most concurrency iterations at once.
+//
+// One loop runs at most workflow.MaxIterations iterations, so above that the
+// iterations are split evenly between that many inner loops, run at once by
+// an outer foreach, and the concurrency between them (foreachShape).
 func foreachDefinition(id string, n, concurrency int) string {
-	loop := map[string]any{
-		"id":          "loop",
-		"concurrency": concurrency,
-		"params": map[string]any{"loop_params": map[string]any{"type": "MAP", "value": map[string]any{
-			"i": map[string]any{"type": "LONG_ARRAY", "expression": fmt.Sprintf("Util.intsBetween(0, %d, 1)", n)},
-		}}},
-		"steps": []defWrap{{Step: defStep{ID: "work", Type: "NoOp"}}},
+	outer, inner, innerConc := foreachShape(n, concurrency)
+	loop := func(id, param string, n, concurrency int, steps any) map[string]any {
+		return map[string]any{
+			"id":          id,
+			"concurrency": concurrency,
+			"params": map[string]any{"loop_params": map[string]any{"type": "MAP", "value": map[string]any{
+				param: map[string]any{"type": "LONG_ARRAY", "expression": fmt.Sprintf("Util.intsBetween(0, %d, 1)", n)},
+			}}},
+			"steps": steps,
+		}
 	}
-	return definition(id, runParallel(10), map[string]any{"steps": []map[string]any{{"foreach": loop}}})
+	work := loop("loop", "i", inner, innerConc, []defWrap{{Step: defStep{ID: "work", Type: "NoOp"}}})
+	if outer > 1 {
+		work = loop("outer", "o", outer, outer, []map[string]any{{"foreach": work}})
+	}
+	return definition(id, runParallel(10), map[string]any{"steps": []map[string]any{{"foreach": work}}})
+}
+
+// foreachShape splits n iterations at most concurrency at a time into outer
+// loops of inner iterations each, innerConc at a time.
+func foreachShape(n, concurrency int) (outer, inner, innerConc int) {
+	outer = (n + workflow.MaxIterations - 1) / workflow.MaxIterations
+	inner = n / outer
+	innerConc = max(1, concurrency/outer)
+	return outer, inner, innerConc
 }
 
 // cronDefinition is one NoOp step and a time trigger that fires once, at

@@ -6,11 +6,13 @@ import (
 	"time"
 
 	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/workflow"
 )
 
 // Foreach runs one instance whose foreach step runs Iterations NoOp
 // iterations, at most Concurrency at once, and measures its makespan and
-// the leader's memory.
+// the leader's memory. Above workflow.MaxIterations (one loop's limit) an
+// outer foreach runs several inner ones at once, sharing the concurrency.
 type Foreach struct {
 	Iterations  int
 	Concurrency int
@@ -28,6 +30,10 @@ func (w Foreach) Check(int) error {
 	}
 	if w.Concurrency < 1 {
 		return usagef("--concurrency %d: want 1 or more", w.Concurrency)
+	}
+	if outer, inner, _ := foreachShape(w.Iterations, w.Concurrency); outer*inner != w.Iterations {
+		return usagef("--iterations %d: one loop runs at most %d, so above that the iterations are split evenly between loops; want a multiple of %d",
+			w.Iterations, workflow.MaxIterations, outer)
 	}
 	return nil
 }
