@@ -23,21 +23,7 @@ func BenchmarkPlanIdleTriggers(b *testing.B) {
 			f := fsm.New()
 			defs := NewDefinitionCache()
 			now := time.Date(2026, 1, 2, 3, 4, 1, 0, time.UTC)
-			idx := uint64(0)
-			for i := 0; i < n; i++ {
-				def, err := workflow.Parse([]byte(fmt.Sprintf(`{"workflow": {"id": "w%05d", "time_triggers": [{"type": "CRON", "cron": "0 0 1 1 *", "timezone": "UTC"}],
-				  "steps": [{"step": {"id": "a", "type": "NoOp"}}]}}`, i)))
-				if err != nil {
-					b.Fatal(err)
-				}
-				canon, err := workflow.Canonical(def)
-				if err != nil {
-					b.Fatal(err)
-				}
-				sum := sha256.Sum256(canon)
-				idx++
-				f.ApplyLocal(idx, &statepb.PushWorkflow{WorkflowId: def.Workflow.ID, Definition: string(canon), Digest: hex.EncodeToString(sum[:]), Now: nil})
-			}
+			idx := pushTriggered(b, f, n, "0 0 1 1 *")
 			in := Input{State: f.State(), Now: now, Members: []Member{{Name: "n1"}}, Defs: defs}
 			out := Plan(in)
 			idx++
@@ -64,21 +50,7 @@ func BenchmarkCronStorm(b *testing.B) {
 	f := fsm.New()
 	defs := NewDefinitionCache()
 	due := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	idx := uint64(0)
-	for i := 0; i < n; i++ {
-		def, err := workflow.Parse([]byte(fmt.Sprintf(`{"workflow": {"id": "w%05d", "time_triggers": [{"type": "CRON", "cron": "5 4 3 2 1 ? 2026", "timezone": "UTC"}],
-		  "steps": [{"step": {"id": "a", "type": "NoOp"}}]}}`, i)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		canon, err := workflow.Canonical(def)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sum := sha256.Sum256(canon)
-		idx++
-		f.ApplyLocal(idx, &statepb.PushWorkflow{WorkflowId: def.Workflow.ID, Definition: string(canon), Digest: hex.EncodeToString(sum[:])})
-	}
+	idx := pushTriggered(b, f, n, "5 4 3 2 1 ? 2026")
 	in := Input{State: f.State(), Now: due.Add(-time.Minute), Members: []Member{{Name: "n1"}, {Name: "n2"}, {Name: "n3"}}, Defs: defs}
 	idx++
 	if res := f.ApplyLocal(idx, &statepb.ApplyPlan{Actions: Plan(in).Actions}).(*fsm.PlanResult); res.Applied != n {
@@ -114,4 +86,26 @@ func BenchmarkCronStorm(b *testing.B) {
 		b.ReportMetric(float64(took[j].Microseconds())/1000/float64(b.N), name)
 	}
 	b.ReportMetric(float64(next), "next-actions")
+}
+
+// pushTriggered pushes n one-step workflows with a CRON trigger each and
+// returns the Raft index of the last push.
+func pushTriggered(b *testing.B, f *fsm.FSM, n int, cron string) uint64 {
+	b.Helper()
+	idx := uint64(0)
+	for i := 0; i < n; i++ {
+		def, err := workflow.Parse([]byte(fmt.Sprintf(`{"workflow": {"id": "w%05d", "time_triggers": [{"type": "CRON", "cron": %q, "timezone": "UTC"}],
+		  "steps": [{"step": {"id": "a", "type": "NoOp"}}]}}`, i, cron)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		canon, err := workflow.Canonical(def)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum := sha256.Sum256(canon)
+		idx++
+		f.ApplyLocal(idx, &statepb.PushWorkflow{WorkflowId: def.Workflow.ID, Definition: string(canon), Digest: hex.EncodeToString(sum[:])})
+	}
+	return idx
 }
