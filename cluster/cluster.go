@@ -35,6 +35,9 @@ const (
 	// server that sees it joins through the leader instead of bootstrapping.
 	tagReady  = "raft_ready"
 	roleValue = "baton-server"
+	// tagProtocol is the newest command protocol the server applies
+	// (fsm.Protocol); servers from before it carry none, which is 1.
+	tagProtocol = "protocol"
 )
 
 // ErrNotLeader is returned by Apply on a node that is not the leader; the
@@ -233,6 +236,7 @@ func (n *Node) startSerf() error {
 	sc.Tags[tagRaft] = n.cfg.RaftAddr
 	sc.Tags[tagAPI] = n.cfg.APIAddr
 	sc.Tags[tagExpect] = strconv.Itoa(n.cfg.BootstrapExpect)
+	sc.Tags[tagProtocol] = strconv.Itoa(fsm.Protocol)
 	if has, _ := raft.HasExistingState(n.stores.Log, n.stores.Stable, n.stores.Snapshots); has {
 		sc.Tags[tagReady] = "1"
 	}
@@ -628,6 +632,35 @@ func (n *Node) MembersChanged() <-chan struct{} {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.membersChanged
+}
+
+// MinProtocol is the oldest command protocol among the servers of the Raft
+// configuration, as their gossip tags say, whether they are up or not: a
+// server that comes back replays every entry written meanwhile. A server
+// gossip does not know (yet, or any more) counts as protocol 1.
+func (n *Node) MinProtocol() int {
+	cf := n.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return 1
+	}
+	tags := map[string]map[string]string{}
+	for _, m := range n.serverMembers() {
+		tags[m.Name] = m.Tags
+	}
+	lowest := fsm.Protocol
+	for _, s := range cf.Configuration().Servers {
+		lowest = min(lowest, memberProtocol(tags[string(s.ID)]))
+	}
+	return lowest
+}
+
+// memberProtocol reads a server's protocol tag: none, or one that does not
+// parse, is protocol 1.
+func memberProtocol(tags map[string]string) int {
+	if p, err := strconv.Atoi(tags[tagProtocol]); err == nil && p >= 1 {
+		return p
+	}
+	return 1
 }
 
 func (n *Node) serverMembers() []Member {

@@ -11,6 +11,15 @@ import (
 // CommandType is the first byte of every Raft entry Baton writes.
 type CommandType byte
 
+// Protocol is the newest command protocol this build applies. A newer
+// protocol adds fields to existing commands, which an older build would
+// ignore rather than refuse, so a leader writes them only once every
+// server has said (in gossip) that it understands them:
+//
+//	1: everything before the fields below
+//	2: ApplyPlan.unchecked, FireTrigger.run, StartChild.run
+const Protocol = 2
+
 // IgnorableFlag marks a command type that an older node may skip. A node that
 // meets an unknown type without the flag stops rather than diverge.
 const IgnorableFlag CommandType = 0x80

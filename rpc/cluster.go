@@ -26,6 +26,7 @@ func (c *clusterService) Status(context.Context, *connect.Request[clusterv1.Stat
 		Node: c.Node.Name(), RaftState: st.State, LeaderId: st.LeaderID, LeaderRaftAddress: st.LeaderRaft,
 		LeaderApiAddress: st.LeaderAPI, LastAppliedIndex: st.LastApplied, CommitIndex: st.CommitIndex,
 		LastLogIndex: st.LastLogIndex, Term: st.Term, FirstLogIndex: st.FirstLogIndex, LastSnapshotIndex: st.LastSnapshotIndex,
+		Protocol: fsm.Protocol, ClusterProtocol: int32(c.Node.MinProtocol()),
 	}
 	for _, p := range st.Peers {
 		res.Peers = append(res.Peers, &clusterv1.Peer{

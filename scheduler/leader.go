@@ -94,6 +94,9 @@ type Leader struct {
 	// hands attempt results while this loop runs: they are committed in the
 	// entry that places the steps they let start.
 	Results *Results
+	// Protocol, if set, reports the newest command protocol every server
+	// applies (cluster.Node.MinProtocol); unset means this build's.
+	Protocol func() int
 }
 
 // maxDeletesPerRound bounds one retention entry, so pruning a large backlog
@@ -135,6 +138,9 @@ func (l *Leader) Run(ctx context.Context) {
 		membersChanged := l.Members.MembersChanged()
 		now := l.Now()
 		in := Input{Now: now, Members: l.Members.Members(), Defs: l.Defs, NodesDeadAfter: deadAfter}
+		if l.Protocol != nil {
+			in.Protocol = l.Protocol()
+		}
 		// Read before the state, so a change after it shows next round.
 		ep, hasEpoch := l.State.(TriggerEpocher)
 		var epoch uint64
@@ -245,14 +251,17 @@ func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult
 			out.WakeAt = o.WakeAt
 		}
 		// A round that fills an entry commits it first: planning further
-		// on would only delay that commit.
-		if pass == maxPasses-1 || !opensWork(o.Actions) || len(out.Actions)+len(o.Actions) >= maxActionsPerEntry {
+		// on would only delay that commit. A server from before protocol 2
+		// would apply an unchecked tail as chained, so while one is in the
+		// cluster the last pass is checked like the others.
+		last := pass == maxPasses-1 || !opensWork(o.Actions) || len(out.Actions)+len(o.Actions) >= maxActionsPerEntry
+		if last && in.protocol() >= 2 {
 			out.Actions = append(out.Actions, o.Actions...)
 			return out, carry, len(o.Actions)
 		}
 		applied := sp.Plan(ts, o.Actions)
 		out.Actions = append(out.Actions, applied...)
-		if !opensWork(applied) {
+		if last || !opensWork(applied) {
 			break
 		}
 	}

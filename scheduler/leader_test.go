@@ -230,3 +230,29 @@ func TestCommitProposesUncheckedEntriesTogether(t *testing.T) {
 		t.Fatalf("unchained entries went %s\nwant %s", got, want)
 	}
 }
+
+// While a server from before protocol 2 is in the cluster, a round writes
+// nothing it would ignore: every pass is checked on the speculation (no
+// unchecked tail) and iterations start CREATED.
+func TestPlanAheadUnderProtocol1(t *testing.T) {
+	px := newPlanFixture(t, `{"workflow": {"id": "wf", "steps": [
+	  {"foreach": {"id": "loop", "params": {"loop_params": {"type": "MAP", "value": {"i": {"type": "LONG_ARRAY", "value": [1, 2]}}}},
+	    "steps": [{"step": {"id": "work", "type": "NoOp"}}]}}]}}`)
+	l := &Leader{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, proto := range []int{1, 2} {
+		in := Input{Now: px.now, Members: px.members, Defs: px.defs, Protocol: proto}
+		out, _, unchecked := l.planAhead(px.f.Speculate(), in, nil)
+		runs := 0
+		for _, a := range out.Actions {
+			if a.GetStartChild().GetRun() {
+				runs++
+			}
+		}
+		switch {
+		case proto == 1 && (unchecked != 0 || runs != 0):
+			t.Errorf("protocol 1: %d unchecked actions, %d iterations started running; want none", unchecked, runs)
+		case proto == 2 && (unchecked == 0 || runs != 2):
+			t.Errorf("protocol 2: %d unchecked actions, %d iterations started running; want a tail and 2", unchecked, runs)
+		}
+	}
+}

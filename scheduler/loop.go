@@ -559,7 +559,7 @@ func (r *round) startChild(inst *statepb.Instance, st *statepb.Step, ver *statep
 		WorkflowId: workflow.InlineWorkflowID(inst.WorkflowId, inst.InstanceId, st.StepId),
 		InstanceId: iter, WorkflowVersion: ver.Version,
 		DefinitionWorkflowId: ver.WorkflowId, DefinitionPath: path,
-		Params: params, Steps: seeds, LoopValues: loopValues, Run: true,
+		Params: params, Steps: seeds, LoopValues: loopValues, Run: r.in.protocol() >= 2,
 	}}})
 }
 

@@ -50,6 +50,18 @@ type Input struct {
 	// leader sets it when nothing they depend on changed since a round
 	// that planned them and none is due (Output.TriggersWakeAt).
 	SkipTriggers bool
+	// Protocol is the newest command protocol every server applies
+	// (fsm.Protocol); 0 means this build's. Below 2 the round writes no
+	// field an older server would ignore.
+	Protocol int
+}
+
+// protocol is the command protocol the round may write.
+func (in Input) protocol() int {
+	if in.Protocol == 0 {
+		return fsm.Protocol
+	}
+	return min(in.Protocol, fsm.Protocol)
 }
 
 // Output is a planning round's decisions.

@@ -189,9 +189,10 @@ func (r *round) timeTrigger(w *statepb.Workflow, ver *statepb.WorkflowVersion, d
 // workflow is unfinished, every strategy admits it, except
 // STRICT_SEQUENTIAL, which first looks at how the previous instance ended.
 // Only the round's first such instance of a workflow runs; the FSM checks
-// again when it applies the fire.
+// again when it applies the fire. Servers from before protocol 2 would
+// ignore the flag, so while one is in the cluster no fire runs at once.
 func (r *round) runsAtFire(workflowID string) bool {
-	if r.firedRunning[workflowID] || r.in.State.HasUnfinished(nil, workflowID) {
+	if r.in.protocol() < 2 || r.firedRunning[workflowID] || r.in.State.HasUnfinished(nil, workflowID) {
 		return false
 	}
 	if rule, _ := r.strategy(workflowID); rule == workflow.RunStrictSequential {

@@ -212,3 +212,23 @@ func TestFiredInstanceRunsAtOnceWhenItsStrategyAdmitsIt(t *testing.T) {
 		t.Fatalf("STRICT_SEQUENTIAL fires %v: want one that waits", fires)
 	}
 }
+
+// Under protocol 1 no fire starts its instance at once.
+func TestFiresWaitUnderProtocol1(t *testing.T) {
+	px := triggerFixture(t, everyFiveSeconds)
+	px.round()
+	px.now = time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC)
+	out := Plan(Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs, Protocol: 1})
+	fires := 0
+	for _, a := range out.Actions {
+		if f := a.GetFireTrigger(); f != nil {
+			fires++
+			if f.Run {
+				t.Errorf("protocol 1: fire %v starts its instance at once", f)
+			}
+		}
+	}
+	if fires != 1 {
+		t.Fatalf("%d fires, want 1", fires)
+	}
+}

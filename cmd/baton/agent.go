@@ -546,7 +546,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 		(&scheduler.Leader{
 			State: state, Members: memberSource{node}, Apply: planApplier{node}, Defs: defs,
 			Now: time.Now, Log: log.With("component", "scheduler"), Retention: retention, Poke: srv.Poke,
-			RetentionInterval: retentionEvery, Results: results,
+			RetentionInterval: retentionEvery, Results: results, Protocol: node.MinProtocol,
 		}).Run(ctx)
 	}
 	node, err = cluster.Start(cluster.Config{

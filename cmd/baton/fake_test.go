@@ -260,7 +260,7 @@ type fakeCluster struct {
 func (fakeCluster) Status(context.Context, *connect.Request[clusterv1.StatusRequest]) (*connect.Response[clusterv1.StatusResponse], error) {
 	return connect.NewResponse(&clusterv1.StatusResponse{
 		Node: "n1", RaftState: "Follower", LeaderId: "n2", LeaderApiAddress: "http://10.0.0.2:7420",
-		LastAppliedIndex: 42, CommitIndex: 42, LastLogIndex: 43, Term: 5,
+		LastAppliedIndex: 42, CommitIndex: 42, LastLogIndex: 43, Term: 5, Protocol: 2, ClusterProtocol: 1,
 		Peers: []*clusterv1.Peer{
 			{Id: "n1", Address: "10.0.0.1:7421", Voter: true},
 			{Id: "n2", Address: "10.0.0.2:7421", Voter: true, Leader: true},

@@ -453,6 +453,7 @@ func TestStatus(t *testing.T) {
 		"Last applied index  42\n" +
 		"Commit index        42\n" +
 		"Last log index      43\n" +
+		"Protocol            2 (the cluster runs 1 until every server has it)\n" +
 		"\n" +
 		"PEER  ADDRESS        VOTER  LEADER\n" +
 		"n1    10.0.0.1:7421  yes    no\n" +

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strconv"
 
 	"connectrpc.com/connect"
@@ -42,6 +43,13 @@ server alone, so it works while the cluster has no leader.`,
 				t.row("Last applied index", u64(m.LastAppliedIndex))
 				t.row("Commit index", u64(m.CommitIndex))
 				t.row("Last log index", u64(m.LastLogIndex))
+				if m.Protocol != 0 {
+					proto := strconv.Itoa(int(m.Protocol))
+					if m.ClusterProtocol != m.Protocol {
+						proto += fmt.Sprintf(" (the cluster runs %d until every server has it)", m.ClusterProtocol)
+					}
+					t.row("Protocol", proto)
+				}
 				if len(m.Peers) == 0 {
 					return
 				}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/batonhq/baton/cluster"
+	"github.com/batonhq/baton/fsm"
+	clusterv1 "github.com/batonhq/baton/rpc/gen/baton/cluster/v1"
 	operatorv1 "github.com/batonhq/baton/rpc/gen/baton/operator/v1"
 	"github.com/batonhq/baton/rpc/gen/baton/operator/v1/operatorv1connect"
 	workflowv1 "github.com/batonhq/baton/rpc/gen/baton/workflow/v1"
@@ -219,6 +222,14 @@ func TestOperatorMembersAndPeersOnDevAgent(t *testing.T) {
 	m := members.Members[0]
 	if m.Name != "dev" || m.Status != "alive" || m.Address != a.SerfAddr || m.Tags["raft"] != a.RaftAddr {
 		t.Errorf("member %v: want dev, alive, at %s with raft tag %s", m, a.SerfAddr, a.RaftAddr)
+	}
+	if want := strconv.Itoa(fsm.Protocol); m.Tags["protocol"] != want {
+		t.Errorf("member %v: protocol tag %q, want %s (the command protocol it applies)", m, m.Tags["protocol"], want)
+	}
+	var st clusterv1.StatusResponse
+	harness.CLIJSON(t, addr, &st, "status")
+	if st.Protocol != fsm.Protocol || st.ClusterProtocol != fsm.Protocol {
+		t.Errorf("status: protocol %d, cluster protocol %d; want %d for both", st.Protocol, st.ClusterProtocol, fsm.Protocol)
 	}
 	if out := harness.MustCLI(t, addr, "members"); !strings.Contains(out, "alive") || !strings.Contains(out, a.SerfAddr) {
 		t.Errorf("members table:\n%s", out)

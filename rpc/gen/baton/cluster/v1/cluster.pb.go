@@ -75,8 +75,13 @@ type StatusResponse struct {
 	// Oldest entry still in the log on disk; older ones are in a snapshot.
 	FirstLogIndex     uint64 `protobuf:"varint,11,opt,name=first_log_index,json=firstLogIndex,proto3" json:"first_log_index,omitempty"`
 	LastSnapshotIndex uint64 `protobuf:"varint,12,opt,name=last_snapshot_index,json=lastSnapshotIndex,proto3" json:"last_snapshot_index,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The newest Raft command protocol this server applies, and the oldest
+	// among the servers of the Raft configuration: what a leader writes.
+	// Below this server's, the cluster is part-way through an upgrade.
+	Protocol        int32 `protobuf:"varint,13,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	ClusterProtocol int32 `protobuf:"varint,14,opt,name=cluster_protocol,json=clusterProtocol,proto3" json:"cluster_protocol,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -189,6 +194,20 @@ func (x *StatusResponse) GetFirstLogIndex() uint64 {
 func (x *StatusResponse) GetLastSnapshotIndex() uint64 {
 	if x != nil {
 		return x.LastSnapshotIndex
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetProtocol() int32 {
+	if x != nil {
+		return x.Protocol
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetClusterProtocol() int32 {
+	if x != nil {
+		return x.ClusterProtocol
 	}
 	return 0
 }
@@ -543,7 +562,7 @@ var File_baton_cluster_v1_cluster_proto protoreflect.FileDescriptor
 const file_baton_cluster_v1_cluster_proto_rawDesc = "" +
 	"\n" +
 	"\x1ebaton/cluster/v1/cluster.proto\x12\x10baton.cluster.v1\x1a\x1abaton/state/v1/state.proto\"\x0f\n" +
-	"\rStatusRequest\"\xcf\x03\n" +
+	"\rStatusRequest\"\x96\x04\n" +
 	"\x0eStatusResponse\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1d\n" +
 	"\n" +
@@ -558,7 +577,9 @@ const file_baton_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x04term\x18\n" +
 	" \x01(\x04R\x04term\x12&\n" +
 	"\x0ffirst_log_index\x18\v \x01(\x04R\rfirstLogIndex\x12.\n" +
-	"\x13last_snapshot_index\x18\f \x01(\x04R\x11lastSnapshotIndex\"^\n" +
+	"\x13last_snapshot_index\x18\f \x01(\x04R\x11lastSnapshotIndex\x12\x1a\n" +
+	"\bprotocol\x18\r \x01(\x05R\bprotocol\x12)\n" +
+	"\x10cluster_protocol\x18\x0e \x01(\x05R\x0fclusterProtocol\"^\n" +
 	"\x04Peer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x14\n" +
