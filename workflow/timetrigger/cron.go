@@ -558,8 +558,11 @@ func (s *Schedule) Next(after time.Time) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	u := after.Unix() + 1 // fire times are whole seconds
-	if after.Year() < 1 {
-		// Keeps the arithmetic far from int64 limits.
+	if u < firstSearchUnix {
+		// Keeps the arithmetic far from int64 limits. The bound is an
+		// instant: after's own year is local, and in a zone behind UTC the
+		// first instant of year 1 (UTC) is still in year 0, which must not
+		// move the search back to that instant itself.
 		u = firstSearchUnix
 	}
 	var best int64
