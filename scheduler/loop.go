@@ -31,39 +31,41 @@ const (
 // at least one done predecessor's condition on the edge holds; otherwise it
 // is UNSATISFIED, which its own successors treat as resolved. A failed
 // predecessor leaves it waiting, so the failure decides the instance.
-func (r *round) decide(inst *statepb.Instance, dag *workflow.DAG, id string, steps map[string]*statepb.Step, cur map[string]string) edgeDecision {
-	preds := dag.Preds[id]
+func (r *round) decide(inst *statepb.Instance, v *stepView, i int) edgeDecision {
+	preds := v.dag.PredsAt(i)
 	if len(preds) == 0 {
 		return edgeTaken
 	}
 	for _, p := range preds {
-		switch cur[p] {
+		switch v.cur[p] {
 		case fsm.StepSucceeded, fsm.StepCompletedWithError, fsm.StepUnsatisfied, fsm.StepSkipped:
 		default:
 			return edgeWait
 		}
 	}
-	st := steps[id]
+	id := v.dag.Order[i]
+	st := v.steps[i]
 	var unmet []string
 	for _, p := range preds {
-		if cur[p] == fsm.StepUnsatisfied {
+		if v.cur[p] == fsm.StepUnsatisfied {
 			continue
 		}
+		pid := v.dag.Order[p]
 		cond := ""
-		for _, e := range dag.Succs[p] {
+		for _, e := range v.dag.Succs[pid] {
 			if e.To == id {
 				cond = e.Condition
 			}
 		}
-		ok, err := workflow.EvalBool(cond, stepScope{inst: inst, step: steps[p], steps: steps})
+		ok, err := workflow.EvalBool(cond, stepScope{inst: inst, step: v.steps[p], steps: v})
 		if err != nil {
-			r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("condition on %s -> %s: %v", p, id, err), nil)
+			r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("condition on %s -> %s: %v", pid, id, err), nil)
 			return edgeError
 		}
 		if ok {
 			return edgeTaken
 		}
-		unmet = append(unmet, fmt.Sprintf("%s -> %s: %q", p, id, cond))
+		unmet = append(unmet, fmt.Sprintf("%s -> %s: %q", pid, id, cond))
 	}
 	why := "no path reached it"
 	if len(unmet) > 0 {
@@ -77,8 +79,8 @@ func (r *round) decide(inst *statepb.Instance, dag *workflow.DAG, id string, ste
 // outputs, then the instance's params; other steps by id.
 type stepScope struct {
 	inst  *statepb.Instance
-	step  *statepb.Step // may be nil
-	steps map[string]*statepb.Step
+	step  *statepb.Step             // may be nil
+	steps *stepView                 // may be nil
 	extra map[string]*statepb.Param // looked up first (loop params)
 }
 
@@ -122,7 +124,7 @@ func (s stepScope) Param(name string) (workflow.Value, bool) {
 }
 
 func (s stepScope) StepParam(stepID, name string) (workflow.Value, bool) {
-	return stepValue(s.steps[stepID], name)
+	return stepValue(s.steps.step(stepID), name)
 }
 
 // loopInit evaluates what a foreach, while or subworkflow step starts with.

@@ -88,7 +88,7 @@ func Plan(in Input) Output {
 		r.load[m.Name] = 0
 	}
 	sort.Strings(names)
-	r.ring = NewRing(names)
+	r.ring = ringOf(names)
 	for node, n := range in.State.RunningCounts() {
 		if _, ok := r.load[node]; ok {
 			r.load[node] = n
@@ -367,7 +367,7 @@ func (r *round) place(key string, constraints map[string]string) string {
 			}
 		}
 		sort.Strings(names)
-		ring = NewRing(names)
+		ring = ringOf(names)
 		if r.rings == nil {
 			r.rings = map[string]*Ring{}
 		}
@@ -446,14 +446,7 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		started = inst.StartTime.AsTime()
 	}
 
-	list := r.in.State.Steps(nil, inst.WorkflowId, inst.InstanceId)
-	steps := make(map[string]*statepb.Step, len(list))
-	// cur tracks each step's status as this round leaves it.
-	cur := make(map[string]string, len(list))
-	for _, st := range list {
-		steps[st.StepId] = st
-		cur[st.StepId] = st.Status
-	}
+	v := newStepView(dag, r.in.State.Steps(nil, inst.WorkflowId, inst.InstanceId))
 
 	if t := def.Workflow.Timeout; t != nil && (t.Duration > 0 || t.Expr() != "") {
 		// A timeout written as a param reference is resolved against the
@@ -466,7 +459,7 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		deadline := started.Add(d)
 		if !r.in.Now.Before(deadline) {
 			reason := fmt.Sprintf("workflow timed out after %s", d)
-			r.stopLive(dag, steps, cur, reason)
+			r.stopLive(v, reason)
 			r.setInstance(inst, status, fsm.InstanceTimedOut, reason)
 			return
 		}
@@ -474,13 +467,13 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 	}
 
 	// Retry or give up on failed attempts.
-	retryNow := map[string]bool{}
-	for _, id := range dag.Order {
-		st := steps[id]
+	var retryNow map[int]bool
+	for i := range dag.Order {
+		st := v.steps[i]
 		if st == nil || !fsm.StepRetryable(st.Status) {
 			continue
 		}
-		sd := dag.Step(id)
+		sd := dag.StepAt(i)
 		kind, attemptStatus := failureKind(st.Status)
 		used := 0
 		for _, a := range st.Attempts[min(int(st.AttemptsBeforeRestart), len(st.Attempts)):] {
@@ -490,14 +483,15 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		}
 		// Limits and backoffs written as param references read the step's
 		// own evaluated params, then the instance's.
-		policy, err := sd.RetryPolicy.Resolve(stepScope{inst: inst, step: st, steps: steps}.Param)
+		policy, err := sd.RetryPolicy.Resolve(stepScope{inst: inst, step: st, steps: v}.Param)
 		if err != nil {
 			r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("retry_policy: %v", err), nil)
-			cur[id] = fsm.StepFatallyFailed
+			v.cur[i] = fsm.StepFatallyFailed
 			continue
 		}
 		nonRetryable := len(st.Attempts) > 0 && st.Attempts[len(st.Attempts)-1].Status == fsm.AttemptFatallyFailed
 		if !nonRetryable && used <= policy.Limit(kind) {
+			retry := false
 			switch {
 			case st.RetryAt == nil:
 				backoff := policy.Backoff(kind, used)
@@ -507,16 +501,22 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 					backoff = 0
 				}
 				if backoff <= 0 {
-					retryNow[id] = true
+					retry = true
 				} else {
 					at := r.in.Now.Add(backoff)
 					r.setStep(st, st.Status, fmt.Sprintf("%s; retry %d in %s", st.Reason, used, backoff), timestamppb.New(at))
 					r.wakeAt(at)
 				}
 			case !r.in.Now.Before(st.RetryAt.AsTime()):
-				retryNow[id] = true
+				retry = true
 			default:
 				r.wakeAt(st.RetryAt.AsTime())
+			}
+			if retry {
+				if retryNow == nil {
+					retryNow = map[int]bool{}
+				}
+				retryNow[i] = true
 			}
 			continue
 		}
@@ -532,39 +532,39 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 			reason = fmt.Sprintf("%s (after %d attempts)", reason, len(st.Attempts))
 		}
 		r.setStep(st, final, reason, nil)
-		cur[id] = final
+		v.cur[i] = final
 	}
 
 	// A failed step with FAIL_IMMEDIATELY ends the instance now.
-	var failed []string
-	for _, id := range dag.Order {
-		if failedStatus(cur[id]) {
-			failed = append(failed, id)
+	var failed []int
+	for i := range dag.Order {
+		if failedStatus(v.cur[i]) {
+			failed = append(failed, i)
 		}
 	}
-	for _, id := range failed {
-		if dag.Step(id).FailureMode == workflow.FailImmediately {
-			reason := fmt.Sprintf("step %s %s (failure_mode FAIL_IMMEDIATELY)", id, cur[id])
-			r.stopLive(dag, steps, cur, reason)
+	for _, i := range failed {
+		if dag.StepAt(i).FailureMode == workflow.FailImmediately {
+			reason := fmt.Sprintf("step %s %s (failure_mode FAIL_IMMEDIATELY)", dag.Order[i], v.cur[i])
+			r.stopLive(v, reason)
 			r.setInstance(inst, status, fsm.InstanceFailed, reason)
 			return
 		}
 	}
 
 	live := false
-	for _, id := range dag.Order {
-		st := steps[id]
+	for i := range dag.Order {
+		st := v.steps[i]
 		if st == nil {
 			continue
 		}
-		if st.Status == fsm.StepSucceeded && !st.SignalsEmitted && len(dag.Step(id).SignalOutputs) > 0 {
-			r.emitSignals(inst, dag.Step(id), st, steps)
+		if st.Status == fsm.StepSucceeded && !st.SignalsEmitted && len(dag.StepAt(i).SignalOutputs) > 0 {
+			r.emitSignals(inst, dag.StepAt(i), st, v)
 		}
-		switch {
-		case cur[id] == fsm.StepRunning && st.Loop != nil:
+		switch c := v.cur[i]; {
+		case c == fsm.StepRunning && st.Loop != nil:
 			live = true
 			r.loop(inst, def, st)
-		case cur[id] == fsm.StepRunning && !r.runsOn(st):
+		case c == fsm.StepRunning && !r.runsOn(st):
 			live = true
 			if r.in.Now.Before(r.in.NodesDeadAfter) {
 				r.wakeAt(r.in.NodesDeadAfter)
@@ -577,24 +577,24 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 				why = fmt.Sprintf("node %s restarted without its data (a new incarnation); the attempt is lost", st.Node)
 			}
 			r.setStep(st, fsm.StepPlatformFailed, why, nil)
-		case cur[id] == fsm.StepRunning:
+		case c == fsm.StepRunning:
 			live = true
-		case retryNow[id]:
+		case retryNow[i]:
 			live = true
-			r.assign(inst, def, st, steps, int64(len(st.Attempts))+1)
-		case fsm.StepRetryable(cur[id]), cur[id] == fsm.StepPaused:
+			r.assign(inst, def, st, v, int64(len(st.Attempts))+1)
+		case fsm.StepRetryable(c), c == fsm.StepPaused:
 			live = true
-		case cur[id] == fsm.StepNotCreated || cur[id] == fsm.StepCreated || cur[id] == fsm.StepWaitingForPermits || cur[id] == fsm.StepWaitingForSignals:
-			switch r.decide(inst, dag, id, steps, cur) {
+		case c == fsm.StepNotCreated || c == fsm.StepCreated || c == fsm.StepWaitingForPermits || c == fsm.StepWaitingForSignals:
+			switch r.decide(inst, v, i) {
 			case edgeTaken:
 				live = true
-				r.assign(inst, def, st, steps, int64(len(st.Attempts))+1)
+				r.assign(inst, def, st, v, int64(len(st.Attempts))+1)
 			case edgeNotTaken:
 				// Resolved: later steps in definition order see it this round.
-				cur[id] = fsm.StepUnsatisfied
+				v.cur[i] = fsm.StepUnsatisfied
 			case edgeError:
-				cur[id] = fsm.StepFatallyFailed
-				failed = append(failed, id)
+				v.cur[i] = fsm.StepFatallyFailed
+				failed = append(failed, i)
 			}
 		}
 	}
@@ -602,9 +602,9 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		return
 	}
 	if len(failed) > 0 {
-		id := failed[0]
-		reason := fmt.Sprintf("step %s %s", id, cur[id])
-		if why := steps[id].Reason; why != "" {
+		i := failed[0]
+		reason := fmt.Sprintf("step %s %s", dag.Order[i], v.cur[i])
+		if why := v.steps[i].Reason; why != "" {
 			reason += ": " + why
 		}
 		r.setInstance(inst, status, fsm.InstanceFailed, reason)
@@ -630,10 +630,9 @@ func failureKind(stepStatus string) (workflow.FailureKind, string) {
 
 // stopLive stops every running step and every step waiting for a retry or a
 // node, as this round has left them (cur).
-func (r *round) stopLive(dag *workflow.DAG, steps map[string]*statepb.Step, cur map[string]string, reason string) {
-	for _, id := range dag.Order {
-		st := steps[id]
-		if st == nil || cur[id] != st.Status {
+func (r *round) stopLive(v *stepView, reason string) {
+	for i, st := range v.steps {
+		if st == nil || v.cur[i] != st.Status {
 			continue
 		}
 		if st.Status == fsm.StepRunning || fsm.StepRetryable(st.Status) || st.Status == fsm.StepCreated || st.Status == fsm.StepPaused || st.Status == fsm.StepWaitingForPermits || st.Status == fsm.StepWaitingForSignals {
@@ -645,7 +644,7 @@ func (r *round) stopLive(dag *workflow.DAG, steps map[string]*statepb.Step, cur 
 // assign evaluates a step's params and places its next attempt on a node,
 // unless a breakpoint holds the attempt, its signals have not all arrived,
 // or a concurrency limit or the lack of a node holds it back.
-func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *statepb.Step, steps map[string]*statepb.Step, attempt int64) {
+func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *statepb.Step, steps *stepView, attempt int64) {
 	sd := def.Step(st.StepId)
 	if bp := r.breakpointFor(inst, st, attempt); bp != "" {
 		if st.Status != fsm.StepPaused {
@@ -743,7 +742,7 @@ func systemParams(inst *statepb.Instance) map[string]workflow.Value {
 
 // resolveStepParams evaluates a step's params against the instance params, the
 // system params and other steps' outputs (referenced as stepid__name).
-func resolveStepParams(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps map[string]*statepb.Step, attempt int64, now time.Time, signals workflow.SignalSource) (map[string]*statepb.Param, error) {
+func resolveStepParams(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps *stepView, attempt int64, now time.Time, signals workflow.SignalSource) (map[string]*statepb.Param, error) {
 	system := systemParams(inst)
 	system["step_id"] = workflow.Value{Type: workflow.String, Raw: st.StepId}
 	system["step_attempt_id"] = workflow.Value{Type: workflow.Long, Raw: attempt}
@@ -757,7 +756,7 @@ func resolveStepParams(inst *statepb.Instance, sd *workflow.Step, st *statepb.St
 			return v, true
 		}
 		if stepID, param, ok := strings.Cut(name, "__"); ok {
-			if other := steps[stepID]; other != nil {
+			if other := steps.step(stepID); other != nil {
 				if p, ok := other.Outputs[param]; ok {
 					if v, err := ValueFromParam(p); err == nil {
 						return v, true

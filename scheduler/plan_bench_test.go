@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,6 +87,38 @@ func BenchmarkCronStorm(b *testing.B) {
 		b.ReportMetric(float64(took[j].Microseconds())/1000/float64(b.N), name)
 	}
 	b.ReportMetric(float64(next), "next-actions")
+}
+
+// BenchmarkPlanLongChain measures the round the leader plans for each step
+// of a 1,000-step chain: one instance halfway through, whose running step
+// has just succeeded, so the round places the next.
+func BenchmarkPlanLongChain(b *testing.B) {
+	const n = 1000
+	var steps []string
+	for i := 0; i < n; i++ {
+		next := ""
+		if i+1 < n {
+			next = fmt.Sprintf(`, "transition": {"successors": {"s%04d": "true"}}`, i+1)
+		}
+		steps = append(steps, fmt.Sprintf(`{"step": {"id": "s%04d", "type": "NoOp"%s}}`, i, next))
+	}
+	px := newPlanFixture(b, `{"workflow": {"id": "chain", "steps": [`+strings.Join(steps, ",")+`]}}`)
+	px.round()
+	for i := 0; i < n/2; i++ {
+		px.finish(fmt.Sprintf("s%04d", i), fsm.AttemptSucceeded, 0)
+		if i+1 < n/2 {
+			px.round()
+		}
+	}
+	in := Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out := Plan(in)
+		if len(out.Actions) != 1 || out.Actions[0].GetAssign().GetStepId() != fmt.Sprintf("s%04d", n/2) {
+			b.Fatalf("the round planned %v, want the next step placed", out.Actions)
+		}
+	}
 }
 
 // pushTriggered pushes n one-step workflows with a CRON trigger each and

@@ -19,7 +19,7 @@ import (
 // Raft) with a fake clock: each round plans, then applies the plan as the
 // leader would.
 type planFixture struct {
-	t       *testing.T
+	t       testing.TB
 	f       *fsm.FSM
 	index   uint64
 	now     time.Time
@@ -29,13 +29,15 @@ type planFixture struct {
 	inst    int64
 }
 
-func newPlanFixture(t *testing.T, definition string) *planFixture {
+func newPlanFixture(t testing.TB, definition string) *planFixture {
 	t.Helper()
 	def, err := workflow.Parse([]byte(definition))
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
-	if err := def.Validate(workflow.DefaultLimits()); err != nil {
+	limits := workflow.DefaultLimits()
+	limits.MaxSteps = max(limits.MaxSteps, len(def.Workflow.Steps))
+	if err := def.Validate(limits); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
 	canon, err := workflow.Canonical(def)

@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
 )
 
 // vnodesPerMember spreads each member over the ring so that removing one
@@ -46,6 +48,34 @@ func NewRing(members []string) *Ring {
 		r.points = append(r.points, p.h)
 		r.owners = append(r.owners, p.owner)
 	}
+	return r
+}
+
+// ringMemo holds the rings built so far by their members. Members change
+// rarely, a ring never changes once built, and building one (128 points a
+// member, sorted) was a tenth of a planning round's CPU on a long chain.
+var ringMemo struct {
+	sync.Mutex
+	rings map[string]*Ring
+}
+
+// maxMemoRings bounds ringMemo; past it, the memo starts again empty.
+const maxMemoRings = 64
+
+// ringOf returns the ring over members, as NewRing builds it; members must
+// be sorted.
+func ringOf(members []string) *Ring {
+	key := strings.Join(members, "\x00")
+	ringMemo.Lock()
+	defer ringMemo.Unlock()
+	if r, ok := ringMemo.rings[key]; ok {
+		return r
+	}
+	if ringMemo.rings == nil || len(ringMemo.rings) >= maxMemoRings {
+		ringMemo.rings = map[string]*Ring{}
+	}
+	r := NewRing(members)
+	ringMemo.rings[key] = r
 	return r
 }
 

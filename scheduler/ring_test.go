@@ -79,3 +79,21 @@ func TestRingEmptyAndDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func TestRingOfReusesTheRingOfTheSameMembers(t *testing.T) {
+	a := ringOf([]string{"n1", "n2", "n3"})
+	if b := ringOf([]string{"n1", "n2", "n3"}); b != a {
+		t.Fatal("the same members built a second ring")
+	}
+	fresh := NewRing([]string{"n1", "n2", "n3"})
+	for i := 0; i < 1000; i++ {
+		key := fmt.Sprintf("wf/%d/step/1", i)
+		if a.Owner(key) != fresh.Owner(key) {
+			t.Fatalf("the memoised ring places %s on %s, a new one on %s", key, a.Owner(key), fresh.Owner(key))
+		}
+	}
+	// Names joined with a separator: "n1"+"n2" is not "n1n2".
+	if c := ringOf([]string{"n1n2"}); c == ringOf([]string{"n1", "n2"}) || len(c.Members()) != 1 {
+		t.Fatal("different members share a ring")
+	}
+}

@@ -19,7 +19,7 @@ const maxSignalsScanned = 1000
 // newest signal that matches it (params.getFromSignalDependency reads it).
 // The values a signal must match are the step's own evaluation of the match
 // params, with the step's scope.
-func (r *round) signalsMatched(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps map[string]*statepb.Step) (string, []*statepb.Signal, error) {
+func (r *round) signalsMatched(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps *stepView) (string, []*statepb.Signal, error) {
 	deps, err := sd.WaitsForSignals()
 	if err != nil || len(deps) == 0 {
 		return "", nil, err
@@ -97,7 +97,7 @@ func describeMatch(d workflow.SignalDependency, want map[string]workflow.Value) 
 
 // emitSignals sends a succeeded step's signal_outputs, evaluated in its
 // scope, once: the FSM marks the step when it records them.
-func (r *round) emitSignals(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps map[string]*statepb.Step) {
+func (r *round) emitSignals(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps *stepView) {
 	outs, err := sd.SendsSignals()
 	if err != nil || len(outs) == 0 || st.SignalsEmitted || st.Status != fsm.StepSucceeded {
 		return

@@ -12,7 +12,25 @@ type DAG struct {
 	Preds map[string][]string // step id -> predecessor ids, in definition order
 	Succs map[string][]Edge   // step id -> successors with their condition text
 	steps map[string]*Step
+	// By position in Order, for planners that visit every step of a large
+	// workflow each round and would otherwise hash every id several times.
+	index   map[string]int
+	byPos   []*Step
+	predPos [][]int
 }
+
+// Index returns the position of a top-level step in Order.
+func (g *DAG) Index(id string) (int, bool) {
+	i, ok := g.index[id]
+	return i, ok
+}
+
+// StepAt returns the step at position i of Order.
+func (g *DAG) StepAt(i int) *Step { return g.byPos[i] }
+
+// PredsAt returns the positions of the predecessors of the step at
+// position i, in definition order (Preds by position).
+func (g *DAG) PredsAt(i int) []int { return g.predPos[i] }
 
 // Step returns the top-level step with the given id, or nil: Definition.Step
 // without its scan, for planners that visit every step of a large workflow
@@ -42,14 +60,19 @@ func (d *Definition) DAG() (*DAG, error) {
 		return nil, errs.asError()
 	}
 	g := &DAG{
-		Order: make([]string, 0, len(steps)),
-		Preds: make(map[string][]string, len(steps)),
-		Succs: make(map[string][]Edge, len(steps)),
-		steps: make(map[string]*Step, len(steps)),
+		Order:   make([]string, 0, len(steps)),
+		Preds:   make(map[string][]string, len(steps)),
+		Succs:   make(map[string][]Edge, len(steps)),
+		steps:   make(map[string]*Step, len(steps)),
+		index:   make(map[string]int, len(steps)),
+		byPos:   make([]*Step, len(steps)),
+		predPos: make([][]int, len(steps)),
 	}
 	for i := range steps {
 		id := steps[i].ID
 		g.steps[id] = &steps[i]
+		g.index[id] = i
+		g.byPos[i] = &steps[i]
 		g.Order = append(g.Order, id)
 		g.Preds[id] = []string{}
 		g.Succs[id] = append([]Edge{}, steps[i].Transition.Successors...)
@@ -57,6 +80,8 @@ func (d *Definition) DAG() (*DAG, error) {
 	for i := range steps {
 		for _, e := range steps[i].Transition.Successors {
 			g.Preds[e.To] = append(g.Preds[e.To], steps[i].ID)
+			j := g.index[e.To]
+			g.predPos[j] = append(g.predPos[j], i)
 		}
 	}
 	return g, nil

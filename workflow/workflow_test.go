@@ -339,6 +339,40 @@ func TestSuccessorOrderKept(t *testing.T) {
 	}
 }
 
+// TestDAGPositions checks the by-position view against the by-id one for
+// every valid definition: a planner reading either must see the same graph.
+func TestDAGPositions(t *testing.T) {
+	files, _ := filepath.Glob("testdata/valid/*")
+	if len(files) == 0 {
+		t.Fatal("no valid definitions under testdata/valid")
+	}
+	for _, f := range files {
+		d := mustParse(t, strings.TrimPrefix(filepath.ToSlash(f), "testdata/"))
+		g, err := d.DAG()
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for i, id := range g.Order {
+			if j, ok := g.Index(id); !ok || j != i {
+				t.Errorf("%s: Index(%q) = %d, %v; want %d", f, id, j, ok, i)
+			}
+			if g.StepAt(i) != g.Step(id) {
+				t.Errorf("%s: StepAt(%d) is not Step(%q)", f, i, id)
+			}
+			var preds []string
+			for _, p := range g.PredsAt(i) {
+				preds = append(preds, g.Order[p])
+			}
+			if len(preds) != len(g.Preds[id]) || (len(preds) > 0 && !reflect.DeepEqual(preds, g.Preds[id])) {
+				t.Errorf("%s: PredsAt(%d) names %v; Preds[%q] = %v", f, i, preds, id, g.Preds[id])
+			}
+		}
+		if _, ok := g.Index("no-such-step"); ok {
+			t.Errorf("%s: Index found a step that is not there", f)
+		}
+	}
+}
+
 func TestCanonicalRoundTrip(t *testing.T) {
 	files, _ := filepath.Glob("testdata/valid/*")
 	for _, f := range files {
