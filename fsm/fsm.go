@@ -13,7 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// FSM implements raft.FSM over a go-memdb state store.
+// FSM implements raft.FSM, and raft.BatchingFSM (batch.go), over a go-memdb
+// state store.
 type FSM struct {
 	mu      sync.RWMutex
 	db      *memdb.MemDB
@@ -82,8 +83,14 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if m == nil {
 		return nil
 	}
+	return f.applyLocked(l.Index, m)
+}
+
+// applyLocked applies one command in a transaction of its own, which it
+// aborts if the command wrote nothing (a rejection writes nothing).
+func (f *FSM) applyLocked(index uint64, m proto.Message) any {
 	txn := f.db.Txn(true)
-	a := &applier{txn: txn, index: l.Index}
+	a := &applier{txn: txn, index: index}
 	res := a.apply(m)
 	if !wrote(res) {
 		txn.Abort()
