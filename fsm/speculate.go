@@ -15,6 +15,9 @@ import (
 //
 // It lives on a copy-on-write snapshot of the store, in a write transaction
 // that is never committed: the FSM does not change and no watcher wakes.
+// It writes no timeline events (planning reads none), so the instances'
+// LastEventSeq and the events table stay as they were; everything else is
+// as the entry will leave it.
 type Speculation struct {
 	txn     *memdb.Txn
 	a       *applier
@@ -29,7 +32,7 @@ func (f *FSM) Speculate() *Speculation {
 	abandon := f.abandon
 	f.mu.RUnlock()
 	txn := db.Txn(true)
-	return &Speculation{txn: txn, a: &applier{txn: txn, index: index + 1}, abandon: abandon}
+	return &Speculation{txn: txn, a: &applier{txn: txn, index: index + 1, noTimeline: true}, abandon: abandon}
 }
 
 // State reads the speculated state.

@@ -155,3 +155,48 @@ func TestUnchainedEntryAppliesEachAction(t *testing.T) {
 		t.Fatalf("plain entry: %+v", res)
 	}
 }
+
+// A speculation leaves the timeline alone (planning never reads it), and
+// otherwise shows the state the entry then leaves.
+func TestSpeculationWritesNoTimeline(t *testing.T) {
+	x := newFixture(t)
+	gen := x.runningInstance()
+	done := reportCmd("extract", 1, gen, AttemptSucceeded, 10)
+	done.Node = nodeA
+	seq := x.state().Instance(nil, wfETL, 1).LastEventSeq
+	events := len(x.state().Events(nil, wfETL, 1, 0))
+	actions := []*statepb.PlanAction{
+		assignAct(wfETL, 1, "load", 1, nodeB),
+		instanceAct(wfETL, 1, InstanceInProgress, InstanceFailed, "test"),
+	}
+	sp := x.fsm.Speculate()
+	sp.Results([]*statepb.ReportResult{done})
+	if kept := sp.Plan(at(11), actions); len(kept) != 2 {
+		t.Fatalf("speculation kept %d of 2 actions", len(kept))
+	}
+	spec := sp.State()
+	if got := len(spec.Events(nil, wfETL, 1, 0)); got != events {
+		t.Errorf("the speculation wrote %d timeline events", got-events)
+	}
+	if got := spec.Instance(nil, wfETL, 1).LastEventSeq; got != seq {
+		t.Errorf("the speculation numbered events up to %d, was %d", got, seq)
+	}
+
+	res := applyAs[*PlanResult](x, &statepb.ApplyPlan{Now: at(11), Chained: true, Results: []*statepb.ReportResult{done}, Actions: actions})
+	if res.Dropped || res.Applied != 2 {
+		t.Fatalf("the entry: %+v", res)
+	}
+	real := x.state()
+	if got := len(real.Events(nil, wfETL, 1, 0)); got != events+3 {
+		t.Errorf("the entry wrote %d timeline events, want 3 (result, placement, end)", got-events)
+	}
+	for _, id := range []string{"extract", "load"} {
+		s, r := spec.Step(nil, wfETL, 1, id), real.Step(nil, wfETL, 1, id)
+		if s.Status != r.Status || len(s.Attempts) != len(r.Attempts) || s.Node != r.Node {
+			t.Errorf("step %s: speculated %s on %q with %d attempts, applied %s on %q with %d", id, s.Status, s.Node, len(s.Attempts), r.Status, r.Node, len(r.Attempts))
+		}
+	}
+	if s, r := spec.Instance(nil, wfETL, 1), real.Instance(nil, wfETL, 1); s.Status != r.Status || s.Reason != r.Reason {
+		t.Errorf("instance: speculated %s %q, applied %s %q", s.Status, s.Reason, r.Status, r.Reason)
+	}
+}
