@@ -92,9 +92,14 @@ type applier struct {
 	now   *timestamppb.Timestamp
 	// triggerInputs is set by a write to a table triggers are planned from.
 	triggerInputs bool
-	// written holds the instances this transaction inserted: new copies
-	// that no snapshot or reader can see until it commits.
-	written map[*statepb.Instance]struct{}
+	// written holds the instances and steps this transaction inserted: new
+	// copies that no snapshot or reader can see until it commits, which
+	// may change in place where no index reads what changes.
+	written map[any]struct{}
+	// shared is set when the transaction's records are read while it is
+	// written (the leader plans on a speculation between its writes), so
+	// that none is changed in place under a reader.
+	shared bool
 	// noTimeline leaves the instances' timelines unwritten: a speculation
 	// sets it, since planning never reads them, and the timeline rows with
 	// the instance copies their numbers took were a third of its cost.
@@ -162,16 +167,58 @@ func (a *applier) get(table string, args ...any) any {
 
 func (a *applier) put(table string, obj any) {
 	a.triggerInputs = a.triggerInputs || triggerTable(table)
-	if inst, ok := obj.(*statepb.Instance); ok {
-		if a.written == nil {
-			a.written = map[*statepb.Instance]struct{}{}
+	switch obj.(type) {
+	case *statepb.Instance, *statepb.Step:
+		if a.shared {
+			break
 		}
-		a.written[inst] = struct{}{}
+		if a.written == nil {
+			a.written = map[any]struct{}{}
+		}
+		a.written[obj] = struct{}{}
 	}
 	if err := a.txn.Insert(table, obj); err != nil {
 		// Inserts only fail on schema mismatch, a bug in this package.
 		panic(fmt.Sprintf("insert into %s: %v", table, err))
 	}
+}
+
+// owns reports whether this transaction inserted obj.
+func (a *applier) owns(obj any) bool {
+	_, ok := a.written[obj]
+	return ok
+}
+
+// editStep returns st ready to change: st itself when this transaction
+// inserted it and no secondary index holds it, so that a change can add
+// index entries but leave none stale; otherwise a copy. Store the result
+// with putStep. A foreach's step takes one write per entry this way, not
+// one per iteration the entry starts or ends.
+func (a *applier) editStep(st *statepb.Step) *statepb.Step {
+	if a.ownsStep(st) && !stepIndexed(st) {
+		return st
+	}
+	return mutableStep(st)
+}
+
+// putStep stores a step from editStep. One changed in place that still has
+// no secondary index entry is stored already.
+func (a *applier) putStep(st *statepb.Step) {
+	if a.ownsStep(st) && !stepIndexed(st) {
+		return
+	}
+	a.put(tableSteps, st)
+}
+
+// ownsStep reports whether st is the step stored under its id and this
+// transaction inserted it.
+func (a *applier) ownsStep(st *statepb.Step) bool {
+	return a.owns(st) && a.get(tableSteps, st.WorkflowId, st.InstanceId, st.StepId) == any(st)
+}
+
+// stepIndexed reports whether a secondary index (node, paused_at) holds st.
+func stepIndexed(st *statepb.Step) bool {
+	return st.Node != "" || (st.PausedAt != "" && st.Status == StepPaused)
 }
 
 func (a *applier) pushWorkflow(c *statepb.PushWorkflow) any {
@@ -347,13 +394,13 @@ func (a *applier) childEnded(p *statepb.ParentRef, status string) {
 	if st == nil || st.Loop == nil || st.Status != StepRunning {
 		return
 	}
-	st = mutableStep(st)
+	st = a.editStep(st)
 	st.Loop.Finished++
 	if st.Loop.Counts == nil {
 		st.Loop.Counts = map[string]int64{}
 	}
 	st.Loop.Counts[status]++
-	a.put(tableSteps, st)
+	a.putStep(st)
 }
 
 // startChild starts a child instance of a running loop step. An iteration
@@ -412,7 +459,7 @@ func (a *applier) startChild(x *statepb.StartChild) bool {
 		a.setInstance(x.WorkflowId, id, InstanceInProgress, "")
 	}
 
-	st = mutableStep(st)
+	st = a.editStep(st)
 	st.Loop.Launched++
 	st.Loop.ChildWorkflowId = x.WorkflowId
 	if x.InstanceId == 0 {
@@ -421,7 +468,7 @@ func (a *applier) startChild(x *statepb.StartChild) bool {
 	if x.LoopValues != nil {
 		st.Loop.Values = x.LoopValues
 	}
-	a.put(tableSteps, st)
+	a.putStep(st)
 	return true
 }
 
@@ -460,7 +507,7 @@ func (a *applier) steps(workflowID string, instanceID int64) []*statepb.Step {
 // setStep moves a step to status and records the event. Leaving RUNNING ends
 // the current attempt, which fences any result its node still sends.
 func (a *applier) setStep(st *statepb.Step, status, reason string, retryAt *timestamppb.Timestamp) *statepb.Step {
-	st = mutableStep(st)
+	st = a.editStep(st)
 	changed := st.Status != status
 	if st.Status == StepRunning && status != StepRunning && len(st.Attempts) > 0 {
 		cur := st.Attempts[len(st.Attempts)-1]
@@ -490,7 +537,7 @@ func (a *applier) setStep(st *statepb.Step, status, reason string, retryAt *time
 	if StepTerminal(status) {
 		st.EndTime = a.now
 	}
-	a.put(tableSteps, st)
+	a.putStep(st)
 	if leftRunning && st.Loop != nil && status != StepSucceeded {
 		// A loop step that stops or fails takes its running children
 		// with it; async subworkflows run on.
@@ -507,7 +554,13 @@ func (a *applier) setStep(st *statepb.Step, status, reason string, retryAt *time
 }
 
 func (a *applier) setInstance(workflowID string, instanceID int64, status, reason string) *statepb.Instance {
-	inst := shallow(a.get(tableInstances, workflowID, instanceID).(*statepb.Instance))
+	inst := a.get(tableInstances, workflowID, instanceID).(*statepb.Instance)
+	// The "active" index reads whether the status is terminal, and nothing
+	// else here changes what an index reads.
+	inPlace := a.owns(inst) && InstanceTerminal(inst.Status) == InstanceTerminal(status)
+	if !inPlace {
+		inst = shallow(inst)
+	}
 	inst.Status = status
 	inst.Reason = reason
 	if status == InstanceInProgress && inst.StartTime == nil {
@@ -516,7 +569,9 @@ func (a *applier) setInstance(workflowID string, instanceID int64, status, reaso
 	if InstanceTerminal(status) {
 		inst.EndTime = a.now
 	}
-	a.put(tableInstances, inst)
+	if !inPlace {
+		a.put(tableInstances, inst)
+	}
 	if InstanceTerminal(status) && inst.Parent != nil && !inst.Parent.Detached {
 		a.childEnded(inst.Parent, status)
 	}
@@ -668,7 +723,7 @@ func (a *applier) assign(x *statepb.AssignAttempt) bool {
 	if st.Status != StepNotCreated && st.Status != StepCreated && st.Status != StepWaitingForPermits && st.Status != StepWaitingForSignals && !StepRetryable(st.Status) {
 		return false
 	}
-	st = mutableStep(st)
+	st = a.editStep(st)
 	st.Attempts = append(st.Attempts, &statepb.Attempt{
 		AttemptNumber:   x.AttemptNumber,
 		AttemptId:       fmt.Sprintf("%s/%d/%s/%d", x.WorkflowId, x.InstanceId, x.StepId, x.AttemptNumber),
@@ -688,7 +743,7 @@ func (a *applier) assign(x *statepb.AssignAttempt) bool {
 	st.Loop = x.Loop
 	st.Reason = ""
 	st.RetryAt = nil
-	a.put(tableSteps, st)
+	a.putStep(st)
 	msg := "on node " + x.Node
 	if x.Loop != nil {
 		msg = ""

@@ -85,6 +85,7 @@ func TestApplyBatchMatchesApply(t *testing.T) {
 		for start := 0; start < len(logs); start += size {
 			batch := logs[start:min(start+size, len(logs))]
 			out := b.ApplyBatch(batch)
+			checkIndexes(t, b)
 			if len(out) != len(batch) {
 				t.Fatalf("batches of %d: %d answers for %d entries", size, len(out), len(batch))
 			}

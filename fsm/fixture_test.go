@@ -54,7 +54,12 @@ func newFixture(t testing.TB) *fixture {
 func (x *fixture) apply(m proto.Message) any {
 	i := x.next
 	x.next++
-	return x.fsm.ApplyLocal(i, m)
+	res := x.fsm.ApplyLocal(i, m)
+	if _, isTest := x.t.(*testing.T); isTest {
+		// Benchmarks skip the check: it reads the whole state.
+		checkIndexes(x.t, x.fsm)
+	}
+	return res
 }
 
 // lastIndex is the index the latest apply used.

@@ -162,3 +162,100 @@ func TestSnapshotRoundTripsLoopsAndTriggers(t *testing.T) {
 		t.Fatalf("children after restore: %d (the parent index was not rebuilt)", len(kids))
 	}
 }
+
+// TestOneEntryStartsPlacesAndEndsIterations runs iterations the way the
+// leader batches them: one entry starts two and places their steps, the
+// next takes both results and ends both. Records an entry wrote itself are
+// changed in place, so the entries must leave every index right (the
+// fixture checks them after each entry) and the same records as applying
+// each change in an entry of its own.
+func TestOneEntryStartsPlacesAndEndsIterations(t *testing.T) {
+	const child = "etl:1:each"
+	run := func(iter int64) *statepb.PlanAction {
+		a := childAct(iter)
+		a.GetStartChild().Run = true
+		return a
+	}
+	place := func(iter int64, node string) *statepb.PlanAction { return assignAct(child, iter, "work", 1, node) }
+	result := func(iter int64, gen uint64, node string) *statepb.ReportResult {
+		r := reportCmd("work", 1, gen, AttemptSucceeded, 5)
+		r.WorkflowId, r.InstanceId, r.Node = child, iter, node
+		return r
+	}
+	end := func(iter int64) *statepb.PlanAction {
+		return instanceAct(child, iter, InstanceInProgress, InstanceSucceeded, "")
+	}
+
+	together := loopInstance(t)
+	if res := together.plan(4, run(1), run(2), place(1, nodeA), place(2, nodeB)); res.Applied != 4 {
+		t.Fatalf("starting and placing two iterations in one entry: %+v", res)
+	}
+	gen := together.lastIndex()
+	if on := together.state().StepsOnNode(nil, nodeB); len(on) != 1 || on[0].InstanceId != 2 {
+		t.Fatalf("steps on %s after one entry: %v", nodeB, on)
+	}
+	done := applyAs[*PlanResult](together, &statepb.ApplyPlan{Now: at(5),
+		Results: []*statepb.ReportResult{result(1, gen, nodeA), result(2, gen, nodeB)},
+		Actions: []*statepb.PlanAction{end(1), end(2)}})
+	if done.Applied != 2 || done.Dropped {
+		t.Fatalf("ending both iterations in one entry: %+v", done)
+	}
+
+	apart := loopInstance(t)
+	var gens [3]uint64
+	for _, act := range []*statepb.PlanAction{run(1), run(2), place(1, nodeA), place(2, nodeB)} {
+		if res := apart.plan(4, act); res.Applied != 1 {
+			t.Fatalf("one change an entry: %+v", res)
+		}
+		if a := act.GetAssign(); a != nil {
+			gens[a.InstanceId] = apart.lastIndex()
+		}
+	}
+	for iter, node := range map[int64]string{1: nodeA, 2: nodeB} {
+		applyAs[*PlanResult](apart, &statepb.ApplyPlan{Now: at(5), Results: []*statepb.ReportResult{result(iter, gens[iter], node)}})
+		apart.plan(5, end(iter))
+	}
+
+	for _, x := range []*fixture{together, apart} {
+		st := x.state()
+		loop := st.Step(nil, wfETL, 1, "each").Loop
+		if loop.Launched != 2 || loop.Finished != 2 || loop.Counts[InstanceSucceeded] != 2 {
+			t.Fatalf("loop after two iterations: %v", loop)
+		}
+		for iter := int64(1); iter <= 2; iter++ {
+			inst, step := st.Instance(nil, child, iter), st.Step(nil, child, iter, "work")
+			if inst.Status != InstanceSucceeded || step.Status != StepSucceeded || step.Node != "" || len(step.Attempts) != 1 {
+				t.Fatalf("iteration %d: instance %v, step %v", iter, inst, step)
+			}
+			if n := len(st.Events(nil, child, iter, 0)); n != 5 || inst.LastEventSeq != 5 {
+				t.Fatalf("iteration %d: %d events, last seq %d, want 5", iter, n, inst.LastEventSeq)
+			}
+		}
+		if len(st.StepsOnNode(nil, nodeA)) != 0 || len(st.StepsOnNode(nil, nodeB)) != 0 || len(st.ActiveInstances(nil)) != 1 {
+			t.Fatal("finished iterations are still on a node or active")
+		}
+	}
+}
+
+// TestOneEntryPlacesAndStopsAnIteration takes a step an entry placed off
+// its node in the same entry: the step's entry in the node index must go.
+func TestOneEntryPlacesAndStopsAnIteration(t *testing.T) {
+	x := loopInstance(t)
+	run := childAct(1)
+	run.GetStartChild().Run = true
+	stop := &statepb.PlanAction{Action: &statepb.PlanAction_StopInstance{StopInstance: &statepb.StopInstance{
+		WorkflowId: "etl:1:each", InstanceId: 1, Reason: "superseded", Now: at(4)}}}
+	if res := x.plan(4, run, assignAct("etl:1:each", 1, "work", 1, nodeA), stop); res.Applied != 3 {
+		t.Fatalf("start, place and stop in one entry: %+v", res)
+	}
+	st := x.state()
+	if step := st.Step(nil, "etl:1:each", 1, "work"); step.Status != StepStopped || step.Node != "" {
+		t.Fatalf("stopped iteration's step: %v", step)
+	}
+	if on := st.StepsOnNode(nil, nodeA); len(on) != 0 {
+		t.Fatalf("steps still on %s: %v", nodeA, on)
+	}
+	if loop := st.Step(nil, wfETL, 1, "each").Loop; loop.Finished != 1 || loop.Counts[InstanceStopped] != 1 {
+		t.Fatalf("loop after a stopped iteration: %v", loop)
+	}
+}

@@ -32,7 +32,7 @@ func (f *FSM) Speculate() *Speculation {
 	abandon := f.abandon
 	f.mu.RUnlock()
 	txn := db.Txn(true)
-	return &Speculation{txn: txn, a: &applier{txn: txn, index: index + 1, noTimeline: true}, abandon: abandon}
+	return &Speculation{txn: txn, a: &applier{txn: txn, index: index + 1, noTimeline: true, shared: true}, abandon: abandon}
 }
 
 // State reads the speculated state.
