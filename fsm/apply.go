@@ -104,6 +104,35 @@ type applier struct {
 	// sets it, since planning never reads them, and the timeline rows with
 	// the instance copies their numbers took were a third of its cost.
 	noTimeline bool
+	// db, when set, lets a long command commit its transaction in parts
+	// (split); writes counts the writes since the last commit, and
+	// committed says whether a part was committed.
+	db        *memdb.MemDB
+	writes    int
+	committed bool
+}
+
+// splitWrites bounds the writes of one store transaction. Past 8,192
+// changed tree nodes in one index, go-memdb no longer tracks which watch
+// channels a commit must close and instead compares the old and new trees
+// whole, so that a commit of a large entry cost as much as a walk of the
+// state. (A variable so that tests can commit after every write.)
+var splitWrites = 1024
+
+// split commits the transaction and goes on in a new one once it has grown
+// past splitWrites. The parts are not seen apart: every reader takes the
+// FSM's lock, which Apply holds until the last part is committed, so the
+// records this applier wrote stay its own to change in place until then.
+// Only commands that never rely on their transaction being aborted
+// (sharesTxn) are given a db to split with.
+func (a *applier) split() {
+	if a.db == nil || a.writes < splitWrites {
+		return
+	}
+	a.txn.Commit()
+	a.txn = a.db.Txn(true)
+	a.writes = 0
+	a.committed = true
 }
 
 // triggerTable reports whether planning triggers reads the table.
@@ -177,6 +206,7 @@ func (a *applier) put(table string, obj any) {
 		}
 		a.written[obj] = struct{}{}
 	}
+	a.writes++
 	if err := a.txn.Insert(table, obj); err != nil {
 		// Inserts only fail on schema mismatch, a bug in this package.
 		panic(fmt.Sprintf("insert into %s: %v", table, err))
@@ -648,6 +678,7 @@ func (a *applier) reportResult(c *statepb.ReportResult) any {
 func (a *applier) applyPlan(c *statepb.ApplyPlan) any {
 	res := &PlanResult{}
 	for _, r := range c.Results {
+		a.split()
 		a.now = r.EndTime
 		out := a.reportResult(r)
 		res.Results = append(res.Results, out)
@@ -664,6 +695,7 @@ func (a *applier) applyPlan(c *statepb.ApplyPlan) any {
 	}
 	checked := len(c.Actions) - int(c.Unchecked)
 	for i, act := range c.Actions {
+		a.split()
 		if a.planAction(act) {
 			res.Applied++
 			continue
@@ -838,11 +870,13 @@ func (a *applier) deleteTree(inst *statepb.Instance) {
 			rows = append(rows, o)
 		}
 		for _, o := range rows {
+			a.writes++
 			if err := a.txn.Delete(table, o); err != nil {
 				panic(fmt.Sprintf("delete from %s: %v", table, err))
 			}
 		}
 	}
+	a.writes++
 	if err := a.txn.Delete(tableInstances, inst); err != nil {
 		panic(fmt.Sprintf("delete instance: %v", err))
 	}

@@ -34,7 +34,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var txn *memdb.Txn
-	wroteAny, triggers := false, false
+	wroteAny, triggers, writes := false, false, 0
 	flush := func() {
 		if txn == nil {
 			return
@@ -48,7 +48,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		} else {
 			txn.Abort()
 		}
-		txn, wroteAny, triggers = nil, false, false
+		txn, wroteAny, triggers, writes = nil, false, false, 0
 	}
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
@@ -70,11 +70,15 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		if txn == nil {
 			txn = f.db.Txn(true)
 		}
-		a := &applier{txn: txn, index: l.Index}
+		a := &applier{txn: txn, index: l.Index, db: f.db, writes: writes}
 		out[i] = a.apply(m)
-		if wrote(out[i]) {
+		txn, writes = a.txn, a.writes
+		if wrote(out[i]) || a.committed {
 			wroteAny = true
 			triggers = triggers || a.triggerInputs
+		}
+		if writes >= splitWrites {
+			flush()
 		}
 	}
 	flush()

@@ -134,3 +134,47 @@ func TestApplyBatchWakesWatchers(t *testing.T) {
 		t.Fatal("a batch that started an instance did not wake the watchers")
 	}
 }
+
+// TestSplitTransactionsMatchWhole commits the store transaction after
+// every write of the commands that may be split, one entry at a time and
+// in one batch, and checks the answers, the state and every index against
+// applying each entry in one transaction. It then runs the loop scenarios,
+// whose entries change in place records an earlier part committed.
+func TestSplitTransactionsMatchWhole(t *testing.T) {
+	logs := batchLog(t)
+	whole := New()
+	var want []string
+	for _, l := range logs {
+		want = append(want, describe(whole.Apply(l)))
+	}
+	wantState := snapshotBytes(t, whole)
+
+	defer func(n int) { splitWrites = n }(splitWrites)
+	splitWrites = 1
+	for _, batched := range []bool{false, true} {
+		f := New()
+		var got []string
+		if batched {
+			for _, res := range f.ApplyBatch(logs) {
+				got = append(got, describe(res))
+			}
+		} else {
+			for _, l := range logs {
+				got = append(got, describe(f.Apply(l)))
+			}
+		}
+		checkIndexes(t, f)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("split, batched %v: entry %d answered %q, whole %q", batched, i, got[i], want[i])
+			}
+		}
+		if !bytes.Equal(wantState, snapshotBytes(t, f)) {
+			t.Errorf("split, batched %v: the state differs from applying each entry whole", batched)
+		}
+	}
+	t.Run("loop", func(t *testing.T) {
+		TestOneEntryStartsPlacesAndEndsIterations(t)
+		TestOneEntryPlacesAndStopsAnIteration(t)
+	})
+}

@@ -89,14 +89,16 @@ func (f *FSM) Apply(l *raft.Log) any {
 // applyLocked applies one command in a transaction of its own, which it
 // aborts if the command wrote nothing (a rejection writes nothing).
 func (f *FSM) applyLocked(index uint64, m proto.Message) any {
-	txn := f.db.Txn(true)
-	a := &applier{txn: txn, index: index}
+	a := &applier{txn: f.db.Txn(true), index: index}
+	if sharesTxn(m) {
+		a.db = f.db
+	}
 	res := a.apply(m)
-	if !wrote(res) {
-		txn.Abort()
+	if !wrote(res) && !a.committed {
+		a.txn.Abort()
 		return res
 	}
-	txn.Commit()
+	a.txn.Commit()
 	if a.triggerInputs {
 		f.triggerEpoch++
 	}
