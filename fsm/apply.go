@@ -92,10 +92,12 @@ type applier struct {
 	now   *timestamppb.Timestamp
 	// triggerInputs is set by a write to a table triggers are planned from.
 	triggerInputs bool
-	// written holds the instances and steps this transaction inserted: new
-	// copies that no snapshot or reader can see until it commits, which
-	// may change in place where no index reads what changes.
-	written map[any]struct{}
+	// ownInstances and ownSteps hold, by id, the instances and steps this
+	// applier stored: new copies that no snapshot or reader can see until
+	// it commits, which may change in place where no index reads what
+	// changes.
+	ownInstances map[instanceKey]*statepb.Instance
+	ownSteps     map[stepKey]*statepb.Step
 	// shared is set when the transaction's records are read while it is
 	// written (the leader plans on a speculation between its writes), so
 	// that none is changed in place under a reader.
@@ -196,15 +198,19 @@ func (a *applier) get(table string, args ...any) any {
 
 func (a *applier) put(table string, obj any) {
 	a.triggerInputs = a.triggerInputs || triggerTable(table)
-	switch obj.(type) {
-	case *statepb.Instance, *statepb.Step:
-		if a.shared {
-			break
+	if !a.shared {
+		switch o := obj.(type) {
+		case *statepb.Instance:
+			if a.ownInstances == nil {
+				a.ownInstances = map[instanceKey]*statepb.Instance{}
+			}
+			a.ownInstances[instanceKey{o.WorkflowId, o.InstanceId}] = o
+		case *statepb.Step:
+			if a.ownSteps == nil {
+				a.ownSteps = map[stepKey]*statepb.Step{}
+			}
+			a.ownSteps[stepKey{o.WorkflowId, o.InstanceId, o.StepId}] = o
 		}
-		if a.written == nil {
-			a.written = map[any]struct{}{}
-		}
-		a.written[obj] = struct{}{}
 	}
 	a.writes++
 	if err := a.txn.Insert(table, obj); err != nil {
@@ -213,10 +219,31 @@ func (a *applier) put(table string, obj any) {
 	}
 }
 
-// owns reports whether this transaction inserted obj.
-func (a *applier) owns(obj any) bool {
-	_, ok := a.written[obj]
-	return ok
+type instanceKey struct {
+	workflowID string
+	instanceID int64
+}
+
+type stepKey struct {
+	workflowID string
+	instanceID int64
+	stepID     string
+}
+
+// ownsInstance reports whether inst is the instance stored under its id
+// and this applier stored it.
+func (a *applier) ownsInstance(inst *statepb.Instance) bool {
+	return a.ownInstances[instanceKey{inst.WorkflowId, inst.InstanceId}] == inst
+}
+
+// disown forgets a record this applier deleted.
+func (a *applier) disown(obj any) {
+	switch o := obj.(type) {
+	case *statepb.Instance:
+		delete(a.ownInstances, instanceKey{o.WorkflowId, o.InstanceId})
+	case *statepb.Step:
+		delete(a.ownSteps, stepKey{o.WorkflowId, o.InstanceId, o.StepId})
+	}
 }
 
 // editStep returns st ready to change: st itself when this transaction
@@ -241,9 +268,9 @@ func (a *applier) putStep(st *statepb.Step) {
 }
 
 // ownsStep reports whether st is the step stored under its id and this
-// transaction inserted it.
+// applier stored it.
 func (a *applier) ownsStep(st *statepb.Step) bool {
-	return a.owns(st) && a.get(tableSteps, st.WorkflowId, st.InstanceId, st.StepId) == any(st)
+	return a.ownSteps[stepKey{st.WorkflowId, st.InstanceId, st.StepId}] == st
 }
 
 // stepIndexed reports whether a secondary index (node, paused_at) holds st.
@@ -587,7 +614,7 @@ func (a *applier) setInstance(workflowID string, instanceID int64, status, reaso
 	inst := a.get(tableInstances, workflowID, instanceID).(*statepb.Instance)
 	// The "active" index reads whether the status is terminal, and nothing
 	// else here changes what an index reads.
-	inPlace := a.owns(inst) && InstanceTerminal(inst.Status) == InstanceTerminal(status)
+	inPlace := a.ownsInstance(inst) && InstanceTerminal(inst.Status) == InstanceTerminal(status)
 	if !inPlace {
 		inst = shallow(inst)
 	}
@@ -615,7 +642,7 @@ func (a *applier) setInstance(workflowID string, instanceID int64, status, reaso
 // its first event, cost one write of the instance and its indexes, not two.
 func (a *applier) nextEventSeq(workflowID string, instanceID int64) *statepb.Instance {
 	inst := a.get(tableInstances, workflowID, instanceID).(*statepb.Instance)
-	if _, ok := a.written[inst]; ok {
+	if a.ownsInstance(inst) {
 		inst.LastEventSeq++
 		return inst
 	}
@@ -871,12 +898,14 @@ func (a *applier) deleteTree(inst *statepb.Instance) {
 		}
 		for _, o := range rows {
 			a.writes++
+			a.disown(o)
 			if err := a.txn.Delete(table, o); err != nil {
 				panic(fmt.Sprintf("delete from %s: %v", table, err))
 			}
 		}
 	}
 	a.writes++
+	a.disown(inst)
 	if err := a.txn.Delete(tableInstances, inst); err != nil {
 		panic(fmt.Sprintf("delete instance: %v", err))
 	}
