@@ -60,18 +60,25 @@ func describe(res any) string {
 	return fmt.Sprintf("%T", res)
 }
 
+// applyEach applies logs to a new FSM one entry at a time and returns it
+// with its answers, as describe gives them, and its snapshot.
+func applyEach(t *testing.T, logs []*raft.Log) (*FSM, []string, []byte) {
+	t.Helper()
+	f := New()
+	var answers []string
+	for _, l := range logs {
+		answers = append(answers, describe(f.Apply(l)))
+	}
+	return f, answers, snapshotBytes(t, f)
+}
+
 // Applying entries together must leave exactly the state, and give
 // exactly the answers, that applying them one at a time does: replicas
 // batch differently (a leader and a follower learn of commits at
 // different times), and their states must still be the same.
 func TestApplyBatchMatchesApply(t *testing.T) {
 	logs := batchLog(t)
-	one := New()
-	var want []string
-	for _, l := range logs {
-		want = append(want, describe(one.Apply(l)))
-	}
-	wantState := snapshotBytes(t, one)
+	one, want, wantState := applyEach(t, logs)
 	// The refusals refused, and the commands around them took effect.
 	for i, w := range want[len(want)-7:] {
 		t.Logf("entry %d: %s", len(want)-7+i, w)
@@ -142,12 +149,7 @@ func TestApplyBatchWakesWatchers(t *testing.T) {
 // whose entries change in place records an earlier part committed.
 func TestSplitTransactionsMatchWhole(t *testing.T) {
 	logs := batchLog(t)
-	whole := New()
-	var want []string
-	for _, l := range logs {
-		want = append(want, describe(whole.Apply(l)))
-	}
-	wantState := snapshotBytes(t, whole)
+	_, want, wantState := applyEach(t, logs)
 
 	defer func(n int) { splitWrites = n }(splitWrites)
 	splitWrites = 1
