@@ -98,6 +98,14 @@ type applier struct {
 	// changes.
 	ownInstances map[instanceKey]*statepb.Instance
 	ownSteps     map[stepKey]*statepb.Step
+	// unstored holds owned instance copies not written to the store yet,
+	// in the order they were made: they differ from the stored record only
+	// in LastEventSeq, which no index reads, so the write waits for the
+	// instance's next write in the entry or the entry's end (storeDeferred).
+	// A step's result and its instance's end in one entry then write the
+	// instance once, not twice.
+	unstored     map[instanceKey]*statepb.Instance
+	unstoredKeys []instanceKey
 	// shared is set when the transaction's records are read while it is
 	// written (the leader plans on a speculation between its writes), so
 	// that none is changed in place under a reader.
@@ -131,6 +139,7 @@ func (a *applier) split() {
 	if a.db == nil || a.writes < splitWrites {
 		return
 	}
+	a.storeDeferred()
 	a.txn.Commit()
 	a.txn = a.db.Txn(true)
 	a.writes = 0
@@ -146,7 +155,15 @@ func triggerTable(table string) bool {
 	return false
 }
 
+// apply applies one command; every change it made is in the transaction
+// when it returns.
 func (a *applier) apply(m proto.Message) any {
+	out := a.applyCommand(m)
+	a.storeDeferred()
+	return out
+}
+
+func (a *applier) applyCommand(m proto.Message) any {
 	switch c := m.(type) {
 	case *statepb.PushWorkflow:
 		a.now = c.Now
@@ -189,6 +206,13 @@ func (a *applier) apply(m proto.Message) any {
 }
 
 func (a *applier) get(table string, args ...any) any {
+	if table == tableInstances && len(a.unstored) > 0 && len(args) == 2 {
+		wf, _ := args[0].(string)
+		id, _ := args[1].(int64)
+		if u := a.unstored[instanceKey{wf, id}]; u != nil {
+			return u
+		}
+	}
 	o, err := a.txn.First(table, "id", args...)
 	if err != nil {
 		return nil
@@ -204,7 +228,14 @@ func (a *applier) put(table string, obj any) {
 			if a.ownInstances == nil {
 				a.ownInstances = map[instanceKey]*statepb.Instance{}
 			}
-			a.ownInstances[instanceKey{o.WorkflowId, o.InstanceId}] = o
+			k := instanceKey{o.WorkflowId, o.InstanceId}
+			if u := a.unstored[k]; u != nil {
+				// o is u, or a copy of the stored record with other
+				// changes: either way u's timeline number is the newest.
+				o.LastEventSeq = u.LastEventSeq
+				delete(a.unstored, k)
+			}
+			a.ownInstances[k] = o
 		case *statepb.Step:
 			if a.ownSteps == nil {
 				a.ownSteps = map[stepKey]*statepb.Step{}
@@ -230,10 +261,42 @@ type stepKey struct {
 	stepID     string
 }
 
-// ownsInstance reports whether inst is the instance stored under its id
-// and this applier stored it.
+// ownsInstance reports whether inst is this applier's own copy of the
+// instance under its id: one it stored, or one it will (isUnstored).
 func (a *applier) ownsInstance(inst *statepb.Instance) bool {
 	return a.ownInstances[instanceKey{inst.WorkflowId, inst.InstanceId}] == inst
+}
+
+// isUnstored reports whether inst is an own copy the store does not hold
+// yet: the store still holds the record it was copied from.
+func (a *applier) isUnstored(inst *statepb.Instance) bool {
+	return a.unstored[instanceKey{inst.WorkflowId, inst.InstanceId}] == inst
+}
+
+// keepUnstored makes inst, a fresh copy of a stored instance that differs
+// from it only in LastEventSeq, this applier's own, to be stored later.
+func (a *applier) keepUnstored(inst *statepb.Instance) {
+	k := instanceKey{inst.WorkflowId, inst.InstanceId}
+	if a.ownInstances == nil {
+		a.ownInstances = map[instanceKey]*statepb.Instance{}
+	}
+	if a.unstored == nil {
+		a.unstored = map[instanceKey]*statepb.Instance{}
+	}
+	a.ownInstances[k] = inst
+	a.unstored[k] = inst
+	a.unstoredKeys = append(a.unstoredKeys, k)
+}
+
+// storeDeferred writes the own copies still unstored, in the order they
+// were made.
+func (a *applier) storeDeferred() {
+	for _, k := range a.unstoredKeys {
+		if u := a.unstored[k]; u != nil {
+			a.put(tableInstances, u)
+		}
+	}
+	a.unstoredKeys = a.unstoredKeys[:0]
 }
 
 // disown forgets a record this applier deleted.
@@ -241,6 +304,7 @@ func (a *applier) disown(obj any) {
 	switch o := obj.(type) {
 	case *statepb.Instance:
 		delete(a.ownInstances, instanceKey{o.WorkflowId, o.InstanceId})
+		delete(a.unstored, instanceKey{o.WorkflowId, o.InstanceId})
 	case *statepb.Step:
 		delete(a.ownSteps, stepKey{o.WorkflowId, o.InstanceId, o.StepId})
 	}
@@ -613,9 +677,13 @@ func (a *applier) setStep(st *statepb.Step, status, reason string, retryAt *time
 func (a *applier) setInstance(workflowID string, instanceID int64, status, reason string) *statepb.Instance {
 	inst := a.get(tableInstances, workflowID, instanceID).(*statepb.Instance)
 	// The "active" index reads whether the status is terminal, and nothing
-	// else here changes what an index reads.
-	inPlace := a.ownsInstance(inst) && InstanceTerminal(inst.Status) == InstanceTerminal(status)
-	if !inPlace {
+	// else here changes what an index reads. An unstored copy changes in
+	// place too (the store holds the record it came from), but is stored
+	// now, so that it never differs from the store by more than its
+	// timeline number.
+	unstored := a.isUnstored(inst)
+	inPlace := !unstored && a.ownsInstance(inst) && InstanceTerminal(inst.Status) == InstanceTerminal(status)
+	if !inPlace && !unstored {
 		inst = shallow(inst)
 	}
 	inst.Status = status
@@ -636,10 +704,12 @@ func (a *applier) setInstance(workflowID string, instanceID int64, status, reaso
 }
 
 // nextEventSeq takes the instance's next timeline number and returns the
-// instance. The number is in no index, so an instance this transaction
-// already wrote (a copy nobody else can see yet) takes it in place, without
-// a second copy and insert: a status change and its event, or a start and
-// its first event, cost one write of the instance and its indexes, not two.
+// instance. The number is in no index, so this applier's own copy takes it
+// in place, without a second copy and insert: a status change and its
+// event, or a start and its first event, cost one write of the instance and
+// its indexes, not two. Another instance is copied and its write deferred
+// (keepUnstored), so that a step's result and the instance's end in the
+// same entry write it once.
 func (a *applier) nextEventSeq(workflowID string, instanceID int64) *statepb.Instance {
 	inst := a.get(tableInstances, workflowID, instanceID).(*statepb.Instance)
 	if a.ownsInstance(inst) {
@@ -648,7 +718,12 @@ func (a *applier) nextEventSeq(workflowID string, instanceID int64) *statepb.Ins
 	}
 	inst = shallow(inst)
 	inst.LastEventSeq++
-	a.put(tableInstances, inst)
+	if a.shared {
+		// Read between writes: no copy may wait to be stored.
+		a.put(tableInstances, inst)
+	} else {
+		a.keepUnstored(inst)
+	}
 	return inst
 }
 

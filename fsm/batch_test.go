@@ -93,6 +93,7 @@ func TestApplyBatchMatchesApply(t *testing.T) {
 			batch := logs[start:min(start+size, len(logs))]
 			out := b.ApplyBatch(batch)
 			checkIndexes(t, b)
+			checkTimelines(t, b)
 			if len(out) != len(batch) {
 				t.Fatalf("batches of %d: %d answers for %d entries", size, len(out), len(batch))
 			}
@@ -166,6 +167,7 @@ func TestSplitTransactionsMatchWhole(t *testing.T) {
 			}
 		}
 		checkIndexes(t, f)
+		checkTimelines(t, f)
 		for i := range want {
 			if got[i] != want[i] {
 				t.Errorf("split, batched %v: entry %d answered %q, whole %q", batched, i, got[i], want[i])

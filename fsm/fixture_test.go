@@ -58,6 +58,7 @@ func (x *fixture) apply(m proto.Message) any {
 	if _, isTest := x.t.(*testing.T); isTest {
 		// Benchmarks skip the check: it reads the whole state.
 		checkIndexes(x.t, x.fsm)
+		checkTimelines(x.t, x.fsm)
 	}
 	return res
 }

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-memdb"
+
+	"github.com/batonhq/baton/fsm/statepb"
 )
 
 // checkIndexes fails the test unless every secondary index of every table
@@ -43,6 +45,52 @@ func checkIndexes(t testing.TB, f *FSM) {
 			if got := count(t, txn, table, name); got != want {
 				t.Fatalf("%s index %s: %d entries for %d records with a key", table, name, got, want)
 			}
+		}
+	}
+}
+
+// checkTimelines fails the test unless every instance's and workflow's
+// timeline is numbered 1 to its LastEventSeq without a gap: what a timeline
+// number taken on a copy stored late (or never) would break.
+func checkTimelines(t testing.TB, f *FSM) {
+	t.Helper()
+	f.mu.RLock()
+	txn := f.db.Txn(false)
+	f.mu.RUnlock()
+	want := map[instanceKey]int64{}
+	it, err := txn.Get(tableInstances, "id_prefix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		i := o.(*statepb.Instance)
+		want[instanceKey{i.WorkflowId, i.InstanceId}] = i.LastEventSeq
+	}
+	if it, err = txn.Get(tableWorkflows, "id_prefix"); err != nil {
+		t.Fatal(err)
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		w := o.(*statepb.Workflow)
+		want[instanceKey{w.WorkflowId, 0}] = w.LastEventSeq
+	}
+	got := map[instanceKey]int64{}
+	if it, err = txn.Get(tableEvents, "id_prefix"); err != nil {
+		t.Fatal(err)
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		e := o.(*statepb.Event)
+		k := instanceKey{e.WorkflowId, e.InstanceId}
+		if _, ok := want[k]; !ok {
+			t.Fatalf("event %+v: no such instance or workflow", e)
+		}
+		got[k]++
+		if e.Seq != got[k] {
+			t.Fatalf("timeline of %s/%d: event %d follows %d", k.workflowID, k.instanceID, e.Seq, got[k]-1)
+		}
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Fatalf("timeline of %s/%d: %d events, LastEventSeq %d", k.workflowID, k.instanceID, got[k], n)
 		}
 	}
 }

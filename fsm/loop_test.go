@@ -259,3 +259,38 @@ func TestOneEntryPlacesAndStopsAnIteration(t *testing.T) {
 		t.Fatalf("loop after a stopped iteration: %v", loop)
 	}
 }
+
+// TestLateStoredTimelineNumberSurvivesACopy takes a timeline number on an
+// instance the entry has not written (the copy waits to be stored), then
+// stores another copy of the record as the store still holds it: that copy
+// must carry the number taken, or the next event would reuse it.
+func TestLateStoredTimelineNumberSurvivesACopy(t *testing.T) {
+	x := loopInstance(t)
+	f := x.fsm
+	f.mu.Lock()
+	a := &applier{txn: f.db.Txn(true), index: x.next, now: at(9)}
+	stored := a.get(tableInstances, wfETL, int64(1)).(*statepb.Instance)
+	before := stored.LastEventSeq
+	a.event(wfETL, 1, "", 0, InstanceInProgress, "first")
+	if got := a.get(tableInstances, wfETL, int64(1)).(*statepb.Instance); got == stored || got.LastEventSeq != before+1 {
+		t.Fatalf("after one event the applier reads %v (stored %p)", got, stored)
+	}
+	cp := shallow(stored)
+	cp.Reason = "changed from the stored record"
+	a.put(tableInstances, cp)
+	a.event(wfETL, 1, "", 0, InstanceInProgress, "second")
+	a.storeDeferred()
+	a.txn.Commit()
+	f.mu.Unlock()
+	x.next++
+
+	inst := x.state().Instance(nil, wfETL, 1)
+	if inst.LastEventSeq != before+2 || inst.Reason != cp.Reason {
+		t.Fatalf("instance after two events and a copy: seq %d (want %d), reason %q", inst.LastEventSeq, before+2, inst.Reason)
+	}
+	if stored.LastEventSeq != before {
+		t.Fatal("the stored record changed in place")
+	}
+	checkIndexes(t, f)
+	checkTimelines(t, f)
+}
