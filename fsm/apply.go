@@ -418,11 +418,8 @@ func (a *applier) startInstance(c *statepb.StartInstance) any {
 		SignalInitiator: c.SignalInitiator,
 	}
 	a.put(tableInstances, inst)
-	for _, s := range c.Steps {
-		a.put(tableSteps, &statepb.Step{
-			WorkflowId: c.WorkflowId, InstanceId: inst.InstanceId, StepId: s.StepId,
-			Type: s.Type, Status: StepNotCreated, CreateTime: c.Now,
-		})
+	for _, st := range NewSteps(c.WorkflowId, inst.InstanceId, c.Steps, c.Now) {
+		a.put(tableSteps, st)
 	}
 	msg := ""
 	if si := c.SignalInitiator; si != nil {
@@ -507,6 +504,22 @@ func (a *applier) stopChildren(st *statepb.Step, reason string) {
 	}
 }
 
+// LoopWithEnds returns loop as the ends of its children would leave it
+// (childEnded): ended counts them by their final status. loop is not
+// changed; the copy shares its params.
+func LoopWithEnds(loop *statepb.Loop, ended map[string]int64) *statepb.Loop {
+	out := shallow(loop)
+	out.Counts = make(map[string]int64, len(loop.Counts)+len(ended))
+	for k, n := range loop.Counts {
+		out.Counts[k] = n
+	}
+	for k, n := range ended {
+		out.Finished += n
+		out.Counts[k] += n
+	}
+	return out
+}
+
 // childEnded counts a finished child on the loop step that started it, so
 // the scheduler reads a loop's progress from one row instead of scanning
 // every iteration.
@@ -555,25 +568,9 @@ func (a *applier) startChild(x *statepb.StartChild) bool {
 	} else if id != st.Loop.Launched+1 || a.get(tableInstances, x.WorkflowId, id) != nil {
 		return false
 	}
-	ref := &statepb.ParentRef{
-		WorkflowId: parent.WorkflowId, InstanceId: parent.InstanceId, StepId: st.StepId,
-		RootWorkflowId: parent.WorkflowId, RootInstanceId: parent.InstanceId, Detached: x.Detached,
-	}
-	if parent.Parent != nil {
-		ref.RootWorkflowId, ref.RootInstanceId = parent.Parent.RootWorkflowId, parent.Parent.RootInstanceId
-	}
-	child := &statepb.Instance{
-		WorkflowId: x.WorkflowId, InstanceId: id, WorkflowVersion: x.WorkflowVersion,
-		Status: InstanceCreated, Params: x.Params, CreateTime: a.now, Parent: ref,
-		DefinitionWorkflowId: x.DefinitionWorkflowId, DefinitionPath: x.DefinitionPath,
-		Depth: parent.Depth + 1,
-	}
-	a.put(tableInstances, child)
-	for _, s := range x.Steps {
-		a.put(tableSteps, &statepb.Step{
-			WorkflowId: x.WorkflowId, InstanceId: id, StepId: s.StepId,
-			Type: s.Type, Status: StepNotCreated, CreateTime: a.now,
-		})
+	a.put(tableInstances, ChildInstance(parent, x, id, a.now))
+	for _, st := range NewSteps(x.WorkflowId, id, x.Steps, a.now) {
+		a.put(tableSteps, st)
 	}
 	a.event(x.WorkflowId, id, "", 0, InstanceCreated, fmt.Sprintf("started by step %s of %s/%d", st.StepId, parent.WorkflowId, parent.InstanceId))
 	if x.Run && x.DefinitionWorkflowId != "" {
@@ -591,6 +588,37 @@ func (a *applier) startChild(x *statepb.StartChild) bool {
 	}
 	a.putStep(st)
 	return true
+}
+
+// ChildInstance is the record startChild creates for child id of parent,
+// CREATED (x.Run sets it going after).
+func ChildInstance(parent *statepb.Instance, x *statepb.StartChild, id int64, now *timestamppb.Timestamp) *statepb.Instance {
+	ref := &statepb.ParentRef{
+		WorkflowId: parent.WorkflowId, InstanceId: parent.InstanceId, StepId: x.ParentStepId,
+		RootWorkflowId: parent.WorkflowId, RootInstanceId: parent.InstanceId, Detached: x.Detached,
+	}
+	if parent.Parent != nil {
+		ref.RootWorkflowId, ref.RootInstanceId = parent.Parent.RootWorkflowId, parent.Parent.RootInstanceId
+	}
+	return &statepb.Instance{
+		WorkflowId: x.WorkflowId, InstanceId: id, WorkflowVersion: x.WorkflowVersion,
+		Status: InstanceCreated, Params: x.Params, CreateTime: now, Parent: ref,
+		DefinitionWorkflowId: x.DefinitionWorkflowId, DefinitionPath: x.DefinitionPath,
+		Depth: parent.Depth + 1,
+	}
+}
+
+// NewSteps are the step records a new instance starts with: one
+// NOT_CREATED step per seed.
+func NewSteps(workflowID string, instanceID int64, seeds []*statepb.StepSeed, now *timestamppb.Timestamp) []*statepb.Step {
+	out := make([]*statepb.Step, len(seeds))
+	for i, s := range seeds {
+		out[i] = &statepb.Step{
+			WorkflowId: workflowID, InstanceId: instanceID, StepId: s.StepId,
+			Type: s.Type, Status: StepNotCreated, CreateTime: now,
+		}
+	}
+	return out
 }
 
 func definitionWorkflow(x *statepb.StartChild) string {

@@ -254,14 +254,14 @@ func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult
 		// on would only delay that commit. A server from before protocol 2
 		// would apply an unchecked tail as chained, so while one is in the
 		// cluster the last pass is checked like the others.
-		last := pass == maxPasses-1 || !opensWork(o.Actions) || len(out.Actions)+len(o.Actions) >= maxActionsPerEntry
+		last := pass == maxPasses-1 || !opensWork(o.Actions, o.settled) || len(out.Actions)+len(o.Actions) >= maxActionsPerEntry
 		if last && in.protocol() >= 2 {
 			out.Actions = append(out.Actions, o.Actions...)
 			return out, carry, len(o.Actions)
 		}
 		applied := sp.Plan(ts, o.Actions)
 		out.Actions = append(out.Actions, applied...)
-		if last || !opensWork(applied) {
+		if last || !opensWork(applied, o.settled) {
 			break
 		}
 	}
@@ -271,10 +271,12 @@ func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult
 // opensWork reports whether actions may let a further pass plan more at
 // once: an instance started by a loop or a trigger (it can be set going), a
 // loop step started, an instance ended (its parent's loop goes on, its run
-// strategy admits the next).
-func opensWork(actions []*statepb.PlanAction) bool {
+// strategy admits the next). The round already planned what a settled
+// action leads to.
+func opensWork(actions []*statepb.PlanAction, settled map[*statepb.PlanAction]bool) bool {
 	for _, a := range actions {
 		switch {
+		case settled[a]:
 		case a.GetStartChild() != nil, a.GetFireTrigger() != nil, a.GetFireSignalTrigger() != nil:
 			return true
 		case a.GetAssign() != nil && a.GetAssign().Loop != nil:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
+	"github.com/batonhq/baton/workflow"
 )
 
 // planAhead plans on its own decisions: one round starts a foreach's
@@ -80,7 +81,7 @@ func TestPlanAheadChainsStagesInOneRound(t *testing.T) {
 			}
 		}
 	}
-	if opensWork([]*statepb.PlanAction{{Action: &statepb.PlanAction_Assign{Assign: &statepb.AssignAttempt{Node: "n1"}}}}) {
+	if opensWork([]*statepb.PlanAction{{Action: &statepb.PlanAction_Assign{Assign: &statepb.AssignAttempt{Node: "n1"}}}}, nil) {
 		t.Error("placing a plain step needs no further pass")
 	}
 }
@@ -254,5 +255,78 @@ func TestPlanAheadUnderProtocol1(t *testing.T) {
 		case proto == 2 && (unchecked == 0 || runs != 2):
 			t.Errorf("protocol 2: %d unchecked actions, %d iterations started running; want a tail and 2", unchecked, runs)
 		}
+	}
+}
+
+// One pass of the planner ends the iterations whose steps finished, starts
+// as many new ones in their place, and places the new ones' steps: the
+// loop counts the ends planned before it, and a started iteration is
+// planned as the entry will leave it. Nothing is left for a second pass.
+func TestPlanReplacesFinishedIterationsInOnePass(t *testing.T) {
+	px := newPlanFixture(t, `{"workflow": {"id": "wf", "steps": [
+	  {"foreach": {"id": "loop", "params": {"loop_params": {"type": "MAP", "value": {"i": {"type": "LONG_ARRAY", "value": [1, 2, 3, 4, 5]}}}},
+	    "concurrency": 2, "steps": [{"step": {"id": "work", "type": "NoOp"}}]}}]}}`)
+	in := Input{Now: px.now, Members: px.members, Defs: px.defs}
+	for range 3 { // the instance, its loop step, the first iterations
+		px.round()
+	}
+	child := workflow.InlineWorkflowID(px.wf, px.inst, "loop")
+	running := func() []*statepb.Step {
+		var out []*statepb.Step
+		for _, st := range px.f.State().RunningSteps() {
+			if st.WorkflowId == child {
+				out = append(out, st)
+			}
+		}
+		return out
+	}
+	if n := len(running()); n != 2 {
+		t.Fatalf("%d iteration steps run, want 2", n)
+	}
+	for _, st := range running() {
+		a := st.Attempts[0]
+		px.apply(&statepb.ReportResult{WorkflowId: st.WorkflowId, InstanceId: st.InstanceId, StepId: st.StepId,
+			AttemptNumber: 1, Generation: a.Generation, Node: a.Node, Outcome: fsm.AttemptSucceeded, EndTime: px.ts(), Executions: 1})
+	}
+
+	in.State = px.f.State()
+	out := Plan(in)
+	var got []string
+	for _, a := range out.Actions {
+		switch {
+		case a.GetInstanceStatus() != nil:
+			x := a.GetInstanceStatus()
+			got = append(got, fmt.Sprintf("end %d %s", x.InstanceId, x.Status))
+		case a.GetStartChild() != nil:
+			got = append(got, fmt.Sprintf("start %d", a.GetStartChild().InstanceId))
+		case a.GetAssign() != nil:
+			x := a.GetAssign()
+			got = append(got, fmt.Sprintf("place %d %s", x.InstanceId, x.StepId))
+		default:
+			got = append(got, fmt.Sprintf("%v", a))
+		}
+	}
+	want := "end 1 SUCCEEDED, end 2 SUCCEEDED, start 3, place 3 work, start 4, place 4 work"
+	if s := strings.Join(got, ", "); s != want {
+		t.Fatalf("one pass planned\n %s\nwant\n %s", s, want)
+	}
+	if opensWork(out.Actions, out.settled) {
+		t.Fatal("the pass leaves work for a second one")
+	}
+	res := px.apply(&statepb.ApplyPlan{Now: px.ts(), Actions: out.Actions, Chained: true, Unchecked: int32(len(out.Actions))}).(*fsm.PlanResult)
+	if res.Applied != len(out.Actions) || res.Skipped != 0 {
+		t.Fatalf("applying the pass: %+v", res)
+	}
+	if n := len(running()); n != 2 {
+		t.Fatalf("after the pass %d iteration steps run, want 2", n)
+	}
+	loop := px.step("loop").Loop
+	if loop.Launched != 4 || loop.Finished != 2 {
+		t.Fatalf("loop after the pass: launched %d, finished %d", loop.Launched, loop.Finished)
+	}
+	// The pass left nothing a fresh look at the state would do differently.
+	in.State = px.f.State()
+	if again := Plan(in); len(again.Actions) != 0 {
+		t.Fatalf("a second pass plans %d actions: %v", len(again.Actions), again.Actions)
 	}
 }

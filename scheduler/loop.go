@@ -226,13 +226,22 @@ func (r *round) loop(inst *statepb.Instance, def *workflow.Definition, st *state
 		r.setStep(st, fsm.StepFatallyFailed, "step is not in the definition", nil)
 		return
 	}
+	// The loop goes on from the ends of its children this round plans
+	// before it, as the entry will apply them.
+	loop := st.Loop
+	if e := r.childEnds[stepKey{st.WorkflowId, st.InstanceId, st.StepId}]; e != nil {
+		loop = fsm.LoopWithEnds(loop, e.counts)
+		for _, act := range e.actions {
+			r.settle(act)
+		}
+	}
 	switch sd.Kind {
 	case workflow.KindForeach:
-		r.foreach(inst, sd, st)
+		r.foreach(inst, sd, st, loop)
 	case workflow.KindWhile:
-		r.while(inst, def, sd, st)
+		r.while(inst, def, sd, st, loop)
 	case workflow.KindSubworkflow:
-		r.subworkflow(inst, sd, st)
+		r.subworkflow(inst, sd, st, loop)
 	default:
 		r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("a %s step cannot run children", sd.Kind), nil)
 	}
@@ -256,8 +265,7 @@ func rolledUp(sd *workflow.Step, counts map[string]int64) (string, string) {
 	return fsm.StepSucceeded, ""
 }
 
-func (r *round) foreach(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step) {
-	loop := st.Loop
+func (r *round) foreach(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, loop *statepb.Loop) {
 	running := loop.Launched - loop.Finished
 	bad := loop.Counts[fsm.InstanceFailed] + loop.Counts[fsm.InstanceTimedOut] + loop.Counts[fsm.InstanceStopped]
 	if bad > 0 && sd.FailureMode == workflow.FailImmediately && running > 0 {
@@ -312,8 +320,7 @@ func (r *round) foreach(inst *statepb.Instance, sd *workflow.Step, st *statepb.S
 	}
 }
 
-func (r *round) while(inst *statepb.Instance, def *workflow.Definition, sd *workflow.Step, st *statepb.Step) {
-	loop := st.Loop
+func (r *round) while(inst *statepb.Instance, def *workflow.Definition, sd *workflow.Step, st *statepb.Step, loop *statepb.Loop) {
 	if loop.Launched > loop.Finished {
 		return // an iteration is running
 	}
@@ -374,8 +381,7 @@ func (r *round) while(inst *statepb.Instance, def *workflow.Definition, sd *work
 	r.startChild(inst, st, ver, path, iter, params, stepSeeds(idef, idag), values)
 }
 
-func (r *round) subworkflow(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step) {
-	loop := st.Loop
+func (r *round) subworkflow(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, loop *statepb.Loop) {
 	detached := sd.Sync != nil && !*sd.Sync
 	switch {
 	case loop.Launched > 0 && detached:
@@ -556,13 +562,25 @@ func stepSeeds(def *workflow.Definition, dag *workflow.DAG) []*statepb.StepSeed 
 
 func (r *round) startChild(inst *statepb.Instance, st *statepb.Step, ver *statepb.WorkflowVersion, path []string, iter int64,
 	params map[string]*statepb.Param, seeds []*statepb.StepSeed, loopValues map[string]*statepb.Param) {
-	r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_StartChild{StartChild: &statepb.StartChild{
+	x := &statepb.StartChild{
 		ParentWorkflowId: inst.WorkflowId, ParentInstanceId: inst.InstanceId, ParentStepId: st.StepId,
 		WorkflowId: workflow.InlineWorkflowID(inst.WorkflowId, inst.InstanceId, st.StepId),
 		InstanceId: iter, WorkflowVersion: ver.Version,
 		DefinitionWorkflowId: ver.WorkflowId, DefinitionPath: path,
 		Params: params, Steps: seeds, LoopValues: loopValues, Run: r.in.protocol() >= 2,
-	}}})
+	}
+	act := &statepb.PlanAction{Action: &statepb.PlanAction_StartChild{StartChild: x}}
+	r.actions = append(r.actions, act)
+	if x.Run {
+		// Plan the iteration as the next pass would find it once the
+		// entry applied its start: running, no step created. Its
+		// actions follow the start in the entry, and that pass is saved
+		// (with the speculation's copy of the start it needed).
+		child := fsm.ChildInstance(inst, x, iter, r.now)
+		child.Status, child.StartTime = fsm.InstanceInProgress, r.now
+		r.instanceWith(child, fsm.NewSteps(x.WorkflowId, iter, seeds, r.now))
+		r.settle(act)
+	}
 }
 
 // ancestors lists the workflow ids from the root of inst's tree down to inst,

@@ -4,7 +4,9 @@
 package scheduler
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -74,6 +76,10 @@ type Output struct {
 	// then the earliest time one of them is due (zero: none).
 	TriggersPlanned bool
 	TriggersWakeAt  time.Time
+	// settled holds the actions whose consequences this round planned
+	// already: a child's end its loop counted, a child's start with its
+	// first steps.
+	settled map[*statepb.PlanAction]bool
 }
 
 // Plan computes one scheduling round.
@@ -121,7 +127,7 @@ func Plan(in Input) Output {
 		}
 	}
 	ended := map[string]bool{}
-	for _, inst := range active {
+	for _, inst := range childrenFirst(active) {
 		if inst.DefinitionWorkflowId == "" && !admitted[inst] {
 			continue
 		}
@@ -153,12 +159,28 @@ func Plan(in Input) Output {
 			}
 		}
 	}
-	return Output{Actions: r.actions, WakeAt: r.wake, TriggersPlanned: !in.SkipTriggers, TriggersWakeAt: trigWake}
+	return Output{Actions: r.actions, WakeAt: r.wake, TriggersPlanned: !in.SkipTriggers, TriggersWakeAt: trigWake, settled: r.settled}
 }
 
 type instanceKey struct {
 	workflowID string
 	instanceID int64
+}
+
+// stepKey names a step of an instance.
+type stepKey struct {
+	workflowID string
+	instanceID int64
+	stepID     string
+}
+
+// childrenFirst orders instances deepest first, keeping their order
+// otherwise, so that a round ends a loop's children before it plans the
+// loop, which then starts the next ones in the same round.
+func childrenFirst(list []*statepb.Instance) []*statepb.Instance {
+	out := append([]*statepb.Instance(nil), list...)
+	slices.SortStableFunc(out, func(a, b *statepb.Instance) int { return cmp.Compare(b.Depth, a.Depth) })
+	return out
 }
 
 // endedNow lists the instances this round's actions end.
@@ -296,6 +318,17 @@ type round struct {
 	breakpoints map[string][]*statepb.Breakpoint
 	// Workflows whose fired instance this round starts running at once.
 	firedRunning map[string]bool
+	// childEnds counts, by the loop step that started them and by final
+	// status, the children this round ends; settled holds the actions whose
+	// consequences the round planned already (see opensWork).
+	childEnds map[stepKey]*childEnds
+	settled   map[*statepb.PlanAction]bool
+}
+
+// childEnds are the ends of a loop step's children in one round.
+type childEnds struct {
+	counts  map[string]int64
+	actions []*statepb.PlanAction
 }
 
 // nodeConstraints reads a step's evaluated node_constraints: every key must be
@@ -408,10 +441,36 @@ func (r *round) wakeAt(t time.Time) {
 }
 
 func (r *round) setInstance(inst *statepb.Instance, from, to, reason string) {
-	r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_InstanceStatus{
+	act := &statepb.PlanAction{Action: &statepb.PlanAction_InstanceStatus{
 		InstanceStatus: &statepb.SetInstanceStatus{
 			WorkflowId: inst.WorkflowId, InstanceId: inst.InstanceId, FromStatus: from, Status: to, Reason: reason,
-		}}})
+		}}}
+	r.actions = append(r.actions, act)
+	if p := inst.Parent; p != nil && !p.Detached && fsm.InstanceTerminal(to) {
+		k := stepKey{p.WorkflowId, p.InstanceId, p.StepId}
+		if r.childEnds == nil {
+			r.childEnds = map[stepKey]*childEnds{}
+		}
+		e := r.childEnds[k]
+		if e == nil {
+			e = &childEnds{counts: map[string]int64{}}
+			r.childEnds[k] = e
+		}
+		e.counts[to]++
+		if inst.DefinitionWorkflowId != "" {
+			// An iteration's end concerns only its loop; a subworkflow's
+			// also lets its workflow's run strategy admit the next.
+			e.actions = append(e.actions, act)
+		}
+	}
+}
+
+// settle records that the round planned what act leads to.
+func (r *round) settle(act *statepb.PlanAction) {
+	if r.settled == nil {
+		r.settled = map[*statepb.PlanAction]bool{}
+	}
+	r.settled[act] = true
 }
 
 func (r *round) setStep(st *statepb.Step, to, reason string, retryAt *timestamppb.Timestamp) {
@@ -423,7 +482,12 @@ func (r *round) setStep(st *statepb.Step, to, reason string, retryAt *timestampp
 }
 
 // instance plans one unfinished instance and reports whether this round ends it.
-func (r *round) instance(inst *statepb.Instance) (ended bool) {
+func (r *round) instance(inst *statepb.Instance) bool {
+	return r.instanceWith(inst, r.in.State.Steps(nil, inst.WorkflowId, inst.InstanceId))
+}
+
+// instanceWith plans inst, whose step records are steps.
+func (r *round) instanceWith(inst *statepb.Instance, steps []*statepb.Step) (ended bool) {
 	before := len(r.actions)
 	defer func() {
 		for _, a := range r.actions[before:] {
@@ -446,7 +510,7 @@ func (r *round) instance(inst *statepb.Instance) (ended bool) {
 		started = inst.StartTime.AsTime()
 	}
 
-	v := newStepView(dag, r.in.State.Steps(nil, inst.WorkflowId, inst.InstanceId))
+	v := newStepView(dag, steps)
 
 	if t := def.Workflow.Timeout; t != nil && (t.Duration > 0 || t.Expr() != "") {
 		// A timeout written as a param reference is resolved against the
