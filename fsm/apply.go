@@ -134,12 +134,12 @@ var splitWrites = 1024
 // FSM's lock, which Apply holds until the last part is committed, so the
 // records this applier wrote stay its own to change in place until then.
 // Only commands that never rely on their transaction being aborted
-// (sharesTxn) are given a db to split with.
+// (sharesTxn) are given a db to split with. Copies waiting to be stored
+// (keepUnstored) wait across parts: only the last part must hold them.
 func (a *applier) split() {
 	if a.db == nil || a.writes < splitWrites {
 		return
 	}
-	a.storeDeferred()
 	a.txn.Commit()
 	a.txn = a.db.Txn(true)
 	a.writes = 0
