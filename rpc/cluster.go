@@ -37,46 +37,143 @@ func (c *clusterService) Status(context.Context, *connect.Request[clusterv1.Stat
 }
 
 func (c *clusterService) ReportResult(ctx context.Context, req *connect.Request[clusterv1.ReportResultRequest]) (*connect.Response[clusterv1.ReportResultResponse], error) {
-	r := req.Msg.Result
-	if r == nil || r.WorkflowId == "" || r.StepId == "" || r.AttemptNumber < 1 || r.EndTime == nil {
-		return nil, invalid(errors.New("result needs workflow_id, instance_id, step_id, attempt_number and end_time"))
+	if err := checkResult(req.Msg.Result); err != nil {
+		return nil, err
 	}
 	return onLeader(ctx, c.Server, req, func(ctx context.Context, m *clusterv1.ReportResultRequest) (*clusterv1.ReportResultResponse, error) {
-		// A result fenced by the leader's own state needs no Raft entry; the
-		// FSM checks again when applying, which is what makes it safe.
-		r := m.Result
-		// The result names the entry that placed the attempt; until this
-		// leader has applied it, the step would look unassigned and the
-		// result would be fenced by mistake.
-		if err := c.waitApplied(ctx, r.Generation); err != nil {
-			return nil, err
-		}
-		step := c.FSM.State().Step(nil, r.WorkflowId, r.InstanceId, r.StepId)
-		if step == nil {
-			return nil, notFound(fmt.Errorf("no step %q in instance %s/%d", r.StepId, r.WorkflowId, r.InstanceId))
-		}
-		if why := fsm.StaleResult(step, r); why != "" {
-			return &clusterv1.ReportResultResponse{Accepted: false, Reason: why}, nil
-		}
-		c.checkOutputModes(m.Result)
-		if c.Results != nil {
-			accepted, reason, err := c.Results.Submit(ctx, m.Result)
-			if !errors.Is(err, scheduler.ErrNotPlanning) {
-				if err != nil {
-					return nil, applyError(err)
-				}
-				return &clusterv1.ReportResultResponse{Accepted: accepted, Reason: reason}, nil
-			}
-		}
-		res, err := c.apply(ctx, m.Result)
+		outs, err := c.judgeAndCommit(ctx, []*statepb.ReportResult{m.Result})
 		if err != nil {
 			return nil, err
 		}
-		out := res.(*fsm.ReportResultOutcome)
-		return &clusterv1.ReportResultResponse{Accepted: out.Accepted, Reason: out.Reason}, nil
+		if outs[0].err != nil {
+			return nil, outs[0].err
+		}
+		return &clusterv1.ReportResultResponse{Accepted: outs[0].Accepted, Reason: outs[0].Reason}, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[clusterv1.ReportResultRequest]) (*connect.Response[clusterv1.ReportResultResponse], error) {
 		return p.cluster.ReportResult
 	})
+}
+
+// maxResultsPerCall bounds a ReportResults call.
+const maxResultsPerCall = 2000
+
+func (c *clusterService) ReportResults(ctx context.Context, req *connect.Request[clusterv1.ReportResultsRequest]) (*connect.Response[clusterv1.ReportResultsResponse], error) {
+	if n := len(req.Msg.Results); n == 0 || n > maxResultsPerCall {
+		return nil, invalid(fmt.Errorf("a call carries 1 to %d results, not %d", maxResultsPerCall, n))
+	}
+	return onLeader(ctx, c.Server, req, func(ctx context.Context, m *clusterv1.ReportResultsRequest) (*clusterv1.ReportResultsResponse, error) {
+		outs, err := c.judgeAndCommit(ctx, m.Results)
+		if err != nil {
+			return nil, err
+		}
+		res := &clusterv1.ReportResultsResponse{Outcomes: make([]*clusterv1.ReportResultOutcome, len(outs))}
+		for i, o := range outs {
+			if o.err != nil {
+				if !refusal(o.err) {
+					// Not about this result: the caller sends them all again.
+					return nil, o.err
+				}
+				o.Refused = o.err.Error()
+			}
+			res.Outcomes[i] = o.ReportResultOutcome
+		}
+		return res, nil
+	}, func(p *peerClients) func(context.Context, *connect.Request[clusterv1.ReportResultsRequest]) (*connect.Response[clusterv1.ReportResultsResponse], error) {
+		return p.cluster.ReportResults
+	})
+}
+
+func checkResult(r *statepb.ReportResult) error {
+	if r == nil || r.WorkflowId == "" || r.StepId == "" || r.AttemptNumber < 1 || r.EndTime == nil {
+		return invalid(errors.New("result needs workflow_id, instance_id, step_id, attempt_number and end_time"))
+	}
+	return nil
+}
+
+// refusal reports whether err says a result can never apply, so that
+// sending it again cannot help.
+func refusal(err error) bool {
+	code := connect.CodeOf(err)
+	return code == connect.CodeNotFound || code == connect.CodeInvalidArgument
+}
+
+// judgedResult is what became of one result: an outcome, or err (a Connect
+// error) when the result was refused or its commit failed.
+type judgedResult struct {
+	*clusterv1.ReportResultOutcome
+	err error
+}
+
+// judgeAndCommit decides on results on the leader: those its state fences
+// are answered at once with no Raft entry (the FSM checks again when
+// applying, which is what makes it safe); the others are committed. It
+// fails as a whole only when it cannot judge or commit any.
+func (c *clusterService) judgeAndCommit(ctx context.Context, rs []*statepb.ReportResult) ([]judgedResult, error) {
+	outs := make([]judgedResult, len(rs))
+	// A result names the entry that placed its attempt; until this leader
+	// has applied it, the step would look unassigned and the result would
+	// be fenced by mistake.
+	var newest uint64
+	for _, r := range rs {
+		newest = max(newest, r.GetGeneration())
+	}
+	if err := c.waitApplied(ctx, newest); err != nil {
+		return nil, err
+	}
+	st := c.FSM.State()
+	var commit []*statepb.ReportResult
+	var at []int
+	for i, r := range rs {
+		outs[i].ReportResultOutcome = &clusterv1.ReportResultOutcome{}
+		if err := checkResult(r); err != nil {
+			outs[i].err = err
+			continue
+		}
+		step := st.Step(nil, r.WorkflowId, r.InstanceId, r.StepId)
+		if step == nil {
+			outs[i].err = notFound(fmt.Errorf("no step %q in instance %s/%d", r.StepId, r.WorkflowId, r.InstanceId))
+			continue
+		}
+		if why := fsm.StaleResult(step, r); why != "" {
+			outs[i].Reason = why
+			continue
+		}
+		c.checkOutputModes(r)
+		commit = append(commit, r)
+		at = append(at, i)
+	}
+	if len(commit) == 0 {
+		return outs, nil
+	}
+	if c.Results != nil {
+		// The scheduling loop commits them in the entry that places the
+		// steps they let start.
+		done, err := c.Results.SubmitAll(ctx, commit)
+		if err == nil {
+			for j, o := range done {
+				i := at[j]
+				outs[i].Accepted, outs[i].Reason = o.Accepted, o.Reason
+				if o.Err != nil {
+					outs[i].err = applyError(o.Err)
+				}
+			}
+			return outs, nil
+		}
+		if !errors.Is(err, scheduler.ErrNotPlanning) {
+			return nil, applyError(err)
+		}
+	}
+	for j, r := range commit {
+		i := at[j]
+		res, err := c.apply(ctx, r)
+		if err != nil {
+			outs[i].err = err
+			continue
+		}
+		o := res.(*fsm.ReportResultOutcome)
+		outs[i].Accepted, outs[i].Reason = o.Accepted, o.Reason
+	}
+	return outs, nil
 }
 
 func (c *clusterService) Assignments(ctx context.Context, req *connect.Request[clusterv1.AssignmentsRequest]) (*connect.Response[clusterv1.AssignmentsResponse], error) {

@@ -2,6 +2,9 @@ package rpc
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -12,8 +15,42 @@ import (
 // Reporter is a node's client of the leader: it sends attempt results and
 // fetches assignments through this node's own API handlers, which forward
 // them to whichever node leads at the time.
+//
+// Results go in calls of many (ReportResults): up to maxReportCalls calls
+// are in flight at once, and results that finish meanwhile wait to share
+// the next one, so a lone result goes at once and a burst costs a few
+// calls rather than one per result.
 type Reporter struct {
-	client *clusterService
+	client reportClient
+
+	mu       sync.Mutex
+	queue    []*queuedResult
+	inFlight int
+	// oneByOne is set once the leader turned ReportResults down as unknown
+	// (a build from before it, part-way through an upgrade).
+	oneByOne bool
+}
+
+// reportClient is the part of the cluster service a Reporter calls.
+type reportClient interface {
+	ReportResult(context.Context, *connect.Request[clusterv1.ReportResultRequest]) (*connect.Response[clusterv1.ReportResultResponse], error)
+	ReportResults(context.Context, *connect.Request[clusterv1.ReportResultsRequest]) (*connect.Response[clusterv1.ReportResultsResponse], error)
+	Assignments(context.Context, *connect.Request[clusterv1.AssignmentsRequest]) (*connect.Response[clusterv1.AssignmentsResponse], error)
+}
+
+// maxReportCalls bounds the result calls a node has in flight.
+const maxReportCalls = 4
+
+// reportCallTimeout bounds one call of results; a caller that stops
+// waiting earlier leaves the call to finish for the others.
+const reportCallTimeout = 30 * time.Second
+
+type queuedResult struct {
+	r        *statepb.ReportResult
+	done     chan struct{}
+	accepted bool
+	reason   string
+	err      error
 }
 
 // LocalReporter returns a Reporter for the worker in this server's process:
@@ -26,9 +63,87 @@ func (s *Server) LocalReporter() *Reporter {
 
 // ReportResult implements scheduler.Reporter.
 func (r *Reporter) ReportResult(ctx context.Context, res *statepb.ReportResult) (bool, string, error) {
+	q := &queuedResult{r: res, done: make(chan struct{})}
+	r.mu.Lock()
+	if r.oneByOne {
+		r.mu.Unlock()
+		return r.reportOne(ctx, res)
+	}
+	r.queue = append(r.queue, q)
+	if r.inFlight < maxReportCalls {
+		r.inFlight++
+		go r.send()
+	}
+	r.mu.Unlock()
+	select {
+	case <-q.done:
+		return q.accepted, q.reason, q.err
+	case <-ctx.Done():
+		return false, "", ctx.Err()
+	}
+}
+
+// send makes calls of the queued results until none is left.
+func (r *Reporter) send() {
+	for {
+		r.mu.Lock()
+		n := min(len(r.queue), maxResultsPerCall)
+		if n == 0 {
+			r.inFlight--
+			r.mu.Unlock()
+			return
+		}
+		batch := r.queue[:n:n]
+		r.queue = r.queue[n:]
+		r.mu.Unlock()
+		r.call(batch)
+	}
+}
+
+// call sends one batch and answers its callers.
+func (r *Reporter) call(batch []*queuedResult) {
+	ctx, cancel := context.WithTimeout(context.Background(), reportCallTimeout)
+	defer cancel()
+	req := &clusterv1.ReportResultsRequest{Results: make([]*statepb.ReportResult, len(batch))}
+	for i, q := range batch {
+		req.Results[i] = q.r
+	}
+	out, err := r.client.ReportResults(ctx, connect.NewRequest(req))
+	if connect.CodeOf(err) == connect.CodeUnimplemented {
+		r.mu.Lock()
+		r.oneByOne = true
+		r.mu.Unlock()
+		for _, q := range batch {
+			q.accepted, q.reason, q.err = r.reportOne(ctx, q.r)
+			close(q.done)
+		}
+		return
+	}
+	if err == nil && len(out.Msg.Outcomes) != len(batch) {
+		err = fmt.Errorf("the leader answered %d of %d results", len(out.Msg.Outcomes), len(batch))
+	}
+	for i, q := range batch {
+		switch {
+		case err != nil && refusal(err):
+			q.reason = err.Error()
+		case err != nil:
+			q.err = err
+		default:
+			o := out.Msg.Outcomes[i]
+			q.accepted, q.reason = o.Accepted, o.Reason
+			if o.Refused != "" {
+				q.reason = o.Refused
+			}
+		}
+		close(q.done)
+	}
+}
+
+// reportOne sends one result in a call of its own.
+func (r *Reporter) reportOne(ctx context.Context, res *statepb.ReportResult) (bool, string, error) {
 	out, err := r.client.ReportResult(ctx, connect.NewRequest(&clusterv1.ReportResultRequest{Result: res}))
 	if err != nil {
-		if code := connect.CodeOf(err); code == connect.CodeNotFound || code == connect.CodeInvalidArgument {
+		if refusal(err) {
 			// The step is gone or the result is malformed: retrying cannot help.
 			return false, err.Error(), nil
 		}

@@ -53,38 +53,64 @@ func resultKey(r *statepb.ReportResult) string {
 // reason), ErrNotPlanning when no loop runs here, or the commit's error (a
 // cluster.ErrOutcomeUnknown among them).
 func (b *Results) Submit(ctx context.Context, r *statepb.ReportResult) (bool, string, error) {
+	outs, err := b.SubmitAll(ctx, []*statepb.ReportResult{r})
+	if err != nil {
+		return false, "", err
+	}
+	return outs[0].Accepted, outs[0].Reason, outs[0].Err
+}
+
+// ResultOutcome is what became of one result SubmitAll handed on.
+type ResultOutcome struct {
+	Accepted bool
+	Reason   string
+	Err      error
+}
+
+// SubmitAll hands several results to the scheduling loop at once and waits
+// until the entries carrying them committed, answering each as Submit
+// does. It fails as a whole only with ErrNotPlanning, or when ctx ends.
+func (b *Results) SubmitAll(ctx context.Context, rs []*statepb.ReportResult) ([]ResultOutcome, error) {
+	waiting := make([]*pendingResult, len(rs))
 	b.mu.Lock()
 	if !b.active {
 		b.mu.Unlock()
-		return false, "", ErrNotPlanning
+		return nil, ErrNotPlanning
 	}
-	// A worker that timed out and sent the same result again waits for the
-	// first copy: the second would only be fenced by the first, and cost
-	// the entry carrying it its plan.
-	key := resultKey(r)
-	p := b.unanswered[key]
-	if p != nil && !proto.Equal(p.r, r) {
-		p = nil
-	}
-	if p == nil {
-		p = &pendingResult{inbox: b, key: key, r: r, done: make(chan struct{})}
-		if _, taken := b.unanswered[key]; !taken {
-			b.unanswered[key] = p
+	for i, r := range rs {
+		// A worker that timed out and sent the same result again waits
+		// for the first copy: the second would only be fenced by the
+		// first, and cost the entry carrying it its plan.
+		key := resultKey(r)
+		p := b.unanswered[key]
+		if p != nil && !proto.Equal(p.r, r) {
+			p = nil
 		}
-		b.pending = append(b.pending, p)
-		select {
-		case b.wake <- struct{}{}:
-		default:
+		if p == nil {
+			p = &pendingResult{inbox: b, key: key, r: r, done: make(chan struct{})}
+			if _, taken := b.unanswered[key]; !taken {
+				b.unanswered[key] = p
+			}
+			b.pending = append(b.pending, p)
 		}
+		p.senders++
+		waiting[i] = p
 	}
-	p.senders++
-	b.mu.Unlock()
 	select {
-	case <-p.done:
-		return p.accepted, p.reason, p.err
-	case <-ctx.Done():
-		return false, "", ctx.Err()
+	case b.wake <- struct{}{}:
+	default:
 	}
+	b.mu.Unlock()
+	outs := make([]ResultOutcome, len(rs))
+	for i, p := range waiting {
+		select {
+		case <-p.done:
+			outs[i] = ResultOutcome{Accepted: p.accepted, Reason: p.reason, Err: p.err}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return outs, nil
 }
 
 // open starts taking results; close stops, failing those not taken with

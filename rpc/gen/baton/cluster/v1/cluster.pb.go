@@ -377,6 +377,159 @@ func (x *ReportResultResponse) GetReason() string {
 	return ""
 }
 
+type ReportResultsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 2,000.
+	Results       []*statepb.ReportResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportResultsRequest) Reset() {
+	*x = ReportResultsRequest{}
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportResultsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportResultsRequest) ProtoMessage() {}
+
+func (x *ReportResultsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportResultsRequest.ProtoReflect.Descriptor instead.
+func (*ReportResultsRequest) Descriptor() ([]byte, []int) {
+	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ReportResultsRequest) GetResults() []*statepb.ReportResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+type ReportResultsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per result, in the request's order.
+	Outcomes      []*ReportResultOutcome `protobuf:"bytes,1,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportResultsResponse) Reset() {
+	*x = ReportResultsResponse{}
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportResultsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportResultsResponse) ProtoMessage() {}
+
+func (x *ReportResultsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportResultsResponse.ProtoReflect.Descriptor instead.
+func (*ReportResultsResponse) Descriptor() ([]byte, []int) {
+	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ReportResultsResponse) GetOutcomes() []*ReportResultOutcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+type ReportResultOutcome struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when the result was fenced (reason says why) or refused.
+	Accepted bool   `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Reason   string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Set when the result can never apply: it is malformed, or its step is
+	// gone. Sending it again cannot help.
+	Refused       string `protobuf:"bytes,3,opt,name=refused,proto3" json:"refused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportResultOutcome) Reset() {
+	*x = ReportResultOutcome{}
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportResultOutcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportResultOutcome) ProtoMessage() {}
+
+func (x *ReportResultOutcome) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportResultOutcome.ProtoReflect.Descriptor instead.
+func (*ReportResultOutcome) Descriptor() ([]byte, []int) {
+	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReportResultOutcome) GetAccepted() bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return false
+}
+
+func (x *ReportResultOutcome) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ReportResultOutcome) GetRefused() string {
+	if x != nil {
+		return x.Refused
+	}
+	return ""
+}
+
 type AssignmentsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -386,7 +539,7 @@ type AssignmentsRequest struct {
 
 func (x *AssignmentsRequest) Reset() {
 	*x = AssignmentsRequest{}
-	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[5]
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +551,7 @@ func (x *AssignmentsRequest) String() string {
 func (*AssignmentsRequest) ProtoMessage() {}
 
 func (x *AssignmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[5]
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +564,7 @@ func (x *AssignmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignmentsRequest.ProtoReflect.Descriptor instead.
 func (*AssignmentsRequest) Descriptor() ([]byte, []int) {
-	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{5}
+	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AssignmentsRequest) GetNode() string {
@@ -433,7 +586,7 @@ type AssignmentsResponse struct {
 
 func (x *AssignmentsResponse) Reset() {
 	*x = AssignmentsResponse{}
-	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[6]
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +598,7 @@ func (x *AssignmentsResponse) String() string {
 func (*AssignmentsResponse) ProtoMessage() {}
 
 func (x *AssignmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[6]
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +611,7 @@ func (x *AssignmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignmentsResponse.ProtoReflect.Descriptor instead.
 func (*AssignmentsResponse) Descriptor() ([]byte, []int) {
-	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{6}
+	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AssignmentsResponse) GetSteps() []*statepb.Step {
@@ -486,7 +639,7 @@ type PokeRequest struct {
 
 func (x *PokeRequest) Reset() {
 	*x = PokeRequest{}
-	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[7]
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -498,7 +651,7 @@ func (x *PokeRequest) String() string {
 func (*PokeRequest) ProtoMessage() {}
 
 func (x *PokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[7]
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -511,7 +664,7 @@ func (x *PokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PokeRequest.ProtoReflect.Descriptor instead.
 func (*PokeRequest) Descriptor() ([]byte, []int) {
-	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{7}
+	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PokeRequest) GetSteps() []*statepb.Step {
@@ -529,7 +682,7 @@ type PokeResponse struct {
 
 func (x *PokeResponse) Reset() {
 	*x = PokeResponse{}
-	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[8]
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +694,7 @@ func (x *PokeResponse) String() string {
 func (*PokeResponse) ProtoMessage() {}
 
 func (x *PokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[8]
+	mi := &file_baton_cluster_v1_cluster_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +707,7 @@ func (x *PokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PokeResponse.ProtoReflect.Descriptor instead.
 func (*PokeResponse) Descriptor() ([]byte, []int) {
-	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{8}
+	return file_baton_cluster_v1_cluster_proto_rawDescGZIP(), []int{11}
 }
 
 var File_baton_cluster_v1_cluster_proto protoreflect.FileDescriptor
@@ -589,7 +742,15 @@ const file_baton_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x06result\x18\x01 \x01(\v2\x1c.baton.state.v1.ReportResultR\x06result\"J\n" +
 	"\x14ReportResultResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"(\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"N\n" +
+	"\x14ReportResultsRequest\x126\n" +
+	"\aresults\x18\x01 \x03(\v2\x1c.baton.state.v1.ReportResultR\aresults\"Z\n" +
+	"\x15ReportResultsResponse\x12A\n" +
+	"\boutcomes\x18\x01 \x03(\v2%.baton.cluster.v1.ReportResultOutcomeR\boutcomes\"c\n" +
+	"\x13ReportResultOutcome\x12\x1a\n" +
+	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\arefused\x18\x03 \x01(\tR\arefused\"(\n" +
 	"\x12AssignmentsRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\"f\n" +
 	"\x13AssignmentsResponse\x12*\n" +
@@ -597,10 +758,11 @@ const file_baton_cluster_v1_cluster_proto_rawDesc = "" +
 	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndex\"9\n" +
 	"\vPokeRequest\x12*\n" +
 	"\x05steps\x18\x01 \x03(\v2\x14.baton.state.v1.StepR\x05steps\"\x0e\n" +
-	"\fPokeResponse2\xdf\x02\n" +
+	"\fPokeResponse2\xc1\x03\n" +
 	"\x0eClusterService\x12K\n" +
 	"\x06Status\x12\x1f.baton.cluster.v1.StatusRequest\x1a .baton.cluster.v1.StatusResponse\x12]\n" +
-	"\fReportResult\x12%.baton.cluster.v1.ReportResultRequest\x1a&.baton.cluster.v1.ReportResultResponse\x12Z\n" +
+	"\fReportResult\x12%.baton.cluster.v1.ReportResultRequest\x1a&.baton.cluster.v1.ReportResultResponse\x12`\n" +
+	"\rReportResults\x12&.baton.cluster.v1.ReportResultsRequest\x1a'.baton.cluster.v1.ReportResultsResponse\x12Z\n" +
 	"\vAssignments\x12$.baton.cluster.v1.AssignmentsRequest\x1a%.baton.cluster.v1.AssignmentsResponse\x12E\n" +
 	"\x04Poke\x12\x1d.baton.cluster.v1.PokeRequest\x1a\x1e.baton.cluster.v1.PokeResponseB=Z;github.com/batonhq/baton/rpc/gen/baton/cluster/v1;clusterv1b\x06proto3"
 
@@ -616,38 +778,45 @@ func file_baton_cluster_v1_cluster_proto_rawDescGZIP() []byte {
 	return file_baton_cluster_v1_cluster_proto_rawDescData
 }
 
-var file_baton_cluster_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_baton_cluster_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_baton_cluster_v1_cluster_proto_goTypes = []any{
-	(*StatusRequest)(nil),        // 0: baton.cluster.v1.StatusRequest
-	(*StatusResponse)(nil),       // 1: baton.cluster.v1.StatusResponse
-	(*Peer)(nil),                 // 2: baton.cluster.v1.Peer
-	(*ReportResultRequest)(nil),  // 3: baton.cluster.v1.ReportResultRequest
-	(*ReportResultResponse)(nil), // 4: baton.cluster.v1.ReportResultResponse
-	(*AssignmentsRequest)(nil),   // 5: baton.cluster.v1.AssignmentsRequest
-	(*AssignmentsResponse)(nil),  // 6: baton.cluster.v1.AssignmentsResponse
-	(*PokeRequest)(nil),          // 7: baton.cluster.v1.PokeRequest
-	(*PokeResponse)(nil),         // 8: baton.cluster.v1.PokeResponse
-	(*statepb.ReportResult)(nil), // 9: baton.state.v1.ReportResult
-	(*statepb.Step)(nil),         // 10: baton.state.v1.Step
+	(*StatusRequest)(nil),         // 0: baton.cluster.v1.StatusRequest
+	(*StatusResponse)(nil),        // 1: baton.cluster.v1.StatusResponse
+	(*Peer)(nil),                  // 2: baton.cluster.v1.Peer
+	(*ReportResultRequest)(nil),   // 3: baton.cluster.v1.ReportResultRequest
+	(*ReportResultResponse)(nil),  // 4: baton.cluster.v1.ReportResultResponse
+	(*ReportResultsRequest)(nil),  // 5: baton.cluster.v1.ReportResultsRequest
+	(*ReportResultsResponse)(nil), // 6: baton.cluster.v1.ReportResultsResponse
+	(*ReportResultOutcome)(nil),   // 7: baton.cluster.v1.ReportResultOutcome
+	(*AssignmentsRequest)(nil),    // 8: baton.cluster.v1.AssignmentsRequest
+	(*AssignmentsResponse)(nil),   // 9: baton.cluster.v1.AssignmentsResponse
+	(*PokeRequest)(nil),           // 10: baton.cluster.v1.PokeRequest
+	(*PokeResponse)(nil),          // 11: baton.cluster.v1.PokeResponse
+	(*statepb.ReportResult)(nil),  // 12: baton.state.v1.ReportResult
+	(*statepb.Step)(nil),          // 13: baton.state.v1.Step
 }
 var file_baton_cluster_v1_cluster_proto_depIdxs = []int32{
 	2,  // 0: baton.cluster.v1.StatusResponse.peers:type_name -> baton.cluster.v1.Peer
-	9,  // 1: baton.cluster.v1.ReportResultRequest.result:type_name -> baton.state.v1.ReportResult
-	10, // 2: baton.cluster.v1.AssignmentsResponse.steps:type_name -> baton.state.v1.Step
-	10, // 3: baton.cluster.v1.PokeRequest.steps:type_name -> baton.state.v1.Step
-	0,  // 4: baton.cluster.v1.ClusterService.Status:input_type -> baton.cluster.v1.StatusRequest
-	3,  // 5: baton.cluster.v1.ClusterService.ReportResult:input_type -> baton.cluster.v1.ReportResultRequest
-	5,  // 6: baton.cluster.v1.ClusterService.Assignments:input_type -> baton.cluster.v1.AssignmentsRequest
-	7,  // 7: baton.cluster.v1.ClusterService.Poke:input_type -> baton.cluster.v1.PokeRequest
-	1,  // 8: baton.cluster.v1.ClusterService.Status:output_type -> baton.cluster.v1.StatusResponse
-	4,  // 9: baton.cluster.v1.ClusterService.ReportResult:output_type -> baton.cluster.v1.ReportResultResponse
-	6,  // 10: baton.cluster.v1.ClusterService.Assignments:output_type -> baton.cluster.v1.AssignmentsResponse
-	8,  // 11: baton.cluster.v1.ClusterService.Poke:output_type -> baton.cluster.v1.PokeResponse
-	8,  // [8:12] is the sub-list for method output_type
-	4,  // [4:8] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	12, // 1: baton.cluster.v1.ReportResultRequest.result:type_name -> baton.state.v1.ReportResult
+	12, // 2: baton.cluster.v1.ReportResultsRequest.results:type_name -> baton.state.v1.ReportResult
+	7,  // 3: baton.cluster.v1.ReportResultsResponse.outcomes:type_name -> baton.cluster.v1.ReportResultOutcome
+	13, // 4: baton.cluster.v1.AssignmentsResponse.steps:type_name -> baton.state.v1.Step
+	13, // 5: baton.cluster.v1.PokeRequest.steps:type_name -> baton.state.v1.Step
+	0,  // 6: baton.cluster.v1.ClusterService.Status:input_type -> baton.cluster.v1.StatusRequest
+	3,  // 7: baton.cluster.v1.ClusterService.ReportResult:input_type -> baton.cluster.v1.ReportResultRequest
+	5,  // 8: baton.cluster.v1.ClusterService.ReportResults:input_type -> baton.cluster.v1.ReportResultsRequest
+	8,  // 9: baton.cluster.v1.ClusterService.Assignments:input_type -> baton.cluster.v1.AssignmentsRequest
+	10, // 10: baton.cluster.v1.ClusterService.Poke:input_type -> baton.cluster.v1.PokeRequest
+	1,  // 11: baton.cluster.v1.ClusterService.Status:output_type -> baton.cluster.v1.StatusResponse
+	4,  // 12: baton.cluster.v1.ClusterService.ReportResult:output_type -> baton.cluster.v1.ReportResultResponse
+	6,  // 13: baton.cluster.v1.ClusterService.ReportResults:output_type -> baton.cluster.v1.ReportResultsResponse
+	9,  // 14: baton.cluster.v1.ClusterService.Assignments:output_type -> baton.cluster.v1.AssignmentsResponse
+	11, // 15: baton.cluster.v1.ClusterService.Poke:output_type -> baton.cluster.v1.PokeResponse
+	11, // [11:16] is the sub-list for method output_type
+	6,  // [6:11] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_baton_cluster_v1_cluster_proto_init() }
@@ -661,7 +830,7 @@ func file_baton_cluster_v1_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_cluster_v1_cluster_proto_rawDesc), len(file_baton_cluster_v1_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

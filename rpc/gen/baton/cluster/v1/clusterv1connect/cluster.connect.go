@@ -39,6 +39,9 @@ const (
 	// ClusterServiceReportResultProcedure is the fully-qualified name of the ClusterService's
 	// ReportResult RPC.
 	ClusterServiceReportResultProcedure = "/baton.cluster.v1.ClusterService/ReportResult"
+	// ClusterServiceReportResultsProcedure is the fully-qualified name of the ClusterService's
+	// ReportResults RPC.
+	ClusterServiceReportResultsProcedure = "/baton.cluster.v1.ClusterService/ReportResults"
 	// ClusterServiceAssignmentsProcedure is the fully-qualified name of the ClusterService's
 	// Assignments RPC.
 	ClusterServiceAssignmentsProcedure = "/baton.cluster.v1.ClusterService/Assignments"
@@ -52,6 +55,10 @@ type ClusterServiceClient interface {
 	Status(context.Context, *connect.Request[v1.StatusRequest]) (*connect.Response[v1.StatusResponse], error)
 	// ReportResult records how a step attempt ended; nodes send it to the leader.
 	ReportResult(context.Context, *connect.Request[v1.ReportResultRequest]) (*connect.Response[v1.ReportResultResponse], error)
+	// ReportResults records how several step attempts ended in one call: a
+	// node sends together the results that finish while its earlier calls
+	// are in flight. Each result is judged as ReportResult judges it.
+	ReportResults(context.Context, *connect.Request[v1.ReportResultsRequest]) (*connect.Response[v1.ReportResultsResponse], error)
 	// Assignments returns the attempts currently placed on a node, read
 	// linearizably from the leader's state.
 	Assignments(context.Context, *connect.Request[v1.AssignmentsRequest]) (*connect.Response[v1.AssignmentsResponse], error)
@@ -84,6 +91,12 @@ func NewClusterServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(clusterServiceMethods.ByName("ReportResult")),
 			connect.WithClientOptions(opts...),
 		),
+		reportResults: connect.NewClient[v1.ReportResultsRequest, v1.ReportResultsResponse](
+			httpClient,
+			baseURL+ClusterServiceReportResultsProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("ReportResults")),
+			connect.WithClientOptions(opts...),
+		),
 		assignments: connect.NewClient[v1.AssignmentsRequest, v1.AssignmentsResponse](
 			httpClient,
 			baseURL+ClusterServiceAssignmentsProcedure,
@@ -101,10 +114,11 @@ func NewClusterServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 
 // clusterServiceClient implements ClusterServiceClient.
 type clusterServiceClient struct {
-	status       *connect.Client[v1.StatusRequest, v1.StatusResponse]
-	reportResult *connect.Client[v1.ReportResultRequest, v1.ReportResultResponse]
-	assignments  *connect.Client[v1.AssignmentsRequest, v1.AssignmentsResponse]
-	poke         *connect.Client[v1.PokeRequest, v1.PokeResponse]
+	status        *connect.Client[v1.StatusRequest, v1.StatusResponse]
+	reportResult  *connect.Client[v1.ReportResultRequest, v1.ReportResultResponse]
+	reportResults *connect.Client[v1.ReportResultsRequest, v1.ReportResultsResponse]
+	assignments   *connect.Client[v1.AssignmentsRequest, v1.AssignmentsResponse]
+	poke          *connect.Client[v1.PokeRequest, v1.PokeResponse]
 }
 
 // Status calls baton.cluster.v1.ClusterService.Status.
@@ -115,6 +129,11 @@ func (c *clusterServiceClient) Status(ctx context.Context, req *connect.Request[
 // ReportResult calls baton.cluster.v1.ClusterService.ReportResult.
 func (c *clusterServiceClient) ReportResult(ctx context.Context, req *connect.Request[v1.ReportResultRequest]) (*connect.Response[v1.ReportResultResponse], error) {
 	return c.reportResult.CallUnary(ctx, req)
+}
+
+// ReportResults calls baton.cluster.v1.ClusterService.ReportResults.
+func (c *clusterServiceClient) ReportResults(ctx context.Context, req *connect.Request[v1.ReportResultsRequest]) (*connect.Response[v1.ReportResultsResponse], error) {
+	return c.reportResults.CallUnary(ctx, req)
 }
 
 // Assignments calls baton.cluster.v1.ClusterService.Assignments.
@@ -133,6 +152,10 @@ type ClusterServiceHandler interface {
 	Status(context.Context, *connect.Request[v1.StatusRequest]) (*connect.Response[v1.StatusResponse], error)
 	// ReportResult records how a step attempt ended; nodes send it to the leader.
 	ReportResult(context.Context, *connect.Request[v1.ReportResultRequest]) (*connect.Response[v1.ReportResultResponse], error)
+	// ReportResults records how several step attempts ended in one call: a
+	// node sends together the results that finish while its earlier calls
+	// are in flight. Each result is judged as ReportResult judges it.
+	ReportResults(context.Context, *connect.Request[v1.ReportResultsRequest]) (*connect.Response[v1.ReportResultsResponse], error)
 	// Assignments returns the attempts currently placed on a node, read
 	// linearizably from the leader's state.
 	Assignments(context.Context, *connect.Request[v1.AssignmentsRequest]) (*connect.Response[v1.AssignmentsResponse], error)
@@ -161,6 +184,12 @@ func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.Handler
 		connect.WithSchema(clusterServiceMethods.ByName("ReportResult")),
 		connect.WithHandlerOptions(opts...),
 	)
+	clusterServiceReportResultsHandler := connect.NewUnaryHandler(
+		ClusterServiceReportResultsProcedure,
+		svc.ReportResults,
+		connect.WithSchema(clusterServiceMethods.ByName("ReportResults")),
+		connect.WithHandlerOptions(opts...),
+	)
 	clusterServiceAssignmentsHandler := connect.NewUnaryHandler(
 		ClusterServiceAssignmentsProcedure,
 		svc.Assignments,
@@ -179,6 +208,8 @@ func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.Handler
 			clusterServiceStatusHandler.ServeHTTP(w, r)
 		case ClusterServiceReportResultProcedure:
 			clusterServiceReportResultHandler.ServeHTTP(w, r)
+		case ClusterServiceReportResultsProcedure:
+			clusterServiceReportResultsHandler.ServeHTTP(w, r)
 		case ClusterServiceAssignmentsProcedure:
 			clusterServiceAssignmentsHandler.ServeHTTP(w, r)
 		case ClusterServicePokeProcedure:
@@ -198,6 +229,10 @@ func (UnimplementedClusterServiceHandler) Status(context.Context, *connect.Reque
 
 func (UnimplementedClusterServiceHandler) ReportResult(context.Context, *connect.Request[v1.ReportResultRequest]) (*connect.Response[v1.ReportResultResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.cluster.v1.ClusterService.ReportResult is not implemented"))
+}
+
+func (UnimplementedClusterServiceHandler) ReportResults(context.Context, *connect.Request[v1.ReportResultsRequest]) (*connect.Response[v1.ReportResultsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.cluster.v1.ClusterService.ReportResults is not implemented"))
 }
 
 func (UnimplementedClusterServiceHandler) Assignments(context.Context, *connect.Request[v1.AssignmentsRequest]) (*connect.Response[v1.AssignmentsResponse], error) {

@@ -1,0 +1,172 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"github.com/batonhq/baton/fsm/statepb"
+	clusterv1 "github.com/batonhq/baton/rpc/gen/baton/cluster/v1"
+)
+
+// fakeLeaderCalls answers result calls as a leader would, holding each
+// ReportResults call until release is closed, and records the calls.
+type fakeLeaderCalls struct {
+	release chan struct{}
+	noBatch bool // answer ReportResults as a build that lacks it
+
+	mu      sync.Mutex
+	batches []int // results per ReportResults call
+	singles int
+}
+
+func outcomeFor(r *statepb.ReportResult) *clusterv1.ReportResultOutcome {
+	switch r.StepId {
+	case "gone":
+		return &clusterv1.ReportResultOutcome{Refused: "no step gone"}
+	case "fenced":
+		return &clusterv1.ReportResultOutcome{Reason: "attempt 1 is not current"}
+	}
+	return &clusterv1.ReportResultOutcome{Accepted: true, Reason: r.StepId}
+}
+
+func (f *fakeLeaderCalls) ReportResults(ctx context.Context, req *connect.Request[clusterv1.ReportResultsRequest]) (*connect.Response[clusterv1.ReportResultsResponse], error) {
+	if f.noBatch {
+		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("not implemented"))
+	}
+	f.mu.Lock()
+	f.batches = append(f.batches, len(req.Msg.Results))
+	f.mu.Unlock()
+	<-f.release
+	out := &clusterv1.ReportResultsResponse{}
+	for _, r := range req.Msg.Results {
+		out.Outcomes = append(out.Outcomes, outcomeFor(r))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (f *fakeLeaderCalls) ReportResult(ctx context.Context, req *connect.Request[clusterv1.ReportResultRequest]) (*connect.Response[clusterv1.ReportResultResponse], error) {
+	f.mu.Lock()
+	f.singles++
+	f.mu.Unlock()
+	o := outcomeFor(req.Msg.Result)
+	if o.Refused != "" {
+		return nil, connect.NewError(connect.CodeNotFound, errors.New(o.Refused))
+	}
+	return connect.NewResponse(&clusterv1.ReportResultResponse{Accepted: o.Accepted, Reason: o.Reason}), nil
+}
+
+func (f *fakeLeaderCalls) Assignments(context.Context, *connect.Request[clusterv1.AssignmentsRequest]) (*connect.Response[clusterv1.AssignmentsResponse], error) {
+	return nil, errors.New("not used")
+}
+
+type reportAnswer struct {
+	accepted bool
+	reason   string
+	err      error
+}
+
+// reportAll reports results for the given step ids at once and returns
+// each caller's answer.
+func reportAll(r *Reporter, ids []string) []reportAnswer {
+	out := make([]reportAnswer, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, reason, err := r.ReportResult(context.Background(), &statepb.ReportResult{WorkflowId: "wf", InstanceId: 1, StepId: id, AttemptNumber: 1})
+			out[i] = reportAnswer{a, reason, err}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func checkAnswers(t *testing.T, ids []string, got []reportAnswer) {
+	t.Helper()
+	for i, id := range ids {
+		want := reportAnswer{accepted: true, reason: id}
+		switch id {
+		case "gone":
+			want = reportAnswer{reason: "no step gone"}
+		case "fenced":
+			want = reportAnswer{reason: "attempt 1 is not current"}
+		}
+		if got[i].accepted != want.accepted || got[i].err != nil || (got[i].reason != want.reason && !(id == "gone" && got[i].reason != "")) {
+			t.Errorf("result %s answered %+v, want %+v", id, got[i], want)
+		}
+	}
+}
+
+// Results reported while the node's calls are in flight share the next
+// call, and each caller gets its own result's answer.
+func TestReporterSendsResultsThatWaitTogether(t *testing.T) {
+	f := &fakeLeaderCalls{release: make(chan struct{})}
+	r := &Reporter{client: f}
+	ids := []string{"gone", "fenced"}
+	for i := range 60 {
+		ids = append(ids, fmt.Sprintf("s%d", i))
+	}
+	answers := make(chan []reportAnswer, 1)
+	go func() { answers <- reportAll(r, ids) }()
+	// Hold the first calls until all the results are queued behind them.
+	for {
+		r.mu.Lock()
+		queued, flying := len(r.queue), r.inFlight
+		r.mu.Unlock()
+		f.mu.Lock()
+		sent := 0
+		for _, n := range f.batches {
+			sent += n
+		}
+		calls := len(f.batches)
+		f.mu.Unlock()
+		if flying > maxReportCalls {
+			t.Fatalf("%d calls in flight, at most %d allowed", flying, maxReportCalls)
+		}
+		if calls == flying && sent+queued == len(ids) {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(f.release)
+	checkAnswers(t, ids, <-answers)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.batches) > maxReportCalls+1 || f.singles != 0 {
+		t.Fatalf("%d results took calls of %v and %d single calls; want at most %d calls", len(ids), f.batches, f.singles, maxReportCalls+1)
+	}
+	// The senders go once nothing is queued (a test timeout if not).
+	for {
+		r.mu.Lock()
+		flying, queued := r.inFlight, len(r.queue)
+		r.mu.Unlock()
+		if queued != 0 {
+			t.Fatalf("after the answers %d results are queued", queued)
+		}
+		if flying == 0 {
+			break
+		}
+		runtime.Gosched()
+	}
+}
+
+// A leader that does not know ReportResults (an older build) gets every
+// result in a call of its own, and the node stops trying batches.
+func TestReporterFallsBackToOneResultACall(t *testing.T) {
+	f := &fakeLeaderCalls{release: make(chan struct{}), noBatch: true}
+	close(f.release)
+	r := &Reporter{client: f}
+	ids := []string{"a", "gone", "fenced", "b"}
+	checkAnswers(t, ids, reportAll(r, ids))
+	checkAnswers(t, []string{"c"}, reportAll(r, []string{"c"}))
+	if f.singles != 5 || !r.oneByOne {
+		t.Fatalf("%d single calls for 5 results (one by one: %v)", f.singles, r.oneByOne)
+	}
+}
