@@ -485,15 +485,14 @@ func (a *applier) unblockWorkflow(c *statepb.UnblockWorkflow) any {
 
 // children returns the child instances a step started.
 func (a *applier) children(st *statepb.Step) []*statepb.Instance {
-	var out []*statepb.Instance
-	it, err := a.txn.Get(tableInstances, "parent_prefix", st.WorkflowId, st.InstanceId, st.StepId)
-	if err != nil {
-		return nil
-	}
-	for o := it.Next(); o != nil; o = it.Next() {
-		out = append(out, o.(*statepb.Instance))
-	}
-	return out
+	return children(st, func(index string, args ...any) memdb.ResultIterator {
+		it, err := a.txn.Get(tableInstances, index, args...)
+		if err != nil {
+			// Only an unknown index fails, a bug in this package.
+			panic(fmt.Sprintf("list instances by %s: %v", index, err))
+		}
+		return it
+	})
 }
 
 func (a *applier) stopChildren(st *statepb.Step, reason string) {

@@ -294,3 +294,49 @@ func TestLateStoredTimelineNumberSurvivesACopy(t *testing.T) {
 	checkIndexes(t, f)
 	checkTimelines(t, f)
 }
+
+// A subworkflow step's instance belongs to a workflow of its own: the step
+// finds it through the parent index, and stopping the parent stops it
+// unless it runs detached.
+func TestStopReachesSubworkflowInstances(t *testing.T) {
+	for _, detached := range []bool{false, true} {
+		x := newFixture(t)
+		applyAs[*PushResult](x, pushCmd(wfETL, `{"workflow":{"id":"etl"}}`, 1))
+		applyAs[*PushResult](x, pushCmd("child", `{"workflow":{"id":"child"}}`, 1))
+		// An instance of the child workflow of its own, which no step started.
+		applyAs[*StartResult](x, startCmd("child", "alone", 1, 1))
+		applyAs[*StartResult](x, &statepb.StartInstance{
+			RequestId: "r1", WorkflowId: wfETL, WorkflowVersion: 1, Now: at(2),
+			Steps: []*statepb.StepSeed{{StepId: "sub", Type: "subworkflow"}},
+		})
+		x.plan(3, instanceAct(wfETL, 1, InstanceCreated, InstanceInProgress, ""),
+			&statepb.PlanAction{Action: &statepb.PlanAction_Assign{Assign: &statepb.AssignAttempt{
+				WorkflowId: wfETL, InstanceId: 1, StepId: "sub", AttemptNumber: 1, Loop: &statepb.Loop{},
+			}}})
+		res := x.plan(4, &statepb.PlanAction{Action: &statepb.PlanAction_StartChild{StartChild: &statepb.StartChild{
+			ParentWorkflowId: wfETL, ParentInstanceId: 1, ParentStepId: "sub",
+			WorkflowId: "child", WorkflowVersion: 1, Detached: detached,
+			Steps: []*statepb.StepSeed{{StepId: "work", Type: "NoOp"}},
+		}}})
+		if res.Applied != 1 {
+			t.Fatalf("detached=%v: starting the subworkflow: %+v", detached, res)
+		}
+		st := x.state()
+		kids := st.Children(nil, wfETL, 1, "sub")
+		if len(kids) != 1 || kids[0].WorkflowId != "child" || kids[0].InstanceId != 2 {
+			t.Fatalf("detached=%v: children of the step: %v", detached, kids)
+		}
+		applyAs[*StopResult](x, stopCmd(wfETL, 1, "enough", 5))
+		want := InstanceStopped
+		if detached {
+			want = InstanceCreated
+		}
+		st = x.state()
+		if got := st.Instance(nil, "child", 2).Status; got != want {
+			t.Fatalf("detached=%v: subworkflow instance after its parent's stop: %s, want %s", detached, got, want)
+		}
+		if got := st.Instance(nil, "child", 1).Status; got != InstanceCreated {
+			t.Fatalf("detached=%v: an unrelated instance of the child workflow is %s", detached, got)
+		}
+	}
+}

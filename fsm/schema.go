@@ -50,10 +50,13 @@ func schema() *memdb.DBSchema {
 				i := o.(*statepb.Instance)
 				return []any{i.WorkflowId, i.InstanceId}, !InstanceTerminal(i.Status)
 			}}},
-			// Children of foreach, while and subworkflow steps by the step.
+			// Subworkflow instances by the step that started them. A loop's
+			// iterations are not here: they are every instance of the
+			// loop's own workflow id (Loop.ChildWorkflowId), and an entry
+			// here would cost each of their writes one more tree insert.
 			"parent": {Name: "parent", AllowMissing: true, Indexer: funcIndex{func(o any) ([]any, bool) {
 				i := o.(*statepb.Instance)
-				if i.Parent == nil {
+				if i.Parent == nil || i.DefinitionWorkflowId != "" {
 					return nil, false
 				}
 				return []any{i.Parent.WorkflowId, i.Parent.InstanceId, i.Parent.StepId, i.WorkflowId, i.InstanceId}, true

@@ -186,10 +186,36 @@ func (s *State) Events(ws WatchSet, workflowID string, instanceID, afterSeq int6
 // Children returns the child instances a step started, by workflow id and
 // instance id.
 func (s *State) Children(ws WatchSet, workflowID string, instanceID int64, stepID string) []*statepb.Instance {
+	st := s.Step(ws, workflowID, instanceID, stepID)
+	if st == nil {
+		return nil
+	}
+	return children(st, func(index string, args ...any) memdb.ResultIterator {
+		return s.iter(ws, tableInstances, index, args...)
+	})
+}
+
+// children lists the instances st started, reading the instances table
+// through get: a subworkflow's from the parent index, and a loop's
+// iterations as the instances of the loop's own workflow id. (A subworkflow
+// step's Loop names the one instance it started; an iteration loop's names
+// none, since its iterations are numbered from 1.)
+func children(st *statepb.Step, get func(index string, args ...any) memdb.ResultIterator) []*statepb.Instance {
 	var out []*statepb.Instance
-	it := s.iter(ws, tableInstances, "parent_prefix", workflowID, instanceID, stepID)
+	it := get("parent_prefix", st.WorkflowId, st.InstanceId, st.StepId)
 	for o := it.Next(); o != nil; o = it.Next() {
 		out = append(out, o.(*statepb.Instance))
+	}
+	if l := st.Loop; l == nil || l.ChildWorkflowId == "" || l.ChildInstanceId != 0 {
+		return out
+	}
+	it = get("id_prefix", st.Loop.ChildWorkflowId)
+	for o := it.Next(); o != nil; o = it.Next() {
+		i := o.(*statepb.Instance)
+		if p := i.Parent; i.DefinitionWorkflowId != "" && p != nil &&
+			p.WorkflowId == st.WorkflowId && p.InstanceId == st.InstanceId && p.StepId == st.StepId {
+			out = append(out, i)
+		}
 	}
 	return out
 }
