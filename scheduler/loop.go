@@ -232,7 +232,7 @@ func (r *round) loop(inst *statepb.Instance, def *workflow.Definition, st *state
 	if e := r.childEnds[stepKey{st.WorkflowId, st.InstanceId, st.StepId}]; e != nil {
 		loop = fsm.LoopWithEnds(loop, e.counts)
 		for _, act := range e.actions {
-			r.settle(act)
+			r.ends[act].loop = false
 		}
 	}
 	switch sd.Kind {

@@ -152,11 +152,21 @@ func Plan(in Input) Output {
 				left = append(left, inst)
 			}
 		}
+		// The ends so far are planned for; an instance admitted now that
+		// ends at once is not.
+		for _, act := range r.endsOf[wf] {
+			r.ends[act].strategy = false
+		}
 		for _, inst := range r.admit(wf, left) {
 			if !admitted[inst] {
 				admitted[inst] = true
 				r.instance(inst)
 			}
+		}
+	}
+	for act, needs := range r.ends {
+		if !needs.loop && !needs.strategy {
+			r.settle(act)
 		}
 	}
 	return Output{Actions: r.actions, WakeAt: r.wake, TriggersPlanned: !in.SkipTriggers, TriggersWakeAt: trigWake, settled: r.settled}
@@ -319,9 +329,13 @@ type round struct {
 	// Workflows whose fired instance this round starts running at once.
 	firedRunning map[string]bool
 	// childEnds counts, by the loop step that started them and by final
-	// status, the children this round ends; settled holds the actions whose
-	// consequences the round planned already (see opensWork).
+	// status, the children this round ends. ends says, for each instance
+	// the round ends, what it still has to plan for it; endsOf lists those
+	// ends by workflow. settled holds the actions whose consequences the
+	// round planned already (see opensWork).
 	childEnds map[stepKey]*childEnds
+	ends      map[*statepb.PlanAction]*endNeeds
+	endsOf    map[string][]*statepb.PlanAction
 	settled   map[*statepb.PlanAction]bool
 }
 
@@ -330,6 +344,11 @@ type childEnds struct {
 	counts  map[string]int64
 	actions []*statepb.PlanAction
 }
+
+// endNeeds is what an instance's end lets go on that the round has not
+// planned yet: its parent's loop, and its workflow's run strategy
+// admitting the next instance.
+type endNeeds struct{ loop, strategy bool }
 
 // nodeConstraints reads a step's evaluated node_constraints: every key must be
 // a tag of the node with one of the comma-separated values, e.g.
@@ -446,7 +465,23 @@ func (r *round) setInstance(inst *statepb.Instance, from, to, reason string) {
 			WorkflowId: inst.WorkflowId, InstanceId: inst.InstanceId, FromStatus: from, Status: to, Reason: reason,
 		}}}
 	r.actions = append(r.actions, act)
-	if p := inst.Parent; p != nil && !p.Detached && fsm.InstanceTerminal(to) {
+	if !fsm.InstanceTerminal(to) {
+		return
+	}
+	// Iterations are paced by their loop, any other instance by its
+	// workflow's run strategy; a child but a detached one counts on its
+	// parent's loop.
+	p := inst.Parent
+	needs := &endNeeds{loop: p != nil && !p.Detached, strategy: inst.DefinitionWorkflowId == ""}
+	if r.ends == nil {
+		r.ends = map[*statepb.PlanAction]*endNeeds{}
+		r.endsOf = map[string][]*statepb.PlanAction{}
+	}
+	r.ends[act] = needs
+	if needs.strategy {
+		r.endsOf[inst.WorkflowId] = append(r.endsOf[inst.WorkflowId], act)
+	}
+	if needs.loop {
 		k := stepKey{p.WorkflowId, p.InstanceId, p.StepId}
 		if r.childEnds == nil {
 			r.childEnds = map[stepKey]*childEnds{}
@@ -457,11 +492,7 @@ func (r *round) setInstance(inst *statepb.Instance, from, to, reason string) {
 			r.childEnds[k] = e
 		}
 		e.counts[to]++
-		if inst.DefinitionWorkflowId != "" {
-			// An iteration's end concerns only its loop; a subworkflow's
-			// also lets its workflow's run strategy admit the next.
-			e.actions = append(e.actions, act)
-		}
+		e.actions = append(e.actions, act)
 	}
 }
 

@@ -462,3 +462,39 @@ func TestPlanPlacesOnlyOnNodesWithRequiredTags(t *testing.T) {
 		t.Fatalf("gpu step after a gpu node joined: %s on %q", st.Status, st.Node)
 	}
 }
+
+// Under SEQUENTIAL and PARALLEL the pass that ends an instance starts the
+// next queued one with it, so the end leaves no work for a further pass;
+// STRICT_SEQUENTIAL must first see how the ended one ended, so its end
+// does.
+func TestPlanSettlesEndsItsRunStrategyReadmits(t *testing.T) {
+	for _, tc := range []struct {
+		props   string
+		settled bool
+	}{
+		{``, true},
+		{`"properties": {"run_strategy": {"rule": "PARALLEL", "workflow_concurrency": 1}},`, true},
+		{`"properties": {"run_strategy": {"rule": "STRICT_SEQUENTIAL"}},`, false},
+	} {
+		px := newPlanFixture(t, `{`+tc.props+` "workflow": {"id": "wf", "steps": [{"step": {"id": "a", "type": "NoOp"}}]}}`)
+		second := px.startAnother("r2")
+		px.round()
+		px.finish("a", fsm.AttemptSucceeded, 0)
+		out := Plan(Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs})
+		ended, placed := false, false
+		for _, a := range out.Actions {
+			if x := a.GetInstanceStatus(); x != nil && x.InstanceId == px.inst && x.Status == fsm.InstanceSucceeded {
+				ended = true
+			}
+			if x := a.GetAssign(); x != nil && x.InstanceId == second {
+				placed = true
+			}
+		}
+		if !ended || placed != tc.settled {
+			t.Fatalf("%s: the pass ended the first instance: %v, placed the second's step: %v", tc.props, ended, placed)
+		}
+		if opens := opensWork(out.Actions, out.settled); opens == tc.settled {
+			t.Fatalf("%s: the pass leaves work for another: %v, want %v", tc.props, opens, !tc.settled)
+		}
+	}
+}
