@@ -19,13 +19,17 @@ import (
 // Results go in calls of many (ReportResults): up to maxReportCalls calls
 // are in flight at once, and results that finish meanwhile wait to share
 // the next one, so a lone result goes at once and a burst costs a few
-// calls rather than one per result.
+// calls rather than one per result. A call can hang (its leader died with
+// the connection open): once no call has started for reportStall, waiting
+// results go in a call of their own, to whichever server leads by then.
 type Reporter struct {
 	client reportClient
 
-	mu       sync.Mutex
-	queue    []*queuedResult
-	inFlight int
+	mu        sync.Mutex
+	queue     []*queuedResult
+	inFlight  int
+	lastStart time.Time   // when the newest call started
+	recheck   *time.Timer // armed while results wait behind full calls
 	// oneByOne is set once the leader turned ReportResults down as unknown
 	// (a build from before it, part-way through an upgrade).
 	oneByOne bool
@@ -41,9 +45,14 @@ type reportClient interface {
 // maxReportCalls bounds the result calls a node has in flight.
 const maxReportCalls = 4
 
-// reportCallTimeout bounds one call of results; a caller that stops
-// waiting earlier leaves the call to finish for the others.
-const reportCallTimeout = 30 * time.Second
+// reportCallTimeout bounds one call of results; its callers then send
+// them again. A caller that stops waiting earlier leaves the call to finish
+// for the others.
+const reportCallTimeout = 10 * time.Second
+
+// reportStall is how long results wait behind full calls before they go
+// in one more. (A variable so that tests can shorten it.)
+var reportStall = time.Second
 
 type queuedResult struct {
 	r        *statepb.ReportResult
@@ -70,16 +79,37 @@ func (r *Reporter) ReportResult(ctx context.Context, res *statepb.ReportResult) 
 		return r.reportOne(ctx, res)
 	}
 	r.queue = append(r.queue, q)
-	if r.inFlight < maxReportCalls {
-		r.inFlight++
-		go r.send()
-	}
+	r.startSenderLocked()
 	r.mu.Unlock()
 	select {
 	case <-q.done:
 		return q.accepted, q.reason, q.err
 	case <-ctx.Done():
 		return false, "", ctx.Err()
+	}
+}
+
+// startSenderLocked starts a sender for the queued results if a call may
+// start now, or makes sure they are looked at again once the calls in
+// flight count as stalled.
+func (r *Reporter) startSenderLocked() {
+	if len(r.queue) == 0 {
+		return
+	}
+	stalled := time.Since(r.lastStart)
+	if r.inFlight < maxReportCalls || stalled >= reportStall {
+		r.inFlight++
+		r.lastStart = time.Now()
+		go r.send()
+		return
+	}
+	if r.recheck == nil {
+		r.recheck = time.AfterFunc(reportStall-stalled, func() {
+			r.mu.Lock()
+			r.recheck = nil
+			r.startSenderLocked()
+			r.mu.Unlock()
+		})
 	}
 }
 
@@ -95,6 +125,7 @@ func (r *Reporter) send() {
 		}
 		batch := r.queue[:n:n]
 		r.queue = r.queue[n:]
+		r.lastStart = time.Now()
 		r.mu.Unlock()
 		r.call(batch)
 	}

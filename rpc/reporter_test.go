@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -19,6 +21,9 @@ import (
 type fakeLeaderCalls struct {
 	release chan struct{}
 	noBatch bool // answer ReportResults as a build that lacks it
+	// hold, if set, picks the results whose calls wait for release; unset,
+	// every call does.
+	hold func(*statepb.ReportResult) bool
 
 	mu      sync.Mutex
 	batches []int // results per ReportResults call
@@ -42,7 +47,13 @@ func (f *fakeLeaderCalls) ReportResults(ctx context.Context, req *connect.Reques
 	f.mu.Lock()
 	f.batches = append(f.batches, len(req.Msg.Results))
 	f.mu.Unlock()
-	<-f.release
+	held := f.hold == nil
+	for _, r := range req.Msg.Results {
+		held = held || f.hold(r)
+	}
+	if held {
+		<-f.release
+	}
 	out := &clusterv1.ReportResultsResponse{}
 	for _, r := range req.Msg.Results {
 		out.Outcomes = append(out.Outcomes, outcomeFor(r))
@@ -107,6 +118,8 @@ func checkAnswers(t *testing.T, ids []string, got []reportAnswer) {
 // Results reported while the node's calls are in flight share the next
 // call, and each caller gets its own result's answer.
 func TestReporterSendsResultsThatWaitTogether(t *testing.T) {
+	defer func(d time.Duration) { reportStall = d }(reportStall)
+	reportStall = time.Hour // no call counts as stalled here
 	f := &fakeLeaderCalls{release: make(chan struct{})}
 	r := &Reporter{client: f}
 	ids := []string{"gone", "fenced"}
@@ -168,5 +181,45 @@ func TestReporterFallsBackToOneResultACall(t *testing.T) {
 	checkAnswers(t, []string{"c"}, reportAll(r, []string{"c"}))
 	if f.singles != 5 || !r.oneByOne {
 		t.Fatalf("%d single calls for 5 results (one by one: %v)", f.singles, r.oneByOne)
+	}
+}
+
+// A call can hang (its leader died with the connection open). Results that
+// finish while every call hangs go in a call of their own once the calls
+// count as stalled, and are answered though the others still hang.
+func TestReporterSendsPastStalledCalls(t *testing.T) {
+	defer func(d time.Duration) { reportStall = d }(reportStall)
+	reportStall = 20 * time.Millisecond
+	f := &fakeLeaderCalls{release: make(chan struct{}), hold: func(r *statepb.ReportResult) bool {
+		return strings.HasPrefix(r.StepId, "stuck")
+	}}
+	r := &Reporter{client: f}
+	stuck := make(chan []reportAnswer, maxReportCalls)
+	for i := range maxReportCalls {
+		go func() { stuck <- reportAll(r, []string{fmt.Sprintf("stuck%d", i)}) }()
+		for { // one call each
+			f.mu.Lock()
+			n := len(f.batches)
+			f.mu.Unlock()
+			if n == i+1 {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	fresh := make(chan []reportAnswer, 1)
+	go func() { fresh <- reportAll(r, []string{"fresh"}) }()
+	select {
+	case got := <-fresh:
+		checkAnswers(t, []string{"fresh"}, got)
+	case <-time.After(time.Minute):
+		t.Fatal("a result waited behind calls that hang")
+	}
+	close(f.release)
+	for range maxReportCalls {
+		got := <-stuck
+		if !got[0].accepted || got[0].err != nil {
+			t.Fatalf("a held result, once its call returned: %+v", got[0])
+		}
 	}
 }
