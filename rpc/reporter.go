@@ -30,10 +30,16 @@ type Reporter struct {
 	inFlight  int
 	lastStart time.Time   // when the newest call started
 	recheck   *time.Timer // armed while results wait behind full calls
-	// oneByOne is set once the leader turned ReportResults down as unknown
-	// (a build from before it, part-way through an upgrade).
-	oneByOne bool
+	// oneByOneUntil is set when the leader turned ReportResults down as
+	// unknown (a build from before it, part-way through an upgrade): until
+	// then each result takes a call of its own, and batches are tried
+	// again after, since the leader may have been upgraded or replaced.
+	oneByOneUntil time.Time
 }
+
+// oneByOneFor is how long a node sends results one by one after a leader
+// turned ReportResults down.
+const oneByOneFor = time.Minute
 
 // reportClient is the part of the cluster service a Reporter calls.
 type reportClient interface {
@@ -74,7 +80,7 @@ func (s *Server) LocalReporter() *Reporter {
 func (r *Reporter) ReportResult(ctx context.Context, res *statepb.ReportResult) (bool, string, error) {
 	q := &queuedResult{r: res, done: make(chan struct{})}
 	r.mu.Lock()
-	if r.oneByOne {
+	if time.Now().Before(r.oneByOneUntil) {
 		r.mu.Unlock()
 		return r.reportOne(ctx, res)
 	}
@@ -142,7 +148,7 @@ func (r *Reporter) call(batch []*queuedResult) {
 	out, err := r.client.ReportResults(ctx, connect.NewRequest(req))
 	if connect.CodeOf(err) == connect.CodeUnimplemented {
 		r.mu.Lock()
-		r.oneByOne = true
+		r.oneByOneUntil = time.Now().Add(oneByOneFor)
 		r.mu.Unlock()
 		for _, q := range batch {
 			q.accepted, q.reason, q.err = r.reportOne(ctx, q.r)

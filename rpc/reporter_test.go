@@ -171,7 +171,8 @@ func TestReporterSendsResultsThatWaitTogether(t *testing.T) {
 }
 
 // A leader that does not know ReportResults (an older build) gets every
-// result in a call of its own, and the node stops trying batches.
+// result in a call of its own, and the node stops trying batches for a
+// while.
 func TestReporterFallsBackToOneResultACall(t *testing.T) {
 	f := &fakeLeaderCalls{release: make(chan struct{}), noBatch: true}
 	close(f.release)
@@ -179,8 +180,16 @@ func TestReporterFallsBackToOneResultACall(t *testing.T) {
 	ids := []string{"a", "gone", "fenced", "b"}
 	checkAnswers(t, ids, reportAll(r, ids))
 	checkAnswers(t, []string{"c"}, reportAll(r, []string{"c"}))
-	if f.singles != 5 || !r.oneByOne {
-		t.Fatalf("%d single calls for 5 results (one by one: %v)", f.singles, r.oneByOne)
+	if f.singles != 5 || r.oneByOneUntil.IsZero() {
+		t.Fatalf("%d single calls for 5 results (one by one until %v)", f.singles, r.oneByOneUntil)
+	}
+	// Once the leader knows ReportResults (upgraded, or another server
+	// leads), batches come back after a while.
+	f.noBatch = false
+	r.oneByOneUntil = time.Now()
+	checkAnswers(t, []string{"d"}, reportAll(r, []string{"d"}))
+	if f.singles != 5 || len(f.batches) != 1 {
+		t.Fatalf("after the one-by-one spell: %d single calls, batches %v", f.singles, f.batches)
 	}
 }
 
