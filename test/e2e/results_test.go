@@ -20,14 +20,8 @@ import (
 // with no results, or too many, is refused whole.
 func TestReportResultsJudgesEachResult(t *testing.T) {
 	t.Parallel()
-	a := harness.StartDev(t)
-	addr := a.URL()
-	harness.MustCLI(t, addr, "workflow", "push", "testdata/diamond.yaml")
-	r := harness.CLI(t, addr, "instance", "start", "e2e-diamond", "--wait")
-	if r.Code != 0 {
-		t.Fatalf("start --wait exited %d\nstderr: %s", r.Code, r.Stderr)
-	}
-	id := startID(t, r)
+	addr := harness.StartDev(t).URL()
+	id := runToEnd(t, addr, "testdata/diamond.yaml", "e2e-diamond", 0)
 	before := getInstance(t, addr, "e2e-diamond", id)
 	done := stepByID(t, before, "a")
 	attempt := done.Attempts[len(done.Attempts)-1]
