@@ -96,16 +96,16 @@ type applier struct {
 	// applier stored: new copies that no snapshot or reader can see until
 	// it commits, which may change in place where no index reads what
 	// changes.
-	ownInstances map[instanceKey]*statepb.Instance
-	ownSteps     map[stepKey]*statepb.Step
+	ownInstances map[InstanceKey]*statepb.Instance
+	ownSteps     map[StepKey]*statepb.Step
 	// unstored holds owned instance copies not written to the store yet,
 	// in the order they were made: they differ from the stored record only
 	// in LastEventSeq, which no index reads, so the write waits for the
 	// instance's next write in the entry or the entry's end (storeDeferred).
 	// A step's result and its instance's end in one entry then write the
 	// instance once, not twice.
-	unstored     map[instanceKey]*statepb.Instance
-	unstoredKeys []instanceKey
+	unstored     map[InstanceKey]*statepb.Instance
+	unstoredKeys []InstanceKey
 	// shared is set when the transaction's records are read while it is
 	// written (the leader plans on a speculation between its writes), so
 	// that none is changed in place under a reader.
@@ -209,7 +209,7 @@ func (a *applier) get(table string, args ...any) any {
 	if table == tableInstances && len(a.unstored) > 0 && len(args) == 2 {
 		wf, _ := args[0].(string)
 		id, _ := args[1].(int64)
-		if u := a.unstored[instanceKey{wf, id}]; u != nil {
+		if u := a.unstored[InstanceKey{WorkflowID: wf, InstanceID: id}]; u != nil {
 			return u
 		}
 	}
@@ -226,9 +226,9 @@ func (a *applier) put(table string, obj any) {
 		switch o := obj.(type) {
 		case *statepb.Instance:
 			if a.ownInstances == nil {
-				a.ownInstances = map[instanceKey]*statepb.Instance{}
+				a.ownInstances = map[InstanceKey]*statepb.Instance{}
 			}
-			k := instanceKey{o.WorkflowId, o.InstanceId}
+			k := KeyOfInstance(o)
 			if u := a.unstored[k]; u != nil {
 				// o is u, or a copy of the stored record with other
 				// changes: either way u's timeline number is the newest.
@@ -238,9 +238,9 @@ func (a *applier) put(table string, obj any) {
 			a.ownInstances[k] = o
 		case *statepb.Step:
 			if a.ownSteps == nil {
-				a.ownSteps = map[stepKey]*statepb.Step{}
+				a.ownSteps = map[StepKey]*statepb.Step{}
 			}
-			a.ownSteps[stepKey{o.WorkflowId, o.InstanceId, o.StepId}] = o
+			a.ownSteps[KeyOfStep(o)] = o
 		}
 	}
 	a.writes++
@@ -250,38 +250,50 @@ func (a *applier) put(table string, obj any) {
 	}
 }
 
-type instanceKey struct {
-	workflowID string
-	instanceID int64
+// InstanceKey names an instance.
+type InstanceKey struct {
+	WorkflowID string
+	InstanceID int64
 }
 
-type stepKey struct {
-	workflowID string
-	instanceID int64
-	stepID     string
+// StepKey names a step of an instance.
+type StepKey struct {
+	WorkflowID string
+	InstanceID int64
+	StepID     string
+}
+
+// KeyOfInstance is the key of an instance record.
+func KeyOfInstance(i *statepb.Instance) InstanceKey {
+	return InstanceKey{WorkflowID: i.WorkflowId, InstanceID: i.InstanceId}
+}
+
+// KeyOfStep is the key of a step record.
+func KeyOfStep(st *statepb.Step) StepKey {
+	return StepKey{WorkflowID: st.WorkflowId, InstanceID: st.InstanceId, StepID: st.StepId}
 }
 
 // ownsInstance reports whether inst is this applier's own copy of the
 // instance under its id: one it stored, or one it will (isUnstored).
 func (a *applier) ownsInstance(inst *statepb.Instance) bool {
-	return a.ownInstances[instanceKey{inst.WorkflowId, inst.InstanceId}] == inst
+	return a.ownInstances[KeyOfInstance(inst)] == inst
 }
 
 // isUnstored reports whether inst is an own copy the store does not hold
 // yet: the store still holds the record it was copied from.
 func (a *applier) isUnstored(inst *statepb.Instance) bool {
-	return a.unstored[instanceKey{inst.WorkflowId, inst.InstanceId}] == inst
+	return a.unstored[KeyOfInstance(inst)] == inst
 }
 
 // keepUnstored makes inst, a fresh copy of a stored instance that differs
 // from it only in LastEventSeq, this applier's own, to be stored later.
 func (a *applier) keepUnstored(inst *statepb.Instance) {
-	k := instanceKey{inst.WorkflowId, inst.InstanceId}
+	k := KeyOfInstance(inst)
 	if a.ownInstances == nil {
-		a.ownInstances = map[instanceKey]*statepb.Instance{}
+		a.ownInstances = map[InstanceKey]*statepb.Instance{}
 	}
 	if a.unstored == nil {
-		a.unstored = map[instanceKey]*statepb.Instance{}
+		a.unstored = map[InstanceKey]*statepb.Instance{}
 	}
 	a.ownInstances[k] = inst
 	a.unstored[k] = inst
@@ -303,10 +315,10 @@ func (a *applier) storeDeferred() {
 func (a *applier) disown(obj any) {
 	switch o := obj.(type) {
 	case *statepb.Instance:
-		delete(a.ownInstances, instanceKey{o.WorkflowId, o.InstanceId})
-		delete(a.unstored, instanceKey{o.WorkflowId, o.InstanceId})
+		delete(a.ownInstances, KeyOfInstance(o))
+		delete(a.unstored, KeyOfInstance(o))
 	case *statepb.Step:
-		delete(a.ownSteps, stepKey{o.WorkflowId, o.InstanceId, o.StepId})
+		delete(a.ownSteps, KeyOfStep(o))
 	}
 }
 
@@ -334,7 +346,7 @@ func (a *applier) putStep(st *statepb.Step) {
 // ownsStep reports whether st is the step stored under its id and this
 // applier stored it.
 func (a *applier) ownsStep(st *statepb.Step) bool {
-	return a.ownSteps[stepKey{st.WorkflowId, st.InstanceId, st.StepId}] == st
+	return a.ownSteps[KeyOfStep(st)] == st
 }
 
 // stepIndexed reports whether a secondary index (node, paused_at) holds st.

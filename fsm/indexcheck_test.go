@@ -57,40 +57,40 @@ func checkTimelines(t testing.TB, f *FSM) {
 	f.mu.RLock()
 	txn := f.db.Txn(false)
 	f.mu.RUnlock()
-	want := map[instanceKey]int64{}
+	want := map[InstanceKey]int64{}
 	it, err := txn.Get(tableInstances, "id_prefix")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for o := it.Next(); o != nil; o = it.Next() {
 		i := o.(*statepb.Instance)
-		want[instanceKey{i.WorkflowId, i.InstanceId}] = i.LastEventSeq
+		want[KeyOfInstance(i)] = i.LastEventSeq
 	}
 	if it, err = txn.Get(tableWorkflows, "id_prefix"); err != nil {
 		t.Fatal(err)
 	}
 	for o := it.Next(); o != nil; o = it.Next() {
 		w := o.(*statepb.Workflow)
-		want[instanceKey{w.WorkflowId, 0}] = w.LastEventSeq
+		want[InstanceKey{WorkflowID: w.WorkflowId, InstanceID: 0}] = w.LastEventSeq
 	}
-	got := map[instanceKey]int64{}
+	got := map[InstanceKey]int64{}
 	if it, err = txn.Get(tableEvents, "id_prefix"); err != nil {
 		t.Fatal(err)
 	}
 	for o := it.Next(); o != nil; o = it.Next() {
 		e := o.(*statepb.Event)
-		k := instanceKey{e.WorkflowId, e.InstanceId}
+		k := InstanceKey{WorkflowID: e.WorkflowId, InstanceID: e.InstanceId}
 		if _, ok := want[k]; !ok {
 			t.Fatalf("event %+v: no such instance or workflow", e)
 		}
 		got[k]++
 		if e.Seq != got[k] {
-			t.Fatalf("timeline of %s/%d: event %d follows %d", k.workflowID, k.instanceID, e.Seq, got[k]-1)
+			t.Fatalf("timeline of %s/%d: event %d follows %d", k.WorkflowID, k.InstanceID, e.Seq, got[k]-1)
 		}
 	}
 	for k, n := range want {
 		if got[k] != n {
-			t.Fatalf("timeline of %s/%d: %d events, LastEventSeq %d", k.workflowID, k.instanceID, got[k], n)
+			t.Fatalf("timeline of %s/%d: %d events, LastEventSeq %d", k.WorkflowID, k.InstanceID, got[k], n)
 		}
 	}
 }

@@ -229,7 +229,7 @@ func (r *round) loop(inst *statepb.Instance, def *workflow.Definition, st *state
 	// The loop goes on from the ends of its children this round plans
 	// before it, as the entry will apply them.
 	loop := st.Loop
-	if e := r.childEnds[stepKey{st.WorkflowId, st.InstanceId, st.StepId}]; e != nil {
+	if e := r.childEnds[fsm.KeyOfStep(st)]; e != nil {
 		loop = fsm.LoopWithEnds(loop, e.counts)
 		for _, act := range e.actions {
 			r.ends[act].loop = false

@@ -3,23 +3,21 @@ package scheduler
 import (
 	"fmt"
 
+	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
 	"github.com/batonhq/baton/workflow"
 )
 
 // treeKey names the instance at the top of an instance tree.
-type treeKey struct {
-	workflowID string
-	instanceID int64
-}
+type treeKey = fsm.InstanceKey
 
 // treeOf is the top of inst's tree: instance_step_concurrency counts the
 // leaf steps of an instance together with its iterations and subworkflows.
 func treeOf(inst *statepb.Instance) treeKey {
 	if p := inst.Parent; p != nil {
-		return treeKey{p.RootWorkflowId, p.RootInstanceId}
+		return treeKey{WorkflowID: p.RootWorkflowId, InstanceID: p.RootInstanceId}
 	}
-	return treeKey{inst.WorkflowId, inst.InstanceId}
+	return fsm.KeyOfInstance(inst)
 }
 
 // definitionWorkflow is the workflow whose properties govern inst: its own,
@@ -36,9 +34,9 @@ func definitionWorkflow(inst *statepb.Instance) string {
 func (r *round) countPermits() {
 	r.byWorkflow = map[string]int64{}
 	r.byTree = map[treeKey]int64{}
-	seen := map[treeKey]*statepb.Instance{}
+	seen := map[fsm.InstanceKey]*statepb.Instance{}
 	for _, st := range r.in.State.RunningSteps() {
-		k := treeKey{st.WorkflowId, st.InstanceId}
+		k := fsm.InstanceKey{WorkflowID: st.WorkflowId, InstanceID: st.InstanceId}
 		inst, ok := seen[k]
 		if !ok {
 			inst = r.in.State.Instance(nil, st.WorkflowId, st.InstanceId)
@@ -67,7 +65,7 @@ func (r *round) permit(inst *statepb.Instance, def *workflow.Definition) string 
 	root := treeOf(inst)
 	if limit := r.treeLimit(root); limit > 0 {
 		if n := r.byTree[root]; n >= limit {
-			return fmt.Sprintf("instance_step_concurrency %d of %s %d reached (%d running in its tree)", limit, root.workflowID, root.instanceID, n)
+			return fmt.Sprintf("instance_step_concurrency %d of %s %d reached (%d running in its tree)", limit, root.WorkflowID, root.InstanceID, n)
 		}
 	}
 	return ""
@@ -80,7 +78,7 @@ func (r *round) treeLimit(root treeKey) int64 {
 		return limit
 	}
 	limit := int64(0)
-	if inst := r.in.State.Instance(nil, root.workflowID, root.instanceID); inst != nil {
+	if inst := r.in.State.Instance(nil, root.WorkflowID, root.InstanceID); inst != nil {
 		def, _, err := InstanceDefinition(r.in.State, r.in.Defs, inst)
 		if err == nil && def.Workflow.InstanceStepConcurrency != nil {
 			limit = *def.Workflow.InstanceStepConcurrency

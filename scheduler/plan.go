@@ -138,7 +138,7 @@ func Plan(in Input) Output {
 	// An instance that ends this round frees its slot at once for the next
 	// queued one under the concurrency-only strategies. (STRICT_SEQUENTIAL
 	// waits a round: it must first see how the ended one ended.)
-	var endedNow map[instanceKey]bool
+	var endedNow map[fsm.InstanceKey]bool
 	for _, wf := range order {
 		if rule, _ := r.strategy(wf); !ended[wf] || (rule != workflow.RunSequential && rule != workflow.RunParallel) {
 			continue
@@ -148,7 +148,7 @@ func Plan(in Input) Output {
 		}
 		var left []*statepb.Instance
 		for _, inst := range queues[wf] {
-			if !endedNow[instanceKey{inst.WorkflowId, inst.InstanceId}] {
+			if !endedNow[fsm.KeyOfInstance(inst)] {
 				left = append(left, inst)
 			}
 		}
@@ -172,18 +172,6 @@ func Plan(in Input) Output {
 	return Output{Actions: r.actions, WakeAt: r.wake, TriggersPlanned: !in.SkipTriggers, TriggersWakeAt: trigWake, settled: r.settled}
 }
 
-type instanceKey struct {
-	workflowID string
-	instanceID int64
-}
-
-// stepKey names a step of an instance.
-type stepKey struct {
-	workflowID string
-	instanceID int64
-	stepID     string
-}
-
 // childrenFirst orders instances deepest first, keeping their order
 // otherwise, so that a round ends a loop's children before it plans the
 // loop, which then starts the next ones in the same round.
@@ -194,11 +182,11 @@ func childrenFirst(list []*statepb.Instance) []*statepb.Instance {
 }
 
 // endedNow lists the instances this round's actions end.
-func (r *round) endedNow() map[instanceKey]bool {
-	out := map[instanceKey]bool{}
+func (r *round) endedNow() map[fsm.InstanceKey]bool {
+	out := map[fsm.InstanceKey]bool{}
 	for _, a := range r.actions {
 		if x := a.GetInstanceStatus(); x != nil && fsm.InstanceTerminal(x.Status) {
-			out[instanceKey{x.WorkflowId, x.InstanceId}] = true
+			out[fsm.InstanceKey{WorkflowID: x.WorkflowId, InstanceID: x.InstanceId}] = true
 		}
 	}
 	return out
@@ -333,7 +321,7 @@ type round struct {
 	// the round ends, what it still has to plan for it; endsOf lists those
 	// ends by workflow. settled holds the actions whose consequences the
 	// round planned already (see opensWork).
-	childEnds map[stepKey]*childEnds
+	childEnds map[fsm.StepKey]*childEnds
 	ends      map[*statepb.PlanAction]*endNeeds
 	endsOf    map[string][]*statepb.PlanAction
 	settled   map[*statepb.PlanAction]bool
@@ -482,9 +470,9 @@ func (r *round) setInstance(inst *statepb.Instance, from, to, reason string) {
 		r.endsOf[inst.WorkflowId] = append(r.endsOf[inst.WorkflowId], act)
 	}
 	if needs.loop {
-		k := stepKey{p.WorkflowId, p.InstanceId, p.StepId}
+		k := fsm.StepKey{WorkflowID: p.WorkflowId, InstanceID: p.InstanceId, StepID: p.StepId}
 		if r.childEnds == nil {
-			r.childEnds = map[stepKey]*childEnds{}
+			r.childEnds = map[fsm.StepKey]*childEnds{}
 		}
 		e := r.childEnds[k]
 		if e == nil {
