@@ -225,6 +225,13 @@ func Run(ctx context.Context, w Workload, o Options) (*Result, error) {
 		env.prof.finish(ctx)
 	}
 	if err != nil {
+		if env.Local != nil {
+			// What the agents said is the first thing to read about a
+			// run that failed, and the launcher removes their logs.
+			for _, a := range env.Local.Agents {
+				env.Logf("log of agent %s (last 4 KiB):\n%s", a.Name, a.LogTail(4<<10))
+			}
+		}
 		return nil, fmt.Errorf("%s: %w", w.Name(), err)
 	}
 	if end := env.term(ctx); end > st.Term {
