@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -85,25 +86,46 @@ var (
 )
 
 // FreePort returns a loopback port that was free a moment ago and that this
-// process has not handed out before.
+// process has not handed out before. It is taken below the kernel's
+// ephemeral range: a test restarts an agent on the ports it had, and a port
+// from that range may meanwhile have become the source port of some
+// process's outgoing connection, so that the agent can no longer listen on
+// it ("address already in use").
 func FreePort(t testing.TB) int {
 	t.Helper()
 	portsMu.Lock()
 	defer portsMu.Unlock()
-	for i := 0; i < 100; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("free port: %v", err)
+	lo, hi := portsBelowEphemeral()
+	for i := 0; i < 1000; i++ {
+		port := lo + rand.IntN(hi-lo)
+		if portsGiven[port] {
+			continue
 		}
-		port := l.Addr().(*net.TCPAddr).Port
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue // in use
+		}
 		l.Close()
-		if !portsGiven[port] {
-			portsGiven[port] = true
-			return port
+		portsGiven[port] = true
+		return port
+	}
+	t.Fatalf("free port: no free port found in %d-%d", lo, hi)
+	return 0
+}
+
+// portsBelowEphemeral is the range FreePort picks from: up to 16,384 ports
+// just below the kernel's ephemeral ports (Linux's
+// net.ipv4.ip_local_port_range; 32768 when it cannot be read), above 1024.
+func portsBelowEphemeral() (lo, hi int) {
+	hi = 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 2048 {
+				hi = n
+			}
 		}
 	}
-	t.Fatal("free port: the kernel kept offering ports already handed out")
-	return 0
+	return max(1025, hi-16384), hi
 }
 
 // Agent is one agent process and the addresses it was given.
