@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -18,6 +21,42 @@ const maxExactJSONInt = 1 << 53
 
 // ParamFromValue converts a typed value to its stored form.
 func ParamFromValue(v workflow.Value) (*statepb.Param, error) {
+	if sv, ok := scalarValue(v.Raw); ok {
+		return &statepb.Param{Type: string(v.Type), Value: sv}, nil
+	}
+	return paramThroughJSON(v)
+}
+
+// scalarValue stores a scalar as its JSON round trip would, without the
+// trip: every start converts its system params, and the encoder and decoder
+// were a few percent of a leader's CPU under a storm of starts. Anything
+// else (lists, maps, a string that is not UTF-8, a number JSON cannot
+// carry) goes through JSON, whose rules these follow.
+func scalarValue(raw any) (*structpb.Value, bool) {
+	switch x := raw.(type) {
+	case string:
+		if !utf8.ValidString(x) {
+			return nil, false
+		}
+		return structpb.NewStringValue(x), true
+	case bool:
+		return structpb.NewBoolValue(x), true
+	case int64:
+		if x > maxExactJSONInt || x < -maxExactJSONInt {
+			return structpb.NewStringValue(strconv.FormatInt(x, 10)), true
+		}
+		return structpb.NewNumberValue(float64(x)), true
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, false
+		}
+		return structpb.NewNumberValue(x), true
+	}
+	return nil, false
+}
+
+// paramThroughJSON converts any value through its JSON form.
+func paramThroughJSON(v workflow.Value) (*statepb.Param, error) {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s value: %w", v.Type, err)
