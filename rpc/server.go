@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"sync"
@@ -133,11 +134,26 @@ func Protocols() *http.Protocols {
 // PeerTransport is how one agent talks to another agent's API: cleartext
 // HTTP/2 only, so that many concurrent calls (forwarded requests, results
 // of a wide fan-out) share one connection instead of opening one each.
+//
+// A connection that has been silent for peerPingAfter is pinged, and closed
+// when the ping goes unanswered for peerPingTimeout, failing its calls. A
+// hung agent (stopped, or cut off by a partition that drops packets) keeps
+// its sockets open, so without the ping a call forwarded to a hung leader
+// would wait out its caller's whole deadline, even once a new leader was
+// elected.
 func PeerTransport() *http.Transport {
 	p := &http.Protocols{}
 	p.SetUnencryptedHTTP2(true)
-	return &http.Transport{Protocols: p}
+	return &http.Transport{Protocols: p, HTTP2: &http.HTTP2Config{SendPingTimeout: peerPingAfter, PingTimeout: peerPingTimeout}}
 }
+
+// A hung peer holds a call at most peerPingAfter + peerPingTimeout after its
+// last frame. A leader too busy to answer a ping for peerPingTimeout has
+// long lost its lease (hundreds of milliseconds), and with it leadership.
+const (
+	peerPingAfter   = 2 * time.Second
+	peerPingTimeout = 2 * time.Second
+)
 
 func (s *Server) peer(addr string) *peerClients {
 	s.mu.Lock()
@@ -205,11 +221,11 @@ func onLeader[Req, Res any](
 			fwd := connect.NewRequest(req.Msg)
 			fwd.Header().Set(forwardedHeader, lead.Name())
 			res, err := remote(s.peer(addr))(ctx, fwd)
-			if err != nil && connect.CodeOf(err) == connect.CodeCanceled && ctx.Err() == nil {
-				// The leader's side of the call went away (it died or
-				// lost leadership mid-call), not this caller: the call may
-				// or may not have been applied, and only the client, with
-				// its request id, can safely send it again.
+			if err != nil && ctx.Err() == nil && mayHaveArrived(err) {
+				// The leader's side of the call went away (it died, hung
+				// or lost leadership mid-call), not this caller: the call
+				// may or may not have been applied, and only the client,
+				// with its request id, can safely send it again.
 				return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("the leader %s went away before answering; the call may or may not have taken effect: %w", addr, err))
 			}
 			if err == nil || connect.CodeOf(err) != connect.CodeUnavailable {
@@ -230,6 +246,26 @@ func onLeader[Req, Res any](
 		case <-time.After(wait):
 		}
 	}
+}
+
+// mayHaveArrived reports whether a forwarded call that failed may still
+// have reached the leader and been applied: its connection broke after the
+// call went out (the leader was killed, or hung until the ping gave up on
+// it). An answer from the leader itself (a wire error) says what happened,
+// and a call that could not connect never arrived.
+func mayHaveArrived(err error) bool {
+	if connect.IsWireError(err) {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	switch connect.CodeOf(err) {
+	case connect.CodeCanceled, connect.CodeUnavailable:
+		return true
+	}
+	return false
 }
 
 // onRead serves a read. By default it is linearizable: it runs on the leader

@@ -3,11 +3,16 @@ package rpc
 import (
 	"context"
 	"errors"
+	"net"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+
+	clusterv1 "github.com/batonhq/baton/rpc/gen/baton/cluster/v1"
 )
 
 // fakeLeadership leads from the start but passes its post-election barrier
@@ -80,5 +85,100 @@ func TestForwardToALeaderThatWentAwayIsAborted(t *testing.T) {
 		})
 	if connect.CodeOf(err) != connect.CodeAborted || calls != 1 {
 		t.Fatalf("error %v (code %s) after %d calls, want Aborted after one", err, connect.CodeOf(err), calls)
+	}
+}
+
+type leaderAt struct{ addr string }
+
+func (leaderAt) Name() string               { return "n2" }
+func (leaderAt) ReadyToLead() bool          { return false }
+func (leaderAt) IsLeader() bool             { return false }
+func (l leaderAt) Leader() (string, string) { return "n1", l.addr }
+
+func forwardResults(p *peerClients) func(context.Context, *connect.Request[clusterv1.ReportResultsRequest]) (*connect.Response[clusterv1.ReportResultsResponse], error) {
+	return p.cluster.ReportResults
+}
+
+// A leader that hangs (stopped, or behind a partition that drops packets)
+// keeps its connections open and answers nothing, not even HTTP/2 pings.
+// The call forwarded to it fails once the ping goes unanswered, long before
+// the caller's deadline, and since it may have arrived the caller gets
+// Aborted; no server sends it again by itself.
+func TestForwardToAHungLeaderIsAbortedByThePing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			mu.Lock()
+			held = append(held, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	s := &Server{Leadership: leaderAt{"http://" + ln.Addr().String()}, ForwardWait: time.Minute}
+	const callerDeadline = time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), callerDeadline)
+	defer cancel()
+	began := time.Now()
+	_, err = onLeader(ctx, s, connect.NewRequest(&clusterv1.ReportResultsRequest{}), nil, forwardResults)
+	took := time.Since(began)
+	if connect.CodeOf(err) != connect.CodeAborted {
+		t.Fatalf("forward to a hung leader: %v after %s, want Aborted", err, took)
+	}
+	if limit := 2 * (peerPingAfter + peerPingTimeout); took > limit {
+		t.Fatalf("the forward took %s, more than twice the ping's bound", took)
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Fatalf("the leader saw %d connections; a call that may have arrived must not be sent again", n)
+	}
+}
+
+// A call that could not connect never arrived: the server tries again until
+// its forward wait runs out, and answers Unavailable.
+func TestForwardThatCannotConnectIsRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	s := &Server{Leadership: leaderAt{"http://" + addr}, ForwardWait: 500 * time.Millisecond}
+	_, err = onLeader(context.Background(), s, connect.NewRequest(&clusterv1.ReportResultsRequest{}), nil, forwardResults)
+	if connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), "no Raft leader is available") {
+		t.Fatalf("forward to a closed port: %v, want Unavailable once the wait ran out", err)
+	}
+}
+
+// The leader's own Unavailable (it stopped leading before it took the call)
+// means nothing was applied: the server tries again.
+func TestLeadersOwnUnavailableIsRetried(t *testing.T) {
+	s := &Server{Leadership: followerLeadership{}, ForwardWait: 300 * time.Millisecond}
+	calls := 0
+	_, err := onLeader(context.Background(), s, connect.NewRequest(&struct{}{}), nil,
+		func(*peerClients) func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
+			return func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
+				calls++
+				return nil, connect.NewWireError(connect.CodeUnavailable, errors.New("no Raft leader is available; retry later"))
+			}
+		})
+	if connect.CodeOf(err) != connect.CodeUnavailable || calls < 2 {
+		t.Fatalf("error %v after %d calls, want Unavailable after several", err, calls)
 	}
 }

@@ -38,10 +38,11 @@ func followersOf(agents []*harness.Agent, leader *harness.Agent) []*harness.Agen
 }
 
 // retriable reports whether a client that cannot tell whether its call took
-// effect should send it again (with the same request id).
+// effect should send it again (with the same request id): no leader, its
+// own deadline, or a follower's answer that the leader went away mid-call.
 func retriable(err error) bool {
 	switch connect.CodeOf(err) {
-	case connect.CodeUnavailable, connect.CodeDeadlineExceeded:
+	case connect.CodeUnavailable, connect.CodeDeadlineExceeded, connect.CodeAborted:
 		return true
 	}
 	return false

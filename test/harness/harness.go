@@ -226,6 +226,23 @@ func (a *Agent) Stop() { a.signal(syscall.SIGTERM) }
 // Interrupt sends SIGINT (a graceful leave) and waits for the exit.
 func (a *Agent) Interrupt() { a.signal(syscall.SIGINT) }
 
+// Pause stops the process (SIGSTOP) without ending it: it keeps its
+// sockets open and answers nothing, as a hung server does. Resume
+// continues it.
+func (a *Agent) Pause() { a.signalRunning(syscall.SIGSTOP) }
+
+// Resume continues a paused process (SIGCONT).
+func (a *Agent) Resume() { a.signalRunning(syscall.SIGCONT) }
+
+func (a *Agent) signalRunning(sig syscall.Signal) {
+	a.mu.Lock()
+	cmd := a.cmd
+	a.mu.Unlock()
+	if cmd != nil {
+		_ = cmd.Process.Signal(sig)
+	}
+}
+
 func (a *Agent) signal(sig syscall.Signal) {
 	a.mu.Lock()
 	cmd, exited := a.cmd, a.exited
