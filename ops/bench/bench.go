@@ -96,6 +96,7 @@ type Env struct {
 
 	progress io.Writer
 	prof     *profiler
+	cpu      cpuMeter
 	mu       sync.Mutex
 }
 
@@ -131,14 +132,24 @@ func (e *Env) term(ctx context.Context) uint64 {
 	return term
 }
 
-// Profile starts recording CPU profiles of the leader, if profiling was
-// asked for, and returns the function that ends the recording. Workloads
-// call it around the part they measure.
+// Profile marks the part of a workload that measures: it starts recording
+// CPU profiles of the leader, if profiling was asked for, and the CPU time
+// of the local agents, and returns the function that ends both (it may be
+// called more than once). Workloads call it around the part they measure.
 func (e *Env) Profile(ctx context.Context) (stop func()) {
-	if e.prof == nil {
-		return func() {}
+	var leaderURL string
+	if e.API != nil {
+		leaderURL = e.API.URL
 	}
-	return e.prof.start(ctx)
+	endCPU := e.cpu.begin(e.Local, leaderURL)
+	if e.prof == nil {
+		return endCPU
+	}
+	endProf := e.prof.start(ctx)
+	return func() {
+		endProf()
+		endCPU()
+	}
 }
 
 // Run runs w once as o says: it measures the conditions, starts local agents
@@ -234,6 +245,7 @@ func Run(ctx context.Context, w Workload, o Options) (*Result, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", w.Name(), err)
 	}
+	env.cpu.report(res)
 	if end := env.term(ctx); end > st.Term {
 		res.Notes = append(res.Notes, fmt.Sprintf("the Raft term went from %d to %d during the run: the cluster held elections", st.Term, end))
 	}

@@ -295,6 +295,9 @@ func TestChainAgainstAddress(t *testing.T) {
 	if raft := c["raft"].(map[string]any); raft["known"] != false {
 		t.Errorf("a client cannot know the agents' Raft settings: %v", raft)
 	}
+	if _, ok := m["agents_cpu_s"]; ok {
+		t.Errorf("a client cannot see the CPU time of a cluster given by address: %v", m)
+	}
 }
 
 func TestStartsClosedLoopLocal(t *testing.T) {
@@ -310,6 +313,14 @@ func TestStartsClosedLoopLocal(t *testing.T) {
 		t.Errorf("starts_per_s %g, but %g starts in %g s", rate, starts, elapsed)
 	}
 	ordered(t, m, "ack_ms_p50", "ack_ms_p99", "ack_ms_max")
+	// The one agent is the leader, and it worked for every start.
+	agents, leader := num(t, m, "agents_cpu_s"), num(t, m, "leader_cpu_s")
+	if agents <= 0 || leader != agents || num(t, m, "bench_cpu_s") <= 0 || num(t, m, "cpus_busy") <= 0 {
+		t.Errorf("CPU figures: agents %g s, leader %g s, bench %g s, busy %g", agents, leader, num(t, m, "bench_cpu_s"), num(t, m, "cpus_busy"))
+	}
+	if per := num(t, m, "agents_cpu_ms_per_start"); !near(per, agents*1000/starts) {
+		t.Errorf("agents_cpu_ms_per_start %g, but %g s for %g starts", per, agents, starts)
+	}
 }
 
 func TestStartsOpenLoopLocal(t *testing.T) {
