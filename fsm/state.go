@@ -1,6 +1,8 @@
 package fsm
 
 import (
+	"math"
+
 	"github.com/hashicorp/go-memdb"
 
 	"github.com/batonhq/baton/fsm/statepb"
@@ -171,14 +173,30 @@ func (s *State) RunningCounts() map[string]int {
 }
 
 // Events returns the timeline events of an instance with seq > afterSeq.
+//
+// It seeks to the first event after afterSeq rather than walking the
+// timeline from its start: a Watch reads the new events on every change, and
+// on a long instance the walk made each read cost as much as the whole
+// timeline. The seek's iterator cannot be watched, so ws watches the
+// timeline's prefix, which fires on any new event of the instance.
 func (s *State) Events(ws WatchSet, workflowID string, instanceID, afterSeq int64) []*statepb.Event {
+	if ws != nil {
+		s.iter(ws, tableEvents, "id_prefix", workflowID, instanceID)
+	}
+	if afterSeq == math.MaxInt64 {
+		return nil
+	}
+	it, err := s.txn.LowerBound(tableEvents, "id", workflowID, instanceID, max(afterSeq, 0)+1)
+	if err != nil {
+		return nil
+	}
 	var out []*statepb.Event
-	it := s.iter(ws, tableEvents, "id_prefix", workflowID, instanceID)
 	for o := it.Next(); o != nil; o = it.Next() {
 		e := o.(*statepb.Event)
-		if e.Seq > afterSeq {
-			out = append(out, e)
+		if e.WorkflowId != workflowID || e.InstanceId != instanceID {
+			break
 		}
+		out = append(out, e)
 	}
 	return out
 }
