@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -31,8 +32,12 @@ than forwarding.
   baton bench cron --schedules 10000 --local 3
 
 -o json prints one JSON object per workload on one line, with the figures
-as top-level fields. The command exits 1 when the run found lost,
-duplicated or missed work (the figures are printed first).`
+as top-level fields. --repeat N runs the workload N times (each on fresh
+agents with --local) and prints one summary: each figure is the median of
+the runs, and by_run (in the table, RUNS) lists every run's value, since one
+run on a shared machine can be off by a tenth or more. The command exits 1
+when a run found lost, duplicated or missed work (the figures are printed
+first).`
 
 // benchFlags are the flags every workload shares.
 type benchFlags struct {
@@ -41,6 +46,7 @@ type benchFlags struct {
 	profile    string
 	dataRoot   string
 	keep       bool
+	repeat     int
 }
 
 func newBenchCommand(c *cli) *cobra.Command {
@@ -51,6 +57,7 @@ func newBenchCommand(c *cli) *cobra.Command {
 	pf.StringArrayVar(&f.agentFlags, "agent-flag", nil, "extra `FLAG` for every local agent, e.g. --agent-flag=-raft-snapshot-threshold=1000 (repeatable)")
 	pf.StringVar(&f.profile, "profile", "", "save CPU profiles of the leader during the workload and a heap profile at its end in `DIR` (local agents run with -enable-pprof)")
 	pf.BoolVar(&f.keep, "keep", false, "leave the local agents' data dirs and logs in place after the run")
+	pf.IntVar(&f.repeat, "repeat", 1, "run the workload `N` times, each on fresh local agents with --local, and report each figure's median with every run's value")
 	pf.StringVar(&f.dataRoot, "data-root", "", "`DIR` for the local agents' temporary data dirs, where fsync is measured (default: the system's temporary dir)")
 
 	chain := bench.Chain{}
@@ -205,6 +212,9 @@ func runBench(cmd *cobra.Command, c *cli, f *benchFlags, w bench.Workload) error
 			}
 		}
 	}
+	if f.repeat < 1 {
+		return usageError{fmt.Errorf("--repeat %d: want 1 or more runs", f.repeat)}
+	}
 	if err := w.Check(f.local); err != nil {
 		return usageError{err}
 	}
@@ -213,17 +223,33 @@ func runBench(cmd *cobra.Command, c *cli, f *benchFlags, w bench.Workload) error
 			return usageError{err}
 		}
 	}
-	res, err := bench.Run(cmd.Context(), w, bench.Options{
-		Address: c.address, Local: f.local, AgentFlags: f.agentFlags,
-		DataRoot: f.dataRoot, ProfileDir: f.profile, Progress: c.stderr, Keep: f.keep,
-	})
-	var ue *bench.UsageError
-	if errors.As(err, &ue) {
-		return usageError{err}
+	var runs []*bench.Result
+	for i := 1; i <= f.repeat; i++ {
+		o := bench.Options{
+			Address: c.address, Local: f.local, AgentFlags: f.agentFlags,
+			DataRoot: f.dataRoot, ProfileDir: f.profile, Progress: c.stderr, Keep: f.keep,
+		}
+		if f.repeat > 1 {
+			fmt.Fprintf(c.stderr, "bench: run %d of %d\n", i, f.repeat)
+			if o.ProfileDir != "" {
+				o.ProfileDir = filepath.Join(o.ProfileDir, fmt.Sprintf("run-%d", i))
+			}
+		}
+		res, err := bench.Run(cmd.Context(), w, o)
+		var ue *bench.UsageError
+		if errors.As(err, &ue) {
+			return usageError{err}
+		}
+		if err != nil {
+			if f.repeat > 1 {
+				return fmt.Errorf("run %d of %d: %w", i, f.repeat, err)
+			}
+			return err
+		}
+		runs = append(runs, res)
 	}
-	if err != nil {
-		return err
-	}
+	res := bench.Summarize(runs)
+	var err error
 	if c.output == "json" {
 		err = res.WriteJSON(c.stdout)
 	} else {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -34,6 +35,7 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		{[]string{"bench", "failover", "--local", "3", "--warmup", "0s"}, "--warmup 0s: want a positive duration"},
 		{[]string{"bench", "cron", "--local", "1", "--wait", "-1s"}, "--wait -1s: want a positive duration"},
 		{[]string{"bench", "chain", "--local", "1", "--runs", "0"}, "--runs 0: want a number above 0"},
+		{[]string{"bench", "chain", "--local", "1", "--repeat", "0"}, "--repeat 0: want 1 or more runs"},
 	} {
 		code, stdout, stderr := runCLI(t, tc.args...)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) || stdout != "" {
@@ -82,4 +84,39 @@ func filepathEntries(dir string) ([]string, error) {
 		names = append(names, e.Name())
 	}
 	return names, err
+}
+
+// TestBenchRepeat runs a workload twice on fresh agents and prints one JSON
+// object: each figure the median of the two runs, which it also lists.
+func TestBenchRepeat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real agents")
+	}
+	root := t.TempDir()
+	res := harness.CLI(t, "http://127.0.0.1:1", "bench", "chain", "--steps", "5", "--local", "1", "--repeat", "2", "--data-root", root, "-o", "json")
+	if res.Code != 0 || strings.Count(res.Stdout, "\n") != 1 {
+		t.Fatalf("exit %d, want 0 and one line of JSON: %q (stderr %s)", res.Code, res.Stdout, res.Stderr)
+	}
+	if !strings.Contains(res.Stderr, "run 2 of 2") {
+		t.Errorf("progress does not say which run: %s", res.Stderr)
+	}
+	var m struct {
+		Repeat int              `json:"repeat"`
+		P50    float64          `json:"per_step_ms_p50"`
+		ByRun  []map[string]any `json:"by_run"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &m); err != nil {
+		t.Fatalf("%v: %s", err, res.Stdout)
+	}
+	if m.Repeat != 2 || len(m.ByRun) != 2 {
+		t.Fatalf("repeat %d with %d runs listed, want 2 and 2: %s", m.Repeat, len(m.ByRun), res.Stdout)
+	}
+	a, _ := m.ByRun[0]["per_step_ms_p50"].(float64)
+	b, _ := m.ByRun[1]["per_step_ms_p50"].(float64)
+	if a <= 0 || b <= 0 || math.Abs(m.P50-(a+b)/2) > 1e-3 {
+		t.Errorf("per_step_ms_p50 %g, want the mean of the two runs' %g and %g", m.P50, a, b)
+	}
+	if entries, _ := filepathEntries(root); len(entries) > 0 {
+		t.Errorf("the local agents' dirs were left behind: %v", entries)
+	}
 }

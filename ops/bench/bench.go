@@ -319,6 +319,9 @@ type Result struct {
 	Notes []string
 	// Profiles are the files written under Options.ProfileDir.
 	Profiles []string
+	// Runs, in a summary of repeated runs (Summarize), are the runs; each
+	// figure above is their median.
+	Runs []*Result
 }
 
 func (r *Result) add(name string, v float64, unit, help string) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -375,4 +376,87 @@ func TestFailoverLocal(t *testing.T) {
 	}
 	// The last commit before the kill is no later than the kill.
 	ordered(t, m, "commit_after_kill_ms", "unavailable_ms")
+}
+
+// Repeated runs report each figure's median, keep every run's value, and
+// say which run a problem or a note came from.
+func TestSummarizeRepeatedRuns(t *testing.T) {
+	run := func(p50 float64, rss *float64, problems, notes []string, fsync float64) *Result {
+		r := &Result{Workload: "foreach", Params: []Field{{"iterations", 10}}, Problems: problems, Notes: notes}
+		r.add("makespan_s", p50, "s", "span")
+		if rss != nil {
+			r.add("leader_rss_mb", *rss, "MB", "rss")
+		} else {
+			r.unknown("leader_rss_mb", "MB", "rss", "the leader was killed")
+		}
+		r.unknown("never_mb", "MB", "never", "not measured")
+		r.Conditions.FsyncP50Ms, r.Conditions.FsyncP99Ms = &fsync, &fsync
+		return r
+	}
+	rss := func(v float64) *float64 { return &v }
+	runs := []*Result{
+		run(3, rss(200), nil, []string{"not measured"}, 0.2),
+		run(1, nil, []string{"2 lost"}, nil, 0.3),
+		run(1.5, rss(100), nil, nil, 0.1),
+	}
+	s := Summarize(runs)
+	if v, ok := s.metric("makespan_s"); !ok || v != 1.5 {
+		t.Errorf("makespan_s median %v (known %v), want 1.5 of 3, 1, 1.5", v, ok)
+	}
+	if v, ok := s.metric("leader_rss_mb"); !ok || v != 150 {
+		t.Errorf("leader_rss_mb median %v (known %v), want 150: the mean of the two runs that knew it", v, ok)
+	}
+	if _, ok := s.metric("never_mb"); ok {
+		t.Error("a figure no run knew must stay unknown")
+	}
+	if fmt.Sprint(s.Problems) != "[run 2: 2 lost]" {
+		t.Errorf("problems %q, want the run named", s.Problems)
+	}
+	notes := strings.Join(s.Notes, "\n")
+	for _, want := range []string{"leader_rss_mb: the median of the 2 runs of 3", "run 2: leader_rss_mb: the leader was killed", "never_mb: not measured"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	if strings.Contains(notes, "run 1, 2, 3: never_mb") || strings.Count(notes, "never_mb: not measured") != 1 {
+		t.Errorf("a note every run gave must appear once, unprefixed:\n%s", notes)
+	}
+	if one := Summarize(runs[:1]); one != runs[0] {
+		t.Error("one run is its own summary")
+	}
+
+	var b bytes.Buffer
+	if err := s.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Repeat   int              `json:"repeat"`
+		Makespan float64          `json:"makespan_s"`
+		ByRun    []map[string]any `json:"by_run"`
+		Workload string           `json:"workload"`
+		Problems []string         `json:"problems"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Repeat != 3 || m.Makespan != 1.5 || len(m.ByRun) != 3 || m.Workload != "foreach" || len(m.Problems) != 1 {
+		t.Errorf("summary JSON: %s", b.String())
+	}
+	for i, want := range []float64{3, 1, 1.5} {
+		if m.ByRun[i]["makespan_s"] != want || m.ByRun[i]["fsync_ms_p50"] != *runs[i].Conditions.FsyncP50Ms {
+			t.Errorf("by_run[%d] = %v, want makespan_s %g and the run's fsync", i, m.ByRun[i], want)
+		}
+	}
+	if v, ok := m.ByRun[1]["leader_rss_mb"]; !ok || v != nil {
+		t.Errorf("by_run[1].leader_rss_mb = %v (present %v), want null", v, ok)
+	}
+	b.Reset()
+	if err := s.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"repeated 3 times", "FIGURE", "MEDIAN", "RUNS", "makespan_s     1.5", "3 1 1.5", "200 - 100", "run 2: p50 0.3 ms"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
 }

@@ -42,6 +42,11 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 	if err := field("params", params); err != nil {
 		return nil, err
 	}
+	if len(r.Runs) > 0 {
+		if err := field("repeat", len(r.Runs)); err != nil {
+			return nil, err
+		}
+	}
 	for _, m := range r.Metrics {
 		var v any
 		if m.Known {
@@ -60,6 +65,15 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 			v = []string{}
 		}
 		if err := field(f.name, v); err != nil {
+			return nil, err
+		}
+	}
+	if len(r.Runs) > 0 {
+		runs := make([]map[string]any, len(r.Runs))
+		for i, run := range r.Runs {
+			runs[i] = run.runFigures()
+		}
+		if err := field("by_run", runs); err != nil {
 			return nil, err
 		}
 	}
@@ -89,11 +103,19 @@ func (r *Result) WriteTable(w io.Writer) error {
 	for _, p := range r.Params {
 		params = append(params, fmt.Sprintf("%s=%v", p.Name, p.Value))
 	}
-	if _, err := fmt.Fprintf(w, "workload  %s %s\n\n", r.Workload, strings.Join(params, " ")); err != nil {
+	repeat := ""
+	if len(r.Runs) > 0 {
+		repeat = fmt.Sprintf(" (repeated %d times: each figure's median, then every run's)", len(r.Runs))
+	}
+	if _, err := fmt.Fprintf(w, "workload  %s %s%s\n\n", r.Workload, strings.Join(params, " "), repeat); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FIGURE\tVALUE\tUNIT\tMEANING")
+	if len(r.Runs) > 0 {
+		fmt.Fprintln(tw, "FIGURE\tMEDIAN\tRUNS\tUNIT\tMEANING")
+	} else {
+		fmt.Fprintln(tw, "FIGURE\tVALUE\tUNIT\tMEANING")
+	}
 	for _, m := range r.Metrics {
 		v := "-"
 		if m.Known {
@@ -102,6 +124,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 		unit := m.Unit
 		if unit == "" {
 			unit = "-"
+		}
+		if len(r.Runs) > 0 {
+			v += "\t" + r.runValues(m.Name)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.Name, v, unit, m.Help)
 	}
@@ -136,6 +161,14 @@ func (r *Result) WriteTable(w io.Writer) error {
 		busy = strconv.FormatFloat(*c.CPUBusyPct, 'f', 0, 64) + "%"
 	}
 	fmt.Fprintf(tw, "  cpus\t%d (GOMAXPROCS %d); %s busy in the half second before the run, load average %s\n", c.CPUs, c.GOMAXPROCS, busy, load)
+	if len(r.Runs) > 0 && c.FsyncP50Ms != nil {
+		fsync = "run 1: " + fsync
+		for i, run := range r.Runs[1:] {
+			if p50 := run.Conditions.FsyncP50Ms; p50 != nil {
+				fsync += fmt.Sprintf("; run %d: p50 %s ms", i+2, formatValue(*p50))
+			}
+		}
+	}
 	fmt.Fprintf(tw, "  fsync\t%s\n", fsync)
 	fmt.Fprintf(tw, "  nodes\t%d Raft server(s); %s\n", c.Nodes, c.Target)
 	fmt.Fprintf(tw, "  raft\t%s\n", c.Raft.RaftSummary())
