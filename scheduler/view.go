@@ -19,10 +19,27 @@ type stepView struct {
 
 // newStepView places an instance's records by position; a record of a step
 // the DAG does not have (none is ever written) is left out.
+//
+// The store lists records by step id, so they are matched to positions by
+// walking the DAG's positions in the same order (a string comparison per
+// record, where a map lookup hashed every id of a long chain each round); a
+// record the walk does not meet, in a list in another order, is looked up.
 func newStepView(dag *workflow.DAG, list []*statepb.Step) *stepView {
 	v := &stepView{dag: dag, steps: make([]*statepb.Step, len(dag.Order)), cur: make([]string, len(dag.Order))}
+	byID := dag.PositionsByID()
+	next := 0
 	for _, st := range list {
-		if i, ok := dag.Index(st.StepId); ok {
+		i, ok := -1, false
+		for next < len(byID) && dag.Order[byID[next]] < st.StepId {
+			next++
+		}
+		if next < len(byID) && dag.Order[byID[next]] == st.StepId {
+			i, ok = byID[next], true
+			next++
+		} else {
+			i, ok = dag.Index(st.StepId)
+		}
+		if ok {
 			v.steps[i] = st
 			v.cur[i] = st.Status
 		}

@@ -3,6 +3,7 @@ package workflow
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -17,6 +18,7 @@ type DAG struct {
 	index   map[string]int
 	byPos   []*Step
 	predPos [][]int
+	byID    []int // positions in Order, by ascending step id
 }
 
 // Index returns the position of a top-level step in Order.
@@ -24,6 +26,12 @@ func (g *DAG) Index(id string) (int, bool) {
 	i, ok := g.index[id]
 	return i, ok
 }
+
+// PositionsByID returns the positions of Order sorted by step id, in the
+// order a store keyed by step id lists an instance's step records, so a
+// planner can match records to positions by merging instead of hashing
+// every id. The caller must not change it.
+func (g *DAG) PositionsByID() []int { return g.byID }
 
 // StepAt returns the step at position i of Order.
 func (g *DAG) StepAt(i int) *Step { return g.byPos[i] }
@@ -67,7 +75,12 @@ func (d *Definition) DAG() (*DAG, error) {
 		index:   make(map[string]int, len(steps)),
 		byPos:   make([]*Step, len(steps)),
 		predPos: make([][]int, len(steps)),
+		byID:    make([]int, len(steps)),
 	}
+	for i := range steps {
+		g.byID[i] = i
+	}
+	sort.Slice(g.byID, func(a, b int) bool { return steps[g.byID[a]].ID < steps[g.byID[b]].ID })
 	for i := range steps {
 		id := steps[i].ID
 		g.steps[id] = &steps[i]
