@@ -26,17 +26,21 @@ type stepView struct {
 // record the walk does not meet, in a list in another order, is looked up.
 func newStepView(dag *workflow.DAG, list []*statepb.Step) *stepView {
 	v := &stepView{dag: dag, steps: make([]*statepb.Step, len(dag.Order)), cur: make([]string, len(dag.Order))}
-	byID := dag.PositionsByID()
+	ids, pos := dag.ByID()
 	next := 0
 	for _, st := range list {
 		i, ok := -1, false
-		for next < len(byID) && dag.Order[byID[next]] < st.StepId {
+		for next < len(ids) {
+			if id := ids[next]; id == st.StepId {
+				i, ok = pos[next], true
+				next++
+				break
+			} else if id > st.StepId {
+				break
+			}
 			next++
 		}
-		if next < len(byID) && dag.Order[byID[next]] == st.StepId {
-			i, ok = byID[next], true
-			next++
-		} else {
+		if !ok {
 			i, ok = dag.Index(st.StepId)
 		}
 		if ok {

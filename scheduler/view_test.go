@@ -33,10 +33,13 @@ func TestStepViewPlacesRecordsByPosition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byID := dag.PositionsByID()
-	for k := 1; k < len(byID); k++ {
-		if dag.Order[byID[k-1]] >= dag.Order[byID[k]] {
-			t.Fatalf("PositionsByID %v is not in id order", byID)
+	sorted, pos := dag.ByID()
+	if len(sorted) != len(ids) || len(pos) != len(ids) {
+		t.Fatalf("ByID: %d ids, %d positions, want %d", len(sorted), len(pos), len(ids))
+	}
+	for k := range sorted {
+		if dag.Order[pos[k]] != sorted[k] || (k > 0 && sorted[k-1] >= sorted[k]) {
+			t.Fatalf("ByID = %v, %v: not the ids in order with their positions", sorted, pos)
 		}
 	}
 

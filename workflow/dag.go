@@ -18,7 +18,8 @@ type DAG struct {
 	index   map[string]int
 	byPos   []*Step
 	predPos [][]int
-	byID    []int // positions in Order, by ascending step id
+	byID    []int    // positions in Order, by ascending step id
+	idsByID []string // the ids at those positions
 }
 
 // Index returns the position of a top-level step in Order.
@@ -27,11 +28,11 @@ func (g *DAG) Index(id string) (int, bool) {
 	return i, ok
 }
 
-// PositionsByID returns the positions of Order sorted by step id, in the
-// order a store keyed by step id lists an instance's step records, so a
-// planner can match records to positions by merging instead of hashing
-// every id. The caller must not change it.
-func (g *DAG) PositionsByID() []int { return g.byID }
+// ByID returns the step ids sorted, in the order a store keyed by step id
+// lists an instance's step records, and the position in Order of each, so
+// a planner can match records to positions by merging instead of hashing
+// every id. The caller must not change them.
+func (g *DAG) ByID() (ids []string, positions []int) { return g.idsByID, g.byID }
 
 // StepAt returns the step at position i of Order.
 func (g *DAG) StepAt(i int) *Step { return g.byPos[i] }
@@ -81,6 +82,10 @@ func (d *Definition) DAG() (*DAG, error) {
 		g.byID[i] = i
 	}
 	sort.Slice(g.byID, func(a, b int) bool { return steps[g.byID[a]].ID < steps[g.byID[b]].ID })
+	g.idsByID = make([]string, len(steps))
+	for k, i := range g.byID {
+		g.idsByID[k] = steps[i].ID
+	}
 	for i := range steps {
 		id := steps[i].ID
 		g.steps[id] = &steps[i]
