@@ -107,6 +107,12 @@ type Node struct {
 	unreachable map[string]bool
 	// suspect are the servers whose latest heartbeat from this leader failed.
 	suspect map[string]bool
+	// confirmed are the servers this node has reached since it became
+	// leader (reachability.go); nil while it does not lead.
+	confirmed map[string]bool
+	// leadTerm counts this node's leaderships, so that a confirmation
+	// loop from an earlier one stops.
+	leadTerm int
 
 	stop     chan struct{}
 	wg       sync.WaitGroup

@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"net"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -57,6 +59,15 @@ func (n *Node) watchHeartbeats() {
 					n.suspect = map[string]bool{}
 					changed = true
 				}
+				n.leadTerm++
+				if string(d.LeaderID) == n.cfg.NodeName {
+					n.confirmed = map[string]bool{}
+					n.wg.Add(1)
+					go n.confirmServers(n.leadTerm)
+				} else {
+					n.confirmed = nil
+				}
+				changed = true
 			}
 			n.mu.Unlock()
 			if changed {
@@ -80,14 +91,87 @@ func (n *Node) Unreachable() []string {
 }
 
 // Suspect reports whether this leader's latest heartbeat to the server
-// failed (false on a follower, which does not know). A suspect server gets
-// no new steps, but keeps those it runs until it is unreachable: after an
-// election, the old leader is suspect at the new leader's first heartbeat,
-// long before gossip declares it failed.
+// failed, or the leader has not reached it yet since it was elected (false
+// on a follower, which does not know). A suspect server gets no new steps,
+// but keeps those it runs until it is unreachable: after an election the
+// old leader, usually dead, stays suspect until it answers, where waiting
+// for the new leader's first failed heartbeat to it let the first rounds
+// place steps there, to be run again only after their grace.
 func (n *Node) Suspect(name string) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.suspect[name]
+	if n.suspect[name] {
+		return true
+	}
+	return n.confirmed != nil && name != n.cfg.NodeName && !n.confirmed[name]
+}
+
+// Timings of the leader's confirmation of servers: how long a connection
+// attempt may take, and how long to wait before trying the servers still
+// unconfirmed, or, once all are confirmed, before looking for new ones.
+const (
+	confirmDialTimeout = 500 * time.Millisecond
+	confirmRetry       = 200 * time.Millisecond
+	confirmIdle        = time.Second
+)
+
+// confirmServers runs while this node leads (term is its leadership's
+// count): it connects to the Raft port of every server gossip lists that
+// it has not reached yet, and marks those that accept. Raft reports a
+// failed heartbeat, and a resumed one after failures, but not a first
+// success, so the leader makes its own contact: a process that accepts
+// connections on its Raft port is up.
+func (n *Node) confirmServers(term int) {
+	defer n.wg.Done()
+	for {
+		var todo []Member
+		n.mu.Lock()
+		if n.leadTerm != term {
+			n.mu.Unlock()
+			return
+		}
+		n.mu.Unlock()
+		for _, m := range n.serverMembers() {
+			n.mu.Lock()
+			done := n.confirmed[m.Name]
+			n.mu.Unlock()
+			if m.Name != n.cfg.NodeName && !done && m.RaftAddr != "" {
+				todo = append(todo, m)
+			}
+		}
+		var wg sync.WaitGroup
+		for _, m := range todo {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				conn, err := net.DialTimeout("tcp", m.RaftAddr, confirmDialTimeout)
+				if err != nil {
+					return
+				}
+				_ = conn.Close()
+				n.mu.Lock()
+				fresh := n.leadTerm == term && !n.confirmed[m.Name]
+				if fresh {
+					n.confirmed[m.Name] = true
+				}
+				n.mu.Unlock()
+				if fresh {
+					n.log.Info("leader reached server", "server", m.Name)
+					n.bumpMembers()
+				}
+			}()
+		}
+		wg.Wait()
+		wait := confirmRetry
+		if len(todo) == 0 {
+			wait = confirmIdle
+		}
+		select {
+		case <-n.stop:
+			return
+		case <-time.After(wait):
+		}
+	}
 }
 
 // Reachable reports whether this leader can heartbeat the server (true on a
