@@ -91,7 +91,7 @@ func (n *Node) Unreachable() []string {
 }
 
 // Suspect reports whether this leader's latest heartbeat to the server
-// failed, or the leader has not reached it yet since it was elected (false
+// failed, or the leader has not reached it since it was elected (false
 // on a follower, which does not know). A suspect server gets no new steps,
 // but keeps those it runs until it is unreachable: after an election the
 // old leader, usually dead, stays suspect until it answers, where waiting
@@ -106,21 +106,22 @@ func (n *Node) Suspect(name string) bool {
 	return n.confirmed != nil && name != n.cfg.NodeName && !n.confirmed[name]
 }
 
-// Timings of the leader's confirmation of servers: how long a connection
-// attempt may take, and how long to wait before trying the servers still
-// unconfirmed, or, once all are confirmed, before looking for new ones.
+// Timings of the leader's confirmation of servers: how long to wait before
+// pinging the servers still unconfirmed again, or, once all are confirmed,
+// before looking for new ones. A ping waits for its answer as long as
+// gossip's own probes do.
 const (
-	confirmDialTimeout = 500 * time.Millisecond
-	confirmRetry       = 200 * time.Millisecond
-	confirmIdle        = time.Second
+	confirmRetry = 200 * time.Millisecond
+	confirmIdle  = time.Second
 )
 
 // confirmServers runs while this node leads (term is its leadership's
-// count): it connects to the Raft port of every server gossip lists that
-// it has not reached yet, and marks those that accept. Raft reports a
-// failed heartbeat, and a resumed one after failures, but not a first
-// success, so the leader makes its own contact: a process that accepts
-// connections on its Raft port is up.
+// count): it pings, through gossip, every server gossip lists that it has
+// not reached yet, and marks those that answer. Raft reports a failed
+// heartbeat, and a resumed one after failures, but not a first success, so
+// the leader makes its own contact. Only a running process answers a ping
+// (a stopped one's kernel would still accept a connection), and a server
+// the leader cannot reach over the network does not answer either.
 func (n *Node) confirmServers(term int) {
 	defer n.wg.Done()
 	for {
@@ -135,7 +136,7 @@ func (n *Node) confirmServers(term int) {
 			n.mu.Lock()
 			done := n.confirmed[m.Name]
 			n.mu.Unlock()
-			if m.Name != n.cfg.NodeName && !done && m.RaftAddr != "" {
+			if m.Name != n.cfg.NodeName && !done {
 				todo = append(todo, m)
 			}
 		}
@@ -144,11 +145,13 @@ func (n *Node) confirmServers(term int) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				conn, err := net.DialTimeout("tcp", m.RaftAddr, confirmDialTimeout)
+				addr, err := net.ResolveUDPAddr("udp", m.Addr)
 				if err != nil {
 					return
 				}
-				_ = conn.Close()
+				if _, err := n.serf.Memberlist().Ping(m.Name, addr); err != nil {
+					return
+				}
 				n.mu.Lock()
 				fresh := n.leadTerm == term && !n.confirmed[m.Name]
 				if fresh {
