@@ -132,6 +132,18 @@ func (e *Env) term(ctx context.Context) uint64 {
 	return term
 }
 
+// leaderName is the name of the server that leads, as the node the clients
+// talk to sees it.
+func (e *Env) leaderName(ctx context.Context) (string, bool) {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := e.API.Status(sctx)
+	if err != nil || st.LeaderId == "" {
+		return "", false
+	}
+	return st.LeaderId, true
+}
+
 // Profile marks the part of a workload that measures: it starts recording
 // CPU profiles of the leader, if profiling was asked for, and the CPU time
 // of the local agents, and returns the function that ends both (it may be

@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/batonhq/baton/fsm/statepb"
+	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
 	"github.com/batonhq/baton/test/harness"
 	"github.com/batonhq/baton/workflow"
 )
@@ -256,6 +260,16 @@ func TestChainLocal(t *testing.T) {
 	if span, p50 := num(t, m, "makespan_s")*1000, num(t, m, "per_step_ms_p50"); span < 9*p50 {
 		t.Errorf("makespan %g ms is shorter than 9 median steps of %g ms", span, p50)
 	}
+	// One agent: every step ran on the leader.
+	if num(t, m, "per_step_ms_p50_leader") != num(t, m, "per_step_ms_p50") {
+		t.Errorf("per_step_ms_p50_leader %v, want the median of all steps, %v", m["per_step_ms_p50_leader"], m["per_step_ms_p50"])
+	}
+	if v, ok := m["per_step_ms_p50_others"]; !ok || v != nil {
+		t.Errorf("per_step_ms_p50_others = %v, want null: no step ran on another node", v)
+	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "per_step_ms_p50_others: no step ran there") {
+		t.Errorf("notes do not say why per_step_ms_p50_others is unknown: %q", res.Notes)
+	}
 	c := m["conditions"].(map[string]any)
 	if c["nodes"] != 1.0 || c["cpus"].(float64) < 1 || c["fsync_ms_p50"] == nil {
 		t.Errorf("conditions: %v", c)
@@ -458,5 +472,32 @@ func TestSummarizeRepeatedRuns(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+func TestChainTimesSaysWhereEachStepRan(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	step := func(i int, node string, at time.Duration) *statepb.Step {
+		return &statepb.Step{StepId: chainStepID(i), Attempts: []*statepb.Attempt{{Node: node, StartTime: timestamppb.New(t0.Add(at))}}}
+	}
+	got := &instancev1.GetResponse{
+		Instance: &statepb.Instance{CreateTime: timestamppb.New(t0), StartTime: timestamppb.New(t0), EndTime: timestamppb.New(t0.Add(9 * time.Millisecond))},
+		// Listed out of order, as the API may.
+		Steps: []*statepb.Step{step(2, "n1", 6*time.Millisecond), step(0, "n2", 2*time.Millisecond), step(3, "n2", 7*time.Millisecond), step(1, "n1", 3*time.Millisecond)},
+	}
+	gaps, ranOn, start, span, err := chainTimes(got, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantGaps := []time.Duration{time.Millisecond, 3 * time.Millisecond, time.Millisecond}
+	if fmt.Sprint(gaps) != fmt.Sprint(wantGaps) || fmt.Sprint(ranOn) != "[n2 n1 n1]" {
+		t.Errorf("gaps %v after steps on %v, want %v after steps on [n2 n1 n1]", gaps, ranOn, wantGaps)
+	}
+	if start != 2*time.Millisecond || span != 9*time.Millisecond {
+		t.Errorf("start %v, span %v; want 2ms and 9ms", start, span)
+	}
+	got.Steps = got.Steps[:3]
+	if _, _, _, _, err := chainTimes(got, 4); err == nil || !strings.Contains(err.Error(), "step s00001 is missing") {
+		t.Errorf("a missing step: err %v, want step s00001 is missing", err)
 	}
 }

@@ -49,6 +49,10 @@ func (w Chain) Run(ctx context.Context, env *Env) (*Result, error) {
 	}
 	runs := max(w.Runs, 1)
 	var gaps, starts, spans []time.Duration
+	// The gaps after a step that ran on the leader and after one that ran
+	// on another node, while the same server led the whole run.
+	var onLeader, onOthers []time.Duration
+	leader, leaderKnown := env.leaderName(ctx)
 	stop := env.Profile(ctx)
 	defer stop()
 	for r := 0; r < runs; r++ {
@@ -65,15 +69,25 @@ func (w Chain) Run(ctx context.Context, env *Env) (*Result, error) {
 		if got.Instance.Status != fsm.InstanceSucceeded {
 			return nil, fmt.Errorf("instance %s/%d ended %s: %s", wf, id, got.Instance.Status, got.Instance.Reason)
 		}
-		g, s, span, err := chainTimes(got, w.Steps)
+		g, ranOn, s, span, err := chainTimes(got, w.Steps)
 		if err != nil {
 			return nil, fmt.Errorf("instance %s/%d: %w", wf, id, err)
 		}
 		gaps = append(gaps, g...)
+		for i, node := range ranOn {
+			if node == leader {
+				onLeader = append(onLeader, g[i])
+			} else {
+				onOthers = append(onOthers, g[i])
+			}
+		}
 		starts = append(starts, s)
 		spans = append(spans, span)
 	}
 	stop()
+	if now, ok := env.leaderName(ctx); !ok || now != leader {
+		leaderKnown = false
+	}
 	sortDurations(gaps)
 	sortDurations(starts)
 	sortDurations(spans)
@@ -81,6 +95,25 @@ func (w Chain) Run(ctx context.Context, env *Env) (*Result, error) {
 	res.addMs("per_step_ms_p50", percentile(gaps, 0.5), "engine overhead per step, median: one step's start to the next one's (leader's clock)")
 	res.addMs("per_step_ms_p99", percentile(gaps, 0.99), "the same, 99th percentile")
 	res.addMs("per_step_ms_max", gaps[len(gaps)-1], "the same, slowest step")
+	const leaderHelp = "per-step median after steps run on the leader: about one commit, with no hop between nodes"
+	const othersHelp = "per-step median after steps run on other nodes: the commit, the leader's poke and the result's trip back"
+	switch {
+	case !leaderKnown:
+		res.unknown("per_step_ms_p50_leader", "ms", leaderHelp, "the leader was unknown or changed during the run")
+		res.unknown("per_step_ms_p50_others", "ms", othersHelp, "the leader was unknown or changed during the run")
+	default:
+		for _, part := range []struct {
+			name, help string
+			gaps       []time.Duration
+		}{{"per_step_ms_p50_leader", leaderHelp, onLeader}, {"per_step_ms_p50_others", othersHelp, onOthers}} {
+			if len(part.gaps) == 0 {
+				res.unknown(part.name, "ms", part.help, "no step ran there")
+				continue
+			}
+			sortDurations(part.gaps)
+			res.addMs(part.name, percentile(part.gaps, 0.5), part.help)
+		}
+	}
 	res.addMs("start_ms", percentile(starts, 0.5), "Start accepted by the leader (the instance's creation time) to the first step placed and running"+medianOf(runs))
 	res.add("makespan_s", round3(percentile(spans, 0.5).Seconds()), "s", "instance start to end"+medianOf(runs))
 	return res, nil
@@ -93,34 +126,40 @@ func medianOf(runs int) string {
 	return ""
 }
 
-// chainTimes reads the step-to-step gaps, the start latency and the span of
-// a finished chain, from the times the leader recorded: the instance's
-// creation (the time the leader put in the Start command) and each step's first attempt's
-// start (when the leader placed it on a node).
-func chainTimes(got *instancev1.GetResponse, n int) (gaps []time.Duration, start, span time.Duration, err error) {
-	at := map[string]time.Time{}
+// chainTimes reads the step-to-step gaps, the node each gap's earlier step
+// ran on, the start latency and the span of a finished chain, from the times
+// the leader recorded: the instance's creation (the time the leader put in
+// the Start command) and each step's first attempt's start (when the leader
+// placed it on a node).
+func chainTimes(got *instancev1.GetResponse, n int) (gaps []time.Duration, ranOn []string, start, span time.Duration, err error) {
+	type placed struct {
+		at   time.Time
+		node string
+	}
+	steps := map[string]placed{}
 	for _, st := range got.Steps {
 		if len(st.Attempts) == 0 || st.Attempts[0].StartTime == nil {
-			return nil, 0, 0, fmt.Errorf("step %s has no started attempt", st.StepId)
+			return nil, nil, 0, 0, fmt.Errorf("step %s has no started attempt", st.StepId)
 		}
-		at[st.StepId] = st.Attempts[0].StartTime.AsTime()
+		steps[st.StepId] = placed{st.Attempts[0].StartTime.AsTime(), st.Attempts[0].Node}
 	}
-	prev, ok := at[chainStepID(0)]
+	prev, ok := steps[chainStepID(0)]
 	if !ok {
-		return nil, 0, 0, fmt.Errorf("step %s is missing", chainStepID(0))
+		return nil, nil, 0, 0, fmt.Errorf("step %s is missing", chainStepID(0))
 	}
 	for i := 1; i < n; i++ {
-		t, ok := at[chainStepID(i)]
+		p, ok := steps[chainStepID(i)]
 		if !ok {
-			return nil, 0, 0, fmt.Errorf("step %s is missing", chainStepID(i))
+			return nil, nil, 0, 0, fmt.Errorf("step %s is missing", chainStepID(i))
 		}
-		gaps = append(gaps, t.Sub(prev))
-		prev = t
+		gaps = append(gaps, p.at.Sub(prev.at))
+		ranOn = append(ranOn, prev.node)
+		prev = p
 	}
 	inst := got.Instance
-	start = at[chainStepID(0)].Sub(inst.CreateTime.AsTime())
+	start = steps[chainStepID(0)].at.Sub(inst.CreateTime.AsTime())
 	if inst.StartTime != nil && inst.EndTime != nil {
 		span = inst.EndTime.AsTime().Sub(inst.StartTime.AsTime())
 	}
-	return gaps, start, span, nil
+	return gaps, ranOn, start, span, nil
 }
