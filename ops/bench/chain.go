@@ -97,11 +97,10 @@ func (w Chain) Run(ctx context.Context, env *Env) (*Result, error) {
 	res.addMs("per_step_ms_max", gaps[len(gaps)-1], "the same, slowest step")
 	const leaderHelp = "per-step median after steps run on the leader: about one commit, with no hop between nodes"
 	const othersHelp = "per-step median after steps run on other nodes: the commit, the leader's poke and the result's trip back"
-	switch {
-	case !leaderKnown:
+	if !leaderKnown {
 		res.unknown("per_step_ms_p50_leader", "ms", leaderHelp, "the leader was unknown or changed during the run")
 		res.unknown("per_step_ms_p50_others", "ms", othersHelp, "the leader was unknown or changed during the run")
-	default:
+	} else {
 		for _, part := range []struct {
 			name, help string
 			gaps       []time.Duration
