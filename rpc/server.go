@@ -90,13 +90,7 @@ func (s *Server) Handler() http.Handler {
 		s.ForwardWait = 10 * time.Second
 	}
 	mux := http.NewServeMux()
-	opts := []connect.HandlerOption{
-		connect.WithReadMaxBytes(MaxRequestBytes),
-		// Most answers are a few hundred bytes: compressing them cost a
-		// tenth of the leader's CPU under a flood of Starts (a gzip writer
-		// reset per answer) and saved nothing on a LAN.
-		connect.WithCompressMinBytes(compressMinBytes),
-	}
+	opts := HandlerOptions()
 	mux.Handle(workflowv1connect.NewWorkflowServiceHandler(&workflowService{s}, opts...))
 	mux.Handle(instancev1connect.NewInstanceServiceHandler(&instanceService{s}, opts...))
 	mux.Handle(clusterv1connect.NewClusterServiceHandler(&clusterService{s}, opts...))
@@ -121,6 +115,17 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return mux
+}
+
+// HandlerOptions are the options of every API service's handler.
+func HandlerOptions() []connect.HandlerOption {
+	return []connect.HandlerOption{
+		connect.WithReadMaxBytes(MaxRequestBytes),
+		// Most answers are a few hundred bytes: compressing them cost a
+		// tenth of the leader's CPU under a flood of Starts (a gzip writer
+		// reset per answer) and saved nothing on a LAN.
+		connect.WithCompressMinBytes(compressMinBytes),
+	}
 }
 
 // Protocols is what the API port speaks: HTTP/1.1 and cleartext HTTP/2.

@@ -4,7 +4,9 @@
 // figures go to docs/BENCHMARKS.md. Nothing here asserts a time: benchmarks
 // report. Each iteration starts a fresh cluster, runs the workload once and
 // stops it; a figure reported is the median over the iterations
-// (-benchtime=Nx).
+// (-benchtime=Nx). The floors (floor_test.go) run the libraries the design
+// fixes in this process with a state machine that does nothing, to show
+// what a start or a step costs before Baton's own work.
 package bench
 
 import (
