@@ -261,6 +261,7 @@ func Run(ctx context.Context, w Workload, o Options) (*Result, error) {
 	if end := env.term(ctx); end > st.Term {
 		res.Notes = append(res.Notes, fmt.Sprintf("the Raft term went from %d to %d during the run: the cluster held elections", st.Term, end))
 	}
+	res.Notes = append(res.Notes, cond.notes()...)
 	res.Workload = w.Name()
 	res.Params = w.Params()
 	res.Conditions = cond

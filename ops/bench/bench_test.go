@@ -187,6 +187,19 @@ func TestFsyncLatency(t *testing.T) {
 	}
 }
 
+func TestConditionNotesSaySlowFsync(t *testing.T) {
+	at := func(v float64) Conditions { return Conditions{FsyncDir: "/data", FsyncP50Ms: &v} }
+	if n := at(0.43).notes(); len(n) != 1 || !strings.Contains(n[0], "fsync p50 is above 0.3 ms") {
+		t.Errorf("fsync p50 0.43 ms: notes %q, want one about the slow fsync", n)
+	}
+	if n := at(0.15).notes(); len(n) != 0 {
+		t.Errorf("fsync p50 0.15 ms: notes %q, want none", n)
+	}
+	if n := (Conditions{}).notes(); len(n) != 0 {
+		t.Errorf("fsync not measured (a cluster given by address): notes %q, want none", n)
+	}
+}
+
 // Workloads against real agents, each run small. They check that the
 // figures are present and consistent with each other; none asserts a time.
 

@@ -162,6 +162,24 @@ func measureConditions(root string, local bool) Conditions {
 	return c
 }
 
+// slowFsyncMs is the fsync p50 above which a run says its commits cost more
+// than on the disks the targets assume (about 0.1 ms; docs/BENCHMARKS.md's
+// figures were taken at 0.11-0.25 ms): every commit waits on four of them in
+// series, so the latency figures are not comparable with those.
+const slowFsyncMs = 0.3
+
+// notes says what in the conditions makes the figures incomparable with
+// the documented ones.
+func (c Conditions) notes() []string {
+	var out []string
+	if c.FsyncP50Ms != nil && *c.FsyncP50Ms > slowFsyncMs {
+		// No figure in the text: repeated runs list each note once, with
+		// the runs that gave it, and each run's fsync is in its conditions.
+		out = append(out, fmt.Sprintf("the data dir's fsync p50 is above %.1f ms (see the conditions): each commit waits on four fsyncs in series, two on the leader and two on a follower, so commit-bound figures (chain steps, ack latencies) are slower than on the disks docs/BENCHMARKS.md was measured on", slowFsyncMs))
+	}
+	return out
+}
+
 // FsyncLatency writes and fsyncs a 4 KiB block n times in a scratch file in
 // dir and returns the p50 and p99 time per write+fsync. It stops early after
 // five seconds (a slow disk) and removes the file.
