@@ -22,6 +22,7 @@ type Speculation struct {
 	txn     *memdb.Txn
 	a       *applier
 	abandon chan struct{}
+	base    uint64
 }
 
 // Speculate starts a speculation from the current state.
@@ -32,8 +33,12 @@ func (f *FSM) Speculate() *Speculation {
 	abandon := f.abandon
 	f.mu.RUnlock()
 	txn := db.Txn(true)
-	return &Speculation{txn: txn, a: &applier{txn: txn, index: index + 1, noTimeline: true, shared: true}, abandon: abandon}
+	return &Speculation{txn: txn, a: &applier{txn: txn, index: index + 1, noTimeline: true, shared: true}, abandon: abandon, base: index}
 }
+
+// Base is the index of the newest entry in the state the speculation
+// started from (FSM.AppliedIndex then).
+func (s *Speculation) Base() uint64 { return s.base }
 
 // State reads the speculated state.
 func (s *Speculation) State() *State { return &State{txn: s.txn, abandon: s.abandon} }

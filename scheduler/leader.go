@@ -150,9 +150,11 @@ func (l *Leader) Run(ctx context.Context) {
 		}
 		var out Output
 		var carry []*pendingResult
-		chained, unchecked := false, 0
+		chained, unchecked, settled, base := false, 0, false, uint64(0)
 		if speculate != nil {
-			out, carry, unchecked = l.planAhead(speculate.Speculate(), in, inbox.take())
+			sp := speculate.Speculate()
+			base = sp.Base()
+			out, carry, unchecked, settled = l.planAhead(sp, in, inbox.take())
 			chained = true
 		} else {
 			in.State = l.State.State()
@@ -176,6 +178,17 @@ func (l *Leader) Run(ctx context.Context) {
 			// What the memo assumed was committed is not, or not all.
 			trig = triggerMemo{}
 		}
+		// own is the index the state reaches if the next change is this
+		// round's one entry and nothing else: a round planned on its
+		// speculation, which that entry only makes true, so a round on it
+		// would find nothing to do. Skipping it matters in a chain: there
+		// it is one round of two, and the next step's result, when the
+		// step ran here, waits for it.
+		own := uint64(0)
+		if chained && settled && !failed && complete && len(out.Actions)+len(carry) > 0 &&
+			len(out.Actions) < maxActionsPerEntry && placesOnly(out.Actions) {
+			own = base + 1
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -187,19 +200,29 @@ func (l *Leader) Run(ctx context.Context) {
 			retry.Reset(max(out.WakeAt.Sub(l.Now()), time.Millisecond))
 			wake = retry.C
 		}
-		select {
-		case <-ctx.Done():
-			retry.Stop()
-			return
-		case <-changed:
-		case <-membersChanged:
-		case <-resultsWake:
-		case <-wake:
-		case <-pruneTimer.C:
-			if l.prune(ctx) == maxDeletesPerRound {
-				pruneTimer.Reset(0)
-			} else {
-				pruneTimer.Reset(every)
+		for waiting := true; waiting; {
+			waiting = false
+			select {
+			case <-ctx.Done():
+				retry.Stop()
+				return
+			case <-changed:
+				if own != 0 {
+					// Taken before the index is read: a change after it shows.
+					next := l.State.Changed()
+					if l.State.AppliedIndex() == own {
+						changed, own, waiting = next, 0, true
+					}
+				}
+			case <-membersChanged:
+			case <-resultsWake:
+			case <-wake:
+			case <-pruneTimer.C:
+				if l.prune(ctx) == maxDeletesPerRound {
+					pruneTimer.Reset(0)
+				} else {
+					pruneTimer.Reset(every)
+				}
 			}
 		}
 		if !retry.Stop() {
@@ -217,9 +240,10 @@ func (l *Leader) Run(ctx context.Context) {
 // ones leave, while they start work a further pass can plan. It returns the
 // actions, in order, the results they were planned on, and how many of the
 // actions, at the end, are a last pass that was not applied to the
-// speculation: nothing plans on it, so only the entry applies it.
-func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult) (Output, []*pendingResult, int) {
-	var carry []*pendingResult
+// speculation: nothing plans on it, so only the entry applies it. settled
+// says the passes ended because the last one started nothing a further
+// pass could plan, not at a limit (passes, or actions per entry).
+func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult) (out Output, carry []*pendingResult, unchecked int, settled bool) {
 	if len(taken) > 0 {
 		rs := make([]*statepb.ReportResult, len(taken))
 		for i, p := range taken {
@@ -236,7 +260,6 @@ func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult
 			answer([]*pendingResult{p}, outs[i:i+1])
 		}
 	}
-	var out Output
 	ts := timestamppb.New(in.Now)
 	for pass := 0; pass < maxPasses; pass++ {
 		in.State = sp.State()
@@ -254,18 +277,34 @@ func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult
 		// on would only delay that commit. A server from before protocol 2
 		// would apply an unchecked tail as chained, so while one is in the
 		// cluster the last pass is checked like the others.
-		last := pass == maxPasses-1 || !opensWork(o.Actions, o.settled) || len(out.Actions)+len(o.Actions) >= maxActionsPerEntry
+		open := opensWork(o.Actions, o.settled)
+		full := len(out.Actions)+len(o.Actions) >= maxActionsPerEntry
+		last := pass == maxPasses-1 || !open || full
 		if last && in.protocol() >= 2 {
 			out.Actions = append(out.Actions, o.Actions...)
-			return out, carry, len(o.Actions)
+			return out, carry, len(o.Actions), !open && !full
 		}
 		applied := sp.Plan(ts, o.Actions)
 		out.Actions = append(out.Actions, applied...)
-		if last || !opensWork(applied, o.settled) {
-			break
+		if open = opensWork(applied, o.settled); last || !open {
+			return out, carry, 0, !open && !full
 		}
 	}
-	return out, carry, 0
+	return out, carry, 0, false
+}
+
+// placesOnly reports whether actions only place plain steps: what they
+// change is the steps of instances the round that chose them planned
+// whole, so once they are committed, planning again finds nothing new.
+// Anything else (a loop, a child, an instance's end, signals, triggers)
+// may let another instance or trigger go on, and is planned again.
+func placesOnly(actions []*statepb.PlanAction) bool {
+	for _, a := range actions {
+		if x := a.GetAssign(); x == nil || x.Loop != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // opensWork reports whether actions may let a further pass plan more at

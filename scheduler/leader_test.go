@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,7 +50,7 @@ func TestPlanAheadChainsStagesInOneRound(t *testing.T) {
 		return out
 	}
 
-	out, _, unchecked := l.planAhead(px.f.Speculate(), in, nil)
+	out, _, unchecked, _ := l.planAhead(px.f.Speculate(), in, nil)
 	commit(out, nil, unchecked)
 	if n := len(running()); n != 2 {
 		t.Fatalf("after one round %d iteration steps run, want 2 (concurrency 2): the loop step, its children and their steps in one round", n)
@@ -65,7 +67,7 @@ func TestPlanAheadChainsStagesInOneRound(t *testing.T) {
 	for _, p := range taken {
 		p.inbox = b
 	}
-	out, carry, unchecked := l.planAhead(px.f.Speculate(), in, taken)
+	out, carry, unchecked, _ := l.planAhead(px.f.Speculate(), in, taken)
 	if len(carry) != 2 {
 		t.Fatalf("%d results carried, want 2", len(carry))
 	}
@@ -242,7 +244,7 @@ func TestPlanAheadUnderProtocol1(t *testing.T) {
 	l := &Leader{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, proto := range []int{1, 2} {
 		in := Input{Now: px.now, Members: px.members, Defs: px.defs, Protocol: proto}
-		out, _, unchecked := l.planAhead(px.f.Speculate(), in, nil)
+		out, _, unchecked, _ := l.planAhead(px.f.Speculate(), in, nil)
 		runs := 0
 		for _, a := range out.Actions {
 			if a.GetStartChild().GetRun() {
@@ -328,5 +330,114 @@ func TestPlanReplacesFinishedIterationsInOnePass(t *testing.T) {
 	in.State = px.f.State()
 	if again := Plan(in); len(again.Actions) != 0 {
 		t.Fatalf("a second pass plans %d actions: %v", len(again.Actions), again.Actions)
+	}
+}
+
+// countingState is the FSM as the leader reads it, counting the rounds
+// (each plans on one speculation).
+type countingState struct {
+	*fsm.FSM
+	rounds atomic.Int64
+}
+
+func (c *countingState) Speculate() *fsm.Speculation {
+	c.rounds.Add(1)
+	return c.FSM.Speculate()
+}
+
+// fsmApplier commits plans straight to the FSM, one index each.
+type fsmApplier struct {
+	mu    sync.Mutex
+	f     *fsm.FSM
+	index uint64
+}
+
+func (a *fsmApplier) ApplyPlan(_ context.Context, plan *statepb.ApplyPlan) (*fsm.PlanResult, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.index++
+	switch res := a.f.ApplyLocal(a.index, plan).(type) {
+	case *fsm.PlanResult:
+		return res, nil
+	case *fsm.Rejection:
+		return nil, res
+	default:
+		return nil, fmt.Errorf("apply plan: unexpected %T", res)
+	}
+}
+
+type fixedMembers []Member
+
+func (m fixedMembers) Members() []Member               { return m }
+func (m fixedMembers) MembersChanged() <-chan struct{} { return nil }
+
+// A round whose only change is placing plain steps is not followed by a
+// round on its own entry: it planned on that state already. In a chain that
+// was every other round, and a result that arrived meanwhile waited for it.
+// Work that can go on elsewhere (the instance's start, its end) still gets
+// the round after it.
+func TestLeaderSkipsTheRoundOnItsOwnPlacement(t *testing.T) {
+	const steps = 30
+	var b strings.Builder
+	b.WriteString(`{"workflow": {"id": "chain", "steps": [`)
+	for i := 1; i <= steps; i++ {
+		if i > 1 {
+			b.WriteString(",")
+		}
+		next := ""
+		if i < steps {
+			next = fmt.Sprintf(`, "transition": {"successors": {"s%d": "true"}}`, i+1)
+		}
+		fmt.Fprintf(&b, `{"step": {"id": "s%d", "type": "NoOp"%s}}`, i, next)
+	}
+	b.WriteString(`]}}`)
+	px := newPlanFixture(t, b.String())
+	st := &countingState{FSM: px.f}
+	results := NewResults()
+	l := &Leader{State: st, Members: fixedMembers(px.members), Apply: &fsmApplier{f: px.f, index: px.index},
+		Defs: px.defs, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Results: results}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); l.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	// The worker: report each step as it starts, and wait for the commit.
+	deadline := time.After(30 * time.Second)
+	for reported := 0; ; {
+		changed := px.f.Changed()
+		s := px.f.State()
+		if inst := s.Instance(nil, px.wf, px.inst); fsm.InstanceTerminal(inst.Status) {
+			if inst.Status != fsm.InstanceSucceeded || reported != steps {
+				t.Fatalf("instance %s after %d results, want SUCCEEDED after %d", inst.Status, reported, steps)
+			}
+			break
+		}
+		running := s.RunningSteps()
+		if len(running) == 0 {
+			select {
+			case <-changed:
+			case <-deadline:
+				t.Fatalf("no step running after %d results", reported)
+			}
+			continue
+		}
+		r := running[0]
+		a := r.Attempts[len(r.Attempts)-1]
+		ok, why, err := results.Submit(ctx, &statepb.ReportResult{WorkflowId: r.WorkflowId, InstanceId: r.InstanceId, StepId: r.StepId,
+			AttemptNumber: a.AttemptNumber, Generation: a.Generation, Node: a.Node, Outcome: fsm.AttemptSucceeded,
+			EndTime: timestamppb.Now(), Executions: 1})
+		if err != nil || !ok {
+			t.Fatalf("result of %s: accepted %v (%s), err %v", r.StepId, ok, why, err)
+		}
+		reported++
+	}
+	// One round per result, plus the three after work that can go on
+	// elsewhere: the one that starts the instance and places its first
+	// step, the round after it, and the round after the instance's end
+	// (if it ran before the cancel). Without the skip, 2 per step.
+	cancel()
+	<-done
+	if n := st.rounds.Load(); n > steps+3 {
+		t.Errorf("%d planning rounds for a chain of %d steps, want at most %d: rounds ran on their own placements", n, steps, steps+3)
 	}
 }
