@@ -90,10 +90,16 @@ func BenchmarkCronStorm(b *testing.B) {
 }
 
 // BenchmarkPlanLongChain measures the round the leader plans for each step
-// of a 1,000-step chain: one instance halfway through, whose running step
-// has just succeeded, so the round places the next.
+// of a 1,000- and a 5,000-step chain: one instance halfway through, whose
+// running step has just succeeded, so the round places the next. A round
+// reads every step record of the instance, so it grows with the chain.
 func BenchmarkPlanLongChain(b *testing.B) {
-	const n = 1000
+	for _, n := range []int{1000, 5000} {
+		b.Run(fmt.Sprintf("steps=%d", n), func(b *testing.B) { benchmarkPlanLongChain(b, n) })
+	}
+}
+
+func benchmarkPlanLongChain(b *testing.B, n int) {
 	var steps []string
 	for i := 0; i < n; i++ {
 		next := ""
