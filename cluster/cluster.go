@@ -167,6 +167,8 @@ func (n *Node) startRaft() error {
 	rc.Logger = newHCLogger("raft", n.log)
 	rc.NotifyCh = n.notifyCh
 	rc.ShutdownOnRemove = false
+	// Each per-peer figure once, with the peer as a label, not twice.
+	rc.NoLegacyTelemetry = true
 	t := n.cfg.Timeouts.withDefaults()
 	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = t.Heartbeat, t.Election, t.LeaderLease
 	// Commands that arrive while the leader writes its log wait in a buffer

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/batonhq/baton/cluster"
+	"github.com/batonhq/baton/cluster/telemetry"
 	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
 	"github.com/batonhq/baton/rpc/gen/baton/cluster/v1/clusterv1connect"
@@ -52,8 +53,11 @@ type Server struct {
 	// port (agent flag -enable-pprof); off by default, since profiles show
 	// internals to anyone who can reach the port.
 	Profiling bool
-	Now       func() time.Time
-	Log       *slog.Logger
+	// Metrics, if set, is served under telemetry.Path: the process's
+	// running totals of Raft's, gossip's and the runtime's metrics.
+	Metrics http.Handler
+	Now     func() time.Time
+	Log     *slog.Logger
 	// ForwardWait bounds how long a write waits for a leader to exist.
 	ForwardWait time.Duration
 	// Worker is this node's step worker, woken by the leader's pokes.
@@ -107,6 +111,9 @@ func (s *Server) Handler() http.Handler {
 	reflector := grpcreflect.NewStaticReflector(names...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	if s.Metrics != nil {
+		mux.Handle(telemetry.Path, s.Metrics)
+	}
 	if s.Profiling {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

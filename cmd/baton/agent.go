@@ -25,6 +25,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/batonhq/baton/cluster"
+	"github.com/batonhq/baton/cluster/telemetry"
 	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
 	"github.com/batonhq/baton/rpc"
@@ -472,6 +473,12 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	if err := setGCPercent(cfg.GCPercent); err != nil {
 		return usageError{err}
 	}
+	// Raft, its log store and gossip report to the process's go-metrics
+	// sink, which is a no-op until one is installed.
+	metricsSink := telemetry.NewSink()
+	if err := telemetry.Install(metricsSink, "baton"); err != nil {
+		return err
+	}
 	// Raft's own default checks every 2 minutes, which lets a busy minute
 	// grow the log far past the threshold; the check itself is cheap.
 	snapInterval := 5 * time.Second
@@ -577,7 +584,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 		Now: time.Now, Log: log.With("component", "worker"), HTTPAllowHosts: cfg.HTTPAllowHosts,
 		Incarnation: incarnation,
 	}
-	srv = &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log, Worker: worker, Profiling: cfg.EnablePprof, Results: results}
+	srv = &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log, Worker: worker, Profiling: cfg.EnablePprof, Metrics: metricsSink, Results: results}
 	worker.Reporter = srv.LocalReporter()
 	close(nodeReady)
 	httpSrv := &http.Server{Handler: srv.Handler(), Protocols: rpc.Protocols(), ReadHeaderTimeout: 10 * time.Second}
