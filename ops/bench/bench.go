@@ -97,6 +97,7 @@ type Env struct {
 	progress io.Writer
 	prof     *profiler
 	cpu      cpuMeter
+	raft     raftMeter
 	mu       sync.Mutex
 }
 
@@ -145,22 +146,26 @@ func (e *Env) leaderName(ctx context.Context) (string, bool) {
 }
 
 // Profile marks the part of a workload that measures: it starts recording
-// CPU profiles of the leader, if profiling was asked for, and the CPU time
-// of the local agents, and returns the function that ends both (it may be
-// called more than once). Workloads call it around the part they measure.
+// CPU profiles of the leader, if profiling was asked for, the CPU time of
+// the local agents and their Raft metrics, and returns the function that
+// ends all three (it may be called more than once). Workloads call it around the part they measure.
 func (e *Env) Profile(ctx context.Context) (stop func()) {
 	var leaderURL string
 	if e.API != nil {
 		leaderURL = e.API.URL
 	}
+	// The metrics are read outside the CPU window: reading them is work
+	// the workload did not ask for.
+	endRaft := e.raft.begin(ctx, e.Local, leaderURL)
 	endCPU := e.cpu.begin(e.Local, leaderURL)
-	if e.prof == nil {
-		return endCPU
+	endProf := func() {}
+	if e.prof != nil {
+		endProf = e.prof.start(ctx)
 	}
-	endProf := e.prof.start(ctx)
 	return func() {
 		endProf()
 		endCPU()
+		endRaft()
 	}
 }
 
@@ -258,6 +263,7 @@ func Run(ctx context.Context, w Workload, o Options) (*Result, error) {
 		return nil, fmt.Errorf("%s: %w", w.Name(), err)
 	}
 	env.cpu.report(res)
+	env.raft.report(res)
 	if end := env.term(ctx); end > st.Term {
 		res.Notes = append(res.Notes, fmt.Sprintf("the Raft term went from %d to %d during the run: the cluster held elections", st.Term, end))
 	}

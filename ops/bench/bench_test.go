@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/batonhq/baton/cluster/telemetry"
 	"github.com/batonhq/baton/fsm/statepb"
 	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
 	"github.com/batonhq/baton/test/harness"
@@ -290,6 +291,22 @@ func TestChainLocal(t *testing.T) {
 	if raft := c["raft"].(map[string]any); raft["known"] != true || raft["heartbeat_timeout_ms"].(float64) <= 0 {
 		t.Errorf("raft settings: %v", raft)
 	}
+	// Raft's own figures, from the agent's metrics: one agent writes its
+	// log and commits on its own, so nothing is replicated.
+	if commit, entries := num(t, m, "raft_commit_ms_mean"), num(t, m, "raft_entries"); commit <= 0 || entries < 20 {
+		t.Errorf("raft_commit_ms_mean %g over %g entries: want a positive time over at least one entry per step", commit, entries)
+	}
+	if num(t, m, "raft_leader_write_ms_mean") <= 0 || num(t, m, "raft_apply_ms_mean") <= 0 || num(t, m, "raft_entries_per_write") < 1 {
+		t.Errorf("leader's log and apply figures: %v", m)
+	}
+	for _, f := range []string{"raft_replicate_ms_mean", "raft_follower_write_ms_mean"} {
+		if v, ok := m[f]; !ok || v != nil {
+			t.Errorf("%s = %v, want null with one agent", f, v)
+		}
+	}
+	if notes := strings.Join(res.Notes, "\n"); !strings.Contains(notes, "raft_follower_write_ms_mean: no follower reported baton.raft.rpc.appendEntries.storeLogs in the window") {
+		t.Errorf("notes do not say why the follower's figure is unknown: %q", res.Notes)
+	}
 	var cpu, heap bool
 	for _, p := range res.Profiles {
 		cpu = cpu || strings.HasPrefix(filepath.Base(p), "cpu-chain-")
@@ -403,6 +420,83 @@ func TestFailoverLocal(t *testing.T) {
 	}
 	// The last commit before the kill is no later than the kill.
 	ordered(t, m, "commit_after_kill_ms", "unavailable_ms")
+	// The leader the window began with was killed in it, so there is no
+	// window of its metrics.
+	if v, ok := m["raft_commit_ms_mean"]; !ok || v != nil {
+		t.Errorf("raft_commit_ms_mean = %v, want null: the leader died in the window", v)
+	}
+}
+
+func TestChainThreeLocal(t *testing.T) {
+	_, m := runLocal(t, Chain{Steps: 30}, Options{Local: 3})
+	for _, f := range []string{"raft_commit_ms_mean", "raft_leader_write_ms_mean", "raft_replicate_ms_mean", "raft_follower_write_ms_mean", "raft_apply_ms_mean"} {
+		if num(t, m, f) <= 0 {
+			t.Errorf("%s = %g, want a positive time", f, num(t, m, f))
+		}
+	}
+	// A commit waits for the leader's own write, then for a follower's.
+	if commit, write := num(t, m, "raft_commit_ms_mean"), num(t, m, "raft_leader_write_ms_mean"); commit <= write {
+		t.Errorf("raft_commit_ms_mean %g is not above the leader's own write, %g", commit, write)
+	}
+	if entries := num(t, m, "raft_entries"); entries < 30 {
+		t.Errorf("raft_entries %g for 30 steps", entries)
+	}
+}
+
+// The Raft figures come from the leader's window or the followers', and
+// say why when they cannot.
+func TestRaftMeterReport(t *testing.T) {
+	series := func(name string, count uint64, sum float64, labels map[string]string) telemetry.Series {
+		return telemetry.Series{Name: name, Kind: telemetry.Sample, Count: count, Sum: sum, Labels: labels}
+	}
+	m := &raftMeter{begun: true, leader: "n1", windows: map[string][]telemetry.Series{
+		"n1": {
+			series("baton.raft.commitTime", 4, 4.4, nil),
+			series("baton.raft.boltdb.storeLogs", 2, 0.8, nil),
+			series("baton.raft.replication.appendEntries.rpc", 2, 1.0, map[string]string{"peer_id": "n2"}),
+			series("baton.raft.replication.appendEntries.rpc", 2, 2.0, map[string]string{"peer_id": "n3"}),
+			series("baton.raft.boltdb.logsPerBatch", 2, 4, nil),
+		},
+		"n2": {series("baton.raft.rpc.appendEntries.storeLogs", 2, 1.0, nil), series("baton.raft.boltdb.storeLogs", 2, 9, nil)},
+		"n3": {series("baton.raft.rpc.appendEntries.storeLogs", 1, 2.0, nil)},
+	}, missing: []string{"n4"}}
+	res := &Result{}
+	m.report(res)
+	want := map[string]float64{
+		"raft_commit_ms_mean":         1.1,
+		"raft_leader_write_ms_mean":   0.4, // the followers' own bolt writes are not the leader's
+		"raft_replicate_ms_mean":      0.75,
+		"raft_follower_write_ms_mean": 1,
+		"raft_entries_per_write":      2,
+		"raft_entries":                4,
+	}
+	for name, v := range want {
+		if got, ok := res.Metric(name); !ok || !got.Known || !near(got.Value, v) {
+			t.Errorf("%s = %+v, want %g", name, got, v)
+		}
+	}
+	if got, _ := res.Metric("raft_apply_ms_mean"); got.Known {
+		t.Errorf("raft_apply_ms_mean known without a sample: %+v", got)
+	}
+	notes := strings.Join(res.Notes, "\n")
+	if !strings.Contains(notes, "raft_apply_ms_mean: the leader reported no baton.raft.fsm.applyBatch") || !strings.Contains(notes, "leave out n4") {
+		t.Errorf("notes: %q", res.Notes)
+	}
+
+	gone := &raftMeter{begun: true, leader: "n1", windows: map[string][]telemetry.Series{"n2": nil}}
+	res = &Result{}
+	gone.report(res)
+	if got, ok := res.Metric("raft_commit_ms_mean"); !ok || got.Known {
+		t.Errorf("a leader without a window: %+v", got)
+	}
+	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "raft_*: the leader's metrics could not be read") {
+		t.Errorf("notes: %q", res.Notes)
+	}
+	res = &Result{}
+	(&raftMeter{}).report(res)
+	if len(res.Metrics) != 0 {
+		t.Errorf("no window, no figures: %+v", res.Metrics)
+	}
 }
 
 // Repeated runs report each figure's median, keep every run's value, and
