@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	metrics "github.com/hashicorp/go-metrics/compat"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/batonhq/baton/fsm"
@@ -170,9 +171,16 @@ func (l *Leader) Run(ctx context.Context) {
 		}
 		planned := l.Now()
 		failed, complete := l.commit(ctx, out.Actions, carry, chained, unchecked)
-		if n := len(out.Actions) + len(carry); n > 0 && l.Log.Enabled(ctx, slog.LevelDebug) {
-			l.Log.Debug("planning round", "actions", len(out.Actions), "results", len(carry),
-				"plan", planned.Sub(now), "commit", l.Now().Sub(planned), "failed", failed)
+		if n := len(out.Actions) + len(carry); n > 0 {
+			// Rounds that found nothing to do are left out, as they
+			// commit nothing.
+			committed := l.Now()
+			metrics.AddSample([]string{"scheduler", "plan"}, millis(planned.Sub(now)))
+			metrics.AddSample([]string{"scheduler", "commit"}, millis(committed.Sub(planned)))
+			if l.Log.Enabled(ctx, slog.LevelDebug) {
+				l.Log.Debug("planning round", "actions", len(out.Actions), "results", len(carry),
+					"plan", planned.Sub(now), "commit", committed.Sub(planned), "failed", failed)
+			}
 		}
 		if !complete {
 			// What the memo assumed was committed is not, or not all.
@@ -472,3 +480,6 @@ func (l *Leader) pokeAssigned(ctx context.Context, actions []*statepb.PlanAction
 		}()
 	}
 }
+
+// millis is d in milliseconds, the unit of go-metrics' timers.
+func millis(d time.Duration) float32 { return float32(d) / float32(time.Millisecond) }

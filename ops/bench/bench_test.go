@@ -299,6 +299,10 @@ func TestChainLocal(t *testing.T) {
 	if num(t, m, "raft_leader_write_ms_mean") <= 0 || num(t, m, "raft_apply_ms_mean") <= 0 || num(t, m, "raft_entries_per_write") < 1 {
 		t.Errorf("leader's log and apply figures: %v", m)
 	}
+	// Each step's result is committed by a round of the scheduler's.
+	if rounds := num(t, m, "rounds"); rounds < 20 || num(t, m, "round_plan_ms_mean") <= 0 || num(t, m, "round_commit_ms_mean") <= 0 {
+		t.Errorf("scheduler rounds: %g rounds, plan %v ms, commit %v ms", rounds, m["round_plan_ms_mean"], m["round_commit_ms_mean"])
+	}
 	for _, f := range []string{"raft_replicate_ms_mean", "raft_follower_write_ms_mean"} {
 		if v, ok := m[f]; !ok || v != nil {
 			t.Errorf("%s = %v, want null with one agent", f, v)
@@ -456,6 +460,7 @@ func TestRaftMeterReport(t *testing.T) {
 			series("baton.raft.replication.appendEntries.rpc", 2, 1.0, map[string]string{"peer_id": "n2"}),
 			series("baton.raft.replication.appendEntries.rpc", 2, 2.0, map[string]string{"peer_id": "n3"}),
 			series("baton.raft.boltdb.logsPerBatch", 2, 4, nil),
+			series("baton.scheduler.plan", 3, 0.3, nil),
 		},
 		"n2": {series("baton.raft.rpc.appendEntries.storeLogs", 2, 1.0, nil), series("baton.raft.boltdb.storeLogs", 2, 9, nil)},
 		"n3": {series("baton.raft.rpc.appendEntries.storeLogs", 1, 2.0, nil)},
@@ -469,6 +474,8 @@ func TestRaftMeterReport(t *testing.T) {
 		"raft_follower_write_ms_mean": 1,
 		"raft_entries_per_write":      2,
 		"raft_entries":                4,
+		"round_plan_ms_mean":          0.1,
+		"rounds":                      3,
 	}
 	for name, v := range want {
 		if got, ok := res.Metric(name); !ok || !got.Known || !near(got.Value, v) {
@@ -489,7 +496,7 @@ func TestRaftMeterReport(t *testing.T) {
 	if got, ok := res.Metric("raft_commit_ms_mean"); !ok || got.Known {
 		t.Errorf("a leader without a window: %+v", got)
 	}
-	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "raft_*: the leader's metrics could not be read") {
+	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "raft_*, round_*, rounds: the leader's metrics could not be read") {
 		t.Errorf("notes: %q", res.Notes)
 	}
 	res = &Result{}

@@ -15,10 +15,10 @@ import (
 )
 
 // raftMeter reads every local agent's metrics (telemetry.Path) when the
-// measured window begins and when it ends, and reports what Raft did in
-// between: how long a commit took and what it was made of. Next to a
-// workload's own figures these say how much of a step or a start is the
-// log itself. Like the CPU window, only the first window of a run counts.
+// measured window begins and when it ends, and reports what Raft and the
+// leader's scheduler did in between: how long a commit took and what it was
+// made of, and how long a round planned. Next to a workload's own figures
+// these say how much of a step or a start is the log itself. Like the CPU window, only the first window of a run counts.
 type raftMeter struct {
 	mu     sync.Mutex
 	begun  bool
@@ -121,6 +121,10 @@ var raftFigures = []raftFigure{
 		"entries per append to the leader's log store: how much Raft's batching gathered"},
 	{"raft_apply_ms_mean", "baton.raft.fsm.applyBatch", true, "ms",
 		"mean time the leader's state machine took to apply one batch of committed entries"},
+	{"round_plan_ms_mean", "baton.scheduler.plan", true, "ms",
+		"mean time the leader's scheduler took to plan a round that committed something"},
+	{"round_commit_ms_mean", "baton.scheduler.commit", true, "ms",
+		"mean time from a round planned to its entry applied on the leader: Raft's queue, the commit and the apply"},
 }
 
 // report adds the window's Raft figures to res: nothing against a cluster
@@ -144,12 +148,14 @@ func (m *raftMeter) report(res *Result) {
 		why = "the leader's metrics could not be read when the window ended (stopped or restarted)"
 	}
 	const entriesHelp = "entries the leader committed in the window"
+	const roundsHelp = "the leader's scheduling rounds that committed something in the window"
 	if why != "" {
 		for _, f := range raftFigures {
 			res.Metrics = append(res.Metrics, Metric{Name: f.name, Unit: f.unit, Help: f.help})
 		}
-		res.Metrics = append(res.Metrics, Metric{Name: "raft_entries", Unit: "entries", Help: entriesHelp})
-		res.Notes = append(res.Notes, "raft_*: "+why)
+		res.Metrics = append(res.Metrics, Metric{Name: "raft_entries", Unit: "entries", Help: entriesHelp},
+			Metric{Name: "rounds", Unit: "rounds", Help: roundsHelp})
+		res.Notes = append(res.Notes, "raft_*, round_*, rounds: "+why)
 		return
 	}
 	for _, f := range raftFigures {
@@ -174,7 +180,9 @@ func (m *raftMeter) report(res *Result) {
 	}
 	c := telemetry.Sum(m.windows[m.leader], "baton.raft.commitTime")
 	res.add("raft_entries", float64(c.Count), "entries", entriesHelp)
+	r := telemetry.Sum(m.windows[m.leader], "baton.scheduler.plan")
+	res.add("rounds", float64(r.Count), "rounds", roundsHelp)
 	if len(m.missing) > 0 {
-		res.Notes = append(res.Notes, "the raft_* figures leave out "+strings.Join(m.missing, ", ")+": metrics unreadable when the window ended")
+		res.Notes = append(res.Notes, "the raft_* and round_* figures leave out "+strings.Join(m.missing, ", ")+": metrics unreadable when the window ended")
 	}
 }
