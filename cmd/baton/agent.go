@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -458,6 +459,14 @@ func finishAgentConfig(cfg *agentConfig) (tempDir bool, err error) {
 	return tempDir, nil
 }
 
+// processMetrics installs the process's go-metrics sink, once: Raft, its
+// log store and gossip report to it (the default sink discards), and the
+// runtime's sampler it starts runs for the life of the process.
+var processMetrics = sync.OnceValues(func() (*telemetry.Sink, error) {
+	sink := telemetry.NewSink()
+	return sink, telemetry.Install(sink, "baton")
+})
+
 func runAgent(cfg agentConfig, stderr io.Writer) error {
 	tempDir, err := finishAgentConfig(&cfg)
 	if tempDir {
@@ -473,10 +482,8 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	if err := setGCPercent(cfg.GCPercent); err != nil {
 		return usageError{err}
 	}
-	// Raft, its log store and gossip report to the process's go-metrics
-	// sink, which is a no-op until one is installed.
-	metricsSink := telemetry.NewSink()
-	if err := telemetry.Install(metricsSink, "baton"); err != nil {
+	metricsSink, err := processMetrics()
+	if err != nil {
 		return err
 	}
 	// Raft's own default checks every 2 minutes, which lets a busy minute
