@@ -78,11 +78,17 @@ type Snapshot struct {
 type Sink struct {
 	now    func() time.Time
 	mu     sync.Mutex
-	series map[string]*Series
+	series map[seriesID]*Series
+}
+
+// seriesID tells series apart: by kind, then by name and labels.
+type seriesID struct {
+	kind Kind
+	key  string
 }
 
 // NewSink returns an empty sink.
-func NewSink() *Sink { return &Sink{now: time.Now, series: map[string]*Series{}} }
+func NewSink() *Sink { return &Sink{now: time.Now, series: map[seriesID]*Series{}} }
 
 // Install makes s the process's go-metrics sink, with every name prefixed
 // by service. Raft, its log store, memberlist and serf report to that
@@ -126,7 +132,7 @@ func sortedLabels(labels []metrics.Label) []metrics.Label {
 // get returns the series, creating it; the caller holds mu.
 func (s *Sink) get(key []string, labels []metrics.Label, kind Kind) *Series {
 	name := strings.Join(key, ".")
-	k := string(kind) + "\x00" + seriesKey(name, labels)
+	k := seriesID{kind, seriesKey(name, labels)}
 	if ser, ok := s.series[k]; ok {
 		return ser
 	}
