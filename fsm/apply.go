@@ -243,6 +243,11 @@ func (a *applier) put(table string, obj any) {
 			a.ownSteps[KeyOfStep(o)] = o
 		}
 	}
+	if o, ok := obj.(*statepb.Step); ok {
+		// obj is a copy this applier made (no stored record is written
+		// twice), so stamping it changes nothing a reader holds.
+		o.ModifyIndex = a.index
+	}
 	a.writes++
 	if err := a.txn.Insert(table, obj); err != nil {
 		// Inserts only fail on schema mismatch, a bug in this package.

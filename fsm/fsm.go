@@ -43,7 +43,7 @@ func New() *FSM {
 func (f *FSM) State() *State {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return &State{txn: f.db.Txn(false), abandon: f.abandon}
+	return &State{txn: f.db.Txn(false), abandon: f.abandon, applied: f.applied}
 }
 
 // Changed returns a channel that is closed at the next change of the state.

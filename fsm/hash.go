@@ -10,6 +10,8 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/batonhq/baton/fsm/statepb"
 )
 
 // StateHash digests a replica's whole state at one applied index. Replicas
@@ -74,6 +76,14 @@ func hashTables(txn *memdb.Txn, schema *memdb.DBSchema) (string, []TableRecords,
 			m, ok := o.(proto.Message)
 			if !ok {
 				return "", nil, fmt.Errorf("hash table %s: row of type %T is not a protobuf message", name, o)
+			}
+			if st, ok := m.(*statepb.Step); ok && st.ModifyIndex != 0 {
+				// Where a step was last written is the leader's bookkeeping,
+				// and a build from before it sets none: leaving it out keeps
+				// the servers' hashes comparable through a rolling upgrade.
+				st = shallow(st)
+				st.ModifyIndex = 0
+				m = st
 			}
 			body, err := opts.Marshal(m)
 			if err != nil {

@@ -71,6 +71,13 @@ func schema() *memdb.DBSchema {
 				s := o.(*statepb.Step)
 				return []any{s.Node, s.WorkflowId, s.InstanceId, s.StepId}, s.Node != ""
 			}}},
+			// An instance's steps by the index of the entry that last
+			// wrote them: the leader reads only those written since its
+			// previous round (State.StepsWrittenAfter).
+			"written": {Name: "written", Indexer: funcIndex{func(o any) ([]any, bool) {
+				s := o.(*statepb.Step)
+				return []any{s.WorkflowId, s.InstanceId, s.ModifyIndex, s.StepId}, true
+			}}},
 			// Steps a breakpoint holds, by the breakpoint's key, so that
 			// deleting it resumes them without a scan.
 			"paused_at": {Name: "paused_at", AllowMissing: true, Indexer: funcIndex{func(o any) ([]any, bool) {

@@ -41,7 +41,9 @@ func (f *FSM) Speculate() *Speculation {
 func (s *Speculation) Base() uint64 { return s.base }
 
 // State reads the speculated state.
-func (s *Speculation) State() *State { return &State{txn: s.txn, abandon: s.abandon} }
+func (s *Speculation) State() *State {
+	return &State{txn: s.txn, abandon: s.abandon, applied: s.base}
+}
 
 // Results applies attempt results and returns the outcome each would have
 // (a *ReportResultOutcome or a *Rejection).

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/hashicorp/go-memdb"
@@ -13,7 +14,19 @@ import (
 type State struct {
 	txn     *memdb.Txn
 	abandon <-chan struct{}
+	// applied is the index of the newest committed entry the view holds.
+	applied uint64
 }
+
+// Applied is the Raft index of the newest committed entry in the view. A
+// speculation's view holds records written after it too: those carry the
+// next index (Step.ModifyIndex above Applied) until the entry commits.
+func (s *State) Applied() uint64 { return s.applied }
+
+// Replaced returns a channel closed when the store this view reads is
+// replaced by a snapshot restore: what was read from it before says
+// nothing about the new store.
+func (s *State) Replaced() <-chan struct{} { return s.abandon }
 
 // WatchSet collects channels that fire when anything read through a State
 // with it changes, or when the store is replaced by a snapshot restore.
@@ -138,6 +151,30 @@ func (s *State) Steps(ws WatchSet, workflowID string, instanceID int64) []*state
 	it := s.iter(ws, tableSteps, "id_prefix", workflowID, instanceID)
 	for o := it.Next(); o != nil; o = it.Next() {
 		out = append(out, o.(*statepb.Step))
+	}
+	return out
+}
+
+// StepsWrittenAfter returns the steps of an instance that entries after
+// index wrote (ModifyIndex above index), in the order they were written. A
+// step deleted since is not among them: steps are deleted only with their
+// instance.
+func (s *State) StepsWrittenAfter(workflowID string, instanceID int64, index uint64) []*statepb.Step {
+	if index == math.MaxUint64 {
+		return nil
+	}
+	it, err := s.txn.LowerBound(tableSteps, "written", workflowID, instanceID, index+1)
+	if err != nil {
+		// The arguments match the index's parts: an error is a bug here.
+		panic(fmt.Sprintf("steps written after %d: %v", index, err))
+	}
+	var out []*statepb.Step
+	for o := it.Next(); o != nil; o = it.Next() {
+		st := o.(*statepb.Step)
+		if st.WorkflowId != workflowID || st.InstanceId != instanceID {
+			break
+		}
+		out = append(out, st)
 	}
 	return out
 }

@@ -1077,7 +1077,12 @@ type Step struct {
 	// not pause that attempt again.
 	BreakpointPassed int64 `protobuf:"varint,19,opt,name=breakpoint_passed,json=breakpointPassed,proto3" json:"breakpoint_passed,omitempty"`
 	// Progress of a foreach, while or subworkflow step.
-	Loop          *Loop `protobuf:"bytes,14,opt,name=loop,proto3" json:"loop,omitempty"`
+	Loop *Loop `protobuf:"bytes,14,opt,name=loop,proto3" json:"loop,omitempty"`
+	// The Raft index of the entry that last wrote this record (the entry
+	// after the state's own while a leader speculates on it). Every replica
+	// sets the same value; the leader reads an instance's records written
+	// since its previous round instead of all of them.
+	ModifyIndex   uint64 `protobuf:"varint,20,opt,name=modify_index,json=modifyIndex,proto3" json:"modify_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1243,6 +1248,13 @@ func (x *Step) GetLoop() *Loop {
 		return x.Loop
 	}
 	return nil
+}
+
+func (x *Step) GetModifyIndex() uint64 {
+	if x != nil {
+		return x.ModifyIndex
+	}
+	return 0
 }
 
 // Attempt is one try of a step.
@@ -4093,7 +4105,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aP\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xe4\x06\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x87\a\n" +
 	"\x04Step\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -4118,7 +4130,8 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x10signals_bypassed\x18\x11 \x01(\bR\x0fsignalsBypassed\x12\x1b\n" +
 	"\tpaused_at\x18\x12 \x01(\tR\bpausedAt\x12+\n" +
 	"\x11breakpoint_passed\x18\x13 \x01(\x03R\x10breakpointPassed\x12(\n" +
-	"\x04loop\x18\x0e \x01(\v2\x14.baton.state.v1.LoopR\x04loop\x1aQ\n" +
+	"\x04loop\x18\x0e \x01(\v2\x14.baton.state.v1.LoopR\x04loop\x12!\n" +
+	"\fmodify_index\x18\x14 \x01(\x04R\vmodifyIndex\x1aQ\n" +
 	"\fOutputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\x94\x06\n" +
