@@ -130,6 +130,9 @@ func (l *Leader) Run(ctx context.Context) {
 		inbox = nil
 	}
 	var trig triggerMemo
+	// Step records read in one round serve the next; the term's first
+	// round reads each instance whole.
+	views := NewStepViews()
 	var resultsWake <-chan struct{}
 	if inbox != nil {
 		resultsWake = inbox.wake
@@ -138,7 +141,7 @@ func (l *Leader) Run(ctx context.Context) {
 		changed := l.State.Changed()
 		membersChanged := l.Members.MembersChanged()
 		now := l.Now()
-		in := Input{Now: now, Members: l.Members.Members(), Defs: l.Defs, NodesDeadAfter: deadAfter}
+		in := Input{Now: now, Members: l.Members.Members(), Defs: l.Defs, Views: views, NodesDeadAfter: deadAfter}
 		if l.Protocol != nil {
 			in.Protocol = l.Protocol()
 		}

@@ -578,7 +578,9 @@ func (r *round) startChild(inst *statepb.Instance, st *statepb.Step, ver *statep
 		// (with the speculation's copy of the start it needed).
 		child := fsm.ChildInstance(inst, x, iter, r.now)
 		child.Status, child.StartTime = fsm.InstanceInProgress, r.now
-		r.instanceWith(child, fsm.NewSteps(x.WorkflowId, iter, seeds, r.now))
+		r.instanceWith(child, func(dag *workflow.DAG) *stepView {
+			return newStepView(dag, fsm.NewSteps(x.WorkflowId, iter, seeds, r.now))
+		})
 		r.settle(act)
 	}
 }

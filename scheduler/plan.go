@@ -45,6 +45,10 @@ type Input struct {
 	Now     time.Time
 	Members []Member
 	Defs    Definitions
+	// Views, when set, keeps instances' step records between rounds so a
+	// round reads only those written since the last (a leader's loop);
+	// without it a round reads every step of every instance it plans.
+	Views *StepViews
 	// NodesDeadAfter is when a member missing from Members may be declared
 	// dead: a new leader gives every node a grace period to be heard from.
 	NodesDeadAfter time.Time
@@ -85,6 +89,10 @@ type Output struct {
 // Plan computes one scheduling round.
 func Plan(in Input) Output {
 	r := &round{in: in, now: timestamppb.New(in.Now)}
+	if in.Views != nil {
+		in.Views.begin(in.State)
+		defer in.Views.end()
+	}
 	names := make([]string, 0, len(in.Members))
 	r.load = map[string]int{}
 	for _, m := range in.Members {
@@ -502,11 +510,16 @@ func (r *round) setStep(st *statepb.Step, to, reason string, retryAt *timestampp
 
 // instance plans one unfinished instance and reports whether this round ends it.
 func (r *round) instance(inst *statepb.Instance) bool {
-	return r.instanceWith(inst, r.in.State.Steps(nil, inst.WorkflowId, inst.InstanceId))
+	return r.instanceWith(inst, func(dag *workflow.DAG) *stepView {
+		if r.in.Views != nil {
+			return r.in.Views.view(r.in.State, inst, dag)
+		}
+		return newStepView(dag, r.in.State.Steps(nil, inst.WorkflowId, inst.InstanceId))
+	})
 }
 
-// instanceWith plans inst, whose step records are steps.
-func (r *round) instanceWith(inst *statepb.Instance, steps []*statepb.Step) (ended bool) {
+// instanceWith plans inst, whose step records steps places by position.
+func (r *round) instanceWith(inst *statepb.Instance, steps func(*workflow.DAG) *stepView) (ended bool) {
 	before := len(r.actions)
 	defer func() {
 		for _, a := range r.actions[before:] {
@@ -529,7 +542,7 @@ func (r *round) instanceWith(inst *statepb.Instance, steps []*statepb.Step) (end
 		started = inst.StartTime.AsTime()
 	}
 
-	v := newStepView(dag, steps)
+	v := steps(dag)
 
 	if t := def.Workflow.Timeout; t != nil && (t.Duration > 0 || t.Expr() != "") {
 		// A timeout written as a param reference is resolved against the
@@ -552,8 +565,11 @@ func (r *round) instanceWith(inst *statepb.Instance, steps []*statepb.Step) (end
 	// Retry or give up on failed attempts.
 	var retryNow map[int]bool
 	for i := range dag.Order {
+		// v.cur holds each record's status until the round changes it:
+		// reading it there, not through the record, keeps a long
+		// instance's scan in two slices.
 		st := v.steps[i]
-		if st == nil || !fsm.StepRetryable(st.Status) {
+		if st == nil || !fsm.StepRetryable(v.cur[i]) {
 			continue
 		}
 		sd := dag.StepAt(i)
@@ -640,7 +656,9 @@ func (r *round) instanceWith(inst *statepb.Instance, steps []*statepb.Step) (end
 		if st == nil {
 			continue
 		}
-		if st.Status == fsm.StepSucceeded && !st.SignalsEmitted && len(dag.StepAt(i).SignalOutputs) > 0 {
+		// Only a retryable status has changed this round, so the record's
+		// SUCCEEDED is still v.cur's.
+		if v.cur[i] == fsm.StepSucceeded && len(dag.StepAt(i).SignalOutputs) > 0 && !st.SignalsEmitted {
 			r.emitSignals(inst, dag.StepAt(i), st, v)
 		}
 		switch c := v.cur[i]; {

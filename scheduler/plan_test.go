@@ -25,8 +25,11 @@ type planFixture struct {
 	now     time.Time
 	members []Member
 	defs    *DefinitionCache
-	wf      string
-	inst    int64
+	// views plans each round a second time through StepViews, as a
+	// leader does, and the round fails the test unless both agree.
+	views *StepViews
+	wf    string
+	inst  int64
 }
 
 func newPlanFixture(t testing.TB, definition string) *planFixture {
@@ -51,7 +54,7 @@ func newPlanFixture(t testing.TB, definition string) *planFixture {
 	px := &planFixture{
 		t: t, f: fsm.New(), now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		members: []Member{{Name: "n1"}, {Name: "n2"}, {Name: "n3"}},
-		defs:    NewDefinitionCache(), wf: def.Workflow.ID,
+		defs:    NewDefinitionCache(), views: NewStepViews(), wf: def.Workflow.ID,
 	}
 	sum := sha256.Sum256(canon)
 	px.apply(&statepb.PushWorkflow{WorkflowId: px.wf, Definition: string(canon), Digest: hex.EncodeToString(sum[:]), Now: px.ts()})
@@ -79,7 +82,10 @@ func (px *planFixture) apply(m proto.Message) any {
 // round plans once, applies the plan, and returns it.
 func (px *planFixture) round() Output {
 	px.t.Helper()
-	out := Plan(Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs})
+	in := Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs}
+	out := Plan(in)
+	in.Views = px.views
+	samePlan(px.t, "through StepViews", Plan(in), out)
 	if len(out.Actions) > 0 {
 		res := px.apply(&statepb.ApplyPlan{Now: px.ts(), Actions: out.Actions}).(*fsm.PlanResult)
 		if res.Skipped != 0 {
@@ -87,6 +93,22 @@ func (px *planFixture) round() Output {
 		}
 	}
 	return out
+}
+
+// samePlan fails the test unless got decides what want does.
+func samePlan(t testing.TB, how string, got, want Output) {
+	t.Helper()
+	if !got.WakeAt.Equal(want.WakeAt) {
+		t.Fatalf("planned %s: wake at %v, want %v", how, got.WakeAt, want.WakeAt)
+	}
+	if len(got.Actions) != len(want.Actions) {
+		t.Fatalf("planned %s: %d actions %v, want %d %v", how, len(got.Actions), got.Actions, len(want.Actions), want.Actions)
+	}
+	for i := range want.Actions {
+		if !proto.Equal(got.Actions[i], want.Actions[i]) {
+			t.Fatalf("planned %s: action %d is %v, want %v", how, i, got.Actions[i], want.Actions[i])
+		}
+	}
 }
 
 func (px *planFixture) step(id string) *statepb.Step {

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
 	"github.com/batonhq/baton/workflow"
 )
@@ -19,13 +20,24 @@ type stepView struct {
 
 // newStepView places an instance's records by position; a record of a step
 // the DAG does not have (none is ever written) is left out.
+func newStepView(dag *workflow.DAG, list []*statepb.Step) *stepView {
+	v := &stepView{dag: dag, steps: make([]*statepb.Step, len(dag.Order)), cur: make([]string, len(dag.Order))}
+	placeSteps(dag, list, v.steps)
+	for i, st := range v.steps {
+		if st != nil {
+			v.cur[i] = st.Status
+		}
+	}
+	return v
+}
+
+// placeSteps puts each record of list at its step's position in byPos.
 //
 // The store lists records by step id, so they are matched to positions by
 // walking the DAG's positions in the same order (a string comparison per
 // record, where a map lookup hashed every id of a long chain each round); a
 // record the walk does not meet, in a list in another order, is looked up.
-func newStepView(dag *workflow.DAG, list []*statepb.Step) *stepView {
-	v := &stepView{dag: dag, steps: make([]*statepb.Step, len(dag.Order)), cur: make([]string, len(dag.Order))}
+func placeSteps(dag *workflow.DAG, list []*statepb.Step, byPos []*statepb.Step) {
 	ids, pos := dag.ByID()
 	next := 0
 	for _, st := range list {
@@ -44,11 +56,9 @@ func newStepView(dag *workflow.DAG, list []*statepb.Step) *stepView {
 			i, ok = dag.Index(st.StepId)
 		}
 		if ok {
-			v.steps[i] = st
-			v.cur[i] = st.Status
+			byPos[i] = st
 		}
 	}
-	return v
 }
 
 // step returns the record of the step with the given id, or nil; a nil
@@ -70,4 +80,116 @@ func (v *stepView) status(id string) string {
 		return v.cur[i]
 	}
 	return ""
+}
+
+// StepViews keeps each planned instance's step records by position from
+// one of a leader's rounds to the next, so that a round reads only the
+// records entries wrote since (fsm.State.StepsWrittenAfter) rather than all
+// of them: the round that places each step of a 5,000-step chain read and
+// placed 5,000 records, and grew with the chain. One planning loop owns it;
+// it is not safe for concurrent rounds.
+//
+// What it holds for an instance, as of index asOf, is every record as the
+// committed log left it up to asOf, except at the positions in spec: there
+// the round read a speculation's record (written on top of the committed
+// state, ModifyIndex above asOf), which may never commit, so the next
+// round reads those positions again. The store deletes steps only with
+// their instance, and an instance deleted and started again under the same
+// id (its workflow deleted and pushed again) has another create time.
+type StepViews struct {
+	replaced <-chan struct{}
+	round    uint64
+	m        map[fsm.InstanceKey]*instanceSteps
+}
+
+type instanceSteps struct {
+	dag     *workflow.DAG
+	created int64 // the instance's create time, in ns
+	asOf    uint64
+	steps   []*statepb.Step
+	spec    []int
+	// status is each record's status, and cur the round's copy of it: a
+	// round starts from a copy of a slice rather than a visit to every
+	// record, which at thousands of steps is a cache miss each.
+	status []string
+	cur    []string
+	round  uint64
+}
+
+// set places st at position i.
+func (e *instanceSteps) set(i int, st *statepb.Step) {
+	e.steps[i] = st
+	e.status[i] = ""
+	if st != nil {
+		e.status[i] = st.Status
+	}
+}
+
+// NewStepViews returns an empty StepViews.
+func NewStepViews() *StepViews { return &StepViews{m: map[fsm.InstanceKey]*instanceSteps{}} }
+
+// begin starts a round on state s.
+func (c *StepViews) begin(s *fsm.State) {
+	if c.replaced != s.Replaced() {
+		// A restore replaced the store: nothing read before holds.
+		clear(c.m)
+		c.replaced = s.Replaced()
+	}
+	c.round++
+}
+
+// end forgets the instances the round did not plan: ended, deleted, or
+// waiting to be admitted. They are read whole if planned again.
+func (c *StepViews) end() {
+	for k, e := range c.m {
+		if e.round != c.round {
+			delete(c.m, k)
+		}
+	}
+}
+
+// view returns inst's steps on s by position. The view shares its slices
+// with the cache: it is valid until the next view of the same instance.
+func (c *StepViews) view(s *fsm.State, inst *statepb.Instance, dag *workflow.DAG) *stepView {
+	k := fsm.KeyOfInstance(inst)
+	created := inst.GetCreateTime().AsTime().UnixNano()
+	applied := s.Applied()
+	e := c.m[k]
+	if e == nil || e.dag != dag || e.created != created || applied < e.asOf {
+		n := len(dag.Order)
+		e = &instanceSteps{dag: dag, created: created, steps: make([]*statepb.Step, n), status: make([]string, n), cur: make([]string, n)}
+		c.m[k] = e
+		placeSteps(dag, s.Steps(nil, inst.WorkflowId, inst.InstanceId), e.steps)
+		for i, st := range e.steps {
+			if st != nil {
+				e.status[i] = st.Status
+				if st.ModifyIndex > applied {
+					e.spec = append(e.spec, i)
+				}
+			}
+		}
+	} else {
+		spec := e.spec
+		e.spec = nil
+		for _, i := range spec {
+			st := s.Step(nil, inst.WorkflowId, inst.InstanceId, dag.Order[i])
+			e.set(i, st)
+			if st != nil && st.ModifyIndex > applied {
+				e.spec = append(e.spec, i)
+			}
+		}
+		for _, st := range s.StepsWrittenAfter(inst.WorkflowId, inst.InstanceId, e.asOf) {
+			i, ok := dag.Index(st.StepId)
+			if !ok {
+				continue
+			}
+			if st.ModifyIndex > applied && e.steps[i] != st {
+				e.spec = append(e.spec, i)
+			}
+			e.set(i, st)
+		}
+	}
+	e.asOf, e.round = applied, c.round
+	copy(e.cur, e.status)
+	return &stepView{dag: dag, steps: e.steps, cur: e.cur}
 }

@@ -1,12 +1,15 @@
 package scheduler
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math/rand"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
 	"github.com/batonhq/baton/workflow"
 )
@@ -75,3 +78,92 @@ func TestStepViewPlacesRecordsByPosition(t *testing.T) {
 		}
 	}
 }
+
+// chainDefinition is a workflow of n NoOp steps s0 → s1 → … in a line.
+func chainDefinition(n int) string {
+	var steps []string
+	for i := 0; i < n; i++ {
+		next := ""
+		if i+1 < n {
+			next = fmt.Sprintf(`, "transition": {"successors": {"s%d": "true"}}`, i+1)
+		}
+		steps = append(steps, fmt.Sprintf(`{"step": {"id": "s%d", "type": "NoOp"%s}}`, i, next))
+	}
+	return `{"workflow": {"id": "chain", "steps": [` + strings.Join(steps, ",") + `]}}`
+}
+
+// A round on a speculation reads records that may never commit. When the
+// speculation is dropped (its entry failed, or was never proposed), the
+// next round on the committed state must not plan on them: there the step
+// it saw succeed is still running.
+func TestStepViewsForgetADroppedSpeculation(t *testing.T) {
+	px := newPlanFixture(t, chainDefinition(3))
+	px.round() // s0 placed
+	s0 := px.step("s0")
+	a := s0.Attempts[len(s0.Attempts)-1]
+	sp := px.f.Speculate()
+	outs := sp.Results([]*statepb.ReportResult{{
+		WorkflowId: px.wf, InstanceId: px.inst, StepId: "s0", AttemptNumber: a.AttemptNumber,
+		Generation: a.Generation, Node: a.Node, Outcome: fsm.AttemptSucceeded, EndTime: px.ts(),
+	}})
+	if o, ok := outs[0].(*fsm.ReportResultOutcome); !ok || !o.Accepted {
+		t.Fatalf("speculative result: %#v", outs[0])
+	}
+	in := Input{State: sp.State(), Now: px.now, Members: px.members, Defs: px.defs}
+	want := Plan(in)
+	if len(want.Actions) == 0 {
+		t.Fatal("the speculation placed nothing after s0 succeeded")
+	}
+	in.Views = px.views
+	samePlan(t, "on the speculation through StepViews", Plan(in), want)
+
+	// Dropped: the committed state still has s0 running.
+	in = Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs}
+	want = Plan(in)
+	if len(want.Actions) != 0 {
+		t.Fatalf("with s0 running the round planned %v", want.Actions)
+	}
+	in.Views = px.views
+	samePlan(t, "on the committed state after the speculation", Plan(in), want)
+
+	// The result commits after all, at an index the speculation did not
+	// know: the next round places s1.
+	px.finish("s0", fsm.AttemptSucceeded, 0)
+	px.round()
+	px.expect("s0:SUCCEEDED s1:RUNNING s2:NOT_CREATED", "s0", "s1", "s2")
+}
+
+// A snapshot restore replaces the store: the views read before it are
+// dropped, and rounds after it plan what the restored state holds.
+func TestStepViewsAfterRestore(t *testing.T) {
+	px := newPlanFixture(t, chainDefinition(4))
+	px.round()
+	snap, err := px.f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &bufferSink{}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"s0", "s1"} {
+		px.finish(id, fsm.AttemptSucceeded, 0)
+		px.round()
+	}
+	px.expect("s0:SUCCEEDED s1:SUCCEEDED s2:RUNNING", "s0", "s1", "s2")
+	if err := px.f.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	px.expect("s0:RUNNING s1:NOT_CREATED s2:NOT_CREATED", "s0", "s1", "s2")
+	// round checks the plan through the views against one without.
+	px.finish("s0", fsm.AttemptSucceeded, 0)
+	px.round()
+	px.expect("s0:SUCCEEDED s1:RUNNING s2:NOT_CREATED", "s0", "s1", "s2")
+}
+
+// bufferSink is a raft.SnapshotSink in memory.
+type bufferSink struct{ bytes.Buffer }
+
+func (s *bufferSink) ID() string    { return "mem" }
+func (s *bufferSink) Close() error  { return nil }
+func (s *bufferSink) Cancel() error { return nil }
