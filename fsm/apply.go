@@ -243,9 +243,10 @@ func (a *applier) put(table string, obj any) {
 			a.ownSteps[KeyOfStep(o)] = o
 		}
 	}
-	if o, ok := obj.(*statepb.Step); ok {
-		// obj is a copy this applier made (no stored record is written
-		// twice), so stamping it changes nothing a reader holds.
+	if o, ok := obj.(*statepb.Step); ok && o.ModifyIndex != 0 {
+		// A tracked step (see TrackWritesFrom) records each write. obj is
+		// a copy this applier made, so stamping it changes nothing a
+		// reader holds.
 		o.ModifyIndex = a.index
 	}
 	a.writes++
@@ -628,14 +629,28 @@ func ChildInstance(parent *statepb.Instance, x *statepb.StartChild, id int64, no
 // NOT_CREATED step per seed.
 func NewSteps(workflowID string, instanceID int64, seeds []*statepb.StepSeed, now *timestamppb.Timestamp) []*statepb.Step {
 	out := make([]*statepb.Step, len(seeds))
+	var tracked uint64
+	if len(seeds) >= TrackWritesFrom {
+		tracked = 1 // any non-zero index: the write stamps its own
+	}
 	for i, s := range seeds {
 		out[i] = &statepb.Step{
 			WorkflowId: workflowID, InstanceId: instanceID, StepId: s.StepId,
-			Type: s.Type, Status: StepNotCreated, CreateTime: now,
+			Type: s.Type, Status: StepNotCreated, CreateTime: now, ModifyIndex: tracked,
 		}
 	}
 	return out
 }
+
+// TrackWritesFrom is the number of steps from which an instance's step
+// records are tracked: each carries the index of the entry that last wrote
+// it (Step.ModifyIndex) and is listed by StepsWrittenAfter, so the leader
+// reads a long instance's changes rather than all of it each round. Smaller
+// instances cost less to read whole than the extra index costs every
+// replica on each write; their records carry 0. A record keeps being
+// tracked, or not, as it was created. (A variable so that tests can track
+// every instance.)
+var TrackWritesFrom = 32
 
 func definitionWorkflow(x *statepb.StartChild) string {
 	if x.DefinitionWorkflowId != "" {

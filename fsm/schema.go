@@ -71,12 +71,12 @@ func schema() *memdb.DBSchema {
 				s := o.(*statepb.Step)
 				return []any{s.Node, s.WorkflowId, s.InstanceId, s.StepId}, s.Node != ""
 			}}},
-			// An instance's steps by the index of the entry that last
-			// wrote them: the leader reads only those written since its
-			// previous round (State.StepsWrittenAfter).
-			"written": {Name: "written", Indexer: funcIndex{func(o any) ([]any, bool) {
+			// A tracked instance's steps (TrackWritesFrom) by the index of
+			// the entry that last wrote them: the leader reads only those
+			// written since its previous round (State.StepsWrittenAfter).
+			"written": {Name: "written", AllowMissing: true, Indexer: funcIndex{func(o any) ([]any, bool) {
 				s := o.(*statepb.Step)
-				return []any{s.WorkflowId, s.InstanceId, s.ModifyIndex, s.StepId}, true
+				return []any{s.WorkflowId, s.InstanceId, s.ModifyIndex, s.StepId}, s.ModifyIndex != 0
 			}}},
 			// Steps a breakpoint holds, by the breakpoint's key, so that
 			// deleting it resumes them without a scan.

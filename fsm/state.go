@@ -155,10 +155,10 @@ func (s *State) Steps(ws WatchSet, workflowID string, instanceID int64) []*state
 	return out
 }
 
-// StepsWrittenAfter returns the steps of an instance that entries after
-// index wrote (ModifyIndex above index), in the order they were written. A
-// step deleted since is not among them: steps are deleted only with their
-// instance.
+// StepsWrittenAfter returns the tracked steps (TrackWritesFrom) of an
+// instance that entries after index wrote (ModifyIndex above index), in
+// the order they were written. A step deleted since is not among them:
+// steps are deleted only with their instance.
 func (s *State) StepsWrittenAfter(workflowID string, instanceID int64, index uint64) []*statepb.Step {
 	if index == math.MaxUint64 {
 		return nil

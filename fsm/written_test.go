@@ -34,6 +34,8 @@ func sameIDs(t *testing.T, what string, got, want []string) {
 // without another instance's; a speculation's writes carry the index after
 // the state it started from.
 func TestStepsWrittenAfter(t *testing.T) {
+	defer func(was int) { TrackWritesFrom = was }(TrackWritesFrom)
+	TrackWritesFrom = 2 // etl's two steps
 	x := newFixture(t)
 	x.runningInstance() // push 1000, start 1001 (extract, load), plan 1002 (extract)
 	applyAs[*StartResult](x, startCmd(wfETL, "req-2", 1, 3))
@@ -62,6 +64,25 @@ func TestStepsWrittenAfter(t *testing.T) {
 	}
 	sameIDs(t, "speculation after 1004", writtenIDs(sp.State().StepsWrittenAfter(wfETL, 1, 1004)), []string{"load@1005"})
 	sameIDs(t, "committed state after 1004", writtenIDs(x.state().StepsWrittenAfter(wfETL, 1, 1004)), nil)
+
+	// An instance below the threshold is not tracked, before or after a
+	// write to its steps.
+	TrackWritesFrom = 3
+	applyAs[*StartResult](x, startCmd(wfETL, "req-3", 1, 6))                                                                                          // 1005
+	if res := x.plan(7, instanceAct(wfETL, 3, InstanceCreated, InstanceInProgress, ""), assignAct(wfETL, 3, "extract", 1, nodeA)); res.Applied != 2 { // 1006
+		t.Fatalf("placing instance 3's extract: %+v", res)
+	}
+	sameIDs(t, "untracked instance after 0", writtenIDs(x.state().StepsWrittenAfter(wfETL, 3, 0)), nil)
+	for _, st := range x.state().Steps(nil, wfETL, 3) {
+		if st.ModifyIndex != 0 {
+			t.Fatalf("untracked step %s has ModifyIndex %d", st.StepId, st.ModifyIndex)
+		}
+	}
+	// A tracked one stays tracked whatever the threshold is now.
+	if res := x.plan(8, instanceAct(wfETL, 2, InstanceCreated, InstanceInProgress, ""), assignAct(wfETL, 2, "extract", 1, nodeA)); res.Applied != 2 { // 1007
+		t.Fatalf("placing instance 2's extract: %+v", res)
+	}
+	sameIDs(t, "instance 2 after 1003", writtenIDs(x.state().StepsWrittenAfter(wfETL, 2, 1003)), []string{"extract@1007"})
 }
 
 // Where a step was last written is left out of the state hash, so servers
@@ -74,7 +95,7 @@ func TestHashLeavesOutWhereStepsWereWritten(t *testing.T) {
 	before := mustHash(t, x.fsm)
 	txn := x.fsm.db.Txn(true)
 	st := shallow(x.state().Step(nil, wfETL, 1, "extract"))
-	st.ModifyIndex += 77
+	st.ModifyIndex = 77
 	if err := txn.Insert(tableSteps, st); err != nil {
 		t.Fatal(err)
 	}

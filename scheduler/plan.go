@@ -511,7 +511,7 @@ func (r *round) setStep(st *statepb.Step, to, reason string, retryAt *timestampp
 // instance plans one unfinished instance and reports whether this round ends it.
 func (r *round) instance(inst *statepb.Instance) bool {
 	return r.instanceWith(inst, func(dag *workflow.DAG) *stepView {
-		if r.in.Views != nil {
+		if r.in.Views.keeps(dag) {
 			return r.in.Views.view(r.in.State, inst, dag)
 		}
 		return newStepView(dag, r.in.State.Steps(nil, inst.WorkflowId, inst.InstanceId))

@@ -95,6 +95,10 @@ func (px *planFixture) round() Output {
 	return out
 }
 
+// The store tracks the writes of every instance in these tests, however
+// small, so that every plan test plans through StepViews too.
+func init() { fsm.TrackWritesFrom = 0 }
+
 // samePlan fails the test unless got decides what want does.
 func samePlan(t testing.TB, how string, got, want Output) {
 	t.Helper()
@@ -118,6 +122,16 @@ func (px *planFixture) step(id string) *statepb.Step {
 		px.t.Fatalf("no step %s", id)
 	}
 	return st
+}
+
+// dag is the DAG of the fixture's instance.
+func (px *planFixture) dag() *workflow.DAG {
+	px.t.Helper()
+	_, dag, err := InstanceDefinition(px.f.State(), px.defs, px.instance())
+	if err != nil {
+		px.t.Fatal(err)
+	}
+	return dag
 }
 
 func (px *planFixture) instance() *statepb.Instance {

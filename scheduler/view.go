@@ -96,6 +96,11 @@ func (v *stepView) status(id string) string {
 // round reads those positions again. The store deletes steps only with
 // their instance, and an instance deleted and started again under the same
 // id (its workflow deleted and pushed again) has another create time.
+//
+// It keeps instances the store tracks (fsm.TrackWritesFrom steps or more);
+// smaller ones, a start's one step or a foreach iteration's few, are read
+// whole each round, which costs less. So is an instance whose records are
+// not tracked (created by an older build).
 type StepViews struct {
 	replaced <-chan struct{}
 	round    uint64
@@ -127,6 +132,12 @@ func (e *instanceSteps) set(i int, st *statepb.Step) {
 
 // NewStepViews returns an empty StepViews.
 func NewStepViews() *StepViews { return &StepViews{m: map[fsm.InstanceKey]*instanceSteps{}} }
+
+// keeps reports whether c keeps the steps of instances of dag; a nil
+// StepViews keeps none.
+func (c *StepViews) keeps(dag *workflow.DAG) bool {
+	return c != nil && len(dag.Order) >= fsm.TrackWritesFrom
+}
 
 // begin starts a round on state s.
 func (c *StepViews) begin(s *fsm.State) {
@@ -160,13 +171,21 @@ func (c *StepViews) view(s *fsm.State, inst *statepb.Instance, dag *workflow.DAG
 		e = &instanceSteps{dag: dag, created: created, steps: make([]*statepb.Step, n), status: make([]string, n), cur: make([]string, n)}
 		c.m[k] = e
 		placeSteps(dag, s.Steps(nil, inst.WorkflowId, inst.InstanceId), e.steps)
+		untracked := false
 		for i, st := range e.steps {
 			if st != nil {
 				e.status[i] = st.Status
+				untracked = untracked || st.ModifyIndex == 0
 				if st.ModifyIndex > applied {
 					e.spec = append(e.spec, i)
 				}
 			}
+		}
+		if untracked {
+			// Its writes are not listed: read it whole every round.
+			delete(c.m, k)
+			copy(e.cur, e.status)
+			return &stepView{dag: dag, steps: e.steps, cur: e.cur}
 		}
 	} else {
 		spec := e.spec

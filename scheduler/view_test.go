@@ -167,3 +167,33 @@ type bufferSink struct{ bytes.Buffer }
 func (s *bufferSink) ID() string    { return "mem" }
 func (s *bufferSink) Close() error  { return nil }
 func (s *bufferSink) Cancel() error { return nil }
+
+// A leader keeps the steps of instances the store tracks; an instance
+// whose records are not tracked, as one an older build created, is read
+// whole every round, and its rounds plan what a full read plans.
+func TestStepViewsReadUntrackedInstancesWhole(t *testing.T) {
+	defer func(was int) { fsm.TrackWritesFrom = was }(fsm.TrackWritesFrom)
+	fsm.TrackWritesFrom = 1000
+	px := newPlanFixture(t, chainDefinition(5))
+	if st := px.step("s0"); st.ModifyIndex != 0 {
+		t.Fatalf("a 5-step instance with tracking from 1,000 steps: ModifyIndex %d", st.ModifyIndex)
+	}
+	if px.views.keeps(px.dag()) {
+		t.Fatal("keeps a 5-step instance with tracking from 1,000 steps")
+	}
+	fsm.TrackWritesFrom = 5
+	if !px.views.keeps(px.dag()) {
+		t.Fatal("does not keep a 5-step instance with tracking from 5 steps")
+	}
+	// round plans through the views and fails unless the plan is a full
+	// read's; the records were created untracked and stay so.
+	px.round()
+	for i := 0; i < 4; i++ {
+		px.finish(fmt.Sprintf("s%d", i), fsm.AttemptSucceeded, 0)
+		px.round()
+	}
+	px.expect("s3:SUCCEEDED s4:RUNNING", "s3", "s4")
+	if n := len(px.views.m); n != 0 {
+		t.Fatalf("the views keep %d untracked instances", n)
+	}
+}

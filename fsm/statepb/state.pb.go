@@ -1079,8 +1079,9 @@ type Step struct {
 	// Progress of a foreach, while or subworkflow step.
 	Loop *Loop `protobuf:"bytes,14,opt,name=loop,proto3" json:"loop,omitempty"`
 	// The Raft index of the entry that last wrote this record (the entry
-	// after the state's own while a leader speculates on it). Every replica
-	// sets the same value; the leader reads an instance's records written
+	// after the state's own while a leader speculates on it), for steps of
+	// instances of 32 steps or more; 0 for smaller ones. Every replica sets
+	// the same value; the leader reads a long instance's records written
 	// since its previous round instead of all of them.
 	ModifyIndex   uint64 `protobuf:"varint,20,opt,name=modify_index,json=modifyIndex,proto3" json:"modify_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
