@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -105,21 +104,13 @@ func BenchmarkPlanLongChain(b *testing.B) {
 }
 
 func benchmarkPlanLongChain(b *testing.B, n int, views bool) {
-	var steps []string
-	for i := 0; i < n; i++ {
-		next := ""
-		if i+1 < n {
-			next = fmt.Sprintf(`, "transition": {"successors": {"s%04d": "true"}}`, i+1)
-		}
-		steps = append(steps, fmt.Sprintf(`{"step": {"id": "s%04d", "type": "NoOp"%s}}`, i, next))
-	}
-	px := newPlanFixture(b, `{"workflow": {"id": "chain", "steps": [`+strings.Join(steps, ",")+`]}}`)
+	px := newPlanFixture(b, chainDefinition(n))
 	px.round()
 	for i := 0; i+1 < n/2; i++ {
-		px.finish(fmt.Sprintf("s%04d", i), fsm.AttemptSucceeded, 0)
+		px.finish(fmt.Sprintf("s%d", i), fsm.AttemptSucceeded, 0)
 		px.round()
 	}
-	running := px.step(fmt.Sprintf("s%04d", n/2-1))
+	running := px.step(fmt.Sprintf("s%d", n/2-1))
 	a := running.Attempts[len(running.Attempts)-1]
 	result := []*statepb.ReportResult{{
 		WorkflowId: px.wf, InstanceId: px.inst, StepId: running.StepId, AttemptNumber: a.AttemptNumber,
@@ -136,7 +127,7 @@ func benchmarkPlanLongChain(b *testing.B, n int, views bool) {
 		sp.Results(result)
 		in.State = sp.State()
 		out := Plan(in)
-		if len(out.Actions) != 1 || out.Actions[0].GetAssign().GetStepId() != fmt.Sprintf("s%04d", n/2) {
+		if len(out.Actions) != 1 || out.Actions[0].GetAssign().GetStepId() != fmt.Sprintf("s%d", n/2) {
 			b.Fatalf("the round planned %v, want the next step placed", out.Actions)
 		}
 	}
