@@ -113,6 +113,11 @@ type Node struct {
 	// leadTerm counts this node's leaderships, so that a confirmation
 	// loop from an earlier one stops.
 	leadTerm int
+	// knownLeader is the leader this node last knew (empty for none), and
+	// knownLeaderCtx is cancelled once it knows another (LeaderUntilChange).
+	knownLeader       string
+	knownLeaderCtx    context.Context
+	knownLeaderCancel context.CancelFunc
 
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -627,6 +632,48 @@ func (n *Node) Leader() (id, apiAddr string) {
 		}
 	}
 	return string(lid), ""
+}
+
+// LeaderUntilChange is Leader, with a context that is cancelled once this
+// node learns of another leader, or of none (a follower that stops hearing
+// from the leader stands for election, and knows none from then on). A
+// call forwarded to a leader that hangs or died without closing its sockets
+// is abandoned then, at the election, not when its connection times out.
+func (n *Node) LeaderUntilChange() (id, apiAddr string, until context.Context) {
+	for {
+		id, apiAddr = n.Leader()
+		n.mu.Lock()
+		n.noteLeaderLocked(id)
+		until = n.knownLeaderCtx
+		n.mu.Unlock()
+		// Raft may have moved on since Leader read it, and its observation
+		// may have been noted before this stale id: look once more, so the
+		// context returned is never that of a leader already replaced.
+		if _, cur := n.raft.LeaderWithID(); string(cur) == id {
+			return id, apiAddr, until
+		}
+	}
+}
+
+// noteLeader records the leader Raft knows now; watchHeartbeats calls it on
+// every leader observation, and reads Raft again rather than trusting the
+// observation, which may be older than an id LeaderUntilChange noted.
+func (n *Node) noteLeader() {
+	_, id := n.raft.LeaderWithID()
+	n.mu.Lock()
+	n.noteLeaderLocked(string(id))
+	n.mu.Unlock()
+}
+
+func (n *Node) noteLeaderLocked(id string) {
+	if n.knownLeaderCtx != nil && id == n.knownLeader {
+		return
+	}
+	if n.knownLeaderCancel != nil {
+		n.knownLeaderCancel()
+	}
+	n.knownLeader = id
+	n.knownLeaderCtx, n.knownLeaderCancel = context.WithCancel(context.Background())
 }
 
 // Name returns this node's name.

@@ -70,6 +70,9 @@ func (n *Node) watchHeartbeats() {
 				changed = true
 			}
 			n.mu.Unlock()
+			if _, ok := o.Data.(raft.LeaderObservation); ok {
+				n.noteLeader()
+			}
 			if changed {
 				n.log.Info("leader's reach of servers changed", "unreachable", n.Unreachable())
 				n.bumpMembers()

@@ -192,7 +192,10 @@ type Leadership interface {
 	Name() string
 	ReadyToLead() bool
 	IsLeader() bool
-	Leader() (id, apiAddr string)
+	// LeaderUntilChange names the leader this server knows (apiAddr empty
+	// when it knows none, or not its API yet), with a context cancelled
+	// once it knows another or none.
+	LeaderUntilChange() (id, apiAddr string, until context.Context)
 }
 
 func (s *Server) leadership() Leadership {
@@ -204,18 +207,51 @@ func (s *Server) leadership() Leadership {
 
 // onLeader runs local on the leader once it has applied every earlier term's
 // entries, or remote against the leader's API from any other node, waiting
-// a bounded time while there is no leader ready.
+// a bounded time while there is no leader ready. A call forwarded to a
+// leader that this server then sees replaced (its heartbeats stopped, a new
+// one was elected) is abandoned at once and, since it may have arrived, the
+// caller gets Aborted: only the client can tell whether sending it again is
+// safe.
 func onLeader[Req, Res any](
 	ctx context.Context, s *Server, req *connect.Request[Req],
 	local func(context.Context, *Req) (*Res, error),
 	remote func(*peerClients) func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
 ) (*connect.Response[Res], error) {
+	return runOnLeader(ctx, s, req, local, remote, false)
+}
+
+// onLeaderKeyed is onLeader for a request that carries its idempotency key
+// (a request id fixed before forwarding): a call cut off by a change of
+// leader, or by its connection failing, is sent again, to whichever server
+// leads by then, which answers for the first send if it took effect. The
+// client sees a failover as a slower call.
+func onLeaderKeyed[Req, Res any](
+	ctx context.Context, s *Server, req *connect.Request[Req],
+	local func(context.Context, *Req) (*Res, error),
+	remote func(*peerClients) func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
+) (*connect.Response[Res], error) {
+	return runOnLeader(ctx, s, req, local, remote, true)
+}
+
+// errLeaderChanged is why a forwarded call was cut off.
+var errLeaderChanged = errors.New("the leader changed")
+
+func runOnLeader[Req, Res any](
+	ctx context.Context, s *Server, req *connect.Request[Req],
+	local func(context.Context, *Req) (*Res, error),
+	remote func(*peerClients) func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
+	resend bool,
+) (*connect.Response[Res], error) {
 	deadline := time.Now().Add(s.ForwardWait)
 	forwarded := req.Header().Get(forwardedHeader) != ""
 	var lastErr error
+	// sentAway is set once a send may have been applied without an answer:
+	// giving up then is Aborted, not Unavailable, as the outcome is unknown.
+	sentAway := false
 	for {
 		wait := 100 * time.Millisecond
 		lead := s.leadership()
+		_, addr, until := lead.LeaderUntilChange()
 		if lead.ReadyToLead() {
 			res, err := local(ctx, req.Msg)
 			if !errors.Is(err, cluster.ErrNotLeader) {
@@ -229,23 +265,36 @@ func onLeader[Req, Res any](
 			// Elected, but still applying the previous terms' entries: a
 			// write judged now could read a replaced version.
 			wait = 10 * time.Millisecond
-		} else if _, addr := lead.Leader(); addr != "" && !forwarded {
+		} else if addr != "" && !forwarded {
 			fwd := connect.NewRequest(req.Msg)
 			fwd.Header().Set(forwardedHeader, lead.Name())
-			res, err := remote(s.peer(addr))(ctx, fwd)
-			if err != nil && ctx.Err() == nil && mayHaveArrived(err) {
+			res, replaced, err := forwardUntil(ctx, until, remote(s.peer(addr)), fwd)
+			switch {
+			case replaced || (err != nil && ctx.Err() == nil && mayHaveArrived(err)):
 				// The leader's side of the call went away (it died, hung
-				// or lost leadership mid-call), not this caller: the call
-				// may or may not have been applied, and only the client,
-				// with its request id, can safely send it again.
-				return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("the leader %s went away before answering; the call may or may not have taken effect: %w", addr, err))
-			}
-			if err == nil || connect.CodeOf(err) != connect.CodeUnavailable {
+				// or lost leadership mid-call, or this server saw another
+				// elected), not this caller: the call may or may not have
+				// been applied. Only a keyed call is safe to send again
+				// here; for any other, only the client can tell.
+				why := "went away"
+				if replaced {
+					why = "was replaced"
+				}
+				if !resend {
+					return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("the leader %s %s before answering; the call may or may not have taken effect: %w", addr, why, err))
+				}
+				lastErr = fmt.Errorf("the leader %s %s before answering: %w", addr, why, err)
+				sentAway = true
+			case err == nil || connect.CodeOf(err) != connect.CodeUnavailable:
 				return res, err
+			default:
+				lastErr = err
 			}
-			lastErr = err
 		}
 		if (forwarded && !lead.IsLeader()) || time.Now().After(deadline) {
+			if sentAway {
+				return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("no Raft leader answered in %s; the call may or may not have taken effect (%w)", s.ForwardWait, lastErr))
+			}
 			msg := "no Raft leader is available; retry later"
 			if lastErr != nil {
 				msg += " (" + lastErr.Error() + ")"
@@ -255,9 +304,25 @@ func onLeader[Req, Res any](
 		select {
 		case <-ctx.Done():
 			return nil, connect.NewError(connect.CodeDeadlineExceeded, ctx.Err())
+		case <-until.Done():
+			// A leader elected, or the one known gone: look again now.
 		case <-time.After(wait):
 		}
 	}
+}
+
+// forwardUntil makes a forwarded call that is cut off once until is done,
+// and reports whether that is what ended it.
+func forwardUntil[Req, Res any](ctx, until context.Context,
+	call func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error), req *connect.Request[Req],
+) (res *connect.Response[Res], replaced bool, err error) {
+	fctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(until, func() { cancel(errLeaderChanged) })
+	res, err = call(fctx, req)
+	stop()
+	replaced = err != nil && ctx.Err() == nil && !connect.IsWireError(err) && errors.Is(context.Cause(fctx), errLeaderChanged)
+	return res, replaced, err
 }
 
 // mayHaveArrived reports whether a forwarded call that failed may still

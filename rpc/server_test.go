@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,10 +20,12 @@ import (
 // only once ready is set.
 type fakeLeadership struct{ ready atomic.Bool }
 
-func (f *fakeLeadership) Name() string             { return "n1" }
-func (f *fakeLeadership) ReadyToLead() bool        { return f.ready.Load() }
-func (f *fakeLeadership) IsLeader() bool           { return true }
-func (f *fakeLeadership) Leader() (string, string) { return "n1", "http://127.0.0.1:1" }
+func (f *fakeLeadership) Name() string      { return "n1" }
+func (f *fakeLeadership) ReadyToLead() bool { return f.ready.Load() }
+func (f *fakeLeadership) IsLeader() bool    { return true }
+func (f *fakeLeadership) LeaderUntilChange() (string, string, context.Context) {
+	return "n1", "http://127.0.0.1:1", context.Background()
+}
 
 // A newly elected leader does not judge a write until it has applied the
 // previous terms' entries: a Start served before then could read a version
@@ -64,10 +67,12 @@ func TestWritesWaitForTheNewLeadersBarrier(t *testing.T) {
 
 type followerLeadership struct{}
 
-func (followerLeadership) Name() string             { return "n2" }
-func (followerLeadership) ReadyToLead() bool        { return false }
-func (followerLeadership) IsLeader() bool           { return false }
-func (followerLeadership) Leader() (string, string) { return "n1", "http://127.0.0.1:1" }
+func (followerLeadership) Name() string      { return "n2" }
+func (followerLeadership) ReadyToLead() bool { return false }
+func (followerLeadership) IsLeader() bool    { return false }
+func (followerLeadership) LeaderUntilChange() (string, string, context.Context) {
+	return "n1", "http://127.0.0.1:1", context.Background()
+}
 
 // A forwarded call whose leader went away mid-call (the transport reports
 // it canceled, though the caller did not cancel) may have been applied:
@@ -90,10 +95,12 @@ func TestForwardToALeaderThatWentAwayIsAborted(t *testing.T) {
 
 type leaderAt struct{ addr string }
 
-func (leaderAt) Name() string               { return "n2" }
-func (leaderAt) ReadyToLead() bool          { return false }
-func (leaderAt) IsLeader() bool             { return false }
-func (l leaderAt) Leader() (string, string) { return "n1", l.addr }
+func (leaderAt) Name() string      { return "n2" }
+func (leaderAt) ReadyToLead() bool { return false }
+func (leaderAt) IsLeader() bool    { return false }
+func (l leaderAt) LeaderUntilChange() (string, string, context.Context) {
+	return "n1", l.addr, context.Background()
+}
 
 func forwardResults(p *peerClients) func(context.Context, *connect.Request[clusterv1.ReportResultsRequest]) (*connect.Response[clusterv1.ReportResultsResponse], error) {
 	return p.cluster.ReportResults
@@ -180,5 +187,155 @@ func TestLeadersOwnUnavailableIsRetried(t *testing.T) {
 		})
 	if connect.CodeOf(err) != connect.CodeUnavailable || calls < 2 {
 		t.Fatalf("error %v after %d calls, want Unavailable after several", err, calls)
+	}
+}
+
+// movingLeader is a follower whose known leader changes when the test says:
+// to another server's address, or to itself (ready to lead).
+type movingLeader struct {
+	mu     sync.Mutex
+	addr   string
+	self   bool
+	until  context.Context
+	change context.CancelFunc
+}
+
+func newMovingLeader(addr string) *movingLeader {
+	m := &movingLeader{addr: addr}
+	m.until, m.change = context.WithCancel(context.Background())
+	return m
+}
+
+func (m *movingLeader) moveToSelf() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.change()
+	m.addr, m.self = "", true
+	m.until, m.change = context.WithCancel(context.Background())
+}
+
+func (m *movingLeader) Name() string { return "n2" }
+func (m *movingLeader) ReadyToLead() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.self
+}
+func (m *movingLeader) IsLeader() bool { return m.ReadyToLead() }
+func (m *movingLeader) LeaderUntilChange() (string, string, context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.self {
+		return "n2", "", m.until
+	}
+	return "n1", m.addr, m.until
+}
+
+// hungLeader accepts connections and answers nothing on them. accepted
+// receives once per connection.
+func hungLeader(t *testing.T) (addr string, accepted <-chan struct{}) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan struct{}, 16)
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+			ch <- struct{}{}
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	return "http://" + ln.Addr().String(), ch
+}
+
+// serverWithoutPing forwards over HTTP/2 without the keepalive ping, so a
+// call to a hung leader ends only when something else ends it.
+func serverWithoutPing(lead Leadership) *Server {
+	p := &http.Protocols{}
+	p.SetUnencryptedHTTP2(true)
+	s := &Server{Leadership: lead, ForwardWait: time.Minute}
+	s.clients = map[string]*peerClients{}
+	s.http = &http.Client{Transport: &http.Transport{Protocols: p}}
+	return s
+}
+
+// callWhileTheLeaderIsReplaced forwards a write to a leader that hangs and,
+// once the call reached it, makes this server the leader. It returns the
+// how many times the new leader ran the write, and the call's error.
+func callWhileTheLeaderIsReplaced(t *testing.T, keyed bool) (runs int32, err error) {
+	addr, accepted := hungLeader(t)
+	lead := newMovingLeader(addr)
+	s := serverWithoutPing(lead)
+	go func() {
+		<-accepted
+		lead.moveToSelf()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var local atomic.Int32
+	run := func(context.Context, *clusterv1.ReportResultsRequest) (*clusterv1.ReportResultsResponse, error) {
+		local.Add(1)
+		return &clusterv1.ReportResultsResponse{}, nil
+	}
+	call := onLeader[clusterv1.ReportResultsRequest, clusterv1.ReportResultsResponse]
+	if keyed {
+		call = onLeaderKeyed[clusterv1.ReportResultsRequest, clusterv1.ReportResultsResponse]
+	}
+	_, err = call(ctx, s, connect.NewRequest(&clusterv1.ReportResultsRequest{}), run, forwardResults)
+	return local.Load(), err
+}
+
+// A keyed write (its request id fixed before forwarding) forwarded to a
+// leader that hangs is sent again once this server learns of a new leader,
+// without waiting for the connection to the old one to fail: here the
+// connection never fails, and this server becomes the leader.
+func TestKeyedWriteIsResentWhenTheLeaderChanges(t *testing.T) {
+	runs, err := callWhileTheLeaderIsReplaced(t, true)
+	if err != nil || runs != 1 {
+		t.Fatalf("keyed write after the leader changed: %v, run %d times by the new leader; want it answered by the new leader once", err, runs)
+	}
+}
+
+// Any other write forwarded to a leader that hangs is answered Aborted once
+// this server learns of a new leader (it may have arrived, and only the
+// client knows whether sending it again is safe), not at the caller's
+// deadline, and the new leader does not run it.
+func TestWriteForwardedToAReplacedLeaderIsAborted(t *testing.T) {
+	runs, err := callWhileTheLeaderIsReplaced(t, false)
+	if connect.CodeOf(err) != connect.CodeAborted || runs != 0 {
+		t.Fatalf("write after the leader changed: %v (code %s), run %d times by the new leader; want Aborted, not run", err, connect.CodeOf(err), runs)
+	}
+}
+
+// A keyed write whose forwards keep breaking off after they went out is sent
+// again until the server's forward wait runs out, and then answered Aborted:
+// one of the sends may have taken effect, so it is not Unavailable.
+func TestKeyedWriteThatKeepsGoingAwayIsAbortedAtTheWait(t *testing.T) {
+	s := &Server{Leadership: followerLeadership{}, ForwardWait: 300 * time.Millisecond}
+	calls := 0
+	_, err := onLeaderKeyed(context.Background(), s, connect.NewRequest(&struct{}{}), nil,
+		func(*peerClients) func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
+			return func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
+				calls++
+				return nil, connect.NewError(connect.CodeCanceled, errors.New("read: connection reset by peer"))
+			}
+		})
+	if connect.CodeOf(err) != connect.CodeAborted || calls < 2 {
+		t.Fatalf("error %v (code %s) after %d calls, want Aborted after several", err, connect.CodeOf(err), calls)
 	}
 }
