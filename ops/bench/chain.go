@@ -56,7 +56,7 @@ func (w Chain) Run(ctx context.Context, env *Env) (*Result, error) {
 	stop := env.Profile(ctx)
 	defer stop()
 	for r := 0; r < runs; r++ {
-		res, err := startRetrying(ctx, []*Client{env.API}, wf, fmt.Sprintf("bench-%s-chain-%d", env.RunID, r), callTimeout)
+		res, _, err := startRetrying(ctx, []*Client{env.API}, wf, fmt.Sprintf("bench-%s-chain-%d", env.RunID, r), callTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("start: %w", err)
 		}

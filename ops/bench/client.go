@@ -175,21 +175,21 @@ func retryable(err error) bool {
 
 // startRetrying starts an instance with a fixed request id, retrying through
 // the given clients in turn while the error is retryable, until it is
-// acknowledged or giveUp passes.
-func startRetrying(ctx context.Context, via []*Client, wf, requestID string, giveUp time.Duration) (*instancev1.StartResponse, error) {
+// acknowledged or giveUp passes. It also says how many calls it made.
+func startRetrying(ctx context.Context, via []*Client, wf, requestID string, giveUp time.Duration) (*instancev1.StartResponse, int, error) {
 	deadline := time.Now().Add(giveUp)
 	backoff := 50 * time.Millisecond
 	for i := 0; ; i++ {
 		c := via[i%len(via)]
 		res, err := c.Instances.Start(ctx, connect.NewRequest(&instancev1.StartRequest{WorkflowId: wf, RequestId: requestID}))
 		if err == nil {
-			return res.Msg, nil
+			return res.Msg, i + 1, nil
 		}
 		if !retryable(err) || ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
-			return nil, err
+			return nil, i + 1, err
 		}
 		if sleepCtx(ctx, backoff) != nil {
-			return nil, err
+			return nil, i + 1, err
 		}
 		backoff = min(2*backoff, time.Second)
 	}

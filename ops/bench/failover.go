@@ -85,6 +85,10 @@ func (Failover) AgentFlags() []string { return []string{"-retain-finished=0"} }
 type ackedStart struct {
 	requestID string
 	instance  int64
+	// ack is from when the start was due (the open loop's schedule) to
+	// its acknowledgement; calls is how many calls that took.
+	ack   time.Duration
+	calls int
 }
 
 func (w Failover) Run(ctx context.Context, env *Env) (*Result, error) {
@@ -137,13 +141,13 @@ func (w Failover) Run(ctx context.Context, env *Env) (*Result, error) {
 				id := fmt.Sprintf("bench-%s-failover-%d", env.RunID, i)
 				// The start's own context outlives the load: a start already
 				// sent is seen through to its answer.
-				res, err := startRetrying(ctx, survivors, wf, id, startGiveUp)
+				res, calls, err := startRetrying(ctx, survivors, wf, id, startGiveUp)
 				if err != nil {
 					unacked.add(err)
 					return
 				}
 				mu.Lock()
-				acked = append(acked, ackedStart{id, res.Instance.InstanceId})
+				acked = append(acked, ackedStart{id, res.Instance.InstanceId, time.Since(due), calls})
 				mu.Unlock()
 			}()
 		}
@@ -281,6 +285,18 @@ func (w Failover) Run(ctx context.Context, env *Env) (*Result, error) {
 	res.add("placed_on_dead", float64(placedOnDead), "", "attempts the new leader placed on the killed node")
 	res.add("rerun_after_loss", float64(rerun), "", "steps that ran again under a new attempt after their node died (at-least-once, visible)")
 	res.add("commit_after_kill_ms", ms(after.at.Sub(killed)), "ms", "kill to the first commit of the new leader's term")
+	acks := make([]time.Duration, 0, len(acked))
+	resent := 0
+	for _, a := range acked {
+		acks = append(acks, a.ack)
+		if a.calls > 1 {
+			resent++
+		}
+	}
+	sortDurations(acks)
+	res.addMs("ack_ms_p99", percentile(acks, 0.99), "a start's acknowledgement through a follower, from when it was due, over the whole run")
+	res.addMs("ack_ms_max", percentile(acks, 1), "the longest a start waited for its acknowledgement (those in flight at the kill)")
+	res.add("client_resends", float64(resent), "", "acknowledged starts the client had to send more than once (an error reached it)")
 	res.Notes = append(res.Notes, fmt.Sprintf("killed %s at term %d; %s leads now; commit times are polled from every node's status every %s",
 		leader.Name, killTerm, newLeader.Name, commitPoll))
 	if len(pending) > 0 {

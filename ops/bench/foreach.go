@@ -51,7 +51,7 @@ func (w Foreach) Run(ctx context.Context, env *Env) (*Result, error) {
 	}
 	stop := env.Profile(ctx)
 	defer stop()
-	started, err := startRetrying(ctx, []*Client{env.API}, wf, fmt.Sprintf("bench-%s-foreach", env.RunID), callTimeout)
+	started, _, err := startRetrying(ctx, []*Client{env.API}, wf, fmt.Sprintf("bench-%s-foreach", env.RunID), callTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
