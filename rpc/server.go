@@ -217,7 +217,7 @@ func onLeader[Req, Res any](
 	local func(context.Context, *Req) (*Res, error),
 	remote func(*peerClients) func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
 ) (*connect.Response[Res], error) {
-	return runOnLeader(ctx, s, req, local, remote, false)
+	return runOnLeader(ctx, s, req, local, remote, writeOnce)
 }
 
 // onLeaderKeyed is onLeader for a request that carries its idempotency key
@@ -230,23 +230,34 @@ func onLeaderKeyed[Req, Res any](
 	local func(context.Context, *Req) (*Res, error),
 	remote func(*peerClients) func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
 ) (*connect.Response[Res], error) {
-	return runOnLeader(ctx, s, req, local, remote, true)
+	return runOnLeader(ctx, s, req, local, remote, writeKeyed)
 }
 
 // errLeaderChanged is why a forwarded call was cut off.
 var errLeaderChanged = errors.New("the leader changed")
 
+// callKind says what a server may do with a forwarded call whose leader went
+// away before answering.
+type callKind int
+
+const (
+	writeOnce  callKind = iota // answer Aborted: only the client can tell whether to send it again
+	writeKeyed                 // send it again; if no leader answers in time, Aborted (the outcome is unknown)
+	readOnly                   // send it again; if no leader answers in time, Unavailable (nothing changed)
+)
+
 func runOnLeader[Req, Res any](
 	ctx context.Context, s *Server, req *connect.Request[Req],
 	local func(context.Context, *Req) (*Res, error),
 	remote func(*peerClients) func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
-	resend bool,
+	kind callKind,
 ) (*connect.Response[Res], error) {
 	deadline := time.Now().Add(s.ForwardWait)
 	forwarded := req.Header().Get(forwardedHeader) != ""
 	var lastErr error
-	// sentAway is set once a send may have been applied without an answer:
-	// giving up then is Aborted, not Unavailable, as the outcome is unknown.
+	// sentAway is set once a keyed write may have been applied without an
+	// answer: giving up then is Aborted, not Unavailable, as the outcome is
+	// unknown.
 	sentAway := false
 	for {
 		wait := 100 * time.Millisecond
@@ -280,11 +291,11 @@ func runOnLeader[Req, Res any](
 				if replaced {
 					why = "was replaced"
 				}
-				if !resend {
+				if kind == writeOnce {
 					return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("the leader %s %s before answering; the call may or may not have taken effect: %w", addr, why, err))
 				}
 				lastErr = fmt.Errorf("the leader %s %s before answering: %w", addr, why, err)
-				sentAway = true
+				sentAway = kind == writeKeyed
 			case err == nil || connect.CodeOf(err) != connect.CodeUnavailable:
 				return res, err
 			default:
@@ -346,7 +357,8 @@ func mayHaveArrived(err error) bool {
 }
 
 // onRead serves a read. By default it is linearizable: it runs on the leader
-// (forwarded there from other nodes) after VerifyLeader. With stale it runs on
+// (forwarded there from other nodes, and sent again if that leader is
+// replaced before it answers) after VerifyLeader. With stale it runs on
 // this node's replica at once, once the replica has replayed its own log.
 func onRead[Req, Res any](
 	ctx context.Context, s *Server, req *connect.Request[Req], stale bool,
@@ -363,12 +375,14 @@ func onRead[Req, Res any](
 		}
 		return connect.NewResponse(res), nil
 	}
-	return onLeader(ctx, s, req, func(ctx context.Context, m *Req) (*Res, error) {
+	// A read changes nothing, so one cut off by a change of leader is
+	// always safe to send again.
+	return runOnLeader(ctx, s, req, func(ctx context.Context, m *Req) (*Res, error) {
 		if err := s.Node.VerifyLeader(); err != nil {
 			return nil, err
 		}
 		return read(ctx, m)
-	}, remote)
+	}, remote, readOnly)
 }
 
 // waitApplied waits, for a bounded time, until this node's state machine has

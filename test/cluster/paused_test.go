@@ -21,9 +21,10 @@ import (
 // the caller gets the instance the new leader committed: a failover is a
 // slower call, not an error. Sent again with the same request id, it names
 // the same instance, also after the old leader resumes, and every replica
-// lists exactly one. A write without a key (an activation), forwarded to the
-// paused leader at the same time, is answered Aborted as soon as the
-// follower sees the leader replaced, not when the connection gives up.
+// lists exactly one. A linearizable read forwarded at the same time is
+// answered by the new leader too. A write without a key (an activation)
+// is answered Aborted as soon as the follower sees the leader replaced,
+// not when the connection gives up.
 func TestWriteForwardedToPausedLeaderIsAnswered(t *testing.T) {
 	agents := harness.StartCluster(t, 3)
 	leader := harness.WaitAgreement(t, agents, 30*time.Second)
@@ -52,10 +53,15 @@ func TestWriteForwardedToPausedLeaderIsAnswered(t *testing.T) {
 			connect.NewRequest(&workflowv1.ActivateRequest{WorkflowId: "sleepy", Version: 1}))
 		activated <- err
 	}()
+	listed := make(chan error, 1)
+	go func() {
+		_, err := c.List(ctx, connect.NewRequest(&instancev1.ListRequest{WorkflowId: "sleepy"}))
+		listed <- err
+	}()
 	began := time.Now()
 	id, err := start(ctx)
 	took := time.Since(began)
-	activateErr := <-activated
+	activateErr, listErr := <-activated, <-listed
 	cancel()
 	t.Logf("start through %s with the leader %s paused: %v after %s", f.Name, leader.Name, err, took.Round(time.Millisecond))
 	if err != nil {
@@ -64,6 +70,9 @@ func TestWriteForwardedToPausedLeaderIsAnswered(t *testing.T) {
 	// The connection to the paused leader fails only when its ping goes
 	// unanswered ("went away"); the follower must have given up on it
 	// earlier, when it stood for election or saw another leader.
+	if listErr != nil {
+		t.Fatalf("linearizable read while the leader was paused: %v; want it answered by the new leader", listErr)
+	}
 	if connect.CodeOf(activateErr) != connect.CodeAborted || !strings.Contains(activateErr.Error(), "was replaced") {
 		t.Fatalf("activation while the leader was paused: %v; want Aborted because the leader was replaced", activateErr)
 	}
