@@ -262,7 +262,7 @@ func runOnLeader[Req, Res any](
 	for {
 		wait := 100 * time.Millisecond
 		lead := s.leadership()
-		_, addr, until := lead.LeaderUntilChange()
+		var changed <-chan struct{} // stays nil on the leader
 		if lead.ReadyToLead() {
 			res, err := local(ctx, req.Msg)
 			if !errors.Is(err, cluster.ErrNotLeader) {
@@ -276,7 +276,8 @@ func runOnLeader[Req, Res any](
 			// Elected, but still applying the previous terms' entries: a
 			// write judged now could read a replaced version.
 			wait = 10 * time.Millisecond
-		} else if addr != "" && !forwarded {
+		} else if _, addr, until := lead.LeaderUntilChange(); addr != "" && !forwarded {
+			changed = until.Done()
 			fwd := connect.NewRequest(req.Msg)
 			fwd.Header().Set(forwardedHeader, lead.Name())
 			res, replaced, err := forwardUntil(ctx, until, remote(s.peer(addr)), fwd)
@@ -301,6 +302,8 @@ func runOnLeader[Req, Res any](
 			default:
 				lastErr = err
 			}
+		} else {
+			changed = until.Done()
 		}
 		if (forwarded && !lead.IsLeader()) || time.Now().After(deadline) {
 			if sentAway {
@@ -315,7 +318,7 @@ func runOnLeader[Req, Res any](
 		select {
 		case <-ctx.Done():
 			return nil, connect.NewError(connect.CodeDeadlineExceeded, ctx.Err())
-		case <-until.Done():
+		case <-changed:
 			// A leader elected, or the one known gone: look again now.
 		case <-time.After(wait):
 		}
