@@ -342,8 +342,10 @@ func forwardUntil[Req, Res any](ctx, until context.Context,
 // mayHaveArrived reports whether a forwarded call that failed may still
 // have reached the leader and been applied: its connection broke after the
 // call went out (the leader was killed, or hung until the ping gave up on
-// it). An answer from the leader itself (a wire error) says what happened,
-// and a call that could not connect never arrived.
+// it), or while its answer was read (a leader killed mid-answer leaves
+// "unknown: read message: unexpected EOF"). An answer from the leader
+// itself (a wire error) says what happened, and a call that could not
+// connect never arrived.
 func mayHaveArrived(err error) bool {
 	if connect.IsWireError(err) {
 		return false
@@ -353,7 +355,7 @@ func mayHaveArrived(err error) bool {
 		return false
 	}
 	switch connect.CodeOf(err) {
-	case connect.CodeCanceled, connect.CodeUnavailable:
+	case connect.CodeCanceled, connect.CodeUnavailable, connect.CodeUnknown:
 		return true
 	}
 	return false

@@ -75,21 +75,26 @@ func (followerLeadership) LeaderUntilChange() (string, string, context.Context) 
 }
 
 // A forwarded call whose leader went away mid-call (the transport reports
-// it canceled, though the caller did not cancel) may have been applied:
-// the client gets Aborted, which it may retry with its request id, and no
-// server sends it again by itself.
+// it canceled, though the caller did not cancel, or its answer broke off)
+// may have been applied: the client gets Aborted, which it may retry with
+// its request id, and no server sends it again by itself.
 func TestForwardToALeaderThatWentAwayIsAborted(t *testing.T) {
-	s := &Server{Leadership: followerLeadership{}, ForwardWait: time.Second}
-	calls := 0
-	_, err := onLeader(context.Background(), s, connect.NewRequest(&struct{}{}), nil,
-		func(*peerClients) func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
-			return func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
-				calls++
-				return nil, connect.NewError(connect.CodeCanceled, errors.New("read: connection reset by peer"))
-			}
-		})
-	if connect.CodeOf(err) != connect.CodeAborted || calls != 1 {
-		t.Fatalf("error %v (code %s) after %d calls, want Aborted after one", err, connect.CodeOf(err), calls)
+	for _, broke := range []error{
+		connect.NewError(connect.CodeCanceled, errors.New("read: connection reset by peer")),
+		connect.NewError(connect.CodeUnknown, errors.New("read message: unexpected EOF")),
+	} {
+		s := &Server{Leadership: followerLeadership{}, ForwardWait: time.Second}
+		calls := 0
+		_, err := onLeader(context.Background(), s, connect.NewRequest(&struct{}{}), nil,
+			func(*peerClients) func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
+				return func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
+					calls++
+					return nil, broke
+				}
+			})
+		if connect.CodeOf(err) != connect.CodeAborted || calls != 1 {
+			t.Fatalf("forward that broke off with %v: error %v (code %s) after %d calls, want Aborted after one", broke, err, connect.CodeOf(err), calls)
+		}
 	}
 }
 

@@ -175,22 +175,24 @@ func retryable(err error) bool {
 
 // startRetrying starts an instance with a fixed request id, retrying through
 // the given clients in turn while the error is retryable, until it is
-// acknowledged or giveUp passes. It also says how many calls it made.
-func startRetrying(ctx context.Context, via []*Client, wf, requestID string, giveUp time.Duration) (*instancev1.StartResponse, int, error) {
+// acknowledged or giveUp passes. It also returns the last error it retried
+// on (nil when the first call was answered).
+func startRetrying(ctx context.Context, via []*Client, wf, requestID string, giveUp time.Duration) (res *instancev1.StartResponse, retriedOn, err error) {
 	deadline := time.Now().Add(giveUp)
 	backoff := 50 * time.Millisecond
 	for i := 0; ; i++ {
 		c := via[i%len(via)]
-		res, err := c.Instances.Start(ctx, connect.NewRequest(&instancev1.StartRequest{WorkflowId: wf, RequestId: requestID}))
+		got, err := c.Instances.Start(ctx, connect.NewRequest(&instancev1.StartRequest{WorkflowId: wf, RequestId: requestID}))
 		if err == nil {
-			return res.Msg, i + 1, nil
+			return got.Msg, retriedOn, nil
 		}
 		if !retryable(err) || ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
-			return nil, i + 1, err
+			return nil, retriedOn, err
 		}
 		if sleepCtx(ctx, backoff) != nil {
-			return nil, i + 1, err
+			return nil, retriedOn, err
 		}
+		retriedOn = err
 		backoff = min(2*backoff, time.Second)
 	}
 }
