@@ -48,7 +48,7 @@ func (o *operatorService) RaftRemovePeer(ctx context.Context, req *connect.Reque
 	if req.Msg.Id == "" {
 		return nil, invalid(errors.New("id is required: the Raft id (node name) of the server to remove"))
 	}
-	return onLeader(ctx, o.Server, req, func(_ context.Context, m *operatorv1.RaftRemovePeerRequest) (*operatorv1.RaftRemovePeerResponse, error) {
+	return onLeaderMovingIt(ctx, o.Server, req, func(_ context.Context, m *operatorv1.RaftRemovePeerRequest) (*operatorv1.RaftRemovePeerResponse, error) {
 		if err := o.Node.RemovePeer(m.Id); err != nil {
 			return nil, operatorError(err)
 		}
@@ -57,7 +57,7 @@ func (o *operatorService) RaftRemovePeer(ctx context.Context, req *connect.Reque
 }
 
 func (o *operatorService) RaftTransferLeader(ctx context.Context, req *connect.Request[operatorv1.RaftTransferLeaderRequest]) (*connect.Response[operatorv1.RaftTransferLeaderResponse], error) {
-	return onLeader(ctx, o.Server, req, func(ctx context.Context, m *operatorv1.RaftTransferLeaderRequest) (*operatorv1.RaftTransferLeaderResponse, error) {
+	return onLeaderMovingIt(ctx, o.Server, req, func(ctx context.Context, m *operatorv1.RaftTransferLeaderRequest) (*operatorv1.RaftTransferLeaderResponse, error) {
 		li, err := o.Node.TransferLeader(ctx, m.Id)
 		if err != nil {
 			return nil, operatorError(err)

@@ -233,6 +233,17 @@ func onLeaderKeyed[Req, Res any](
 	return runOnLeader(ctx, s, req, local, remote, writeKeyed)
 }
 
+// onLeaderMovingIt is onLeader for a call that may itself replace the
+// leader (a transfer of leadership, the removal of the leader): its forward
+// is not abandoned at a change of leader, which it may be causing.
+func onLeaderMovingIt[Req, Res any](
+	ctx context.Context, s *Server, req *connect.Request[Req],
+	local func(context.Context, *Req) (*Res, error),
+	remote func(*peerClients) func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
+) (*connect.Response[Res], error) {
+	return runOnLeader(ctx, s, req, local, remote, movesLeader)
+}
+
 // errLeaderChanged is why a forwarded call was cut off.
 var errLeaderChanged = errors.New("the leader changed")
 
@@ -241,9 +252,10 @@ var errLeaderChanged = errors.New("the leader changed")
 type callKind int
 
 const (
-	writeOnce  callKind = iota // answer Aborted: only the client can tell whether to send it again
-	writeKeyed                 // send it again; if no leader answers in time, Aborted (the outcome is unknown)
-	readOnly                   // send it again; if no leader answers in time, Unavailable (nothing changed)
+	writeOnce   callKind = iota // answer Aborted: only the client can tell whether to send it again
+	writeKeyed                  // send it again; if no leader answers in time, Aborted (the outcome is unknown)
+	readOnly                    // send it again; if no leader answers in time, Unavailable (nothing changed)
+	movesLeader                 // as writeOnce, but the forward outlives a change of leader, which it may cause
 )
 
 func runOnLeader[Req, Res any](
@@ -280,7 +292,11 @@ func runOnLeader[Req, Res any](
 			changed = until.Done()
 			fwd := connect.NewRequest(req.Msg)
 			fwd.Header().Set(forwardedHeader, lead.Name())
-			res, replaced, err := forwardUntil(ctx, until, remote(s.peer(addr)), fwd)
+			cutAt := until
+			if kind == movesLeader {
+				cutAt = context.Background()
+			}
+			res, replaced, err := forwardUntil(ctx, cutAt, remote(s.peer(addr)), fwd)
 			switch {
 			case replaced || (err != nil && ctx.Err() == nil && mayHaveArrived(err)):
 				// The leader's side of the call went away (it died, hung
@@ -292,7 +308,7 @@ func runOnLeader[Req, Res any](
 				if replaced {
 					why = "was replaced"
 				}
-				if kind == writeOnce {
+				if kind == writeOnce || kind == movesLeader {
 					return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("the leader %s %s before answering; the call may or may not have taken effect: %w", addr, why, err))
 				}
 				lastErr = fmt.Errorf("the leader %s %s before answering: %w", addr, why, err)
