@@ -38,7 +38,7 @@ func (s *instanceService) Start(ctx context.Context, req *connect.Request[instan
 	if req.Msg.RequestId == "" {
 		req.Msg.RequestId = newRequestID()
 	}
-	return onLeaderKeyed(ctx, s.Server, req, s.startLocal, func(p *peerClients) func(context.Context, *connect.Request[instancev1.StartRequest]) (*connect.Response[instancev1.StartResponse], error) {
+	return onLeader(ctx, s.Server, req, s.startLocal, func(p *peerClients) func(context.Context, *connect.Request[instancev1.StartRequest]) (*connect.Response[instancev1.StartResponse], error) {
 		return p.instance.Start
 	})
 }

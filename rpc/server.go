@@ -220,19 +220,6 @@ func onLeader[Req, Res any](
 	return runOnLeader(ctx, s, req, local, remote, writeOnce)
 }
 
-// onLeaderKeyed is onLeader for a request that carries its idempotency key
-// (a request id fixed before forwarding): a call cut off by a change of
-// leader, or by its connection failing, is sent again, to whichever server
-// leads by then, which answers for the first send if it took effect. The
-// client sees a failover as a slower call.
-func onLeaderKeyed[Req, Res any](
-	ctx context.Context, s *Server, req *connect.Request[Req],
-	local func(context.Context, *Req) (*Res, error),
-	remote func(*peerClients) func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
-) (*connect.Response[Res], error) {
-	return runOnLeader(ctx, s, req, local, remote, writeKeyed)
-}
-
 // onLeaderMovingIt is onLeader for a call that may itself replace the
 // leader (a transfer of leadership, the removal of the leader): its forward
 // is not abandoned at a change of leader, which it may be causing.
@@ -249,11 +236,19 @@ var errLeaderChanged = errors.New("the leader changed")
 
 // callKind says what a server may do with a forwarded call whose leader went
 // away before answering.
+//
+// A write is never sent again by a server, even one that carries its
+// request id: the copy already sent may still arrive, late, from a TCP
+// buffer that outlived its connection (a partition heals, and the kernel
+// delivers what a closed socket still held), and be applied after the
+// second copy was answered. A push whose second copy found its content
+// already the latest wrote nothing and recorded no request id, so the late
+// first copy created a version no client was told of. The client, told
+// Aborted, knows the outcome is unknown.
 type callKind int
 
 const (
 	writeOnce   callKind = iota // answer Aborted: only the client can tell whether to send it again
-	writeKeyed                  // send it again; if no leader answers in time, Aborted (the outcome is unknown)
 	readOnly                    // send it again; if no leader answers in time, Unavailable (nothing changed)
 	movesLeader                 // as writeOnce, but the forward outlives a change of leader, which it may cause
 )
@@ -267,10 +262,6 @@ func runOnLeader[Req, Res any](
 	deadline := time.Now().Add(s.ForwardWait)
 	forwarded := req.Header().Get(forwardedHeader) != ""
 	var lastErr error
-	// sentAway is set once a keyed write may have been applied without an
-	// answer: giving up then is Aborted, not Unavailable, as the outcome is
-	// unknown.
-	sentAway := false
 	for {
 		wait := 100 * time.Millisecond
 		lead := s.leadership()
@@ -301,18 +292,17 @@ func runOnLeader[Req, Res any](
 			case replaced || (err != nil && ctx.Err() == nil && mayHaveArrived(err)):
 				// The leader's side of the call went away (it died, hung
 				// or lost leadership mid-call, or this server saw another
-				// elected), not this caller: the call may or may not have
-				// been applied. Only a keyed call is safe to send again
-				// here; for any other, only the client can tell.
+				// elected), not this caller: a write may or may not have
+				// been applied, and only the client can tell whether to
+				// send it again. A read is sent again.
 				why := "went away"
 				if replaced {
 					why = "was replaced"
 				}
-				if kind == writeOnce || kind == movesLeader {
+				if kind != readOnly {
 					return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("the leader %s %s before answering; the call may or may not have taken effect: %w", addr, why, err))
 				}
 				lastErr = fmt.Errorf("the leader %s %s before answering: %w", addr, why, err)
-				sentAway = kind == writeKeyed
 			case err == nil || connect.CodeOf(err) != connect.CodeUnavailable:
 				return res, err
 			default:
@@ -322,9 +312,6 @@ func runOnLeader[Req, Res any](
 			changed = until.Done()
 		}
 		if (forwarded && !lead.IsLeader()) || time.Now().After(deadline) {
-			if sentAway {
-				return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("no Raft leader answered in %s; the call may or may not have taken effect (%w)", s.ForwardWait, lastErr))
-			}
 			msg := "no Raft leader is available; retry later"
 			if lastErr != nil {
 				msg += " (" + lastErr.Error() + ")"

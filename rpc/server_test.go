@@ -279,10 +279,11 @@ func serverWithoutPing(lead Leadership) *Server {
 	return s
 }
 
-// callWhileTheLeaderIsReplaced forwards a write to a leader that hangs and,
-// once the call reached it, makes this server the leader. It returns the
-// how many times the new leader ran the write, and the call's error.
-func callWhileTheLeaderIsReplaced(t *testing.T, keyed bool) (runs int32, err error) {
+// callWhileTheLeaderIsReplaced forwards a call of the given kind to a
+// leader that hangs and, once the call reached it, makes this server the
+// leader. It returns how many times the new leader ran the call, and the
+// call's error.
+func callWhileTheLeaderIsReplaced(t *testing.T, kind callKind) (runs int32, err error) {
 	addr, accepted := hungLeader(t)
 	lead := newMovingLeader(addr)
 	s := serverWithoutPing(lead)
@@ -297,50 +298,47 @@ func callWhileTheLeaderIsReplaced(t *testing.T, keyed bool) (runs int32, err err
 		local.Add(1)
 		return &clusterv1.ReportResultsResponse{}, nil
 	}
-	call := onLeader[clusterv1.ReportResultsRequest, clusterv1.ReportResultsResponse]
-	if keyed {
-		call = onLeaderKeyed[clusterv1.ReportResultsRequest, clusterv1.ReportResultsResponse]
-	}
-	_, err = call(ctx, s, connect.NewRequest(&clusterv1.ReportResultsRequest{}), run, forwardResults)
+	_, err = runOnLeader(ctx, s, connect.NewRequest(&clusterv1.ReportResultsRequest{}), run, forwardResults, kind)
 	return local.Load(), err
 }
 
-// A keyed write (its request id fixed before forwarding) forwarded to a
-// leader that hangs is sent again once this server learns of a new leader,
-// without waiting for the connection to the old one to fail: here the
-// connection never fails, and this server becomes the leader.
-func TestKeyedWriteIsResentWhenTheLeaderChanges(t *testing.T) {
-	runs, err := callWhileTheLeaderIsReplaced(t, true)
+// A read forwarded to a leader that hangs is sent again once this server
+// learns of a new leader, without waiting for the connection to the old
+// one to fail: here the connection never fails, and this server becomes
+// the leader.
+func TestReadIsResentWhenTheLeaderChanges(t *testing.T) {
+	runs, err := callWhileTheLeaderIsReplaced(t, readOnly)
 	if err != nil || runs != 1 {
-		t.Fatalf("keyed write after the leader changed: %v, run %d times by the new leader; want it answered by the new leader once", err, runs)
+		t.Fatalf("read after the leader changed: %v, run %d times by the new leader; want it answered by the new leader once", err, runs)
 	}
 }
 
-// Any other write forwarded to a leader that hangs is answered Aborted once
-// this server learns of a new leader (it may have arrived, and only the
-// client knows whether sending it again is safe), not at the caller's
-// deadline, and the new leader does not run it.
+// A write forwarded to a leader that hangs is answered Aborted once this
+// server learns of a new leader (it may have arrived, and only the client
+// knows whether sending it again is safe), not at the caller's deadline,
+// and the new leader does not run it: not even one with a request id, whose
+// first copy may still arrive late.
 func TestWriteForwardedToAReplacedLeaderIsAborted(t *testing.T) {
-	runs, err := callWhileTheLeaderIsReplaced(t, false)
+	runs, err := callWhileTheLeaderIsReplaced(t, writeOnce)
 	if connect.CodeOf(err) != connect.CodeAborted || runs != 0 {
 		t.Fatalf("write after the leader changed: %v (code %s), run %d times by the new leader; want Aborted, not run", err, connect.CodeOf(err), runs)
 	}
 }
 
-// A keyed write whose forwards keep breaking off after they went out is sent
-// again until the server's forward wait runs out, and then answered Aborted:
-// one of the sends may have taken effect, so it is not Unavailable.
-func TestKeyedWriteThatKeepsGoingAwayIsAbortedAtTheWait(t *testing.T) {
+// A read whose forwards keep breaking off after they went out is sent again
+// until the server's forward wait runs out, and then answered Unavailable:
+// a read changed nothing.
+func TestReadThatKeepsGoingAwayIsUnavailableAtTheWait(t *testing.T) {
 	s := &Server{Leadership: followerLeadership{}, ForwardWait: 300 * time.Millisecond}
 	calls := 0
-	_, err := onLeaderKeyed(context.Background(), s, connect.NewRequest(&struct{}{}), nil,
+	_, err := runOnLeader(context.Background(), s, connect.NewRequest(&struct{}{}), nil,
 		func(*peerClients) func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
 			return func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
 				calls++
 				return nil, connect.NewError(connect.CodeCanceled, errors.New("read: connection reset by peer"))
 			}
-		})
-	if connect.CodeOf(err) != connect.CodeAborted || calls < 2 {
-		t.Fatalf("error %v (code %s) after %d calls, want Aborted after several", err, connect.CodeOf(err), calls)
+		}, readOnly)
+	if connect.CodeOf(err) != connect.CodeUnavailable || calls < 2 {
+		t.Fatalf("error %v (code %s) after %d calls, want Unavailable after several", err, connect.CodeOf(err), calls)
 	}
 }

@@ -54,7 +54,7 @@ func (s *signalService) Send(ctx context.Context, req *connect.Request[signalv1.
 	if req.Msg.RequestId == "" {
 		req.Msg.RequestId = newRequestID()
 	}
-	return onLeaderKeyed(ctx, s.Server, req, func(ctx context.Context, m *signalv1.SendRequest) (*signalv1.SendResponse, error) {
+	return onLeader(ctx, s.Server, req, func(ctx context.Context, m *signalv1.SendRequest) (*signalv1.SendResponse, error) {
 		cmd := &statepb.SendSignal{Name: m.Name, RequestId: m.RequestId, Source: "api", Now: timestamppb.New(s.Now()),
 			Params: map[string]*statepb.Param{}}
 		keys := make([]string, 0, len(m.Params))

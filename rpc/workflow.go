@@ -61,7 +61,7 @@ func (w *workflowService) Push(ctx context.Context, req *connect.Request[workflo
 	if req.Msg.RequestId == "" {
 		req.Msg.RequestId = newRequestID()
 	}
-	return onLeaderKeyed(ctx, w.Server, req, w.pushLocal, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.PushRequest]) (*connect.Response[workflowv1.PushResponse], error) {
+	return onLeader(ctx, w.Server, req, w.pushLocal, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.PushRequest]) (*connect.Response[workflowv1.PushResponse], error) {
 		return p.workflow.Push
 	})
 }
