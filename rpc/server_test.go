@@ -67,6 +67,21 @@ func TestWritesWaitForTheNewLeadersBarrier(t *testing.T) {
 
 type followerLeadership struct{}
 
+// forwardFailing forwards a call of the given kind from a follower to a
+// leader whose every answer is fail, waiting at most wait for a leader; it
+// returns how many calls reached the leader and the caller's error.
+func forwardFailing(kind callKind, wait time.Duration, fail error) (calls int, err error) {
+	s := &Server{Leadership: followerLeadership{}, ForwardWait: wait}
+	_, err = runOnLeader(context.Background(), s, connect.NewRequest(&struct{}{}), nil,
+		func(*peerClients) func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
+			return func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
+				calls++
+				return nil, fail
+			}
+		}, kind)
+	return calls, err
+}
+
 func (followerLeadership) Name() string      { return "n2" }
 func (followerLeadership) ReadyToLead() bool { return false }
 func (followerLeadership) IsLeader() bool    { return false }
@@ -83,15 +98,7 @@ func TestForwardToALeaderThatWentAwayIsAborted(t *testing.T) {
 		connect.NewError(connect.CodeCanceled, errors.New("read: connection reset by peer")),
 		connect.NewError(connect.CodeUnknown, errors.New("read message: unexpected EOF")),
 	} {
-		s := &Server{Leadership: followerLeadership{}, ForwardWait: time.Second}
-		calls := 0
-		_, err := onLeader(context.Background(), s, connect.NewRequest(&struct{}{}), nil,
-			func(*peerClients) func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
-				return func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
-					calls++
-					return nil, broke
-				}
-			})
+		calls, err := forwardFailing(writeOnce, time.Second, broke)
 		if connect.CodeOf(err) != connect.CodeAborted || calls != 1 {
 			t.Fatalf("forward that broke off with %v: error %v (code %s) after %d calls, want Aborted after one", broke, err, connect.CodeOf(err), calls)
 		}
@@ -181,15 +188,8 @@ func TestForwardThatCannotConnectIsRetried(t *testing.T) {
 // The leader's own Unavailable (it stopped leading before it took the call)
 // means nothing was applied: the server tries again.
 func TestLeadersOwnUnavailableIsRetried(t *testing.T) {
-	s := &Server{Leadership: followerLeadership{}, ForwardWait: 300 * time.Millisecond}
-	calls := 0
-	_, err := onLeader(context.Background(), s, connect.NewRequest(&struct{}{}), nil,
-		func(*peerClients) func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
-			return func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
-				calls++
-				return nil, connect.NewWireError(connect.CodeUnavailable, errors.New("no Raft leader is available; retry later"))
-			}
-		})
+	calls, err := forwardFailing(writeOnce, 300*time.Millisecond,
+		connect.NewWireError(connect.CodeUnavailable, errors.New("no Raft leader is available; retry later")))
 	if connect.CodeOf(err) != connect.CodeUnavailable || calls < 2 {
 		t.Fatalf("error %v after %d calls, want Unavailable after several", err, calls)
 	}
@@ -329,15 +329,8 @@ func TestWriteForwardedToAReplacedLeaderIsAborted(t *testing.T) {
 // until the server's forward wait runs out, and then answered Unavailable:
 // a read changed nothing.
 func TestReadThatKeepsGoingAwayIsUnavailableAtTheWait(t *testing.T) {
-	s := &Server{Leadership: followerLeadership{}, ForwardWait: 300 * time.Millisecond}
-	calls := 0
-	_, err := runOnLeader(context.Background(), s, connect.NewRequest(&struct{}{}), nil,
-		func(*peerClients) func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
-			return func(context.Context, *connect.Request[struct{}]) (*connect.Response[struct{}], error) {
-				calls++
-				return nil, connect.NewError(connect.CodeCanceled, errors.New("read: connection reset by peer"))
-			}
-		}, readOnly)
+	calls, err := forwardFailing(readOnly, 300*time.Millisecond,
+		connect.NewError(connect.CodeCanceled, errors.New("read: connection reset by peer")))
 	if connect.CodeOf(err) != connect.CodeUnavailable || calls < 2 {
 		t.Fatalf("error %v (code %s) after %d calls, want Unavailable after several", err, connect.CodeOf(err), calls)
 	}
