@@ -9,6 +9,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
 	"github.com/batonhq/baton/workflow"
@@ -153,4 +155,78 @@ func pushTriggered(b *testing.B, f *fsm.FSM, n int, cron string) uint64 {
 		f.ApplyLocal(idx, &statepb.PushWorkflow{WorkflowId: def.Workflow.ID, Definition: string(canon), Digest: hex.EncodeToString(sum[:])})
 	}
 	return idx
+}
+
+// BenchmarkInstanceLifecycle measures what each replica's state machine
+// spends on the starts workload, per instance of one NoOp step: the start
+// entries of a burst, applied together as Raft hands them over, the round
+// that sets them going and places their steps, and the round that carries
+// their results and ends them. The leader plans the rounds (not timed
+// here); every server applies them, so this is three times over the
+// cluster's cost per start.
+func BenchmarkInstanceLifecycle(b *testing.B) {
+	const burst = 64
+	def := `{"properties": {"owner": "bench", "run_strategy": {"rule": "PARALLEL", "workflow_concurrency": 1000}}, "workflow": {"id": "one", "steps": [{"step": {"id": "s", "type": "NoOp"}}]}}`
+	f := fsm.New()
+	defs := NewDefinitionCache()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ts := timestamppb.New(now)
+	sum := sha256.Sum256([]byte(def))
+	var idx uint64 = 1
+	if _, ok := f.ApplyLocal(idx, &statepb.PushWorkflow{WorkflowId: "one", Definition: def, Digest: hex.EncodeToString(sum[:]), Now: ts}).(*fsm.PushResult); !ok {
+		b.Fatal("push rejected")
+	}
+	in := Input{Now: now, Members: []Member{{Name: "n1"}, {Name: "n2"}, {Name: "n3"}}, Defs: defs}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += burst {
+		b.StopTimer()
+		logs := make([]*raft.Log, min(burst, b.N-done))
+		for i := range logs {
+			idx++
+			data, err := fsm.Encode(&statepb.StartInstance{
+				RequestId: fmt.Sprint("req-", done+i), WorkflowId: "one", WorkflowVersion: 1, Now: ts,
+				Steps: []*statepb.StepSeed{{StepId: "s", Type: "NoOp"}},
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			logs[i] = &raft.Log{Index: idx, Type: raft.LogCommand, Data: data}
+		}
+		b.StartTimer()
+		f.ApplyBatch(logs)
+		b.StopTimer()
+		in.State = f.State()
+		place := &statepb.ApplyPlan{Now: ts, Actions: Plan(in).Actions}
+		b.StartTimer()
+		idx++
+		f.ApplyLocal(idx, place)
+		b.StopTimer()
+		end := &statepb.ApplyPlan{Now: ts}
+		for _, a := range place.Actions {
+			if as := a.GetAssign(); as != nil {
+				end.Results = append(end.Results, &statepb.ReportResult{
+					WorkflowId: as.WorkflowId, InstanceId: as.InstanceId, StepId: as.StepId, AttemptNumber: as.AttemptNumber,
+					Generation: idx, Node: as.Node, Outcome: fsm.AttemptSucceeded, ExitCode: -1, EndTime: ts, Executions: 1,
+				})
+			}
+		}
+		if len(end.Results) != len(logs) {
+			b.Fatalf("the round placed %d of %d steps", len(end.Results), len(logs))
+		}
+		sp := f.Speculate()
+		sp.Results(end.Results)
+		in.State = sp.State()
+		end.Actions = Plan(in).Actions
+		b.StartTimer()
+		idx++
+		res := f.ApplyLocal(idx, end).(*fsm.PlanResult)
+		if res.Skipped != 0 {
+			b.Fatalf("ending the burst skipped %d actions", res.Skipped)
+		}
+	}
+	b.StopTimer()
+	if active := len(f.State().ActiveInstances(nil)); active != 0 {
+		b.Fatalf("%d instances still active", active)
+	}
 }
