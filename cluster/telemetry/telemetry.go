@@ -6,8 +6,9 @@
 // Totals rather than the usual fixed intervals, so that any two reads make
 // an exact window: a benchmark reads before and after its workload and
 // divides the difference of sums by the difference of counts, and a
-// Prometheus server computes rates the same way. What totals cannot give is
-// a percentile; a sample series has its count, sum, min and max.
+// Prometheus server computes rates the same way. A sample series also
+// counts its values in fixed buckets (Bounds), which subtract the same way,
+// so that a window has percentiles too, to the buckets' resolution.
 package telemetry
 
 import (
@@ -58,6 +59,58 @@ type Series struct {
 	Min   float64 `json:"min,omitempty"`
 	Max   float64 `json:"max,omitempty"`
 	Value float64 `json:"value,omitempty"`
+	// Buckets counts a sample series' values by Bounds: Buckets[i] those
+	// above Bounds[i-1] and at most Bounds[i], the last those above every
+	// bound. Not cumulative, so that windows and sums add them as they
+	// are.
+	Buckets []uint64 `json:"buckets,omitempty"`
+}
+
+// Bounds are the upper bounds of the buckets a sample series counts its
+// values in. Most samples are timings in milliseconds, so the bounds run
+// from 10 µs to a minute in steps of 1.5 to 2.5, finest where a commit,
+// an fsync and a round lie.
+var Bounds = []float64{
+	0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10,
+	15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000, 30000, 60000,
+}
+
+// Quantile estimates a sample series' q-quantile (0 < q < 1) from its
+// buckets, counted by bounds (a Snapshot's Bounds), as Prometheus'
+// histogram_quantile does: linearly within the bucket that holds it, the
+// first bucket starting at 0 and the one past the last bound answering
+// that bound. The estimate is kept within Min and Max. ok is false for a
+// series with no values in buckets of those bounds.
+func (s Series) Quantile(bounds []float64, q float64) (v float64, ok bool) {
+	var total uint64
+	for _, n := range s.Buckets {
+		total += n
+	}
+	if total == 0 || len(s.Buckets) != len(bounds)+1 || q <= 0 || q >= 1 {
+		return 0, false
+	}
+	rank := q * float64(total)
+	var below uint64
+	for i, n := range s.Buckets {
+		if n == 0 || float64(below+n) < rank {
+			below += n
+			continue
+		}
+		if i == len(bounds) {
+			v = bounds[len(bounds)-1]
+		} else {
+			lo := 0.0
+			if i > 0 {
+				lo = bounds[i-1]
+			}
+			v = lo + (bounds[i]-lo)*(rank-float64(below))/float64(n)
+		}
+		break
+	}
+	if s.Max != 0 || s.Min != 0 {
+		v = min(max(v, s.Min), s.Max)
+	}
+	return v, true
 }
 
 // Mean is a sample series' average, 0 when it has none.
@@ -70,13 +123,17 @@ func (s Series) Mean() float64 {
 
 // Snapshot is every series at one moment.
 type Snapshot struct {
-	Time   time.Time `json:"time"`
+	Time time.Time `json:"time"`
+	// Bounds are the upper bounds of the sample series' buckets (the
+	// package's Bounds).
+	Bounds []float64 `json:"bounds"`
 	Series []Series  `json:"series"`
 }
 
 // Sink is a go-metrics sink that keeps running totals.
 type Sink struct {
 	now    func() time.Time
+	bounds []float64
 	mu     sync.Mutex
 	series map[seriesID]*Series
 }
@@ -88,7 +145,7 @@ type seriesID struct {
 }
 
 // NewSink returns an empty sink.
-func NewSink() *Sink { return &Sink{now: time.Now, series: map[seriesID]*Series{}} }
+func NewSink() *Sink { return &Sink{now: time.Now, bounds: Bounds, series: map[seriesID]*Series{}} }
 
 // Install makes s the process's go-metrics sink, with every name prefixed
 // by service. Raft, its log store, memberlist and serf report to that
@@ -191,15 +248,20 @@ func (s *Sink) AddSampleWithLabels(key []string, val float32, labels []metrics.L
 	}
 	a.Count++
 	a.Sum += v
+	if a.Buckets == nil {
+		a.Buckets = make([]uint64, len(s.bounds)+1)
+	}
+	a.Buckets[sort.SearchFloat64s(s.bounds, v)]++
 }
 
 // Snapshot copies every series, ordered by name, then kind, then labels.
 func (s *Sink) Snapshot() Snapshot {
 	s.mu.Lock()
-	out := Snapshot{Time: s.now().UTC(), Series: make([]Series, 0, len(s.series))}
+	out := Snapshot{Time: s.now().UTC(), Bounds: s.bounds, Series: make([]Series, 0, len(s.series))}
 	for _, ser := range s.series {
 		c := *ser
 		c.Labels = maps.Clone(ser.Labels)
+		c.Buckets = slices.Clone(ser.Buckets)
 		out.Series = append(out.Series, c)
 	}
 	s.mu.Unlock()
@@ -251,9 +313,9 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // WritePrometheus writes snap in Prometheus' text exposition format: a
-// sample series as a summary without quantiles (_sum and _count), a counter
-// as a counter, a gauge as a gauge. Names have every character Prometheus
-// does not allow replaced by '_'.
+// sample series as a histogram (cumulative _bucket series by le, _sum and
+// _count), a counter as a counter, a gauge as a gauge. Names have every
+// character Prometheus does not allow replaced by '_'.
 func WritePrometheus(w io.Writer, snap Snapshot) error {
 	typed := map[string]bool{}
 	for _, ser := range snap.Series {
@@ -263,7 +325,7 @@ func WritePrometheus(w io.Writer, snap Snapshot) error {
 		}
 		if !typed[name] {
 			typed[name] = true
-			kind := map[Kind]string{Sample: "summary", Counter: "counter", Gauge: "gauge"}[ser.Kind]
+			kind := map[Kind]string{Sample: "histogram", Counter: "counter", Gauge: "gauge"}[ser.Kind]
 			if _, err := fmt.Fprintf(w, "# TYPE %s %s\n", name, kind); err != nil {
 				return err
 			}
@@ -272,7 +334,10 @@ func WritePrometheus(w io.Writer, snap Snapshot) error {
 		var err error
 		switch ser.Kind {
 		case Sample:
-			_, err = fmt.Fprintf(w, "%s_sum%s %s\n%s_count%s %d\n", name, labels, promFloat(ser.Sum), name, labels, ser.Count)
+			err = writeBuckets(w, name, ser, snap.Bounds)
+			if err == nil {
+				_, err = fmt.Fprintf(w, "%s_sum%s %s\n%s_count%s %d\n", name, labels, promFloat(ser.Sum), name, labels, ser.Count)
+			}
 		case Counter:
 			_, err = fmt.Fprintf(w, "%s%s %s\n", name, labels, promFloat(ser.Sum))
 		default:
@@ -283,6 +348,31 @@ func WritePrometheus(w io.Writer, snap Snapshot) error {
 		}
 	}
 	return nil
+}
+
+// writeBuckets writes a sample series' cumulative buckets, the last one
+// (le="+Inf") equal to its count as Prometheus requires. A series without
+// buckets, or with buckets for other bounds, has only that one.
+func writeBuckets(w io.Writer, name string, ser Series, bounds []float64) error {
+	le := func(bound string) string {
+		l := maps.Clone(ser.Labels)
+		if l == nil {
+			l = map[string]string{}
+		}
+		l["le"] = bound
+		return promLabels(l)
+	}
+	if len(ser.Buckets) == len(bounds)+1 {
+		var cum uint64
+		for i, b := range bounds {
+			cum += ser.Buckets[i]
+			if _, err := fmt.Fprintf(w, "%s_bucket%s %d\n", name, le(promFloat(b)), cum); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := fmt.Fprintf(w, "%s_bucket%s %d\n", name, le("+Inf"), ser.Count)
+	return err
 }
 
 func promName(s string) string {
@@ -322,10 +412,10 @@ func promFloat(v float64) string {
 }
 
 // Window is what happened between two snapshots of one process: for each
-// sample and counter series present in the later one, the count and sum
-// added since the earlier (Min and Max are the later one's, over the
-// process's life). A series whose count went down, as when the process
-// restarted between the two, has no window.
+// sample and counter series present in the later one, the count, sum and
+// bucket counts added since the earlier (Min and Max are the later one's,
+// over the process's life). A series whose count went down, as when the
+// process restarted between the two, has no window.
 func Window(before, after Snapshot) []Series {
 	prev := map[string]Series{}
 	for _, s := range before.Series {
@@ -342,20 +432,46 @@ func Window(before, after Snapshot) []Series {
 		}
 		s.Count -= p.Count
 		s.Sum -= p.Sum
+		if len(p.Buckets) == len(s.Buckets) {
+			s.Buckets = slices.Clone(s.Buckets)
+			for i, n := range p.Buckets {
+				s.Buckets[i] -= min(n, s.Buckets[i])
+			}
+		}
 		out = append(out, s)
 	}
 	return out
 }
 
 // Sum adds up the window's series of one name whatever their labels (the
-// same figure from each peer, say): a series with their total count and sum.
+// same figure from each peer, say): a series with their total count, sum
+// and bucket counts, and the extremes of their Min and Max.
 func Sum(window []Series, name string) Series {
 	total := Series{Name: name}
+	first := true
 	for _, s := range window {
-		if s.Name == name {
-			total.Kind = s.Kind
-			total.Count += s.Count
-			total.Sum += s.Sum
+		if s.Name != name {
+			continue
+		}
+		total.Kind = s.Kind
+		total.Count += s.Count
+		total.Sum += s.Sum
+		if first || s.Min < total.Min {
+			total.Min = s.Min
+		}
+		if first || s.Max > total.Max {
+			total.Max = s.Max
+		}
+		first = false
+		if len(s.Buckets) > 0 {
+			if total.Buckets == nil {
+				total.Buckets = make([]uint64, len(s.Buckets))
+			}
+			if len(s.Buckets) == len(total.Buckets) {
+				for i, n := range s.Buckets {
+					total.Buckets[i] += n
+				}
+			}
 		}
 	}
 	return total

@@ -2,8 +2,10 @@ package telemetry
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,8 +89,10 @@ func TestSinkBehindGoMetrics(t *testing.T) {
 func TestServeJSONAndPrometheus(t *testing.T) {
 	s := NewSink()
 	s.now = func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
+	s.bounds = []float64{1, 2}
 	s.AddSample([]string{"baton", "raft", "commitTime"}, 1.5)
 	s.AddSample([]string{"baton", "raft", "commitTime"}, 0.5)
+	s.AddSample([]string{"baton", "raft", "commitTime"}, 3)
 	s.IncrCounterWithLabels([]string{"baton", "raft", "replication", "appendEntries", "logs"}, 4, []metrics.Label{{Name: "peer_id", Value: `n"2`}})
 	s.SetGauge([]string{"baton", "runtime", "alloc-bytes"}, 1024)
 
@@ -101,8 +105,11 @@ func TestServeJSONAndPrometheus(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &snap); err != nil {
 		t.Fatalf("decode: %v\n%s", err, rec.Body)
 	}
-	if c := find(t, snap, "baton.raft.commitTime", Sample, nil); c.Count != 2 || c.Sum != 2 {
-		t.Errorf("decoded commitTime = %+v", c)
+	if c := find(t, snap, "baton.raft.commitTime", Sample, nil); c.Count != 3 || c.Sum != 5 || !slices.Equal(c.Buckets, []uint64{1, 1, 1}) {
+		t.Errorf("decoded commitTime = %+v, want 3 values, one in each bucket", c)
+	}
+	if !slices.Equal(snap.Bounds, []float64{1, 2}) {
+		t.Errorf("bounds = %v", snap.Bounds)
 	}
 	if !snap.Time.Equal(s.now()) {
 		t.Errorf("time = %v", snap.Time)
@@ -110,9 +117,12 @@ func TestServeJSONAndPrometheus(t *testing.T) {
 
 	rec = httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, Path+"?format=prometheus", nil))
-	want := `# TYPE baton_raft_commitTime summary
-baton_raft_commitTime_sum 2
-baton_raft_commitTime_count 2
+	want := `# TYPE baton_raft_commitTime histogram
+baton_raft_commitTime_bucket{le="1"} 1
+baton_raft_commitTime_bucket{le="2"} 2
+baton_raft_commitTime_bucket{le="+Inf"} 3
+baton_raft_commitTime_sum 5
+baton_raft_commitTime_count 3
 # TYPE baton_raft_replication_appendEntries_logs_total counter
 baton_raft_replication_appendEntries_logs_total{peer_id="n\"2"} 4
 # TYPE baton_runtime_alloc_bytes gauge
@@ -139,15 +149,15 @@ baton_runtime_alloc_bytes 1024
 
 func TestWindowAndSum(t *testing.T) {
 	before := Snapshot{Series: []Series{
-		{Name: "rpc", Kind: Sample, Labels: map[string]string{"peer_id": "n1"}, Count: 10, Sum: 20, Max: 9},
-		{Name: "rpc", Kind: Sample, Labels: map[string]string{"peer_id": "n2"}, Count: 4, Sum: 4},
+		{Name: "rpc", Kind: Sample, Labels: map[string]string{"peer_id": "n1"}, Count: 10, Sum: 20, Max: 9, Buckets: []uint64{6, 4}},
+		{Name: "rpc", Kind: Sample, Labels: map[string]string{"peer_id": "n2"}, Count: 4, Sum: 4, Buckets: []uint64{4, 0}},
 		{Name: "apply", Kind: Counter, Count: 2, Sum: 30},
 		{Name: "restarted", Kind: Sample, Count: 50, Sum: 50},
 	}}
 	after := Snapshot{Series: []Series{
-		{Name: "rpc", Kind: Sample, Labels: map[string]string{"peer_id": "n1"}, Count: 13, Sum: 29, Max: 9},
-		{Name: "rpc", Kind: Sample, Labels: map[string]string{"peer_id": "n2"}, Count: 6, Sum: 10},
-		{Name: "rpc", Kind: Sample, Labels: map[string]string{"peer_id": "n3"}, Count: 1, Sum: 2},
+		{Name: "rpc", Kind: Sample, Labels: map[string]string{"peer_id": "n1"}, Count: 13, Sum: 29, Min: 0.5, Max: 9, Buckets: []uint64{6, 7}},
+		{Name: "rpc", Kind: Sample, Labels: map[string]string{"peer_id": "n2"}, Count: 6, Sum: 10, Min: 0.25, Max: 6, Buckets: []uint64{5, 1}},
+		{Name: "rpc", Kind: Sample, Labels: map[string]string{"peer_id": "n3"}, Count: 1, Sum: 2, Min: 2, Max: 2, Buckets: []uint64{0, 1}},
 		{Name: "apply", Kind: Counter, Count: 3, Sum: 45},
 		{Name: "restarted", Kind: Sample, Count: 5, Sum: 5},
 		{Name: "heap", Kind: Gauge, Count: 9, Value: 7},
@@ -156,6 +166,12 @@ func TestWindowAndSum(t *testing.T) {
 	rpc := Sum(w, "rpc")
 	if rpc.Count != 3+2+1 || rpc.Sum != 9+6+2 || rpc.Kind != Sample {
 		t.Errorf("rpc over the window = %+v, want count 6 sum 17", rpc)
+	}
+	if !slices.Equal(rpc.Buckets, []uint64{0 + 1 + 0, 3 + 1 + 1}) || rpc.Min != 0.25 || rpc.Max != 9 {
+		t.Errorf("rpc over the window = %+v, want buckets [1 5], min 0.25, max 9", rpc)
+	}
+	if before.Series[0].Buckets[1] != 4 || after.Series[0].Buckets[1] != 7 {
+		t.Errorf("the window changed the snapshots' buckets: %v, %v", before.Series[0].Buckets, after.Series[0].Buckets)
 	}
 	if a := Sum(w, "apply"); a.Sum != 15 || a.Count != 1 {
 		t.Errorf("apply = %+v", a)
@@ -168,6 +184,68 @@ func TestWindowAndSum(t *testing.T) {
 	}
 	if none := Sum(w, "absent"); none.Count != 0 || none.Mean() != 0 {
 		t.Errorf("absent = %+v", none)
+	}
+}
+
+// Buckets count each value once, at the first bound not below it, and
+// carry labels next to le in Prometheus' text.
+func TestSampleBuckets(t *testing.T) {
+	s := NewSink()
+	s.bounds = []float64{0.5, 1, 2}
+	for _, v := range []float32{0.25, 0.5, 0.75, 1, 1.5, 2, 9, 40} {
+		s.AddSampleWithLabels([]string{"rpc"}, v, []metrics.Label{{Name: "peer_id", Value: "n2"}})
+	}
+	snap := s.Snapshot()
+	c := find(t, snap, "rpc", Sample, map[string]string{"peer_id": "n2"})
+	if !slices.Equal(c.Buckets, []uint64{2, 2, 2, 2}) {
+		t.Errorf("buckets %v, want [2 2 2 2]: a value equal to a bound counts in that bound's bucket", c.Buckets)
+	}
+	// The snapshot is a copy: later samples do not change it.
+	s.AddSampleWithLabels([]string{"rpc"}, 0.1, []metrics.Label{{Name: "peer_id", Value: "n2"}})
+	if c.Buckets[0] != 2 {
+		t.Errorf("snapshot changed by a later sample: %v", c.Buckets)
+	}
+	var b strings.Builder
+	if err := WritePrometheus(&b, snap); err != nil {
+		t.Fatal(err)
+	}
+	want := `# TYPE rpc histogram
+rpc_bucket{le="0.5",peer_id="n2"} 2
+rpc_bucket{le="1",peer_id="n2"} 4
+rpc_bucket{le="2",peer_id="n2"} 6
+rpc_bucket{le="+Inf",peer_id="n2"} 8
+rpc_sum{peer_id="n2"} 55
+rpc_count{peer_id="n2"} 8
+`
+	if b.String() != want {
+		t.Errorf("prometheus text:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	bounds := []float64{1, 2, 4}
+	for _, tc := range []struct {
+		name    string
+		s       Series
+		q, want float64
+		ok      bool
+	}{
+		// 100 values: 10 up to 1, 80 in (1, 2], 10 in (2, 4].
+		{"median", Series{Buckets: []uint64{10, 80, 10, 0}}, 0.5, 1.5, true},
+		{"p10 at a bucket's top", Series{Buckets: []uint64{10, 80, 10, 0}}, 0.1, 1, true},
+		{"p95", Series{Buckets: []uint64{10, 80, 10, 0}}, 0.95, 3, true},
+		{"first bucket from 0", Series{Buckets: []uint64{4, 0, 0, 0}}, 0.5, 0.5, true},
+		{"kept within min and max", Series{Buckets: []uint64{4, 0, 0, 0}, Min: 0.8, Max: 0.9}, 0.5, 0.8, true},
+		{"past the last bound", Series{Buckets: []uint64{0, 0, 1, 9}}, 0.99, 4, true},
+		{"empty buckets before", Series{Buckets: []uint64{0, 0, 2, 0}}, 0.5, 3, true},
+		{"no values", Series{Buckets: []uint64{0, 0, 0, 0}}, 0.5, 0, false},
+		{"other bounds", Series{Buckets: []uint64{1, 1}}, 0.5, 0, false},
+		{"q out of range", Series{Buckets: []uint64{1, 0, 0, 0}}, 1, 0, false},
+	} {
+		got, ok := tc.s.Quantile(bounds, tc.q)
+		if ok != tc.ok || math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("%s: Quantile(%v) = %v, %v; want %v, %v", tc.name, tc.q, got, ok, tc.want, tc.ok)
+		}
 	}
 }
 

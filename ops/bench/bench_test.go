@@ -445,6 +445,10 @@ func TestChainThreeLocal(t *testing.T) {
 	if entries := num(t, m, "raft_entries"); entries < 30 {
 		t.Errorf("raft_entries %g for 30 steps", entries)
 	}
+	// Percentiles come from the agents' buckets, over the same window.
+	if p50, p99 := num(t, m, "raft_commit_ms_p50"), num(t, m, "raft_commit_ms_p99"); p50 <= 0 || p99 < p50 {
+		t.Errorf("raft_commit_ms_p50 %g, p99 %g: want a positive median and a p99 not below it", p50, p99)
+	}
 }
 
 // The Raft figures come from the leader's window or the followers', and
@@ -453,9 +457,11 @@ func TestRaftMeterReport(t *testing.T) {
 	series := func(name string, count uint64, sum float64, labels map[string]string) telemetry.Series {
 		return telemetry.Series{Name: name, Kind: telemetry.Sample, Count: count, Sum: sum, Labels: labels}
 	}
-	m := &raftMeter{begun: true, leader: "n1", windows: map[string][]telemetry.Series{
+	commit := series("baton.raft.commitTime", 4, 4.4, nil)
+	commit.Buckets = []uint64{1, 2, 1} // one value up to 1 ms, two up to 2, one above
+	m := &raftMeter{begun: true, leader: "n1", bounds: []float64{1, 2}, windows: map[string][]telemetry.Series{
 		"n1": {
-			series("baton.raft.commitTime", 4, 4.4, nil),
+			commit,
 			series("baton.raft.boltdb.storeLogs", 2, 0.8, nil),
 			series("baton.raft.replication.appendEntries.rpc", 2, 1.0, map[string]string{"peer_id": "n2"}),
 			series("baton.raft.replication.appendEntries.rpc", 2, 2.0, map[string]string{"peer_id": "n3"}),
@@ -469,6 +475,8 @@ func TestRaftMeterReport(t *testing.T) {
 	m.report(res)
 	want := map[string]float64{
 		"raft_commit_ms_mean":         1.1,
+		"raft_commit_ms_p50":          1.5,
+		"raft_commit_ms_p99":          2,
 		"raft_leader_write_ms_mean":   0.4, // the followers' own bolt writes are not the leader's
 		"raft_replicate_ms_mean":      0.75,
 		"raft_follower_write_ms_mean": 1,
@@ -487,6 +495,20 @@ func TestRaftMeterReport(t *testing.T) {
 	}
 	notes := strings.Join(res.Notes, "\n")
 	if !strings.Contains(notes, "raft_apply_ms_mean: the leader reported no baton.raft.fsm.applyBatch") || !strings.Contains(notes, "leave out n4") {
+		t.Errorf("notes: %q", res.Notes)
+	}
+
+	// An agent that counts no buckets gives means but no percentiles.
+	old := &raftMeter{begun: true, leader: "n1", windows: map[string][]telemetry.Series{"n1": {series("baton.raft.commitTime", 4, 4.4, nil)}}}
+	res = &Result{}
+	old.report(res)
+	if got, _ := res.Metric("raft_commit_ms_mean"); !got.Known || !near(got.Value, 1.1) {
+		t.Errorf("mean without buckets: %+v", got)
+	}
+	if got, ok := res.Metric("raft_commit_ms_p99"); !ok || got.Known {
+		t.Errorf("p99 without buckets: %+v", got)
+	}
+	if notes := strings.Join(res.Notes, "\n"); !strings.Contains(notes, "raft_commit_ms_p99: the agents' baton.raft.commitTime has no buckets") {
 		t.Errorf("notes: %q", res.Notes)
 	}
 

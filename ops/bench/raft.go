@@ -25,6 +25,8 @@ type raftMeter struct {
 	leader string
 	// windows holds each agent whose metrics were read at both ends.
 	windows map[string][]telemetry.Series
+	// bounds are the leader's bucket bounds, for the percentiles.
+	bounds  []float64
 	missing []string
 	err     error
 }
@@ -76,7 +78,7 @@ func (m *raftMeter) begin(ctx context.Context, cl *Cluster, leaderURL string) fu
 		}
 		before[a.Name], urls[a.Name] = snap, a.URL()
 		if a.URL() == leaderURL {
-			m.leader = a.Name
+			m.leader, m.bounds = a.Name, snap.Bounds
 		}
 	}
 	var once sync.Once
@@ -101,30 +103,38 @@ func (m *raftMeter) begin(ctx context.Context, cl *Cluster, leaderURL string) fu
 }
 
 // raftFigure is one figure the meter reports: the mean of a series summed
-// over its labels, on the leader or over the followers.
+// over its labels, or with quantile its quantile estimated from the
+// buckets, on the leader or over the followers.
 type raftFigure struct {
 	name, series string
 	onLeader     bool
 	unit, help   string
+	quantile     float64
 }
 
 var raftFigures = []raftFigure{
 	{"raft_commit_ms_mean", "baton.raft.commitTime", true, "ms",
-		"mean time from the leader handing an entry to its log to the entry's commit (its own write, the replication, a follower's write and answer; not the apply): Raft's commitTime on the leader"},
+		"mean time from the leader handing an entry to its log to the entry's commit (its own write, the replication, a follower's write and answer; not the apply): Raft's commitTime on the leader", 0},
+	{"raft_commit_ms_p50", "baton.raft.commitTime", true, "ms",
+		"the same, median, estimated from the metric's buckets (to within the bucket: 0.3, 0.5, 0.75, 1, 1.5, 2, 3 ms...)", 0.5},
+	{"raft_commit_ms_p99", "baton.raft.commitTime", true, "ms",
+		"the same, 99th percentile, estimated from the metric's buckets", 0.99},
 	{"raft_leader_write_ms_mean", "baton.raft.boltdb.storeLogs", true, "ms",
-		"mean time of one append to the leader's log store (bolt: the pages and their fdatasync, then the meta page and its fdatasync), for a batch of entries"},
+		"mean time of one append to the leader's log store (bolt: the pages and their fdatasync, then the meta page and its fdatasync), for a batch of entries", 0},
 	{"raft_replicate_ms_mean", "baton.raft.replication.appendEntries.rpc", true, "ms",
-		"mean round trip of one AppendEntries from the leader to a follower, the follower's write included"},
+		"mean round trip of one AppendEntries from the leader to a follower, the follower's write included", 0},
 	{"raft_follower_write_ms_mean", "baton.raft.rpc.appendEntries.storeLogs", false, "ms",
-		"mean time of one append to a follower's log store, for a batch of entries"},
+		"mean time of one append to a follower's log store, for a batch of entries", 0},
 	{"raft_entries_per_write", "baton.raft.boltdb.logsPerBatch", true, "entries",
-		"entries per append to the leader's log store: how much Raft's batching gathered"},
+		"entries per append to the leader's log store: how much Raft's batching gathered", 0},
 	{"raft_apply_ms_mean", "baton.raft.fsm.applyBatch", true, "ms",
-		"mean time the leader's state machine took to apply one batch of committed entries"},
+		"mean time the leader's state machine took to apply one batch of committed entries", 0},
 	{"round_plan_ms_mean", "baton.scheduler.plan", true, "ms",
-		"mean time the leader's scheduler took to plan a round that committed something"},
+		"mean time the leader's scheduler took to plan a round that committed something", 0},
 	{"round_commit_ms_mean", "baton.scheduler.commit", true, "ms",
-		"mean time from a round planned to its entry applied on the leader: Raft's queue, the commit and the apply"},
+		"mean time from a round planned to its entry applied on the leader: Raft's queue, the commit and the apply", 0},
+	{"round_commit_ms_p99", "baton.scheduler.commit", true, "ms",
+		"the same, 99th percentile, estimated from the metric's buckets", 0.99},
 }
 
 // report adds the window's Raft figures to res: nothing against a cluster
@@ -159,15 +169,13 @@ func (m *raftMeter) report(res *Result) {
 		return
 	}
 	for _, f := range raftFigures {
-		var total telemetry.Series
+		var windows []telemetry.Series
 		for name, w := range m.windows {
-			if (name == m.leader) != f.onLeader {
-				continue
+			if (name == m.leader) == f.onLeader {
+				windows = append(windows, w...)
 			}
-			s := telemetry.Sum(w, f.series)
-			total.Count += s.Count
-			total.Sum += s.Sum
 		}
+		total := telemetry.Sum(windows, f.series)
 		if total.Count == 0 {
 			why := "the leader reported no " + f.series + " in the window"
 			if !f.onLeader {
@@ -176,7 +184,16 @@ func (m *raftMeter) report(res *Result) {
 			res.unknown(f.name, f.unit, f.help, why)
 			continue
 		}
-		res.add(f.name, round3(total.Mean()), f.unit, f.help)
+		if f.quantile == 0 {
+			res.add(f.name, round3(total.Mean()), f.unit, f.help)
+			continue
+		}
+		v, ok := total.Quantile(m.bounds, f.quantile)
+		if !ok {
+			res.unknown(f.name, f.unit, f.help, "the agents' "+f.series+" has no buckets (an agent of an older version)")
+			continue
+		}
+		res.add(f.name, round3(v), f.unit, f.help)
 	}
 	c := telemetry.Sum(m.windows[m.leader], "baton.raft.commitTime")
 	res.add("raft_entries", float64(c.Count), "entries", entriesHelp)
