@@ -158,11 +158,12 @@ func Start(cfg Config, f *fsm.FSM, leaderFn func(ctx context.Context)) (*Node, e
 		_ = n.stores.Close()
 		return nil, err
 	}
-	n.wg.Add(4)
+	n.wg.Add(5)
 	go n.leadershipLoop()
 	go n.eventLoop()
 	go n.joinLoop()
 	go n.watchHeartbeats()
+	go n.watchCandidate()
 	return n, nil
 }
 
