@@ -36,6 +36,11 @@ import (
 // before its election ends), which ends within an election timeout; hence
 // the wait.
 
+// StuckCandidateLog is the warning a server logs when it sends itself the
+// heartbeat of the leader it still names as a candidate: the chaos suite
+// counts it.
+const StuckCandidateLog = "raft: a candidate that still names a leader sends itself that leader's heartbeat to become a follower again"
+
 // stuckCandidateAfter is how many election timeouts a server must stay a
 // candidate naming a leader before it sends itself that leader's heartbeat.
 const stuckCandidateAfter = 3
@@ -74,7 +79,7 @@ func unstickCandidate(stop <-chan struct{}, r *raft.Raft, trans raft.Transport, 
 			continue
 		}
 		term := r.CurrentTerm()
-		log.Warn("raft: a candidate that still names a leader sends itself that leader's heartbeat to become a follower again",
+		log.Warn(StuckCandidateLog,
 			"leader", string(id), "term", term, "candidate_for", time.Since(since).Round(time.Millisecond))
 		req := &raft.AppendEntriesRequest{
 			RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(id), Addr: trans.EncodePeer(id, addr)},

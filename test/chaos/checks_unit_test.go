@@ -13,6 +13,7 @@ import (
 	"github.com/anishathalye/porcupine"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	batoncluster "github.com/batonhq/baton/cluster"
 	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
 	clusterv1 "github.com/batonhq/baton/rpc/gen/baton/cluster/v1"
@@ -459,5 +460,31 @@ func TestSignalOutputCheckFindsMissingAndRepeatedEmissions(t *testing.T) {
 		if len(res.violations) != 1 || !strings.Contains(res.violations[0], c.want) {
 			t.Errorf("%s: %v, want one violation with %q", c.name, res.violations, c.want)
 		}
+	}
+}
+
+// logsOnly is a backend that has nothing but its servers' logs.
+type logsOnly struct {
+	backend
+	logs map[string]string
+}
+
+func (l logsOnly) serverLogs() (map[string]string, error) { return l.logs, nil }
+
+// A pass notes each time a server sent itself a dead leader's heartbeat,
+// and says nothing when none did.
+func TestNoteWorkarounds(t *testing.T) {
+	line := `time=2026-11-25T23:00:13.000Z level=WARN msg="` + batoncluster.StuckCandidateLog + `" component=cluster leader=n3 term=115`
+	r := checkerRun(t, "")
+	r.c.b = logsOnly{logs: map[string]string{"n1": "time=x level=INFO msg=started\n" + line + "\n", "n2": "time=x level=INFO msg=started\n"}}
+	r.noteWorkarounds()
+	if len(r.notes) != 1 || !strings.Contains(r.notes[0], "leader's heartbeat to itself, 1 time(s)") || !strings.Contains(r.notes[0], "n1: "+line) {
+		t.Errorf("notes = %q, want one naming n1's line", r.notes)
+	}
+	r = checkerRun(t, "")
+	r.c.b = logsOnly{logs: map[string]string{"n1": "time=x level=INFO msg=started\n"}}
+	r.noteWorkarounds()
+	if len(r.notes) != 0 {
+		t.Errorf("notes = %q, want none", r.notes)
 	}
 }

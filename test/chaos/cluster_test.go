@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -88,11 +89,37 @@ type backend interface {
 	// stepParams are the run params that tell the chaos steps where their
 	// program and ledger directory are, as the servers see them.
 	stepParams() map[string]string
-	// saveLogs keeps every server's log for a failed test.
-	saveLogs(t *testing.T)
+	// serverLogs returns each server's whole log (every run of it that
+	// kept its data dir), by container or agent name.
+	serverLogs() (map[string]string, error)
 }
 
 var errUnsupported = errors.New("not supported by this backend")
+
+// saveLogs writes each server's whole log to a file that outlives the
+// failed test, and shows its end.
+func saveLogs(t *testing.T, b backend) {
+	all, err := b.serverLogs()
+	if err != nil {
+		t.Logf("server logs: %v", err)
+	}
+	for _, name := range sortedKeys(all) {
+		file := name
+		if !strings.HasPrefix(file, "baton-chaos-") {
+			file = "baton-chaos-" + file
+		}
+		if f, err := os.CreateTemp("", file+"-*.log"); err == nil {
+			_, _ = f.WriteString(all[name])
+			_ = f.Close()
+			t.Logf("log of %s: %s", name, f.Name())
+		}
+		lines := strings.Split(strings.TrimRight(all[name], "\n"), "\n")
+		if len(lines) > 30 {
+			lines = lines[len(lines)-30:]
+		}
+		t.Logf("last lines of %s:\n%s", name, strings.Join(lines, "\n"))
+	}
+}
 
 // cluster is a backend's servers plus what the suite knows of them.
 type cluster struct {
@@ -122,7 +149,7 @@ func newCluster(t *testing.T, b backend, n int) *cluster {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			b.saveLogs(t)
+			saveLogs(t, b)
 		}
 	})
 	if _, err := c.waitAgreement(120 * time.Second); err != nil {

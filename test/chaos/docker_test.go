@@ -345,27 +345,22 @@ func (d *dockerBackend) stepParams() map[string]string {
 	return map[string]string{"step": "/chaos/step", "ledger": "/ledger"}
 }
 
-// saveLogs writes each container's whole log to a file that outlives the
-// test and shows its end.
-func (d *dockerBackend) saveLogs(t *testing.T) {
-	out, _ := docker(time.Minute, "ps", "-aq", "--filter", "name="+d.name)
+// serverLogs reads each container's log, every run of it since it was
+// created.
+func (d *dockerBackend) serverLogs() (map[string]string, error) {
+	out, err := docker(time.Minute, "ps", "-aq", "--filter", "name="+d.name)
+	if err != nil {
+		return nil, err
+	}
+	logs := map[string]string{}
 	for _, id := range strings.Fields(out) {
 		name, _ := docker(30*time.Second, "inspect", "-f", "{{.Name}}", id)
 		name = strings.TrimPrefix(strings.TrimSpace(name), "/")
-		logs, err := docker(time.Minute, "logs", id)
+		l, err := docker(time.Minute, "logs", id)
 		if err != nil {
-			t.Logf("docker logs %s: %v", name, err)
-			continue
+			return nil, fmt.Errorf("docker logs %s: %w", name, err)
 		}
-		if f, err := os.CreateTemp("", name+"-*.log"); err == nil {
-			_, _ = f.WriteString(logs)
-			_ = f.Close()
-			t.Logf("log of %s: %s", name, f.Name())
-		}
-		lines := strings.Split(strings.TrimRight(logs, "\n"), "\n")
-		if len(lines) > 30 {
-			lines = lines[len(lines)-30:]
-		}
-		t.Logf("last lines of %s:\n%s", name, strings.Join(lines, "\n"))
+		logs[name] = l
 	}
+	return logs, nil
 }

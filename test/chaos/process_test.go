@@ -140,20 +140,17 @@ func (p *processBackend) stepParams() map[string]string {
 	return map[string]string{"step": p.stepBin, "ledger": p.ledgerDir}
 }
 
-// saveLogs copies each agent's whole log to a file that outlives the test;
-// the harness shows only the end of it.
-func (p *processBackend) saveLogs(t *testing.T) {
+// serverLogs reads each agent's log file.
+func (p *processBackend) serverLogs() (map[string]string, error) {
+	logs := map[string]string{}
 	for _, a := range p.agents {
 		b, err := os.ReadFile(a.LogPath)
 		if err != nil {
-			continue
+			return nil, fmt.Errorf("log of %s: %w", a.Name, err)
 		}
-		if f, err := os.CreateTemp("", "baton-chaos-"+a.Name+"-*.log"); err == nil {
-			_, _ = f.Write(b)
-			_ = f.Close()
-			t.Logf("log of %s: %s", a.Name, f.Name())
-		}
+		logs[a.Name] = string(b)
 	}
+	return logs, nil
 }
 
 // readLedgers reads every *.ledger file in dirs.

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	batoncluster "github.com/batonhq/baton/cluster"
 )
 
 // workload is one kind of traffic the suite drives, with the checks that
@@ -328,7 +330,30 @@ func (r *run) finish() {
 	for _, w := range r.workloads {
 		w.check(r)
 	}
+	r.noteWorkarounds()
 	report.add(r)
+}
+
+// noteWorkarounds notes each time a server worked around a Raft library
+// bug during the run (see batoncluster.StuckCandidateLog), with when and where,
+// so that a pass says whether the situation arose.
+func (r *run) noteWorkarounds() {
+	logs, err := r.c.b.serverLogs()
+	if err != nil {
+		r.note("server logs not read, so the Raft workarounds are not counted: %v", err)
+		return
+	}
+	var seen []string
+	for _, name := range sortedKeys(logs) {
+		for _, line := range strings.Split(logs[name], "\n") {
+			if strings.Contains(line, batoncluster.StuckCandidateLog) {
+				seen = append(seen, name+": "+strings.TrimSpace(line))
+			}
+		}
+	}
+	if len(seen) > 0 {
+		r.note("a server left a candidate naming a dead leader sent that leader's heartbeat to itself, %d time(s):\n    %s", len(seen), strings.Join(seen, "\n    "))
+	}
 }
 
 // faultCounts summarizes the faults by kind, in a stable order.
