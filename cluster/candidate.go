@@ -8,7 +8,8 @@ import (
 )
 
 // A server can be left a candidate that names a leader, and with it the
-// whole cluster without one, by hashicorp/raft (v1.7.3):
+// whole cluster without one, by hashicorp/raft (v1.7.3; v1.8.0 is the
+// same):
 //
 //  1. A follower cut off from the leader stands for election. With pre-vote
 //     its term stays the leader's, and the other servers, which still hear
