@@ -373,19 +373,27 @@ func (n *Node) eventLoop() {
 			if me, ok := e.(serf.MemberEvent); ok {
 				n.bumpMembers()
 				if n.IsLeader() {
-					n.reconcile(me.Type == serf.EventMemberLeave, me.Members)
+					n.reconcile(me.Members)
 				}
 			}
 		case <-reconcile.C:
+			// The periodic pass also catches what no leader saw happen:
+			// a server that left while another was leader, or the leader
+			// itself leaving, which only its successor can act on.
 			if n.IsLeader() {
-				n.reconcile(false, n.serf.Members())
+				n.reconcile(n.serf.Members())
 				n.cleanupDeadServers(time.Now())
 			}
 		}
 	}
 }
 
-func (n *Node) reconcile(left bool, members []serf.Member) {
+// reconcile makes the Raft configuration follow gossip for the given
+// members: a server that left gracefully is removed, and an alive server
+// that is not in the configuration is added. It goes by each member's
+// status rather than by the event that reported it, so the same pass
+// serves events and the periodic sweep.
+func (n *Node) reconcile(members []serf.Member) {
 	cf := n.raft.GetConfiguration()
 	if cf.Error() != nil {
 		return
@@ -401,12 +409,12 @@ func (n *Node) reconcile(left bool, members []serf.Member) {
 		id := raft.ServerID(m.Name)
 		_, in := known[id]
 		switch {
-		case left && in:
+		case m.Status == serf.StatusLeft && in:
 			n.log.Info("removing server that left", "server", m.Name)
 			if err := n.raft.RemoveServer(id, 0, 0).Error(); err != nil {
 				n.log.Warn("remove server failed", "server", m.Name, "err", err)
 			}
-		case !left && !in && m.Status == serf.StatusAlive:
+		case m.Status == serf.StatusAlive && !in:
 			n.log.Info("adding server", "server", m.Name, "raft", m.Tags[tagRaft])
 			if err := n.raft.AddVoter(id, raft.ServerAddress(m.Tags[tagRaft]), 0, 0).Error(); err != nil {
 				n.log.Warn("add server failed", "server", m.Name, "err", err)
@@ -596,9 +604,18 @@ func (n *Node) Propose(ctx context.Context, m proto.Message) func() (any, error)
 	if err != nil {
 		return func() (any, error) { return nil, err }
 	}
+	// Raft reads a timeout of zero or less as "wait for ever", so a caller
+	// out of time must be answered here, before anything is appended.
+	if err := ctx.Err(); err != nil {
+		return func() (any, error) { return nil, fmt.Errorf("not proposed: %w", err) }
+	}
 	timeout := n.cfg.ApplyTimeout
 	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
+		left := time.Until(dl)
+		if left <= 0 {
+			return func() (any, error) { return nil, fmt.Errorf("not proposed: %w", context.DeadlineExceeded) }
+		}
+		timeout = min(timeout, left)
 	}
 	f := n.raft.Apply(data, timeout)
 	return func() (any, error) { return applied(f) }
@@ -609,6 +626,11 @@ func applied(f raft.ApplyFuture) (any, error) {
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrLeadershipLost) {
 			return nil, ErrOutcomeUnknown
+		}
+		// A server shutting down fails the commands it holds, whether
+		// or not they were appended and replicated.
+		if errors.Is(err, raft.ErrRaftShutdown) {
+			return nil, fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
 		}
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
 			return nil, fmt.Errorf("%w: %v", ErrNotLeader, err)

@@ -195,20 +195,39 @@ func TestGracefulLeaveRemovesServer(t *testing.T) {
 	leader := harness.WaitAgreement(t, agents, 30*time.Second)
 	f := follower(t, agents, leader)
 	f.Interrupt()
+	expectRemoved(t, leader, f)
+}
+
+// A leader that leaves gracefully cannot remove itself, and no other server
+// is leader when its leave arrives: its successor must still drop it, or
+// the cluster would keep counting it and lose its quorum at the next
+// failure.
+func TestGracefulLeaveOfTheLeaderRemovesIt(t *testing.T) {
+	agents := harness.StartCluster(t, 3)
+	leader := harness.WaitAgreement(t, agents, 30*time.Second)
+	leader.Interrupt()
+	rest := followersOf(agents, leader)
+	expectRemoved(t, harness.WaitAgreement(t, rest, 30*time.Second), leader)
+}
+
+// expectRemoved waits until server leads a configuration of the two
+// servers left without gone, then runs an instance on them.
+func expectRemoved(t *testing.T, server, gone *harness.Agent) {
+	t.Helper()
 	waitFor(t, 60*time.Second, "the leader to drop the server that left", func() bool {
-		st, err := leader.Status(context.Background())
-		if err != nil {
+		st, err := server.Status(context.Background())
+		if err != nil || st.RaftState != "Leader" {
 			return false
 		}
 		for _, p := range st.Peers {
-			if p.Id == f.Name {
+			if p.Id == gone.Name {
 				return false
 			}
 		}
 		return len(st.Peers) == 2
 	})
-	harness.MustCLI(t, leader.URL(), "workflow", "push", "testdata/sleepy.json")
-	if r := harness.CLI(t, leader.URL(), "instance", "start", "sleepy", "--wait"); r.Code != 0 {
+	harness.MustCLI(t, server.URL(), "workflow", "push", "testdata/sleepy.json")
+	if r := harness.CLI(t, server.URL(), "instance", "start", "sleepy", "--wait"); r.Code != 0 {
 		t.Fatalf("the two remaining servers cannot run work: exit %d\n%s", r.Code, r.Stderr)
 	}
 }
