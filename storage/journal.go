@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +18,13 @@ import (
 // again, and counts a re-execution when one is unavoidable.
 type AttemptDir struct{ Path string }
 
-// Attempt returns the folder for an attempt id (made safe for a file name).
+// maxReadableName is how much of an attempt id its folder's name keeps.
+const maxReadableName = 200
+
+// Attempt returns the folder for an attempt id. The id is made safe for a
+// file name by replacing characters, which alone would give ids such as
+// "a/1/x_2/1" and "a_1_x/2/1" one folder, and one attempt the other's
+// result; a hash of the whole id keeps every id's folder its own.
 func (d Dir) Attempt(attemptID string) AttemptDir {
 	safe := strings.Map(func(r rune) rune {
 		switch {
@@ -25,7 +33,12 @@ func (d Dir) Attempt(attemptID string) AttemptDir {
 		}
 		return '_'
 	}, attemptID)
-	return AttemptDir{Path: filepath.Join(d.AttemptsDir(), safe)}
+	// File names stop at 255 bytes; the hash is what tells ids apart.
+	if len(safe) > maxReadableName {
+		safe = safe[:maxReadableName]
+	}
+	sum := sha256.Sum256([]byte(attemptID))
+	return AttemptDir{Path: filepath.Join(d.AttemptsDir(), safe+"-"+hex.EncodeToString(sum[:8]))}
 }
 
 // LogDir is where the attempt's stdout and stderr files go.
