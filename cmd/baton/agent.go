@@ -522,6 +522,17 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 			return usageError{fmt.Errorf("dead_server_cleanup %q: want a duration such as 10m, or 0 to disable", cfg.DeadServerCleanup)}
 		}
 	}
+	limits := workflow.DefaultLimits()
+	if cfg.MinTriggerInterval != "" {
+		d, err := time.ParseDuration(cfg.MinTriggerInterval)
+		if err != nil || d <= 0 {
+			return usageError{fmt.Errorf("min_trigger_interval %q: want a positive duration such as 5s", cfg.MinTriggerInterval)}
+		}
+		limits.MinTriggerInterval = d
+	}
+	if cfg.MaxWorkflowSteps > 0 {
+		limits.MaxSteps = cfg.MaxWorkflowSteps
+	}
 	minVoters := 3
 	if cfg.MinVoters > 0 {
 		minVoters = cfg.MinVoters
@@ -574,17 +585,6 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	if err != nil {
 		ln.Close()
 		return err
-	}
-	limits := workflow.DefaultLimits()
-	if cfg.MinTriggerInterval != "" {
-		d, err := time.ParseDuration(cfg.MinTriggerInterval)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("-min-trigger-interval %q: want a positive duration such as 5s", cfg.MinTriggerInterval)
-		}
-		limits.MinTriggerInterval = d
-	}
-	if cfg.MaxWorkflowSteps > 0 {
-		limits.MaxSteps = cfg.MaxWorkflowSteps
 	}
 	worker := &scheduler.Worker{
 		Node: cfg.Node, State: state, Data: data,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"path/filepath"
 	"reflect"
@@ -127,6 +128,12 @@ func TestAgentConfigErrors(t *testing.T) {
 	cfg = agentConfig{}
 	if _, err := finishAgentConfig(&cfg); err == nil || !strings.Contains(err.Error(), "-data-dir is required") {
 		t.Errorf("no data dir: %v", err)
+	}
+	// A bad limit is a usage error found before anything starts.
+	cfg = agentConfig{Dev: true, DataDir: t.TempDir(), MinTriggerInterval: "5"}
+	var usage usageError
+	if err := runAgent(cfg, io.Discard); !errors.As(err, &usage) || !strings.Contains(err.Error(), `min_trigger_interval "5"`) {
+		t.Errorf("-min-trigger-interval 5: %v, want a usage error naming it", err)
 	}
 }
 

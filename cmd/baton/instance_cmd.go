@@ -219,8 +219,13 @@ func (c *cli) follow(ctx context.Context, api *apiClients, workflowID string, id
 					continue
 				}
 				last, failures = ev.Seq, 0
-				if ev.StepId == "" && fsm.InstanceTerminal(ev.Status) {
-					final = ev.Status
+				if ev.StepId == "" {
+					// A restart follows an end with a fresh start, so only
+					// an end after the last instance event counts.
+					final = ""
+					if fsm.InstanceTerminal(ev.Status) {
+						final = ev.Status
+					}
 				}
 				if err := emit(stream.Msg()); err != nil {
 					return outputError{err}

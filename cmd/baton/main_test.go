@@ -377,6 +377,25 @@ func TestWatchAsksForStatusWhenNoEventSaysIt(t *testing.T) {
 	}
 }
 
+// A restarted instance has its old end in its timeline: a watch that
+// breaks after that end but after the restart too must reconnect and wait
+// for the new end, not report the old one.
+func TestWatchOfARestartedInstanceWaitsForItsNewEnd(t *testing.T) {
+	f := newFakeServer(t)
+	f.inst.events = []*statepb.Event{
+		{WorkflowId: "demo", InstanceId: 7, Seq: 1, Time: ts(0), Status: "CREATED"},
+		{WorkflowId: "demo", InstanceId: 7, Seq: 2, Time: ts(1), Status: "FAILED"},
+		{WorkflowId: "demo", InstanceId: 7, Seq: 3, Time: ts(2), Status: "CREATED", Message: "restarted"},
+		{WorkflowId: "demo", InstanceId: 7, Seq: 4, Time: ts(3), StepId: "a", Status: "RUNNING"},
+		{WorkflowId: "demo", InstanceId: 7, Seq: 5, Time: ts(4), Status: "SUCCEEDED"},
+	}
+	f.inst.breakAfter = 3
+	code, _, stderr := runCLI(t, "instance", "watch", "demo", "7", "--address", f.URL)
+	if code != 0 || !reflect.DeepEqual(f.inst.watches, []int64{0, 3}) {
+		t.Errorf("exit %d, watches %v, want 0 after reconnecting at 3; stderr %q", code, f.inst.watches, stderr)
+	}
+}
+
 func TestStreamsUseHTTP2AndUnaryHTTP1(t *testing.T) {
 	f := newFakeServer(t)
 	f.inst.events = timeline("SUCCEEDED")
