@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
@@ -28,8 +29,22 @@ const (
 	recTrigger    byte = 7
 	recSignal     byte = 8
 	recBreakpoint byte = 9
-	maxRecordLen       = 64 << 20
 )
+
+// maxRecordLen bounds one record of a snapshot, and both sides enforce it:
+// WriteSnapshot refuses to write a bigger record (so Persist fails loudly
+// instead of leaving a snapshot that no node can restore), and ReadSnapshot
+// refuses to read one. It is not what protects the reader from a corrupt
+// length prefix (readRecordBody does that), so it can be generous: records
+// grow with history (a step keeps every attempt and its params) and one of
+// a few hundred MB must still restore. A variable so tests can lower it.
+var maxRecordLen uint64 = 1 << 30
+
+// recordReadChunk is how much ReadSnapshot allocates for a record before any
+// of its bytes have arrived. The buffer then grows as bytes actually arrive,
+// so a corrupt length prefix costs about twice the bytes the stream really
+// holds, not the length it claims. A variable so tests can lower it.
+var recordReadChunk = 64 << 10
 
 // snapshotTables lists what a snapshot holds, in the order it is written.
 var snapshotTables = []struct {
@@ -95,7 +110,11 @@ func WriteSnapshot(w io.Writer, db *memdb.MemDB, index uint64) error {
 		for o := it.Next(); o != nil; o = it.Next() {
 			body, err := opts.Marshal(o.(proto.Message))
 			if err != nil {
-				return fmt.Errorf("snapshot %s record: %w", t.table, err)
+				return fmt.Errorf("snapshot %s record %s: %w", t.table, recordKey(db, t.table, o), err)
+			}
+			if uint64(len(body)) > maxRecordLen {
+				return fmt.Errorf("snapshot %s record %s is %d bytes, over the %d-byte record limit: no node could restore it",
+					t.table, recordKey(db, t.table, o), len(body), maxRecordLen)
 			}
 			if err := write(t.rec, body); err != nil {
 				return fmt.Errorf("write snapshot %s record: %w", t.table, err)
@@ -138,10 +157,10 @@ func ReadSnapshot(r io.Reader) (*memdb.MemDB, uint64, error) {
 			return nil, 0, fmt.Errorf("record %d length: %w", n, err)
 		}
 		if size > maxRecordLen {
-			return nil, 0, fmt.Errorf("record %d: length %d over the limit", n, size)
+			return nil, 0, fmt.Errorf("record %d: length %d over the %d-byte limit", n, size, maxRecordLen)
 		}
-		body := make([]byte, size)
-		if _, err := io.ReadFull(br, body); err != nil {
+		body, err := readRecordBody(br, int(size))
+		if err != nil {
 			return nil, 0, fmt.Errorf("record %d body: %w", n, err)
 		}
 		if rec == recMeta {
@@ -171,4 +190,56 @@ func ReadSnapshot(r io.Reader) (*memdb.MemDB, uint64, error) {
 	}
 	txn.Commit()
 	return db, index, nil
+}
+
+// readRecordBody reads the size-byte body of a record. The size comes from
+// the stream and may be corrupt, so it is not trusted for allocation: the
+// buffer starts at recordReadChunk at most and doubles (up to size) only as
+// bytes arrive. A length that runs past the end of the stream then fails
+// with io.ErrUnexpectedEOF having allocated about twice what was there.
+func readRecordBody(r io.Reader, size int) ([]byte, error) {
+	body := make([]byte, 0, min(size, max(recordReadChunk, 1)))
+	for len(body) < size {
+		if len(body) == cap(body) {
+			grown := make([]byte, len(body), min(size, 2*cap(body)))
+			copy(grown, body)
+			body = grown
+		}
+		got, err := io.ReadFull(r, body[len(body):cap(body)])
+		body = body[:len(body)+got]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				// Bytes were owed, so a clean end of stream is a truncation.
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("%w after %d of %d bytes", err, len(body), size)
+		}
+	}
+	return body, nil
+}
+
+// recordKey names a record in an error by the parts of its table's id index
+// (e.g. "etl/1/extract" for a step), so an operator can find it.
+func recordKey(db *memdb.MemDB, table string, obj any) string {
+	ts, ok := db.DBSchema().Tables[table]
+	if !ok {
+		return "(unknown table)"
+	}
+	idx, ok := ts.Indexes["id"]
+	if !ok {
+		return "(no id index)"
+	}
+	fi, ok := idx.Indexer.(funcIndex)
+	if !ok {
+		return "(unnamed)"
+	}
+	parts, ok := fi.parts(obj)
+	if !ok {
+		return "(unnamed)"
+	}
+	names := make([]string, len(parts))
+	for i, p := range parts {
+		names[i] = fmt.Sprint(p)
+	}
+	return strings.Join(names, "/")
 }
