@@ -1038,10 +1038,37 @@ func (a *applier) deleteTree(inst *statepb.Instance) {
 			}
 		}
 	}
+	a.deleteInstanceBreakpoints(inst)
 	a.writes++
 	a.disown(inst)
 	if err := a.txn.Delete(tableInstances, inst); err != nil {
 		panic(fmt.Sprintf("delete instance: %v", err))
+	}
+}
+
+// deleteInstanceBreakpoints removes the breakpoints scoped to inst: they can
+// never match again once it is gone, and left behind they would grow the
+// state without bound under retention. The table is keyed by workflow, step,
+// version, then instance, so this reads the workflow's breakpoints in key
+// order (the same on every server) and picks inst's; a workflow has few.
+func (a *applier) deleteInstanceBreakpoints(inst *statepb.Instance) {
+	it, err := a.txn.Get(tableBreakpoints, "id_prefix", inst.WorkflowId)
+	if err != nil {
+		// Only an unknown index fails, the same on every server; the
+		// instance itself is still deleted.
+		return
+	}
+	// Collect first: deleting while iterating the same radix tree is not safe.
+	var rows []*statepb.Breakpoint
+	for o := it.Next(); o != nil; o = it.Next() {
+		if b := o.(*statepb.Breakpoint); b.InstanceId == inst.InstanceId {
+			rows = append(rows, b)
+		}
+	}
+	for _, b := range rows {
+		a.writes++
+		// The row was just read in this transaction, so Delete finds it.
+		_ = a.txn.Delete(tableBreakpoints, b)
 	}
 }
 
@@ -1187,12 +1214,14 @@ func CheckAction(inst *statepb.Instance, st *statepb.Step, c *statepb.Action) *R
 		}
 		return nil
 	}
-	if InstanceTerminal(inst.Status) {
-		return precondition("instance %s/%d is %s; step actions need an unfinished instance (restart it first)", c.WorkflowId, c.InstanceId, inst.Status)
-	}
+	// An unknown action is the caller's mistake whatever the instance's
+	// state, so it is named before the state is judged.
 	from, _, ok := stepActionRule(c.Action)
 	if !ok {
 		return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("unknown step action %q (want SKIP, PAUSE, RESUME, STOP, KILL, BYPASS_SIGNALS or RESTART)", c.Action)}
+	}
+	if InstanceTerminal(inst.Status) {
+		return precondition("instance %s/%d is %s; step actions need an unfinished instance (restart it first)", c.WorkflowId, c.InstanceId, inst.Status)
 	}
 	if !allowed(st.Status, from) {
 		return precondition("step %s is %s; %s is allowed when it is %s", c.StepId, st.Status, strings.ReplaceAll(strings.ToLower(c.Action), "_", "-"), strings.Join(from, ", "))
@@ -1277,12 +1306,24 @@ func (a *applier) action(c *statepb.Action) any {
 	return &ActionResult{Instance: a.get(tableInstances, c.WorkflowId, c.InstanceId).(*statepb.Instance), Step: st}
 }
 
+// CheckRestartSteps refuses a restart that lists no step to run again, as
+// a restart from incomplete steps does when every step had succeeded or was
+// skipped. The API checks it before proposing, so such a restart writes
+// nothing.
+func CheckRestartSteps(inst *statepb.Instance, c *statepb.Action) *Rejection {
+	if len(c.ResetSteps) == 0 {
+		return precondition("instance %s/%d has no step to run again under %s (restart it from the beginning)",
+			inst.WorkflowId, inst.InstanceId, c.RestartPolicy)
+	}
+	return nil
+}
+
 // restart runs a finished instance again: the steps the leader listed go
 // back to NOT_CREATED, keeping their attempts as history, and the instance
 // queues as CREATED under its run strategy.
 func (a *applier) restart(inst *statepb.Instance, c *statepb.Action) any {
-	if len(c.ResetSteps) == 0 {
-		return precondition("instance %s/%d has no step to run again", inst.WorkflowId, inst.InstanceId)
+	if rej := CheckRestartSteps(inst, c); rej != nil {
+		return rej
 	}
 	a.audit(inst.WorkflowId, inst.InstanceId, c.StepId, "RESTART", c.Actor, strings.TrimSpace(c.RestartPolicy+" "+c.Reason))
 	for _, id := range c.ResetSteps {

@@ -279,6 +279,10 @@ func TestStepBypassAndRestartActions(t *testing.T) {
 		t.Fatalf("actions on record: %s", got)
 	}
 	x.refusedWithoutChange(action("load", "JUMP", 12), RejectInvalid, `unknown step action "JUMP"`)
+	// Of an ended instance too, an unknown action is named as such rather
+	// than refused for the instance's state.
+	x.apply(stopCmd(wfETL, 1, "", 12))
+	x.refusedWithoutChange(action("load", "JUMP", 13), RejectInvalid, `unknown step action "JUMP"`)
 }
 
 // signalTriggerFixture pushes etl and sets up trigger signal-0 on signals

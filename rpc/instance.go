@@ -34,6 +34,9 @@ func (s *instanceService) Start(ctx context.Context, req *connect.Request[instan
 	if len(req.Msg.RequestId) > maxRequestIDLength {
 		return nil, invalid(fmt.Errorf("request_id is %d characters; the limit is %d", len(req.Msg.RequestId), maxRequestIDLength))
 	}
+	if n, most := len(req.Msg.Params), workflow.DefaultLimits().MaxParams; n > most {
+		return nil, invalid(fmt.Errorf("%d run params; the limit is %d", n, most))
+	}
 	// The key is fixed before forwarding, so every retry below is idempotent.
 	if req.Msg.RequestId == "" {
 		req.Msg.RequestId = newRequestID()
@@ -342,6 +345,9 @@ func (s *instanceService) Restart(ctx context.Context, req *connect.Request[inst
 			return nil, err
 		}
 		cmd.ResetSteps = reset
+		if rej := fsm.CheckRestartSteps(inst, cmd); rej != nil {
+			return nil, rejectionError(rej)
+		}
 		res, err := s.apply(ctx, cmd)
 		if err != nil {
 			return nil, err

@@ -124,10 +124,26 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
+// MaxReasonBytes caps the reason a client gives for an action. It is kept
+// in the Raft log and in the instance's history, so it must stay small.
+const MaxReasonBytes = 4096
+
+// reasonLimit refuses any request whose reason is longer than
+// MaxReasonBytes, before it is forwarded or written.
+var reasonLimit = connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if r, ok := req.Any().(interface{ GetReason() string }); ok && len(r.GetReason()) > MaxReasonBytes {
+			return nil, invalid(fmt.Errorf("reason is %d bytes; the limit is %d", len(r.GetReason()), MaxReasonBytes))
+		}
+		return next(ctx, req)
+	}
+})
+
 // HandlerOptions are the options of every API service's handler.
 func HandlerOptions() []connect.HandlerOption {
 	return []connect.HandlerOption{
 		connect.WithReadMaxBytes(MaxRequestBytes),
+		connect.WithInterceptors(reasonLimit),
 		// Most answers are a few hundred bytes: compressing them cost a
 		// tenth of the leader's CPU under a flood of Starts (a gzip writer
 		// reset per answer) and saved nothing on a LAN.

@@ -77,6 +77,9 @@ func (w *workflowService) pushLocal(ctx context.Context, req *workflowv1.PushReq
 	// Raft entry.
 	st := w.FSM.State()
 	if v := st.VersionByRequest(req.RequestId); v != nil {
+		if v.WorkflowId != def.Workflow.ID || v.Digest != digest {
+			return nil, invalid(fmt.Errorf("request_id %q already pushed version %d of workflow %q, with another definition", req.RequestId, v.Version, v.WorkflowId))
+		}
 		return &workflowv1.PushResponse{Workflow: st.Workflow(nil, v.WorkflowId), Version: v.Version, Created: true}, nil
 	}
 	if wf := st.Workflow(nil, def.Workflow.ID); wf != nil {
