@@ -203,7 +203,13 @@ func (r *round) endedNow() map[fsm.InstanceKey]bool {
 // strategy is the run strategy of a workflow's active version: Maestro's
 // default is SEQUENTIAL, and PARALLEL runs up to workflow_concurrency.
 func (r *round) strategy(workflowID string) (string, int64) {
-	w := r.in.State.Workflow(nil, workflowID)
+	return runStrategy(r.in.State, r.in.Defs, workflowID)
+}
+
+// runStrategy is round.strategy for readers outside a round (retention), so
+// that both read a workflow's strategy the same way.
+func runStrategy(st *fsm.State, defs Definitions, workflowID string) (string, int64) {
+	w := st.Workflow(nil, workflowID)
 	if w == nil {
 		return workflow.RunSequential, 1
 	}
@@ -213,11 +219,11 @@ func (r *round) strategy(workflowID string) (string, int64) {
 		// its latest version.
 		active = w.LatestVersion
 	}
-	ver := r.in.State.Version(nil, workflowID, active)
+	ver := st.Version(nil, workflowID, active)
 	if ver == nil {
 		return workflow.RunSequential, 1
 	}
-	def, _, err := r.in.Defs.Definition(ver)
+	def, _, err := defs.Definition(ver)
 	if err != nil || def.Properties == nil || def.Properties.RunStrategy == nil || def.Properties.RunStrategy.Rule == "" {
 		return workflow.RunSequential, 1
 	}
@@ -273,15 +279,12 @@ func (r *round) admit(workflowID string, list []*statepb.Instance) []*statepb.In
 			return running
 		}
 		next := queued[0]
-		if prev := r.in.State.LatestFinished(workflowID, next.InstanceId); prev != nil && blocks(prev) {
-			w := r.in.State.Workflow(nil, workflowID)
-			if w == nil || prev.InstanceId > w.UnblockedThrough {
-				why := fmt.Sprintf("STRICT_SEQUENTIAL: blocked by instance %d, which is %s; restart it or unblock the workflow", prev.InstanceId, prev.Status)
-				if next.Reason != why {
-					r.setInstance(next, fsm.InstanceCreated, fsm.InstanceCreated, why)
-				}
-				return nil
+		if prev := r.in.State.LatestFinished(workflowID, next.InstanceId); prev != nil && holdsQueue(r.in.State.Workflow(nil, workflowID), prev) {
+			why := fmt.Sprintf("STRICT_SEQUENTIAL: blocked by instance %d, which is %s; restart it or unblock the workflow", prev.InstanceId, prev.Status)
+			if next.Reason != why {
+				r.setInstance(next, fsm.InstanceCreated, fsm.InstanceCreated, why)
 			}
+			return nil
 		}
 		return []*statepb.Instance{next}
 	}
@@ -293,6 +296,15 @@ func (r *round) admit(workflowID string, list []*statepb.Instance) []*statepb.In
 		return append(running, queued[:free]...)
 	}
 	return running
+}
+
+// holdsQueue reports whether prev, the newest finished instance of workflow
+// w before a queued one (State.LatestFinished), holds that STRICT_SEQUENTIAL
+// queue: it failed or timed out, and the workflow was not unblocked past it
+// (w nil: the workflow is gone, so nothing unblocked it). Retention asks the
+// same question to know which instances it must keep.
+func holdsQueue(w *statepb.Workflow, prev *statepb.Instance) bool {
+	return blocks(prev) && (w == nil || prev.InstanceId > w.UnblockedThrough)
 }
 
 // blocks reports whether a finished instance holds up a STRICT_SEQUENTIAL

@@ -1,10 +1,12 @@
 package scheduler
 
 import (
+	"math"
 	"time"
 
 	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
+	"github.com/batonhq/baton/workflow"
 )
 
 // Retention says how much finished history to keep, so that the state (and
@@ -21,16 +23,27 @@ type Retention struct {
 var DefaultRetention = Retention{KeepPerWorkflow: 1000}
 
 // Prune returns the deletions the retention policy asks for, at most limit of
-// them. Unfinished instances are never chosen; the FSM checks again.
+// them. Unfinished instances are never chosen; the FSM checks again. Nor is
+// a finished instance a STRICT_SEQUENTIAL queue depends on (queueKeeps):
+// history is deleted to bound the state, never to change what runs next.
 func Prune(st *fsm.State, now time.Time, r Retention, limit int) []*statepb.PlanAction {
 	if r.KeepPerWorkflow <= 0 && r.MaxAge <= 0 {
 		return nil
 	}
-	var out []*statepb.PlanAction
-	for _, wf := range st.Workflows(nil) {
-		finished := 0
+	workflows := st.Workflows(nil)
+	lists := make([][]*statepb.Instance, len(workflows))
+	keep := &queueKeeps{st: st, defs: NewDefinitionCache()}
+	// Every workflow first: a queue may depend on a subworkflow instance,
+	// which goes with the tree of another workflow's instance.
+	for i, wf := range workflows {
 		// Newest first, so the ones kept by count are the most recent.
-		for _, inst := range st.Instances(nil, wf.WorkflowId, 0) {
+		lists[i] = st.Instances(nil, wf.WorkflowId, 0)
+		keep.add(wf, lists[i])
+	}
+	var out []*statepb.PlanAction
+	for i := range workflows {
+		finished := 0
+		for _, inst := range lists[i] {
 			if !fsm.InstanceTerminal(inst.Status) {
 				continue
 			}
@@ -43,6 +56,9 @@ func Prune(st *fsm.State, now time.Time, r Retention, limit int) []*statepb.Plan
 			if !tooMany && !tooOld {
 				continue
 			}
+			if keep.held(inst) {
+				continue
+			}
 			out = append(out, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteInstance{
 				DeleteInstance: &statepb.DeleteInstance{WorkflowId: inst.WorkflowId, InstanceId: inst.InstanceId},
 			}})
@@ -52,4 +68,104 @@ func Prune(st *fsm.State, now time.Time, r Retention, limit int) []*statepb.Plan
 		}
 	}
 	return out
+}
+
+// queueKeeps finds the finished instances that STRICT_SEQUENTIAL queues
+// depend on. Such a queue decides whether it is blocked from the newest
+// finished instance before its next one (State.LatestFinished, holdsQueue),
+// so deleting that instance would let the lookup find an older one: a
+// FAILED instance nobody restarted or unblocked would stop holding the queue,
+// or, past a STOPPED one, an older FAILED one would start to.
+type queueKeeps struct {
+	st   *fsm.State
+	defs Definitions
+	// roots maps the instance whose deletion would take a depended-on
+	// instance with it (itself, or the top of its tree) to the workflows
+	// whose queue depends on it.
+	roots map[fsm.InstanceKey][]string
+	// strict caches, per workflow, whether it runs STRICT_SEQUENTIAL: read
+	// only for an instance retention would otherwise delete, since it
+	// parses the definition.
+	strict map[string]bool
+}
+
+// add records what the queue of workflow w depends on; list is all its
+// instances, newest first.
+func (k *queueKeeps) add(w *statepb.Workflow, list []*statepb.Instance) {
+	// Two lookups matter: the one for the oldest queued instance (the one
+	// the run strategy admits next), and the one for an instance started
+	// after every existing one, which reads the newest finished instance.
+	next := int64(math.MaxInt64)
+	for _, inst := range list {
+		if inst.Status == fsm.InstanceCreated && inst.DefinitionWorkflowId == "" {
+			next = inst.InstanceId
+		}
+	}
+	k.protect(w, dependency(w, list, next))
+	if next != math.MaxInt64 {
+		k.protect(w, dependency(w, list, math.MaxInt64))
+	}
+}
+
+// dependency returns the finished instance below id before that retention
+// must keep so that the queue's decision for before stays what it is, or
+// nil: the newest one (the one the lookup finds), if it or any older one
+// holds the queue. While it holds the queue, deleting it would unblock the
+// queue; while it does not, deleting it could let an older one that does
+// become the newest. With it kept, deleting older ones changes nothing.
+func dependency(w *statepb.Workflow, list []*statepb.Instance, before int64) *statepb.Instance {
+	var newest *statepb.Instance
+	for _, inst := range list {
+		if inst.InstanceId >= before || !fsm.InstanceTerminal(inst.Status) {
+			continue
+		}
+		if newest == nil {
+			newest = inst
+		}
+		if holdsQueue(w, inst) {
+			return newest
+		}
+	}
+	return nil
+}
+
+// protect keeps inst by keeping what retention would delete it with: a
+// synchronous subworkflow or loop iteration goes with its parent's tree.
+func (k *queueKeeps) protect(w *statepb.Workflow, inst *statepb.Instance) {
+	if inst == nil {
+		return
+	}
+	root := inst
+	for root.Parent != nil && !root.Parent.Detached {
+		p := k.st.Instance(nil, root.Parent.WorkflowId, root.Parent.InstanceId)
+		if p == nil {
+			break
+		}
+		root = p
+	}
+	if k.roots == nil {
+		k.roots = map[fsm.InstanceKey][]string{}
+	}
+	key := fsm.KeyOfInstance(root)
+	k.roots[key] = append(k.roots[key], w.WorkflowId)
+}
+
+// held reports whether retention must keep inst: a STRICT_SEQUENTIAL queue
+// depends on it or on an instance of its tree.
+func (k *queueKeeps) held(inst *statepb.Instance) bool {
+	for _, wf := range k.roots[fsm.KeyOfInstance(inst)] {
+		strict, ok := k.strict[wf]
+		if !ok {
+			rule, _ := runStrategy(k.st, k.defs, wf)
+			strict = rule == workflow.RunStrictSequential
+			if k.strict == nil {
+				k.strict = map[string]bool{}
+			}
+			k.strict[wf] = strict
+		}
+		if strict {
+			return true
+		}
+	}
+	return false
 }
