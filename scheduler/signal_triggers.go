@@ -42,6 +42,12 @@ func versionSignalTriggers(ver *statepb.WorkflowVersion, def *workflow.Definitio
 // signal (names taken in alphabetical order). A match moves the
 // checkpoints to the signals it consumed, so older unconsumed signals are
 // passed over, as Maestro does.
+//
+// A round that fires nothing moves each checkpoint past the signals right
+// after it that can never fire the trigger (see signalView), so however
+// many of those arrive, later ones are reached a window at a time: the
+// checkpoint is the resume position, in the FSM, and a new leader goes on
+// from it.
 func (r *round) signalTrigger(w *statepb.Workflow, ver *statepb.WorkflowVersion, def *workflow.Definition, dag *workflow.DAG,
 	id, spec string, trig workflow.SignalTrigger, rec *statepb.Trigger) {
 	set := func(checkpoints map[string]int64) {
@@ -65,10 +71,15 @@ func (r *round) signalTrigger(w *statepb.Workflow, ver *statepb.WorkflowVersion,
 		return
 	}
 	checkpoints := maps.Clone(rec.Checkpoints)
-	for n := 0; n < maxFiresPerRound; n++ {
-		match := r.matchSignals(trig, checkpoints)
+	views := make(map[string]*signalView, len(trig.Names))
+	for _, name := range trig.Names {
+		views[name] = r.signalView(trig, name, checkpoints[name])
+	}
+	fired := 0
+	for ; fired < maxFiresPerRound; fired++ {
+		match := matchSignals(trig, views, checkpoints)
 		if match == nil {
-			return
+			break
 		}
 		r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_FireSignalTrigger{
 			FireSignalTrigger: r.fireSignalTrigger(w, ver, def, dag, id, trig, match),
@@ -77,27 +88,117 @@ func (r *round) signalTrigger(w *statepb.Workflow, ver *statepb.WorkflowVersion,
 			checkpoints[name] = sg.Seq
 		}
 	}
+	if fired > 0 {
+		// The fires move the checkpoints (or, refused, leave them where
+		// this round found them); the next round looks on from there.
+		// Passing over signals here as well could pass over those of a
+		// fire the FSM refused.
+		return
+	}
+	advanced := false
+	for _, name := range trig.Names {
+		if to := views[name].deadThrough; to > checkpoints[name] {
+			checkpoints[name] = to
+			advanced = true
+		}
+	}
+	if advanced {
+		// The FSM only ever moves a checkpoint forward, so this plan
+		// applied late undoes no fire.
+		set(checkpoints)
+	}
 }
 
-// matchSignals finds the next match of unconsumed signals, or nil. It
-// looks at the maxSignalsScanned oldest unconsumed signals of each name,
-// each once.
-func (r *round) matchSignals(trig workflow.SignalTrigger, checkpoints map[string]int64) map[string]*statepb.Signal {
+// signalView is what a round looks at of the unconsumed signals of one of
+// a trigger's names: the maxSignalsScanned oldest after the checkpoint
+// (the head) and, for a trigger that joins several names whose head is
+// full and holds a signal that can still fire it, the maxSignalsScanned
+// newest too (the tail).
+//
+// A signal that does not match the name's match_params, or lacks one of
+// its join keys, can never fire the trigger: its params never change, and
+// the trigger's definition cannot change without a new record (a new spec
+// starts from new checkpoints). Such signals right after the checkpoint
+// are passed over (deadThrough), so they never hide later ones.
+//
+// A signal that can still fire the trigger is never passed over without
+// a fire. A single-name trigger fires it as soon as the head reaches it,
+// so nothing is missed. A joined one may have to wait for its partners;
+// while more than a head of them wait, the tail lets matches of newer
+// signals fire, which (as every fire does) passes over the older ones.
+type signalView struct {
+	// live holds, oldest first and each once, the signals looked at that
+	// can still fire the trigger.
+	live []liveSignal
+	// deadThrough is the number of the last of the signals right after
+	// the checkpoint that can never fire the trigger; the checkpoint when
+	// the first signal after it can.
+	deadThrough int64
+}
+
+// liveSignal is a signal that can still fire a trigger, with its join
+// values (joinKey).
+type liveSignal struct {
+	sg  *statepb.Signal
+	key string
+}
+
+func (r *round) signalView(trig workflow.SignalTrigger, name string, checkpoint int64) *signalView {
+	entry := trig.Definitions[name]
+	v := &signalView{deadThrough: checkpoint}
+	head := r.in.State.SignalsAfter(nil, name, checkpoint, maxSignalsScanned)
+	for _, sg := range head {
+		if key, ok := canFire(entry, sg); ok {
+			v.live = append(v.live, liveSignal{sg: sg, key: key})
+		} else if len(v.live) == 0 {
+			v.deadThrough = sg.Seq
+		}
+	}
+	if len(trig.Names) == 1 || len(head) < maxSignalsScanned || len(v.live) == 0 {
+		// All the unconsumed signals are in the head; or a single-name
+		// trigger fires its oldest live signal, or passes over a head
+		// with none, so the head moves on every round; or the head holds
+		// nothing that can fire, and the next round passes it over.
+		return v
+	}
+	last := head[len(head)-1].Seq
+	tail := r.in.State.Signals(nil, name, maxSignalsScanned) // newest first
+	for i := len(tail) - 1; i >= 0; i-- {
+		sg := tail[i]
+		if sg.Seq <= last {
+			continue // in the head already
+		}
+		if key, ok := canFire(entry, sg); ok {
+			v.live = append(v.live, liveSignal{sg: sg, key: key})
+		}
+	}
+	return v
+}
+
+// canFire says whether a signal can ever fire a trigger by its entry, and
+// returns its join values.
+func canFire(entry workflow.SignalTriggerEntry, sg *statepb.Signal) (string, bool) {
+	get := signalParam(sg)
+	if !entry.Matches(get) {
+		return "", false
+	}
+	return joinKey(entry.JoinKeys, get)
+}
+
+// matchSignals finds the next match among the signals the views hold that
+// are newer than the checkpoints, or nil.
+func matchSignals(trig workflow.SignalTrigger, views map[string]*signalView, checkpoints map[string]int64) map[string]*statepb.Signal {
 	first := trig.Names[0]
-	// For every other name, the oldest matching signal per join value.
+	// For every other name, the oldest live signal per join value.
 	joined := make(map[string]map[string]*statepb.Signal, len(trig.Names)-1)
 	for _, name := range trig.Names[1:] {
-		entry := trig.Definitions[name]
 		byKey := map[string]*statepb.Signal{}
-		for _, sg := range r.in.State.SignalsAfter(nil, name, checkpoints[name], maxSignalsScanned) {
-			get := signalParam(sg)
-			if !entry.Matches(get) {
+		for _, l := range views[name].live {
+			if l.sg.Seq <= checkpoints[name] {
 				continue
 			}
-			if key, ok := joinKey(entry.JoinKeys, get); ok {
-				if _, seen := byKey[key]; !seen {
-					byKey[key] = sg
-				}
+			if _, seen := byKey[l.key]; !seen {
+				byKey[l.key] = l.sg
 			}
 		}
 		if len(byKey) == 0 {
@@ -105,19 +206,13 @@ func (r *round) matchSignals(trig workflow.SignalTrigger, checkpoints map[string
 		}
 		joined[name] = byKey
 	}
-	entry := trig.Definitions[first]
-	for _, cand := range r.in.State.SignalsAfter(nil, first, checkpoints[first], maxSignalsScanned) {
-		get := signalParam(cand)
-		if !entry.Matches(get) {
+	for _, cand := range views[first].live {
+		if cand.sg.Seq <= checkpoints[first] {
 			continue
 		}
-		key, ok := joinKey(entry.JoinKeys, get)
-		if !ok {
-			continue
-		}
-		match := map[string]*statepb.Signal{first: cand}
+		match := map[string]*statepb.Signal{first: cand.sg}
 		for _, name := range trig.Names[1:] {
-			sg := joined[name][key]
+			sg := joined[name][cand.key]
 			if sg == nil {
 				match = nil
 				break

@@ -10,9 +10,17 @@ import (
 	"github.com/batonhq/baton/workflow"
 )
 
-// maxSignalsScanned bounds how many signals of one name a step's dependency
-// looks at, newest first.
-const maxSignalsScanned = 1000
+const (
+	// maxSignalsScanned is how many signals of one name a round reads at
+	// a time: a signal trigger's window (signalView), and one window of a
+	// step's dependency looking for its match (newestMatch).
+	maxSignalsScanned = 1000
+	// maxSignalsSearched bounds how far back, in signal numbers, a step's
+	// dependency looks for its newest match, newest first and a window at
+	// a time; docs/DEFINITIONS.md states it. Every waiting step searches
+	// again each round, so this bounds that work per step.
+	maxSignalsSearched = 10 * maxSignalsScanned
+)
 
 // signalsMatched says which of a step's signal_dependencies no signal matches
 // yet ("" when all are matched), and otherwise returns, per dependency, the
@@ -56,27 +64,44 @@ func (r *round) signalsMatched(inst *statepb.Instance, sd *workflow.Step, st *st
 	return "waiting for signals: " + strings.Join(missing, "; "), nil, nil
 }
 
-// newestMatch returns the newest signal matching a dependency, or nil.
+// newestMatch returns the newest signal matching a dependency, or nil when
+// none of the maxSignalsSearched newest numbers of its name does. It reads
+// the signals a window of numbers at a time, newest window first, so
+// non-matching signals newer than the match only cost the windows they
+// fill. Windows are ranges of numbers, so each read is bounded however
+// the numbers run.
 func (r *round) newestMatch(d workflow.SignalDependency, want map[string]workflow.Value) *statepb.Signal {
-	for _, sg := range r.in.State.Signals(nil, d.Name, maxSignalsScanned) {
-		ok := true
-		for name, m := range d.Match {
-			p, has := sg.Params[name]
-			if !has {
-				ok = false
-				break
-			}
-			got, err := ValueFromParam(p)
-			if err != nil || !workflow.SignalMatches(got, want[name], m.Operator) {
-				ok = false
-				break
+	hi := r.in.State.LatestSignalSeq(d.Name)
+	for stop := max(hi-maxSignalsSearched, 0); hi > stop; {
+		lo := max(hi-maxSignalsScanned, stop)
+		// The signals numbered lo+1 … hi, oldest first: at most hi-lo of
+		// them, and any past hi (there are none unless signals were
+		// deleted) were looked at in the window before.
+		window := r.in.State.SignalsAfter(nil, d.Name, lo, int(hi-lo))
+		for i := len(window) - 1; i >= 0; i-- {
+			if sg := window[i]; sg.Seq <= hi && signalMatchesDependency(sg, d, want) {
+				return sg
 			}
 		}
-		if ok {
-			return sg
-		}
+		hi = lo
 	}
 	return nil
+}
+
+// signalMatchesDependency says whether a signal has every param of a
+// dependency's match_params, comparing as the entry's operator says.
+func signalMatchesDependency(sg *statepb.Signal, d workflow.SignalDependency, want map[string]workflow.Value) bool {
+	for name, m := range d.Match {
+		p, has := sg.Params[name]
+		if !has {
+			return false
+		}
+		got, err := ValueFromParam(p)
+		if err != nil || !workflow.SignalMatches(got, want[name], m.Operator) {
+			return false
+		}
+	}
+	return true
 }
 
 func describeMatch(d workflow.SignalDependency, want map[string]workflow.Value) string {
@@ -103,6 +128,16 @@ func (r *round) emitSignals(inst *statepb.Instance, sd *workflow.Step, st *state
 		return
 	}
 	scope := stepScope{inst: inst, step: st, steps: steps}
+	// The request ids name the attempt that succeeded, so that a leader
+	// planning this emission again after a failover sends nothing twice.
+	// Its number alone does not name it: restarting a foreach or while
+	// step recreates its iterations under the same workflow and instance
+	// ids, whose steps count attempts from 1 again. The generation (the
+	// Raft index of the entry that assigned the attempt) tells them apart.
+	var gen uint64
+	if n := len(st.Attempts); n > 0 {
+		gen = st.Attempts[n-1].Generation
+	}
 	act := &statepb.EmitSignals{WorkflowId: st.WorkflowId, InstanceId: st.InstanceId, StepId: st.StepId}
 	for i, o := range outs {
 		vals, err := workflow.ResolveParamsWith(o.Params, scope.Param, workflow.EvalOptions{Now: r.in.Now})
@@ -116,7 +151,7 @@ func (r *round) emitSignals(inst *statepb.Instance, sd *workflow.Step, st *state
 		}
 		act.Signals = append(act.Signals, &statepb.SendSignal{
 			Name: o.Name, Params: params, Source: fmt.Sprintf("%s/%d/%s", st.WorkflowId, st.InstanceId, st.StepId),
-			RequestId: fmt.Sprintf("step:%s/%d/%s/%d:%d", st.WorkflowId, st.InstanceId, st.StepId, len(st.Attempts), i),
+			RequestId: fmt.Sprintf("step:%s/%d/%s/%d@%d:%d", st.WorkflowId, st.InstanceId, st.StepId, len(st.Attempts), gen, i),
 		})
 	}
 	r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_EmitSignals{EmitSignals: act}})
