@@ -57,12 +57,21 @@ type Limits struct {
 	// MaxAllocBytes bounds the total size of the strings, arrays and maps
 	// allocated during evaluation (counted when allocated, not freed).
 	MaxAllocBytes int64
+	// MaxResultBytes bounds the size of the value Eval returns, and of
+	// each argument handed to a ParamsExtension: strings and map keys
+	// count their length in bytes, and every array element and map entry
+	// 8 bytes more. Values may share data (one string in every slot of an
+	// array, one array under many map keys), so a value reached several
+	// times counts each time: this is the size of the copy the caller
+	// gets, which the allocation budget does not see.
+	MaxResultBytes int
 }
 
 // DefaultLimits follows Maestro's defaults where Maestro has one: 25,000
 // loop iterations and array elements, and 100 MB of allocation. The step
 // budget allows that many iterations of a loop body of a few hundred
-// operations while keeping a runaway program to well under a second.
+// operations while keeping a runaway program to well under a second. A
+// result may be as large as the largest string a program may build.
 func DefaultLimits() Limits {
 	return Limits{
 		MaxSteps:          10_000_000,
@@ -71,6 +80,7 @@ func DefaultLimits() Limits {
 		MaxArrayLen:       25_000,
 		MaxDepth:          128,
 		MaxAllocBytes:     100_000_000,
+		MaxResultBytes:    1_000_000,
 	}
 }
 
@@ -93,6 +103,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxAllocBytes <= 0 {
 		l.MaxAllocBytes = d.MaxAllocBytes
+	}
+	if l.MaxResultBytes <= 0 {
+		l.MaxResultBytes = d.MaxResultBytes
 	}
 	return l
 }
@@ -157,13 +170,13 @@ func (p *Program) Eval(env Env, lim Limits) (result Value, err error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := exportValue(v, 0)
+	out, err := newExporter("result", lim).value(v, 0)
 	if err != nil {
-		msg := err.Error()
+		kind, msg := KindRuntime, err.Error()
 		if e, ok := err.(*evalErr); ok {
-			msg = e.msg
+			kind, msg = e.kind, e.msg
 		}
-		return nil, &Error{Kind: KindRuntime, Msg: msg}
+		return nil, &Error{Kind: kind, Msg: msg}
 	}
 	return out, nil
 }

@@ -383,7 +383,11 @@ func callLongStatic(class, name string, args []Value) (Value, error) {
 				return x, nil
 			}
 		case string:
-			if name == "parseInt" {
+			// Integer.decode parses an int, as Integer.parseInt does:
+			// Java refuses "3000000000". Integer.valueOf keeps reading a
+			// long, as Maestro's SEL does (its Integer is a long and
+			// valueOf calls Long.parseLong).
+			if name == "parseInt" || class == "Integer" && name == "decode" {
 				return parseJavaInt(x)
 			}
 			return parseJavaLong(x)
@@ -645,8 +649,16 @@ func (in *interp) callParams(name string, args []Value) (Value, error) {
 	}
 	out := make([]Value, len(args))
 	for i, a := range args {
-		ev, err := exportValue(a, 0)
+		x := newExporter("argument "+strconv.Itoa(i+1), in.lim)
+		ev, err := x.value(a, 0)
+		if err == nil {
+			// The copy is real memory, and a loop may make one per call.
+			err = in.allocate(x.used)
+		}
 		if err != nil {
+			if e, ok := err.(*evalErr); ok && e.kind == KindLimit {
+				return nil, errLimit("params.%s: %s", name, e.msg)
+			}
 			return nil, errValue("params.%s: argument %d: %v", name, i+1, err)
 		}
 		out[i] = ev

@@ -129,8 +129,11 @@
 // Every evaluation runs under Limits (see DefaultLimits): a step budget
 // (10,000,000), iterations per loop execution (25,000, Maestro's limit),
 // string length (1,000,000 bytes), array, list and map size (25,000,
-// Maestro's limit), nesting depth (128), and total bytes allocated
-// (100,000,000, Maestro's memory limit). Parse itself refuses sources over
+// Maestro's limit), nesting depth (128), total bytes allocated
+// (100,000,000, Maestro's memory limit), and the size of the result and of
+// each argument handed to a ParamsExtension (1,000,000 bytes: strings and
+// map keys by length, 8 bytes per array element or map entry, a value
+// reached several times counted each time). Parse itself refuses sources over
 // MaxSourceLen bytes and nesting deeper than MaxNesting. An infinite loop,
 // a string that doubles in a loop or a huge array fails fast with an
 // *Error of KindLimit; with the defaults a runaway program is stopped

@@ -56,6 +56,9 @@ func FuzzParseEval(f *testing.F) {
 		"new String[]{'a', 'b'}.length", "Integer.parseInt('12') + Long.valueOf('3')",
 		"DateTimeFormat.forPattern('G C Y x w e E D k K h a S z Z ZZ ZZZ').print(RUN_TS)",
 		"'a,b,,'.split(',', -1)", "'x'.repeat(3).matches('x+')",
+		"s = 'x'.repeat(8000); String[] q = new String[300]; for (int i = 0; i < 300; i++) q[i] = s; q",
+		"m = new HashMap(); for (int i = 0; i < 20; i++) { n = new HashMap(); n.put('a', m); n.put('b', m); m = n; } m",
+		"'a'.repeat(2000).replaceAll('()()()()()()()()', '$1${x}')", "'ab'.replaceAll('(?P<x>a)', '<${x}$1>')",
 	}
 	for _, s := range seeds {
 		f.Add(s)

@@ -1,8 +1,8 @@
 package sel
 
 import (
+	"math"
 	"regexp"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf16"
@@ -321,12 +321,16 @@ func (in *interp) substring(s string, b, e int) (Value, error) {
 func javaIndexOf(s, t string, from int) int {
 	from = max(from, 0)
 	n := javaLen(s)
+	if t == "" {
+		// Java finds "" at from itself, even between the two units of
+		// a surrogate pair, which byteOffset would round up.
+		return min(from, n)
+	}
 	if from > n {
-		if t == "" {
-			return n
-		}
 		return -1
 	}
+	// A non-empty t cannot start inside a surrogate pair, so rounding
+	// from up to the end of the character loses nothing.
 	b := byteOffset(s, from)
 	i := strings.Index(s[b:], t)
 	if i < 0 {
@@ -342,7 +346,19 @@ func javaLastIndexOf(s, t string, from int) int {
 	}
 	n := javaLen(s)
 	from = min(from, n)
-	end := byteOffset(s, from) + len(t)
+	if t == "" {
+		// As in javaIndexOf: "" is found at from itself.
+		return from
+	}
+	b := byteOffset(s, from)
+	if unitOffset(s, b) > from {
+		// from falls inside a surrogate pair and byteOffset rounded it
+		// up; t may only start at or before from, so step back to the
+		// start of that character.
+		_, size := utf8.DecodeLastRuneInString(s[:b])
+		b -= size
+	}
+	end := b + len(t)
 	if end > len(s) {
 		end = len(s)
 	}
@@ -444,7 +460,12 @@ func (in *interp) split(s, re string, limit int) (Value, error) {
 		if maxMatches >= 0 {
 			n = min(n, maxMatches+1)
 		}
-		bounds = r.FindAllStringIndex(s, n)
+		// Each match also holds its groups' indices; split uses only
+		// the first two.
+		bounds, err = in.findMatches(r, s, n)
+		if err != nil {
+			return nil, err
+		}
 		if len(bounds) > 0 && bounds[0][0] == 0 && bounds[0][1] == 0 {
 			bounds = bounds[1:]
 		}
@@ -477,39 +498,72 @@ func (in *interp) split(s, re string, limit int) (Value, error) {
 	return a, nil
 }
 
-// javaReplacement rewrites a Java replacement string ($1, ${name}, \x)
-// into Go's template syntax.
-func javaReplacement(repl string, groups int) (string, error) {
-	var sb strings.Builder
+// replPart is one piece of a parsed Java replacement string: literal
+// text, or (when group >= 0) the text the match captured in that group.
+type replPart struct {
+	lit   string
+	group int
+}
+
+// javaReplacement parses a Java replacement string ($1, ${name}, \x)
+// for the regex r. SEL expands it itself rather than through Go's
+// Regexp.Expand so that it can check the size of the output piece by
+// piece, before appending: one match expanded through a replacement of
+// many group references could otherwise reach gigabytes at once.
+func javaReplacement(repl string, r *regexp.Regexp) ([]replPart, error) {
+	groups := r.NumSubexp()
+	var parts []replPart
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			parts = append(parts, replPart{lit: lit.String(), group: -1})
+			lit.Reset()
+		}
+	}
+	group := func(g int) {
+		flush()
+		parts = append(parts, replPart{group: g})
+	}
 	for i := 0; i < len(repl); i++ {
 		c := repl[i]
 		switch c {
 		case '\\':
 			i++
 			if i >= len(repl) {
-				return "", errValue("character to be escaped is missing in replacement %q", repl)
+				return nil, errValue("character to be escaped is missing in replacement %q", repl)
 			}
-			if repl[i] == '$' {
-				sb.WriteString("$$")
-			} else {
-				sb.WriteByte(repl[i])
-			}
+			lit.WriteByte(repl[i])
 		case '$':
 			i++
 			if i >= len(repl) {
-				return "", errValue("illegal group reference in replacement %q", repl)
+				return nil, errValue("illegal group reference in replacement %q", repl)
 			}
 			if repl[i] == '{' {
-				end := strings.IndexByte(repl[i:], '}')
-				if end < 0 {
-					return "", errValue("illegal group reference in replacement %q", repl)
+				// As Java: ASCII letters and digits up to a '}', naming
+				// a group of the regex.
+				j := i + 1
+				for j < len(repl) && (isDigit(repl[j]) || repl[j] >= 'a' && repl[j] <= 'z' || repl[j] >= 'A' && repl[j] <= 'Z') {
+					j++
 				}
-				sb.WriteString("${" + repl[i+1:i+end] + "}")
-				i += end
+				name := repl[i+1 : j]
+				switch {
+				case name == "":
+					return nil, errValue("named capturing group has 0 length name in replacement %q", repl)
+				case j >= len(repl) || repl[j] != '}':
+					return nil, errValue("named capturing group is missing trailing '}' in replacement %q", repl)
+				case isDigit(name[0]):
+					return nil, errValue("capturing group name {%s} starts with digit character in replacement %q", name, repl)
+				}
+				g := r.SubexpIndex(name)
+				if g < 0 {
+					return nil, errValue("no group with name {%s} in the regular expression", name)
+				}
+				group(g)
+				i = j
 				continue
 			}
 			if !isDigit(repl[i]) {
-				return "", errValue("illegal group reference in replacement %q", repl)
+				return nil, errValue("illegal group reference in replacement %q", repl)
 			}
 			// Java reads further digits only while the number stays a
 			// valid group.
@@ -519,14 +573,38 @@ func javaReplacement(repl string, groups int) (string, error) {
 				g = g*10 + int(repl[i]-'0')
 			}
 			if g > groups {
-				return "", errValue("no group %d in the regular expression", g)
+				return nil, errValue("no group %d in the regular expression", g)
 			}
-			sb.WriteString("${" + strconv.Itoa(g) + "}")
+			group(g)
 		default:
-			sb.WriteByte(c)
+			lit.WriteByte(c)
 		}
 	}
-	return sb.String(), nil
+	flush()
+	return parts, nil
+}
+
+// findMatches returns up to n matches of r in s (all when n < 0), each
+// with its submatch indices, and charges the allocation budget for them.
+// Go's regexp keeps two ints per group for every match, even when only the
+// bounds are asked for, so a regex of hundreds of empty groups costs
+// kilobytes at every position of s. The search is capped beforehand at one
+// more match than the remaining budget pays for, so it cannot allocate
+// much beyond the budget before the limit error.
+func (in *interp) findMatches(r *regexp.Regexp, s string, n int) ([][]int, error) {
+	per := int64(16*(r.NumSubexp()+1) + 24)
+	if n < 0 || n > len(s)+1 {
+		n = len(s) + 1 // there are never more matches than positions
+	}
+	afford := max((in.lim.MaxAllocBytes-in.alloc)/per, 0)
+	if int64(n) > afford {
+		n = int(afford) + 1
+	}
+	matches := r.FindAllStringSubmatchIndex(s, n)
+	if err := in.allocate(int64(len(matches)) * per); err != nil {
+		return nil, err
+	}
+	return matches, nil
 }
 
 func (in *interp) replaceRegex(s, re, repl string, firstOnly bool) (Value, error) {
@@ -534,8 +612,12 @@ func (in *interp) replaceRegex(s, re, repl string, firstOnly bool) (Value, error
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := javaReplacement(repl, r.NumSubexp())
+	parts, err := javaReplacement(repl, r)
 	if err != nil {
+		return nil, err
+	}
+	// A replacement of many group references becomes as many parts.
+	if err := in.allocate(int64(len(parts)) * 32); err != nil {
 		return nil, err
 	}
 	if err := in.work(len(s) * 4); err != nil {
@@ -545,21 +627,46 @@ func (in *interp) replaceRegex(s, re, repl string, firstOnly bool) (Value, error
 	if firstOnly {
 		n = 1
 	}
-	matches := r.FindAllStringSubmatchIndex(s, n)
-	if err := in.allocate(int64(len(matches)) * int64(16*(r.NumSubexp()+1)+24)); err != nil {
+	matches, err := in.findMatches(r, s, n)
+	if err != nil {
 		return nil, err
 	}
+	// Expanding visits every part for every match even when the parts are
+	// empty groups that add nothing to the output, so charge that work.
+	if err := in.work(int(min(int64(len(matches))*int64(len(parts)), math.MaxInt32))); err != nil {
+		return nil, err
+	}
+	limit := in.lim.MaxStringLen
 	var out []byte
+	add := func(piece string) error {
+		if len(out)+len(piece) > limit {
+			return errLimit("string exceeds the limit of %d bytes", limit)
+		}
+		out = append(out, piece...)
+		return nil
+	}
 	prev := 0
 	for _, m := range matches {
-		out = append(out, s[prev:m[0]]...)
-		out = r.ExpandString(out, tmpl, s, m)
-		prev = m[1]
-		if len(out) > in.lim.MaxStringLen {
-			return nil, errLimit("string exceeds the limit of %d bytes", in.lim.MaxStringLen)
+		if err := add(s[prev:m[0]]); err != nil {
+			return nil, err
 		}
+		for _, p := range parts {
+			piece := p.lit
+			if p.group >= 0 {
+				piece = ""
+				if b := m[2*p.group]; b >= 0 {
+					piece = s[b:m[2*p.group+1]]
+				}
+			}
+			if err := add(piece); err != nil {
+				return nil, err
+			}
+		}
+		prev = m[1]
 	}
-	out = append(out, s[prev:]...)
+	if err := add(s[prev:]); err != nil {
+		return nil, err
+	}
 	return in.newString(string(out))
 }
 

@@ -377,29 +377,87 @@ func importValue(v any, depth int) (Value, error) {
 	return nil, errValue("unsupported Go type %T for a param value", v)
 }
 
-// exportValue converts an evaluation result into the documented Go types.
-func exportValue(v Value, depth int) (any, error) {
+// exporter converts an evaluation result (or an argument handed to a
+// ParamsExtension) into the documented Go types, counting what it produces
+// against a budget. Evaluation limits count allocations, but values share
+// data: one long string stored in every slot of an array, or one array
+// stored under thousands of map keys, costs little to build yet becomes
+// gigabytes once exported or serialised, and a chain of maps each holding
+// the next twice takes time exponential in its length to walk. Counting
+// every value each time it is reached bounds both the size of the output
+// and the length of the walk.
+type exporter struct {
+	what  string // "result" or "argument N", for the error message
+	limit int64
+	used  int64
+}
+
+// exportEntryBytes is what each array element and map entry costs on top
+// of its strings: without it an array of empty strings, reached through
+// thousands of map entries, would cost nothing.
+const exportEntryBytes = 8
+
+func newExporter(what string, lim Limits) *exporter {
+	return &exporter{what: what, limit: int64(lim.withDefaults().MaxResultBytes)}
+}
+
+// charge counts n more bytes of output, failing before the caller
+// allocates anything for them.
+func (x *exporter) charge(n int64) error {
+	x.used += n
+	if x.used > x.limit {
+		return errLimit("%s exceeds the limit of %d bytes (strings and map keys count their length, each array element and map entry %d bytes more, and a value reached several times counts each time)",
+			x.what, x.limit, exportEntryBytes)
+	}
+	return nil
+}
+
+func (x *exporter) value(v Value, depth int) (any, error) {
 	if depth > maxShowDepth {
 		return nil, errValue("result is nested too deeply (or contains itself)")
 	}
-	switch x := v.(type) {
-	case nil, bool, int64, float64, string:
-		return x, nil
+	switch v := v.(type) {
+	case nil, bool, int64, float64:
+		return v, nil
+	case string:
+		if err := x.charge(int64(len(v))); err != nil {
+			return nil, err
+		}
+		return v, nil
 	case *array:
-		return exportItems(x.elem, x.items)
+		if err := x.charge(exportEntryBytes * int64(len(v.items))); err != nil {
+			return nil, err
+		}
+		return x.items(v.elem, v.items)
 	case *listVal:
-		elem, err := listElemKind(x.items)
+		if err := x.charge(exportEntryBytes * int64(len(v.items))); err != nil {
+			return nil, err
+		}
+		elem, err := listElemKind(v.items)
 		if err != nil {
 			return nil, err
 		}
-		return exportItems(elem, x.items)
+		return x.items(elem, v.items)
 	case *mapVal:
-		out := make(map[string]any, len(x.m))
-		for k, e := range x.m {
+		// Charge the entries and keys before making the map, so an
+		// oversized one is refused before it is allocated.
+		n := exportEntryBytes * int64(len(v.m))
+		for k := range v.m {
+			n += int64(len(k))
+		}
+		if err := x.charge(n); err != nil {
+			return nil, err
+		}
+		out := make(map[string]any, len(v.m))
+		// In key order, so that which error a bad result gets (a null
+		// entry, or the budget running out in one subtree or another)
+		// does not depend on Go's random map order.
+		for _, k := range sortedKeys(v.m) {
+			e := v.m[k]
 			if e == nil {
 				return nil, errValue("map entry %q is null; a MAP result cannot hold null", k)
 			}
-			ev, err := exportValue(e, depth+1)
+			ev, err := x.value(e, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -437,7 +495,9 @@ func listElemKind(items []Value) (kind, error) {
 	return 0, errValue("a list of %s cannot become an array", k)
 }
 
-func exportItems(elem kind, items []Value) (any, error) {
+// items converts the elements of an array or list; the caller has already
+// charged them exportEntryBytes each, and strings are charged here.
+func (x *exporter) items(elem kind, items []Value) (any, error) {
 	switch elem {
 	case kLong:
 		out := make([]int64, len(items))
@@ -478,6 +538,9 @@ func exportItems(elem kind, items []Value) (any, error) {
 			s, ok := e.(string)
 			if !ok {
 				return nil, errValue("array element %d is %s; a STRING_ARRAY result cannot hold it", i, typeName(e))
+			}
+			if err := x.charge(int64(len(s))); err != nil {
+				return nil, err
 			}
 			out[i] = s
 		}
