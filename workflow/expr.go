@@ -279,8 +279,8 @@ func fromSEL(raw any, t ParamType) (Value, error) {
 		case int64:
 			return Value{Type: t, Raw: x}, nil
 		case float64:
-			if x == math.Trunc(x) && math.Abs(x) < 1<<63 {
-				return Value{Type: t, Raw: int64(x)}, nil
+			if n, ok := longFromDouble(x); ok {
+				return Value{Type: t, Raw: n}, nil
 			}
 		case string:
 			if n, ok := parseLongText(x); ok {
@@ -325,10 +325,11 @@ func fromSEL(raw any, t ParamType) (Value, error) {
 		case []float64:
 			out := make([]int64, len(x))
 			for i, f := range x {
-				if f != math.Trunc(f) {
-					return bad()
+				n, ok := longFromDouble(f)
+				if !ok {
+					return Value{}, fmt.Errorf("expression gave a DOUBLE_ARRAY whose element %d, %s, is not a whole number in the LONG range", i, formatDouble(f))
 				}
-				out[i] = int64(f)
+				out[i] = n
 			}
 			return Value{Type: t, Raw: out}, nil
 		}
@@ -378,6 +379,17 @@ func fromSEL(raw any, t ParamType) (Value, error) {
 		}
 	}
 	return bad()
+}
+
+// longFromDouble is the one rule by which a double becomes a LONG, for a
+// value and for an array element alike: only a whole number inside the
+// int64 range, since Go's conversion of anything else (1e300, Infinity,
+// NaN) gives an arbitrary number instead of an error.
+func longFromDouble(f float64) (int64, bool) {
+	if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+		return int64(f), true
+	}
+	return 0, false
 }
 
 // inferSEL is the param type a value inside a MAP result takes.

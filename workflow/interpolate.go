@@ -1,10 +1,11 @@
 package workflow
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/batonhq/baton/workflow/sel"
 )
 
 // Interpolation follows Maestro's literal evaluator:
@@ -75,29 +76,37 @@ func (e *malformedRefError) Error() string {
 	return fmt.Sprintf("malformed \"${\" at offset %d: expected ${name} with a name matching [a-zA-Z][-_./a-zA-Z0-9]* (write $${ for a literal ${)", e.offset)
 }
 
-// scanRefs walks s, passing literal text to lit and referenced names to ref.
-func scanRefs(s string, lit func(string), ref func(name string) error) error {
+// scanRefs walks s, passing literal text to lit and referenced names to
+// ref, and stops at the first error either returns.
+func scanRefs(s string, lit func(string) error, ref func(name string) error) error {
 	start := 0
-	flush := func(end int) {
+	flush := func(end int) error {
 		if end > start {
-			lit(s[start:end])
+			return lit(s[start:end])
 		}
+		return nil
 	}
 	for i := 0; i < len(s); {
 		if s[i] != '$' {
 			i++
 			continue
 		}
-		flush(i)
+		if err := flush(i); err != nil {
+			return err
+		}
 		rest := s[i:]
 		switch {
 		case strings.HasPrefix(rest, "$$"):
+			var err error
 			if n := refLen(rest[1:]); n > 0 {
-				lit(rest[1 : 1+n])
+				err = lit(rest[1 : 1+n])
 				i += 1 + n
 			} else {
-				lit("$")
+				err = lit("$")
 				i += 2
+			}
+			if err != nil {
+				return err
 			}
 		case strings.HasPrefix(rest, "${"):
 			n := bracedRefLen(rest[1:])
@@ -115,14 +124,105 @@ func scanRefs(s string, lit func(string), ref func(name string) error) error {
 				}
 				i += 1 + n
 			} else {
-				lit("$")
+				if err := lit("$"); err != nil {
+					return err
+				}
 				i++
 			}
 		}
 		start = i
 	}
-	flush(len(s))
+	return flush(len(s))
+}
+
+// Every reference can repeat a whole other param, and that param can
+// repeat another, so a definition of a few KB could otherwise make the
+// leader build gigabytes when it resolves params (and, once the instance is
+// committed, make every later leader do the same). Hence two caps, checked
+// before the text that would break them is built:
+//
+// maxInterpolatedBytes caps one string a resolution builds or keeps (an
+// interpolated STRING, array element, map key or value) and one Interpolate
+// result. It is SEL's own string limit, so interpolation never builds a
+// string that an expression could not.
+var maxInterpolatedBytes = sel.DefaultLimits().MaxStringLen
+
+// maxResolvedBytes caps the text of all the values one resolution (one
+// ResolveParams call) produces, as counted by minTextLen: 4 MiB, the API's
+// request limit (rpc.MaxRequestBytes), so resolved params are never more
+// than a client could have sent, and 128 params of 1 MB each are refused.
+const maxResolvedBytes = 4 << 20
+
+// tooLongError is interpolated text that would pass maxInterpolatedBytes.
+type tooLongError struct{ limit int }
+
+func (e *tooLongError) Error() string {
+	return fmt.Sprintf("interpolated text would be over the limit of %d bytes", e.limit)
+}
+
+// textBuilder builds interpolated text and refuses, before writing, any
+// piece that would take it past limit bytes.
+type textBuilder struct {
+	b     strings.Builder
+	limit int
+}
+
+func (t *textBuilder) add(s string) error {
+	if len(s) > t.limit-t.b.Len() {
+		return &tooLongError{limit: t.limit}
+	}
+	t.b.WriteString(s)
 	return nil
+}
+
+// addValue writes a referenced value. An array or map is rendered as JSON
+// first; its rendering is never shorter than minTextLen, so one that cannot
+// fit is refused without being rendered.
+func (t *textBuilder) addValue(v Value) error {
+	if s, ok := v.Raw.(string); ok {
+		return t.add(s)
+	}
+	if minTextLen(v) > t.limit-t.b.Len() {
+		return &tooLongError{limit: t.limit}
+	}
+	return t.add(v.String())
+}
+
+// minTextLen is a lower bound of len(v.String()) that allocates nothing:
+// the bytes of its strings (map keys included) and one per other element.
+// It is also the measure maxResolvedBytes counts.
+func minTextLen(v Value) int {
+	switch x := v.Raw.(type) {
+	case string:
+		return len(x)
+	case []string:
+		n := 0
+		for _, s := range x {
+			n += len(s)
+		}
+		return n
+	case []int64:
+		return len(x)
+	case []float64:
+		return len(x)
+	case []bool:
+		return len(x)
+	case map[string]string:
+		n := 0
+		for k, s := range x {
+			n += len(k) + len(s)
+		}
+		return n
+	case map[string]Value:
+		n := 0
+		for k, e := range x {
+			n += len(k) + minTextLen(e)
+		}
+		return n
+	case nil:
+		return 0
+	}
+	return 1
 }
 
 // Interpolate expands param references in s using lookup.
@@ -130,12 +230,11 @@ func Interpolate(s string, lookup func(name string) (Value, bool)) (string, erro
 	if !strings.Contains(s, "$") {
 		return s, nil
 	}
-	var b strings.Builder
-	err := scanRefs(s, func(t string) { b.WriteString(t) }, func(name string) error {
+	t := textBuilder{limit: maxInterpolatedBytes}
+	err := scanRefs(s, t.add, func(name string) error {
 		if lookup != nil {
 			if v, ok := lookup(name); ok {
-				b.WriteString(v.String())
-				return nil
+				return t.addValue(v)
 			}
 		}
 		return fmt.Errorf("unknown param %q", name)
@@ -143,14 +242,14 @@ func Interpolate(s string, lookup func(name string) (Value, bool)) (string, erro
 	if err != nil {
 		return "", err
 	}
-	return b.String(), nil
+	return t.b.String(), nil
 }
 
 // refNames lists the names referenced by s, ignoring malformed text (which
 // Interpolate reports later).
 func refNames(s string) []string {
 	var names []string
-	_ = scanRefs(s, func(string) {}, func(name string) error {
+	_ = scanRefs(s, func(string) error { return nil }, func(name string) error {
 		names = append(names, name)
 		return nil
 	})
@@ -162,7 +261,9 @@ func refNames(s string) []string {
 // same inside MAP values, and every SEL expression evaluated. Params may
 // reference each other (they are resolved in dependency order) and otherwise
 // fall back to lookup; an expression that names its own param (i = i + 1 in
-// a while loop) reads the value from lookup.
+// a while loop) reads the value from lookup. A string over
+// maxInterpolatedBytes, or values over maxResolvedBytes in all, are an
+// error naming the param, found before the oversized text is built.
 func ResolveParams(defs map[string]ParamDef, lookup func(name string) (Value, bool)) (map[string]Value, error) {
 	return ResolveParamsWith(defs, lookup, EvalOptions{})
 }
@@ -186,6 +287,10 @@ type resolver struct {
 	done   map[string]Value
 	state  map[string]int // 1 while resolving, 2 when done
 	stack  []string
+	total  int // minTextLen of every value resolved so far
+	// scopeErr is the first failure to resolve a param an expression
+	// read, which the expression itself only sees as a missing name.
+	scopeErr error
 }
 
 func (r *resolver) resolve(name string) (Value, error) {
@@ -225,30 +330,50 @@ func (r *resolver) get(name string) (Value, bool, error) {
 	return Value{}, false, nil
 }
 
+// charge counts n more bytes of resolved text against maxResolvedBytes. It
+// is called for each piece as it is resolved, so that many capped strings
+// (128 params, or one MAP of many fields) are refused before they add up.
+func (r *resolver) charge(param string, n int) error {
+	r.total += n
+	if r.total > maxResolvedBytes {
+		return fmt.Errorf("param %q: the params resolved together would be over the limit of %d bytes", param, maxResolvedBytes)
+	}
+	return nil
+}
+
+// interpolate expands s, a piece of param's value; param names the piece
+// in errors. The result is charged against the total.
 func (r *resolver) interpolate(param, s string) (string, error) {
 	if !strings.Contains(s, "$") {
-		return s, nil
+		// Nothing is built, but the value is kept and passed on, so it
+		// is held to the same cap (a run param can be long).
+		if len(s) > maxInterpolatedBytes {
+			return "", fmt.Errorf("param %q: %d bytes is over the limit of %d bytes", param, len(s), maxInterpolatedBytes)
+		}
+		return s, r.charge(param, len(s))
 	}
-	var b strings.Builder
-	err := scanRefs(s, func(t string) { b.WriteString(t) }, func(name string) error {
+	t := textBuilder{limit: maxInterpolatedBytes}
+	// A referenced param's own failure already names that param; only
+	// this text's errors are reported under param.
+	var inner error
+	err := scanRefs(s, t.add, func(name string) error {
 		v, ok, err := r.get(name)
 		if err != nil {
+			inner = err
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("param %q: unknown param %q", param, name)
+			return fmt.Errorf("unknown param %q", name)
 		}
-		b.WriteString(v.String())
-		return nil
+		return t.addValue(v)
 	})
-	var me *malformedRefError
-	if errors.As(err, &me) {
+	switch {
+	case err != nil && err == inner:
+		return "", err
+	case err != nil:
 		return "", fmt.Errorf("param %q: %w", param, err)
 	}
-	if err != nil {
-		return "", err
-	}
-	return b.String(), nil
+	return t.b.String(), r.charge(param, t.b.Len())
 }
 
 func (r *resolver) value(name string, d ParamDef) (Value, error) {
@@ -257,11 +382,23 @@ func (r *resolver) value(name string, d ParamDef) (Value, error) {
 	}
 	if d.Value == nil {
 		if d.Expression != "" {
+			outer := r.scopeErr // set by an expression this one is nested in
+			r.scopeErr = nil
 			v, err := EvalWith(d.Expression, d.Type, resolverScope{r: r, self: name}, r.opts)
+			inner := r.scopeErr
+			r.scopeErr = outer
 			if err != nil {
+				if inner != nil {
+					// The expression failed because a param it reads
+					// could not be resolved: that is the error to fix.
+					return Value{}, inner
+				}
 				return Value{}, fmt.Errorf("param %q: %w", name, err)
 			}
-			return v, nil
+			// SEL bounds each string it builds to the same limit as
+			// interpolation; what an expression returns still counts
+			// toward the total.
+			return v, r.charge(name, minTextLen(v))
 		}
 		return Value{}, fmt.Errorf("param %q has no value", name)
 	}
@@ -271,6 +408,9 @@ func (r *resolver) value(name string, d ParamDef) (Value, error) {
 func (r *resolver) mapFields(name string, fields map[string]ParamDef) (Value, error) {
 	out := make(map[string]Value, len(fields))
 	for _, k := range sortedKeys(fields) {
+		if err := r.charge(name+"."+k, len(k)); err != nil {
+			return Value{}, err
+		}
 		v, err := r.value(name+"."+k, fields[k])
 		if err != nil {
 			return Value{}, err
@@ -280,16 +420,22 @@ func (r *resolver) mapFields(name string, fields map[string]ParamDef) (Value, er
 	return Value{Type: Map, Raw: out}, nil
 }
 
+// interpolateValue interpolates every string in v: name is the param (or
+// MAP field) it belongs to, and elements and entries are named by their
+// path below it in errors.
 func (r *resolver) interpolateValue(name string, v Value) (Value, error) {
 	switch x := v.Raw.(type) {
 	case string:
 		s, err := r.interpolate(name, x)
-		return Value{Type: v.Type, Raw: s}, err
+		if err != nil {
+			return Value{}, err
+		}
+		return Value{Type: v.Type, Raw: s}, nil
 	case []string:
 		out := make([]string, len(x))
 		for i, s := range x {
 			var err error
-			if out[i], err = r.interpolate(name, s); err != nil {
+			if out[i], err = r.interpolate(indexPath(name, i), s); err != nil {
 				return Value{}, err
 			}
 		}
@@ -302,11 +448,11 @@ func (r *resolver) interpolateValue(name string, v Value) (Value, error) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			nk, err := r.interpolate(name, k)
+			nk, err := r.interpolate(keyPath(name, k), k)
 			if err != nil {
 				return Value{}, err
 			}
-			nv, err := r.interpolate(name, x[k])
+			nv, err := r.interpolate(keyPath(name, k), x[k])
 			if err != nil {
 				return Value{}, err
 			}
@@ -316,6 +462,9 @@ func (r *resolver) interpolateValue(name string, v Value) (Value, error) {
 	case map[string]Value:
 		out := make(map[string]Value, len(x))
 		for _, k := range sortedKeys(x) {
+			if err := r.charge(name+"."+k, len(k)); err != nil {
+				return Value{}, err
+			}
 			nv, err := r.interpolateValue(name+"."+k, x[k])
 			if err != nil {
 				return Value{}, err
@@ -324,7 +473,7 @@ func (r *resolver) interpolateValue(name string, v Value) (Value, error) {
 		}
 		return Value{Type: v.Type, Raw: out}, nil
 	}
-	return v, nil
+	return v, r.charge(name, minTextLen(v))
 }
 
 // resolverScope is what an expression param sees: the other params being
@@ -336,8 +485,12 @@ type resolverScope struct {
 
 func (s resolverScope) Param(name string) (Value, bool) {
 	if name != s.self {
-		if v, ok, err := s.r.get(name); err == nil && ok {
+		v, ok, err := s.r.get(name)
+		if err == nil && ok {
 			return v, true
+		}
+		if err != nil && s.r.scopeErr == nil {
+			s.r.scopeErr = err
 		}
 		if _, defined := s.r.defs[name]; defined {
 			return Value{}, false

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -83,58 +82,65 @@ func inferValue(raw json.RawMessage) (Value, error) {
 	return Value{}, fmt.Errorf("want a string, number or boolean, got %s", string(raw))
 }
 
-// WaitsForSignals parses the step's signal_dependencies.
+// WaitsForSignals parses the step's signal_dependencies. Unknown fields are
+// refused, as everywhere else in a definition; an error is a triggerError
+// whose path, relative to the step, names the offending field.
 func (s *Step) WaitsForSignals() ([]SignalDependency, error) {
 	if len(s.SignalDependencies) == 0 {
 		return nil, nil
 	}
-	var raw []struct {
-		Name        string `json:"name"`
-		MatchParams map[string]struct {
-			Value    json.RawMessage `json:"value"`
-			Param    *rawParamDef    `json:"param"`
-			Operator string          `json:"operator"`
-		} `json:"match_params"`
+	const field = "signal_dependencies"
+	var items []json.RawMessage
+	if err := decodeStrict(s.SignalDependencies, &items); err != nil {
+		return nil, triggerError{path: field, msg: err.Error()}
 	}
-	if err := json.Unmarshal(s.SignalDependencies, &raw); err != nil {
-		return nil, fmt.Errorf("signal_dependencies: %w", err)
-	}
-	out := make([]SignalDependency, 0, len(raw))
-	for i, r := range raw {
+	out := make([]SignalDependency, 0, len(items))
+	for i, item := range items {
+		base := indexPath(field, i)
+		var r struct {
+			Name        string                     `json:"name"`
+			MatchParams map[string]json.RawMessage `json:"match_params"`
+		}
+		if err := decodeStrict(item, &r); err != nil {
+			return nil, triggerError{path: base, msg: err.Error()}
+		}
 		if strings.TrimSpace(r.Name) == "" {
-			return nil, fmt.Errorf("signal_dependencies[%d]: name is required", i)
+			return nil, triggerError{path: base + ".name", msg: "a signal dependency needs a name"}
 		}
 		dep := SignalDependency{Name: r.Name, Match: map[string]SignalMatch{}}
-		names := make([]string, 0, len(r.MatchParams))
-		for k := range r.MatchParams {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		for _, k := range names {
-			m := r.MatchParams[k]
+		for _, k := range sortedKeys(r.MatchParams) {
+			p := keyPath(base+".match_params", k)
+			var m struct {
+				Value    json.RawMessage `json:"value"`
+				Param    json.RawMessage `json:"param"`
+				Operator string          `json:"operator"`
+			}
+			if err := decodeStrict(r.MatchParams[k], &m); err != nil {
+				return nil, triggerError{path: p, msg: err.Error()}
+			}
 			op := m.Operator
 			if op == "" {
 				op = "="
 			}
 			if !isEnum(op, signalOperators) {
-				return nil, fmt.Errorf("signal_dependencies[%d].match_params.%s.operator: %q is not one of %s", i, k, op, strings.Join(signalOperators, " "))
+				return nil, triggerError{path: p + ".operator", msg: fmt.Sprintf("%q is not one of %s", op, strings.Join(signalOperators, " "))}
 			}
 			sm := SignalMatch{Operator: op}
 			switch {
-			case m.Param != nil:
-				d, err := m.Param.def()
+			case isJSONValue(m.Param):
+				d, err := strictParamDef(m.Param)
 				if err != nil {
-					return nil, fmt.Errorf("signal_dependencies[%d].match_params.%s.param: %w", i, k, err)
+					return nil, triggerError{path: p + ".param", msg: err.Error()}
 				}
 				sm.Param = &d
-			case len(m.Value) > 0:
+			case isJSONValue(m.Value):
 				v, err := inferValue(m.Value)
 				if err != nil {
-					return nil, fmt.Errorf("signal_dependencies[%d].match_params.%s.value: %w", i, k, err)
+					return nil, triggerError{path: p + ".value", msg: err.Error()}
 				}
 				sm.Value = &v
 			default:
-				return nil, fmt.Errorf("signal_dependencies[%d].match_params.%s: needs a value or a param", i, k)
+				return nil, triggerError{path: p, msg: "needs a value or a param"}
 			}
 			dep.Match[k] = sm
 		}
@@ -143,34 +149,56 @@ func (s *Step) WaitsForSignals() ([]SignalDependency, error) {
 	return out, nil
 }
 
-// SendsSignals parses the step's signal_outputs.
+// SendsSignals parses the step's signal_outputs, refusing unknown fields
+// with their path as WaitsForSignals does.
 func (s *Step) SendsSignals() ([]SignalOutput, error) {
 	if len(s.SignalOutputs) == 0 {
 		return nil, nil
 	}
-	var raw []struct {
-		Name   string                 `json:"name"`
-		Params map[string]rawParamDef `json:"params"`
+	const field = "signal_outputs"
+	var items []json.RawMessage
+	if err := decodeStrict(s.SignalOutputs, &items); err != nil {
+		return nil, triggerError{path: field, msg: err.Error()}
 	}
-	if err := json.Unmarshal(s.SignalOutputs, &raw); err != nil {
-		return nil, fmt.Errorf("signal_outputs: %w", err)
-	}
-	out := make([]SignalOutput, 0, len(raw))
-	for i, r := range raw {
+	out := make([]SignalOutput, 0, len(items))
+	for i, item := range items {
+		base := indexPath(field, i)
+		var r struct {
+			Name   string                     `json:"name"`
+			Params map[string]json.RawMessage `json:"params"`
+		}
+		if err := decodeStrict(item, &r); err != nil {
+			return nil, triggerError{path: base, msg: err.Error()}
+		}
 		if strings.TrimSpace(r.Name) == "" {
-			return nil, fmt.Errorf("signal_outputs[%d]: name is required", i)
+			return nil, triggerError{path: base + ".name", msg: "a signal output needs a name"}
 		}
 		o := SignalOutput{Name: r.Name, Params: map[string]ParamDef{}}
-		for k, p := range r.Params {
-			d, err := p.def()
+		for _, k := range sortedKeys(r.Params) {
+			d, err := strictParamDef(r.Params[k])
 			if err != nil {
-				return nil, fmt.Errorf("signal_outputs[%d].params.%s: %w", i, k, err)
+				return nil, triggerError{path: keyPath(base+".params", k), msg: err.Error()}
 			}
 			o.Params[k] = d
 		}
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// strictParamDef reads a param definition of a signal dependency or
+// output, refusing fields rawParamDef does not have.
+func strictParamDef(raw json.RawMessage) (ParamDef, error) {
+	var r rawParamDef
+	if err := decodeStrict(raw, &r); err != nil {
+		return ParamDef{}, err
+	}
+	return r.def()
+}
+
+// isJSONValue reports whether a field was given a value other than null.
+func isJSONValue(raw json.RawMessage) bool {
+	return len(raw) > 0 && !bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
 }
 
 // SignalMatches compares a signal's param with a wanted value under op:

@@ -1,6 +1,9 @@
 package workflow
 
-import "strings"
+import (
+	"errors"
+	"strings"
+)
 
 // CheckSupported reports, as *Errors, every feature that parses but that
 // this engine cannot run yet, each as "<feature> is not supported yet", so
@@ -51,21 +54,25 @@ func (c *validator) unsupportedSteps(base string, steps []Step, depth int) {
 			c.expression(p+".condition", s.Condition)
 		}
 		if deps, err := s.WaitsForSignals(); err != nil {
-			c.add(p+".signal_dependencies", "%v", err)
+			c.pathError(p, err)
 		} else {
-			for _, d := range deps {
-				for name, m := range d.Match {
-					if m.Param != nil && m.Param.Expression != "" {
-						c.expression(keyPath(p+".signal_dependencies", d.Name)+"."+name, m.Param.Expression)
+			// Paths name the entry by its index, as in the JSON, and
+			// match params in sorted order, so errors come out the same
+			// way every time.
+			for i, d := range deps {
+				for _, name := range sortedKeys(d.Match) {
+					if m := d.Match[name]; m.Param != nil && m.Param.Expression != "" {
+						mp := keyPath(indexPath(p+".signal_dependencies", i)+".match_params", name)
+						c.expression(mp+".param.expression", m.Param.Expression)
 					}
 				}
 			}
 		}
 		if outs, err := s.SendsSignals(); err != nil {
-			c.add(p+".signal_outputs", "%v", err)
+			c.pathError(p, err)
 		} else {
-			for _, o := range outs {
-				c.unsupportedParams(keyPath(p+".signal_outputs", o.Name), o.Params, 0)
+			for i, o := range outs {
+				c.unsupportedParams(indexPath(p+".signal_outputs", i)+".params", o.Params, 0)
 			}
 		}
 		c.unsupportedParams(p+".params", s.Params, 0)
@@ -91,6 +98,20 @@ func (c *validator) unsupportedParams(base string, params map[string]ParamDef, d
 		}
 		c.unsupportedParams(p+".value", pd.Fields, depth+1)
 	}
+}
+
+// pathError reports err at its own path below base when it carries one (a
+// triggerError from reading a signal field), else at base.
+func (c *validator) pathError(base string, err error) {
+	var te triggerError
+	if errors.As(err, &te) {
+		if te.path != "" {
+			base += "." + te.path
+		}
+		c.add(base, "%s", te.msg)
+		return
+	}
+	c.add(base, "%v", err)
 }
 
 // expression checks a SEL expression at push time, so that a syntax error

@@ -3,11 +3,14 @@ package workflow
 import (
 	"errors"
 	"fmt"
-	"github.com/batonhq/baton/workflow/timetrigger"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/batonhq/baton/workflow/timetrigger"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Maestro's id rules (MaestroIdConstraint, MaestroReferenceIdConstraint,
@@ -28,6 +31,12 @@ const (
 	shellParam         = "shell"
 	shellCommandField  = "command"
 	sleepSecondsParam  = "sleep_seconds"
+	// An Http step's params, as the worker reads them (scheduler.buildSpec).
+	httpParam          = "http"
+	httpURLField       = "url"
+	httpMethodField    = "method"
+	httpHeadersField   = "headers"
+	httpStateExprParam = "state_expr"
 	// NodeConstraintsParam is the reserved step param (STRING_MAP) naming the
 	// node tags a step needs; see docs/DEFINITIONS.md.
 	NodeConstraintsParam = "node_constraints"
@@ -289,6 +298,8 @@ func (v *validator) step(path string, s *Step, depth int) {
 		v.shell(path+".params", s.Params)
 	case kind == KindStep && s.Type == TypeSleep:
 		v.sleep(path+".params", s.Params)
+	case kind == KindStep && s.Type == TypeHTTP:
+		v.http(path+".params", s.Params)
 	case kind == KindForeach || kind == KindWhile:
 		if kind == KindForeach && s.Concurrency != nil {
 			v.rangeCheck(path+".concurrency", "concurrency", *s.Concurrency, 1, maxConcurrency)
@@ -491,6 +502,112 @@ func (v *validator) sleep(base string, params map[string]ParamDef) {
 	default:
 		v.add(p+".type", "%s must be of type LONG (or a STRING holding a number), got %s", sleepSecondsParam, ss.Type)
 	}
+}
+
+// http checks an Http step's params the way the worker and the runtime
+// read them when the attempt runs (scheduler.buildSpec, runtime.runHTTP),
+// so that a step that can never send its request is refused at push instead
+// of failing on a node, and a broken state_expr is found before any request
+// is sent rather than after. A value with references or from an expression
+// is only known when the step runs, and is checked then.
+func (v *validator) http(base string, params map[string]ParamDef) {
+	hp := keyPath(base, httpParam)
+	h, ok := params[httpParam]
+	switch {
+	case !ok:
+		v.add(hp, "Http step requires an %q param of type MAP with a %q STRING", httpParam, httpURLField)
+	case h.Type != Map:
+		v.add(hp+".type", "the %q param must be of type MAP, got %s", httpParam, h.Type)
+	case h.Expression != "":
+		// The map is built when the step runs.
+	default:
+		fields := fieldsOf(h)
+		fp := hp + ".value"
+		up := keyPath(fp, httpURLField)
+		u, ok := fields[httpURLField]
+		switch {
+		case !ok:
+			v.add(up, "Http step requires a %q STRING in the %q param", httpURLField, httpParam)
+		case u.Type != String:
+			v.add(up+".type", "%q must be of type STRING, got %s", httpURLField, u.Type)
+		default:
+			if s, ok := literalText(u); ok {
+				if prob := urlProblem(s); prob != "" {
+					v.add(up+".value", "%s", prob)
+				}
+			}
+		}
+		if m, ok := fields[httpMethodField]; ok {
+			mp := keyPath(fp, httpMethodField)
+			if m.Type != String {
+				v.add(mp+".type", "%q must be of type STRING, got %s", httpMethodField, m.Type)
+			} else if s, ok := literalText(m); ok {
+				// Empty means GET; otherwise the runtime sends the upper
+				// case form, which must be an HTTP token.
+				if name := strings.TrimSpace(s); name != "" && !httpguts.ValidHeaderFieldName(strings.ToUpper(name)) {
+					v.add(mp+".value", "%q is not a valid HTTP method", s)
+				}
+			}
+		}
+		if hd, ok := fields[httpHeadersField]; ok && hd.Type != StringMap && hd.Type != Map {
+			v.add(keyPath(fp, httpHeadersField)+".type", "%q must be of type STRING_MAP, got %s", httpHeadersField, hd.Type)
+		}
+	}
+	sp := keyPath(base, httpStateExprParam)
+	if se, ok := params[httpStateExprParam]; ok {
+		if se.Type != String {
+			v.add(sp+".type", "%q must be of type STRING (a SEL expression), got %s", httpStateExprParam, se.Type)
+		} else if s, ok := literalText(se); ok && strings.TrimSpace(s) != "" {
+			// Docs promise every expression is parsed at push; the worker
+			// otherwise finds a syntax error only after the request.
+			v.expression(sp+".value", s)
+		}
+	}
+}
+
+// literalText is the text a STRING param will have when the step runs, if
+// that is known now: a value without references (so interpolation only
+// turns $$ into $). ok is false for an expression, a value with references,
+// or a malformed "${", which parsing reports.
+func literalText(pd ParamDef) (string, bool) {
+	if pd.Value == nil {
+		return "", false
+	}
+	s, isString := pd.Value.Raw.(string)
+	if !isString || len(refNames(s)) > 0 {
+		return "", false
+	}
+	out, err := Interpolate(s, nil)
+	if err != nil {
+		return "", false
+	}
+	return out, true
+}
+
+// urlProblem applies the runtime's node-independent rules for an Http
+// step's url (the host allow-list differs from node to node and is checked
+// there): it parses, uses http or https, and names a host.
+func urlProblem(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "url must not be empty"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		// url.Error repeats the whole URL, which may carry credentials.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Sprintf("invalid url: %v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Sprintf("url scheme %q is not supported; use http or https", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return "url has no host"
+	}
+	return ""
 }
 
 func (v *validator) parsable(path, name string, f *ParsableLong, lo, hi int64, duration bool) {
