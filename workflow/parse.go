@@ -50,26 +50,196 @@ const maxDepth = 512
 // maxErrors keeps error lists readable and bounded on garbage input.
 const maxErrors = 100
 
-// source is what a parsed Definition remembers about its input.
+// source is what a parsed Definition remembers about its input: where each
+// path the decoder visited starts, so that later validation errors can point
+// at a line.
 type source struct {
-	pos  map[string]position
+	pos  *posTable
 	size int
 }
+
+// posTable records positions by path without storing path strings: an entry
+// is named by its parent entry and one key or index, so a deep tree costs a
+// constant per node rather than the length of its path (long keys nested a
+// few hundred levels deep used to cost gigabytes of path strings).
+type posTable struct {
+	ids  map[posKey]int32
+	ents []posEnt // entry 0 is the root, the empty path
+}
+
+type posKey struct {
+	parent int32
+	index  int32 // list index, or -1 for an object member
+	key    string
+}
+
+// posEnt is kept small, as there is one per visited node: int32 is plenty
+// for the line and column of an input of at most a few megabytes.
+type posEnt struct {
+	line, col int32
+	marked    bool // false for an entry that only leads to marked ones
+}
+
+func newPosTable() *posTable {
+	return &posTable{ids: map[posKey]int32{}, ents: []posEnt{{}}}
+}
+
+func clamp32(v int) int32 {
+	if v > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int32(v)
+}
+
+func makeKey(parent int32, key string, index int) (posKey, bool) {
+	if index > math.MaxInt32 {
+		return posKey{}, false
+	}
+	if index >= 0 {
+		return posKey{parent: parent, index: int32(index)}, true
+	}
+	return posKey{parent: parent, index: -1, key: key}, true
+}
+
+// child finds or adds the entry below parent for key, or for index when it
+// is not negative.
+func (t *posTable) child(parent int32, key string, index int) int32 {
+	k, ok := makeKey(parent, key, index)
+	if ok {
+		if id, found := t.ids[k]; found {
+			return id
+		}
+	}
+	id := int32(len(t.ents))
+	t.ents = append(t.ents, posEnt{})
+	if ok {
+		t.ids[k] = id
+	}
+	return id
+}
+
+func (t *posTable) lookup(parent int32, key string, index int) (int32, bool) {
+	k, ok := makeKey(parent, key, index)
+	if !ok {
+		return 0, false
+	}
+	id, ok := t.ids[k]
+	return id, ok
+}
+
+// set records pos for an entry; the first position recorded wins.
+func (t *posTable) set(id int32, pos position) {
+	if !t.ents[id].marked {
+		t.ents[id] = posEnt{line: clamp32(pos.line), col: clamp32(pos.col), marked: true}
+	}
+}
+
+func (e posEnt) pos() position { return position{line: int(e.line), col: int(e.col)} }
 
 // at finds the position of a path, falling back to the closest enclosing
 // path that was seen (a missing field is reported at its parent object).
 func (s *source) at(path string) position {
-	if s == nil {
+	if s == nil || s.pos == nil {
 		return position{}
 	}
+	// The recorded paths that are prefixes of path, as offsets into it.
+	// The candidates below are prefixes too, each one ending where a
+	// component starts, so comparing lengths is enough.
+	marks := s.pos.prefixes(path)
+	j := len(marks) - 1
 	for p := path; ; p = parentPath(p) {
-		if pos, ok := s.pos[p]; ok {
-			return pos
+		for j >= 0 && marks[j].end > len(p) {
+			j--
+		}
+		if j >= 0 && marks[j].end == len(p) {
+			return marks[j].pos
 		}
 		if p == "" {
 			return position{}
 		}
 	}
+}
+
+type posMark struct {
+	end int
+	pos position
+}
+
+// prefixes reads path from the start, component by component, exactly as
+// keyPath and indexPath write them, and returns the end offset and position
+// of each leading part that names a recorded entry. It stops at the first
+// text that keyPath and indexPath would not have written, since no
+// recorded path can continue there.
+func (t *posTable) prefixes(path string) []posMark {
+	var marks []posMark
+	id := int32(0)
+	if t.ents[0].marked {
+		marks = append(marks, posMark{0, t.ents[0].pos()})
+	}
+	for i := 0; i < len(path); {
+		var (
+			key   string
+			index = -1
+			next  int
+		)
+		switch c := path[i]; {
+		case c == '.' || (i == 0 && c != '['):
+			start := i
+			if c == '.' {
+				if i == 0 {
+					return marks // keyPath never starts a path with a dot
+				}
+				start++
+			}
+			next = start
+			for next < len(path) && isIdentByte(path[next]) {
+				next++
+			}
+			key = path[start:next]
+			if !isIdent(key) {
+				return marks
+			}
+		case c == '[' && i+1 < len(path) && path[i+1] == '"':
+			q, err := strconv.QuotedPrefix(path[i+1:])
+			if err != nil {
+				return marks
+			}
+			k, err := strconv.Unquote(q)
+			// keyPath quotes only keys that are not identifiers, and
+			// always the same way.
+			if err != nil || isIdent(k) || strconv.Quote(k) != q {
+				return marks
+			}
+			next = i + 1 + len(q)
+			if next >= len(path) || path[next] != ']' {
+				return marks
+			}
+			next++
+			key = k
+		case c == '[':
+			end := strings.IndexByte(path[i:], ']')
+			if end < 0 {
+				return marks
+			}
+			digits := path[i+1 : i+end]
+			n, err := strconv.Atoi(digits)
+			if err != nil || n < 0 || strconv.Itoa(n) != digits {
+				return marks
+			}
+			index, next = n, i+end+1
+		default:
+			return marks
+		}
+		var ok bool
+		if id, ok = t.lookup(id, key, index); !ok {
+			return marks
+		}
+		if e := t.ents[id]; e.marked {
+			marks = append(marks, posMark{next, e.pos()})
+		}
+		i = next
+	}
+	return marks
 }
 
 // parentPath strips the last component from a path built by keyPath and
@@ -92,16 +262,18 @@ func parentPath(p string) string {
 	return ""
 }
 
+func isIdentByte(c byte) bool {
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+}
+
 func isIdent(s string) bool {
-	if s == "" {
+	if s == "" || (s[0] >= '0' && s[0] <= '9') {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9') {
-			continue
+		if !isIdentByte(s[i]) {
+			return false
 		}
-		return false
 	}
 	return true
 }
@@ -122,6 +294,50 @@ func indexPath(base string, i int) string {
 	return base + "[" + strconv.Itoa(i) + "]"
 }
 
+// pathSeg is one component of a path: an object key, or a list index when
+// index is not negative.
+type pathSeg struct {
+	key   string
+	index int
+}
+
+// renderPath writes prefix, then segs the way keyPath and indexPath would
+// have appended them, then suffix. The parsers and the decoder keep paths as
+// components and render one only for an error: a string per value would
+// cost the nesting depth times the key length for every value.
+func renderPath(prefix string, segs []pathSeg, suffix string) string {
+	n := len(prefix) + len(suffix)
+	for _, s := range segs {
+		n += len(s.key) + 8 // a guess for quotes and indexes; Builder grows if short
+	}
+	var (
+		b       strings.Builder
+		scratch []byte
+	)
+	b.Grow(n)
+	b.WriteString(prefix)
+	for _, s := range segs {
+		switch {
+		case s.index >= 0:
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(s.index))
+			b.WriteByte(']')
+		case isIdent(s.key):
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(s.key)
+		default:
+			scratch = strconv.AppendQuote(scratch[:0], s.key)
+			b.WriteByte('[')
+			b.Write(scratch)
+			b.WriteByte(']')
+		}
+	}
+	b.WriteString(suffix)
+	return b.String()
+}
+
 // Parse reads a definition in JSON (first non-space byte '{') or YAML.
 // Unknown fields are rejected. On failure the error is an *Errors.
 func Parse(data []byte) (*Definition, error) {
@@ -130,6 +346,7 @@ func Parse(data []byte) (*Definition, error) {
 		return nil, Errors{perr}.asError()
 	}
 	dc := newDecoder()
+	dc.pos = newPosTable()
 	d := dc.definition(root)
 	if len(dc.errs) > 0 {
 		return nil, dc.errs.asError()
@@ -154,6 +371,8 @@ func parseTree(data []byte) (*node, *Error) {
 type jsonParser struct {
 	data []byte
 	i    int
+	// path of the value being read, rendered only for an error
+	path []pathSeg
 	// cursor for posAt: positions are asked for in increasing order while
 	// parsing, so walking forward from the last answer keeps it linear.
 	curOff, curLine, curCol int
@@ -192,8 +411,9 @@ type jsonError struct {
 
 func (e *jsonError) Error() string { return e.msg }
 
-func (p *jsonParser) fail(path, format string, args ...any) error {
-	return &jsonError{off: p.i, path: path, msg: fmt.Sprintf(format, args...)}
+// fail reports a problem at the current offset, in the value being read.
+func (p *jsonParser) fail(format string, args ...any) error {
+	return &jsonError{off: p.i, path: renderPath("", p.path, ""), msg: fmt.Sprintf(format, args...)}
 }
 
 // parseJSON parses one JSON document into a tree with positions.
@@ -215,13 +435,13 @@ func (p *jsonParser) document() (*node, error) {
 	if bytes.HasPrefix(p.data, []byte("\ufeff")) {
 		p.i = 3
 	}
-	n, err := p.value("", 0)
+	n, err := p.value(0)
 	if err != nil {
 		return nil, err
 	}
 	p.skipWS()
 	if p.i < len(p.data) {
-		return nil, p.fail("", "unexpected %s after the top-level value", p.describeHere())
+		return nil, p.fail("unexpected %s after the top-level value", p.describeHere())
 	}
 	return n, nil
 }
@@ -245,28 +465,28 @@ func (p *jsonParser) describeHere() string {
 	return fmt.Sprintf("character %q", r)
 }
 
-func (p *jsonParser) value(path string, depth int) (*node, error) {
+func (p *jsonParser) value(depth int) (*node, error) {
 	p.skipWS()
 	if p.i >= len(p.data) {
-		return nil, p.fail(path, "unexpected end of input, expected a value")
+		return nil, p.fail("unexpected end of input, expected a value")
 	}
 	if depth > maxDepth {
-		return nil, p.fail(path, "nesting deeper than %d levels", maxDepth)
+		return nil, p.fail("nesting deeper than %d levels", maxDepth)
 	}
 	pos := p.posAt(p.i)
 	switch c := p.data[p.i]; {
 	case c == '{':
-		return p.object(path, depth, pos)
+		return p.object(depth, pos)
 	case c == '[':
-		return p.array(path, depth, pos)
+		return p.array(depth, pos)
 	case c == '"':
-		s, err := p.str(path)
+		s, err := p.str()
 		if err != nil {
 			return nil, err
 		}
 		return &node{kind: kString, text: s, pos: pos}, nil
 	case c == '-' || (c >= '0' && c <= '9'):
-		t, err := p.number(path)
+		t, err := p.number()
 		if err != nil {
 			return nil, err
 		}
@@ -281,11 +501,11 @@ func (p *jsonParser) value(path string, depth int) (*node, error) {
 		p.i += 4
 		return &node{kind: kNull, pos: pos}, nil
 	default:
-		return nil, p.fail(path, "unexpected %s, expected a value", p.describeHere())
+		return nil, p.fail("unexpected %s, expected a value", p.describeHere())
 	}
 }
 
-func (p *jsonParser) object(path string, depth int, pos position) (*node, error) {
+func (p *jsonParser) object(depth int, pos position) (*node, error) {
 	n := &node{kind: kObject, pos: pos}
 	p.i++ // {
 	p.skipWS()
@@ -297,34 +517,37 @@ func (p *jsonParser) object(path string, depth int, pos position) (*node, error)
 	for {
 		p.skipWS()
 		if p.i >= len(p.data) || p.data[p.i] != '"' {
-			return nil, p.fail(path, "unexpected %s, expected a quoted object key", p.describeHere())
+			return nil, p.fail("unexpected %s, expected a quoted object key", p.describeHere())
 		}
 		kpos := p.posAt(p.i)
 		koff := p.i
-		k, err := p.str(path)
+		k, err := p.str()
 		if err != nil {
 			return nil, err
 		}
 		if seen[k] {
 			p.i = koff
-			return nil, p.fail(keyPath(path, k), "duplicate key %q", k)
+			p.path = append(p.path, pathSeg{key: k, index: -1})
+			return nil, p.fail("duplicate key %q", k)
 		}
 		seen[k] = true
 		p.skipWS()
 		if p.i >= len(p.data) || p.data[p.i] != ':' {
-			return nil, p.fail(path, "unexpected %s, expected ':' after object key", p.describeHere())
+			return nil, p.fail("unexpected %s, expected ':' after object key", p.describeHere())
 		}
 		p.i++
-		v, err := p.value(keyPath(path, k), depth+1)
+		p.path = append(p.path, pathSeg{key: k, index: -1})
+		v, err := p.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}
+		p.path = p.path[:len(p.path)-1]
 		n.keys = append(n.keys, k)
 		n.vals = append(n.vals, v)
 		n.keyPos = append(n.keyPos, kpos)
 		p.skipWS()
 		if p.i >= len(p.data) {
-			return nil, p.fail(path, "unexpected end of input, expected ',' or '}'")
+			return nil, p.fail("unexpected end of input, expected ',' or '}'")
 		}
 		switch p.data[p.i] {
 		case ',':
@@ -333,12 +556,12 @@ func (p *jsonParser) object(path string, depth int, pos position) (*node, error)
 			p.i++
 			return n, nil
 		default:
-			return nil, p.fail(path, "unexpected %s, expected ',' or '}'", p.describeHere())
+			return nil, p.fail("unexpected %s, expected ',' or '}'", p.describeHere())
 		}
 	}
 }
 
-func (p *jsonParser) array(path string, depth int, pos position) (*node, error) {
+func (p *jsonParser) array(depth int, pos position) (*node, error) {
 	n := &node{kind: kArray, pos: pos}
 	p.i++ // [
 	p.skipWS()
@@ -347,14 +570,16 @@ func (p *jsonParser) array(path string, depth int, pos position) (*node, error) 
 		return n, nil
 	}
 	for {
-		v, err := p.value(indexPath(path, len(n.items)), depth+1)
+		p.path = append(p.path, pathSeg{index: len(n.items)})
+		v, err := p.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}
+		p.path = p.path[:len(p.path)-1]
 		n.items = append(n.items, v)
 		p.skipWS()
 		if p.i >= len(p.data) {
-			return nil, p.fail(path, "unexpected end of input, expected ',' or ']'")
+			return nil, p.fail("unexpected end of input, expected ',' or ']'")
 		}
 		switch p.data[p.i] {
 		case ',':
@@ -363,21 +588,21 @@ func (p *jsonParser) array(path string, depth int, pos position) (*node, error) 
 			p.i++
 			return n, nil
 		default:
-			return nil, p.fail(path, "unexpected %s, expected ',' or ']'", p.describeHere())
+			return nil, p.fail("unexpected %s, expected ',' or ']'", p.describeHere())
 		}
 	}
 }
 
 // str reads a quoted string. Invalid UTF-8 and lone surrogates become U+FFFD,
 // as encoding/json does, so that the canonical form can always be re-read.
-func (p *jsonParser) str(path string) (string, error) {
+func (p *jsonParser) str() (string, error) {
 	start := p.i
 	p.i++ // opening quote
 	var b strings.Builder
 	for {
 		if p.i >= len(p.data) {
 			p.i = start
-			return "", p.fail(path, "unterminated string")
+			return "", p.fail("unterminated string")
 		}
 		c := p.data[p.i]
 		switch {
@@ -385,11 +610,11 @@ func (p *jsonParser) str(path string) (string, error) {
 			p.i++
 			return b.String(), nil
 		case c < 0x20:
-			return "", p.fail(path, "control character %q in string", rune(c))
+			return "", p.fail("control character %q in string", rune(c))
 		case c == '\\':
 			if p.i+1 >= len(p.data) {
 				p.i = start
-				return "", p.fail(path, "unterminated string")
+				return "", p.fail("unterminated string")
 			}
 			e := p.data[p.i+1]
 			p.i += 2
@@ -409,7 +634,7 @@ func (p *jsonParser) str(path string) (string, error) {
 			case 'u':
 				r, ok := p.hex4()
 				if !ok {
-					return "", p.fail(path, "invalid \\u escape in string")
+					return "", p.fail("invalid \\u escape in string")
 				}
 				if utf16.IsSurrogate(r) {
 					r2 := rune(-1)
@@ -430,7 +655,7 @@ func (p *jsonParser) str(path string) (string, error) {
 				b.WriteRune(r)
 			default:
 				p.i -= 2
-				return "", p.fail(path, "invalid escape %q in string", "\\"+string(rune(e)))
+				return "", p.fail("invalid escape %q in string", "\\"+string(rune(e)))
 			}
 		case c < utf8.RuneSelf:
 			b.WriteByte(c)
@@ -455,7 +680,7 @@ func (p *jsonParser) hex4() (rune, bool) {
 	return rune(v), true
 }
 
-func (p *jsonParser) number(path string) (string, error) {
+func (p *jsonParser) number() (string, error) {
 	start := p.i
 	if p.data[p.i] == '-' {
 		p.i++
@@ -471,12 +696,12 @@ func (p *jsonParser) number(path string) (string, error) {
 	if p.i < len(p.data) && p.data[p.i] == '0' {
 		p.i++
 	} else if digits() == 0 {
-		return "", p.fail(path, "invalid number")
+		return "", p.fail("invalid number")
 	}
 	if p.i < len(p.data) && p.data[p.i] == '.' {
 		p.i++
 		if digits() == 0 {
-			return "", p.fail(path, "invalid number")
+			return "", p.fail("invalid number")
 		}
 	}
 	if p.i < len(p.data) && (p.data[p.i] == 'e' || p.data[p.i] == 'E') {
@@ -485,7 +710,7 @@ func (p *jsonParser) number(path string) (string, error) {
 			p.i++
 		}
 		if digits() == 0 {
-			return "", p.fail(path, "invalid number")
+			return "", p.fail("invalid number")
 		}
 	}
 	return string(p.data[start:p.i]), nil
@@ -527,35 +752,58 @@ func parseYAML(data []byte) (root *node, perr *Error) {
 	} else if !errors.Is(err, io.EOF) {
 		return nil, yamlError(err)
 	}
-	c := &yamlConv{budget: 16*len(data) + 1024}
-	return c.conv(&doc, "", 0)
+	c := &yamlConv{budget: yamlBudgetPerByte*len(data) + yamlBudgetExtra}
+	return c.conv(&doc, 0)
 }
 
+// Aliases let a small YAML document stand for a huge tree, so conversion is
+// charged for what it builds: yamlNodeCost per node plus the bytes of every
+// scalar and key. The densest documents without aliases cost about 4.5 per
+// byte of input ("[0,0,...]" costs 9 per 2 bytes), so the budget does not
+// stop them; with aliases the expanded tree stays within about one node and
+// eight bytes of text per byte of input, which is as much memory as the
+// densest document of that size takes. (The budget used to count only
+// nodes, 16 per byte, which let a 1 MB document expand to gigabytes.)
+const (
+	yamlNodeCost      = 8
+	yamlBudgetPerByte = 8
+	yamlBudgetExtra   = 64 << 10
+)
+
 type yamlConv struct {
-	budget int // nodes left; aliases could otherwise expand exponentially
+	budget int // see yamlNodeCost
+	// path of the node being converted, rendered only for an error
+	path []pathSeg
 }
 
 func ypos(n *yaml.Node) position { return position{line: n.Line, col: n.Column} }
 
-func (c *yamlConv) conv(y *yaml.Node, path string, depth int) (*node, *Error) {
+func (c *yamlConv) fail(y *yaml.Node, msg string) *Error {
+	return &Error{Path: renderPath("", c.path, ""), Line: y.Line, Col: y.Column, Msg: msg}
+}
+
+func (c *yamlConv) conv(y *yaml.Node, depth int) (*node, *Error) {
 	if depth > maxDepth {
-		return nil, &Error{Path: path, Line: y.Line, Col: y.Column, Msg: fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
+		return nil, c.fail(y, fmt.Sprintf("nesting deeper than %d levels", maxDepth))
 	}
-	c.budget--
+	c.budget -= yamlNodeCost
+	if y.Kind == yaml.ScalarNode {
+		c.budget -= len(y.Value)
+	}
 	if c.budget < 0 {
-		return nil, &Error{Path: path, Line: y.Line, Col: y.Column, Msg: "YAML aliases expand to a document that is too large"}
+		return nil, c.fail(y, "YAML aliases expand to a document that is too large")
 	}
 	switch y.Kind {
 	case yaml.DocumentNode:
 		if len(y.Content) == 0 {
 			return nil, &Error{Msg: "empty definition"}
 		}
-		return c.conv(y.Content[0], path, depth)
+		return c.conv(y.Content[0], depth)
 	case yaml.AliasNode:
 		if y.Alias == nil {
-			return nil, &Error{Path: path, Line: y.Line, Col: y.Column, Msg: "unknown YAML alias"}
+			return nil, c.fail(y, "unknown YAML alias")
 		}
-		return c.conv(y.Alias, path, depth+1)
+		return c.conv(y.Alias, depth+1)
 	case yaml.MappingNode:
 		n := &node{kind: kObject, pos: ypos(y)}
 		seen := map[string]bool{}
@@ -565,20 +813,25 @@ func (c *yamlConv) conv(y *yaml.Node, path string, depth int) (*node, *Error) {
 				kn = kn.Alias
 			}
 			if kn.Kind != yaml.ScalarNode {
-				return nil, &Error{Path: path, Line: kn.Line, Col: kn.Column, Msg: "object keys must be plain strings"}
+				return nil, c.fail(kn, "object keys must be plain strings")
 			}
 			if kn.ShortTag() == "!!merge" {
-				return nil, &Error{Path: path, Line: kn.Line, Col: kn.Column, Msg: "YAML merge keys (<<) are not supported"}
+				return nil, c.fail(kn, "YAML merge keys (<<) are not supported")
 			}
 			k := strings.ToValidUTF8(kn.Value, "\uFFFD")
+			c.path = append(c.path, pathSeg{key: k, index: -1})
 			if seen[k] {
-				return nil, &Error{Path: keyPath(path, k), Line: kn.Line, Col: kn.Column, Msg: fmt.Sprintf("duplicate key %q", k)}
+				return nil, c.fail(kn, fmt.Sprintf("duplicate key %q", k))
 			}
 			seen[k] = true
-			v, err := c.conv(vn, keyPath(path, k), depth+1)
+			// The key is charged with its value, which reports running
+			// out of budget.
+			c.budget -= len(k)
+			v, err := c.conv(vn, depth+1)
 			if err != nil {
 				return nil, err
 			}
+			c.path = c.path[:len(c.path)-1]
 			n.keys = append(n.keys, k)
 			n.vals = append(n.vals, v)
 			n.keyPos = append(n.keyPos, ypos(kn))
@@ -587,25 +840,27 @@ func (c *yamlConv) conv(y *yaml.Node, path string, depth int) (*node, *Error) {
 	case yaml.SequenceNode:
 		n := &node{kind: kArray, pos: ypos(y)}
 		for i, it := range y.Content {
-			v, err := c.conv(it, indexPath(path, i), depth+1)
+			c.path = append(c.path, pathSeg{index: i})
+			v, err := c.conv(it, depth+1)
 			if err != nil {
 				return nil, err
 			}
+			c.path = c.path[:len(c.path)-1]
 			n.items = append(n.items, v)
 		}
 		return n, nil
 	case yaml.ScalarNode:
-		return c.scalar(y, path)
+		return c.scalar(y)
 	}
-	return nil, &Error{Path: path, Line: y.Line, Col: y.Column, Msg: "unsupported YAML node"}
+	return nil, c.fail(y, "unsupported YAML node")
 }
 
 var jsonNumberRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
 
-func (c *yamlConv) scalar(y *yaml.Node, path string) (*node, *Error) {
+func (c *yamlConv) scalar(y *yaml.Node) (*node, *Error) {
 	pos := ypos(y)
 	bad := func(what string) (*node, *Error) {
-		return nil, &Error{Path: path, Line: y.Line, Col: y.Column, Msg: fmt.Sprintf("invalid %s %q", what, y.Value)}
+		return nil, c.fail(y, fmt.Sprintf("invalid %s %q", what, y.Value))
 	}
 	switch y.ShortTag() {
 	case "!!null":
@@ -634,7 +889,7 @@ func (c *yamlConv) scalar(y *yaml.Node, path string) (*node, *Error) {
 			text = strconv.FormatUint(x, 10)
 		case float64:
 			if math.IsInf(x, 0) || math.IsNaN(x) {
-				return nil, &Error{Path: path, Line: y.Line, Col: y.Column, Msg: fmt.Sprintf("number %q is not finite", y.Value)}
+				return nil, c.fail(y, fmt.Sprintf("number %q is not finite", y.Value))
 			}
 			text = strconv.FormatFloat(x, 'g', -1, 64)
 		default:
