@@ -23,7 +23,10 @@ func Canonical(d *Definition) ([]byte, error) {
 }
 
 // canon keeps the first error so the builders can stay straight-line code.
-type canon struct{ err error }
+type canon struct {
+	err  error
+	maps typeMemo // defValue checks each level of a MAP value
+}
 
 func (c *canon) fail(format string, args ...any) {
 	if c.err == nil {
@@ -31,27 +34,46 @@ func (c *canon) fail(format string, args ...any) {
 	}
 }
 
+// Paths are passed down as a *loc, as the decoder does, and rendered only
+// for the error that is kept: a path string per param cost the nesting
+// depth times the key length for each of them.
+
+// failAt keeps an error about the value at path.
+func (c *canon) failAt(path *loc, format string, args ...any) {
+	if c.err == nil {
+		c.err = fmt.Errorf("%s: %s", path.String(), fmt.Sprintf(format, args...))
+	}
+}
+
 // raw re-reads stored JSON so that hand-built RawMessages cannot make the
 // output invalid and are written in the same compact form as parsed ones.
-func (c *canon) raw(path string, r json.RawMessage) *node {
+// An error names path, followed by "." and member when member is not empty
+// (a member of a free-form object, written after a dot however it reads).
+func (c *canon) raw(path *loc, member string, r json.RawMessage) *node {
 	if len(r) == 0 {
 		return nil
 	}
 	n, perr := parseJSON(r)
 	if perr != nil {
-		c.fail("%s: invalid raw JSON: %s", path, perr.Error())
+		if c.err == nil {
+			p := path.String()
+			if member != "" {
+				p = path.render("." + member)
+			}
+			c.fail("%s: invalid raw JSON: %s", p, perr.Error())
+		}
 		return nil
 	}
 	return rawNode(encodeNode(n))
 }
 
-func (c *canon) rawList(path string, rs []json.RawMessage) *node {
+func (c *canon) rawList(path *loc, rs []json.RawMessage) *node {
 	if len(rs) == 0 {
 		return nil
 	}
 	n := &node{kind: kArray}
 	for i, r := range rs {
-		it := c.raw(indexPath(path, i), r)
+		it := c.raw(path.item(i), "", r)
 		if it == nil {
 			it = &node{kind: kNull}
 		}
@@ -91,13 +113,13 @@ func (c *canon) properties(p *Properties) *node {
 			un.set("name", strNode(u.Name))
 			for _, k := range sortedKeys(u.Extra) {
 				if k != "name" {
-					un.set(k, c.raw("properties.owner."+k, u.Extra[k]))
+					un.set(k, c.raw(rootLoc("properties.owner"), k, u.Extra[k]))
 				}
 			}
 			n.set("owner", un)
 		}
 	}
-	n.set("access_control", c.raw("properties.access_control", p.AccessControl))
+	n.set("access_control", c.raw(rootLoc("properties.access_control"), "", p.AccessControl))
 	if rs := p.RunStrategy; rs != nil {
 		rn := newObject()
 		rn.set("rule", optStr(rs.Rule))
@@ -105,16 +127,16 @@ func (c *canon) properties(p *Properties) *node {
 		n.set("run_strategy", rn)
 	}
 	n.set("step_concurrency", optInt(p.StepConcurrency))
-	n.set("alerting", c.raw("properties.alerting", p.Alerting))
+	n.set("alerting", c.raw(rootLoc("properties.alerting"), "", p.Alerting))
 	n.set("alerting_disabled", optBool(p.AlertingDisabled))
 	n.set("signal_trigger_disabled", optBool(p.SignalTriggerDisabled))
 	n.set("time_trigger_disabled", optBool(p.TimeTriggerDisabled))
 	n.set("description", optStr(p.Description))
-	n.set("tags", c.tags("properties.tags", p.Tags))
+	n.set("tags", c.tags(rootLoc("properties.tags"), p.Tags))
 	return n
 }
 
-func (c *canon) tags(path string, tags []Tag) *node {
+func (c *canon) tags(path *loc, tags []Tag) *node {
 	if len(tags) == 0 {
 		return nil
 	}
@@ -128,7 +150,7 @@ func (c *canon) tags(path string, tags []Tag) *node {
 			if k == "name" || k == "namespace" || k == "permit" {
 				continue
 			}
-			tn.set(k, c.raw(indexPath(path, i)+"."+k, t.Attributes[k]))
+			tn.set(k, c.raw(path.item(i), k, t.Attributes[k]))
 		}
 		n.items = append(n.items, tn)
 	}
@@ -140,25 +162,25 @@ func (c *canon) workflow(w *Workflow) *node {
 	n.set("id", optStr(w.ID))
 	n.set("name", optStr(w.Name))
 	n.set("description", optStr(w.Description))
-	n.set("tags", c.tags("workflow.tags", w.Tags))
+	n.set("tags", c.tags(rootLoc("workflow.tags"), w.Tags))
 	if w.Timeout != nil {
 		n.set("timeout", durationNode(*w.Timeout))
 	}
-	n.set("time_triggers", c.rawList("workflow.time_triggers", w.TimeTriggers))
-	n.set("signal_triggers", c.rawList("workflow.signal_triggers", w.SignalTriggers))
+	n.set("time_triggers", c.rawList(rootLoc("workflow.time_triggers"), w.TimeTriggers))
+	n.set("signal_triggers", c.rawList(rootLoc("workflow.signal_triggers"), w.SignalTriggers))
 	n.set("criticality", optStr(w.Criticality))
 	n.set("instance_step_concurrency", optInt(w.InstanceStepConcurrency))
-	n.set("params", c.params("workflow.params", w.Params))
-	n.set("steps", c.steps("workflow.steps", w.Steps, 0))
+	n.set("params", c.params(rootLoc("workflow.params"), w.Params))
+	n.set("steps", c.steps(rootLoc("workflow.steps"), w.Steps, 0))
 	return n
 }
 
-func (c *canon) steps(path string, steps []Step, depth int) *node {
+func (c *canon) steps(path *loc, steps []Step, depth int) *node {
 	if len(steps) == 0 {
 		return nil
 	}
 	if depth > maxDepth {
-		c.fail("%s: steps nested deeper than %d levels", path, maxDepth)
+		c.failAt(path, "steps nested deeper than %d levels", maxDepth)
 		return nil
 	}
 	n := &node{kind: kArray}
@@ -168,15 +190,14 @@ func (c *canon) steps(path string, steps []Step, depth int) *node {
 		if kind == "" {
 			kind = KindStep
 		}
-		p := keyPath(indexPath(path, i), string(kind))
 		w := newObject()
-		w.set(string(kind), c.step(p, s, kind, depth))
+		w.set(string(kind), c.step(stepLoc(path, i, s), s, kind, depth))
 		n.items = append(n.items, w)
 	}
 	return n
 }
 
-func (c *canon) step(path string, s *Step, kind StepKind, depth int) *node {
+func (c *canon) step(path *loc, s *Step, kind StepKind, depth int) *node {
 	n := newObject()
 	n.set("id", optStr(s.ID))
 	n.set("name", optStr(s.Name))
@@ -197,7 +218,7 @@ func (c *canon) step(path string, s *Step, kind StepKind, depth int) *node {
 	if kind == KindStep && s.RetryPolicy != nil {
 		n.set("retry_policy", retryNode(s.RetryPolicy))
 	}
-	n.set("tags", c.tags(path+".tags", s.Tags))
+	n.set("tags", c.tags(path.field("tags"), s.Tags))
 	if s.Timeout != nil {
 		n.set("timeout", durationNode(*s.Timeout))
 	}
@@ -208,11 +229,11 @@ func (c *canon) step(path string, s *Step, kind StepKind, depth int) *node {
 	case KindWhile:
 		n.set("condition", optStr(s.Condition))
 	}
-	n.set("signal_dependencies", c.raw(path+".signal_dependencies", s.SignalDependencies))
-	n.set("signal_outputs", c.raw(path+".signal_outputs", s.SignalOutputs))
-	n.set("params", c.params(path+".params", s.Params))
+	n.set("signal_dependencies", c.raw(path.field("signal_dependencies"), "", s.SignalDependencies))
+	n.set("signal_outputs", c.raw(path.field("signal_outputs"), "", s.SignalOutputs))
+	n.set("params", c.params(path.field("params"), s.Params))
 	if kind == KindForeach || kind == KindWhile {
-		n.set("steps", c.steps(path+".steps", s.Steps, depth+1))
+		n.set("steps", c.steps(path.field("steps"), s.Steps, depth+1))
 	}
 	return n
 }
@@ -279,39 +300,40 @@ func retryNode(rp *RetryPolicy) *node {
 	return n
 }
 
-func (c *canon) params(path string, params map[string]ParamDef) *node {
+func (c *canon) params(path *loc, params map[string]ParamDef) *node {
 	if len(params) == 0 {
 		return nil
 	}
 	n := newObject()
 	for _, k := range sortedKeys(params) {
 		pd := params[k]
-		n.set(k, c.paramDef(keyPath(path, k), &pd, 0))
+		n.set(k, c.paramDef(path.field(k), &pd, 0))
 	}
 	return n
 }
 
-func (c *canon) paramDef(path string, pd *ParamDef, depth int) *node {
+func (c *canon) paramDef(path *loc, pd *ParamDef, depth int) *node {
 	if depth > maxDepth {
-		c.fail("%s: params nested deeper than %d levels", path, maxDepth)
+		c.failAt(path, "params nested deeper than %d levels", maxDepth)
 		return nil
 	}
 	n := newObject()
 	switch {
 	case pd.Type == Map && pd.Fields != nil:
 		fn := newObject()
+		vp := path.field("value")
 		for _, k := range sortedKeys(pd.Fields) {
 			f := pd.Fields[k]
-			fn.set(k, c.paramDef(keyPath(path+".value", k), &f, depth+1))
+			fn.set(k, c.paramDef(vp.field(k), &f, depth+1))
 		}
 		n.set("value", fn)
 	case pd.Value != nil:
-		n.set("value", c.defValue(path+".value", *pd.Value, depth))
+		n.set("value", c.defValue(path.field("value"), *pd.Value, depth))
 	}
 	n.set("expression", optStr(pd.Expression))
 	n.set("type", optStr(string(pd.Type)))
 	n.set("validator", optStr(pd.Validator))
-	n.set("tags", c.tags(path+".tags", pd.Tags))
+	n.set("tags", c.tags(path.field("tags"), pd.Tags))
 	n.set("mode", optStr(pd.Mode))
 	n.set("description", optStr(pd.Description))
 	n.set("internal_mode", optStr(pd.InternalMode))
@@ -321,22 +343,22 @@ func (c *canon) paramDef(path string, pd *ParamDef, depth int) *node {
 
 // defValue writes a value as it appears in a definition: like MarshalJSON,
 // except that MAP entries are nested definitions.
-func (c *canon) defValue(path string, v Value, depth int) *node {
-	if !rawMatchesType(v) {
-		c.fail("%s: value of Go type %T does not match type %s", path, v.Raw, v.Type)
+func (c *canon) defValue(path *loc, v Value, depth int) *node {
+	if !c.maps.matches(v) {
+		c.failAt(path, "value of Go type %T does not match type %s", v.Raw, v.Type)
 		return nil
 	}
 	if m, ok := v.Raw.(map[string]Value); ok {
 		fn := newObject()
 		for _, k := range sortedKeys(m) {
 			inner := m[k]
-			fn.set(k, c.paramDef(keyPath(path, k), &ParamDef{Type: inner.Type, Value: &inner}, depth+1))
+			fn.set(k, c.paramDef(path.field(k), &ParamDef{Type: inner.Type, Value: &inner}, depth+1))
 		}
 		return fn
 	}
 	vn, err := valueNode(v)
 	if err != nil {
-		c.fail("%s: %v", path, err)
+		c.failAt(path, "%v", err)
 		return nil
 	}
 	return vn

@@ -22,36 +22,38 @@ func CheckSupported(d *Definition) error {
 	c := &validator{src: d.src}
 	w := &d.Workflow
 	c.checkSignalTriggers(w)
-	c.unsupportedParams("workflow.params", w.Params, 0)
-	c.unsupportedSteps("workflow.steps", w.Steps, 0)
-	return c.errs.asError()
+	c.unsupportedParamsAt(rootLoc("workflow.params"), w.Params, 0)
+	c.unsupportedSteps(rootLoc("workflow.steps"), w.Steps, 0)
+	return c.out.errs.asError()
 }
 
-func (c *validator) unsupportedSteps(base string, steps []Step, depth int) {
+// Paths are kept as a *loc and rendered only for an error, as in Validate.
+
+func (c *validator) unsupportedSteps(base *loc, steps []Step, depth int) {
 	if depth > maxDepth {
 		return
 	}
 	for i := range steps {
 		s := &steps[i]
-		p := stepPath(base, i, s)
+		p := stepLoc(base, i, s)
 		switch s.Kind {
 		case KindStep, "":
 			switch s.Type {
 			case TypeNoOp, TypeSleep, TypeShell, TypeHTTP, "":
 			default:
-				c.add(p+".type", "step type %q is not supported yet", s.Type)
+				c.addAt(p.field("type"), "step type %q is not supported yet", s.Type)
 			}
 		case KindForeach, KindWhile, KindSubworkflow:
 		default:
-			c.add(p, "%s step is not supported yet", s.Kind)
+			c.addAt(p, "%s step is not supported yet", s.Kind)
 		}
 		for _, e := range s.Transition.Successors {
 			if cond := strings.TrimSpace(e.Condition); cond != "" && cond != "true" && cond != "false" {
-				c.expression(keyPath(p+".transition.successors", e.To), e.Condition)
+				c.expressionAt(p.field("transition").field("successors").field(e.To), e.Condition)
 			}
 		}
 		if s.Kind == KindWhile && strings.TrimSpace(s.Condition) != "" {
-			c.expression(p+".condition", s.Condition)
+			c.expressionAt(p.field("condition"), s.Condition)
 		}
 		if deps, err := s.WaitsForSignals(); err != nil {
 			c.pathError(p, err)
@@ -62,8 +64,8 @@ func (c *validator) unsupportedSteps(base string, steps []Step, depth int) {
 			for i, d := range deps {
 				for _, name := range sortedKeys(d.Match) {
 					if m := d.Match[name]; m.Param != nil && m.Param.Expression != "" {
-						mp := keyPath(indexPath(p+".signal_dependencies", i)+".match_params", name)
-						c.expression(mp+".param.expression", m.Param.Expression)
+						mp := p.field("signal_dependencies").item(i).field("match_params").field(name)
+						c.expressionAt(mp.field("param").field("expression"), m.Param.Expression)
 					}
 				}
 			}
@@ -72,53 +74,71 @@ func (c *validator) unsupportedSteps(base string, steps []Step, depth int) {
 			c.pathError(p, err)
 		} else {
 			for i, o := range outs {
-				c.unsupportedParams(indexPath(p+".signal_outputs", i)+".params", o.Params, 0)
+				c.unsupportedParamsAt(p.field("signal_outputs").item(i).field("params"), o.Params, 0)
 			}
 		}
-		c.unsupportedParams(p+".params", s.Params, 0)
-		c.unsupportedSteps(p+".steps", s.Steps, depth+1)
+		c.unsupportedParamsAt(p.field("params"), s.Params, 0)
+		if len(s.Steps) > 0 {
+			c.unsupportedSteps(p.field("steps"), s.Steps, depth+1)
+		}
 	}
 }
 
+// unsupportedParams checks params found at a path given as a string.
 func (c *validator) unsupportedParams(base string, params map[string]ParamDef, depth int) {
+	c.unsupportedParamsAt(rootLoc(base), params, depth)
+}
+
+func (c *validator) unsupportedParamsAt(base *loc, params map[string]ParamDef, depth int) {
 	if depth > maxDepth {
 		return
 	}
 	for _, name := range sortedKeys(params) {
-		p := keyPath(base, name)
+		p := base.field(name)
 		pd := params[name]
 		if pd.Expression != "" {
-			c.expression(p+".expression", pd.Expression)
+			c.expressionAt(p.field("expression"), pd.Expression)
 		}
 		// Validators are checked for syntax but, as in Maestro, which carries
 		// them without evaluating them, never enforced; annotations
 		// (@NotEmpty) are not SEL and are kept as written.
 		if v := strings.TrimSpace(pd.Validator); v != "" && !strings.HasPrefix(v, "@") {
-			c.expression(p+".validator", v)
+			c.expressionAt(p.field("validator"), v)
 		}
-		c.unsupportedParams(p+".value", pd.Fields, depth+1)
+		if len(pd.Fields) > 0 {
+			c.unsupportedParamsAt(p.field("value"), pd.Fields, depth+1)
+		}
 	}
 }
 
 // pathError reports err at its own path below base when it carries one (a
 // triggerError from reading a signal field), else at base.
-func (c *validator) pathError(base string, err error) {
+func (c *validator) pathError(base *loc, err error) {
 	var te triggerError
 	if errors.As(err, &te) {
-		if te.path != "" {
-			base += "." + te.path
+		if !c.out.room() {
+			return
 		}
-		c.add(base, "%s", te.msg)
+		// te.path is already rendered, relative to base.
+		path := base.String()
+		if te.path != "" {
+			path = base.render("." + te.path)
+		}
+		c.put(path, "%s", []any{te.msg})
 		return
 	}
-	c.add(base, "%v", err)
+	c.addAt(base, "%v", err)
 }
 
 // expression checks a SEL expression at push time, so that a syntax error
 // is reported with the definition path and the line and column inside the
 // expression, not found when the step runs.
 func (c *validator) expression(path, expr string) {
+	c.expressionAt(rootLoc(path), expr)
+}
+
+func (c *validator) expressionAt(path *loc, expr string) {
 	if err := CheckExpression(expr); err != nil {
-		c.add(path, "%v", err)
+		c.addAt(path, "%v", err)
 	}
 }

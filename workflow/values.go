@@ -193,8 +193,12 @@ func rawMatchesType(v Value) bool {
 // valueErr locates a coercion problem relative to the value being coerced.
 type valueErr struct {
 	rel string // "", "[2]", ".key" ...
-	at  *node
-	msg string
+	// outer holds the keys of the objects around the problem, innermost
+	// first, while inferWithHints returns through them; they are put in
+	// front of rel once, at the top (see inferWithHints).
+	outer []string
+	at    *node
+	msg   string
 }
 
 func mismatch(t ParamType, n *node, rel string) *valueErr {
@@ -390,7 +394,24 @@ func inferNode(n *node) (Value, *valueErr) {
 	return inferWithHints(n, nil)
 }
 
+// inferWithHints is inferNode with the types of some members given, as
+// param definitions, by hints.
 func inferWithHints(n *node, hints map[string]ParamDef) (Value, *valueErr) {
+	v, err := infer(n, hints)
+	if err != nil && len(err.outer) > 0 {
+		// Prepending each key to rel on the way out copied the path once per
+		// level, which is quadratic in the depth; it is built once here.
+		var b strings.Builder
+		for i := len(err.outer) - 1; i >= 0; i-- {
+			b.WriteString(relKey(err.outer[i]))
+		}
+		b.WriteString(err.rel)
+		err.rel, err.outer = b.String(), nil
+	}
+	return v, err
+}
+
+func infer(n *node, hints map[string]ParamDef) (Value, *valueErr) {
 	switch n.kind {
 	case kString:
 		return Value{Type: String, Raw: n.text}, nil
@@ -434,15 +455,15 @@ func inferWithHints(n *node, hints map[string]ParamDef) (Value, *valueErr) {
 				if n.vals[i].kind != kObject {
 					err = mismatch(Map, n.vals[i], "")
 				} else {
-					v, err = inferWithHints(n.vals[i], h.Fields)
+					v, err = infer(n.vals[i], h.Fields)
 				}
 			case hinted && h.Type != "":
 				v, err = coerce(h.Type, n.vals[i])
 			default:
-				v, err = inferWithHints(n.vals[i], nil)
+				v, err = infer(n.vals[i], nil)
 			}
 			if err != nil {
-				err.rel = relKey(k) + err.rel
+				err.outer = append(err.outer, k)
 				return Value{}, err
 			}
 			m[k] = v
