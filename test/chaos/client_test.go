@@ -162,7 +162,7 @@ func (r *run) settleStart(rec *startRecord, params map[string]string, within, pa
 			return nil
 		}
 		if !retriable(err) {
-			return fmt.Errorf("start %s (request %s) through %s: %w", rec.workflowID, rec.requestID, n.name, err)
+			return fmt.Errorf("start %s (request %s) through %s at %s: %w", rec.workflowID, rec.requestID, n.name, time.Now().UTC().Format("15:04:05.000"), err)
 		}
 		r.stats.add("start retries", 1)
 		last = err
