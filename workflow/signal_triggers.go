@@ -114,38 +114,12 @@ func ParseSignalTrigger(raw json.RawMessage) (SignalTrigger, []error) {
 		}
 		e := SignalTriggerEntry{Match: map[string]SignalMatch{}, JoinKeys: entry.JoinKeys}
 		for _, k := range sortedKeys(entry.MatchParams) {
-			p := keyPath(base+".match_params", k)
-			var m struct {
-				Value    json.RawMessage `json:"value"`
-				Param    json.RawMessage `json:"param"`
-				Operator string          `json:"operator"`
-			}
-			if err := decodeStrict(entry.MatchParams[k], &m); err != nil {
-				fail(p, "%v", err)
-				continue
-			}
-			op := m.Operator
-			if op == "" {
-				op = "="
-			}
-			if !isEnum(op, signalOperators) {
-				fail(p+".operator", "%q is not one of %s", op, strings.Join(signalOperators, " "))
-				continue
-			}
-			if len(m.Param) > 0 {
-				fail(p+".param", "a signal trigger matches literal values only; write the value under \"value\"")
-				continue
-			}
-			if len(m.Value) == 0 || bytes.Equal(bytes.TrimSpace(m.Value), []byte("null")) {
-				fail(p, "needs a value")
-				continue
-			}
-			v, err := inferValue(m.Value)
+			sm, err := decodeSignalMatch(entry.MatchParams[k], keyPath(base+".match_params", k), false)
 			if err != nil {
-				fail(p+".value", "%v", err)
+				fail(err.path, "%s", err.msg)
 				continue
 			}
-			e.Match[k] = SignalMatch{Operator: op, Value: &v}
+			e.Match[k] = sm
 		}
 		for i, k := range entry.JoinKeys {
 			if strings.TrimSpace(k) == "" {

@@ -109,38 +109,9 @@ func (s *Step) WaitsForSignals() ([]SignalDependency, error) {
 		}
 		dep := SignalDependency{Name: r.Name, Match: map[string]SignalMatch{}}
 		for _, k := range sortedKeys(r.MatchParams) {
-			p := keyPath(base+".match_params", k)
-			var m struct {
-				Value    json.RawMessage `json:"value"`
-				Param    json.RawMessage `json:"param"`
-				Operator string          `json:"operator"`
-			}
-			if err := decodeStrict(r.MatchParams[k], &m); err != nil {
-				return nil, triggerError{path: p, msg: err.Error()}
-			}
-			op := m.Operator
-			if op == "" {
-				op = "="
-			}
-			if !isEnum(op, signalOperators) {
-				return nil, triggerError{path: p + ".operator", msg: fmt.Sprintf("%q is not one of %s", op, strings.Join(signalOperators, " "))}
-			}
-			sm := SignalMatch{Operator: op}
-			switch {
-			case isJSONValue(m.Param):
-				d, err := strictParamDef(m.Param)
-				if err != nil {
-					return nil, triggerError{path: p + ".param", msg: err.Error()}
-				}
-				sm.Param = &d
-			case isJSONValue(m.Value):
-				v, err := inferValue(m.Value)
-				if err != nil {
-					return nil, triggerError{path: p + ".value", msg: err.Error()}
-				}
-				sm.Value = &v
-			default:
-				return nil, triggerError{path: p, msg: "needs a value or a param"}
+			sm, err := decodeSignalMatch(r.MatchParams[k], keyPath(base+".match_params", k), true)
+			if err != nil {
+				return nil, *err
 			}
 			dep.Match[k] = sm
 		}
@@ -197,6 +168,49 @@ func strictParamDef(raw json.RawMessage) (ParamDef, error) {
 }
 
 // isJSONValue reports whether a field was given a value other than null.
+// decodeSignalMatch reads one entry of match_params at path: an operator
+// (= unless given) and a literal value or, where allowParam (a step's
+// dependencies, which the step evaluates), a param.
+func decodeSignalMatch(raw json.RawMessage, path string, allowParam bool) (SignalMatch, *triggerError) {
+	var m struct {
+		Value    json.RawMessage `json:"value"`
+		Param    json.RawMessage `json:"param"`
+		Operator string          `json:"operator"`
+	}
+	if err := decodeStrict(raw, &m); err != nil {
+		return SignalMatch{}, &triggerError{path: path, msg: err.Error()}
+	}
+	op := m.Operator
+	if op == "" {
+		op = "="
+	}
+	if !isEnum(op, signalOperators) {
+		return SignalMatch{}, &triggerError{path: path + ".operator", msg: fmt.Sprintf("%q is not one of %s", op, strings.Join(signalOperators, " "))}
+	}
+	sm := SignalMatch{Operator: op}
+	switch {
+	case !allowParam && len(m.Param) > 0:
+		return SignalMatch{}, &triggerError{path: path + ".param", msg: `a signal trigger matches literal values only; write the value under "value"`}
+	case allowParam && isJSONValue(m.Param):
+		d, err := strictParamDef(m.Param)
+		if err != nil {
+			return SignalMatch{}, &triggerError{path: path + ".param", msg: err.Error()}
+		}
+		sm.Param = &d
+	case isJSONValue(m.Value):
+		v, err := inferValue(m.Value)
+		if err != nil {
+			return SignalMatch{}, &triggerError{path: path + ".value", msg: err.Error()}
+		}
+		sm.Value = &v
+	case allowParam:
+		return SignalMatch{}, &triggerError{path: path, msg: "needs a value or a param"}
+	default:
+		return SignalMatch{}, &triggerError{path: path, msg: "needs a value"}
+	}
+	return sm, nil
+}
+
 func isJSONValue(raw json.RawMessage) bool {
 	return len(raw) > 0 && !bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
 }
