@@ -899,6 +899,8 @@ func (a *applier) planAction(act *statepb.PlanAction) bool {
 		return a.setSignalTrigger(x.SetSignalTrigger)
 	case *statepb.PlanAction_FireSignalTrigger:
 		return a.fireSignalTrigger(x.FireSignalTrigger)
+	case *statepb.PlanAction_DeleteSignals:
+		return a.deleteSignals(x.DeleteSignals)
 	}
 	return false
 }
@@ -1412,18 +1414,57 @@ func (a *applier) sendSignal(c *statepb.SendSignal) *statepb.Signal {
 			return o.(*statepb.Signal)
 		}
 	}
-	seq := int64(1)
-	if it, err := a.txn.GetReverse(tableSignals, "id_prefix", c.Name); err == nil {
-		for o := it.Next(); o != nil; o = it.Next() {
-			if sg := o.(*statepb.Signal); sg.Name == c.Name {
-				seq = sg.Seq + 1
-				break
-			}
-		}
-	}
-	sg := &statepb.Signal{Name: c.Name, Seq: seq, Params: c.Params, RequestId: c.RequestId, Time: a.now, Source: c.Source}
+	sg := &statepb.Signal{Name: c.Name, Seq: a.latestSignalSeq(c.Name) + 1, Params: c.Params, RequestId: c.RequestId, Time: a.now, Source: c.Source}
 	a.put(tableSignals, sg)
 	return sg
+}
+
+// deleteSignals removes the signals of a name numbered through x.ThroughSeq
+// or lower, but never the newest of the name: the next signal's number is
+// one more than the newest's, and a trigger's checkpoint or a client that
+// read a number must never see it given out again. It reports whether it
+// deleted any.
+func (a *applier) deleteSignals(x *statepb.DeleteSignals) bool {
+	var rows []*statepb.Signal
+	it, err := a.txn.LowerBound(tableSignals, "id", x.Name, int64(0))
+	if err != nil {
+		return false
+	}
+	// Collect first: deleting while iterating the same radix tree is not safe.
+	for o := it.Next(); o != nil; o = it.Next() {
+		sg := o.(*statepb.Signal)
+		if sg.Name != x.Name || sg.Seq > x.ThroughSeq {
+			break
+		}
+		rows = append(rows, sg)
+	}
+	if len(rows) > 0 && rows[len(rows)-1].Seq >= a.latestSignalSeq(x.Name) {
+		rows = rows[:len(rows)-1]
+	}
+	for _, sg := range rows {
+		a.writes++
+		// The row was just read in this transaction, so Delete finds it.
+		_ = a.txn.Delete(tableSignals, sg)
+	}
+	if len(rows) > 0 {
+		a.triggerInputs = true
+	}
+	return len(rows) > 0
+}
+
+// latestSignalSeq is the number of the newest signal of a name, 0 when
+// there is none.
+func (a *applier) latestSignalSeq(name string) int64 {
+	it, err := a.txn.GetReverse(tableSignals, "id_prefix", name)
+	if err != nil {
+		return 0
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		if sg := o.(*statepb.Signal); sg.Name == name {
+			return sg.Seq
+		}
+	}
+	return 0
 }
 
 func (a *applier) emitSignals(x *statepb.EmitSignals) bool {

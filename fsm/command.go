@@ -18,7 +18,9 @@ type CommandType byte
 //
 //	1: everything before the fields below
 //	2: ApplyPlan.unchecked, FireTrigger.run, StartChild.run
-const Protocol = 2
+//	3: PlanAction.delete_signals (an older build would skip the action and
+//	   keep signals the others deleted)
+const Protocol = 3
 
 // IgnorableFlag marks a command type that an older node may skip. A node that
 // meets an unknown type without the flag stops rather than diverge.

@@ -351,6 +351,34 @@ func (s *State) SignalsAfter(ws WatchSet, name string, afterSeq int64, limit int
 	return out
 }
 
+// SignalNames returns the name of every signal kept, in order, each once.
+// It visits one record per name, not every signal.
+func (s *State) SignalNames() []string {
+	var out []string
+	it, err := s.txn.Get(tableSignals, "id")
+	for err == nil {
+		o := it.Next()
+		if o == nil {
+			break
+		}
+		name := o.(*statepb.Signal).Name
+		out = append(out, name)
+		// No signal has the greatest number, so this is the first record
+		// of the next name.
+		it, err = s.txn.LowerBound(tableSignals, "id", name, int64(math.MaxInt64))
+	}
+	return out
+}
+
+// OldestSignalSeq is the number of the oldest signal of a name kept, 0 when
+// there is none.
+func (s *State) OldestSignalSeq(name string) int64 {
+	if l := s.SignalsAfter(nil, name, math.MinInt64, 1); len(l) == 1 {
+		return l[0].Seq
+	}
+	return 0
+}
+
 // Signal returns one signal, or nil.
 func (s *State) Signal(name string, seq int64) *statepb.Signal {
 	sg, _ := s.first(nil, tableSignals, "id", name, seq).(*statepb.Signal)
