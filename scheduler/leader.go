@@ -100,9 +100,13 @@ type Leader struct {
 	Protocol func() int
 }
 
-// maxDeletesPerRound bounds one retention entry, so pruning a large backlog
-// never stalls scheduling.
-const maxDeletesPerRound = 500
+// maxDeletesPerRound bounds the instances one retention entry deletes, and
+// maxSignalDeletesPerRound its signals, so pruning a large backlog never
+// stalls scheduling. A signal is one record, an instance many.
+const (
+	maxDeletesPerRound       = 500
+	maxSignalDeletesPerRound = 5000
+)
 
 // Run plans until ctx is canceled (leadership lost or shutdown).
 func (l *Leader) Run(ctx context.Context) {
@@ -229,7 +233,7 @@ func (l *Leader) Run(ctx context.Context) {
 			case <-resultsWake:
 			case <-wake:
 			case <-pruneTimer.C:
-				if l.prune(ctx) == maxDeletesPerRound {
+				if l.prune(ctx) {
 					pruneTimer.Reset(0)
 				} else {
 					pruneTimer.Reset(every)
@@ -436,21 +440,32 @@ func (l *Leader) commit(ctx context.Context, actions []*statepb.PlanAction, carr
 	return failed, complete
 }
 
-// prune commits one batch of retention deletions and returns its size.
-func (l *Leader) prune(ctx context.Context) int {
+// prune commits one batch of retention deletions and reports whether it
+// was full: a backlog, to prune again at once.
+func (l *Leader) prune(ctx context.Context) (backlog bool) {
 	now := l.Now()
-	actions := Prune(l.State.State(), now, l.Retention, maxDeletesPerRound)
+	st := l.State.State()
+	actions := Prune(st, now, l.Retention, maxDeletesPerRound)
+	instances := len(actions)
+	signals := 0
+	if l.Protocol == nil || l.Protocol() >= 3 {
+		// A server from before protocol 3 would skip the deletion and
+		// keep the signals the others deleted.
+		var del []*statepb.PlanAction
+		del, signals = PruneSignals(st, now, l.Retention, maxSignalDeletesPerRound)
+		actions = append(actions, del...)
+	}
 	if len(actions) == 0 {
-		return 0
+		return false
 	}
 	if _, err := l.Apply.ApplyPlan(ctx, &statepb.ApplyPlan{Now: timestamppb.New(now), Actions: actions}); err != nil {
 		if ctx.Err() == nil {
-			l.Log.Warn("retention: delete finished instances failed", "err", err)
+			l.Log.Warn("retention: delete finished instances and old signals failed", "err", err)
 		}
-		return 0
+		return false
 	}
-	l.Log.Debug("retention: deleted finished instances", "count", len(actions))
-	return len(actions)
+	l.Log.Debug("retention: deleted finished instances and old signals", "instances", instances, "signals", signals)
+	return instances == maxDeletesPerRound || signals == maxSignalDeletesPerRound
 }
 
 // pokeAssigned pokes, in the background, each node that just got attempts,

@@ -17,10 +17,19 @@ type Retention struct {
 	KeepPerWorkflow int
 	// MaxAge deletes finished instances that ended longer ago; 0 keeps all.
 	MaxAge time.Duration
+	// SignalsPerName keeps this many newest signals of each name; 0 keeps
+	// all. Older ones go once every signal trigger naming them has
+	// consumed or passed over them.
+	SignalsPerName int
+	// SignalMaxAge deletes signals sent longer ago, consumed or not; 0
+	// keeps all.
+	SignalMaxAge time.Duration
 }
 
-// DefaultRetention keeps the newest 1,000 finished instances per workflow.
-var DefaultRetention = Retention{KeepPerWorkflow: 1000}
+// DefaultRetention keeps the newest 1,000 finished instances per workflow
+// and the newest 10,000 signals of each name: as far back as a step's
+// signal dependency looks (maxSignalsSearched).
+var DefaultRetention = Retention{KeepPerWorkflow: 1000, SignalsPerName: maxSignalsSearched}
 
 // Prune returns the deletions the retention policy asks for, at most limit of
 // them. Unfinished instances are never chosen; the FSM checks again. Nor is
@@ -68,6 +77,67 @@ func Prune(st *fsm.State, now time.Time, r Retention, limit int) []*statepb.Plan
 		}
 	}
 	return out
+}
+
+// PruneSignals returns the deletions of signals the retention policy asks
+// for, and how many signals they delete: at most limit. Each name keeps its
+// newest signal whatever the policy (the FSM checks again), so numbering
+// goes on from it. By count, a signal newer than the checkpoint of a signal
+// trigger that names it is kept: the trigger has yet to consume it or pass
+// it over, and a fire it was due must not be missed. By age, a signal goes
+// consumed or not: that is what an age limit asks for.
+//
+// A name's signals are always numbers oldest through newest with no gap:
+// each is numbered one past the newest, and deletions take the oldest.
+func PruneSignals(st *fsm.State, now time.Time, r Retention, limit int) ([]*statepb.PlanAction, int) {
+	if r.SignalsPerName <= 0 && r.SignalMaxAge <= 0 {
+		return nil, 0
+	}
+	// The lowest checkpoint of any trigger, per signal name.
+	held := map[string]int64{}
+	for _, w := range st.Workflows(nil) {
+		for _, t := range st.Triggers(nil, w.WorkflowId) {
+			for name, cp := range t.Checkpoints {
+				if cur, ok := held[name]; !ok || cp < cur {
+					held[name] = cp
+				}
+			}
+		}
+	}
+	var out []*statepb.PlanAction
+	deleted := 0
+	for _, name := range st.SignalNames() {
+		oldest, latest := st.OldestSignalSeq(name), st.LatestSignalSeq(name)
+		through := oldest - 1
+		if r.SignalsPerName > 0 {
+			through = latest - int64(r.SignalsPerName)
+			if cp, ok := held[name]; ok {
+				through = min(through, cp)
+			}
+		}
+		if r.SignalMaxAge > 0 {
+			cutoff := now.Add(-r.SignalMaxAge)
+			// Oldest first, up to the first one sent within the age (a
+			// leader's clock may have been behind an earlier one's).
+			for _, sg := range st.SignalsAfter(nil, name, max(through, oldest-1), limit-deleted) {
+				if sg.Time == nil || !sg.Time.AsTime().Before(cutoff) {
+					break
+				}
+				through = sg.Seq
+			}
+		}
+		through = min(through, latest-1, oldest-1+int64(limit-deleted))
+		if through < oldest {
+			continue
+		}
+		out = append(out, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteSignals{
+			DeleteSignals: &statepb.DeleteSignals{Name: name, ThroughSeq: through},
+		}})
+		if deleted += int(through - oldest + 1); deleted >= limit {
+			break
+		}
+	}
+	return out, deleted
 }
 
 // queueKeeps finds the finished instances that STRICT_SEQUENTIAL queues

@@ -75,6 +75,8 @@ type agentConfig struct {
 type retentionConfig struct {
 	FinishedPerWorkflow *int   `yaml:"finished_per_workflow" hcl:"finished_per_workflow"`
 	FinishedFor         string `yaml:"finished_for" hcl:"finished_for"`
+	SignalsPerName      *int   `yaml:"signals_per_name" hcl:"signals_per_name"`
+	SignalsFor          string `yaml:"signals_for" hcl:"signals_for"`
 	Interval            string `yaml:"interval" hcl:"interval"`
 }
 
@@ -193,6 +195,8 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 	fs.StringVar(&f.LogFormat, "log-format", "", "text or json (default text)")
 	retainN := fs.Int("retain-finished", -1, "finished instances kept per workflow; 0 keeps all (default 1000)")
 	fs.StringVar(&f.Retention.FinishedFor, "retain-finished-for", "", "delete finished instances that ended longer ago than this, e.g. 720h (default: no age limit)")
+	retainSignals := fs.Int("retain-signals", -1, "signals kept per signal name, newest first, once signal triggers have consumed them; 0 keeps all (default 10000)")
+	fs.StringVar(&f.Retention.SignalsFor, "retain-signals-for", "", "delete signals sent longer ago than this, consumed or not, e.g. 720h (default: no age limit)")
 	fs.StringVar(&f.DeadServerCleanup, "dead-server-cleanup", "", "remove a server from Raft after gossip has reported it failed this long; 0 disables (default 10m)")
 	fs.IntVar(&f.MinVoters, "min-voters", 0, "dead-server cleanup never leaves fewer voters than this (default 3)")
 	fs.StringVar(&f.Retention.Interval, "retention-interval", "", "how often the leader applies the retention policy (default 30s)")
@@ -212,9 +216,16 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 	}
 	f.RetryJoin = retryJoin
 	f.HTTPAllowHosts = httpHosts
-	if *retainN >= 0 {
-		f.Retention.FinishedPerWorkflow = retainN
-	}
+	// Given, even negative (refused with the config's other checks), a
+	// count flag wins over the file.
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "retain-finished":
+			f.Retention.FinishedPerWorkflow = retainN
+		case "retain-signals":
+			f.Retention.SignalsPerName = retainSignals
+		}
+	})
 	if snapInt > 0 {
 		f.Raft.SnapshotInterval = snapInt.String()
 	}
@@ -344,6 +355,10 @@ func mergeAgentConfig(cfg *agentConfig, f agentConfig) {
 		cfg.Retention.FinishedPerWorkflow = f.Retention.FinishedPerWorkflow
 	}
 	set(&cfg.Retention.FinishedFor, f.Retention.FinishedFor)
+	if f.Retention.SignalsPerName != nil {
+		cfg.Retention.SignalsPerName = f.Retention.SignalsPerName
+	}
+	set(&cfg.Retention.SignalsFor, f.Retention.SignalsFor)
 	set(&cfg.Retention.Interval, f.Retention.Interval)
 	set(&cfg.DeadServerCleanup, f.DeadServerCleanup)
 	if f.MinVoters != 0 {
@@ -508,6 +523,17 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	if cfg.Retention.FinishedFor != "" {
 		if retention.MaxAge, err = time.ParseDuration(cfg.Retention.FinishedFor); err != nil || retention.MaxAge < 0 {
 			return usageError{fmt.Errorf("retention finished_for %q: want a duration such as 720h", cfg.Retention.FinishedFor)}
+		}
+	}
+	if n := cfg.Retention.SignalsPerName; n != nil {
+		if *n < 0 {
+			return usageError{fmt.Errorf("retention signals_per_name %d: want 0 (keep all) or more", *n)}
+		}
+		retention.SignalsPerName = *n
+	}
+	if cfg.Retention.SignalsFor != "" {
+		if retention.SignalMaxAge, err = time.ParseDuration(cfg.Retention.SignalsFor); err != nil || retention.SignalMaxAge < 0 {
+			return usageError{fmt.Errorf("retention signals_for %q: want a duration such as 720h", cfg.Retention.SignalsFor)}
 		}
 	}
 	var retentionEvery time.Duration

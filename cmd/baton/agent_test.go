@@ -24,6 +24,7 @@ func TestAgentConfigFilesAndFlags(t *testing.T) {
 		Node: "n1", DataDir: "/var/lib/baton", APIAddr: "10.0.0.1:7420", RaftAddr: "10.0.0.1:7421",
 		SerfAddr: "10.0.0.1:7422", BootstrapExpect: 3, RetryJoin: []string{"10.0.0.2:7422", "10.0.0.3:7422"},
 		Tags: map[string]string{"pool": "etl"}, Raft: raftConfig{SnapshotThreshold: 100, SnapshotInterval: "30s", TrailingLogs: 50, HeartbeatTimeout: "800ms"},
+		Retention: retentionConfig{SignalsPerName: ptr(500), SignalsFor: "720h"},
 	}
 	hclFile := configFile(t, "baton.hcl", `
 node = "n1"
@@ -40,6 +41,10 @@ raft {
   trailing_logs = 50
   heartbeat_timeout = "800ms"
 }
+retention {
+  signals_per_name = 500
+  signals_for = "720h"
+}
 `)
 	yamlFile := configFile(t, "baton.yaml", `
 node: n1
@@ -51,6 +56,7 @@ bootstrap_expect: 3
 retry_join: [10.0.0.2:7422, 10.0.0.3:7422]
 tags: {pool: etl}
 raft: {snapshot_threshold: 100, snapshot_interval: 30s, trailing_logs: 50, heartbeat_timeout: 800ms}
+retention: {signals_per_name: 500, signals_for: 720h}
 `)
 	for _, f := range []string{hclFile, yamlFile} {
 		got, err := parseAgentFlags([]string{"-config", f}, io.Discard)
@@ -70,7 +76,17 @@ raft: {snapshot_threshold: 100, snapshot_interval: 30s, trailing_logs: 50, heart
 	if got.Node != "n9" || !reflect.DeepEqual(got.RetryJoin, []string{"a:1", "b:2"}) || got.Tags["zone"] != "x" || got.Tags["pool"] != "etl" {
 		t.Errorf("flags over file: %+v", got)
 	}
+	// A count flag given as 0 wins over the file's count.
+	got, err = parseAgentFlags([]string{"-config", yamlFile, "-retain-signals", "0"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := got.Retention.SignalsPerName; n == nil || *n != 0 {
+		t.Errorf("-retain-signals 0 over signals_per_name 500: %v", n)
+	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func TestRaftTimeouts(t *testing.T) {
 	got, err := raftConfig{HeartbeatTimeout: "2s", ElectionTimeout: "1500ms"}.timeouts()
@@ -134,6 +150,22 @@ func TestAgentConfigErrors(t *testing.T) {
 	var usage usageError
 	if err := runAgent(cfg, io.Discard); !errors.As(err, &usage) || !strings.Contains(err.Error(), `min_trigger_interval "5"`) {
 		t.Errorf("-min-trigger-interval 5: %v, want a usage error naming it", err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-retain-signals", "-1"}, "retention signals_per_name -1: want 0 (keep all) or more"},
+		{[]string{"-retain-finished", "-2"}, "retention finished_per_workflow -2"},
+		{[]string{"-retain-signals-for", "a week"}, `retention signals_for "a week": want a duration`},
+	} {
+		cfg, err := parseAgentFlags(append([]string{"-dev", "-data-dir", t.TempDir()}, c.args...), io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if err := runAgent(cfg, io.Discard); !errors.As(err, &usage) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want a usage error mentioning %q", c.args, err, c.want)
+		}
 	}
 }
 

@@ -14,12 +14,13 @@ import (
 )
 
 // agentFlags are given to every server of every backend. Finished instances
-// are all kept, because the checks read every one; snapshots are frequent,
+// and signals are all kept, because the checks read every one; snapshots are frequent,
 // so restarted and wiped servers catch up through InstallSnapshot and the
 // state hash covers restored state too. The cron workload fires every two
 // seconds, under the default minimum interval.
 var agentFlags = []string{
 	"-retain-finished", "0",
+	"-retain-signals", "0",
 	"-raft-snapshot-threshold", "512",
 	"-raft-trailing-logs", "256",
 	"-raft-snapshot-interval", "2s",

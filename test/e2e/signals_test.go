@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,5 +52,42 @@ func TestSignalDependenciesAndOutputs(t *testing.T) {
 	harness.CLIJSON(t, addr, &list, "signal", "list", "table/ready")
 	if len(list.Signals) != 3 {
 		t.Errorf("%d table/ready signals recorded, want 3 (the repeat is not new)", len(list.Signals))
+	}
+}
+
+// The leader applies the signal retention policy: each name keeps its
+// newest signals, and numbering goes on past the deleted ones.
+func TestRetentionDeletesOldSignals(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t, "-retain-signals", "3", "-retention-interval", "200ms")
+	addr := a.URL()
+	for i := 1; i <= 8; i++ {
+		harness.MustCLI(t, addr, "signal", "send", "e2e/many", "-p", "n="+strconv.Itoa(i))
+	}
+	for i := 1; i <= 2; i++ {
+		harness.MustCLI(t, addr, "signal", "send", "e2e/few", "-p", "n="+strconv.Itoa(i))
+	}
+	seqs := func(name string) []int64 {
+		var list signalv1.ListResponse
+		harness.CLIJSON(t, addr, &list, "signal", "list", name)
+		var out []int64
+		for _, sg := range list.Signals {
+			out = append(out, sg.Seq)
+		}
+		slices.Sort(out)
+		return out
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !slices.Equal(seqs("e2e/many"), []int64{6, 7, 8}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("e2e/many signals kept: %v, want [6 7 8]", seqs("e2e/many"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := seqs("e2e/few"); !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("e2e/few signals kept: %v, want [1 2]", got)
+	}
+	if out := harness.MustCLI(t, addr, "signal", "send", "e2e/many", "-p", "n=9"); !strings.Contains(out, "#9") {
+		t.Errorf("the signal after the deleted ones: %q, want #9", out)
 	}
 }
