@@ -44,6 +44,13 @@ type Worker struct {
 	// incarnation of this node name (before its data dir was wiped) are not
 	// run: their journal is gone, so a run would look like a first one.
 	Incarnation string
+	// CleanupEvery is how often the worker removes the folders of attempts
+	// the state no longer has (removeGoneAttempts); default 30s.
+	CleanupEvery time.Duration
+
+	// owners caches each attempt folder's owner record by path, for
+	// removeGoneAttempts alone (ok false: the folder has none).
+	owners map[string]folderOwner
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc // attempt id -> cancel
@@ -136,6 +143,8 @@ type assigned struct {
 func (w *Worker) Run(ctx context.Context) {
 	w.init()
 	defer w.wg.Wait()
+	w.wg.Add(1)
+	go w.cleanUp(ctx)
 	for {
 		changed := w.State.Changed()
 		// Read before the state, so that applied never exceeds what the
@@ -251,7 +260,10 @@ func (w *Worker) finish(id string, done bool) {
 }
 
 func (w *Worker) run(ctx context.Context, as assigned, dir storage.AttemptDir) attemptRecord {
-	executions, err := dir.BeginExecution()
+	executions, err := dir.BeginExecution(storage.AttemptOwner{
+		AttemptID: as.attempt.AttemptId, WorkflowID: as.step.WorkflowId, InstanceID: as.step.InstanceId,
+		StepID: as.step.StepId, Attempt: as.attempt.AttemptNumber, Generation: as.attempt.Generation,
+	})
 	if err != nil {
 		return attemptRecord{Outcome: fsm.AttemptPlatformFailed, ExitCode: -1, Error: err.Error(), EndTime: w.Now(), Executions: 1}
 	}
@@ -277,6 +289,101 @@ func (w *Worker) run(ctx context.Context, as assigned, dir storage.AttemptDir) a
 	}
 	w.Log.Info("attempt finished", "attempt", as.attempt.AttemptId, "outcome", rec.Outcome, "exit_code", rec.ExitCode)
 	return rec
+}
+
+type folderOwner struct {
+	owner storage.AttemptOwner
+	ok    bool
+}
+
+// cleanUp runs removeGoneAttempts every CleanupEvery until ctx ends.
+func (w *Worker) cleanUp(ctx context.Context) {
+	defer w.wg.Done()
+	every := w.CleanupEvery
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n := w.removeGoneAttempts(); n > 0 {
+				w.Log.Info("removed the folders of attempts the state no longer has", "count", n)
+			}
+		}
+	}
+}
+
+// removeGoneAttempts deletes the folders of attempts that the replicated
+// state no longer has, and returns how many it deleted. Without it every
+// attempt's logs and journal would stay on the node for good. An attempt
+// leaves the state with its instance, when retention deletes that, or when
+// a restart of a loop replaces its iterations; from then on no result of
+// it can be taken, so neither its journal nor its logs are needed.
+//
+// A folder is judged only once this node's replica has applied the entry
+// that placed the attempt (its generation): before that, an attempt
+// missing from the state has not arrived yet (an agent replaying its log
+// after a restart). Folders without an owner record (from an older build)
+// are left alone.
+func (w *Worker) removeGoneAttempts() int {
+	// Read before the state, so that applied never exceeds what the state
+	// shows.
+	applied := w.State.AppliedIndex()
+	st := w.State.State()
+	dirs, err := w.Data.AttemptDirs()
+	if err != nil {
+		w.Log.Warn("cannot list attempt folders", "err", err)
+		return 0
+	}
+	seen := make(map[string]folderOwner, len(dirs))
+	removed := 0
+	for _, d := range dirs {
+		fo, cached := w.owners[d.Path]
+		if !cached {
+			o, ok, err := d.Owner()
+			if err != nil {
+				// Written in part by a crash, perhaps: look again next time.
+				w.Log.Debug("attempt folder owner unreadable", "dir", d.Path, "err", err)
+				continue
+			}
+			fo = folderOwner{owner: o, ok: ok}
+		}
+		o := fo.owner
+		if !fo.ok || o.Generation > applied || stateHasAttempt(st, o) || w.isRunning(o.AttemptID) {
+			seen[d.Path] = fo
+			continue
+		}
+		if err := d.Remove(); err != nil {
+			w.Log.Warn("cannot remove the folder of an attempt the state no longer has", "attempt", o.AttemptID, "err", err)
+			seen[d.Path] = fo
+			continue
+		}
+		removed++
+	}
+	w.owners = seen
+	return removed
+}
+
+func stateHasAttempt(st *fsm.State, o storage.AttemptOwner) bool {
+	if s := st.Step(nil, o.WorkflowID, o.InstanceID, o.StepID); s != nil {
+		for _, a := range s.Attempts {
+			if a.AttemptNumber == o.Attempt && a.Generation == o.Generation {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (w *Worker) isRunning(attemptID string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.running[attemptID]
+	return ok
 }
 
 // report sends the result until the leader accepts or fences it.

@@ -44,10 +44,35 @@ func (d Dir) Attempt(attemptID string) AttemptDir {
 // LogDir is where the attempt's stdout and stderr files go.
 func (a AttemptDir) LogDir() string { return filepath.Join(a.Path, "logs") }
 
-// BeginExecution records one more start of the attempt and returns the count.
-func (a AttemptDir) BeginExecution() (int32, error) {
+// AttemptOwner says which attempt a folder belongs to, so that a node can
+// tell, from the replicated state alone, when the folder is no longer
+// needed: the folder's name is a lossy form of the id.
+type AttemptOwner struct {
+	AttemptID  string `json:"attempt_id"`
+	WorkflowID string `json:"workflow_id"`
+	InstanceID int64  `json:"instance_id"`
+	StepID     string `json:"step_id"`
+	Attempt    int64  `json:"attempt"`
+	Generation uint64 `json:"generation"`
+}
+
+// ownerFile names a folder's AttemptOwner.
+const ownerFile = "owner.json"
+
+// BeginExecution records one more start of the attempt and returns the count;
+// the first start also records whose folder it is.
+func (a AttemptDir) BeginExecution(owner AttemptOwner) (int32, error) {
 	if err := os.MkdirAll(a.Path, 0o750); err != nil {
 		return 0, fmt.Errorf("attempt dir: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(a.Path, ownerFile)); errors.Is(err, os.ErrNotExist) {
+		b, err := json.Marshal(owner)
+		if err != nil {
+			return 0, fmt.Errorf("encode attempt owner: %w", err)
+		}
+		if err := writeFileSync(filepath.Join(a.Path, ownerFile), b); err != nil {
+			return 0, fmt.Errorf("record attempt owner: %w", err)
+		}
 	}
 	p := filepath.Join(a.Path, "executions")
 	n := 0
@@ -59,6 +84,49 @@ func (a AttemptDir) BeginExecution() (int32, error) {
 		return 0, fmt.Errorf("record attempt start: %w", err)
 	}
 	return int32(n), nil
+}
+
+// Owner reads whose folder this is; ok is false for a folder without the
+// record (written by an older build, or cut short by a crash).
+func (a AttemptDir) Owner() (AttemptOwner, bool, error) {
+	var o AttemptOwner
+	b, err := os.ReadFile(filepath.Join(a.Path, ownerFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return o, false, nil
+	}
+	if err != nil {
+		return o, false, fmt.Errorf("read attempt owner: %w", err)
+	}
+	if err := json.Unmarshal(b, &o); err != nil {
+		return o, false, fmt.Errorf("decode attempt owner %s: %w", a.Path, err)
+	}
+	return o, true, nil
+}
+
+// Remove deletes the folder with everything in it.
+func (a AttemptDir) Remove() error {
+	if err := os.RemoveAll(a.Path); err != nil {
+		return fmt.Errorf("remove attempt dir: %w", err)
+	}
+	return nil
+}
+
+// AttemptDirs lists the attempt folders on this node, in name order.
+func (d Dir) AttemptDirs() ([]AttemptDir, error) {
+	entries, err := os.ReadDir(d.AttemptsDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list attempt dirs: %w", err)
+	}
+	var out []AttemptDir
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, AttemptDir{Path: filepath.Join(d.AttemptsDir(), e.Name())})
+		}
+	}
+	return out, nil
 }
 
 // SaveResult durably stores a finished attempt's result.

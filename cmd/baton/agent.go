@@ -199,7 +199,7 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 	fs.StringVar(&f.Retention.SignalsFor, "retain-signals-for", "", "delete signals sent longer ago than this, consumed or not, e.g. 720h (default: no age limit)")
 	fs.StringVar(&f.DeadServerCleanup, "dead-server-cleanup", "", "remove a server from Raft after gossip has reported it failed this long; 0 disables (default 10m)")
 	fs.IntVar(&f.MinVoters, "min-voters", 0, "dead-server cleanup never leaves fewer voters than this (default 3)")
-	fs.StringVar(&f.Retention.Interval, "retention-interval", "", "how often the leader applies the retention policy (default 30s)")
+	fs.StringVar(&f.Retention.Interval, "retention-interval", "", "how often the leader applies the retention policy, and each node removes the folders of attempts retention deleted (default 30s)")
 	fs.IntVar(&f.MaxWorkflowSteps, "max-workflow-steps", 0, "most steps a definition may have (default 300, as in Maestro)")
 	fs.StringVar(&f.MinTriggerInterval, "min-trigger-interval", "", "least time between two fires of a time trigger (default 2m, as in Maestro)")
 	fs.IntVar(&f.Raft.SnapshotThreshold, "raft-snapshot-threshold", 0, "log entries between snapshots (default 8192)")
@@ -615,7 +615,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	worker := &scheduler.Worker{
 		Node: cfg.Node, State: state, Data: data,
 		Now: time.Now, Log: log.With("component", "worker"), HTTPAllowHosts: cfg.HTTPAllowHosts,
-		Incarnation: incarnation,
+		Incarnation: incarnation, CleanupEvery: retentionEvery,
 	}
 	srv = &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log, Worker: worker, Profiling: cfg.EnablePprof, Metrics: metricsSink, Results: results}
 	worker.Reporter = srv.LocalReporter()

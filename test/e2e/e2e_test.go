@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	workflowv1 "github.com/batonhq/baton/rpc/gen/baton/workflow/v1"
 	"github.com/batonhq/baton/rpc/gen/baton/workflow/v1/workflowv1connect"
 	"github.com/batonhq/baton/scheduler"
+	"github.com/batonhq/baton/storage"
 	"github.com/batonhq/baton/test/harness"
 )
 
@@ -460,5 +462,30 @@ func TestRetentionDeletesOldFinishedInstances(t *testing.T) {
 	}
 	if r := harness.CLI(t, addr, "instance", "get", "e2e-fail", "1"); r.Code != 1 || !strings.Contains(r.Stderr, "not_found") {
 		t.Errorf("a deleted instance: exit %d, %s", r.Code, r.Stderr)
+	}
+	// The node removes the folders of the deleted instances' attempts: only
+	// the kept instances' Shell attempts are left on its disk.
+	data := storage.Dir{Path: a.DataDir}
+	for {
+		dirs, err := data.AttemptDirs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var owners []int64
+		for _, d := range dirs {
+			o, ok, err := d.Owner()
+			if err != nil || !ok {
+				t.Fatalf("attempt folder %s: owner %v, %v", d.Path, ok, err)
+			}
+			owners = append(owners, o.InstanceID)
+		}
+		slices.Sort(owners)
+		if slices.Equal(owners, []int64{3, 4}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("attempt folders of instances %v, want [3 4]", owners)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
