@@ -3,7 +3,6 @@ package scheduler
 import (
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
@@ -13,18 +12,27 @@ import (
 // DefinitionCache parses each stored version once. Versions are immutable, so
 // entries never go stale; they are keyed by digest as well so a re-pushed
 // workflow id with different content is never confused with the old one.
+// It keeps the versions used most recently (maxCachedDefinitions, and
+// maxCachedDefinitionBytes of their definitions' text): a version not
+// planned with for a while is parsed again when it is.
 type DefinitionCache struct {
-	mu   sync.Mutex
-	defs map[defKey]cachedDef
+	defs *boundedCache[defKey, cachedDef]
 }
 
-// defKey names a parsed definition; a struct, not a formatted string, since
-// every planning round looks up every active workflow's.
+// The bounds of a DefinitionCache: far above the versions a cluster plans
+// with at once (the active ones and those its unfinished instances run),
+// far below every version of a cluster that has run for years.
+const (
+	maxCachedDefinitions     = 4096
+	maxCachedDefinitionBytes = 256 << 20
+)
+
+// defKey names a parsed definition: a version, and the path of loop steps
+// to the one whose iterations it is; a struct, not a formatted string,
+// since every planning round looks up every active workflow's.
 type defKey struct {
-	workflowID string
-	version    int64
-	digest     string
-	path       string
+	versionKey
+	path string
 }
 
 type cachedDef struct {
@@ -34,19 +42,16 @@ type cachedDef struct {
 
 // NewDefinitionCache returns an empty cache.
 func NewDefinitionCache() *DefinitionCache {
-	return &DefinitionCache{defs: map[defKey]cachedDef{}}
+	return &DefinitionCache{defs: newBoundedCache[defKey, cachedDef](maxCachedDefinitions, maxCachedDefinitionBytes)}
 }
 
 // Definition implements Definitions.
 func (c *DefinitionCache) Definition(v *statepb.WorkflowVersion, path ...string) (*workflow.Definition, *workflow.DAG, error) {
-	k := defKey{workflowID: v.WorkflowId, version: v.Version, digest: v.Digest}
+	k := defKey{versionKey: keyOfVersion(v)}
 	if len(path) > 0 {
 		k.path = strings.Join(path, "\x00")
 	}
-	c.mu.Lock()
-	e, ok := c.defs[k]
-	c.mu.Unlock()
-	if ok {
+	if e, ok := c.defs.get(k); ok {
 		return e.def, e.dag, nil
 	}
 	def, err := workflow.Parse([]byte(v.Definition))
@@ -62,9 +67,7 @@ func (c *DefinitionCache) Definition(v *statepb.WorkflowVersion, path ...string)
 	if err != nil {
 		return nil, nil, fmt.Errorf("stored definition of %s version %d: %w", v.WorkflowId, v.Version, err)
 	}
-	c.mu.Lock()
-	c.defs[k] = cachedDef{def: def, dag: dag}
-	c.mu.Unlock()
+	c.defs.put(k, cachedDef{def: def, dag: dag}, int64(len(v.Definition)))
 	return def, dag, nil
 }
 

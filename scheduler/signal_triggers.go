@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/batonhq/baton/fsm/statepb"
 	"github.com/batonhq/baton/workflow"
@@ -16,21 +15,21 @@ import (
 
 // parsedSignalTriggers caches a stored version's signal triggers, as
 // parsedTriggers does its time triggers.
-var parsedSignalTriggers sync.Map // "wf\x00version\x00digest" -> []workflow.SignalTrigger
+var parsedSignalTriggers = newBoundedCache[versionKey, []workflow.SignalTrigger](maxCachedDefinitions, 0)
 
 func versionSignalTriggers(ver *statepb.WorkflowVersion, def *workflow.Definition) ([]workflow.SignalTrigger, error) {
 	if len(def.Workflow.SignalTriggers) == 0 {
 		return nil, nil
 	}
-	key := fmt.Sprintf("%s\x00%d\x00%s", ver.WorkflowId, ver.Version, ver.Digest)
-	if v, ok := parsedSignalTriggers.Load(key); ok {
-		return v.([]workflow.SignalTrigger), nil
+	key := keyOfVersion(ver)
+	if v, ok := parsedSignalTriggers.get(key); ok {
+		return v, nil
 	}
 	trigs, err := def.SignalTriggers()
 	if err != nil {
 		return nil, err
 	}
-	parsedSignalTriggers.Store(key, trigs)
+	parsedSignalTriggers.put(key, trigs, 0)
 	return trigs, nil
 }
 

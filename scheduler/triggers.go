@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -29,20 +28,33 @@ const (
 	maxSkipCount = 1_000_000
 )
 
-// parsedTriggers caches a stored version's time triggers: versions are
-// immutable, and a round looks at every workflow's triggers.
-var parsedTriggers sync.Map // "wf\x00version\x00digest" -> []timetrigger.Trigger
+// parsedTriggers caches the time triggers of the stored versions planned
+// with most recently: versions are immutable, and a round looks at every
+// workflow's triggers.
+var parsedTriggers = newBoundedCache[versionKey, []timetrigger.Trigger](maxCachedDefinitions, 0)
+
+// versionKey names a stored version; the digest tells apart a workflow id
+// deleted and pushed again with other content.
+type versionKey struct {
+	workflowID string
+	version    int64
+	digest     string
+}
+
+func keyOfVersion(v *statepb.WorkflowVersion) versionKey {
+	return versionKey{workflowID: v.WorkflowId, version: v.Version, digest: v.Digest}
+}
 
 func versionTriggers(ver *statepb.WorkflowVersion, def *workflow.Definition) ([]timetrigger.Trigger, error) {
-	key := fmt.Sprintf("%s\x00%d\x00%s", ver.WorkflowId, ver.Version, ver.Digest)
-	if v, ok := parsedTriggers.Load(key); ok {
-		return v.([]timetrigger.Trigger), nil
+	key := keyOfVersion(ver)
+	if v, ok := parsedTriggers.get(key); ok {
+		return v, nil
 	}
 	trigs, err := def.TimeTriggers()
 	if err != nil {
 		return nil, err
 	}
-	parsedTriggers.Store(key, trigs)
+	parsedTriggers.put(key, trigs, 0)
 	return trigs, nil
 }
 
