@@ -21,9 +21,10 @@ type DefinitionCache struct {
 
 // The bounds of a DefinitionCache: far above the versions a cluster plans
 // with at once (the active ones and those its unfinished instances run),
-// far below every version of a cluster that has run for years.
+// far below every version of a cluster that has run for years. The text is
+// what bounds the memory; the count only bounds the map.
 const (
-	maxCachedDefinitions     = 4096
+	maxCachedDefinitions     = 1 << 16
 	maxCachedDefinitionBytes = 256 << 20
 )
 
@@ -42,7 +43,11 @@ type cachedDef struct {
 
 // NewDefinitionCache returns an empty cache.
 func NewDefinitionCache() *DefinitionCache {
-	return &DefinitionCache{defs: newBoundedCache[defKey, cachedDef](maxCachedDefinitions, maxCachedDefinitionBytes)}
+	return newDefinitionCache(maxCachedDefinitions, maxCachedDefinitionBytes)
+}
+
+func newDefinitionCache(maxEntries int, maxBytes int64) *DefinitionCache {
+	return &DefinitionCache{defs: newBoundedCache[defKey, cachedDef](maxEntries, maxBytes)}
 }
 
 // Definition implements Definitions.

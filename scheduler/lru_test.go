@@ -48,26 +48,36 @@ func TestBoundedCacheHoldsItsCost(t *testing.T) {
 }
 
 // A long-running leader parses every version it plans with, but keeps only
-// the most recent: an evicted version is parsed again, with the same result.
+// the most recent, by count and by the size of their text: an evicted
+// version is parsed again, with the same result.
 func TestDefinitionCacheIsBounded(t *testing.T) {
-	c := NewDefinitionCache()
 	version := func(i int) *statepb.WorkflowVersion {
-		def := fmt.Sprintf(`{"workflow": {"id": "wf", "steps": [{"step": {"id": "s%d", "type": "NoOp"}}]}}`, i)
+		def := fmt.Sprintf(`{"workflow": {"id": "wf", "steps": [{"step": {"id": "s%04d", "type": "NoOp"}}]}}`, i)
 		return &statepb.WorkflowVersion{WorkflowId: "wf", Version: int64(i), Digest: fmt.Sprint(i), Definition: def}
 	}
-	for i := 1; i <= maxCachedDefinitions+100; i++ {
-		if _, _, err := c.Definition(version(i)); err != nil {
-			t.Fatal(err)
+	size := int64(len(version(1).Definition))
+	for _, c := range []struct {
+		name     string
+		cache    *DefinitionCache
+		wantKept int
+	}{
+		{"by count", newDefinitionCache(50, 1<<30), 50},
+		{"by size", newDefinitionCache(1000, 20*size), 20},
+	} {
+		for i := 1; i <= 200; i++ {
+			if _, _, err := c.cache.Definition(version(i)); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if n, _ := c.defs.size(); n != maxCachedDefinitions {
-		t.Fatalf("%d definitions kept, want %d", n, maxCachedDefinitions)
-	}
-	if _, ok := c.defs.get(defKey{versionKey: keyOfVersion(version(1))}); ok {
-		t.Fatal("the oldest version is still kept")
-	}
-	def, dag, err := c.Definition(version(1))
-	if err != nil || def.Workflow.Steps[0].ID != "s1" || len(dag.Order) != 1 {
-		t.Fatalf("version 1 parsed again: %v, %v", err, dag)
+		if n, _ := c.cache.defs.size(); n != c.wantKept {
+			t.Fatalf("%s: %d definitions kept, want %d", c.name, n, c.wantKept)
+		}
+		if _, ok := c.cache.defs.get(defKey{versionKey: keyOfVersion(version(1))}); ok {
+			t.Fatalf("%s: the oldest version is still kept", c.name)
+		}
+		def, dag, err := c.cache.Definition(version(1))
+		if err != nil || def.Workflow.Steps[0].ID != "s0001" || len(dag.Order) != 1 {
+			t.Fatalf("%s: version 1 parsed again: %v, %v", c.name, err, dag)
+		}
 	}
 }
