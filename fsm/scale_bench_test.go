@@ -93,3 +93,57 @@ func stateScale(b *testing.B, n int) {
 	b.ReportMetric(float64(fill.Milliseconds())/float64(3*n)*1000, "apply_us/entry")
 	b.ReportMetric(0, "ns/op")
 }
+
+// BenchmarkSignalScale fills a state machine with signals of one name, each
+// with three params (a date, a region, a count), and reports the heap a
+// retained signal costs, the snapshot's size per signal, and what deleting
+// them down to the newest costs in one DeleteSignals action. Run with
+// -benchtime=1x; -retain-signals (10,000 per name by default) times the
+// heap figure is what a name's kept signals hold.
+func BenchmarkSignalScale(b *testing.B) {
+	for _, n := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("signals=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				signalScale(b, n)
+			}
+		})
+	}
+}
+
+func signalScale(b *testing.B, n int) {
+	x := newFixture(b)
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	for i := 0; i < n; i++ {
+		applyAs[*SignalResult](x, &statepb.SendSignal{Name: "table/ready", Now: at(1), Source: "api", RequestId: fmt.Sprint("req-", i),
+			Params: map[string]*statepb.Param{
+				"day": param("LONG", float64(20240000+i%10000)), "region": param("STRING", "eu-west-1"), "rows": param("LONG", float64(i)),
+			}})
+	}
+	perSignal := float64(heap()-before) / float64(n)
+	snap, err := x.fsm.Snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sink := &memSink{}
+	if err := snap.Persist(sink); err != nil {
+		b.Fatal(err)
+	}
+	t := time.Now()
+	if res := x.plan(2, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteSignals{DeleteSignals: &statepb.DeleteSignals{Name: "table/ready", ThroughSeq: int64(n)}}}); res.Applied != 1 {
+		b.Fatalf("delete: %+v", res)
+	}
+	del := time.Since(t)
+	if got := x.state().OldestSignalSeq("table/ready"); got != int64(n) {
+		b.Fatalf("oldest kept %d, want %d", got, n)
+	}
+	b.ReportMetric(perSignal, "heap_bytes/signal")
+	b.ReportMetric(float64(sink.Len())/float64(n), "snapshot_bytes/signal")
+	b.ReportMetric(float64(del.Microseconds())/float64(n-1), "delete_us/signal")
+	b.ReportMetric(0, "ns/op")
+}

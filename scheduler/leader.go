@@ -105,7 +105,7 @@ type Leader struct {
 // stalls scheduling. A signal is one record, an instance many.
 const (
 	maxDeletesPerRound       = 500
-	maxSignalDeletesPerRound = 5000
+	maxSignalDeletesPerRound = 2000
 )
 
 // Run plans until ctx is canceled (leadership lost or shutdown).
