@@ -43,6 +43,8 @@ func (s *signalService) Send(ctx context.Context, req *connect.Request[signalv1.
 	switch {
 	case name == "":
 		return nil, invalid(errors.New("signal name is required"))
+	case workflow.CheckSignalName(name) != nil:
+		return nil, invalid(workflow.CheckSignalName(name))
 	case len(name) > maxSignalNameLength:
 		return nil, invalid(fmt.Errorf("signal name is %d characters; the limit is %d", len(name), maxSignalNameLength))
 	case len(req.Msg.RequestId) > maxRequestIDLength:

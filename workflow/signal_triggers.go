@@ -98,8 +98,8 @@ func ParseSignalTrigger(raw json.RawMessage) (SignalTrigger, []error) {
 	joins := -1
 	for _, name := range t.Names {
 		base := keyPath("definitions", name)
-		if strings.TrimSpace(name) == "" {
-			fail(base, "a signal name must not be empty")
+		if err := CheckSignalName(name); err != nil {
+			fail(base, "%v", err)
 			continue
 		}
 		var entry struct {

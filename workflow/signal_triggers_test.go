@@ -46,6 +46,7 @@ func TestParseSignalTrigger(t *testing.T) {
 		{`{"definitions": {"a": {"match_params": {"x": {"value": [1]}}}}}`, "definitions.a.match_params.x.value: want a string, number or boolean"},
 		{`{"definitions": {"a": {"other": 1}}}`, `definitions.a: unknown field "other"`},
 		{`{"definitions": {" ": {}}}`, `definitions[" "]: a signal name must not be empty`},
+		{`{"definitions": {"a\u0000b": {}}}`, `a signal name must not hold control characters (U+0000)`},
 	} {
 		_, errs := ParseSignalTrigger(json.RawMessage(tc.raw))
 		if len(errs) == 0 || !strings.Contains(fmt.Sprint(errs), tc.want) {

@@ -3,6 +3,7 @@ package workflow
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -104,8 +105,8 @@ func (s *Step) WaitsForSignals() ([]SignalDependency, error) {
 		if err := decodeStrict(item, &r); err != nil {
 			return nil, triggerError{path: base, msg: err.Error()}
 		}
-		if strings.TrimSpace(r.Name) == "" {
-			return nil, triggerError{path: base + ".name", msg: "a signal dependency needs a name"}
+		if err := CheckSignalName(r.Name); err != nil {
+			return nil, triggerError{path: base + ".name", msg: err.Error()}
 		}
 		dep := SignalDependency{Name: r.Name, Match: map[string]SignalMatch{}}
 		for _, k := range sortedKeys(r.MatchParams) {
@@ -141,8 +142,8 @@ func (s *Step) SendsSignals() ([]SignalOutput, error) {
 		if err := decodeStrict(item, &r); err != nil {
 			return nil, triggerError{path: base, msg: err.Error()}
 		}
-		if strings.TrimSpace(r.Name) == "" {
-			return nil, triggerError{path: base + ".name", msg: "a signal output needs a name"}
+		if err := CheckSignalName(r.Name); err != nil {
+			return nil, triggerError{path: base + ".name", msg: err.Error()}
 		}
 		o := SignalOutput{Name: r.Name, Params: map[string]ParamDef{}}
 		for _, k := range sortedKeys(r.Params) {
@@ -273,4 +274,19 @@ func number(v Value) (float64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// CheckSignalName refuses a signal name that is empty or holds a control
+// character. A NUL byte in particular would sort one name's signals among
+// another's in the store's keys, where the name ends in a NUL byte.
+func CheckSignalName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return errors.New("a signal name must not be empty")
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("a signal name must not hold control characters (%U)", r)
+		}
+	}
+	return nil
 }
