@@ -1442,8 +1442,11 @@ func (a *applier) deleteSignals(x *statepb.DeleteSignals) bool {
 		rows = rows[:len(rows)-1]
 	}
 	for _, sg := range rows {
+		// Rows were collected first, so the transaction may be split
+		// between deletions: one big transaction part gets slow.
+		a.split()
 		a.writes++
-		// The row was just read in this transaction, so Delete finds it.
+		// The row was read in this command, so Delete finds it.
 		_ = a.txn.Delete(tableSignals, sg)
 	}
 	if len(rows) > 0 {

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -34,8 +35,11 @@ func TestDeleteSignalsKeepsTheNewestAndTheNumbering(t *testing.T) {
 	send("ab")
 	send("ab")
 	send("b")
-	if got := x.state().SignalNames(); !slices.Equal(got, []string{"a", "ab", "b"}) {
-		t.Fatalf("signal names %v, want [a ab b]", got)
+	if got, next := x.state().SignalRanges("", 10); fmt.Sprint(got) != "[{a 1 5} {ab 1 2} {b 1 1}]" || next != "" {
+		t.Fatalf("signal ranges %v, next %q; want [{a 1 5} {ab 1 2} {b 1 1}]", got, next)
+	}
+	if got, next := x.state().SignalRanges("ab", 1); fmt.Sprint(got) != "[{ab 1 2}]" || next != "b" {
+		t.Fatalf("one range from ab: %v, next %q; want [{ab 1 2}], next b", got, next)
 	}
 
 	if res := x.plan(2, deleteSignalsAct("a", 3)); res.Applied != 1 {
@@ -47,8 +51,8 @@ func TestDeleteSignalsKeepsTheNewestAndTheNumbering(t *testing.T) {
 	if got := signalSeqs(x.state(), "ab"); !slices.Equal(got, []int64{1, 2}) {
 		t.Fatalf("ab after deleting a's: %v, want [1 2]", got)
 	}
-	if got := x.state().OldestSignalSeq("a"); got != 4 {
-		t.Errorf("oldest a: %d, want 4", got)
+	if got, _ := x.state().SignalRanges("a", 1); fmt.Sprint(got) != "[{a 4 5}]" {
+		t.Errorf("a's range: %v, want [{a 4 5}]", got)
 	}
 
 	// Past the newest: everything but the newest goes.
@@ -69,8 +73,8 @@ func TestDeleteSignalsKeepsTheNewestAndTheNumbering(t *testing.T) {
 	if got := send("b"); got != 2 {
 		t.Errorf("the next b is #%d, want #2", got)
 	}
-	if got := x.state().SignalNames(); !slices.Equal(got, []string{"a", "ab", "b"}) {
-		t.Fatalf("signal names after deletions %v, want [a ab b]", got)
+	if got, _ := x.state().SignalRanges("", 10); fmt.Sprint(got) != "[{a 5 6} {ab 1 2} {b 1 2}]" {
+		t.Fatalf("signal ranges after deletions %v, want [{a 5 6} {ab 1 2} {b 1 2}]", got)
 	}
 }
 

@@ -351,32 +351,36 @@ func (s *State) SignalsAfter(ws WatchSet, name string, afterSeq int64, limit int
 	return out
 }
 
-// SignalNames returns the name of every signal kept, in order, each once.
-// It visits one record per name, not every signal.
-func (s *State) SignalNames() []string {
-	var out []string
-	it, err := s.txn.Get(tableSignals, "id")
+// SignalRange is the numbers of a signal name's kept signals: Oldest
+// through Latest, with no gap (retention deletes the oldest).
+type SignalRange struct {
+	Name           string
+	Oldest, Latest int64
+}
+
+// SignalRanges returns the ranges of at most limit signal names, in order,
+// from the name from on ("" for the first), and the name to go on from
+// ("" after the last). It visits two records per name, not every signal.
+func (s *State) SignalRanges(from string, limit int) ([]SignalRange, string) {
+	var out []SignalRange
+	it, err := s.txn.LowerBound(tableSignals, "id", from, int64(math.MinInt64))
 	for err == nil {
 		o := it.Next()
 		if o == nil {
 			break
 		}
-		name := o.(*statepb.Signal).Name
-		out = append(out, name)
-		// No signal has the greatest number, so this is the first record
-		// of the next name.
-		it, err = s.txn.LowerBound(tableSignals, "id", name, int64(math.MaxInt64))
+		sg := o.(*statepb.Signal)
+		if len(out) == limit {
+			return out, sg.Name
+		}
+		r := SignalRange{Name: sg.Name, Oldest: sg.Seq, Latest: s.LatestSignalSeq(sg.Name)}
+		out = append(out, r)
+		if r.Latest == math.MaxInt64 {
+			break // no number comes after it; a pass ends here
+		}
+		it, err = s.txn.LowerBound(tableSignals, "id", sg.Name, r.Latest+1)
 	}
-	return out
-}
-
-// OldestSignalSeq is the number of the oldest signal of a name kept, 0 when
-// there is none.
-func (s *State) OldestSignalSeq(name string) int64 {
-	if l := s.SignalsAfter(nil, name, math.MinInt64, 1); len(l) == 1 {
-		return l[0].Seq
-	}
-	return 0
+	return out, ""
 }
 
 // Signal returns one signal, or nil.

@@ -98,6 +98,9 @@ type Leader struct {
 	// Protocol, if set, reports the newest command protocol every server
 	// applies (cluster.Node.MinProtocol); unset means this build's.
 	Protocol func() int
+
+	// signalsFrom is the signal name the next retention pass goes on from.
+	signalsFrom string
 }
 
 // maxDeletesPerRound bounds the instances one retention entry deletes, and
@@ -106,6 +109,9 @@ type Leader struct {
 const (
 	maxDeletesPerRound       = 500
 	maxSignalDeletesPerRound = 2000
+	// maxSignalNamesPerPass bounds the signal names one retention pass
+	// looks at (two reads of the store each).
+	maxSignalNamesPerPass = 2000
 )
 
 // Run plans until ctx is canceled (leadership lost or shutdown).
@@ -452,20 +458,29 @@ func (l *Leader) prune(ctx context.Context) (backlog bool) {
 		// A server from before protocol 3 would skip the deletion and
 		// keep the signals the others deleted.
 		var del []*statepb.PlanAction
-		del, signals = PruneSignals(st, now, l.Retention, maxSignalDeletesPerRound)
+		del, signals, l.signalsFrom = PruneSignals(st, now, l.Retention, maxSignalDeletesPerRound, l.signalsFrom, maxSignalNamesPerPass)
 		actions = append(actions, del...)
 	}
+	// Signal names left to look at are gone through at once, a part at a
+	// time, as a backlog is.
+	more := l.signalsFrom != ""
 	if len(actions) == 0 {
-		return false
+		return more
 	}
-	if _, err := l.Apply.ApplyPlan(ctx, &statepb.ApplyPlan{Now: timestamppb.New(now), Actions: actions}); err != nil {
+	res, err := l.Apply.ApplyPlan(ctx, &statepb.ApplyPlan{Now: timestamppb.New(now), Actions: actions})
+	if err != nil {
 		if ctx.Err() == nil {
 			l.Log.Warn("retention: delete finished instances and old signals failed", "err", err)
 		}
 		return false
 	}
-	l.Log.Debug("retention: deleted finished instances and old signals", "instances", instances, "signals", signals)
-	return instances == maxDeletesPerRound || signals == maxSignalDeletesPerRound
+	l.Log.Debug("retention: deleted finished instances and old signals", "instances", instances, "signals", signals, "applied", res.Applied)
+	if res.Applied == 0 {
+		// A plan the state refused whole (stale): the next pass, a
+		// period from now, plans on the newer state.
+		return false
+	}
+	return more || instances == maxDeletesPerRound || signals >= maxSignalDeletesPerRound
 }
 
 // pokeAssigned pokes, in the background, each node that just got attempts,

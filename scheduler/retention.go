@@ -80,18 +80,21 @@ func Prune(st *fsm.State, now time.Time, r Retention, limit int) []*statepb.Plan
 }
 
 // PruneSignals returns the deletions of signals the retention policy asks
-// for, and how many signals they delete: at most limit. Each name keeps its
-// newest signal whatever the policy (the FSM checks again), so numbering
-// goes on from it. By count, a signal newer than the checkpoint of a signal
-// trigger that names it is kept: the trigger has yet to consume it or pass
-// it over, and a fire it was due must not be missed. By age, a signal goes
-// consumed or not: that is what an age limit asks for.
+// for, and how many signals they delete: at most limit. It looks at at most
+// maxNames signal names, from the name from on ("" for the first), and
+// returns the name the next pass goes on from ("" once it looked at the
+// last), so that a state with very many names is gone through a part at a
+// time rather than in one long stall of the planning loop.
 //
-// A name's signals are always numbers oldest through newest with no gap:
-// each is numbered one past the newest, and deletions take the oldest.
-func PruneSignals(st *fsm.State, now time.Time, r Retention, limit int) ([]*statepb.PlanAction, int) {
+// Each name keeps its newest signal whatever the policy (the FSM checks
+// again), so numbering goes on from it. By count, a signal newer than the
+// checkpoint of a signal trigger that names it is kept: the trigger has yet
+// to consume it or pass it over, and a fire it was due must not be missed.
+// By age, a signal goes consumed or not: that is what an age limit asks
+// for.
+func PruneSignals(st *fsm.State, now time.Time, r Retention, limit int, from string, maxNames int) ([]*statepb.PlanAction, int, string) {
 	if r.SignalsPerName <= 0 && r.SignalMaxAge <= 0 {
-		return nil, 0
+		return nil, 0, ""
 	}
 	// The lowest checkpoint of any trigger, per signal name.
 	held := map[string]int64{}
@@ -104,14 +107,14 @@ func PruneSignals(st *fsm.State, now time.Time, r Retention, limit int) ([]*stat
 			}
 		}
 	}
+	ranges, next := st.SignalRanges(from, maxNames)
 	var out []*statepb.PlanAction
 	deleted := 0
-	for _, name := range st.SignalNames() {
-		oldest, latest := st.OldestSignalSeq(name), st.LatestSignalSeq(name)
-		through := oldest - 1
+	for _, sr := range ranges {
+		through := sr.Oldest - 1
 		if r.SignalsPerName > 0 {
-			through = latest - int64(r.SignalsPerName)
-			if cp, ok := held[name]; ok {
+			through = sr.Latest - int64(r.SignalsPerName)
+			if cp, ok := held[sr.Name]; ok {
 				through = min(through, cp)
 			}
 		}
@@ -119,25 +122,27 @@ func PruneSignals(st *fsm.State, now time.Time, r Retention, limit int) ([]*stat
 			cutoff := now.Add(-r.SignalMaxAge)
 			// Oldest first, up to the first one sent within the age (a
 			// leader's clock may have been behind an earlier one's).
-			for _, sg := range st.SignalsAfter(nil, name, max(through, oldest-1), limit-deleted) {
+			for _, sg := range st.SignalsAfter(nil, sr.Name, max(through, sr.Oldest-1), limit-deleted) {
 				if sg.Time == nil || !sg.Time.AsTime().Before(cutoff) {
 					break
 				}
 				through = sg.Seq
 			}
 		}
-		through = min(through, latest-1, oldest-1+int64(limit-deleted))
-		if through < oldest {
+		through = min(through, sr.Latest-1, sr.Oldest-1+int64(limit-deleted))
+		if through < sr.Oldest {
 			continue
 		}
 		out = append(out, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteSignals{
-			DeleteSignals: &statepb.DeleteSignals{Name: name, ThroughSeq: through},
+			DeleteSignals: &statepb.DeleteSignals{Name: sr.Name, ThroughSeq: through},
 		}})
-		if deleted += int(through - oldest + 1); deleted >= limit {
-			break
+		if deleted += int(through - sr.Oldest + 1); deleted >= limit {
+			// Full: the next pass goes on from this name, which may have
+			// more to delete.
+			return out, deleted, sr.Name
 		}
 	}
-	return out, deleted
+	return out, deleted, next
 }
 
 // queueKeeps finds the finished instances that STRICT_SEQUENTIAL queues

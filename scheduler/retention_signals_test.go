@@ -22,6 +22,13 @@ func describeSignalDeletions(actions []*statepb.PlanAction) string {
 	return strings.Join(out, " ")
 }
 
+// pruneSignals runs PruneSignals over every name in one pass.
+func pruneSignals(px *planFixture, r Retention, limit int) ([]*statepb.PlanAction, int) {
+	px.t.Helper()
+	acts, n, _ := PruneSignals(px.f.State(), px.now, r, limit, "", 1000)
+	return acts, n
+}
+
 func keptSignals(px *planFixture, name string) string {
 	var out []string
 	for _, sg := range px.f.State().SignalsAfter(nil, name, 0, 0) {
@@ -49,7 +56,7 @@ func TestPruneSignalsByCountKeepsWhatATriggerHasNotConsumed(t *testing.T) {
 		t.Fatalf("orders checkpoint %d with #1 waiting, want 0", tr.Checkpoints["orders"])
 	}
 
-	acts, n := PruneSignals(px.f.State(), px.now, Retention{SignalsPerName: 3}, 100)
+	acts, n := pruneSignals(px, Retention{SignalsPerName: 3}, 100)
 	if got := describeSignalDeletions(acts); got != "other<=3" || n != 3 {
 		t.Fatalf("deletions %q (%d signals), want other<=3 (3)", got, n)
 	}
@@ -65,11 +72,11 @@ func TestPruneSignalsByCountKeepsWhatATriggerHasNotConsumed(t *testing.T) {
 	// Consumed, or passed over by the round after the fire (#2-#10 can
 	// never fire it), the orders go as the count says.
 	px.round()
-	acts, n = PruneSignals(px.f.State(), px.now, Retention{SignalsPerName: 3}, 100)
+	acts, n = pruneSignals(px, Retention{SignalsPerName: 3}, 100)
 	if got := describeSignalDeletions(acts); got != "orders<=7" || n != 7 {
 		t.Fatalf("deletions after the fire %q (%d signals), want orders<=7 (7)", got, n)
 	}
-	if acts, _ := PruneSignals(px.f.State(), px.now, Retention{}, 100); acts != nil {
+	if acts, _ := pruneSignals(px, Retention{}, 100); acts != nil {
 		t.Fatalf("an empty policy deleted %s", describeSignalDeletions(acts))
 	}
 }
@@ -87,17 +94,17 @@ func TestPruneSignalsByAge(t *testing.T) {
 	px.sendSignal("orders", map[string]any{"day": 502, "region": "eu"}) // #3, within the hour
 	px.now = px.now.Add(time.Minute)
 
-	acts, n := PruneSignals(px.f.State(), px.now, Retention{SignalMaxAge: time.Hour}, 100)
+	acts, n := pruneSignals(px, Retention{SignalMaxAge: time.Hour}, 100)
 	if got := describeSignalDeletions(acts); got != "orders<=2" || n != 2 {
 		t.Fatalf("deletions %q (%d signals), want orders<=2 (2)", got, n)
 	}
-	acts, n = PruneSignals(px.f.State(), px.now, Retention{SignalMaxAge: time.Hour}, 1)
+	acts, n = pruneSignals(px, Retention{SignalMaxAge: time.Hour}, 1)
 	if got := describeSignalDeletions(acts); got != "orders<=1" || n != 1 {
 		t.Fatalf("deletions with limit 1 %q (%d signals), want orders<=1 (1)", got, n)
 	}
 	// Both policies: the count keeps 2, the age deletes more.
 	px.now = px.now.Add(2 * time.Hour)
-	acts, _ = PruneSignals(px.f.State(), px.now, Retention{SignalsPerName: 2, SignalMaxAge: time.Hour}, 100)
+	acts, _ = pruneSignals(px, Retention{SignalsPerName: 2, SignalMaxAge: time.Hour}, 100)
 	if got := describeSignalDeletions(acts); got != "orders<=2" {
 		t.Fatalf("deletions by count and age %q, want orders<=2 (the newest stays)", got)
 	}
@@ -120,5 +127,48 @@ func TestLeaderPrunesSignalsFromProtocol3(t *testing.T) {
 	protocol = 3
 	if l.prune(context.Background()) || keptSignals(px, "other") != "4,5" {
 		t.Fatalf("protocol 3 kept %s, want 4,5", keptSignals(px, "other"))
+	}
+}
+
+// A pass looks at a bounded number of signal names and says where the next
+// goes on; a pass whose deletions fill the limit goes on from the name it
+// stopped in. The leader runs the passes back to back until the last name.
+func TestPruneSignalsGoesThroughNamesAPartAtATime(t *testing.T) {
+	px := triggerFixture(t, joinedTrigger)
+	for _, name := range []string{"a", "ab", "b", "c"} {
+		for i := range 4 {
+			px.sendSignal(name, map[string]any{"n": i})
+		}
+	}
+	r := Retention{SignalsPerName: 1}
+	acts, n, next := PruneSignals(px.f.State(), px.now, r, 100, "", 2)
+	if got := describeSignalDeletions(acts); got != "a<=3 ab<=3" || n != 6 || next != "b" {
+		t.Fatalf("first pass: %q (%d), next %q; want a<=3 ab<=3 (6), next b", got, n, next)
+	}
+	acts, n, next = PruneSignals(px.f.State(), px.now, r, 100, next, 2)
+	if got := describeSignalDeletions(acts); got != "b<=3 c<=3" || n != 6 || next != "" {
+		t.Fatalf("second pass: %q (%d), next %q; want b<=3 c<=3 (6), next \"\"", got, n, next)
+	}
+	acts, n, next = PruneSignals(px.f.State(), px.now, r, 4, "", 10)
+	if got := describeSignalDeletions(acts); got != "a<=3 ab<=1" || n != 4 || next != "ab" {
+		t.Fatalf("a full pass: %q (%d), next %q; want a<=3 ab<=1 (4), next ab", got, n, next)
+	}
+
+	l := &Leader{State: px.f, Apply: &fsmApplier{f: px.f, index: px.index}, Now: func() time.Time { return px.now },
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Retention: r}
+	passes := 0
+	for more := true; more; passes++ {
+		if passes == 10 {
+			t.Fatal("the leader's passes never end")
+		}
+		more = l.prune(context.Background())
+	}
+	for _, name := range []string{"a", "ab", "b", "c"} {
+		if got := keptSignals(px, name); got != "4" {
+			t.Errorf("%s kept %s, want 4", name, got)
+		}
+	}
+	if l.prune(context.Background()) {
+		t.Error("a pass with nothing to delete asks for another at once")
 	}
 }

@@ -47,10 +47,13 @@ type Worker struct {
 	// CleanupEvery is how often the worker removes the folders of attempts
 	// the state no longer has (removeGoneAttempts); default 30s.
 	CleanupEvery time.Duration
+	// KeepGoneAttemptsFor is how long such a folder is kept after the
+	// attempt last wrote to it; zero removes it at the next cleanup.
+	KeepGoneAttemptsFor time.Duration
 
-	// owners caches each attempt folder's owner record by path, for
-	// removeGoneAttempts alone (ok false: the folder has none).
-	owners map[string]folderOwner
+	// owners caches the attempt folders' owner records by path, for
+	// removeGoneAttempts alone.
+	owners map[string]storage.AttemptOwner
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc // attempt id -> cancel
@@ -291,11 +294,6 @@ func (w *Worker) run(ctx context.Context, as assigned, dir storage.AttemptDir) a
 	return rec
 }
 
-type folderOwner struct {
-	owner storage.AttemptOwner
-	ok    bool
-}
-
 // cleanUp runs removeGoneAttempts every CleanupEvery until ctx ends.
 func (w *Worker) cleanUp(ctx context.Context) {
 	defer w.wg.Done()
@@ -327,8 +325,11 @@ func (w *Worker) cleanUp(ctx context.Context) {
 // A folder is judged only once this node's replica has applied the entry
 // that placed the attempt (its generation): before that, an attempt
 // missing from the state has not arrived yet (an agent replaying its log
-// after a restart). Folders without an owner record (from an older build)
-// are left alone.
+// after a restart). It is kept KeepGoneAttemptsFor after the attempt last
+// wrote to it, since a backup restored later can bring the attempt back,
+// running, and its journal is what keeps it from running twice. Folders
+// without an owner record (from an older build, or whose attempt is just
+// starting) are left alone.
 func (w *Worker) removeGoneAttempts() int {
 	// Read before the state, so that applied never exceeds what the state
 	// shows.
@@ -339,29 +340,31 @@ func (w *Worker) removeGoneAttempts() int {
 		w.Log.Warn("cannot list attempt folders", "err", err)
 		return 0
 	}
-	seen := make(map[string]folderOwner, len(dirs))
+	seen := make(map[string]storage.AttemptOwner, len(dirs))
 	removed := 0
 	for _, d := range dirs {
-		fo, cached := w.owners[d.Path]
+		o, cached := w.owners[d.Path]
 		if !cached {
-			o, ok, err := d.Owner()
-			if err != nil {
-				// Written in part by a crash, perhaps: look again next time.
-				w.Log.Debug("attempt folder owner unreadable", "dir", d.Path, "err", err)
+			var ok bool
+			if o, ok, err = d.Owner(); err != nil || !ok {
+				// An older build's folder, or one whose attempt is
+				// starting (or crashed while writing the record): look
+				// again next time.
 				continue
 			}
-			fo = folderOwner{owner: o, ok: ok}
 		}
-		o := fo.owner
-		if !fo.ok || o.Generation > applied || stateHasAttempt(st, o) || w.isRunning(o.AttemptID) {
-			seen[d.Path] = fo
+		seen[d.Path] = o
+		if o.Generation > applied || stateHasAttempt(st, o) || w.isRunning(o.AttemptID) {
+			continue
+		}
+		if mod, err := d.Modified(); err != nil || w.Now().Sub(mod) < w.KeepGoneAttemptsFor {
 			continue
 		}
 		if err := d.Remove(); err != nil {
 			w.Log.Warn("cannot remove the folder of an attempt the state no longer has", "attempt", o.AttemptID, "err", err)
-			seen[d.Path] = fo
 			continue
 		}
+		delete(seen, d.Path)
 		removed++
 	}
 	w.owners = seen

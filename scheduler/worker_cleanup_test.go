@@ -24,7 +24,9 @@ func TestWorkerRemovesFoldersOfAttemptsTheStateNoLongerHas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &Worker{Node: "n1", State: px.f, Data: data, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	now := time.Now()
+	w := &Worker{Node: "n1", State: px.f, Data: data, Now: func() time.Time { return now }, KeepGoneAttemptsFor: time.Hour,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	w.init()
 	folder := func(o storage.AttemptOwner) string {
 		d := data.Attempt(o.AttemptID)
@@ -52,6 +54,12 @@ func TestWorkerRemovesFoldersOfAttemptsTheStateNoLongerHas(t *testing.T) {
 	folder(storage.AttemptOwner{AttemptID: "wf/99/a/1", WorkflowID: "wf", InstanceID: 99, StepID: "a", Attempt: 1, Generation: 2})
 	folder(storage.AttemptOwner{AttemptID: a.AttemptId + "@old", WorkflowID: "wf", InstanceID: px.inst, StepID: "a", Attempt: 1, Generation: a.Generation - 1})
 
+	// Within the hour after they were last written, all are kept: a backup
+	// restored now could bring their attempts back.
+	if n := w.removeGoneAttempts(); n != 0 {
+		t.Fatalf("removed %d folders within the hour, want none", n)
+	}
+	now = now.Add(2 * time.Hour)
 	if n := w.removeGoneAttempts(); n != 2 {
 		t.Errorf("removed %d folders, want 2", n)
 	}
@@ -67,9 +75,13 @@ func TestWorkerRemovesFoldersOfAttemptsTheStateNoLongerHas(t *testing.T) {
 	if !slices.Equal(left, kept) {
 		t.Fatalf("folders left %v, want %v", left, kept)
 	}
-	// Once it stops running, the gone attempt's folder goes too.
+	// Once it stops running, the gone attempt's folder goes too, and so
+	// does a folder whose owner record was missing and now is written.
 	delete(w.running, "wf/78/a/1")
-	if n := w.removeGoneAttempts(); n != 1 {
-		t.Errorf("second pass removed %d folders, want 1", n)
+	if _, err := legacy.BeginExecution(storage.AttemptOwner{AttemptID: "wf/5/a/1", WorkflowID: "wf", InstanceID: 5, StepID: "a", Attempt: 1, Generation: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.removeGoneAttempts(); n != 2 {
+		t.Errorf("second pass removed %d folders, want 2", n)
 	}
 }

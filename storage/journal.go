@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // AttemptDir is the node-local folder of one attempt. It records how often the
@@ -101,6 +102,16 @@ func (a AttemptDir) Owner() (AttemptOwner, bool, error) {
 		return o, false, fmt.Errorf("decode attempt owner %s: %w", a.Path, err)
 	}
 	return o, true, nil
+}
+
+// Modified is when an entry of the folder was last added or replaced: when
+// the attempt last started, or recorded its result.
+func (a AttemptDir) Modified() (time.Time, error) {
+	fi, err := os.Stat(a.Path)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("attempt dir: %w", err)
+	}
+	return fi.ModTime(), nil
 }
 
 // Remove deletes the folder with everything in it.

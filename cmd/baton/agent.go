@@ -71,12 +71,18 @@ type agentConfig struct {
 	Dev       bool `yaml:"-" hcl:"-"`
 }
 
+// defaultAttemptFoldersFor is how long a node keeps the folder of an
+// attempt retention deleted: a backup restored within it finds the
+// attempt's journal, and does not run a finished attempt again.
+const defaultAttemptFoldersFor = 24 * time.Hour
+
 // retentionConfig bounds finished history (see scheduler.Retention).
 type retentionConfig struct {
 	FinishedPerWorkflow *int   `yaml:"finished_per_workflow" hcl:"finished_per_workflow"`
 	FinishedFor         string `yaml:"finished_for" hcl:"finished_for"`
 	SignalsPerName      *int   `yaml:"signals_per_name" hcl:"signals_per_name"`
 	SignalsFor          string `yaml:"signals_for" hcl:"signals_for"`
+	AttemptFoldersFor   string `yaml:"attempt_folders_for" hcl:"attempt_folders_for"`
 	Interval            string `yaml:"interval" hcl:"interval"`
 }
 
@@ -197,6 +203,7 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 	fs.StringVar(&f.Retention.FinishedFor, "retain-finished-for", "", "delete finished instances that ended longer ago than this, e.g. 720h (default: no age limit)")
 	retainSignals := fs.Int("retain-signals", -1, "signals kept per signal name, newest first, once signal triggers have consumed them; 0 keeps all (default 10000)")
 	fs.StringVar(&f.Retention.SignalsFor, "retain-signals-for", "", "delete signals sent longer ago than this, consumed or not, e.g. 720h (default: no age limit)")
+	fs.StringVar(&f.Retention.AttemptFoldersFor, "retain-attempt-folders-for", "", "keep a node's folder of an attempt retention deleted (its logs and journal) this long after the attempt last wrote to it (default 24h)")
 	fs.StringVar(&f.DeadServerCleanup, "dead-server-cleanup", "", "remove a server from Raft after gossip has reported it failed this long; 0 disables (default 10m)")
 	fs.IntVar(&f.MinVoters, "min-voters", 0, "dead-server cleanup never leaves fewer voters than this (default 3)")
 	fs.StringVar(&f.Retention.Interval, "retention-interval", "", "how often the leader applies the retention policy, and each node removes the folders of attempts retention deleted (default 30s)")
@@ -359,6 +366,7 @@ func mergeAgentConfig(cfg *agentConfig, f agentConfig) {
 		cfg.Retention.SignalsPerName = f.Retention.SignalsPerName
 	}
 	set(&cfg.Retention.SignalsFor, f.Retention.SignalsFor)
+	set(&cfg.Retention.AttemptFoldersFor, f.Retention.AttemptFoldersFor)
 	set(&cfg.Retention.Interval, f.Retention.Interval)
 	set(&cfg.DeadServerCleanup, f.DeadServerCleanup)
 	if f.MinVoters != 0 {
@@ -536,6 +544,12 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 			return usageError{fmt.Errorf("retention signals_for %q: want a duration such as 720h", cfg.Retention.SignalsFor)}
 		}
 	}
+	attemptFoldersFor := defaultAttemptFoldersFor
+	if cfg.Retention.AttemptFoldersFor != "" {
+		if attemptFoldersFor, err = time.ParseDuration(cfg.Retention.AttemptFoldersFor); err != nil || attemptFoldersFor < 0 {
+			return usageError{fmt.Errorf("retention attempt_folders_for %q: want a duration such as 24h, or 0", cfg.Retention.AttemptFoldersFor)}
+		}
+	}
 	var retentionEvery time.Duration
 	if cfg.Retention.Interval != "" {
 		if retentionEvery, err = time.ParseDuration(cfg.Retention.Interval); err != nil || retentionEvery <= 0 {
@@ -615,7 +629,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 	worker := &scheduler.Worker{
 		Node: cfg.Node, State: state, Data: data,
 		Now: time.Now, Log: log.With("component", "worker"), HTTPAllowHosts: cfg.HTTPAllowHosts,
-		Incarnation: incarnation, CleanupEvery: retentionEvery,
+		Incarnation: incarnation, CleanupEvery: retentionEvery, KeepGoneAttemptsFor: attemptFoldersFor,
 	}
 	srv = &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log, Worker: worker, Profiling: cfg.EnablePprof, Metrics: metricsSink, Results: results}
 	worker.Reporter = srv.LocalReporter()

@@ -158,6 +158,7 @@ func TestAgentConfigErrors(t *testing.T) {
 		{[]string{"-retain-signals", "-1"}, "retention signals_per_name -1: want 0 (keep all) or more"},
 		{[]string{"-retain-finished", "-2"}, "retention finished_per_workflow -2"},
 		{[]string{"-retain-signals-for", "a week"}, `retention signals_for "a week": want a duration`},
+		{[]string{"-retain-attempt-folders-for", "-1h"}, `retention attempt_folders_for "-1h"`},
 	} {
 		cfg, err := parseAgentFlags(append([]string{"-dev", "-data-dir", t.TempDir()}, c.args...), io.Discard)
 		if err != nil {

@@ -436,7 +436,7 @@ func TestStepTimeoutTerminatesTheProcess(t *testing.T) {
 // instances of a workflow are kept.
 func TestRetentionDeletesOldFinishedInstances(t *testing.T) {
 	t.Parallel()
-	a := harness.StartDev(t, "-retain-finished", "2", "-retention-interval", "200ms")
+	a := harness.StartDev(t, "-retain-finished", "2", "-retention-interval", "200ms", "-retain-attempt-folders-for", "0s")
 	addr := a.URL()
 	harness.MustCLI(t, addr, "workflow", "push", "testdata/fail.json")
 	for i := 0; i < 4; i++ {
