@@ -475,6 +475,9 @@ func (l *Leader) prune(ctx context.Context) (backlog bool) {
 		return false
 	}
 	l.Log.Debug("retention: deleted finished instances and old signals", "instances", instances, "signals", signals, "applied", res.Applied)
+	// What the plan asked for: a stale action (rare) deletes less.
+	metrics.IncrCounter([]string{"retention", "instances_deleted"}, float32(instances))
+	metrics.IncrCounter([]string{"retention", "signals_deleted"}, float32(signals))
 	if res.Applied == 0 {
 		// A plan the state refused whole (stale): the next pass, a
 		// period from now, plans on the newer state.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	metrics "github.com/hashicorp/go-metrics/compat"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/batonhq/baton/fsm"
@@ -310,6 +311,7 @@ func (w *Worker) cleanUp(ctx context.Context) {
 		case <-t.C:
 			if n := w.removeGoneAttempts(); n > 0 {
 				w.Log.Info("removed the folders of attempts the state no longer has", "count", n)
+				metrics.IncrCounter([]string{"worker", "attempt_folders_removed"}, float32(n))
 			}
 		}
 	}

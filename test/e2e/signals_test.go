@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,4 +91,28 @@ func TestRetentionDeletesOldSignals(t *testing.T) {
 	if out := harness.MustCLI(t, addr, "signal", "send", "e2e/many", "-p", "n=9"); !strings.Contains(out, "#9") {
 		t.Errorf("the signal after the deleted ones: %q, want #9", out)
 	}
+	// The leader counts what retention deleted.
+	res, err := harness.HTTPClient().Get(addr + "/v1/metrics?format=prometheus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(body), "baton_retention_signals_deleted_total 5\n") {
+		t.Errorf("metrics do not count 5 deleted signals:\n%s", grepLines(string(body), "retention"))
+	}
+}
+
+// grepLines returns the lines of text that contain s.
+func grepLines(text, s string) string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
