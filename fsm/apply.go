@@ -33,6 +33,16 @@ func notFound(format string, args ...any) *Rejection {
 	return &Rejection{Code: RejectNotFound, Msg: fmt.Sprintf(format, args...)}
 }
 
+// MissingVersion says why a workflow has no such version: it was never
+// pushed, or retention deleted it (versions are numbered 1, 2, 3, … and
+// only retention deletes one).
+func MissingVersion(workflowID string, version, latest int64) string {
+	if version >= 1 && version < latest {
+		return fmt.Sprintf("workflow %q no longer has version %d: retention deleted it (latest is %d)", workflowID, version, latest)
+	}
+	return fmt.Sprintf("workflow %q has no version %d (latest is %d)", workflowID, version, latest)
+}
+
 func precondition(format string, args ...any) *Rejection {
 	return &Rejection{Code: RejectFailedPrecondition, Msg: fmt.Sprintf(format, args...)}
 }
@@ -398,7 +408,7 @@ func (a *applier) activateWorkflow(c *statepb.ActivateWorkflow) any {
 		return notFound("workflow %q not found", c.WorkflowId)
 	}
 	if v := a.get(tableVersions, c.WorkflowId, c.Version); v == nil {
-		return notFound("workflow %q has no version %d (latest is %d)", c.WorkflowId, c.Version, w.LatestVersion)
+		return notFound("%s", MissingVersion(c.WorkflowId, c.Version, w.LatestVersion))
 	}
 	w = shallow(w)
 	w.ActiveVersion = c.Version
@@ -425,7 +435,7 @@ func (a *applier) startInstance(c *statepb.StartInstance) any {
 		return notFound("workflow %q not found", c.WorkflowId)
 	}
 	if v := a.get(tableVersions, c.WorkflowId, c.WorkflowVersion); v == nil {
-		return notFound("workflow %q has no version %d", c.WorkflowId, c.WorkflowVersion)
+		return notFound("%s", MissingVersion(c.WorkflowId, c.WorkflowVersion, w.LatestVersion))
 	}
 	w = shallow(w)
 	w.LastInstanceId++
@@ -901,6 +911,8 @@ func (a *applier) planAction(act *statepb.PlanAction) bool {
 		return a.fireSignalTrigger(x.FireSignalTrigger)
 	case *statepb.PlanAction_DeleteSignals:
 		return a.deleteSignals(x.DeleteSignals)
+	case *statepb.PlanAction_DeleteVersion:
+		return a.deleteVersion(x.DeleteVersion)
 	}
 	return false
 }
@@ -1417,6 +1429,47 @@ func (a *applier) sendSignal(c *statepb.SendSignal) *statepb.Signal {
 	sg := &statepb.Signal{Name: c.Name, Seq: a.latestSignalSeq(c.Name) + 1, Params: c.Params, RequestId: c.RequestId, Time: a.now, Source: c.Source}
 	a.put(tableSignals, sg)
 	return sg
+}
+
+// deleteVersion removes a workflow version and the breakpoints set on it,
+// unless it is the active or the latest one, or an instance kept in the
+// state runs it: the leader planned on a state that an entry since may
+// have changed (a start of that version, an activation). Iterations of a
+// loop run their parent instance's version, and go with that instance.
+func (a *applier) deleteVersion(x *statepb.DeleteVersion) bool {
+	w, _ := a.get(tableWorkflows, x.WorkflowId).(*statepb.Workflow)
+	v, _ := a.get(tableVersions, x.WorkflowId, x.Version).(*statepb.WorkflowVersion)
+	if w == nil || v == nil || x.Version == w.ActiveVersion || x.Version == w.LatestVersion {
+		return false
+	}
+	it, err := a.txn.Get(tableInstances, "id_prefix", x.WorkflowId)
+	if err != nil {
+		return false
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		if inst := o.(*statepb.Instance); inst.WorkflowVersion == x.Version && inst.DefinitionWorkflowId == "" {
+			return false
+		}
+	}
+	var held []*statepb.Breakpoint
+	if it, err := a.txn.Get(tableBreakpoints, "id_prefix", x.WorkflowId); err == nil {
+		for o := it.Next(); o != nil; o = it.Next() {
+			if b := o.(*statepb.Breakpoint); b.Version == x.Version {
+				held = append(held, b)
+			}
+		}
+	}
+	// Collected first: deleting while iterating the same radix tree is not
+	// safe.
+	for _, b := range held {
+		a.writes++
+		_ = a.txn.Delete(tableBreakpoints, b)
+	}
+	a.writes++
+	// The rows were read in this command, so Delete finds them.
+	_ = a.txn.Delete(tableVersions, v)
+	a.triggerInputs = true
+	return true
 }
 
 // deleteSignals removes the signals of a name numbered through x.ThroughSeq

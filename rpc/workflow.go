@@ -137,7 +137,7 @@ func resolveVersion(st *fsm.State, workflowID, ref string) (*statepb.Workflow, *
 	}
 	ver := st.Version(nil, workflowID, n)
 	if ver == nil {
-		return nil, nil, notFound(fmt.Errorf("workflow %q has no version %d (latest is %d)", workflowID, n, wf.LatestVersion))
+		return nil, nil, notFound(errors.New(fsm.MissingVersion(workflowID, n, wf.LatestVersion)))
 	}
 	return wf, ver, nil
 }

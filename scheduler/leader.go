@@ -112,6 +112,9 @@ const (
 	// maxSignalNamesPerPass bounds the signal names one retention pass
 	// looks at (two reads of the store each).
 	maxSignalNamesPerPass = 2000
+	// maxVersionDeletesPerRound bounds the versions: the FSM reads every
+	// instance of the workflow before deleting one.
+	maxVersionDeletesPerRound = 100
 )
 
 // Run plans until ctx is canceled (leadership lost or shutdown).
@@ -454,12 +457,15 @@ func (l *Leader) prune(ctx context.Context) (backlog bool) {
 	actions := Prune(st, now, l.Retention, maxDeletesPerRound)
 	instances := len(actions)
 	signals := 0
+	var versions []*statepb.PlanAction
 	if l.Protocol == nil || l.Protocol() >= 3 {
-		// A server from before protocol 3 would skip the deletion and
-		// keep the signals the others deleted.
+		// A server from before protocol 3 would skip these deletions and
+		// keep the signals and versions the others deleted.
 		var del []*statepb.PlanAction
 		del, signals, l.signalsFrom = PruneSignals(st, now, l.Retention, maxSignalDeletesPerRound, l.signalsFrom, maxSignalNamesPerPass)
 		actions = append(actions, del...)
+		versions = PruneVersions(st, l.Retention, maxVersionDeletesPerRound)
+		actions = append(actions, versions...)
 	}
 	// Signal names left to look at are gone through at once, a part at a
 	// time, as a backlog is.
@@ -470,20 +476,21 @@ func (l *Leader) prune(ctx context.Context) (backlog bool) {
 	res, err := l.Apply.ApplyPlan(ctx, &statepb.ApplyPlan{Now: timestamppb.New(now), Actions: actions})
 	if err != nil {
 		if ctx.Err() == nil {
-			l.Log.Warn("retention: delete finished instances and old signals failed", "err", err)
+			l.Log.Warn("retention: delete finished instances, old signals and old versions failed", "err", err)
 		}
 		return false
 	}
-	l.Log.Debug("retention: deleted finished instances and old signals", "instances", instances, "signals", signals, "applied", res.Applied)
+	l.Log.Debug("retention: deleted finished instances, old signals and old versions", "instances", instances, "signals", signals, "versions", len(versions), "applied", res.Applied)
 	// What the plan asked for: a stale action (rare) deletes less.
 	metrics.IncrCounter([]string{"retention", "instances_deleted"}, float32(instances))
 	metrics.IncrCounter([]string{"retention", "signals_deleted"}, float32(signals))
+	metrics.IncrCounter([]string{"retention", "versions_deleted"}, float32(len(versions)))
 	if res.Applied == 0 {
 		// A plan the state refused whole (stale): the next pass, a
 		// period from now, plans on the newer state.
 		return false
 	}
-	return more || instances == maxDeletesPerRound || signals >= maxSignalDeletesPerRound
+	return more || instances == maxDeletesPerRound || signals >= maxSignalDeletesPerRound || len(versions) == maxVersionDeletesPerRound
 }
 
 // pokeAssigned pokes, in the background, each node that just got attempts,

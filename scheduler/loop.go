@@ -419,9 +419,13 @@ func (r *round) subworkflow(inst *statepb.Instance, sd *workflow.Step, st *state
 		version = strconv.FormatInt(w.LatestVersion, 10)
 	}
 	n, err := strconv.ParseInt(version, 10, 64)
-	ver := r.in.State.Version(nil, wfID, n)
-	if err != nil || ver == nil {
+	if err != nil {
 		r.setStep(st, fsm.StepFatallyFailed, fmt.Sprintf("subworkflow %q has no version %q", wfID, version), nil)
+		return
+	}
+	ver := r.in.State.Version(nil, wfID, n)
+	if ver == nil {
+		r.setStep(st, fsm.StepFatallyFailed, "subworkflow: "+fsm.MissingVersion(wfID, n, w.LatestVersion), nil)
 		return
 	}
 	if inst.Depth+1 > workflow.MaxWorkflowDepth {

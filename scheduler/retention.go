@@ -24,11 +24,16 @@ type Retention struct {
 	// SignalMaxAge deletes signals sent longer ago, consumed or not; 0
 	// keeps all.
 	SignalMaxAge time.Duration
+	// VersionsPerWorkflow keeps this many newest versions of each
+	// workflow, besides its active one and those its kept instances run;
+	// 0 keeps all.
+	VersionsPerWorkflow int
 }
 
 // DefaultRetention keeps the newest 1,000 finished instances per workflow
 // and the newest 10,000 signals of each name: as far back as a step's
-// signal dependency looks (maxSignalsSearched).
+// signal dependency looks (maxSignalsSearched). It keeps every version: a
+// subworkflow step may name one by number, which no pass can see.
 var DefaultRetention = Retention{KeepPerWorkflow: 1000, SignalsPerName: maxSignalsSearched}
 
 // Prune returns the deletions the retention policy asks for, at most limit of
@@ -70,6 +75,49 @@ func Prune(st *fsm.State, now time.Time, r Retention, limit int) []*statepb.Plan
 			}
 			out = append(out, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteInstance{
 				DeleteInstance: &statepb.DeleteInstance{WorkflowId: inst.WorkflowId, InstanceId: inst.InstanceId},
+			}})
+			if len(out) >= limit {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+// PruneVersions returns the deletions of workflow versions the retention
+// policy asks for, at most limit: beyond the newest VersionsPerWorkflow of
+// a workflow, those that are neither its active one nor run by an instance
+// the state keeps (the FSM checks both again). A kept instance may be
+// restarted, and its steps read its version's definition.
+func PruneVersions(st *fsm.State, r Retention, limit int) []*statepb.PlanAction {
+	if r.VersionsPerWorkflow <= 0 {
+		return nil
+	}
+	var out []*statepb.PlanAction
+	for _, w := range st.Workflows(nil) {
+		if w.LatestVersion <= int64(r.VersionsPerWorkflow) {
+			continue // numbered 1 to latest: nothing is beyond the count
+		}
+		versions := st.Versions(nil, w.WorkflowId) // oldest first
+		cut := w.LatestVersion - int64(r.VersionsPerWorkflow)
+		if len(versions) == 0 || versions[0].Version > cut {
+			continue
+		}
+		used := map[int64]bool{w.ActiveVersion: true}
+		for _, inst := range st.Instances(nil, w.WorkflowId, 0) {
+			if inst.DefinitionWorkflowId == "" {
+				used[inst.WorkflowVersion] = true
+			}
+		}
+		for _, v := range versions {
+			if v.Version > cut {
+				break
+			}
+			if used[v.Version] {
+				continue
+			}
+			out = append(out, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteVersion{
+				DeleteVersion: &statepb.DeleteVersion{WorkflowId: w.WorkflowId, Version: v.Version},
 			}})
 			if len(out) >= limit {
 				return out

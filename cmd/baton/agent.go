@@ -83,6 +83,7 @@ type retentionConfig struct {
 	SignalsPerName      *int   `yaml:"signals_per_name" hcl:"signals_per_name"`
 	SignalsFor          string `yaml:"signals_for" hcl:"signals_for"`
 	AttemptFoldersFor   string `yaml:"attempt_folders_for" hcl:"attempt_folders_for"`
+	VersionsPerWorkflow *int   `yaml:"versions_per_workflow" hcl:"versions_per_workflow"`
 	Interval            string `yaml:"interval" hcl:"interval"`
 }
 
@@ -203,6 +204,7 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 	fs.StringVar(&f.Retention.FinishedFor, "retain-finished-for", "", "delete finished instances that ended longer ago than this, e.g. 720h (default: no age limit)")
 	retainSignals := fs.Int("retain-signals", -1, "signals kept per signal name, newest first, once signal triggers have consumed them; 0 keeps all (default 10000)")
 	fs.StringVar(&f.Retention.SignalsFor, "retain-signals-for", "", "delete signals sent longer ago than this, consumed or not, e.g. 720h (default: no age limit)")
+	retainVersions := fs.Int("retain-versions", -1, "versions kept per workflow, newest first, besides the active one and those kept instances run; 0 keeps all (default 0)")
 	fs.StringVar(&f.Retention.AttemptFoldersFor, "retain-attempt-folders-for", "", "keep a node's folder of an attempt retention deleted (its logs and journal) this long after the attempt last wrote to it (default 24h)")
 	fs.StringVar(&f.DeadServerCleanup, "dead-server-cleanup", "", "remove a server from Raft after gossip has reported it failed this long; 0 disables (default 10m)")
 	fs.IntVar(&f.MinVoters, "min-voters", 0, "dead-server cleanup never leaves fewer voters than this (default 3)")
@@ -231,6 +233,8 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 			f.Retention.FinishedPerWorkflow = retainN
 		case "retain-signals":
 			f.Retention.SignalsPerName = retainSignals
+		case "retain-versions":
+			f.Retention.VersionsPerWorkflow = retainVersions
 		}
 	})
 	if snapInt > 0 {
@@ -367,6 +371,9 @@ func mergeAgentConfig(cfg *agentConfig, f agentConfig) {
 	}
 	set(&cfg.Retention.SignalsFor, f.Retention.SignalsFor)
 	set(&cfg.Retention.AttemptFoldersFor, f.Retention.AttemptFoldersFor)
+	if f.Retention.VersionsPerWorkflow != nil {
+		cfg.Retention.VersionsPerWorkflow = f.Retention.VersionsPerWorkflow
+	}
 	set(&cfg.Retention.Interval, f.Retention.Interval)
 	set(&cfg.DeadServerCleanup, f.DeadServerCleanup)
 	if f.MinVoters != 0 {
@@ -543,6 +550,12 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 		if retention.SignalMaxAge, err = time.ParseDuration(cfg.Retention.SignalsFor); err != nil || retention.SignalMaxAge < 0 {
 			return usageError{fmt.Errorf("retention signals_for %q: want a duration such as 720h", cfg.Retention.SignalsFor)}
 		}
+	}
+	if n := cfg.Retention.VersionsPerWorkflow; n != nil {
+		if *n < 0 {
+			return usageError{fmt.Errorf("retention versions_per_workflow %d: want 0 (keep all) or more", *n)}
+		}
+		retention.VersionsPerWorkflow = *n
 	}
 	attemptFoldersFor := defaultAttemptFoldersFor
 	if cfg.Retention.AttemptFoldersFor != "" {

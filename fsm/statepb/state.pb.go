@@ -2767,6 +2767,7 @@ type PlanAction struct {
 	//	*PlanAction_SetSignalTrigger
 	//	*PlanAction_FireSignalTrigger
 	//	*PlanAction_DeleteSignals
+	//	*PlanAction_DeleteVersion
 	Action        isPlanAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2926,6 +2927,15 @@ func (x *PlanAction) GetDeleteSignals() *DeleteSignals {
 	return nil
 }
 
+func (x *PlanAction) GetDeleteVersion() *DeleteVersion {
+	if x != nil {
+		if x, ok := x.Action.(*PlanAction_DeleteVersion); ok {
+			return x.DeleteVersion
+		}
+	}
+	return nil
+}
+
 type isPlanAction_Action interface {
 	isPlanAction_Action()
 }
@@ -2982,6 +2992,10 @@ type PlanAction_DeleteSignals struct {
 	DeleteSignals *DeleteSignals `protobuf:"bytes,13,opt,name=delete_signals,json=deleteSignals,proto3,oneof"`
 }
 
+type PlanAction_DeleteVersion struct {
+	DeleteVersion *DeleteVersion `protobuf:"bytes,14,opt,name=delete_version,json=deleteVersion,proto3,oneof"`
+}
+
 func (*PlanAction_Assign) isPlanAction_Action() {}
 
 func (*PlanAction_StepStatus) isPlanAction_Action() {}
@@ -3007,6 +3021,8 @@ func (*PlanAction_SetSignalTrigger) isPlanAction_Action() {}
 func (*PlanAction_FireSignalTrigger) isPlanAction_Action() {}
 
 func (*PlanAction_DeleteSignals) isPlanAction_Action() {}
+
+func (*PlanAction_DeleteVersion) isPlanAction_Action() {}
 
 // SetSignalTrigger creates or updates a signal trigger's record. With the
 // same spec as the record, checkpoints only ever move forward.
@@ -3986,6 +4002,61 @@ func (x *DeleteInstance) GetInstanceId() int64 {
 	return 0
 }
 
+// DeleteVersion removes a workflow version, as the retention policy
+// decides, with the breakpoints set on it. Never the active or the latest
+// version, nor one an instance kept in the state runs. Protocol 3.
+type DeleteVersion struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	Version       int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteVersion) Reset() {
+	*x = DeleteVersion{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteVersion) ProtoMessage() {}
+
+func (x *DeleteVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteVersion.ProtoReflect.Descriptor instead.
+func (*DeleteVersion) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *DeleteVersion) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *DeleteVersion) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // DeleteSignals removes the signals of one name numbered through_seq or
 // lower, as the retention policy decides. The newest signal of the name is
 // always kept, so that numbering goes on from it. Protocol 3.
@@ -3999,7 +4070,7 @@ type DeleteSignals struct {
 
 func (x *DeleteSignals) Reset() {
 	*x = DeleteSignals{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[38]
+	mi := &file_baton_state_v1_state_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4011,7 +4082,7 @@ func (x *DeleteSignals) String() string {
 func (*DeleteSignals) ProtoMessage() {}
 
 func (x *DeleteSignals) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[38]
+	mi := &file_baton_state_v1_state_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4024,7 +4095,7 @@ func (x *DeleteSignals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSignals.ProtoReflect.Descriptor instead.
 func (*DeleteSignals) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{38}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeleteSignals) GetName() string {
@@ -4383,7 +4454,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\x126\n" +
 	"\aresults\x18\x03 \x03(\v2\x1c.baton.state.v1.ReportResultR\aresults\x12\x18\n" +
 	"\achained\x18\x04 \x01(\bR\achained\x12\x1c\n" +
-	"\tunchecked\x18\x05 \x01(\x05R\tunchecked\"\xa8\a\n" +
+	"\tunchecked\x18\x05 \x01(\x05R\tunchecked\"\xf0\a\n" +
 	"\n" +
 	"PlanAction\x127\n" +
 	"\x06assign\x18\x01 \x01(\v2\x1d.baton.state.v1.AssignAttemptH\x00R\x06assign\x12@\n" +
@@ -4402,7 +4473,8 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	" \x01(\v2\x1b.baton.state.v1.EmitSignalsH\x00R\vemitSignals\x12P\n" +
 	"\x12set_signal_trigger\x18\v \x01(\v2 .baton.state.v1.SetSignalTriggerH\x00R\x10setSignalTrigger\x12S\n" +
 	"\x13fire_signal_trigger\x18\f \x01(\v2!.baton.state.v1.FireSignalTriggerH\x00R\x11fireSignalTrigger\x12F\n" +
-	"\x0edelete_signals\x18\r \x01(\v2\x1d.baton.state.v1.DeleteSignalsH\x00R\rdeleteSignalsB\b\n" +
+	"\x0edelete_signals\x18\r \x01(\v2\x1d.baton.state.v1.DeleteSignalsH\x00R\rdeleteSignals\x12F\n" +
+	"\x0edelete_version\x18\x0e \x01(\v2\x1d.baton.state.v1.DeleteVersionH\x00R\rdeleteVersionB\b\n" +
 	"\x06action\"\x95\x02\n" +
 	"\x10SetSignalTrigger\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
@@ -4532,7 +4604,11 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
 	"\vinstance_id\x18\x02 \x01(\x03R\n" +
-	"instanceId\"D\n" +
+	"instanceId\"J\n" +
+	"\rDeleteVersion\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"D\n" +
 	"\rDeleteSignals\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vthrough_seq\x18\x02 \x01(\x03R\n" +
@@ -4550,7 +4626,7 @@ func file_baton_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_baton_state_v1_state_proto_rawDescData
 }
 
-var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_baton_state_v1_state_proto_goTypes = []any{
 	(*Param)(nil),                 // 0: baton.state.v1.Param
 	(*Workflow)(nil),              // 1: baton.state.v1.Workflow
@@ -4590,80 +4666,81 @@ var file_baton_state_v1_state_proto_goTypes = []any{
 	(*SetStepStatus)(nil),         // 35: baton.state.v1.SetStepStatus
 	(*SetInstanceStatus)(nil),     // 36: baton.state.v1.SetInstanceStatus
 	(*DeleteInstance)(nil),        // 37: baton.state.v1.DeleteInstance
-	(*DeleteSignals)(nil),         // 38: baton.state.v1.DeleteSignals
-	nil,                           // 39: baton.state.v1.Instance.ParamsEntry
-	nil,                           // 40: baton.state.v1.Trigger.CheckpointsEntry
-	nil,                           // 41: baton.state.v1.SignalInitiator.SignalsEntry
-	nil,                           // 42: baton.state.v1.SignalInitiator.ParamsEntry
-	nil,                           // 43: baton.state.v1.Signal.ParamsEntry
-	nil,                           // 44: baton.state.v1.SendSignal.ParamsEntry
-	nil,                           // 45: baton.state.v1.Loop.CountsEntry
-	nil,                           // 46: baton.state.v1.Loop.ValuesEntry
-	nil,                           // 47: baton.state.v1.Step.OutputsEntry
-	nil,                           // 48: baton.state.v1.Attempt.ParamsEntry
-	nil,                           // 49: baton.state.v1.Attempt.OutputsEntry
-	nil,                           // 50: baton.state.v1.StartInstance.ParamsEntry
-	nil,                           // 51: baton.state.v1.ReportResult.OutputsEntry
-	nil,                           // 52: baton.state.v1.SetSignalTrigger.CheckpointsEntry
-	nil,                           // 53: baton.state.v1.FireSignalTrigger.SignalsEntry
-	nil,                           // 54: baton.state.v1.StartChild.ParamsEntry
-	nil,                           // 55: baton.state.v1.StartChild.LoopValuesEntry
-	nil,                           // 56: baton.state.v1.AssignAttempt.ParamsEntry
-	nil,                           // 57: baton.state.v1.SetStepStatus.LoopValuesEntry
-	(*structpb.Value)(nil),        // 58: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil), // 59: google.protobuf.Timestamp
+	(*DeleteVersion)(nil),         // 38: baton.state.v1.DeleteVersion
+	(*DeleteSignals)(nil),         // 39: baton.state.v1.DeleteSignals
+	nil,                           // 40: baton.state.v1.Instance.ParamsEntry
+	nil,                           // 41: baton.state.v1.Trigger.CheckpointsEntry
+	nil,                           // 42: baton.state.v1.SignalInitiator.SignalsEntry
+	nil,                           // 43: baton.state.v1.SignalInitiator.ParamsEntry
+	nil,                           // 44: baton.state.v1.Signal.ParamsEntry
+	nil,                           // 45: baton.state.v1.SendSignal.ParamsEntry
+	nil,                           // 46: baton.state.v1.Loop.CountsEntry
+	nil,                           // 47: baton.state.v1.Loop.ValuesEntry
+	nil,                           // 48: baton.state.v1.Step.OutputsEntry
+	nil,                           // 49: baton.state.v1.Attempt.ParamsEntry
+	nil,                           // 50: baton.state.v1.Attempt.OutputsEntry
+	nil,                           // 51: baton.state.v1.StartInstance.ParamsEntry
+	nil,                           // 52: baton.state.v1.ReportResult.OutputsEntry
+	nil,                           // 53: baton.state.v1.SetSignalTrigger.CheckpointsEntry
+	nil,                           // 54: baton.state.v1.FireSignalTrigger.SignalsEntry
+	nil,                           // 55: baton.state.v1.StartChild.ParamsEntry
+	nil,                           // 56: baton.state.v1.StartChild.LoopValuesEntry
+	nil,                           // 57: baton.state.v1.AssignAttempt.ParamsEntry
+	nil,                           // 58: baton.state.v1.SetStepStatus.LoopValuesEntry
+	(*structpb.Value)(nil),        // 59: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil), // 60: google.protobuf.Timestamp
 }
 var file_baton_state_v1_state_proto_depIdxs = []int32{
-	58, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
-	59, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
-	59, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
-	59, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
-	39, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
-	59, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
-	59, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
-	59, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
+	59, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
+	60, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
+	60, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
+	60, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
+	40, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
+	60, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
+	60, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
+	60, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
 	8,  // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
 	5,  // 9: baton.state.v1.Instance.signal_initiator:type_name -> baton.state.v1.SignalInitiator
-	59, // 10: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
-	59, // 11: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
-	40, // 12: baton.state.v1.Trigger.checkpoints:type_name -> baton.state.v1.Trigger.CheckpointsEntry
-	41, // 13: baton.state.v1.SignalInitiator.signals:type_name -> baton.state.v1.SignalInitiator.SignalsEntry
-	42, // 14: baton.state.v1.SignalInitiator.params:type_name -> baton.state.v1.SignalInitiator.ParamsEntry
-	43, // 15: baton.state.v1.Signal.params:type_name -> baton.state.v1.Signal.ParamsEntry
-	59, // 16: baton.state.v1.Signal.time:type_name -> google.protobuf.Timestamp
-	44, // 17: baton.state.v1.SendSignal.params:type_name -> baton.state.v1.SendSignal.ParamsEntry
-	59, // 18: baton.state.v1.SendSignal.now:type_name -> google.protobuf.Timestamp
-	45, // 19: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
-	46, // 20: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
+	60, // 10: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
+	60, // 11: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
+	41, // 12: baton.state.v1.Trigger.checkpoints:type_name -> baton.state.v1.Trigger.CheckpointsEntry
+	42, // 13: baton.state.v1.SignalInitiator.signals:type_name -> baton.state.v1.SignalInitiator.SignalsEntry
+	43, // 14: baton.state.v1.SignalInitiator.params:type_name -> baton.state.v1.SignalInitiator.ParamsEntry
+	44, // 15: baton.state.v1.Signal.params:type_name -> baton.state.v1.Signal.ParamsEntry
+	60, // 16: baton.state.v1.Signal.time:type_name -> google.protobuf.Timestamp
+	45, // 17: baton.state.v1.SendSignal.params:type_name -> baton.state.v1.SendSignal.ParamsEntry
+	60, // 18: baton.state.v1.SendSignal.now:type_name -> google.protobuf.Timestamp
+	46, // 19: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
+	47, // 20: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
 	11, // 21: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
-	59, // 22: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
-	47, // 23: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
-	59, // 24: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
-	59, // 25: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	59, // 26: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	60, // 22: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
+	48, // 23: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
+	60, // 24: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
+	60, // 25: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	60, // 26: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
 	9,  // 27: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
-	59, // 28: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	59, // 29: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
-	48, // 30: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
-	49, // 31: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
-	59, // 32: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
-	59, // 33: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
-	59, // 34: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
-	59, // 35: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
-	59, // 36: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
-	59, // 37: baton.state.v1.WorkflowAction.now:type_name -> google.protobuf.Timestamp
-	59, // 38: baton.state.v1.Breakpoint.create_time:type_name -> google.protobuf.Timestamp
-	59, // 39: baton.state.v1.SetBreakpoint.now:type_name -> google.protobuf.Timestamp
-	59, // 40: baton.state.v1.DeleteBreakpoint.now:type_name -> google.protobuf.Timestamp
-	50, // 41: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
+	60, // 28: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	60, // 29: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
+	49, // 30: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
+	50, // 31: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
+	60, // 32: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
+	60, // 33: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
+	60, // 34: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
+	60, // 35: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
+	60, // 36: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
+	60, // 37: baton.state.v1.WorkflowAction.now:type_name -> google.protobuf.Timestamp
+	60, // 38: baton.state.v1.Breakpoint.create_time:type_name -> google.protobuf.Timestamp
+	60, // 39: baton.state.v1.SetBreakpoint.now:type_name -> google.protobuf.Timestamp
+	60, // 40: baton.state.v1.DeleteBreakpoint.now:type_name -> google.protobuf.Timestamp
+	51, // 41: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
 	21, // 42: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
-	59, // 43: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
+	60, // 43: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
 	5,  // 44: baton.state.v1.StartInstance.signal_initiator:type_name -> baton.state.v1.SignalInitiator
-	59, // 45: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
-	59, // 46: baton.state.v1.Action.now:type_name -> google.protobuf.Timestamp
-	51, // 47: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
-	59, // 48: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
-	59, // 49: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
+	60, // 45: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
+	60, // 46: baton.state.v1.Action.now:type_name -> google.protobuf.Timestamp
+	52, // 47: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
+	60, // 48: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
+	60, // 49: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
 	26, // 50: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
 	24, // 51: baton.state.v1.ApplyPlan.results:type_name -> baton.state.v1.ReportResult
 	34, // 52: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
@@ -4678,43 +4755,44 @@ var file_baton_state_v1_state_proto_depIdxs = []int32{
 	29, // 61: baton.state.v1.PlanAction.emit_signals:type_name -> baton.state.v1.EmitSignals
 	27, // 62: baton.state.v1.PlanAction.set_signal_trigger:type_name -> baton.state.v1.SetSignalTrigger
 	28, // 63: baton.state.v1.PlanAction.fire_signal_trigger:type_name -> baton.state.v1.FireSignalTrigger
-	38, // 64: baton.state.v1.PlanAction.delete_signals:type_name -> baton.state.v1.DeleteSignals
-	52, // 65: baton.state.v1.SetSignalTrigger.checkpoints:type_name -> baton.state.v1.SetSignalTrigger.CheckpointsEntry
-	53, // 66: baton.state.v1.FireSignalTrigger.signals:type_name -> baton.state.v1.FireSignalTrigger.SignalsEntry
-	20, // 67: baton.state.v1.FireSignalTrigger.start:type_name -> baton.state.v1.StartInstance
-	7,  // 68: baton.state.v1.EmitSignals.signals:type_name -> baton.state.v1.SendSignal
-	59, // 69: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
-	59, // 70: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
-	59, // 71: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
-	20, // 72: baton.state.v1.FireTrigger.start:type_name -> baton.state.v1.StartInstance
-	54, // 73: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
-	21, // 74: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
-	55, // 75: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
-	56, // 76: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
-	59, // 77: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
-	9,  // 78: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
-	59, // 79: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
-	57, // 80: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
-	0,  // 81: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	6,  // 82: baton.state.v1.SignalInitiator.SignalsEntry.value:type_name -> baton.state.v1.Signal
-	0,  // 83: baton.state.v1.SignalInitiator.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 84: baton.state.v1.Signal.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 85: baton.state.v1.SendSignal.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 86: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 87: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 88: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 89: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 90: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 91: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 92: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 93: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 94: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 95: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	96, // [96:96] is the sub-list for method output_type
-	96, // [96:96] is the sub-list for method input_type
-	96, // [96:96] is the sub-list for extension type_name
-	96, // [96:96] is the sub-list for extension extendee
-	0,  // [0:96] is the sub-list for field type_name
+	39, // 64: baton.state.v1.PlanAction.delete_signals:type_name -> baton.state.v1.DeleteSignals
+	38, // 65: baton.state.v1.PlanAction.delete_version:type_name -> baton.state.v1.DeleteVersion
+	53, // 66: baton.state.v1.SetSignalTrigger.checkpoints:type_name -> baton.state.v1.SetSignalTrigger.CheckpointsEntry
+	54, // 67: baton.state.v1.FireSignalTrigger.signals:type_name -> baton.state.v1.FireSignalTrigger.SignalsEntry
+	20, // 68: baton.state.v1.FireSignalTrigger.start:type_name -> baton.state.v1.StartInstance
+	7,  // 69: baton.state.v1.EmitSignals.signals:type_name -> baton.state.v1.SendSignal
+	60, // 70: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
+	60, // 71: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
+	60, // 72: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
+	20, // 73: baton.state.v1.FireTrigger.start:type_name -> baton.state.v1.StartInstance
+	55, // 74: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
+	21, // 75: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
+	56, // 76: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
+	57, // 77: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
+	60, // 78: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
+	9,  // 79: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
+	60, // 80: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
+	58, // 81: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
+	0,  // 82: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	6,  // 83: baton.state.v1.SignalInitiator.SignalsEntry.value:type_name -> baton.state.v1.Signal
+	0,  // 84: baton.state.v1.SignalInitiator.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 85: baton.state.v1.Signal.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 86: baton.state.v1.SendSignal.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 87: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 88: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 89: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 90: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 91: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 92: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 93: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 94: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 95: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 96: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	97, // [97:97] is the sub-list for method output_type
+	97, // [97:97] is the sub-list for method input_type
+	97, // [97:97] is the sub-list for extension type_name
+	97, // [97:97] is the sub-list for extension extendee
+	0,  // [0:97] is the sub-list for field type_name
 }
 
 func init() { file_baton_state_v1_state_proto_init() }
@@ -4736,6 +4814,7 @@ func file_baton_state_v1_state_proto_init() {
 		(*PlanAction_SetSignalTrigger)(nil),
 		(*PlanAction_FireSignalTrigger)(nil),
 		(*PlanAction_DeleteSignals)(nil),
+		(*PlanAction_DeleteVersion)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4743,7 +4822,7 @@ func file_baton_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_state_v1_state_proto_rawDesc), len(file_baton_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   58,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

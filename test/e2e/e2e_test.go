@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -487,5 +489,42 @@ func TestRetentionDeletesOldFinishedInstances(t *testing.T) {
 			t.Fatalf("attempt folders of instances %v, want [3 4]", owners)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// With -retain-versions, the leader deletes a workflow's old versions it
+// neither runs nor has active, and a start of one says retention deleted it.
+func TestRetentionDeletesOldVersions(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t, "-retain-versions", "1", "-retention-interval", "200ms")
+	addr := a.URL()
+	dir := t.TempDir()
+	for v := 1; v <= 3; v++ {
+		file := filepath.Join(dir, fmt.Sprintf("v%d.json", v))
+		def := fmt.Sprintf(`{"workflow": {"id": "e2e-versions", "steps": [{"step": {"id": "s%d", "type": "NoOp"}}]}}`, v)
+		if err := os.WriteFile(file, []byte(def), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		harness.MustCLI(t, addr, "workflow", "push", file)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var list workflowv1.ListVersionsResponse
+		harness.CLIJSON(t, addr, &list, "workflow", "versions", "e2e-versions")
+		var kept []int64
+		for _, v := range list.Versions {
+			kept = append(kept, v.Version)
+		}
+		if slices.Equal(kept, []int64{3}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("versions kept %v, want [3]", kept)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r := harness.CLI(t, addr, "instance", "start", "e2e-versions", "--version", "1")
+	if r.Code != 1 || !strings.Contains(r.Stderr, `no longer has version 1: retention deleted it (latest is 3)`) {
+		t.Errorf("start of a deleted version: exit %d, %s", r.Code, r.Stderr)
 	}
 }
