@@ -18,8 +18,8 @@ type CommandType byte
 //
 //	1: everything before the fields below
 //	2: ApplyPlan.unchecked, FireTrigger.run, StartChild.run
-//	3: PlanAction.delete_signals (an older build would skip the action and
-//	   keep signals the others deleted)
+//	3: PlanAction.delete_signals and delete_version (an older build would
+//	   skip the actions and keep what the others deleted)
 const Protocol = 3
 
 // IgnorableFlag marks a command type that an older node may skip. A node that

@@ -449,27 +449,32 @@ func (l *Leader) commit(ctx context.Context, actions []*statepb.PlanAction, carr
 	return failed, complete
 }
 
-// prune commits one batch of retention deletions and reports whether it
-// was full: a backlog, to prune again at once.
-func (l *Leader) prune(ctx context.Context) (backlog bool) {
+// prune commits one batch of retention deletions and reports whether to
+// prune again at once: the batch was full (a backlog), or signal names are
+// left to look at. A pass that goes on through the signal names looks at
+// nothing else: the instances and versions were looked at by the pass
+// that started the round of names.
+func (l *Leader) prune(ctx context.Context) (again bool) {
 	now := l.Now()
 	st := l.State.State()
-	actions := Prune(st, now, l.Retention, maxDeletesPerRound)
-	instances := len(actions)
+	var instances, versions []*statepb.PlanAction
+	if l.signalsFrom == "" {
+		instances = Prune(st, now, l.Retention, maxDeletesPerRound)
+	}
 	signals := 0
-	var versions []*statepb.PlanAction
+	var del []*statepb.PlanAction
 	if l.Protocol == nil || l.Protocol() >= 3 {
 		// A server from before protocol 3 would skip these deletions and
 		// keep the signals and versions the others deleted.
-		var del []*statepb.PlanAction
+		if l.signalsFrom == "" {
+			versions = PruneVersions(st, l.Retention, maxVersionDeletesPerRound)
+		}
 		del, signals, l.signalsFrom = PruneSignals(st, now, l.Retention, maxSignalDeletesPerRound, l.signalsFrom, maxSignalNamesPerPass)
-		actions = append(actions, del...)
-		versions = PruneVersions(st, l.Retention, maxVersionDeletesPerRound)
-		actions = append(actions, versions...)
+	} else {
+		l.signalsFrom = ""
 	}
-	// Signal names left to look at are gone through at once, a part at a
-	// time, as a backlog is.
 	more := l.signalsFrom != ""
+	actions := append(append(instances, versions...), del...)
 	if len(actions) == 0 {
 		return more
 	}
@@ -480,9 +485,9 @@ func (l *Leader) prune(ctx context.Context) (backlog bool) {
 		}
 		return false
 	}
-	l.Log.Debug("retention: deleted finished instances, old signals and old versions", "instances", instances, "signals", signals, "versions", len(versions), "applied", res.Applied)
+	l.Log.Debug("retention: deleted finished instances, old signals and old versions", "instances", len(instances), "signals", signals, "versions", len(versions), "applied", res.Applied)
 	// What the plan asked for: a stale action (rare) deletes less.
-	metrics.IncrCounter([]string{"retention", "instances_deleted"}, float32(instances))
+	metrics.IncrCounter([]string{"retention", "instances_deleted"}, float32(len(instances)))
 	metrics.IncrCounter([]string{"retention", "signals_deleted"}, float32(signals))
 	metrics.IncrCounter([]string{"retention", "versions_deleted"}, float32(len(versions)))
 	if res.Applied == 0 {
@@ -490,7 +495,7 @@ func (l *Leader) prune(ctx context.Context) (backlog bool) {
 		// period from now, plans on the newer state.
 		return false
 	}
-	return more || instances == maxDeletesPerRound || signals >= maxSignalDeletesPerRound || len(versions) == maxVersionDeletesPerRound
+	return more || len(instances) == maxDeletesPerRound || signals >= maxSignalDeletesPerRound || len(versions) == maxVersionDeletesPerRound
 }
 
 // pokeAssigned pokes, in the background, each node that just got attempts,

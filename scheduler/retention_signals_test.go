@@ -128,6 +128,12 @@ func TestLeaderPrunesSignalsFromProtocol3(t *testing.T) {
 	if l.prune(context.Background()) || keptSignals(px, "other") != "4,5" {
 		t.Fatalf("protocol 3 kept %s, want 4,5", keptSignals(px, "other"))
 	}
+	// Half way through the names when a server of protocol 2 joins: the
+	// round of names ends rather than asking for passes that cannot run.
+	l.signalsFrom, protocol = "other", 2
+	if l.prune(context.Background()) || l.signalsFrom != "" {
+		t.Fatalf("protocol 2 half way through the names: asks for another pass, or goes on from %q", l.signalsFrom)
+	}
 }
 
 // A pass looks at a bounded number of signal names and says where the next
