@@ -156,6 +156,11 @@ func (c *clusterService) judgeAndCommit(ctx context.Context, rs []*statepb.Repor
 				if o.Err != nil {
 					outs[i].err = applyError(o.Err)
 				}
+				if o.Accepted {
+					// Accepted results are committed; the others may
+					// have been refused by the loop's speculation alone.
+					markCommitted(ctx)
+				}
 			}
 			return outs, nil
 		}

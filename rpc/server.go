@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -208,6 +209,9 @@ type Leadership interface {
 	Name() string
 	ReadyToLead() bool
 	IsLeader() bool
+	// VerifyLeader confirms with a quorum that this server still leads, so
+	// that what its state says now is what any server would say.
+	VerifyLeader() error
 	// LeaderUntilChange names the leader this server knows (apiAddr empty
 	// when it knows none, or not its API yet), with a context cancelled
 	// once it knows another or none.
@@ -247,6 +251,34 @@ func onLeaderMovingIt[Req, Res any](
 	return runOnLeader(ctx, s, req, local, remote, movesLeader)
 }
 
+// commitMark records that a call run on the leader committed an entry
+// (s.apply, or results committed by the scheduling loop): the leader led
+// when the entry committed, after every judgement the call made before.
+type commitMark struct{ committed atomic.Bool }
+
+type commitMarkKey struct{}
+
+// markCommitted notes, for the call of ctx, that an entry it proposed was
+// committed.
+func markCommitted(ctx context.Context) {
+	if m, ok := ctx.Value(commitMarkKey{}).(*commitMark); ok {
+		m.committed.Store(true)
+	}
+}
+
+// judged reports whether a call's outcome is an answer that depends on the
+// state (success, or a refusal), not a failure to reach a decision.
+func judged(err error) bool {
+	if err == nil {
+		return true
+	}
+	switch connect.CodeOf(err) {
+	case connect.CodeUnavailable, connect.CodeAborted, connect.CodeDeadlineExceeded, connect.CodeCanceled:
+		return false
+	}
+	return !errors.Is(err, cluster.ErrNotLeader)
+}
+
 // errLeaderChanged is why a forwarded call was cut off.
 var errLeaderChanged = errors.New("the leader changed")
 
@@ -283,7 +315,18 @@ func runOnLeader[Req, Res any](
 		lead := s.leadership()
 		var changed <-chan struct{} // stays nil on the leader
 		if lead.ReadyToLead() {
-			res, err := local(ctx, req.Msg)
+			mark := &commitMark{}
+			res, err := local(context.WithValue(ctx, commitMarkKey{}, mark), req.Msg)
+			if kind == writeOnce && !mark.committed.Load() && judged(err) {
+				// Answered from this server's state alone (a refusal, a
+				// repeated request): a leader deposed without knowing it
+				// yet (paused, or cut off) may hold a stale state, so the
+				// answer stands only once a quorum says it still leads.
+				// An entry committed in the call says so already.
+				if verr := lead.VerifyLeader(); verr != nil {
+					err = fmt.Errorf("%w: %v", cluster.ErrNotLeader, verr)
+				}
+			}
 			if !errors.Is(err, cluster.ErrNotLeader) {
 				if err != nil {
 					return nil, err
@@ -402,7 +445,7 @@ func onRead[Req, Res any](
 	// A read changes nothing, so one cut off by a change of leader is
 	// always safe to send again.
 	return runOnLeader(ctx, s, req, func(ctx context.Context, m *Req) (*Res, error) {
-		if err := s.Node.VerifyLeader(); err != nil {
+		if err := s.leadership().VerifyLeader(); err != nil {
 			return nil, err
 		}
 		return read(ctx, m)
@@ -458,6 +501,8 @@ func (s *Server) apply(ctx context.Context, cmd proto.Message) (any, error) {
 	if err != nil {
 		return nil, applyError(err)
 	}
+	// Committed, a rejection too: the FSM judged it in log order.
+	markCommitted(ctx)
 	if rej, ok := res.(*fsm.Rejection); ok {
 		return nil, rejectionError(rej)
 	}

@@ -13,16 +13,24 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/batonhq/baton/cluster"
 	clusterv1 "github.com/batonhq/baton/rpc/gen/baton/cluster/v1"
 )
 
 // fakeLeadership leads from the start but passes its post-election barrier
-// only once ready is set.
-type fakeLeadership struct{ ready atomic.Bool }
+// only once ready is set; once deposed is set, a quorum no longer confirms
+// it leads, though it does not know it yet.
+type fakeLeadership struct{ ready, deposed atomic.Bool }
 
 func (f *fakeLeadership) Name() string      { return "n1" }
 func (f *fakeLeadership) ReadyToLead() bool { return f.ready.Load() }
 func (f *fakeLeadership) IsLeader() bool    { return true }
+func (f *fakeLeadership) VerifyLeader() error {
+	if f.deposed.Load() {
+		return errors.New("a quorum follows another leader")
+	}
+	return nil
+}
 func (f *fakeLeadership) LeaderUntilChange() (string, string, context.Context) {
 	return "n1", "http://127.0.0.1:1", context.Background()
 }
@@ -85,6 +93,9 @@ func forwardFailing(kind callKind, wait time.Duration, fail error) (calls int, e
 func (followerLeadership) Name() string      { return "n2" }
 func (followerLeadership) ReadyToLead() bool { return false }
 func (followerLeadership) IsLeader() bool    { return false }
+func (followerLeadership) VerifyLeader() error {
+	return cluster.ErrNotLeader
+}
 func (followerLeadership) LeaderUntilChange() (string, string, context.Context) {
 	return "n1", "http://127.0.0.1:1", context.Background()
 }
@@ -110,6 +121,9 @@ type leaderAt struct{ addr string }
 func (leaderAt) Name() string      { return "n2" }
 func (leaderAt) ReadyToLead() bool { return false }
 func (leaderAt) IsLeader() bool    { return false }
+func (leaderAt) VerifyLeader() error {
+	return cluster.ErrNotLeader
+}
 func (l leaderAt) LeaderUntilChange() (string, string, context.Context) {
 	return "n1", l.addr, context.Background()
 }
@@ -226,6 +240,12 @@ func (m *movingLeader) ReadyToLead() bool {
 	return m.self
 }
 func (m *movingLeader) IsLeader() bool { return m.ReadyToLead() }
+func (m *movingLeader) VerifyLeader() error {
+	if !m.ReadyToLead() {
+		return cluster.ErrNotLeader
+	}
+	return nil
+}
 func (m *movingLeader) LeaderUntilChange() (string, string, context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
