@@ -146,6 +146,7 @@ func (l *Leader) Run(ctx context.Context) {
 	// Step records read in one round serve the next; the term's first
 	// round reads each instance whole.
 	views := NewStepViews()
+	scans := NewSignalScans()
 	var resultsWake <-chan struct{}
 	if inbox != nil {
 		resultsWake = inbox.wake
@@ -154,7 +155,7 @@ func (l *Leader) Run(ctx context.Context) {
 		changed := l.State.Changed()
 		membersChanged := l.Members.MembersChanged()
 		now := l.Now()
-		in := Input{Now: now, Members: l.Members.Members(), Defs: l.Defs, Views: views, NodesDeadAfter: deadAfter}
+		in := Input{Now: now, Members: l.Members.Members(), Defs: l.Defs, Views: views, Scans: scans, NodesDeadAfter: deadAfter}
 		if l.Protocol != nil {
 			in.Protocol = l.Protocol()
 		}
@@ -292,8 +293,10 @@ func (l *Leader) planAhead(sp *fsm.Speculation, in Input, taken []*pendingResult
 			out.TriggersPlanned, out.TriggersWakeAt = o.TriggersPlanned, o.TriggersWakeAt
 		}
 		// Later passes see only what this round's own actions changed,
-		// which the next round's triggers see as well.
+		// which the next round's triggers see as well; and the signals
+		// those actions sent, which are not committed yet.
 		in.SkipTriggers = true
+		in.Speculated = true
 		if out.WakeAt.IsZero() || (!o.WakeAt.IsZero() && o.WakeAt.Before(out.WakeAt)) {
 			out.WakeAt = o.WakeAt
 		}

@@ -49,6 +49,14 @@ type Input struct {
 	// round reads only those written since the last (a leader's loop);
 	// without it a round reads every step of every instance it plans.
 	Views *StepViews
+	// Scans, when set, keeps how far each waiting step's signal
+	// dependencies were searched, so a round reads only the signals sent
+	// since the last; without it a round searches from the newest.
+	Scans *SignalScans
+	// Speculated says the state may hold signals this round's own actions
+	// sent, numbered as they may not be once committed: nothing is learnt
+	// from them for later rounds (Scans).
+	Speculated bool
 	// NodesDeadAfter is when a member missing from Members may be declared
 	// dead: a new leader gives every node a grace period to be heard from.
 	NodesDeadAfter time.Time
@@ -92,6 +100,10 @@ func Plan(in Input) Output {
 	if in.Views != nil {
 		in.Views.begin(in.State)
 		defer in.Views.end()
+	}
+	if in.Scans != nil {
+		in.Scans.begin(in.State)
+		defer in.Scans.end()
 	}
 	names := make([]string, 0, len(in.Members))
 	r.load = map[string]int{}

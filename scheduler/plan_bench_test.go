@@ -230,3 +230,40 @@ func BenchmarkInstanceLifecycle(b *testing.B) {
 		b.Fatalf("%d instances still active", active)
 	}
 }
+
+// BenchmarkPlanWaitingForSignals measures a planning round over instances
+// whose step waits for a signal that has not come, while its name has
+// 10,000 signals that do not match: each round looks at every waiting step
+// again, with and without the leader's SignalScans (which a leader's
+// loop always has).
+func BenchmarkPlanWaitingForSignals(b *testing.B) {
+	const waiting, signals = 100, 10000
+	px := newPlanFixture(b, `{"properties": {"run_strategy": {"rule": "PARALLEL", "workflow_concurrency": 1000}},
+	  "workflow": {"id": "wf", "steps": [{"step": {"id": "wait", "type": "NoOp",
+	    "signal_dependencies": [{"name": "table/ready", "match_params": {"day": {"value": -1}}}]}}]}}`)
+	for i := 2; i <= waiting; i++ {
+		px.startAnother(fmt.Sprint("r", i))
+	}
+	for i := 0; i < signals; i++ {
+		px.sendSignal("table/ready", map[string]any{"day": i})
+	}
+	px.round()
+	for _, scans := range []bool{false, true} {
+		b.Run(fmt.Sprint("scans=", scans), func(b *testing.B) {
+			in := Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs, Views: NewStepViews()}
+			if scans {
+				in.Scans = NewSignalScans()
+			}
+			if n := len(in.State.ActiveInstances(nil)); n != waiting {
+				b.Fatalf("%d instances active, want %d", n, waiting)
+			}
+			Plan(in) // the first round searches each step's 10,000
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if out := Plan(in); len(out.Actions) != 0 {
+					b.Fatalf("a round with nothing to do planned %d actions", len(out.Actions))
+				}
+			}
+		})
+	}
+}

@@ -31,10 +31,9 @@ type Retention struct {
 }
 
 // DefaultRetention keeps the newest 1,000 finished instances per workflow
-// and the newest 10,000 signals of each name: as far back as a step's
-// signal dependency looks (maxSignalsSearched). It keeps every version: a
+// and the newest 10,000 signals of each name. It keeps every version: a
 // subworkflow step may name one by number, which no pass can see.
-var DefaultRetention = Retention{KeepPerWorkflow: 1000, SignalsPerName: maxSignalsSearched}
+var DefaultRetention = Retention{KeepPerWorkflow: 1000, SignalsPerName: 10000}
 
 // Prune returns the deletions the retention policy asks for, at most limit of
 // them. Unfinished instances are never chosen; the FSM checks again. Nor is
