@@ -26,7 +26,7 @@ const (
 )
 
 // SignalScans keeps, from one of a leader's rounds to the next, how far
-// each waiting step's signal dependencies were searched without a match:
+// each waiting step's signal dependencies were searched, and what matched:
 // a round then reads only the signals sent since, and goes on searching
 // older ones where the last round stopped. Without it, each round searched
 // up to maxSignalsSearched signals for every waiting step: 100 steps
@@ -50,11 +50,12 @@ type scanKey struct {
 	want string
 }
 
-// signalScan says the signals numbered lo+1 through hi were searched and
-// none matched.
+// signalScan says the signals numbered lo+1 through hi were searched:
+// none matched, or the newest that did is numbered match (and is the
+// answer until a newer one comes or retention deletes it).
 type signalScan struct {
-	lo, hi int64
-	round  uint64
+	lo, hi, match int64
+	round         uint64
 }
 
 // NewSignalScans returns an empty SignalScans.
@@ -149,34 +150,61 @@ func (r *round) newestMatch(d workflow.SignalDependency, want map[string]workflo
 		floor = rs[0].Oldest - 1
 	}
 	budget := int64(maxSignalsSearched)
+	learn := r.in.Scans != nil && !r.in.Speculated
 	var memo *signalScan
 	if r.in.Scans != nil {
 		if memo = r.in.Scans.m[key]; memo != nil {
 			memo.round = r.in.Scans.round
 		}
 	}
-	if memo == nil || memo.hi > hi || hi-memo.hi > budget {
-		// Nothing searched before, or too much sent since: from the top.
+	fresh := func() *statepb.Signal {
+		// Nothing searched before, too much sent since, or the match
+		// found deleted: from the top.
 		sg, lo := r.searchSignals(d, want, max(hi-budget, floor), hi)
-		if sg == nil && r.in.Scans != nil && !r.in.Speculated {
-			r.in.Scans.m[key] = &signalScan{lo: lo, hi: hi, round: r.in.Scans.round}
-			r.searchOn(lo, floor)
+		if learn {
+			m := &signalScan{lo: lo, hi: hi, round: r.in.Scans.round}
+			if sg != nil {
+				m.match = sg.Seq
+			} else {
+				r.searchOn(lo, floor)
+			}
+			r.in.Scans.m[key] = m
 		}
 		return sg
 	}
-	// The signals sent since the last search, then on down.
+	if memo == nil || memo.hi > hi || hi-memo.hi > budget {
+		return fresh()
+	}
+	// The signals sent since the last search first: a match among them
+	// is the newest.
 	if sg, _ := r.searchSignals(d, want, memo.hi, hi); sg != nil {
+		if learn {
+			memo.match, memo.hi = sg.Seq, hi
+		}
 		return sg
+	}
+	if memo.match != 0 {
+		// Still the newest match, unless retention deleted it since.
+		if sg := r.in.State.Signal(d.Name, memo.match); sg != nil {
+			if learn {
+				memo.hi = hi
+			}
+			return sg
+		}
+		return fresh()
 	}
 	budget -= hi - memo.hi
 	lo := memo.lo
 	if from := max(memo.lo-budget, floor); from < memo.lo {
 		var sg *statepb.Signal
 		if sg, lo = r.searchSignals(d, want, from, memo.lo); sg != nil {
+			if learn {
+				memo.match, memo.hi = sg.Seq, hi
+			}
 			return sg
 		}
 	}
-	if !r.in.Speculated {
+	if learn {
 		memo.lo, memo.hi = min(lo, memo.lo), hi
 		r.searchOn(memo.lo, floor)
 	}

@@ -87,3 +87,48 @@ func TestSignalDependencySearchReadsOnlyNewSignals(t *testing.T) {
 		t.Fatalf("the step runs, yet %d searches are remembered after the next round", len(scans.m))
 	}
 }
+
+// A dependency that matched keeps its match while another of the step's
+// waits: later rounds read only newer signals, take a newer match, and
+// search again once retention deleted the one they kept.
+func TestSignalDependencyKeepsItsMatchWhileTheStepWaits(t *testing.T) {
+	px := newPlanFixture(t, `{"properties": {"run_strategy": {"rule": "PARALLEL", "workflow_concurrency": 10}},
+	  "workflow": {"id": "wf", "steps": [{"step": {"id": "wait", "type": "NoOp",
+	    "signal_dependencies": [
+	      {"name": "table/ready", "match_params": {"day": {"value": 7}}},
+	      {"name": "never", "match_params": {}}]}}]}}`)
+	px.sendSignal("table/ready", map[string]any{"day": 7}) // #1
+	for i := 0; i < 50; i++ {
+		px.sendSignal("table/ready", map[string]any{"day": 8})
+	}
+	scans := NewSignalScans()
+	match := func() int64 {
+		t.Helper()
+		for k, m := range scans.m {
+			if k.dep == 0 {
+				return m.match
+			}
+		}
+		t.Fatal("no search remembered for the first dependency")
+		return 0
+	}
+	px.scanRound(scans, false)
+	if got := match(); got != 1 {
+		t.Fatalf("first dependency's match %d, want #1", got)
+	}
+	px.sendSignal("table/ready", map[string]any{"day": 7}) // #52
+	px.scanRound(scans, false)
+	if got := match(); got != 52 {
+		t.Fatalf("after a newer match: %d, want #52", got)
+	}
+	px.sendSignal("table/ready", map[string]any{"day": 8}) // #53
+	px.apply(&statepb.ApplyPlan{Now: px.ts(), Actions: []*statepb.PlanAction{{Action: &statepb.PlanAction_DeleteSignals{
+		DeleteSignals: &statepb.DeleteSignals{Name: "table/ready", ThroughSeq: 52}}}}})
+	px.scanRound(scans, false)
+	if got := match(); got != 0 {
+		t.Fatalf("after its match was deleted: %d, want none", got)
+	}
+	if st := px.step("wait"); st.Status != fsm.StepWaitingForSignals {
+		t.Fatalf("wait is %s, want still waiting for never", st.Status)
+	}
+}
