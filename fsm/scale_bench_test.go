@@ -33,13 +33,7 @@ func stateScale(b *testing.B, n int) {
 	for j := range seeds {
 		seeds[j] = &statepb.StepSeed{StepId: fmt.Sprintf("s%d", j), Type: "NoOp"}
 	}
-	heap := func() uint64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
-	}
-	before := heap()
+	before := liveHeap()
 	started := time.Now()
 	for id := int64(1); id <= int64(n); id++ {
 		start := startCmd(wfETL, fmt.Sprint("r", id), 1, 1)
@@ -64,7 +58,7 @@ func stateScale(b *testing.B, n int) {
 		}
 	}
 	fill := time.Since(started)
-	perInstance := float64(heap()-before) / float64(n)
+	perInstance := float64(liveHeap()-before) / float64(n)
 
 	t := time.Now()
 	snap, err := x.fsm.Snapshot()
@@ -112,20 +106,14 @@ func BenchmarkSignalScale(b *testing.B) {
 
 func signalScale(b *testing.B, n int) {
 	x := newFixture(b)
-	heap := func() uint64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
-	}
-	before := heap()
+	before := liveHeap()
 	for i := 0; i < n; i++ {
 		applyAs[*SignalResult](x, &statepb.SendSignal{Name: "table/ready", Now: at(1), Source: "api", RequestId: fmt.Sprint("req-", i),
 			Params: map[string]*statepb.Param{
 				"day": param("LONG", float64(20240000+i%10000)), "region": param("STRING", "eu-west-1"), "rows": param("LONG", float64(i)),
 			}})
 	}
-	perSignal := float64(heap()-before) / float64(n)
+	perSignal := float64(liveHeap()-before) / float64(n)
 	snap, err := x.fsm.Snapshot()
 	if err != nil {
 		b.Fatal(err)
@@ -146,4 +134,12 @@ func signalScale(b *testing.B, n int) {
 	b.ReportMetric(float64(sink.Len())/float64(n), "snapshot_bytes/signal")
 	b.ReportMetric(float64(del.Microseconds())/float64(n-1), "delete_us/signal")
 	b.ReportMetric(0, "ns/op")
+}
+
+// liveHeap is the heap in use after a collection: what the state holds.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -2,15 +2,11 @@ package rpc
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 
-	"github.com/batonhq/baton/fsm"
-	"github.com/batonhq/baton/fsm/statepb"
 	workflowv1 "github.com/batonhq/baton/rpc/gen/baton/workflow/v1"
 	"github.com/batonhq/baton/workflow"
 )
@@ -24,20 +20,9 @@ import (
 // for the leader.
 func TestADeposedLeaderDoesNotAnswerFromItsState(t *testing.T) {
 	const def = `{"workflow":{"id":"one","steps":[{"step":{"id":"a","type":"NoOp"}}]}}`
-	parsed, err := workflow.Parse([]byte(def))
-	if err != nil {
-		t.Fatal(err)
-	}
-	canon, err := workflow.Canonical(parsed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(canon)
-	f := fsm.New()
-	f.ApplyLocal(1, &statepb.PushWorkflow{WorkflowId: "one", Definition: string(canon), Digest: hex.EncodeToString(sum[:])})
 	lead := &fakeLeadership{}
 	lead.ready.Store(true)
-	w := &workflowService{&Server{FSM: f, Leadership: lead, Limits: workflow.DefaultLimits(), Now: time.Now, ForwardWait: 300 * time.Millisecond}}
+	w := &workflowService{&Server{FSM: pushedFSM(t, def, ""), Leadership: lead, Limits: workflow.DefaultLimits(), Now: time.Now, ForwardWait: 300 * time.Millisecond}}
 	activate := func() error {
 		_, err := w.Activate(context.Background(), connect.NewRequest(&workflowv1.ActivateRequest{WorkflowId: "one", Version: 2}))
 		return err

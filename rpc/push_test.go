@@ -21,22 +21,9 @@ import (
 // workflow's) it is refused, not answered with what the first push made.
 func TestPushRequestIDNamesOneDefinition(t *testing.T) {
 	const first = `{"workflow":{"id":"one","steps":[{"step":{"id":"a","type":"NoOp"}}]}}`
-	def, err := workflow.Parse([]byte(first))
-	if err != nil {
-		t.Fatal(err)
-	}
-	canon, err := workflow.Canonical(def)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(canon)
-	f := fsm.New()
-	if res := f.ApplyLocal(1, &statepb.PushWorkflow{WorkflowId: "one", Definition: string(canon), Digest: hex.EncodeToString(sum[:]), RequestId: "p1"}); res == nil {
-		t.Fatal("push not applied")
-	}
 	lead := &fakeLeadership{}
 	lead.ready.Store(true)
-	w := &workflowService{&Server{FSM: f, Leadership: lead, Limits: workflow.DefaultLimits(), Now: time.Now}}
+	w := &workflowService{&Server{FSM: pushedFSM(t, first, "p1"), Leadership: lead, Limits: workflow.DefaultLimits(), Now: time.Now}}
 	push := func(definition string) (*workflowv1.PushResponse, error) {
 		res, err := w.Push(context.Background(), connect.NewRequest(&workflowv1.PushRequest{Definition: definition, RequestId: "p1"}))
 		if err != nil {
@@ -55,4 +42,25 @@ func TestPushRequestIDNamesOneDefinition(t *testing.T) {
 			t.Errorf("%s with a used request id: %v", other, err)
 		}
 	}
+}
+
+// pushedFSM is a state machine whose first entry pushed definition (with
+// requestID), as the API would have: parsed, in canonical form, digested.
+func pushedFSM(t *testing.T, definition, requestID string) *fsm.FSM {
+	t.Helper()
+	def, err := workflow.Parse([]byte(definition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	canon, err := workflow.Canonical(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(canon)
+	f := fsm.New()
+	res := f.ApplyLocal(1, &statepb.PushWorkflow{WorkflowId: def.Workflow.ID, Definition: string(canon), Digest: hex.EncodeToString(sum[:]), RequestId: requestID})
+	if _, ok := res.(*fsm.PushResult); !ok {
+		t.Fatalf("push not applied: %v", res)
+	}
+	return f
 }
