@@ -180,7 +180,7 @@ func (r *run) checkStarts(final map[string]*finalInstance) checkResult {
 	for _, fi := range final {
 		// Children and trigger fires are the engine's starts, checked by
 		// their own workloads.
-		if fi.inst.Parent != nil || strings.HasPrefix(fi.inst.RequestId, "trigger:") {
+		if fi.inst.Parent != nil || strings.HasPrefix(fi.inst.RequestId, "trigger:") || strings.HasPrefix(fi.inst.RequestId, "signal:") {
 			continue
 		}
 		byReq[fi.inst.RequestId] = append(byReq[fi.inst.RequestId], fi.inst)

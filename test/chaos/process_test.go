@@ -14,18 +14,25 @@ import (
 )
 
 // agentFlags are given to every server of every backend. Finished instances
-// and signals are all kept, because the checks read every one; snapshots are frequent,
+// are all kept, because the checks read every one; so are the signals of the
+// signals workload's names, which get far fewer than retainSignalsPerName in
+// a long pass (about 580), while the signal trigger workload's noise name
+// gets many more, so retention prunes it every few seconds; snapshots are frequent,
 // so restarted and wiped servers catch up through InstallSnapshot and the
 // state hash covers restored state too. The cron workload fires every two
 // seconds, under the default minimum interval.
 var agentFlags = []string{
 	"-retain-finished", "0",
-	"-retain-signals", "0",
+	"-retain-signals", strconv.Itoa(retainSignalsPerName),
+	"-retention-interval", "3s",
 	"-raft-snapshot-threshold", "512",
 	"-raft-trailing-logs", "256",
 	"-raft-snapshot-interval", "2s",
 	"-min-trigger-interval", "1s",
 }
+
+// retainSignalsPerName is what the servers keep of each signal name.
+const retainSignalsPerName = 1000
 
 // processBackend runs servers as child processes on loopback through
 // test/harness. Loopback cannot be partitioned, so it injects kill and pause
