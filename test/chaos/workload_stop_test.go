@@ -1,0 +1,292 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/batonhq/baton/fsm"
+	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
+	"github.com/batonhq/baton/test/harness"
+)
+
+// The stop and restart workload. A client starts an instance of
+// stopWorkflow (three ledger steps in a row, 1.2 s in all), stops it after
+// a random wait, through random servers and retried like a start, and
+// restarts one stopped instance in two the same way. A stopped instance
+// must stay STOPPED with nothing placed after its stop; a restarted one must
+// succeed with nothing placed between its stop and its restart; one that
+// ended before the stop reached it must have succeeded.
+const stopWorkflow = "chaos-stop"
+
+var stopDefinition = definition(stopWorkflow,
+	shellStep("one", "sleep=400", "two"),
+	shellStep("two", "sleep=400", "three"),
+	shellStep("three", "sleep=400"))
+
+// stopRecord is what the client learnt about one instance it stopped.
+type stopRecord struct {
+	instanceID int64
+	// stopped: a Stop took effect; endedFirst: the instance had succeeded
+	// before any did.
+	stopped, endedFirst bool
+	restarted           bool
+}
+
+type stopWorkload struct {
+	interval time.Duration
+
+	mu      sync.Mutex
+	records []*stopRecord
+	errors  []string
+}
+
+func newStopWorkload(interval time.Duration) *stopWorkload {
+	return &stopWorkload{interval: interval}
+}
+
+func (w *stopWorkload) name() string { return "stop and restart" }
+func (w *stopWorkload) clients() int { return 1 }
+
+func (w *stopWorkload) setup(r *run) error {
+	if err := r.pushDefinition(stopDefinition); err != nil {
+		return fmt.Errorf("push %s: %w", stopWorkflow, err)
+	}
+	return nil
+}
+
+func (w *stopWorkload) unexpected(format string, args ...any) {
+	w.mu.Lock()
+	w.errors = append(w.errors, fmt.Sprintf(format, args...))
+	w.mu.Unlock()
+}
+
+func (w *stopWorkload) client(r *run, id int, stop <-chan struct{}) {
+	const within = 5 * time.Minute
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(w.interval/2 + time.Duration(r.intn(int(w.interval/time.Millisecond)+1))*time.Millisecond):
+		}
+		rec, err := r.start(stopWorkflow, fmt.Sprintf("%s-stop-%d", r.scenario, r.nextID()), "stop", r.c.b.stepParams(), within)
+		if err != nil {
+			w.unexpected("%v", err)
+			continue
+		}
+		s := &stopRecord{instanceID: rec.instanceID}
+		w.mu.Lock()
+		w.records = append(w.records, s)
+		w.mu.Unlock()
+		// From before the first step is placed to after the last ended.
+		time.Sleep(time.Duration(r.intn(1800)) * time.Millisecond)
+		if err := w.stop(r, s, within); err != nil {
+			w.unexpected("%v", err)
+			continue
+		}
+		w.mu.Lock()
+		restart := s.stopped && r.chance(0.5)
+		w.mu.Unlock()
+		if restart {
+			time.Sleep(time.Duration(r.intn(500)) * time.Millisecond)
+			if err := w.restart(r, s, within); err != nil {
+				w.unexpected("%v", err)
+			}
+		}
+	}
+}
+
+// status reads an instance's status through any server.
+func (w *stopWorkload) status(r *run, instanceID int64) (string, error) {
+	var status string
+	err := r.retry(time.Minute, func(ctx context.Context, n *node) error {
+		res, err := r.c.instanceClient(n).Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: stopWorkflow, InstanceId: instanceID}))
+		if err == nil {
+			status = res.Msg.Instance.Status
+		}
+		return err
+	})
+	return status, err
+}
+
+// stop sends Stop until it is answered. Stop has no request id: a refusal
+// because the instance has ended is read as what an earlier try, or the
+// instance itself, did.
+func (w *stopWorkload) stop(r *run, s *stopRecord, within time.Duration) error {
+	k := instKey(stopWorkflow, s.instanceID)
+	return w.call(r, "stop "+k, within, func(ctx context.Context, n *node) error {
+		res, err := r.c.instanceClient(n).Stop(ctx, connect.NewRequest(&instancev1.StopRequest{WorkflowId: stopWorkflow, InstanceId: s.instanceID, Reason: "chaos"}))
+		if err == nil {
+			if st := res.Msg.Instance.GetStatus(); st != fsm.InstanceStopped {
+				return fmt.Errorf("stop %s through %s answered the instance %s", k, n.name, st)
+			}
+			w.mu.Lock()
+			s.stopped = true
+			w.mu.Unlock()
+			r.stats.add("stops", 1)
+			return nil
+		}
+		if !isCode(err, connect.CodeFailedPrecondition) {
+			return err
+		}
+		st, rerr := w.status(r, s.instanceID)
+		if rerr != nil {
+			return fmt.Errorf("stop %s refused (%v); reading it: %w", k, err, rerr)
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		switch st {
+		case fsm.InstanceStopped:
+			s.stopped = true
+			r.stats.add("stops", 1)
+		case fsm.InstanceSucceeded:
+			s.endedFirst = true
+		default:
+			return fmt.Errorf("stop %s through %s refused (%v), and the instance is %s", k, n.name, err, st)
+		}
+		return nil
+	})
+}
+
+// restart sends Restart until it is answered; a refusal because the
+// instance is no longer STOPPED is read as an earlier try having done it.
+func (w *stopWorkload) restart(r *run, s *stopRecord, within time.Duration) error {
+	k := instKey(stopWorkflow, s.instanceID)
+	return w.call(r, "restart "+k, within, func(ctx context.Context, n *node) error {
+		_, err := r.c.instanceClient(n).Restart(ctx, connect.NewRequest(&instancev1.RestartRequest{WorkflowId: stopWorkflow, InstanceId: s.instanceID, Reason: "chaos"}))
+		if err != nil && !isCode(err, connect.CodeFailedPrecondition) {
+			return err
+		}
+		if err != nil {
+			st, rerr := w.status(r, s.instanceID)
+			if rerr != nil {
+				return fmt.Errorf("restart %s refused (%v); reading it: %w", k, err, rerr)
+			}
+			if st == fsm.InstanceStopped {
+				return fmt.Errorf("restart %s through %s refused while it is STOPPED: %v", k, n.name, err)
+			}
+		}
+		w.mu.Lock()
+		s.restarted = true
+		w.mu.Unlock()
+		r.stats.add("restarts", 1)
+		return nil
+	})
+}
+
+// call makes one request through random servers until it gives an answer
+// other than a retriable error, or within has passed.
+func (w *stopWorkload) call(r *run, what string, within time.Duration, try func(ctx context.Context, n *node) error) error {
+	deadline := time.Now().Add(within)
+	patience := 3 * time.Second
+	if r.chance(0.2) {
+		patience = time.Duration(5+r.intn(20)) * time.Millisecond
+	}
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-r.abort:
+			return fmt.Errorf("%s: the test ended", what)
+		default:
+		}
+		n := r.pickNode()
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		err := try(ctx, n)
+		cancel()
+		patience = 3 * time.Second
+		if err == nil {
+			return nil
+		}
+		if !retriable(err) {
+			return fmt.Errorf("%s through %s at %s: %w", what, n.name, time.Now().UTC().Format("15:04:05.000"), err)
+		}
+		last = err
+		time.Sleep(time.Duration(20+r.intn(80)) * time.Millisecond)
+	}
+	return fmt.Errorf("%s not answered within %s: %w", what, within, last)
+}
+
+func (w *stopWorkload) check(r *run) {
+	w.mu.Lock()
+	errs := append([]string(nil), w.errors...)
+	records := make([]stopRecord, len(w.records))
+	for i, s := range w.records {
+		records[i] = *s
+	}
+	w.mu.Unlock()
+	r.addCheck(checkResult{name: "stop clients' starts, stops and restarts all answered", checked: len(records), violations: errs})
+	r.addCheck(checkStops(records, r.final))
+}
+
+// checkStops: an instance stopped and not restarted is STOPPED with every
+// step it reached ended, and nothing happened to its steps at a Raft index
+// after its stop; one restarted succeeded, with nothing happening to its
+// steps between its stop and its restart; one that ended before the stop
+// succeeded.
+func checkStops(records []stopRecord, final map[string]*finalInstance) checkResult {
+	res := checkResult{name: "a stopped instance runs nothing after its stop"}
+	for _, s := range records {
+		if !s.stopped && !s.endedFirst {
+			continue // the client got no answer: the other checks cover it
+		}
+		res.checked++
+		k := instKey(stopWorkflow, s.instanceID)
+		fi := final[k]
+		if fi == nil {
+			res.violations = append(res.violations, fmt.Sprintf("%s is not among the instances at the end", k))
+			continue
+		}
+		st := fi.inst.Status
+		switch {
+		case s.endedFirst:
+			if st != fsm.InstanceSucceeded {
+				res.violations = append(res.violations, fmt.Sprintf("%s was refused a stop as ended, but is %s (%s)", k, st, fi.inst.Reason))
+			}
+			continue
+		case s.restarted && st != fsm.InstanceSucceeded:
+			res.violations = append(res.violations, fmt.Sprintf("%s was stopped and restarted, but ended %s (%s): %s", k, st, fi.inst.Reason, harness.DescribeSteps(fi.steps)))
+		case !s.restarted && st != fsm.InstanceStopped:
+			res.violations = append(res.violations, fmt.Sprintf("%s was stopped, but is %s (%s): %s", k, st, fi.inst.Reason, harness.DescribeSteps(fi.steps)))
+		}
+		if !s.restarted {
+			for _, step := range fi.steps {
+				// A step the instance never reached stays NOT_CREATED.
+				if !fsm.StepTerminal(step.Status) && step.Status != fsm.StepNotCreated {
+					res.violations = append(res.violations, fmt.Sprintf("%s was stopped, but step %s is %s", k, step.StepId, step.Status))
+				}
+			}
+		}
+		// The first stop on the timeline, and the restart after it.
+		var stopAt, restartAt uint64
+		for _, e := range fi.events {
+			switch {
+			case e.StepId != "":
+			case stopAt == 0 && e.Status == fsm.InstanceStopped:
+				stopAt = e.Index
+			case stopAt != 0 && restartAt == 0 && e.Action == "RESTART":
+				restartAt = e.Index
+			}
+		}
+		if stopAt == 0 {
+			res.violations = append(res.violations, fmt.Sprintf("%s was stopped, but its timeline has no STOPPED: %s", k, describeEvents(fi.events)))
+			continue
+		}
+		if s.restarted && restartAt == 0 {
+			res.violations = append(res.violations, fmt.Sprintf("%s was restarted, but its timeline has no RESTART after the stop: %s", k, describeEvents(fi.events)))
+			continue
+		}
+		// The stop ends every step it finds running or waiting in its own
+		// entry; nothing happens to a step after it (until a restart):
+		// no attempt starts, and no late result is taken.
+		for _, e := range fi.events {
+			if e.StepId != "" && e.Index > stopAt && (restartAt == 0 || e.Index < restartAt) {
+				res.violations = append(res.violations, fmt.Sprintf("%s step %s attempt %d went %s at index %d, after the stop at %d: %s",
+					k, e.StepId, e.AttemptNumber, e.Status, e.Index, stopAt, describeEvents(fi.events)))
+			}
+		}
+	}
+	return res
+}
