@@ -229,3 +229,40 @@ func (l *lockedRand) float() float64 {
 func (r *run) intn(n int) int               { return r.rand.intn(n) }
 func (r *run) chance(p float64) bool        { return r.rand.float() < p }
 func isCode(err error, c connect.Code) bool { return err != nil && connect.CodeOf(err) == c }
+
+// call makes a request that has no request id through random servers, as
+// a careful client does, until it gives an answer other than a retriable
+// error, or within has passed. With impatient, some first tries give up
+// after a few milliseconds on purpose. Without a request id, a try that was
+// held up (in a paused leader's socket, say) may still take effect after a
+// later one was answered, so requests that a later call of the client
+// would undo if repeated (a pause undone by a resume) are sent patiently.
+func (r *run) call(what string, within time.Duration, impatient bool, try func(ctx context.Context, n *node) error) error {
+	deadline := time.Now().Add(within)
+	patience := 3 * time.Second
+	if impatient && r.chance(0.2) {
+		patience = time.Duration(5+r.intn(20)) * time.Millisecond
+	}
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-r.abort:
+			return fmt.Errorf("%s: the test ended", what)
+		default:
+		}
+		n := r.pickNode()
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		err := try(ctx, n)
+		cancel()
+		patience = 3 * time.Second
+		if err == nil {
+			return nil
+		}
+		if !retriable(err) {
+			return fmt.Errorf("%s through %s at %s: %w", what, n.name, time.Now().UTC().Format("15:04:05.000"), err)
+		}
+		last = err
+		time.Sleep(time.Duration(20+r.intn(80)) * time.Millisecond)
+	}
+	return fmt.Errorf("%s not answered within %s: %w", what, within, last)
+}

@@ -54,7 +54,7 @@ func opsLine(ops map[string]int64) string {
 	order := []string{"starts acknowledged", "start retries", "starts never acknowledged", "instances", "step attempts",
 		"ledger executions", "attempts re-executed", "fenced attempts that ran", "probes",
 		"signal keys", "signals acknowledged", "signal retries", "signals emitted", "cron fires",
-		"noise signals acknowledged", "noise signal retries", "noise signals deleted", "signal trigger fires", "stops", "restarts",
+		"noise signals acknowledged", "noise signal retries", "noise signals deleted", "signal trigger fires", "stops", "restarts", "step actions",
 		"workflow pushes", "workflow activations", "workflow reads", "instance reads", "linearizability ops", "hostile requests"}
 	var parts []string
 	for _, k := range order {

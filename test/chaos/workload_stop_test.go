@@ -15,8 +15,10 @@ import (
 
 // The stop and restart workload. A client starts an instance of
 // stopWorkflow (three ledger steps in a row, 1.2 s in all), stops it after
-// a random wait, through random servers and retried like a start, and
-// restarts one stopped instance in two the same way. A stopped instance
+// a random wait, through random servers and sent again while its outcome
+// is unknown (never impatiently: a held-up stop that took effect after the
+// restart would stop the instance again), and restarts one stopped
+// instance in two the same way. A stopped instance
 // must stay STOPPED with nothing placed after its stop; a restarted one must
 // succeed with nothing placed between its stop and its restart; one that
 // ended before the stop reached it must have succeeded.
@@ -117,7 +119,7 @@ func (w *stopWorkload) status(r *run, instanceID int64) (string, error) {
 // instance itself, did.
 func (w *stopWorkload) stop(r *run, s *stopRecord, within time.Duration) error {
 	k := instKey(stopWorkflow, s.instanceID)
-	return w.call(r, "stop "+k, within, func(ctx context.Context, n *node) error {
+	return r.call("stop "+k, within, false, func(ctx context.Context, n *node) error {
 		res, err := r.c.instanceClient(n).Stop(ctx, connect.NewRequest(&instancev1.StopRequest{WorkflowId: stopWorkflow, InstanceId: s.instanceID, Reason: "chaos"}))
 		if err == nil {
 			if st := res.Msg.Instance.GetStatus(); st != fsm.InstanceStopped {
@@ -155,7 +157,7 @@ func (w *stopWorkload) stop(r *run, s *stopRecord, within time.Duration) error {
 // instance is no longer STOPPED is read as an earlier try having done it.
 func (w *stopWorkload) restart(r *run, s *stopRecord, within time.Duration) error {
 	k := instKey(stopWorkflow, s.instanceID)
-	return w.call(r, "restart "+k, within, func(ctx context.Context, n *node) error {
+	return r.call("restart "+k, within, true, func(ctx context.Context, n *node) error {
 		_, err := r.c.instanceClient(n).Restart(ctx, connect.NewRequest(&instancev1.RestartRequest{WorkflowId: stopWorkflow, InstanceId: s.instanceID, Reason: "chaos"}))
 		if err != nil && !isCode(err, connect.CodeFailedPrecondition) {
 			return err
@@ -175,38 +177,6 @@ func (w *stopWorkload) restart(r *run, s *stopRecord, within time.Duration) erro
 		r.stats.add("restarts", 1)
 		return nil
 	})
-}
-
-// call makes one request through random servers until it gives an answer
-// other than a retriable error, or within has passed.
-func (w *stopWorkload) call(r *run, what string, within time.Duration, try func(ctx context.Context, n *node) error) error {
-	deadline := time.Now().Add(within)
-	patience := 3 * time.Second
-	if r.chance(0.2) {
-		patience = time.Duration(5+r.intn(20)) * time.Millisecond
-	}
-	var last error
-	for time.Now().Before(deadline) {
-		select {
-		case <-r.abort:
-			return fmt.Errorf("%s: the test ended", what)
-		default:
-		}
-		n := r.pickNode()
-		ctx, cancel := context.WithTimeout(context.Background(), patience)
-		err := try(ctx, n)
-		cancel()
-		patience = 3 * time.Second
-		if err == nil {
-			return nil
-		}
-		if !retriable(err) {
-			return fmt.Errorf("%s through %s at %s: %w", what, n.name, time.Now().UTC().Format("15:04:05.000"), err)
-		}
-		last = err
-		time.Sleep(time.Duration(20+r.intn(80)) * time.Millisecond)
-	}
-	return fmt.Errorf("%s not answered within %s: %w", what, within, last)
 }
 
 func (w *stopWorkload) check(r *run) {

@@ -1,0 +1,270 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/batonhq/baton/fsm"
+	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
+	"github.com/batonhq/baton/test/harness"
+)
+
+// The step actions workload. A client starts an instance of actionsWorkflow
+// (three ledger steps in a row), pauses its last step at once, skips its
+// first step after a random wait (before it starts, while it runs, or too
+// late), waits until the middle step has ended, and resumes the last step
+// after another wait. Step actions have no request id: each is sent again,
+// to another server, while its outcome is unknown, and a refusal is
+// resolved by reading the step. A paused step must not start before its
+// resume, a skipped step must not change after its skip, and every
+// instance must succeed.
+const (
+	actionsWorkflow = "chaos-actions"
+	actionsFirst    = "one"
+	actionsMiddle   = "two"
+	actionsLast     = "three"
+)
+
+var actionsDefinition = definition(actionsWorkflow,
+	shellStep(actionsFirst, "sleep=400", actionsMiddle),
+	shellStep(actionsMiddle, "sleep=200", actionsLast),
+	shellStep(actionsLast, "sleep=200"))
+
+// actionsRecord is what the client learnt about one instance.
+type actionsRecord struct {
+	instanceID int64
+	// paused: a PAUSE of the last step took effect; resumed: a RESUME of
+	// it did; skipped: a SKIP of the first step did.
+	paused, resumed, skipped bool
+}
+
+type actionsWorkload struct {
+	interval time.Duration
+
+	mu      sync.Mutex
+	records []*actionsRecord
+	errors  []string
+}
+
+func newActionsWorkload(interval time.Duration) *actionsWorkload {
+	return &actionsWorkload{interval: interval}
+}
+
+func (w *actionsWorkload) name() string { return "step actions" }
+func (w *actionsWorkload) clients() int { return 1 }
+
+func (w *actionsWorkload) setup(r *run) error {
+	if err := r.pushDefinition(actionsDefinition); err != nil {
+		return fmt.Errorf("push %s: %w", actionsWorkflow, err)
+	}
+	r.mustSucceed(actionsWorkflow)
+	return nil
+}
+
+func (w *actionsWorkload) unexpected(format string, args ...any) {
+	w.mu.Lock()
+	w.errors = append(w.errors, fmt.Sprintf(format, args...))
+	w.mu.Unlock()
+}
+
+func (w *actionsWorkload) client(r *run, id int, stop <-chan struct{}) {
+	const within = 5 * time.Minute
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(w.interval/2 + time.Duration(r.intn(int(w.interval/time.Millisecond)+1))*time.Millisecond):
+		}
+		rec, err := r.start(actionsWorkflow, fmt.Sprintf("%s-actions-%d", r.scenario, r.nextID()), "actions", r.c.b.stepParams(), within)
+		if err != nil {
+			w.unexpected("%v", err)
+			continue
+		}
+		a := &actionsRecord{instanceID: rec.instanceID}
+		w.mu.Lock()
+		w.records = append(w.records, a)
+		w.mu.Unlock()
+		// Carried through even when the load stops: a paused step must
+		// be resumed for its instance to end.
+		w.run(r, a, within)
+	}
+}
+
+func (w *actionsWorkload) run(r *run, a *actionsRecord, within time.Duration) {
+	paused, err := w.act(r, a.instanceID, actionsLast, "PAUSE", within)
+	if err != nil {
+		w.unexpected("%v", err)
+	}
+	w.set(func() { a.paused = paused })
+	time.Sleep(time.Duration(r.intn(700)) * time.Millisecond)
+	skipped, err := w.act(r, a.instanceID, actionsFirst, "SKIP", within)
+	if err != nil {
+		w.unexpected("%v", err)
+	}
+	w.set(func() { a.skipped = skipped })
+	if !paused {
+		return
+	}
+	// The middle step ends before the last one is resumed, so a pause that
+	// let the last one start would show.
+	deadline := time.Now().Add(within)
+	for {
+		steps, err := w.steps(r, a.instanceID)
+		if err != nil {
+			w.unexpected("%v", err)
+			break
+		}
+		if fsm.StepTerminal(steps[actionsMiddle]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			w.unexpected("%s step %s did not end within %s: %s", instKey(actionsWorkflow, a.instanceID), actionsMiddle, within, steps)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(time.Duration(r.intn(500)) * time.Millisecond)
+	resumed, err := w.act(r, a.instanceID, actionsLast, "RESUME", within)
+	if err != nil {
+		w.unexpected("%v", err)
+	}
+	w.set(func() { a.resumed = resumed })
+}
+
+func (w *actionsWorkload) set(fn func()) {
+	w.mu.Lock()
+	fn()
+	w.mu.Unlock()
+}
+
+// steps reads an instance's steps through any server.
+func (w *actionsWorkload) steps(r *run, instanceID int64) (map[string]string, error) {
+	var out map[string]string
+	err := r.retry(time.Minute, func(ctx context.Context, n *node) error {
+		res, err := r.c.instanceClient(n).Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: actionsWorkflow, InstanceId: instanceID}))
+		if err != nil {
+			return err
+		}
+		out = map[string]string{}
+		for _, st := range res.Msg.Steps {
+			out[st.StepId] = st.Status
+		}
+		return nil
+	})
+	return out, err
+}
+
+// act sends a step action until it is answered and says whether it took
+// effect. A refusal is read from the step as it is now: already in the
+// state the action leads to means an earlier try did it (only this client
+// acts on the instance); otherwise the action came too late, which is an
+// error for RESUME alone (the step stays paused until this client resumes
+// it).
+func (w *actionsWorkload) act(r *run, instanceID int64, stepID, action string, within time.Duration) (bool, error) {
+	k := instKey(actionsWorkflow, instanceID)
+	done := map[string]string{"PAUSE": fsm.StepPaused, "SKIP": fsm.StepSkipped}
+	var took bool
+	err := r.call(action+" "+k+" step "+stepID, within, false, func(ctx context.Context, n *node) error {
+		_, err := r.c.instanceClient(n).StepAction(ctx, connect.NewRequest(&instancev1.StepActionRequest{
+			WorkflowId: actionsWorkflow, InstanceId: instanceID, StepId: stepID, Action: action, Reason: "chaos"}))
+		if err == nil {
+			took = true
+			r.stats.add("step actions", 1)
+			return nil
+		}
+		if !isCode(err, connect.CodeFailedPrecondition) {
+			return err
+		}
+		steps, rerr := w.steps(r, instanceID)
+		if rerr != nil {
+			return fmt.Errorf("%s %s step %s refused (%v); reading it: %w", action, k, stepID, err, rerr)
+		}
+		switch st := steps[stepID]; {
+		case st == "":
+			return fmt.Errorf("%s %s step %s refused (%v), and the instance has no such step", action, k, stepID, err)
+		case action == "RESUME" && st == fsm.StepPaused:
+			return fmt.Errorf("%s %s step %s through %s refused while it is PAUSED: %v", action, k, stepID, n.name, err)
+		case action == "RESUME", st == done[action]:
+			took = true
+			r.stats.add("step actions", 1)
+		}
+		return nil
+	})
+	return took, err
+}
+
+func (w *actionsWorkload) check(r *run) {
+	w.mu.Lock()
+	errs := append([]string(nil), w.errors...)
+	records := make([]actionsRecord, len(w.records))
+	for i, a := range w.records {
+		records[i] = *a
+	}
+	w.mu.Unlock()
+	r.addCheck(checkResult{name: "step action clients' starts and actions all answered", checked: len(records), violations: errs})
+	r.addCheck(checkStepActions(records, r.final))
+}
+
+// checkStepActions: a paused step started only after its resume; a
+// skipped step ended SKIPPED and nothing happened to it after the skip;
+// (every instance of the workflow succeeding is checkEnded's).
+func checkStepActions(records []actionsRecord, final map[string]*finalInstance) checkResult {
+	res := checkResult{name: "paused steps wait for their resume, skipped steps stay skipped"}
+	for _, a := range records {
+		if !a.paused && !a.skipped {
+			continue
+		}
+		res.checked++
+		k := instKey(actionsWorkflow, a.instanceID)
+		fi := final[k]
+		if fi == nil {
+			res.violations = append(res.violations, fmt.Sprintf("%s is not among the instances at the end", k))
+			continue
+		}
+		// The index of the first action of each kind on each step.
+		acted := map[string]uint64{}
+		for _, e := range fi.events {
+			if e.Action != "" && e.StepId != "" && acted[e.StepId+" "+e.Action] == 0 {
+				acted[e.StepId+" "+e.Action] = e.Index
+			}
+		}
+		if a.paused {
+			pausedAt, resumedAt := acted[actionsLast+" PAUSE"], acted[actionsLast+" RESUME"]
+			if pausedAt == 0 {
+				res.violations = append(res.violations, fmt.Sprintf("%s step %s was paused, but its timeline has no PAUSE: %s", k, actionsLast, describeEvents(fi.events)))
+			}
+			if a.resumed && resumedAt == 0 {
+				res.violations = append(res.violations, fmt.Sprintf("%s step %s was resumed, but its timeline has no RESUME: %s", k, actionsLast, describeEvents(fi.events)))
+			}
+			for _, e := range fi.events {
+				if pausedAt != 0 && e.StepId == actionsLast && e.Status == fsm.StepRunning && (resumedAt == 0 || e.Index < resumedAt) {
+					res.violations = append(res.violations, fmt.Sprintf("%s step %s started at index %d, paused at %d and resumed at %d (0: never): %s",
+						k, actionsLast, e.Index, pausedAt, resumedAt, describeEvents(fi.events)))
+				}
+			}
+		}
+		if a.skipped {
+			skippedAt := acted[actionsFirst+" SKIP"]
+			if skippedAt == 0 {
+				res.violations = append(res.violations, fmt.Sprintf("%s step %s was skipped, but its timeline has no SKIP: %s", k, actionsFirst, describeEvents(fi.events)))
+				continue
+			}
+			for _, st := range fi.steps {
+				if st.StepId == actionsFirst && st.Status != fsm.StepSkipped {
+					res.violations = append(res.violations, fmt.Sprintf("%s step %s was skipped, but is %s: %s", k, actionsFirst, st.Status, harness.DescribeSteps(fi.steps)))
+				}
+			}
+			for _, e := range fi.events {
+				if e.StepId == actionsFirst && e.Action == "" && e.Index > skippedAt {
+					res.violations = append(res.violations, fmt.Sprintf("%s step %s went %s at index %d, after its skip at %d: %s",
+						k, actionsFirst, e.Status, e.Index, skippedAt, describeEvents(fi.events)))
+				}
+			}
+		}
+	}
+	return res
+}
