@@ -10,18 +10,29 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
 	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
 	"github.com/batonhq/baton/scheduler"
+	"github.com/batonhq/baton/test/harness"
 )
 
 // childDefinitions run their ledger steps in child instances: a foreach
-// over four iterations (three at a time) and a subworkflow whose child
-// fails its first attempt. Children inherit the step and ledger params.
+// over four iterations (three at a time), a while loop whose iterations
+// count i up to whileIterations, and a subworkflow whose child fails its
+// first attempt. Children inherit the step and ledger params.
 var childDefinitions = map[string]string{
 	"chaos-foreach": definition("chaos-foreach",
 		`{"foreach": {"id": "loop", "concurrency": 3,
   "params": {"loop_params": {"type": "MAP", "value": {"i": {"type": "LONG_ARRAY", "value": [1, 2, 3, 4]}}}},
   "steps": [`+shellStep("leaf", "sleep=200")+`],
+  "transition": {"successors": {"after": "true"}}}}`,
+		shellStep("after", "sleep=100")),
+	"chaos-while": definition("chaos-while",
+		`{"while": {"id": "loop", "condition": "i < `+fmt.Sprint(whileIterations)+`",
+  "params": {"loop_params": {"type": "MAP", "value": {"i": {"type": "LONG", "value": 0}}}},
+  "steps": [`+shellStep("leaf", "sleep=150", "next")+`,
+    {"step": {"id": "next", "type": "NoOp", "params": {"i": {"type": "LONG", "expression": "i + 1"}}, "retry_policy": `+retryPolicy+`}}],
   "transition": {"successors": {"after": "true"}}}}`,
 		shellStep("after", "sleep=100")),
 	"chaos-child": definition("chaos-child", shellStep("work", "fail=1 sleep=200")),
@@ -50,7 +61,7 @@ func (w *childWorkload) clients() int { return w.nClients }
 
 func (w *childWorkload) setup(r *run) error {
 	// The child first: the parent's push checks that it exists.
-	for _, id := range []string{"chaos-child", "chaos-parent", "chaos-foreach"} {
+	for _, id := range []string{"chaos-child", "chaos-parent", "chaos-foreach", "chaos-while"} {
 		if err := r.pushDefinition(childDefinitions[id]); err != nil {
 			return fmt.Errorf("push %s: %w", id, err)
 		}
@@ -60,7 +71,7 @@ func (w *childWorkload) setup(r *run) error {
 }
 
 func (w *childWorkload) client(r *run, id int, stop <-chan struct{}) {
-	ids := []string{"chaos-foreach", "chaos-parent"}
+	ids := []string{"chaos-foreach", "chaos-parent", "chaos-while"}
 	for seq := 0; ; seq++ {
 		select {
 		case <-stop:
@@ -80,7 +91,60 @@ func (w *childWorkload) check(r *run) {
 	w.mu.Lock()
 	errs := append([]string(nil), w.errors...)
 	w.mu.Unlock()
-	r.addCheck(checkResult{name: "foreach and subworkflow starts all acknowledged", checked: len(r.starts.of("chaos-foreach")) + len(r.starts.of("chaos-parent")), violations: errs})
+	r.addCheck(checkResult{name: "foreach, while and subworkflow starts all acknowledged", checked: len(r.starts.of("chaos-foreach")) + len(r.starts.of("chaos-parent")) + len(r.starts.of("chaos-while")), violations: errs})
+	r.addCheck(checkWhileLoops(r.final))
+}
+
+// whileIterations is how many times chaos-while's loop runs.
+const whileIterations = 3
+
+// checkWhileLoops: each chaos-while loop ran exactly whileIterations
+// iterations, iteration n with i = n-1 (the value the step before it set),
+// each once and each succeeded, and ended with i = whileIterations: an
+// iteration started twice, or a param update lost across a failover, shows.
+func checkWhileLoops(final map[string]*finalInstance) checkResult {
+	res := checkResult{name: "each while loop ran its iterations once, in order"}
+	for _, k := range sortedKeys(final) {
+		fi := final[k]
+		if fi.inst.WorkflowId != "chaos-while" || fi.inst.Status != fsm.InstanceSucceeded {
+			continue // an instance that did not succeed fails checkEnded
+		}
+		res.checked++
+		var loop *statepb.Step
+		for _, st := range fi.steps {
+			if st.StepId == "loop" {
+				loop = st
+			}
+		}
+		if loop == nil || loop.Loop == nil {
+			res.violations = append(res.violations, fmt.Sprintf("%s has no loop step state: %s", k, harness.DescribeSteps(fi.steps)))
+			continue
+		}
+		if loop.Loop.Launched != whileIterations {
+			res.violations = append(res.violations, fmt.Sprintf("%s loop launched %d iterations, want %d", k, loop.Loop.Launched, whileIterations))
+		}
+		if v, err := scheduler.ValueFromParam(loop.Loop.Values["i"]); err != nil || v.String() != fmt.Sprint(whileIterations) {
+			res.violations = append(res.violations, fmt.Sprintf("%s loop ended with i = %s (%v), want %d", k, v.String(), err, whileIterations))
+		}
+		for n := int64(1); n <= whileIterations+1; n++ {
+			it := final[instKey(loop.Loop.ChildWorkflowId, n)]
+			switch {
+			case n > whileIterations:
+				if it != nil {
+					res.violations = append(res.violations, fmt.Sprintf("%s has an iteration %d, beyond the %d the condition allows", k, n, whileIterations))
+				}
+			case it == nil:
+				res.violations = append(res.violations, fmt.Sprintf("%s iteration %d is missing", k, n))
+			case it.inst.Status != fsm.InstanceSucceeded:
+				res.violations = append(res.violations, fmt.Sprintf("%s iteration %d is %s", k, n, it.inst.Status))
+			default:
+				if v, err := scheduler.ValueFromParam(it.inst.Params["i"]); err != nil || v.String() != fmt.Sprint(n-1) {
+					res.violations = append(res.violations, fmt.Sprintf("%s iteration %d ran with i = %s (%v), want %d", k, n, v.String(), err, n-1))
+				}
+			}
+		}
+	}
+	return res
 }
 
 // cronWorkflow fires every two seconds; agentFlags lower the minimum
