@@ -20,7 +20,8 @@ import (
 // childDefinitions run their ledger steps in child instances: a foreach
 // over four iterations (three at a time), a while loop whose iterations
 // count i up to whileIterations, and a subworkflow whose child fails its
-// first attempt. Children inherit the step and ledger params.
+// first attempt, called synchronously and, from chaos-async, without
+// waiting. Children inherit the step and ledger params.
 var childDefinitions = map[string]string{
 	"chaos-foreach": definition("chaos-foreach",
 		`{"foreach": {"id": "loop", "concurrency": 3,
@@ -36,6 +37,10 @@ var childDefinitions = map[string]string{
   "transition": {"successors": {"after": "true"}}}}`,
 		shellStep("after", "sleep=100")),
 	"chaos-child": definition("chaos-child", shellStep("work", "fail=1 sleep=200")),
+	"chaos-async": definition("chaos-async",
+		`{"subworkflow": {"id": "call", "sync": false, "params": {"subworkflow_id": {"type": "STRING", "value": "chaos-child"}},
+  "transition": {"successors": {"after": "true"}}}}`,
+		shellStep("after", "sleep=100")),
 	"chaos-parent": definition("chaos-parent",
 		`{"subworkflow": {"id": "call", "params": {"subworkflow_id": {"type": "STRING", "value": "chaos-child"}},
   "transition": {"successors": {"after": "true"}}}}`,
@@ -61,7 +66,7 @@ func (w *childWorkload) clients() int { return w.nClients }
 
 func (w *childWorkload) setup(r *run) error {
 	// The child first: the parent's push checks that it exists.
-	for _, id := range []string{"chaos-child", "chaos-parent", "chaos-foreach", "chaos-while"} {
+	for _, id := range []string{"chaos-child", "chaos-parent", "chaos-async", "chaos-foreach", "chaos-while"} {
 		if err := r.pushDefinition(childDefinitions[id]); err != nil {
 			return fmt.Errorf("push %s: %w", id, err)
 		}
@@ -71,7 +76,7 @@ func (w *childWorkload) setup(r *run) error {
 }
 
 func (w *childWorkload) client(r *run, id int, stop <-chan struct{}) {
-	ids := []string{"chaos-foreach", "chaos-parent", "chaos-while"}
+	ids := []string{"chaos-foreach", "chaos-parent", "chaos-async", "chaos-while"}
 	for seq := 0; ; seq++ {
 		select {
 		case <-stop:
@@ -91,8 +96,48 @@ func (w *childWorkload) check(r *run) {
 	w.mu.Lock()
 	errs := append([]string(nil), w.errors...)
 	w.mu.Unlock()
-	r.addCheck(checkResult{name: "foreach, while and subworkflow starts all acknowledged", checked: len(r.starts.of("chaos-foreach")) + len(r.starts.of("chaos-parent")) + len(r.starts.of("chaos-while")), violations: errs})
+	checked := 0
+	for _, wf := range []string{"chaos-foreach", "chaos-parent", "chaos-async", "chaos-while"} {
+		checked += len(r.starts.of(wf))
+	}
+	r.addCheck(checkResult{name: "foreach, while and subworkflow starts all acknowledged", checked: checked, violations: errs})
 	r.addCheck(checkWhileLoops(r.final))
+	r.addCheck(checkSubworkflowChildren(r.final))
+}
+
+// checkSubworkflowChildren: each subworkflow step that succeeded started
+// exactly one child, the one its state names, whether it waited for it
+// (chaos-parent) or not (chaos-async); a retried or re-planned start after
+// a failover must not start a second.
+func checkSubworkflowChildren(final map[string]*finalInstance) checkResult {
+	res := checkResult{name: "each subworkflow step started exactly one child"}
+	children := map[string][]int64{}
+	for _, k := range sortedKeys(final) {
+		if p := final[k].inst.Parent; p != nil && final[k].inst.WorkflowId == "chaos-child" {
+			pk := instKey(p.WorkflowId, p.InstanceId) + " " + p.StepId
+			children[pk] = append(children[pk], final[k].inst.InstanceId)
+		}
+	}
+	for _, k := range sortedKeys(final) {
+		fi := final[k]
+		if fi.inst.WorkflowId != "chaos-parent" && fi.inst.WorkflowId != "chaos-async" {
+			continue
+		}
+		for _, st := range fi.steps {
+			if st.StepId != "call" || st.Status != fsm.StepSucceeded {
+				continue
+			}
+			res.checked++
+			got := children[k+" call"]
+			switch {
+			case len(got) != 1:
+				res.violations = append(res.violations, fmt.Sprintf("%s step call started %d children of chaos-child: %v", k, len(got), got))
+			case st.Loop == nil || st.Loop.ChildInstanceId != got[0]:
+				res.violations = append(res.violations, fmt.Sprintf("%s step call names child %v, but chaos-child/%d is the one it started", k, st.Loop, got[0]))
+			}
+		}
+	}
+	return res
 }
 
 // whileIterations is how many times chaos-while's loop runs.

@@ -1,0 +1,125 @@
+package chaos
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
+	"github.com/batonhq/baton/scheduler"
+	"github.com/batonhq/baton/workflow"
+)
+
+// Planted violations for the checks of the stop, step actions, while and
+// subworkflow workloads, as for the general checks.
+
+func finalOf(insts ...*finalInstance) map[string]*finalInstance {
+	out := map[string]*finalInstance{}
+	for _, fi := range insts {
+		out[instKey(fi.inst.WorkflowId, fi.inst.InstanceId)] = fi
+	}
+	return out
+}
+
+func ev(index uint64, step, status, action string) *statepb.Event {
+	return &statepb.Event{Index: index, StepId: step, Status: status, Action: action}
+}
+
+func wantViolation(t *testing.T, res checkResult, want string) {
+	t.Helper()
+	for _, v := range res.violations {
+		if strings.Contains(v, want) {
+			return
+		}
+	}
+	t.Errorf("%s: want a violation containing %q, got %q", res.name, want, res.violations)
+}
+
+func wantClean(t *testing.T, res checkResult) {
+	t.Helper()
+	if len(res.violations) > 0 || res.checked == 0 {
+		t.Errorf("%s: want a clean check of something, got %d checked, violations %q", res.name, res.checked, res.violations)
+	}
+}
+
+func TestStopCheckFindsWorkAfterTheStop(t *testing.T) {
+	stopped := func(events ...*statepb.Event) map[string]*finalInstance {
+		return finalOf(&finalInstance{
+			inst:   &statepb.Instance{WorkflowId: stopWorkflow, InstanceId: 1, Status: fsm.InstanceStopped},
+			steps:  []*statepb.Step{{StepId: "one", Status: fsm.StepStopped}, {StepId: "two", Status: fsm.StepNotCreated}},
+			events: events,
+		})
+	}
+	rec := []stopRecord{{instanceID: 1, stopped: true}}
+	wantClean(t, checkStops(rec, stopped(ev(3, "one", fsm.StepRunning, ""), ev(5, "", "ACTION", "STOP"), ev(5, "", fsm.InstanceStopped, ""), ev(5, "one", fsm.StepStopped, ""))))
+	wantViolation(t, checkStops(rec, stopped(ev(3, "one", fsm.StepRunning, ""), ev(5, "", fsm.InstanceStopped, ""), ev(6, "one", fsm.StepSucceeded, ""))),
+		"step one attempt 0 went SUCCEEDED at index 6, after the stop at 5")
+	wantViolation(t, checkStops(rec, stopped(ev(3, "one", fsm.StepRunning, ""))), "its timeline has no STOPPED")
+
+	restarted := []stopRecord{{instanceID: 1, stopped: true, restarted: true}}
+	wantViolation(t, checkStops(restarted, stopped(ev(5, "", fsm.InstanceStopped, ""), ev(8, "", "ACTION", "RESTART"))), "was stopped and restarted, but ended STOPPED")
+}
+
+func TestStepActionsCheckFindsAPausedStepThatRan(t *testing.T) {
+	inst := func(lastRan uint64, firstAfterSkip bool) map[string]*finalInstance {
+		events := []*statepb.Event{
+			ev(2, actionsLast, "ACTION", "PAUSE"), ev(2, actionsLast, fsm.StepPaused, ""),
+			ev(3, actionsFirst, "ACTION", "SKIP"), ev(3, actionsFirst, fsm.StepSkipped, ""),
+			ev(9, actionsLast, "ACTION", "RESUME"), ev(lastRan, actionsLast, fsm.StepRunning, ""),
+		}
+		if firstAfterSkip {
+			events = append(events, ev(4, actionsFirst, fsm.StepSucceeded, ""))
+		}
+		return finalOf(&finalInstance{
+			inst:   &statepb.Instance{WorkflowId: actionsWorkflow, InstanceId: 1, Status: fsm.InstanceSucceeded},
+			steps:  []*statepb.Step{{StepId: actionsFirst, Status: fsm.StepSkipped}},
+			events: events,
+		})
+	}
+	rec := []actionsRecord{{instanceID: 1, paused: true, resumed: true, skipped: true}}
+	wantClean(t, checkStepActions(rec, inst(10, false)))
+	wantViolation(t, checkStepActions(rec, inst(7, false)), "step three started at index 7, paused at 2 and resumed at 9")
+	wantViolation(t, checkStepActions(rec, inst(10, true)), "step one went SUCCEEDED at index 4, after its skip at 3")
+}
+
+func TestWhileCheckFindsAnExtraOrRepeatedIteration(t *testing.T) {
+	long := func(n int64) *statepb.Param {
+		p, err := scheduler.ParamFromValue(workflow.Value{Type: workflow.Long, Raw: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	loopOf := func(iterations ...int64) map[string]*finalInstance {
+		insts := []*finalInstance{{
+			inst: &statepb.Instance{WorkflowId: "chaos-while", InstanceId: 1, Status: fsm.InstanceSucceeded},
+			steps: []*statepb.Step{{StepId: "loop", Status: fsm.StepSucceeded, Loop: &statepb.Loop{
+				ChildWorkflowId: "chaos-while:1:loop", Launched: int64(len(iterations)), Values: map[string]*statepb.Param{"i": long(whileIterations)}}}},
+		}}
+		for n, i := range iterations {
+			insts = append(insts, &finalInstance{inst: &statepb.Instance{WorkflowId: "chaos-while:1:loop", InstanceId: int64(n + 1),
+				Status: fsm.InstanceSucceeded, Params: map[string]*statepb.Param{"i": long(i)}}})
+		}
+		return finalOf(insts...)
+	}
+	wantClean(t, checkWhileLoops(loopOf(0, 1, 2)))
+	wantViolation(t, checkWhileLoops(loopOf(0, 0, 1, 2)), "iteration 2 ran with i = 0")
+	wantViolation(t, checkWhileLoops(loopOf(0, 0, 1, 2)), "has an iteration 4")
+}
+
+func TestSubworkflowCheckFindsASecondChild(t *testing.T) {
+	parentOf := func(children ...int64) map[string]*finalInstance {
+		insts := []*finalInstance{{
+			inst:  &statepb.Instance{WorkflowId: "chaos-async", InstanceId: 1, Status: fsm.InstanceSucceeded},
+			steps: []*statepb.Step{{StepId: "call", Status: fsm.StepSucceeded, Loop: &statepb.Loop{ChildWorkflowId: "chaos-child", Launched: 1, ChildInstanceId: 4}}},
+		}}
+		for _, id := range children {
+			insts = append(insts, &finalInstance{inst: &statepb.Instance{WorkflowId: "chaos-child", InstanceId: id, Status: fsm.InstanceSucceeded,
+				Parent: &statepb.ParentRef{WorkflowId: "chaos-async", InstanceId: 1, StepId: "call", Detached: true}}})
+		}
+		return finalOf(insts...)
+	}
+	wantClean(t, checkSubworkflowChildren(parentOf(4)))
+	wantViolation(t, checkSubworkflowChildren(parentOf(4, 5)), "started 2 children of chaos-child")
+	wantViolation(t, checkSubworkflowChildren(parentOf(5)), "but chaos-child/5 is the one it started")
+}
