@@ -266,3 +266,14 @@ func (r *run) call(what string, within time.Duration, impatient bool, try func(c
 	}
 	return fmt.Errorf("%s not answered within %s: %w", what, within, last)
 }
+
+// pace waits between a client's rounds: half of interval to one and a half
+// times it, at random. It reports false once stop is closed.
+func (r *run) pace(interval time.Duration, stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return false
+	case <-time.After(interval/2 + time.Duration(r.intn(int(interval/time.Millisecond)+1))*time.Millisecond):
+		return true
+	}
+}

@@ -74,10 +74,8 @@ func (w *actionsWorkload) unexpected(format string, args ...any) {
 func (w *actionsWorkload) client(r *run, id int, stop <-chan struct{}) {
 	const within = 5 * time.Minute
 	for {
-		select {
-		case <-stop:
+		if !r.pace(w.interval, stop) {
 			return
-		case <-time.After(w.interval/2 + time.Duration(r.intn(int(w.interval/time.Millisecond)+1))*time.Millisecond):
 		}
 		rec, err := r.start(actionsWorkflow, fmt.Sprintf("%s-actions-%d", r.scenario, r.nextID()), "actions", r.c.b.stepParams(), within)
 		if err != nil {

@@ -78,10 +78,8 @@ func (w *childWorkload) setup(r *run) error {
 func (w *childWorkload) client(r *run, id int, stop <-chan struct{}) {
 	ids := []string{"chaos-foreach", "chaos-parent", "chaos-async", "chaos-while"}
 	for seq := 0; ; seq++ {
-		select {
-		case <-stop:
+		if !r.pace(w.interval, stop) {
 			return
-		case <-time.After(w.interval/2 + time.Duration(r.intn(int(w.interval/time.Millisecond)+1))*time.Millisecond):
 		}
 		wf := ids[r.intn(len(ids))]
 		if _, err := r.start(wf, fmt.Sprintf("%s-child-%d-%d", r.scenario, id, seq), "children", r.c.b.stepParams(), 5*time.Minute); err != nil {

@@ -261,10 +261,8 @@ func (w *signalWorkload) waitSteps(r *run, rec *startRecord, what string, within
 
 func (w *signalWorkload) client(r *run, id int, stop <-chan struct{}) {
 	for seq := 0; ; seq++ {
-		select {
-		case <-stop:
+		if !r.pace(w.interval, stop) {
 			return
-		case <-time.After(w.interval/2 + time.Duration(r.intn(int(w.interval/time.Millisecond)+1))*time.Millisecond):
 		}
 		// A key with a dash and letters is never read as a number.
 		k := &signalKey{key: fmt.Sprintf("%s-k%d-%d", r.scenario, id, seq), signalFirst: r.chance(0.25), before: map[string]stepSeen{}}

@@ -69,10 +69,8 @@ func (w *stopWorkload) unexpected(format string, args ...any) {
 func (w *stopWorkload) client(r *run, id int, stop <-chan struct{}) {
 	const within = 5 * time.Minute
 	for {
-		select {
-		case <-stop:
+		if !r.pace(w.interval, stop) {
 			return
-		case <-time.After(w.interval/2 + time.Duration(r.intn(int(w.interval/time.Millisecond)+1))*time.Millisecond):
 		}
 		rec, err := r.start(stopWorkflow, fmt.Sprintf("%s-stop-%d", r.scenario, r.nextID()), "stop", r.c.b.stepParams(), within)
 		if err != nil {
