@@ -63,8 +63,12 @@ type StartResult struct {
 	Created  bool
 }
 
-// StopResult is the Apply result of StopInstance.
-type StopResult struct{ Instance *statepb.Instance }
+// StopResult is the Apply result of StopInstance. Repeated is set when the
+// request id had already stopped the instance, and nothing was done.
+type StopResult struct {
+	Instance *statepb.Instance
+	Repeated bool
+}
 
 // ReportResultOutcome is the Apply result of ReportResult.
 type ReportResultOutcome struct {
@@ -462,6 +466,11 @@ func (a *applier) stopInstance(c *statepb.StopInstance) any {
 	if inst == nil {
 		return notFound("workflow %q has no instance %d", c.WorkflowId, c.InstanceId)
 	}
+	if repeated, rej := CheckRepeat(a.actionByRequest(c.WorkflowId, c.InstanceId, c.RequestId), "", "STOP"); rej != nil {
+		return rej
+	} else if repeated {
+		return &StopResult{Instance: inst, Repeated: true}
+	}
 	if InstanceTerminal(inst.Status) {
 		return precondition("instance %s/%d is already %s; only CREATED or IN_PROGRESS instances can be stopped", c.WorkflowId, c.InstanceId, inst.Status)
 	}
@@ -469,7 +478,7 @@ func (a *applier) stopInstance(c *statepb.StopInstance) any {
 	if reason == "" {
 		reason = "stopped by request"
 	}
-	a.audit(c.WorkflowId, c.InstanceId, "", "STOP", c.Actor, c.Reason)
+	a.audit(c.WorkflowId, c.InstanceId, "", "STOP", c.Actor, c.Reason, c.RequestId)
 	inst = a.stop(c.WorkflowId, c.InstanceId, reason)
 	return &StopResult{Instance: inst}
 }
@@ -1160,10 +1169,47 @@ func (a *applier) deleteTrigger(x *statepb.DeleteTrigger) bool {
 	return true
 }
 
-// ActionResult is the Apply result of Action.
+// ActionResult is the Apply result of Action. Repeated is set when the
+// request id had already been applied, and nothing was done.
 type ActionResult struct {
 	Instance *statepb.Instance
 	Step     *statepb.Step
+	Repeated bool
+}
+
+// CheckRepeat judges an action against the event an earlier action with the
+// same request id left in the instance's timeline (prior, nil when the id
+// is new or empty): repeated when it is the same action on the same step,
+// which must then do nothing, and a rejection when the id was used for
+// another. The leader calls it before proposing, and Apply again, so the
+// second of two copies in flight does nothing either.
+func CheckRepeat(prior *statepb.Event, stepID, action string) (repeated bool, rej *Rejection) {
+	if prior == nil {
+		return false, nil
+	}
+	if prior.StepId != stepID || prior.Action != action {
+		return false, &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf(
+			"request_id %q was already used for %s of instance %s/%d; give each action its own request id",
+			prior.RequestId, describeAction(prior.StepId, prior.Action), prior.WorkflowId, prior.InstanceId)}
+	}
+	return true, nil
+}
+
+func describeAction(stepID, action string) string {
+	if stepID == "" {
+		return action
+	}
+	return action + " of step " + stepID
+}
+
+// actionByRequest is State.ActionByRequest within the transaction.
+func (a *applier) actionByRequest(workflowID string, instanceID int64, requestID string) *statepb.Event {
+	if requestID == "" {
+		return nil
+	}
+	e, _ := a.txn.First(tableEvents, "request", workflowID, instanceID, requestID)
+	ev, _ := e.(*statepb.Event)
+	return ev
 }
 
 // Actions and the statuses each is allowed from, for the error a refused
@@ -1279,6 +1325,13 @@ func (a *applier) action(c *statepb.Action) any {
 	if c.StepId != "" {
 		st, _ = a.get(tableSteps, c.WorkflowId, c.InstanceId, c.StepId).(*statepb.Step)
 	}
+	if inst != nil {
+		if repeated, rej := CheckRepeat(a.actionByRequest(c.WorkflowId, c.InstanceId, c.RequestId), c.StepId, c.Action); rej != nil {
+			return rej
+		} else if repeated {
+			return &ActionResult{Instance: inst, Step: st, Repeated: true}
+		}
+	}
 	if rej := CheckAction(inst, st, c); rej != nil {
 		return rej
 	}
@@ -1289,7 +1342,7 @@ func (a *applier) action(c *statepb.Action) any {
 		if c.Reason != "" {
 			reason += ": " + c.Reason
 		}
-		a.audit(c.WorkflowId, c.InstanceId, "", "KILL", c.Actor, c.Reason)
+		a.audit(c.WorkflowId, c.InstanceId, "", "KILL", c.Actor, c.Reason, c.RequestId)
 		a.stop(c.WorkflowId, c.InstanceId, reason)
 		i := a.setInstanceIfStopped(c.WorkflowId, c.InstanceId, InstanceFailed, reason)
 		return &ActionResult{Instance: i}
@@ -1303,7 +1356,7 @@ func (a *applier) action(c *statepb.Action) any {
 	if c.Reason != "" {
 		why += ": " + c.Reason
 	}
-	a.audit(c.WorkflowId, c.InstanceId, c.StepId, c.Action, c.Actor, c.Reason)
+	a.audit(c.WorkflowId, c.InstanceId, c.StepId, c.Action, c.Actor, c.Reason, c.RequestId)
 	switch c.Action {
 	case "RESTART":
 		st = a.resetStep(st, why)
@@ -1339,7 +1392,7 @@ func (a *applier) restart(inst *statepb.Instance, c *statepb.Action) any {
 	if rej := CheckRestartSteps(inst, c); rej != nil {
 		return rej
 	}
-	a.audit(inst.WorkflowId, inst.InstanceId, c.StepId, "RESTART", c.Actor, strings.TrimSpace(c.RestartPolicy+" "+c.Reason))
+	a.audit(inst.WorkflowId, inst.InstanceId, c.StepId, "RESTART", c.Actor, strings.TrimSpace(c.RestartPolicy+" "+c.Reason), c.RequestId)
 	for _, id := range c.ResetSteps {
 		st, _ := a.get(tableSteps, inst.WorkflowId, inst.InstanceId, id).(*statepb.Step)
 		if st == nil {
@@ -1382,7 +1435,7 @@ func actorOf(actor string) string {
 }
 
 // audit records who did what and why on the instance's timeline.
-func (a *applier) audit(workflowID string, instanceID int64, stepID, action, actor, reason string) {
+func (a *applier) audit(workflowID string, instanceID int64, stepID, action, actor, reason, requestID string) {
 	if a.noTimeline {
 		return
 	}
@@ -1390,6 +1443,7 @@ func (a *applier) audit(workflowID string, instanceID int64, stepID, action, act
 	a.put(tableEvents, &statepb.Event{
 		WorkflowId: workflowID, InstanceId: instanceID, Seq: inst.LastEventSeq, Index: a.index,
 		Time: a.now, StepId: stepID, Status: "ACTION", Message: reason, Action: action, Actor: actorOf(actor),
+		RequestId: requestID,
 	})
 }
 

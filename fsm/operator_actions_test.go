@@ -465,3 +465,107 @@ func TestSnapshotRoundTripsOperatorState(t *testing.T) {
 		t.Fatal("source and restored FSM diverged on the next entry")
 	}
 }
+
+// repeatedWithoutChange applies m, an action whose request id was already
+// applied, and fails the test unless it does nothing and says so.
+func (x *fixture) repeatedWithoutChange(m proto.Message) any {
+	x.t.Helper()
+	before := contents(x.t, x.fsm)
+	res := x.apply(m)
+	repeated := false
+	switch r := res.(type) {
+	case *StopResult:
+		repeated = r.Repeated
+	case *ActionResult:
+		repeated = r.Repeated
+	default:
+		x.t.Fatalf("apply %T: %#v, want it answered as a repeat", m, res)
+	}
+	if !repeated {
+		x.t.Fatalf("apply %T with a used request id was not marked repeated", m)
+	}
+	if !bytes.Equal(before, contents(x.t, x.fsm)) {
+		x.t.Fatalf("repeated %T changed the state", m)
+	}
+	return res
+}
+
+func TestActionRequestIDs(t *testing.T) {
+	x := newFixture(t)
+	x.runningInstance()
+	stop := stopCmd(wfETL, 1, "enough", 3)
+	stop.RequestId = "stop-1"
+	if r := applyAs[*StopResult](x, stop); r.Repeated || r.Instance.Status != InstanceStopped {
+		t.Fatalf("first stop: %+v", r)
+	}
+	// The stop sent again, while the instance is stopped: a repeat, not a
+	// refusal for the instance's status.
+	if r := x.repeatedWithoutChange(stop).(*StopResult); r.Instance.Status != InstanceStopped {
+		t.Fatalf("repeated stop answered %v", r.Instance)
+	}
+
+	restart := &statepb.Action{WorkflowId: wfETL, InstanceId: 1, Action: "RESTART", RestartPolicy: "RESTART_FROM_INCOMPLETE",
+		ResetSteps: []string{"extract", "load"}, Actor: "anonymous", RequestId: "restart-1", Now: at(4)}
+	if r := applyAs[*ActionResult](x, restart); r.Repeated || r.Instance.Status != InstanceCreated {
+		t.Fatalf("restart: %+v", r)
+	}
+	// A copy of the first stop arriving late must not stop the restarted
+	// instance, nor a copy of the restart restart it twice.
+	if r := x.repeatedWithoutChange(stop).(*StopResult); r.Instance.Status != InstanceCreated {
+		t.Fatalf("late stop answered %v", r.Instance)
+	}
+	x.repeatedWithoutChange(restart)
+
+	// A step action, and its id reused for another action or step.
+	pause := &statepb.Action{WorkflowId: wfETL, InstanceId: 1, StepId: "load", Action: "PAUSE", Actor: "anonymous", RequestId: "pause-1", Now: at(5)}
+	if r := applyAs[*ActionResult](x, pause); r.Step.Status != StepPaused {
+		t.Fatalf("pause: %v", r.Step)
+	}
+	resume := &statepb.Action{WorkflowId: wfETL, InstanceId: 1, StepId: "load", Action: "RESUME", Actor: "anonymous", RequestId: "resume-1", Now: at(6)}
+	applyAs[*ActionResult](x, resume)
+	if r := x.repeatedWithoutChange(pause).(*ActionResult); r.Step.Status != StepNotCreated {
+		t.Fatalf("late pause answered %v", r.Step)
+	}
+	reused := &statepb.Action{WorkflowId: wfETL, InstanceId: 1, StepId: "load", Action: "SKIP", Actor: "anonymous", RequestId: "pause-1", Now: at(7)}
+	x.refusedWithoutChange(reused, RejectInvalid, `request_id "pause-1" was already used for PAUSE of step load of instance etl/1; give each action its own request id`)
+	reused.Action, reused.StepId = "PAUSE", "extract"
+	x.refusedWithoutChange(reused, RejectInvalid, `already used for PAUSE of step load`)
+	kill := &statepb.Action{WorkflowId: wfETL, InstanceId: 1, Action: "KILL", Actor: "anonymous", RequestId: "stop-1", Now: at(8)}
+	x.refusedWithoutChange(kill, RejectInvalid, `request_id "stop-1" was already used for STOP of instance etl/1`)
+
+	// Keys belong to their instance: another instance's stop with the same
+	// key is an action of its own.
+	applyAs[*StartResult](x, startCmd(wfETL, "req-2", 1, 9))
+	other := stopCmd(wfETL, 2, "", 10)
+	other.RequestId = "stop-1"
+	if r := applyAs[*StopResult](x, other); r.Repeated || r.Instance.Status != InstanceStopped {
+		t.Fatalf("stop of instance 2 with instance 1's key: %+v", r)
+	}
+
+	// A kill, repeated after the instance has ended FAILED.
+	kill.RequestId, kill.Now = "kill-1", at(11)
+	if r := applyAs[*ActionResult](x, kill); r.Instance.Status != InstanceFailed {
+		t.Fatalf("kill: %v", r.Instance)
+	}
+	x.repeatedWithoutChange(kill)
+
+	// Without a key nothing is deduplicated: the second stop is refused.
+	restart.RequestId, restart.Now = "", at(12)
+	applyAs[*ActionResult](x, restart)
+	bare := stopCmd(wfETL, 1, "", 13)
+	applyAs[*StopResult](x, bare)
+	x.refusedWithoutChange(bare, RejectFailedPrecondition, "is already STOPPED")
+
+	// The keys survive a snapshot: the restored state still knows them.
+	y := newFixture(t)
+	restore(t, y.fsm, snapshotBytes(t, x.fsm))
+	y.next = x.next
+	y.repeatedWithoutChange(stop)
+	y.repeatedWithoutChange(pause)
+	if e := y.state().ActionByRequest(wfETL, 1, "restart-1"); e == nil || e.Action != "RESTART" {
+		t.Fatalf("restart's event after restore: %v", e)
+	}
+	if e := y.state().ActionByRequest(wfETL, 2, "stop-1"); e == nil || e.InstanceId != 2 {
+		t.Fatalf("instance 2's stop after restore: %v", e)
+	}
+}

@@ -115,6 +115,12 @@ func schema() *memdb.DBSchema {
 				e := o.(*statepb.Event)
 				return []any{e.WorkflowId, e.InstanceId, e.Seq}, true
 			}}},
+			// Operator actions by their request id, within their instance,
+			// so that an action sent again finds what the first did.
+			"request": {Name: "request", Unique: true, AllowMissing: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				e := o.(*statepb.Event)
+				return []any{e.WorkflowId, e.InstanceId, e.RequestId}, e.RequestId != ""
+			}}},
 		}},
 	}}
 }

@@ -106,6 +106,16 @@ func (s *State) InstanceByRequest(requestID string) *statepb.Instance {
 	return i
 }
 
+// ActionByRequest returns the event an operator action with this request id
+// left in the instance's timeline, or nil.
+func (s *State) ActionByRequest(workflowID string, instanceID int64, requestID string) *statepb.Event {
+	if requestID == "" {
+		return nil
+	}
+	e, _ := s.first(nil, tableEvents, "request", workflowID, instanceID, requestID).(*statepb.Event)
+	return e
+}
+
 // Instances returns the instances of a workflow, newest first, at most limit
 // of them (all when limit <= 0).
 func (s *State) Instances(ws WatchSet, workflowID string, limit int) []*statepb.Instance {

@@ -242,7 +242,7 @@ func (a *applier) deleteBreakpoint(c *statepb.DeleteBreakpoint) any {
 			why += ": " + c.Reason
 		}
 		for _, st := range held {
-			a.audit(st.WorkflowId, st.InstanceId, st.StepId, "RESUME", c.Actor, why)
+			a.audit(st.WorkflowId, st.InstanceId, st.StepId, "RESUME", c.Actor, why, "")
 			a.resume(st, "RESUME by "+actorOf(c.Actor)+": "+why)
 			res.Resumed++
 		}

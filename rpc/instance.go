@@ -31,8 +31,8 @@ func (s *instanceService) Start(ctx context.Context, req *connect.Request[instan
 	if req.Msg.WorkflowId == "" {
 		return nil, invalid(errors.New("workflow_id is required"))
 	}
-	if len(req.Msg.RequestId) > maxRequestIDLength {
-		return nil, invalid(fmt.Errorf("request_id is %d characters; the limit is %d", len(req.Msg.RequestId), maxRequestIDLength))
+	if err := checkRequestID(req.Msg.RequestId); err != nil {
+		return nil, err
 	}
 	if n, most := len(req.Msg.Params), workflow.DefaultLimits().MaxParams; n > most {
 		return nil, invalid(fmt.Errorf("%d run params; the limit is %d", n, most))
@@ -234,6 +234,9 @@ func (s *instanceService) List(ctx context.Context, req *connect.Request[instanc
 }
 
 func (s *instanceService) Stop(ctx context.Context, req *connect.Request[instancev1.StopRequest]) (*connect.Response[instancev1.StopResponse], error) {
+	if err := checkRequestID(req.Msg.RequestId); err != nil {
+		return nil, err
+	}
 	return onLeader(ctx, s.Server, req, func(ctx context.Context, m *instancev1.StopRequest) (*instancev1.StopResponse, error) {
 		// Checked on the leader before Raft, so a refused stop writes nothing.
 		st := s.FSM.State()
@@ -241,23 +244,35 @@ func (s *instanceService) Stop(ctx context.Context, req *connect.Request[instanc
 		if inst == nil {
 			return nil, s.instanceNotFound(st, m.WorkflowId, m.InstanceId)
 		}
+		action := "STOP"
+		if m.Kill {
+			action = "KILL"
+		}
+		// A stop sent again is judged by what its first copy did, before
+		// the state it left (the instance now STOPPED) refuses it.
+		if repeated, err := repeatedAction(st, m.WorkflowId, m.InstanceId, m.RequestId, "", action); err != nil || repeated {
+			return &instancev1.StopResponse{Instance: inst, Repeated: repeated}, err
+		}
 		if fsm.InstanceTerminal(inst.Status) {
 			return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
 				"instance %s/%d is already %s; only CREATED or IN_PROGRESS instances can be stopped", m.WorkflowId, m.InstanceId, inst.Status))
 		}
 		if m.Kill {
 			res, err := s.apply(ctx, &statepb.Action{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, Action: "KILL",
-				Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(s.Now())})
+				Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(s.Now()), RequestId: m.RequestId})
 			if err != nil {
 				return nil, err
 			}
-			return &instancev1.StopResponse{Instance: res.(*fsm.ActionResult).Instance}, nil
+			r := res.(*fsm.ActionResult)
+			return &instancev1.StopResponse{Instance: r.Instance, Repeated: r.Repeated}, nil
 		}
-		res, err := s.apply(ctx, &statepb.StopInstance{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, Reason: m.Reason, Actor: actor(ctx), Now: timestamppb.New(s.Now())})
+		res, err := s.apply(ctx, &statepb.StopInstance{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, Reason: m.Reason, Actor: actor(ctx),
+			Now: timestamppb.New(s.Now()), RequestId: m.RequestId})
 		if err != nil {
 			return nil, err
 		}
-		return &instancev1.StopResponse{Instance: res.(*fsm.StopResult).Instance}, nil
+		r := res.(*fsm.StopResult)
+		return &instancev1.StopResponse{Instance: r.Instance, Repeated: r.Repeated}, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[instancev1.StopRequest]) (*connect.Response[instancev1.StopResponse], error) {
 		return p.instance.Stop
 	})
@@ -311,6 +326,24 @@ func (s *instanceService) Watch(ctx context.Context, req *connect.Request[instan
 	}
 }
 
+// checkRequestID refuses an idempotency key longer than the limit.
+func checkRequestID(id string) error {
+	if len(id) > maxRequestIDLength {
+		return invalid(fmt.Errorf("request_id is %d characters; the limit is %d", len(id), maxRequestIDLength))
+	}
+	return nil
+}
+
+// repeatedAction reports whether an operator action with this request id was
+// already applied to the instance, or why the id cannot be used for it.
+func repeatedAction(st *fsm.State, workflowID string, instanceID int64, requestID, stepID, action string) (bool, error) {
+	repeated, rej := fsm.CheckRepeat(st.ActionByRequest(workflowID, instanceID, requestID), stepID, action)
+	if rej != nil {
+		return false, rejectionError(rej)
+	}
+	return repeated, nil
+}
+
 // actor is who calls: there is no authentication yet, so every action is
 // recorded as done by "anonymous".
 func actor(context.Context) string { return "anonymous" }
@@ -329,14 +362,20 @@ func (s *instanceService) Restart(ctx context.Context, req *connect.Request[inst
 		return nil, invalid(fmt.Errorf("unknown restart policy %q (want RESTART_FROM_INCOMPLETE, RESTART_FROM_BEGINNING or RESTART_FROM_SPECIFIC)", req.Msg.Policy))
 	}
 	req.Msg.Policy = policy
+	if err := checkRequestID(req.Msg.RequestId); err != nil {
+		return nil, err
+	}
 	return onLeader(ctx, s.Server, req, func(ctx context.Context, m *instancev1.RestartRequest) (*instancev1.RestartResponse, error) {
 		st := s.FSM.State()
 		inst := st.Instance(nil, m.WorkflowId, m.InstanceId)
 		if inst == nil {
 			return nil, s.instanceNotFound(st, m.WorkflowId, m.InstanceId)
 		}
+		if repeated, err := repeatedAction(st, m.WorkflowId, m.InstanceId, m.RequestId, "", "RESTART"); err != nil || repeated {
+			return &instancev1.RestartResponse{Instance: inst, Repeated: repeated}, err
+		}
 		cmd := &statepb.Action{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, Action: "RESTART", RestartPolicy: m.Policy,
-			Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(s.Now())}
+			Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(s.Now()), RequestId: m.RequestId}
 		if rej := fsm.CheckAction(inst, nil, cmd); rej != nil {
 			return nil, rejectionError(rej)
 		}
@@ -352,7 +391,12 @@ func (s *instanceService) Restart(ctx context.Context, req *connect.Request[inst
 		if err != nil {
 			return nil, err
 		}
-		return &instancev1.RestartResponse{Instance: res.(*fsm.ActionResult).Instance, Steps: reset}, nil
+		r := res.(*fsm.ActionResult)
+		if r.Repeated {
+			// A copy of this call was applied while this one waited.
+			reset = nil
+		}
+		return &instancev1.RestartResponse{Instance: r.Instance, Steps: reset, Repeated: r.Repeated}, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[instancev1.RestartRequest]) (*connect.Response[instancev1.RestartResponse], error) {
 		return p.instance.Restart
 	})
@@ -411,15 +455,22 @@ func (s *instanceService) StepAction(ctx context.Context, req *connect.Request[i
 		return nil, invalid(errors.New("step_id is required"))
 	}
 	req.Msg.Action = strings.ToUpper(strings.TrimSpace(req.Msg.Action))
+	if err := checkRequestID(req.Msg.RequestId); err != nil {
+		return nil, err
+	}
 	return onLeader(ctx, s.Server, req, func(ctx context.Context, m *instancev1.StepActionRequest) (*instancev1.StepActionResponse, error) {
 		st := s.FSM.State()
 		inst := st.Instance(nil, m.WorkflowId, m.InstanceId)
 		if inst == nil {
 			return nil, s.instanceNotFound(st, m.WorkflowId, m.InstanceId)
 		}
+		step := st.Step(nil, m.WorkflowId, m.InstanceId, m.StepId)
+		if repeated, err := repeatedAction(st, m.WorkflowId, m.InstanceId, m.RequestId, m.StepId, m.Action); err != nil || repeated {
+			return &instancev1.StepActionResponse{Step: step, Instance: inst, Repeated: repeated}, err
+		}
 		cmd := &statepb.Action{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, StepId: m.StepId, Action: m.Action,
-			Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(s.Now())}
-		if rej := fsm.CheckAction(inst, st.Step(nil, m.WorkflowId, m.InstanceId, m.StepId), cmd); rej != nil {
+			Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(s.Now()), RequestId: m.RequestId}
+		if rej := fsm.CheckAction(inst, step, cmd); rej != nil {
 			return nil, rejectionError(rej)
 		}
 		steps := []string{m.StepId}
@@ -437,8 +488,8 @@ func (s *instanceService) StepAction(ctx context.Context, req *connect.Request[i
 			return nil, err
 		}
 		r := res.(*fsm.ActionResult)
-		out := &instancev1.StepActionResponse{Step: r.Step, Instance: r.Instance}
-		if m.Action == "RESTART" {
+		out := &instancev1.StepActionResponse{Step: r.Step, Instance: r.Instance, Repeated: r.Repeated}
+		if m.Action == "RESTART" && !r.Repeated {
 			out.Steps = steps
 			if out.Step == nil {
 				out.Step = s.FSM.State().Step(nil, m.WorkflowId, m.InstanceId, m.StepId)

@@ -47,8 +47,8 @@ func (s *signalService) Send(ctx context.Context, req *connect.Request[signalv1.
 		return nil, invalid(workflow.CheckSignalName(name))
 	case len(name) > maxSignalNameLength:
 		return nil, invalid(fmt.Errorf("signal name is %d characters; the limit is %d", len(name), maxSignalNameLength))
-	case len(req.Msg.RequestId) > maxRequestIDLength:
-		return nil, invalid(fmt.Errorf("request_id is %d characters; the limit is %d", len(req.Msg.RequestId), maxRequestIDLength))
+	case checkRequestID(req.Msg.RequestId) != nil:
+		return nil, checkRequestID(req.Msg.RequestId)
 	case len(req.Msg.Params) > workflow.DefaultLimits().MaxParams:
 		return nil, invalid(fmt.Errorf("%d params; the limit is %d", len(req.Msg.Params), workflow.DefaultLimits().MaxParams))
 	}

@@ -54,8 +54,8 @@ func (w *workflowService) Push(ctx context.Context, req *connect.Request[workflo
 	if _, _, err := w.checkDefinition(req.Msg.Definition); err != nil {
 		return nil, err
 	}
-	if len(req.Msg.RequestId) > maxRequestIDLength {
-		return nil, invalid(fmt.Errorf("request_id is %d characters; the limit is %d", len(req.Msg.RequestId), maxRequestIDLength))
+	if err := checkRequestID(req.Msg.RequestId); err != nil {
+		return nil, err
 	}
 	// Fixed before forwarding, so a resend between servers is idempotent.
 	if req.Msg.RequestId == "" {

@@ -223,6 +223,45 @@ func (c *cli) describeError(err error) string {
 	return err.Error()
 }
 
+// idempotentAttempts bounds how often a call that carries a request id is
+// sent while the cluster cannot answer it (no leader during an election, an
+// agent restarting, a leader that changed before confirming the write).
+const idempotentAttempts = 5
+
+// sendAgain makes a call whose request carries a request id, and while it
+// fails without an answer (Unavailable, or Aborted: the outcome is unknown)
+// makes it again after a growing delay. The request id makes each later
+// copy do nothing if an earlier one was applied.
+func sendAgain[Req, Res any](ctx context.Context, c *cli, req *Req, call func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error)) (*Res, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := call(ctx, connect.NewRequest(req))
+		if err == nil {
+			return res.Msg, nil
+		}
+		if code := connect.CodeOf(err); (code != connect.CodeUnavailable && code != connect.CodeAborted) || attempt == idempotentAttempts || ctx.Err() != nil {
+			return nil, err
+		}
+		d := retryDelay(attempt)
+		fmt.Fprintf(c.stderr, "%s; retrying in %s\n", c.describeError(err), d)
+		if err := sleepCtx(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// addActionRequestIDFlag adds --request-id to an operator action's command.
+func addActionRequestIDFlag(cmd *cobra.Command, id *string) {
+	cmd.Flags().StringVar(id, "request-id", "", "idempotency `key`: the same action sent again with it does nothing more (default: random)")
+}
+
+// repeatedNote tells that an action's request id had already been applied.
+func repeatedNote(repeated bool, requestID string) string {
+	if !repeated {
+		return ""
+	}
+	return " (request " + requestID + " had already been applied; nothing more was done)"
+}
+
 // retryable reports whether a call that failed with err may succeed if made
 // again: the server or its leader was briefly away, or the connection broke.
 func retryable(err error) bool {

@@ -160,6 +160,10 @@ type fakeInstances struct {
 	breakCode  connect.Code // how it breaks; Unavailable when zero
 	watches    []int64      // after_seq of each Watch call
 	final      string       // the instance status Get reports
+	// Stop answers Aborted this many times, applying the stop the first
+	// time, as a leader that changed before confirming it would.
+	stopAborted int
+	stops       []*instancev1.StopRequest
 }
 
 func (f *fakeInstances) Start(_ context.Context, req *connect.Request[instancev1.StartRequest]) (*connect.Response[instancev1.StartResponse], error) {
@@ -222,9 +226,16 @@ func (f *fakeInstances) Stop(_ context.Context, req *connect.Request[instancev1.
 	if req.Msg.Reason != "enough" {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("the test expects --reason enough"))
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stops = append(f.stops, req.Msg)
+	if f.stopAborted > 0 {
+		f.stopAborted--
+		return nil, connect.NewError(connect.CodeAborted, errors.New("the leader changed before the write was confirmed"))
+	}
 	return connect.NewResponse(&instancev1.StopResponse{Instance: &statepb.Instance{
 		WorkflowId: req.Msg.WorkflowId, InstanceId: req.Msg.InstanceId, Status: "STOPPED",
-	}}), nil
+	}, Repeated: len(f.stops) > 1}), nil
 }
 
 func (f *fakeInstances) Watch(_ context.Context, req *connect.Request[instancev1.WatchRequest], stream *connect.ServerStream[instancev1.WatchResponse]) error {

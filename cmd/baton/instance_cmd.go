@@ -19,10 +19,6 @@ import (
 	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
 )
 
-// startAttempts bounds how often instance start sends its request while the
-// cluster is unavailable (no leader during an election, agent restarting).
-const startAttempts = 5
-
 // watchAttempts bounds how many times in a row a watch may fail to reconnect
 // before the command gives up; any event received resets the count.
 const watchAttempts = 10
@@ -140,9 +136,9 @@ other end.`,
 			if !givenID {
 				requestID = newRequestID()
 			}
-			res, err := c.startInstance(cmd.Context(), api, &instancev1.StartRequest{
+			res, err := sendAgain(cmd.Context(), c, &instancev1.StartRequest{
 				WorkflowId: a[0], Version: version, Params: p, RequestId: requestID,
-			})
+			}, api.instances.Start)
 			if err != nil {
 				return err
 			}
@@ -172,27 +168,6 @@ other end.`,
 	cmd.Flags().StringVar(&requestID, "request-id", "", "idempotency `key` (default: random)")
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the instance until it ends; the exit code tells how it ended")
 	return cmd
-}
-
-// startInstance sends Start, retrying with the same request id while the
-// cluster is unavailable.
-func (c *cli) startInstance(ctx context.Context, api *apiClients, req *instancev1.StartRequest) (*instancev1.StartResponse, error) {
-	for attempt := 1; ; attempt++ {
-		res, err := api.instances.Start(ctx, connect.NewRequest(req))
-		if err == nil {
-			return res.Msg, nil
-		}
-		// Aborted means the leader changed before confirming the start; the
-		// request id makes sending it again safe.
-		if code := connect.CodeOf(err); (code != connect.CodeUnavailable && code != connect.CodeAborted) || attempt == startAttempts || ctx.Err() != nil {
-			return nil, err
-		}
-		d := retryDelay(attempt)
-		fmt.Fprintf(c.stderr, "%s; retrying in %s\n", c.describeError(err), d)
-		if err := sleepCtx(ctx, d); err != nil {
-			return nil, err
-		}
-	}
 }
 
 // follow streams an instance's events to emit until the instance has ended,
@@ -505,7 +480,7 @@ func newInstanceListCommand(c *cli) *cobra.Command {
 }
 
 func newInstanceStopCommand(c *cli) *cobra.Command {
-	var reason string
+	var reason, requestID string
 	var kill bool
 	cmd := &cobra.Command{
 		Use:   "stop WORKFLOW ID",
@@ -520,24 +495,28 @@ func newInstanceStopCommand(c *cli) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := api.instances.Stop(cmd.Context(), connect.NewRequest(&instancev1.StopRequest{
-				WorkflowId: a[0], InstanceId: id, Reason: reason, Kill: kill,
-			}))
+			if requestID == "" {
+				requestID = newRequestID()
+			}
+			res, err := sendAgain(cmd.Context(), c, &instancev1.StopRequest{
+				WorkflowId: a[0], InstanceId: id, Reason: reason, Kill: kill, RequestId: requestID,
+			}, api.instances.Stop)
 			if err != nil {
 				return err
 			}
-			return c.out.print(res.Msg, func(t *table) {
-				t.text(fmt.Sprintf("instance %d of %s is %s\n", id, a[0], res.Msg.GetInstance().GetStatus()))
+			return c.out.print(res, func(t *table) {
+				t.text(fmt.Sprintf("instance %d of %s is %s%s\n", id, a[0], res.GetInstance().GetStatus(), repeatedNote(res.GetRepeated(), requestID)))
 			})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the instance (`text`)")
 	cmd.Flags().BoolVar(&kill, "kill", false, "end the instance FAILED instead of STOPPED")
+	addActionRequestIDFlag(cmd, &requestID)
 	return cmd
 }
 
 func newInstanceRestartCommand(c *cli) *cobra.Command {
-	var reason, policy, step string
+	var reason, policy, step, requestID string
 	cmd := &cobra.Command{
 		Use:   "restart WORKFLOW ID",
 		Short: "Run a FAILED, STOPPED or TIMED_OUT instance again",
@@ -559,19 +538,27 @@ not count against retry limits.`,
 			if err != nil {
 				return err
 			}
-			res, err := api.instances.Restart(cmd.Context(), connect.NewRequest(&instancev1.RestartRequest{
-				WorkflowId: a[0], InstanceId: id, Policy: policy, StepId: step, Reason: reason,
-			}))
+			if requestID == "" {
+				requestID = newRequestID()
+			}
+			res, err := sendAgain(cmd.Context(), c, &instancev1.RestartRequest{
+				WorkflowId: a[0], InstanceId: id, Policy: policy, StepId: step, Reason: reason, RequestId: requestID,
+			}, api.instances.Restart)
 			if err != nil {
 				return err
 			}
-			return c.out.print(res.Msg, func(t *table) {
-				t.text(fmt.Sprintf("instance %d of %s restarted; steps to run again: %s\n", id, a[0], strings.Join(res.Msg.GetSteps(), ", ")))
+			return c.out.print(res, func(t *table) {
+				if res.GetRepeated() {
+					t.text(fmt.Sprintf("instance %d of %s is %s%s\n", id, a[0], res.GetInstance().GetStatus(), repeatedNote(true, requestID)))
+					return
+				}
+				t.text(fmt.Sprintf("instance %d of %s restarted; steps to run again: %s\n", id, a[0], strings.Join(res.GetSteps(), ", ")))
 			})
 		},
 	}
 	cmd.Flags().StringVar(&policy, "policy", "", "RESTART_FROM_INCOMPLETE (default), RESTART_FROM_BEGINNING or RESTART_FROM_SPECIFIC")
 	cmd.Flags().StringVar(&step, "step", "", "with RESTART_FROM_SPECIFIC (implied), the step to restart from")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the instance (`text`)")
+	addActionRequestIDFlag(cmd, &requestID)
 	return cmd
 }

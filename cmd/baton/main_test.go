@@ -297,8 +297,8 @@ func TestInstanceStartGivesUpWhenUnavailable(t *testing.T) {
 	if code != exitError || !strings.HasSuffix(stderr, "Error: unavailable: no Raft leader is available; retry later\n") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
-	if len(f.inst.starts) != startAttempts {
-		t.Errorf("%d attempts, want %d", len(f.inst.starts), startAttempts)
+	if len(f.inst.starts) != idempotentAttempts {
+		t.Errorf("%d attempts, want %d", len(f.inst.starts), idempotentAttempts)
 	}
 }
 
@@ -459,6 +459,33 @@ func TestInstanceListAndStop(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "instance", "stop", "demo", "7", "--reason", "enough", "--address", f.URL)
 	if code != 0 || stdout != "instance 7 of demo is STOPPED\n" {
 		t.Errorf("stop: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// A stop whose outcome is unknown (Aborted) is sent again with the same
+// request id, and the answer says the first copy had done it.
+func TestInstanceStopIsSentAgainWithItsRequestID(t *testing.T) {
+	f := newFakeServer(t)
+	f.inst.stopAborted = 2
+	code, stdout, stderr := runCLI(t, "instance", "stop", "demo", "7", "--reason", "enough", "--address", f.URL)
+	if code != 0 || stdout != "instance 7 of demo is STOPPED (request "+f.inst.stops[0].RequestId+" had already been applied; nothing more was done)\n" {
+		t.Errorf("stop: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if strings.Count(stderr, "aborted: the leader changed before the write was confirmed; retrying in") != 2 {
+		t.Errorf("stderr %q, want two retries", stderr)
+	}
+	if len(f.inst.stops) != 3 || f.inst.stops[0].RequestId == "" {
+		t.Fatalf("%d stops sent, first with request id %q", len(f.inst.stops), f.inst.stops[0].GetRequestId())
+	}
+	for _, s := range f.inst.stops {
+		if s.RequestId != f.inst.stops[0].RequestId {
+			t.Errorf("request ids differ: %q vs %q", s.RequestId, f.inst.stops[0].RequestId)
+		}
+	}
+	f.inst.stops = nil
+	runCLI(t, "instance", "stop", "demo", "7", "--reason", "enough", "--request-id", "mine", "--address", f.URL)
+	if len(f.inst.stops) != 1 || f.inst.stops[0].RequestId != "mine" {
+		t.Errorf("--request-id mine sent %v", f.inst.stops)
 	}
 }
 

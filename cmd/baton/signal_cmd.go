@@ -41,14 +41,14 @@ func newSignalSendCommand(c *cli) *cobra.Command {
 			if requestID == "" {
 				requestID = newRequestID()
 			}
-			res, err := api.signals.Send(cmd.Context(), connect.NewRequest(&signalv1.SendRequest{
+			res, err := sendAgain(cmd.Context(), c, &signalv1.SendRequest{
 				Name: a[0], Params: p, RequestId: requestID,
-			}))
+			}, api.signals.Send)
 			if err != nil {
 				return err
 			}
-			return c.out.print(res.Msg, func(t *table) {
-				t.text(fmt.Sprintf("signal %s #%d\n", res.Msg.GetSignal().GetName(), res.Msg.GetSignal().GetSeq()))
+			return c.out.print(res, func(t *table) {
+				t.text(fmt.Sprintf("signal %s #%d\n", res.GetSignal().GetName(), res.GetSignal().GetSeq()))
 			})
 		},
 	}

@@ -29,7 +29,7 @@ is WORKFLOW:INSTANCE:STEP of the loop step, its id the iteration number.`)
 }
 
 func newStepActionCommand(c *cli, use, action, short string) *cobra.Command {
-	var reason string
+	var reason, requestID string
 	cmd := &cobra.Command{
 		Use:   use + " WORKFLOW ID STEP",
 		Short: short,
@@ -43,22 +43,26 @@ func newStepActionCommand(c *cli, use, action, short string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := api.instances.StepAction(cmd.Context(), connect.NewRequest(&instancev1.StepActionRequest{
-				WorkflowId: a[0], InstanceId: id, StepId: a[2], Action: action, Reason: reason,
-			}))
+			if requestID == "" {
+				requestID = newRequestID()
+			}
+			res, err := sendAgain(cmd.Context(), c, &instancev1.StepActionRequest{
+				WorkflowId: a[0], InstanceId: id, StepId: a[2], Action: action, Reason: reason, RequestId: requestID,
+			}, api.instances.StepAction)
 			if err != nil {
 				return err
 			}
-			return c.out.print(res.Msg, func(t *table) {
-				if steps := res.Msg.GetSteps(); len(steps) > 0 {
-					t.text(fmt.Sprintf("instance %s %d is %s; steps to run again: %s\n", a[0], id, res.Msg.GetInstance().GetStatus(), strings.Join(steps, ", ")))
+			return c.out.print(res, func(t *table) {
+				if steps := res.GetSteps(); len(steps) > 0 {
+					t.text(fmt.Sprintf("instance %s %d is %s; steps to run again: %s\n", a[0], id, res.GetInstance().GetStatus(), strings.Join(steps, ", ")))
 					return
 				}
-				t.text(fmt.Sprintf("step %s of %s %d is %s\n", a[2], a[0], id, res.Msg.GetStep().GetStatus()))
+				t.text(fmt.Sprintf("step %s of %s %d is %s%s\n", a[2], a[0], id, res.GetStep().GetStatus(), repeatedNote(res.GetRepeated(), requestID)))
 			})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the instance (`text`)")
+	addActionRequestIDFlag(cmd, &requestID)
 	return cmd
 }
 

@@ -1454,8 +1454,12 @@ type Event struct {
 	// DEACTIVATE, DISABLE_TRIGGERS, ENABLE_TRIGGERS, SET_BREAKPOINT,
 	// DELETE_BREAKPOINT on the workflow's own timeline, instance 0) and by
 	// whom ("anonymous" until callers authenticate).
-	Action        string `protobuf:"bytes,10,opt,name=action,proto3" json:"action,omitempty"`
-	Actor         string `protobuf:"bytes,11,opt,name=actor,proto3" json:"actor,omitempty"`
+	Action string `protobuf:"bytes,10,opt,name=action,proto3" json:"action,omitempty"`
+	Actor  string `protobuf:"bytes,11,opt,name=actor,proto3" json:"actor,omitempty"`
+	// For an operator action on an instance or its steps: the caller's
+	// idempotency key. The same key sent again for the same action does
+	// nothing and returns the instance as it is.
+	RequestId     string `protobuf:"bytes,12,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1563,6 +1567,13 @@ func (x *Event) GetAction() string {
 func (x *Event) GetActor() string {
 	if x != nil {
 		return x.Actor
+	}
+	return ""
+}
+
+func (x *Event) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -2324,12 +2335,14 @@ func (x *StepSeed) GetType() string {
 
 // StopInstance stops an instance and fences its running attempts.
 type StopInstance struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
-	InstanceId    int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
-	Now           *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=now,proto3" json:"now,omitempty"`
-	Actor         string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	InstanceId int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	Reason     string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Now        *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=now,proto3" json:"now,omitempty"`
+	Actor      string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	// Idempotency key, kept on the STOP event of the instance's timeline.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2399,6 +2412,13 @@ func (x *StopInstance) GetActor() string {
 	return ""
 }
 
+func (x *StopInstance) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Action is an operator's action on an instance or one of its steps.
 type Action struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -2414,10 +2434,12 @@ type Action struct {
 	RestartPolicy string `protobuf:"bytes,5,opt,name=restart_policy,json=restartPolicy,proto3" json:"restart_policy,omitempty"`
 	// RESTART of an ended instance (or of a step of one): the steps to run
 	// again, chosen by the leader from the policy and the definition.
-	ResetSteps    []string               `protobuf:"bytes,6,rep,name=reset_steps,json=resetSteps,proto3" json:"reset_steps,omitempty"`
-	Actor         string                 `protobuf:"bytes,7,opt,name=actor,proto3" json:"actor,omitempty"`
-	Reason        string                 `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
-	Now           *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=now,proto3" json:"now,omitempty"`
+	ResetSteps []string               `protobuf:"bytes,6,rep,name=reset_steps,json=resetSteps,proto3" json:"reset_steps,omitempty"`
+	Actor      string                 `protobuf:"bytes,7,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason     string                 `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	Now        *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=now,proto3" json:"now,omitempty"`
+	// Idempotency key, kept on the action's event in the instance's timeline.
+	RequestId     string `protobuf:"bytes,10,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2513,6 +2535,13 @@ func (x *Action) GetNow() *timestamppb.Timestamp {
 		return x.Now
 	}
 	return nil
+}
+
+func (x *Action) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // ReportResult records how an attempt ended. It is rejected unless it names the
@@ -4307,7 +4336,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\x1aQ\n" +
 	"\fOutputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xc1\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xe0\x02\n" +
 	"\x05Event\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -4322,7 +4351,9 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\amessage\x18\t \x01(\tR\amessage\x12\x16\n" +
 	"\x06action\x18\n" +
 	" \x01(\tR\x06action\x12\x14\n" +
-	"\x05actor\x18\v \x01(\tR\x05actor\"x\n" +
+	"\x05actor\x18\v \x01(\tR\x05actor\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\f \x01(\tR\trequestId\"x\n" +
 	"\x0fUnblockWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12,\n" +
@@ -4403,7 +4434,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"7\n" +
 	"\bStepSeed\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x12\n" +
-	"\x04type\x18\x02 \x01(\tR\x04type\"\xac\x01\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\"\xcb\x01\n" +
 	"\fStopInstance\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -4411,7 +4442,9 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"instanceId\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12,\n" +
 	"\x03now\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x14\n" +
-	"\x05actor\x18\x05 \x01(\tR\x05actor\"\x9f\x02\n" +
+	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\xbe\x02\n" +
 	"\x06Action\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -4424,7 +4457,10 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"resetSteps\x12\x14\n" +
 	"\x05actor\x18\a \x01(\tR\x05actor\x12\x16\n" +
 	"\x06reason\x18\b \x01(\tR\x06reason\x12,\n" +
-	"\x03now\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x03now\"\x9b\x04\n" +
+	"\x03now\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\n" +
+	" \x01(\tR\trequestId\"\x9b\x04\n" +
 	"\fReportResult\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +

@@ -26,6 +26,19 @@ func waitStep(t *testing.T, addr, wf string, id int64, step, status string) {
 	}
 }
 
+// actionsAgent starts a dev agent with e2e-actions pushed, and a dir whose
+// ok file lets the gate step pass.
+func actionsAgent(t *testing.T) (addr, dir string) {
+	t.Helper()
+	addr = harness.StartDev(t).URL()
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ok"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/actions.yaml")
+	return addr, dir
+}
+
 // A failed instance restarted from its incomplete steps runs only those,
 // with fresh retry budgets, and the restart is on its record with who and
 // why; a restart of an unfinished instance is refused naming the statuses
@@ -75,13 +88,7 @@ func TestRestartFromIncomplete(t *testing.T) {
 // and resumed; a step action outside its allowed statuses is refused.
 func TestSkipPauseResume(t *testing.T) {
 	t.Parallel()
-	a := harness.StartDev(t)
-	addr := a.URL()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "ok"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	harness.MustCLI(t, addr, "workflow", "push", "testdata/actions.yaml")
+	addr, dir := actionsAgent(t)
 	id := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-actions", "-p", "dir="+dir, "-p", "nap=300"))
 	sid := strconv.FormatInt(id, 10)
 	harness.MustCLI(t, addr, "step", "pause", "e2e-actions", sid, "after")
@@ -116,13 +123,7 @@ func TestSkipPauseResume(t *testing.T) {
 // FATALLY_FAILED without retries. Both are on the record.
 func TestKillInstanceAndStep(t *testing.T) {
 	t.Parallel()
-	a := harness.StartDev(t)
-	addr := a.URL()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "ok"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	harness.MustCLI(t, addr, "workflow", "push", "testdata/actions.yaml")
+	addr, dir := actionsAgent(t)
 	first := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-actions", "-p", "dir="+dir, "-p", "nap=300"))
 	waitStep(t, addr, "e2e-actions", first, "nap", "RUNNING")
 	harness.MustCLI(t, addr, "instance", "stop", "e2e-actions", strconv.FormatInt(first, 10), "--kill", "--reason", "runaway")
@@ -226,5 +227,51 @@ func TestBypassSignalDependencies(t *testing.T) {
 	}
 	if acts := ended.Actions; len(acts) != 1 || acts[0].Action != "BYPASS_SIGNALS" || acts[0].Actor != "anonymous" || acts[0].Message != "table checked by hand" {
 		t.Errorf("actions on record: %v", acts)
+	}
+}
+
+// An operator action sent again with its request id does nothing more, even
+// after a later action: a stop repeated after a restart leaves the
+// restarted instance running. A key reused for another action is refused.
+func TestActionRequestIDs(t *testing.T) {
+	t.Parallel()
+	addr, dir := actionsAgent(t)
+	id := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-actions", "-p", "dir="+dir, "-p", "nap=300"))
+	sid := strconv.FormatInt(id, 10)
+	waitStep(t, addr, "e2e-actions", id, "nap", "RUNNING")
+	harness.MustCLI(t, addr, "instance", "stop", "e2e-actions", sid, "--request-id", "stop-1")
+	again := harness.MustCLI(t, addr, "instance", "stop", "e2e-actions", sid, "--request-id", "stop-1")
+	if !strings.Contains(again, "is STOPPED (request stop-1 had already been applied; nothing more was done)") {
+		t.Errorf("stop sent again: %s", again)
+	}
+	harness.MustCLI(t, addr, "instance", "restart", "e2e-actions", sid, "--request-id", "restart-1")
+	waitStep(t, addr, "e2e-actions", id, "nap", "RUNNING")
+	late := harness.MustCLI(t, addr, "instance", "stop", "e2e-actions", sid, "--request-id", "stop-1", "-o", "json")
+	if !strings.Contains(late, `"repeated": true`) {
+		t.Errorf("stop sent again after the restart, -o json: %s", late)
+	}
+	if res := getInstance(t, addr, "e2e-actions", id); res.Instance.Status != "IN_PROGRESS" || stepByID(t, res, "nap").Status != "RUNNING" {
+		t.Fatalf("the restarted instance after the stop's copy: %s, %s", res.Instance.Status, harness.DescribeSteps(res.Steps))
+	}
+	bad := harness.CLI(t, addr, "instance", "stop", "e2e-actions", sid, "--kill", "--request-id", "stop-1")
+	if bad.Code == 0 || !strings.Contains(bad.Stderr, `invalid_argument: request_id "stop-1" was already used for STOP of instance e2e-actions/`+sid) {
+		t.Errorf("kill with the stop's key: exit %d, %s", bad.Code, bad.Stderr)
+	}
+	harness.MustCLI(t, addr, "step", "pause", "e2e-actions", sid, "after", "--request-id", "pause-1")
+	harness.MustCLI(t, addr, "step", "resume", "e2e-actions", sid, "after", "--request-id", "resume-1")
+	if out := harness.MustCLI(t, addr, "step", "pause", "e2e-actions", sid, "after", "--request-id", "pause-1"); !strings.Contains(out, "step after of e2e-actions "+sid+" is NOT_CREATED (request pause-1 had already been applied") {
+		t.Errorf("pause sent again after the resume: %s", out)
+	}
+	harness.MustCLI(t, addr, "step", "skip", "e2e-actions", sid, "nap")
+	ended := harness.WaitInstancesEnded(t, addr, "e2e-actions", []int64{id}, time.Minute)[id]
+	if ended.Instance.Status != "SUCCEEDED" {
+		t.Fatalf("after the skip: %s, %s", ended.Instance.Status, harness.DescribeSteps(ended.Steps))
+	}
+	var acts []string
+	for _, e := range ended.Actions {
+		acts = append(acts, strings.TrimSpace(e.Action+" "+e.StepId))
+	}
+	if got := strings.Join(acts, ", "); got != "STOP, RESTART, PAUSE after, RESUME after, SKIP nap" {
+		t.Errorf("actions on record: %s", got)
 	}
 }

@@ -247,6 +247,18 @@ func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
 			_, err := in.Stop(ctx, connect.NewRequest(&instancev1.StopRequest{WorkflowId: "e2e-fail", InstanceId: 5}))
 			return err
 		}, connect.CodeNotFound, "no instance 5"},
+		{"stop with an oversized request id", func() error {
+			_, err := in.Stop(ctx, connect.NewRequest(&instancev1.StopRequest{WorkflowId: "e2e-fail", InstanceId: 1, RequestId: strings.Repeat("s", 129)}))
+			return err
+		}, connect.CodeInvalidArgument, "request_id is 129 characters; the limit is 128"},
+		{"restart with an oversized request id", func() error {
+			_, err := in.Restart(ctx, connect.NewRequest(&instancev1.RestartRequest{WorkflowId: "e2e-fail", InstanceId: 1, RequestId: strings.Repeat("r", 200)}))
+			return err
+		}, connect.CodeInvalidArgument, "request_id is 200 characters"},
+		{"step action with an oversized request id", func() error {
+			_, err := in.StepAction(ctx, connect.NewRequest(&instancev1.StepActionRequest{WorkflowId: "e2e-fail", InstanceId: 1, StepId: "a", Action: "SKIP", RequestId: strings.Repeat("p", 129)}))
+			return err
+		}, connect.CodeInvalidArgument, "request_id is 129 characters"},
 	}
 	for _, c := range cases {
 		err := c.call()

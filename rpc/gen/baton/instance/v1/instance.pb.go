@@ -473,9 +473,12 @@ type RestartRequest struct {
 	// RESTART_FROM_INCOMPLETE (default): the steps that did not succeed;
 	// RESTART_FROM_BEGINNING: every step; RESTART_FROM_SPECIFIC: step_id and
 	// every step after it.
-	Policy        string `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
-	StepId        string `protobuf:"bytes,4,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
-	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Policy string `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	StepId string `protobuf:"bytes,4,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Idempotency key: a restart sent again with the same key, for the same
+	// instance, does nothing more (see StopRequest.request_id).
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -545,11 +548,21 @@ func (x *RestartRequest) GetReason() string {
 	return ""
 }
 
+func (x *RestartRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type RestartResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Instance *statepb.Instance      `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
-	// The steps that will run again.
-	Steps         []string `protobuf:"bytes,2,rep,name=steps,proto3" json:"steps,omitempty"`
+	// The steps that will run again; empty when repeated is set.
+	Steps []string `protobuf:"bytes,2,rep,name=steps,proto3" json:"steps,omitempty"`
+	// True when request_id had already been applied to this instance: nothing
+	// was done now, and instance is as it is now.
+	Repeated      bool `protobuf:"varint,3,opt,name=repeated,proto3" json:"repeated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -598,14 +611,24 @@ func (x *RestartResponse) GetSteps() []string {
 	return nil
 }
 
+func (x *RestartResponse) GetRepeated() bool {
+	if x != nil {
+		return x.Repeated
+	}
+	return false
+}
+
 type StepActionRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
 	InstanceId int64                  `protobuf:"varint,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
 	StepId     string                 `protobuf:"bytes,3,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
 	// SKIP, PAUSE, RESUME, STOP, KILL, BYPASS_SIGNALS or RESTART.
-	Action        string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
-	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Idempotency key: the same action sent again with the same key, for the
+	// same step, does nothing more (see StopRequest.request_id).
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -675,12 +698,22 @@ func (x *StepActionRequest) GetReason() string {
 	return ""
 }
 
+func (x *StepActionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type StepActionResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Step     *statepb.Step          `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
 	Instance *statepb.Instance      `protobuf:"bytes,2,opt,name=instance,proto3" json:"instance,omitempty"`
-	// RESTART: the steps that will run again.
-	Steps         []string `protobuf:"bytes,3,rep,name=steps,proto3" json:"steps,omitempty"`
+	// RESTART: the steps that will run again; empty when repeated is set.
+	Steps []string `protobuf:"bytes,3,rep,name=steps,proto3" json:"steps,omitempty"`
+	// True when request_id had already been applied: nothing was done now,
+	// and step and instance are as they are now.
+	Repeated      bool `protobuf:"varint,4,opt,name=repeated,proto3" json:"repeated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -736,6 +769,13 @@ func (x *StepActionResponse) GetSteps() []string {
 	return nil
 }
 
+func (x *StepActionResponse) GetRepeated() bool {
+	if x != nil {
+		return x.Repeated
+	}
+	return false
+}
+
 type StopRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
@@ -743,7 +783,15 @@ type StopRequest struct {
 	Reason     string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Kill: end the instance FAILED instead of STOPPED (its running steps
 	// stop either way).
-	Kill          bool `protobuf:"varint,4,opt,name=kill,proto3" json:"kill,omitempty"`
+	Kill bool `protobuf:"varint,4,opt,name=kill,proto3" json:"kill,omitempty"`
+	// Idempotency key, kept with the action in the instance's timeline for as
+	// long as the instance is kept. A call that failed without an answer
+	// (Aborted, Unavailable, a broken connection) can be sent again with the
+	// same key: if the first one was applied, the second does nothing, even
+	// after later actions on the instance (a restart, say), and answers with
+	// repeated set. Reusing a key for another action or step of the same
+	// instance is refused; keys of different instances are independent.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -806,9 +854,19 @@ func (x *StopRequest) GetKill() bool {
 	return false
 }
 
+func (x *StopRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type StopResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Instance      *statepb.Instance      `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Instance *statepb.Instance      `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	// True when request_id had already been applied to this instance: nothing
+	// was done now, and instance is as it is now.
+	Repeated      bool `protobuf:"varint,2,opt,name=repeated,proto3" json:"repeated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -848,6 +906,13 @@ func (x *StopResponse) GetInstance() *statepb.Instance {
 		return x.Instance
 	}
 	return nil
+}
+
+func (x *StopResponse) GetRepeated() bool {
+	if x != nil {
+		return x.Repeated
+	}
+	return false
 }
 
 type WatchRequest struct {
@@ -1001,7 +1066,7 @@ const file_baton_instance_v1_instance_proto_rawDesc = "" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x14\n" +
 	"\x05stale\x18\x03 \x01(\bR\x05stale\"F\n" +
 	"\fListResponse\x126\n" +
-	"\tinstances\x18\x01 \x03(\v2\x18.baton.state.v1.InstanceR\tinstances\"\x9b\x01\n" +
+	"\tinstances\x18\x01 \x03(\v2\x18.baton.state.v1.InstanceR\tinstances\"\xba\x01\n" +
 	"\x0eRestartRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -1009,10 +1074,13 @@ const file_baton_instance_v1_instance_proto_rawDesc = "" +
 	"instanceId\x12\x16\n" +
 	"\x06policy\x18\x03 \x01(\tR\x06policy\x12\x17\n" +
 	"\astep_id\x18\x04 \x01(\tR\x06stepId\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"]\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"y\n" +
 	"\x0fRestartResponse\x124\n" +
 	"\binstance\x18\x01 \x01(\v2\x18.baton.state.v1.InstanceR\binstance\x12\x14\n" +
-	"\x05steps\x18\x02 \x03(\tR\x05steps\"\x9e\x01\n" +
+	"\x05steps\x18\x02 \x03(\tR\x05steps\x12\x1a\n" +
+	"\brepeated\x18\x03 \x01(\bR\brepeated\"\xbd\x01\n" +
 	"\x11StepActionRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -1020,20 +1088,26 @@ const file_baton_instance_v1_instance_proto_rawDesc = "" +
 	"instanceId\x12\x17\n" +
 	"\astep_id\x18\x03 \x01(\tR\x06stepId\x12\x16\n" +
 	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"\x8a\x01\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\xa6\x01\n" +
 	"\x12StepActionResponse\x12(\n" +
 	"\x04step\x18\x01 \x01(\v2\x14.baton.state.v1.StepR\x04step\x124\n" +
 	"\binstance\x18\x02 \x01(\v2\x18.baton.state.v1.InstanceR\binstance\x12\x14\n" +
-	"\x05steps\x18\x03 \x03(\tR\x05steps\"{\n" +
+	"\x05steps\x18\x03 \x03(\tR\x05steps\x12\x1a\n" +
+	"\brepeated\x18\x04 \x01(\bR\brepeated\"\x9a\x01\n" +
 	"\vStopRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
 	"\vinstance_id\x18\x02 \x01(\x03R\n" +
 	"instanceId\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
-	"\x04kill\x18\x04 \x01(\bR\x04kill\"D\n" +
+	"\x04kill\x18\x04 \x01(\bR\x04kill\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"`\n" +
 	"\fStopResponse\x124\n" +
-	"\binstance\x18\x01 \x01(\v2\x18.baton.state.v1.InstanceR\binstance\"m\n" +
+	"\binstance\x18\x01 \x01(\v2\x18.baton.state.v1.InstanceR\binstance\x12\x1a\n" +
+	"\brepeated\x18\x02 \x01(\bR\brepeated\"m\n" +
 	"\fWatchRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
