@@ -230,17 +230,17 @@ func (r *run) intn(n int) int               { return r.rand.intn(n) }
 func (r *run) chance(p float64) bool        { return r.rand.float() < p }
 func isCode(err error, c connect.Code) bool { return err != nil && connect.CodeOf(err) == c }
 
-// call makes a request that has no request id through random servers, as
+// call makes a request that carries a request id through random servers, as
 // a careful client does, until it gives an answer other than a retriable
-// error, or within has passed. With impatient, some first tries give up
-// after a few milliseconds on purpose. Without a request id, a try that was
-// held up (in a paused leader's socket, say) may still take effect after a
-// later one was answered, so requests that a later call of the client
-// would undo if repeated (a pause undone by a resume) are sent patiently.
-func (r *run) call(what string, within time.Duration, impatient bool, try func(ctx context.Context, n *node) error) error {
+// error, or within has passed. Some first tries give up after a few
+// milliseconds on purpose, so that copies of a request are left in flight;
+// the request id makes every copy after the first that took effect do
+// nothing, even one held up (in a paused leader's socket, say) until after
+// a later call was answered.
+func (r *run) call(what string, within time.Duration, try func(ctx context.Context, n *node) error) error {
 	deadline := time.Now().Add(within)
 	patience := 3 * time.Second
-	if impatient && r.chance(0.2) {
+	if r.chance(0.2) {
 		patience = time.Duration(5+r.intn(20)) * time.Millisecond
 	}
 	var last error
@@ -258,6 +258,10 @@ func (r *run) call(what string, within time.Duration, impatient bool, try func(c
 		if err == nil {
 			return nil
 		}
+		var v verdict
+		if errors.As(err, &v) {
+			return v.error
+		}
 		if !retriable(err) {
 			return fmt.Errorf("%s through %s at %s: %w", what, n.name, time.Now().UTC().Format("15:04:05.000"), err)
 		}
@@ -266,6 +270,12 @@ func (r *run) call(what string, within time.Duration, impatient bool, try func(c
 	}
 	return fmt.Errorf("%s not answered within %s: %w", what, within, last)
 }
+
+// verdict is what a try of call found wrong with an answer: call returns it
+// at once instead of trying again.
+type verdict struct{ error }
+
+func verdictf(format string, args ...any) error { return verdict{fmt.Errorf(format, args...)} }
 
 // pace waits between a client's rounds: half of interval to one and a half
 // times it, at random. It reports false once stop is closed.

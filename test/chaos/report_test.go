@@ -55,11 +55,20 @@ func opsLine(ops map[string]int64) string {
 		"ledger executions", "attempts re-executed", "fenced attempts that ran", "probes",
 		"signal keys", "signals acknowledged", "signal retries", "signals emitted", "cron fires",
 		"noise signals acknowledged", "noise signal retries", "noise signals deleted", "signal trigger fires", "stops", "restarts", "step actions",
+		"late copies sent", "actions answered as repeats",
 		"workflow pushes", "workflow activations", "workflow reads", "instance reads", "linearizability ops", "hostile requests"}
 	var parts []string
+	listed := map[string]bool{}
 	for _, k := range order {
+		listed[k] = true
 		if v, ok := ops[k]; ok {
 			parts = append(parts, fmt.Sprintf("%s %d", k, v))
+		}
+	}
+	// A counter not in the order above is still shown, after the rest.
+	for _, k := range sortedKeys(ops) {
+		if !listed[k] {
+			parts = append(parts, fmt.Sprintf("%s %d", k, ops[k]))
 		}
 	}
 	return strings.Join(parts, ", ")

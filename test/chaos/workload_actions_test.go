@@ -17,9 +17,9 @@ import (
 // (three ledger steps in a row), pauses its last step at once, skips its
 // first step after a random wait (before it starts, while it runs, or too
 // late), waits until the middle step has ended, and resumes the last step
-// after another wait. Step actions have no request id: each is sent again,
-// to another server, while its outcome is unknown, and a refusal is
-// resolved by reading the step. A paused step must not start before its
+// after another wait. Each action is sent with its request id, again and
+// to another server while its outcome is unknown, so a copy of the pause
+// may arrive after the resume and must then do nothing. A paused step must not start before its
 // resume, a skipped step must not change after its skip, and every
 // instance must succeed.
 const (
@@ -131,6 +131,31 @@ func (w *actionsWorkload) run(r *run, a *actionsRecord, within time.Duration) {
 		w.unexpected("%v", err)
 	}
 	w.set(func() { a.resumed = resumed })
+	// A copy of the pause arriving after the resume, as one held up in a
+	// socket would: it must do nothing, or the step stays paused for good.
+	if resumed && r.chance(0.5) {
+		if err := w.latePause(r, a.instanceID, within); err != nil {
+			w.unexpected("%v", err)
+		}
+	}
+}
+
+// latePause sends the pause's copy after the resume; it must be answered as
+// a repeat.
+func (w *actionsWorkload) latePause(r *run, instanceID int64, within time.Duration) error {
+	k := instKey(actionsWorkflow, instanceID)
+	return r.call("late copy of PAUSE "+k+" step "+actionsLast, within, func(ctx context.Context, n *node) error {
+		res, err := r.c.instanceClient(n).StepAction(ctx, connect.NewRequest(&instancev1.StepActionRequest{
+			WorkflowId: actionsWorkflow, InstanceId: instanceID, StepId: actionsLast, Action: "PAUSE", Reason: "chaos", RequestId: actionsLast + "-PAUSE"}))
+		if err != nil {
+			return err
+		}
+		if !res.Msg.Repeated {
+			return verdictf("late copy of PAUSE %s step %s through %s was not answered as a repeat (step %s)", k, actionsLast, n.name, res.Msg.Step.GetStatus())
+		}
+		r.stats.add("late copies sent", 1)
+		return nil
+	})
 }
 
 func (w *actionsWorkload) set(fn func()) {
@@ -156,39 +181,39 @@ func (w *actionsWorkload) steps(r *run, instanceID int64) (map[string]string, er
 	return out, err
 }
 
-// act sends a step action until it is answered and says whether it took
-// effect. A refusal is read from the step as it is now: already in the
-// state the action leads to means an earlier try did it (only this client
-// acts on the instance); otherwise the action came too late, which is an
-// error for RESUME alone (the step stays paused until this client resumes
-// it).
+// act sends a step action, with one request id, until it is answered and
+// says whether it took effect. A refusal means no copy of it took effect
+// before (a copy that did makes the others repeats): the action came too
+// late, which is an error for RESUME (the step stays paused until this
+// client resumes it), and the step must not be in the state the action
+// leads to (only this client acts on the instance).
 func (w *actionsWorkload) act(r *run, instanceID int64, stepID, action string, within time.Duration) (bool, error) {
 	k := instKey(actionsWorkflow, instanceID)
 	done := map[string]string{"PAUSE": fsm.StepPaused, "SKIP": fsm.StepSkipped}
 	var took bool
-	err := r.call(action+" "+k+" step "+stepID, within, false, func(ctx context.Context, n *node) error {
-		_, err := r.c.instanceClient(n).StepAction(ctx, connect.NewRequest(&instancev1.StepActionRequest{
-			WorkflowId: actionsWorkflow, InstanceId: instanceID, StepId: stepID, Action: action, Reason: "chaos"}))
+	err := r.call(action+" "+k+" step "+stepID, within, func(ctx context.Context, n *node) error {
+		res, err := r.c.instanceClient(n).StepAction(ctx, connect.NewRequest(&instancev1.StepActionRequest{
+			WorkflowId: actionsWorkflow, InstanceId: instanceID, StepId: stepID, Action: action, Reason: "chaos", RequestId: stepID + "-" + action}))
 		if err == nil {
 			took = true
 			r.stats.add("step actions", 1)
+			if res.Msg.Repeated {
+				r.stats.add("actions answered as repeats", 1)
+			}
 			return nil
 		}
 		if !isCode(err, connect.CodeFailedPrecondition) {
 			return err
 		}
+		if action == "RESUME" {
+			return verdictf("%s %s step %s through %s refused: %v", action, k, stepID, n.name, err)
+		}
 		steps, rerr := w.steps(r, instanceID)
 		if rerr != nil {
-			return fmt.Errorf("%s %s step %s refused (%v); reading it: %w", action, k, stepID, err, rerr)
+			return verdictf("%s %s step %s refused (%v); reading it: %w", action, k, stepID, err, rerr)
 		}
-		switch st := steps[stepID]; {
-		case st == "":
-			return fmt.Errorf("%s %s step %s refused (%v), and the instance has no such step", action, k, stepID, err)
-		case action == "RESUME" && st == fsm.StepPaused:
-			return fmt.Errorf("%s %s step %s through %s refused while it is PAUSED: %v", action, k, stepID, n.name, err)
-		case action == "RESUME", st == done[action]:
-			took = true
-			r.stats.add("step actions", 1)
+		if st := steps[stepID]; st == "" || st == done[action] {
+			return verdictf("%s %s step %s through %s refused (%v), and the step is %q", action, k, stepID, n.name, err, st)
 		}
 		return nil
 	})

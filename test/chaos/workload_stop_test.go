@@ -15,10 +15,11 @@ import (
 
 // The stop and restart workload. A client starts an instance of
 // stopWorkflow (three ledger steps in a row, 1.2 s in all), stops it after
-// a random wait, through random servers and sent again while its outcome
-// is unknown (never impatiently: a held-up stop that took effect after the
-// restart would stop the instance again), and restarts one stopped
-// instance in two the same way. A stopped instance
+// a random wait, through random servers and sent again with its request id
+// while its outcome is unknown, and restarts one stopped instance in two
+// the same way. A copy of the stop held up until after the restart must
+// do nothing (its request id was used), or the restarted instance would be
+// stopped again. A stopped instance
 // must stay STOPPED with nothing placed after its stop; a restarted one must
 // succeed with nothing placed between its stop and its restart; one that
 // ended before the stop reached it must have succeeded.
@@ -94,6 +95,14 @@ func (w *stopWorkload) client(r *run, id int, stop <-chan struct{}) {
 			time.Sleep(time.Duration(r.intn(500)) * time.Millisecond)
 			if err := w.restart(r, s, within); err != nil {
 				w.unexpected("%v", err)
+				continue
+			}
+			// A copy of the stop arriving after the restart, as one held
+			// up in a socket would: it must do nothing.
+			if r.chance(0.5) {
+				if err := w.lateStop(r, s, within); err != nil {
+					w.unexpected("%v", err)
+				}
 			}
 		}
 	}
@@ -112,21 +121,24 @@ func (w *stopWorkload) status(r *run, instanceID int64) (string, error) {
 	return status, err
 }
 
-// stop sends Stop until it is answered. Stop has no request id: a refusal
-// because the instance has ended is read as what an earlier try, or the
-// instance itself, did.
+// stop sends Stop, with one request id, until it is answered. A refusal
+// means no copy of it took effect before (a copy that did makes the others
+// repeats), so the instance must have succeeded first.
 func (w *stopWorkload) stop(r *run, s *stopRecord, within time.Duration) error {
 	k := instKey(stopWorkflow, s.instanceID)
-	return r.call("stop "+k, within, false, func(ctx context.Context, n *node) error {
-		res, err := r.c.instanceClient(n).Stop(ctx, connect.NewRequest(&instancev1.StopRequest{WorkflowId: stopWorkflow, InstanceId: s.instanceID, Reason: "chaos"}))
+	return r.call("stop "+k, within, func(ctx context.Context, n *node) error {
+		res, err := w.sendStop(ctx, r, n, s.instanceID)
 		if err == nil {
 			if st := res.Msg.Instance.GetStatus(); st != fsm.InstanceStopped {
-				return fmt.Errorf("stop %s through %s answered the instance %s", k, n.name, st)
+				return verdictf("stop %s through %s answered the instance %s", k, n.name, st)
 			}
 			w.mu.Lock()
 			s.stopped = true
 			w.mu.Unlock()
 			r.stats.add("stops", 1)
+			if res.Msg.Repeated {
+				r.stats.add("actions answered as repeats", 1)
+			}
 			return nil
 		}
 		if !isCode(err, connect.CodeFailedPrecondition) {
@@ -134,45 +146,58 @@ func (w *stopWorkload) stop(r *run, s *stopRecord, within time.Duration) error {
 		}
 		st, rerr := w.status(r, s.instanceID)
 		if rerr != nil {
-			return fmt.Errorf("stop %s refused (%v); reading it: %w", k, err, rerr)
+			return verdictf("stop %s refused (%v); reading it: %w", k, err, rerr)
+		}
+		if st != fsm.InstanceSucceeded {
+			return verdictf("stop %s through %s refused (%v), and the instance is %s", k, n.name, err, st)
 		}
 		w.mu.Lock()
-		defer w.mu.Unlock()
-		switch st {
-		case fsm.InstanceStopped:
-			s.stopped = true
-			r.stats.add("stops", 1)
-		case fsm.InstanceSucceeded:
-			s.endedFirst = true
-		default:
-			return fmt.Errorf("stop %s through %s refused (%v), and the instance is %s", k, n.name, err, st)
-		}
+		s.endedFirst = true
+		w.mu.Unlock()
 		return nil
 	})
 }
 
-// restart sends Restart until it is answered; a refusal because the
-// instance is no longer STOPPED is read as an earlier try having done it.
-func (w *stopWorkload) restart(r *run, s *stopRecord, within time.Duration) error {
+// sendStop sends the instance's Stop, always with the same request id.
+func (w *stopWorkload) sendStop(ctx context.Context, r *run, n *node, instanceID int64) (*connect.Response[instancev1.StopResponse], error) {
+	return r.c.instanceClient(n).Stop(ctx, connect.NewRequest(&instancev1.StopRequest{WorkflowId: stopWorkflow, InstanceId: instanceID,
+		Reason: "chaos", RequestId: "stop"}))
+}
+
+// lateStop sends the stop's copy after the restart; it must be answered as
+// a repeat. The instance's final state shows whether it did anything.
+func (w *stopWorkload) lateStop(r *run, s *stopRecord, within time.Duration) error {
 	k := instKey(stopWorkflow, s.instanceID)
-	return r.call("restart "+k, within, true, func(ctx context.Context, n *node) error {
-		_, err := r.c.instanceClient(n).Restart(ctx, connect.NewRequest(&instancev1.RestartRequest{WorkflowId: stopWorkflow, InstanceId: s.instanceID, Reason: "chaos"}))
-		if err != nil && !isCode(err, connect.CodeFailedPrecondition) {
+	return r.call("late copy of stop "+k, within, func(ctx context.Context, n *node) error {
+		res, err := w.sendStop(ctx, r, n, s.instanceID)
+		if err != nil {
 			return err
 		}
+		if !res.Msg.Repeated {
+			return verdictf("late copy of stop %s through %s was not answered as a repeat (instance %s)", k, n.name, res.Msg.Instance.GetStatus())
+		}
+		r.stats.add("late copies sent", 1)
+		return nil
+	})
+}
+
+// restart sends Restart, with one request id, until it is answered. The
+// instance is STOPPED until a copy takes effect, so nothing may refuse it.
+func (w *stopWorkload) restart(r *run, s *stopRecord, within time.Duration) error {
+	k := instKey(stopWorkflow, s.instanceID)
+	return r.call("restart "+k, within, func(ctx context.Context, n *node) error {
+		res, err := r.c.instanceClient(n).Restart(ctx, connect.NewRequest(&instancev1.RestartRequest{WorkflowId: stopWorkflow, InstanceId: s.instanceID,
+			Reason: "chaos", RequestId: "restart"}))
 		if err != nil {
-			st, rerr := w.status(r, s.instanceID)
-			if rerr != nil {
-				return fmt.Errorf("restart %s refused (%v); reading it: %w", k, err, rerr)
-			}
-			if st == fsm.InstanceStopped {
-				return fmt.Errorf("restart %s through %s refused while it is STOPPED: %v", k, n.name, err)
-			}
+			return err
 		}
 		w.mu.Lock()
 		s.restarted = true
 		w.mu.Unlock()
 		r.stats.add("restarts", 1)
+		if res.Msg.Repeated {
+			r.stats.add("actions answered as repeats", 1)
+		}
 		return nil
 	})
 }
