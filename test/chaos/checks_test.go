@@ -298,10 +298,14 @@ func (r *run) checkAttempts(final map[string]*finalInstance) checkResult {
 func describeEvents(events []*statepb.Event) string {
 	var parts []string
 	for _, e := range events {
+		status := e.Status
+		if e.Action != "" {
+			status += " " + e.Action
+		}
 		if e.StepId == "" {
-			parts = append(parts, fmt.Sprintf("#%d@%d instance %s", e.Seq, e.Index, e.Status))
+			parts = append(parts, fmt.Sprintf("#%d@%d instance %s", e.Seq, e.Index, status))
 		} else {
-			parts = append(parts, fmt.Sprintf("#%d@%d %s/%d %s", e.Seq, e.Index, e.StepId, e.AttemptNumber, e.Status))
+			parts = append(parts, fmt.Sprintf("#%d@%d %s/%d %s", e.Seq, e.Index, e.StepId, e.AttemptNumber, status))
 		}
 	}
 	return strings.Join(parts, ", ")

@@ -10,7 +10,7 @@ import (
 	"github.com/batonhq/baton/workflow"
 )
 
-// Planted violations for the checks of the stop, step actions, while and
+// Planted violations for the checks of the stop, step actions, step operations, while and
 // subworkflow workloads, as for the general checks.
 
 func finalOf(insts ...*finalInstance) map[string]*finalInstance {
@@ -80,6 +80,37 @@ func TestStepActionsCheckFindsAPausedStepThatRan(t *testing.T) {
 	wantClean(t, checkStepActions(rec, inst(10, false)))
 	wantViolation(t, checkStepActions(rec, inst(7, false)), "step three started at index 7, paused at 2 and resumed at 9")
 	wantViolation(t, checkStepActions(rec, inst(10, true)), "step one went SUCCEEDED at index 4, after its skip at 3")
+}
+
+func TestStepOpsCheckFindsWorkBetweenTheStopAndTheRestart(t *testing.T) {
+	inst := func(extra ...*statepb.Event) map[string]*finalInstance {
+		events := []*statepb.Event{
+			ev(3, stepOpsVictim, fsm.StepRunning, ""),
+			ev(5, stepOpsVictim, "ACTION", "KILL"), ev(5, stepOpsVictim, fsm.StepFatallyFailed, ""),
+			ev(7, stepOpsVictim, "ACTION", "RESTART"), ev(7, stepOpsVictim, fsm.StepNotCreated, ""),
+			ev(8, stepOpsVictim, fsm.StepRunning, ""), ev(9, stepOpsVictim, fsm.StepSucceeded, ""),
+			ev(10, stepOpsHeld, "ACTION", "BYPASS_SIGNALS"), ev(11, stepOpsHeld, fsm.StepRunning, ""),
+		}
+		return finalOf(&finalInstance{
+			inst:   &statepb.Instance{WorkflowId: stepOpsWorkflow, InstanceId: 1, Status: fsm.InstanceSucceeded},
+			steps:  []*statepb.Step{{StepId: stepOpsVictim, Status: fsm.StepSucceeded}, {StepId: stepOpsHeld, Status: fsm.StepSucceeded}},
+			events: append(events, extra...),
+		})
+	}
+	rec := []stepOpsRecord{{instanceID: 1, action: "KILL", ended: true, restarted: true, bypassed: true}}
+	wantClean(t, checkStepOps(rec, inst()))
+	wantViolation(t, checkStepOps(rec, inst(ev(6, stepOpsVictim, fsm.StepSucceeded, ""))),
+		"step victim went SUCCEEDED at index 6, after its KILL at 5 and before its restart at 7")
+	wantViolation(t, checkStepOps(rec, inst(ev(12, stepOpsVictim, "ACTION", "KILL"))), "has victim KILL 2 times, at [5 12]")
+	wantViolation(t, checkStepOps(rec, inst(ev(4, stepOpsHeld, fsm.StepRunning, ""))), "step held started at index 4, before its bypass at 10")
+	stopped := finalOf(&finalInstance{
+		inst:   &statepb.Instance{WorkflowId: stepOpsWorkflow, InstanceId: 1, Status: fsm.InstanceSucceeded},
+		steps:  []*statepb.Step{{StepId: stepOpsVictim, Status: fsm.StepStopped}},
+		events: []*statepb.Event{ev(5, stepOpsVictim, "ACTION", "STOP"), ev(7, stepOpsVictim, "ACTION", "RESTART")},
+	})
+	rec[0].action = "STOP"
+	wantViolation(t, checkStepOps(rec, stopped), "step victim did not run again after its restart")
+	wantViolation(t, checkStepOps(rec, stopped), "step victim is STOPPED")
 }
 
 func TestWhileCheckFindsAnExtraOrRepeatedIteration(t *testing.T) {

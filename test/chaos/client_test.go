@@ -271,6 +271,74 @@ func (r *run) call(what string, within time.Duration, try func(ctx context.Conte
 	return fmt.Errorf("%s not answered within %s: %w", what, within, last)
 }
 
+// clientRecords is what a workload's clients learnt, one record per
+// instance, and the errors they met. Its lock also guards the records'
+// fields, which clients set as calls are answered.
+type clientRecords[T any] struct {
+	mu      sync.Mutex
+	records []*T
+	errors  []string
+}
+
+func (c *clientRecords[T]) unexpected(format string, args ...any) {
+	c.set(func() { c.errors = append(c.errors, fmt.Sprintf(format, args...)) })
+}
+
+func (c *clientRecords[T]) add(rec *T) { c.set(func() { c.records = append(c.records, rec) }) }
+
+// set runs fn under the lock.
+func (c *clientRecords[T]) set(fn func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fn()
+}
+
+// snapshot copies the records and errors, for the checks.
+func (c *clientRecords[T]) snapshot() ([]T, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]T, len(c.records))
+	for i, rec := range c.records {
+		out[i] = *rec
+	}
+	return out, append([]string(nil), c.errors...)
+}
+
+// instanceRounds is the loop of a client that works on one instance at a
+// time: every interval (paced) until stop, it starts an instance of
+// workflowID, acknowledged within, and hands its id to round, which runs to
+// its end even once stop is closed (it may have left the instance waiting
+// for the client). A start that fails goes to unexpected.
+func (r *run) instanceRounds(workflowID, purpose string, interval, within time.Duration, stop <-chan struct{},
+	unexpected func(string, ...any), round func(instanceID int64)) {
+	for r.pace(interval, stop) {
+		rec, err := r.start(workflowID, fmt.Sprintf("%s-%s-%d", r.scenario, purpose, r.nextID()), purpose, r.c.b.stepParams(), within)
+		if err != nil {
+			unexpected("%v", err)
+			continue
+		}
+		round(rec.instanceID)
+	}
+}
+
+// stepStatuses reads the status of each step of an instance through any
+// server.
+func (r *run) stepStatuses(workflowID string, instanceID int64) (map[string]string, error) {
+	var out map[string]string
+	err := r.retry(time.Minute, func(ctx context.Context, n *node) error {
+		res, err := r.c.instanceClient(n).Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: workflowID, InstanceId: instanceID}))
+		if err != nil {
+			return err
+		}
+		out = map[string]string{}
+		for _, st := range res.Msg.Steps {
+			out[st.StepId] = st.Status
+		}
+		return nil
+	})
+	return out, err
+}
+
 // verdict is what a try of call found wrong with an answer: call returns it
 // at once instead of trying again.
 type verdict struct{ error }

@@ -3,7 +3,6 @@ package chaos
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -45,9 +44,7 @@ type actionsRecord struct {
 type actionsWorkload struct {
 	interval time.Duration
 
-	mu      sync.Mutex
-	records []*actionsRecord
-	errors  []string
+	clientRecords[actionsRecord]
 }
 
 func newActionsWorkload(interval time.Duration) *actionsWorkload {
@@ -65,31 +62,14 @@ func (w *actionsWorkload) setup(r *run) error {
 	return nil
 }
 
-func (w *actionsWorkload) unexpected(format string, args ...any) {
-	w.mu.Lock()
-	w.errors = append(w.errors, fmt.Sprintf(format, args...))
-	w.mu.Unlock()
-}
-
 func (w *actionsWorkload) client(r *run, id int, stop <-chan struct{}) {
 	const within = 5 * time.Minute
-	for {
-		if !r.pace(w.interval, stop) {
-			return
-		}
-		rec, err := r.start(actionsWorkflow, fmt.Sprintf("%s-actions-%d", r.scenario, r.nextID()), "actions", r.c.b.stepParams(), within)
-		if err != nil {
-			w.unexpected("%v", err)
-			continue
-		}
-		a := &actionsRecord{instanceID: rec.instanceID}
-		w.mu.Lock()
-		w.records = append(w.records, a)
-		w.mu.Unlock()
-		// Carried through even when the load stops: a paused step must
-		// be resumed for its instance to end.
+	r.instanceRounds(actionsWorkflow, "actions", w.interval, within, stop, w.unexpected, func(instanceID int64) {
+		a := &actionsRecord{instanceID: instanceID}
+		w.add(a)
+		// A paused step must be resumed for its instance to end.
 		w.run(r, a, within)
-	}
+	})
 }
 
 func (w *actionsWorkload) run(r *run, a *actionsRecord, within time.Duration) {
@@ -111,7 +91,7 @@ func (w *actionsWorkload) run(r *run, a *actionsRecord, within time.Duration) {
 	// let the last one start would show.
 	deadline := time.Now().Add(within)
 	for {
-		steps, err := w.steps(r, a.instanceID)
+		steps, err := r.stepStatuses(actionsWorkflow, a.instanceID)
 		if err != nil {
 			w.unexpected("%v", err)
 			break
@@ -158,29 +138,6 @@ func (w *actionsWorkload) latePause(r *run, instanceID int64, within time.Durati
 	})
 }
 
-func (w *actionsWorkload) set(fn func()) {
-	w.mu.Lock()
-	fn()
-	w.mu.Unlock()
-}
-
-// steps reads an instance's steps through any server.
-func (w *actionsWorkload) steps(r *run, instanceID int64) (map[string]string, error) {
-	var out map[string]string
-	err := r.retry(time.Minute, func(ctx context.Context, n *node) error {
-		res, err := r.c.instanceClient(n).Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: actionsWorkflow, InstanceId: instanceID}))
-		if err != nil {
-			return err
-		}
-		out = map[string]string{}
-		for _, st := range res.Msg.Steps {
-			out[st.StepId] = st.Status
-		}
-		return nil
-	})
-	return out, err
-}
-
 // act sends a step action, with one request id, until it is answered and
 // says whether it took effect. A refusal means no copy of it took effect
 // before (a copy that did makes the others repeats): the action came too
@@ -208,7 +165,7 @@ func (w *actionsWorkload) act(r *run, instanceID int64, stepID, action string, w
 		if action == "RESUME" {
 			return verdictf("%s %s step %s through %s refused: %v", action, k, stepID, n.name, err)
 		}
-		steps, rerr := w.steps(r, instanceID)
+		steps, rerr := r.stepStatuses(actionsWorkflow, instanceID)
 		if rerr != nil {
 			return verdictf("%s %s step %s refused (%v); reading it: %w", action, k, stepID, err, rerr)
 		}
@@ -221,13 +178,7 @@ func (w *actionsWorkload) act(r *run, instanceID int64, stepID, action string, w
 }
 
 func (w *actionsWorkload) check(r *run) {
-	w.mu.Lock()
-	errs := append([]string(nil), w.errors...)
-	records := make([]actionsRecord, len(w.records))
-	for i, a := range w.records {
-		records[i] = *a
-	}
-	w.mu.Unlock()
+	records, errs := w.snapshot()
 	r.addCheck(checkResult{name: "step action clients' starts and actions all answered", checked: len(records), violations: errs})
 	r.addCheck(checkStepActions(records, r.final))
 }

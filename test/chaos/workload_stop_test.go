@@ -3,7 +3,6 @@ package chaos
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -42,9 +41,7 @@ type stopRecord struct {
 type stopWorkload struct {
 	interval time.Duration
 
-	mu      sync.Mutex
-	records []*stopRecord
-	errors  []string
+	clientRecords[stopRecord]
 }
 
 func newStopWorkload(interval time.Duration) *stopWorkload {
@@ -61,51 +58,36 @@ func (w *stopWorkload) setup(r *run) error {
 	return nil
 }
 
-func (w *stopWorkload) unexpected(format string, args ...any) {
-	w.mu.Lock()
-	w.errors = append(w.errors, fmt.Sprintf(format, args...))
-	w.mu.Unlock()
-}
-
 func (w *stopWorkload) client(r *run, id int, stop <-chan struct{}) {
 	const within = 5 * time.Minute
-	for {
-		if !r.pace(w.interval, stop) {
-			return
-		}
-		rec, err := r.start(stopWorkflow, fmt.Sprintf("%s-stop-%d", r.scenario, r.nextID()), "stop", r.c.b.stepParams(), within)
-		if err != nil {
-			w.unexpected("%v", err)
-			continue
-		}
-		s := &stopRecord{instanceID: rec.instanceID}
-		w.mu.Lock()
-		w.records = append(w.records, s)
-		w.mu.Unlock()
+	r.instanceRounds(stopWorkflow, "stop", w.interval, within, stop, w.unexpected, func(instanceID int64) {
+		s := &stopRecord{instanceID: instanceID}
+		w.add(s)
 		// From before the first step is placed to after the last ended.
 		time.Sleep(time.Duration(r.intn(1800)) * time.Millisecond)
 		if err := w.stop(r, s, within); err != nil {
 			w.unexpected("%v", err)
-			continue
+			return
 		}
 		w.mu.Lock()
 		restart := s.stopped && r.chance(0.5)
 		w.mu.Unlock()
-		if restart {
-			time.Sleep(time.Duration(r.intn(500)) * time.Millisecond)
-			if err := w.restart(r, s, within); err != nil {
+		if !restart {
+			return
+		}
+		time.Sleep(time.Duration(r.intn(500)) * time.Millisecond)
+		if err := w.restart(r, s, within); err != nil {
+			w.unexpected("%v", err)
+			return
+		}
+		// A copy of the stop arriving after the restart, as one held up in
+		// a socket would: it must do nothing.
+		if r.chance(0.5) {
+			if err := w.lateStop(r, s, within); err != nil {
 				w.unexpected("%v", err)
-				continue
-			}
-			// A copy of the stop arriving after the restart, as one held
-			// up in a socket would: it must do nothing.
-			if r.chance(0.5) {
-				if err := w.lateStop(r, s, within); err != nil {
-					w.unexpected("%v", err)
-				}
 			}
 		}
-	}
+	})
 }
 
 // status reads an instance's status through any server.
@@ -203,13 +185,7 @@ func (w *stopWorkload) restart(r *run, s *stopRecord, within time.Duration) erro
 }
 
 func (w *stopWorkload) check(r *run) {
-	w.mu.Lock()
-	errs := append([]string(nil), w.errors...)
-	records := make([]stopRecord, len(w.records))
-	for i, s := range w.records {
-		records[i] = *s
-	}
-	w.mu.Unlock()
+	records, errs := w.snapshot()
 	r.addCheck(checkResult{name: "stop clients' starts, stops and restarts all answered", checked: len(records), violations: errs})
 	r.addCheck(checkStops(records, r.final))
 }
