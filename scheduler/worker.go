@@ -444,11 +444,12 @@ func (w *Worker) report(ctx context.Context, as assigned, rec attemptRecord) {
 func buildSpec(as assigned, logDir string) (runtime.Spec, error) {
 	a := as.attempt
 	spec := runtime.Spec{
-		AttemptID: a.AttemptId,
-		StepID:    as.step.StepId,
-		StepType:  as.step.Type,
-		StartedAt: a.StartTime.AsTime(),
-		LogDir:    logDir,
+		AttemptID:  a.AttemptId,
+		Generation: a.Generation,
+		StepID:     as.step.StepId,
+		StepType:   as.step.Type,
+		StartedAt:  a.StartTime.AsTime(),
+		LogDir:     logDir,
 		Env: map[string]string{
 			"BATON_WORKFLOW_ID":    as.step.WorkflowId,
 			"BATON_INSTANCE_ID":    strconv.FormatInt(as.step.InstanceId, 10),

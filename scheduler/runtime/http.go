@@ -44,6 +44,13 @@ type HTTPSpec struct {
 // costs neither memory nor time.
 const MaxHTTPResponseBytes = 64 << 10
 
+// The headers every Http step's request carries: its attempt id
+// (workflow/instance/step/attempt) and generation.
+const (
+	AttemptIDHeader  = "Baton-Attempt-Id"
+	GenerationHeader = "Baton-Generation"
+)
+
 // AllowHostFlag is the agent flag that adds an entry to AllowedHosts; error
 // messages name it so that an operator knows what to change.
 const AllowHostFlag = "-http-allow-host"
@@ -123,6 +130,12 @@ func runHTTP(ctx context.Context, s Spec, localStart time.Time, opt httpOptions)
 	if err != nil {
 		return failed(FatallyFailed, fmt.Sprintf("Http step: %v", err))
 	}
+	// Attempts are delivered at least once: a node that loses its lease
+	// runs the attempt again elsewhere, with the same attempt id and a new
+	// generation. These headers let the service dedupe; the step's own
+	// headers of the same name replace them.
+	req.Header.Set(AttemptIDHeader, s.AttemptID)
+	req.Header.Set(GenerationHeader, strconv.FormatUint(s.Generation, 10))
 	for k, v := range h.Headers {
 		// net/http sends req.Host and ignores a Host entry in the header
 		// map; the dialed host is still the URL's, so the policy holds.

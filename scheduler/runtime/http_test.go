@@ -82,12 +82,13 @@ func responseBody(t *testing.T, r Result) string {
 func TestHTTPSuccessSendsRequestAndSetsOutputs(t *testing.T) {
 	t.Parallel()
 	type seen struct {
-		method, path, query, contentType, token, host, body string
+		method, path, query, contentType, token, host, body, attempt, generation string
 	}
 	got := make(chan seen, 1)
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		got <- seen{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Content-Type"), r.Header.Get("X-Token"), r.Host, string(b)}
+		got <- seen{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Content-Type"), r.Header.Get("X-Token"), r.Host, string(b),
+			r.Header.Get("Baton-Attempt-Id"), r.Header.Get("Baton-Generation")}
 		w.WriteHeader(http.StatusCreated)
 		io.WriteString(w, `{"id":"42","note":"<ok> & done"}`)
 	})
@@ -95,13 +96,14 @@ func TestHTTPSuccessSendsRequestAndSetsOutputs(t *testing.T) {
 	s.HTTP.Method = "post"
 	s.HTTP.Headers = map[string]string{"Content-Type": "application/json", "x-token": "abc", "Host": "api.internal"}
 	s.HTTP.Body = `{"run":true}`
+	s.Generation = 417
 	r := Run(context.Background(), s)
 	wantOutcome(t, r, Succeeded, -1)
 	if r.Error != "" {
 		t.Fatalf("error = %q on success", r.Error)
 	}
 	req := <-got
-	want := seen{"POST", "/jobs", "key=s3cret", "application/json", "abc", "api.internal", `{"run":true}`}
+	want := seen{"POST", "/jobs", "key=s3cret", "application/json", "abc", "api.internal", `{"run":true}`, "wf/3/call/1", "417"}
 	if req != want {
 		t.Fatalf("server saw %+v, want %+v", req, want)
 	}
@@ -117,6 +119,23 @@ func TestHTTPSuccessSendsRequestAndSetsOutputs(t *testing.T) {
 		t.Fatalf("log tail = %q, want %q", r.LogTail, wantTail)
 	}
 	srv.wantHits(t, 1)
+}
+
+// A step's own header replaces the one Baton sets.
+func TestHTTPStepHeadersReplaceBatons(t *testing.T) {
+	t.Parallel()
+	got := make(chan http.Header, 1)
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { got <- r.Header.Clone() })
+	s := httpSpec(srv.URL, srv.addr())
+	s.HTTP.Headers = map[string]string{"baton-attempt-id": "mine"}
+	wantOutcome(t, Run(context.Background(), s), Succeeded, -1)
+	h := <-got
+	if a := h.Values("Baton-Attempt-Id"); len(a) != 1 || a[0] != "mine" {
+		t.Fatalf("Baton-Attempt-Id = %q, want the step's own", a)
+	}
+	if g := h.Get("Baton-Generation"); g != "0" {
+		t.Fatalf("Baton-Generation = %q", g)
+	}
 }
 
 func TestHTTPDefaultsToGetWithoutBody(t *testing.T) {

@@ -17,7 +17,11 @@ type Spec struct {
 	// AttemptID is unique, e.g. "wf/3/step-a/2". It is exported to the
 	// command's environment and, sanitized, names the log files.
 	AttemptID string
-	StepID    string
+	// Generation is the Raft index that placed the attempt on this node:
+	// with AttemptID it names one placement, which an Http step sends so
+	// that the service it calls can tell a repeated delivery.
+	Generation uint64
+	StepID     string
 	// StepType is "NoOp", "Sleep", "Shell" or "Http".
 	StepType string
 	// SleepFor is the total duration of a Sleep step.

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,10 +19,12 @@ func TestHTTPStepsOnlyReachAllowedHosts(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var got []string
+	delivered := map[string]string{} // attempt id -> generation, per path
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		got = append(got, r.Method+" "+r.URL.Path+" "+r.Header.Get("X-Run")+" "+string(body))
+		delivered[r.URL.Path] = r.Header.Get("Baton-Attempt-Id") + " " + r.Header.Get("Baton-Generation")
 		mu.Unlock()
 		if r.URL.Path != "/echo" {
 			http.NotFound(w, r)
@@ -60,6 +63,13 @@ func TestHTTPStepsOnlyReachAllowedHosts(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	// Each request names the attempt it delivers, with its generation.
+	for path, step := range map[string]*statepb.Step{"/echo": post, "/missing": missing} {
+		a := step.Attempts[0]
+		if want := a.AttemptId + " " + strconv.FormatUint(a.Generation, 10); delivered[path] != want {
+			t.Errorf("%s was called with attempt headers %q, want %q", path, delivered[path], want)
+		}
+	}
 	want := []string{"POST /echo 1 hello from e2e-http", "GET /missing  "}
 	if len(got) != 2 {
 		t.Fatalf("server saw %q, want exactly %q", got, want)
