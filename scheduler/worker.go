@@ -446,6 +446,7 @@ func buildSpec(as assigned, logDir string) (runtime.Spec, error) {
 	spec := runtime.Spec{
 		AttemptID:  a.AttemptId,
 		Generation: a.Generation,
+		Node:       a.Node,
 		StepID:     as.step.StepId,
 		StepType:   as.step.Type,
 		StartedAt:  a.StartTime.AsTime(),

@@ -45,10 +45,11 @@ type HTTPSpec struct {
 const MaxHTTPResponseBytes = 64 << 10
 
 // The headers every Http step's request carries: its attempt id
-// (workflow/instance/step/attempt) and generation.
+// (workflow/instance/step/attempt), generation and node.
 const (
 	AttemptIDHeader  = "Baton-Attempt-Id"
 	GenerationHeader = "Baton-Generation"
+	NodeHeader       = "Baton-Node"
 )
 
 // AllowHostFlag is the agent flag that adds an entry to AllowedHosts; error
@@ -136,6 +137,7 @@ func runHTTP(ctx context.Context, s Spec, localStart time.Time, opt httpOptions)
 	// headers of the same name replace them.
 	req.Header.Set(AttemptIDHeader, s.AttemptID)
 	req.Header.Set(GenerationHeader, strconv.FormatUint(s.Generation, 10))
+	req.Header.Set(NodeHeader, s.Node)
 	for k, v := range h.Headers {
 		// net/http sends req.Host and ignores a Host entry in the header
 		// map; the dialed host is still the URL's, so the policy holds.

@@ -82,13 +82,13 @@ func responseBody(t *testing.T, r Result) string {
 func TestHTTPSuccessSendsRequestAndSetsOutputs(t *testing.T) {
 	t.Parallel()
 	type seen struct {
-		method, path, query, contentType, token, host, body, attempt, generation string
+		method, path, query, contentType, token, host, body, attempt, generation, node string
 	}
 	got := make(chan seen, 1)
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		got <- seen{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Content-Type"), r.Header.Get("X-Token"), r.Host, string(b),
-			r.Header.Get("Baton-Attempt-Id"), r.Header.Get("Baton-Generation")}
+			r.Header.Get("Baton-Attempt-Id"), r.Header.Get("Baton-Generation"), r.Header.Get("Baton-Node")}
 		w.WriteHeader(http.StatusCreated)
 		io.WriteString(w, `{"id":"42","note":"<ok> & done"}`)
 	})
@@ -96,14 +96,14 @@ func TestHTTPSuccessSendsRequestAndSetsOutputs(t *testing.T) {
 	s.HTTP.Method = "post"
 	s.HTTP.Headers = map[string]string{"Content-Type": "application/json", "x-token": "abc", "Host": "api.internal"}
 	s.HTTP.Body = `{"run":true}`
-	s.Generation = 417
+	s.Generation, s.Node = 417, "n2"
 	r := Run(context.Background(), s)
 	wantOutcome(t, r, Succeeded, -1)
 	if r.Error != "" {
 		t.Fatalf("error = %q on success", r.Error)
 	}
 	req := <-got
-	want := seen{"POST", "/jobs", "key=s3cret", "application/json", "abc", "api.internal", `{"run":true}`, "wf/3/call/1", "417"}
+	want := seen{"POST", "/jobs", "key=s3cret", "application/json", "abc", "api.internal", `{"run":true}`, "wf/3/call/1", "417", "n2"}
 	if req != want {
 		t.Fatalf("server saw %+v, want %+v", req, want)
 	}

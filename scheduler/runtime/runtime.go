@@ -21,7 +21,9 @@ type Spec struct {
 	// with AttemptID it names one placement, which an Http step sends so
 	// that the service it calls can tell a repeated delivery.
 	Generation uint64
-	StepID     string
+	// Node is the node the attempt runs on.
+	Node   string
+	StepID string
 	// StepType is "NoOp", "Sleep", "Shell" or "Http".
 	StepType string
 	// SleepFor is the total duration of a Sleep step.

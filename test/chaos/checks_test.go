@@ -430,9 +430,10 @@ func (r *run) checkLedgers(final map[string]*finalInstance) checkResult {
 			}
 		}
 	}
-	// Every succeeded Shell attempt left its line.
+	// Every succeeded Shell attempt left its line; every succeeded Http
+	// attempt's call was recorded.
 	for id, p := range byID {
-		if p.step.Type == "Shell" && p.attempt.Status == fsm.AttemptSucceeded && len(runs[id]) == 0 {
+		if (p.step.Type == "Shell" || p.step.Type == "Http") && p.attempt.Status == fsm.AttemptSucceeded && len(runs[id]) == 0 {
 			res.violations = append(res.violations, fmt.Sprintf("attempt %s (%s step %s) SUCCEEDED on %s but never ran", id, p.inst, p.step.StepId, p.attempt.Node))
 		}
 	}

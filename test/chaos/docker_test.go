@@ -32,6 +32,7 @@ type dockerBackend struct {
 	network    string
 	subnet     string // first three octets
 	ledgerRoot string // host directory with one ledger directory per server
+	http       *httpLedger
 
 	mu      sync.Mutex
 	nextIP  int
@@ -54,6 +55,8 @@ func newDockerBackend(t *testing.T, scenario string) *dockerBackend {
 		out, err := docker(time.Minute, "network", "create", "--driver", "bridge", "--label", dockerLabel,
 			"--subnet", d.subnet+".0/24", d.network)
 		if err == nil {
+			// The network's gateway is this host's address on it.
+			d.http = newHTTPLedger(t, d.subnet+".1", filepath.Join(d.ledgerRoot, "http"))
 			return d
 		}
 		lastErr = fmt.Errorf("docker network create %s on %s.0/24: %v\n%s", d.network, d.subnet, err, out)
@@ -168,6 +171,7 @@ func (d *dockerBackend) start(n *node, expect int, join []*node) error {
 		args = append(args, "-retry-join", d.serfAddr(j))
 	}
 	args = append(args, agentFlags...)
+	args = append(args, d.http.allowFlags()...)
 	out, err := docker(2*time.Minute, args...)
 	if err != nil {
 		_, _ = docker(time.Minute, "rm", "-f", name)
@@ -342,7 +346,7 @@ func (d *dockerBackend) ledgers() (map[string][]byte, error) {
 }
 
 func (d *dockerBackend) stepParams() map[string]string {
-	return map[string]string{"step": "/chaos/step", "ledger": "/ledger"}
+	return map[string]string{"step": "/chaos/step", "ledger": "/ledger", "http_base": "http://" + d.http.addr}
 }
 
 // serverLogs reads each container's log, every run of it since it was

@@ -41,18 +41,19 @@ type processBackend struct {
 	t         *testing.T
 	ledgerDir string
 	stepBin   string
+	http      *httpLedger
 	agents    []*harness.Agent
 }
 
 func newProcessBackend(t *testing.T) *processBackend {
 	dir := t.TempDir()
-	return &processBackend{t: t, ledgerDir: dir, stepBin: stepBinary(t)}
+	return &processBackend{t: t, ledgerDir: dir, stepBin: stepBinary(t), http: newHTTPLedger(t, "127.0.0.1", dir)}
 }
 
 func (p *processBackend) kind() string { return "process" }
 
 func (p *processBackend) newNode(name string) (*node, error) {
-	a := harness.NewAgent(p.t, name, agentFlags...)
+	a := harness.NewAgent(p.t, name, append(p.http.allowFlags(), agentFlags...)...)
 	p.agents = append(p.agents, a)
 	return &node{name: name, url: a.URL(), agent: a}, nil
 }
@@ -145,7 +146,7 @@ func (p *processBackend) ledgers() (map[string][]byte, error) {
 }
 
 func (p *processBackend) stepParams() map[string]string {
-	return map[string]string{"step": p.stepBin, "ledger": p.ledgerDir}
+	return map[string]string{"step": p.stepBin, "ledger": p.ledgerDir, "http_base": "http://" + p.http.addr}
 }
 
 // serverLogs reads each agent's log file.

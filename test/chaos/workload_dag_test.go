@@ -51,12 +51,13 @@ func sleepStep(id string, seconds int, successors ...string) string {
   "retry_policy": %s%s}}`, id, seconds, retryPolicy, transition(successors))
 }
 
-// definition wraps steps into a PARALLEL workflow whose step and ledger
-// params each start fills in.
+// definition wraps steps into a PARALLEL workflow whose step, ledger and
+// http_base params each start fills in (stepParams).
 func definition(id string, steps ...string) string {
 	return fmt.Sprintf(`{"properties": {"owner": "chaos", "run_strategy": {"rule": "PARALLEL", "workflow_concurrency": 200}},
  "workflow": {"id": %q,
-  "params": {"step": {"type": "STRING", "value": "/nonexistent"}, "ledger": {"type": "STRING", "value": "/nonexistent"}},
+  "params": {"step": {"type": "STRING", "value": "/nonexistent"}, "ledger": {"type": "STRING", "value": "/nonexistent"},
+             "http_base": {"type": "STRING", "value": "http://127.0.0.1:9"}},
   "steps": [%s]}}`, id, strings.Join(steps, ",\n"))
 }
 

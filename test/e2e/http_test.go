@@ -24,7 +24,7 @@ func TestHTTPStepsOnlyReachAllowedHosts(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		got = append(got, r.Method+" "+r.URL.Path+" "+r.Header.Get("X-Run")+" "+string(body))
-		delivered[r.URL.Path] = r.Header.Get("Baton-Attempt-Id") + " " + r.Header.Get("Baton-Generation")
+		delivered[r.URL.Path] = r.Header.Get("Baton-Attempt-Id") + " " + r.Header.Get("Baton-Generation") + " " + r.Header.Get("Baton-Node")
 		mu.Unlock()
 		if r.URL.Path != "/echo" {
 			http.NotFound(w, r)
@@ -66,7 +66,7 @@ func TestHTTPStepsOnlyReachAllowedHosts(t *testing.T) {
 	// Each request names the attempt it delivers, with its generation.
 	for path, step := range map[string]*statepb.Step{"/echo": post, "/missing": missing} {
 		a := step.Attempts[0]
-		if want := a.AttemptId + " " + strconv.FormatUint(a.Generation, 10); delivered[path] != want {
+		if want := a.AttemptId + " " + strconv.FormatUint(a.Generation, 10) + " " + a.Node; delivered[path] != want {
 			t.Errorf("%s was called with attempt headers %q, want %q", path, delivered[path], want)
 		}
 	}
