@@ -250,8 +250,10 @@ func (s *instanceService) Stop(ctx context.Context, req *connect.Request[instanc
 		}
 		// A stop sent again is judged by what its first copy did, before
 		// the state it left (the instance now STOPPED) refuses it.
-		if repeated, err := repeatedAction(st, m.WorkflowId, m.InstanceId, m.RequestId, "", action); err != nil || repeated {
-			return &instancev1.StopResponse{Instance: inst, Repeated: repeated}, err
+		if repeated, err := repeatedAction(st, m.WorkflowId, m.InstanceId, m.RequestId, "", action); err != nil {
+			return nil, err
+		} else if repeated {
+			return &instancev1.StopResponse{Instance: inst, Repeated: repeated}, nil
 		}
 		if fsm.InstanceTerminal(inst.Status) {
 			return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
@@ -371,8 +373,10 @@ func (s *instanceService) Restart(ctx context.Context, req *connect.Request[inst
 		if inst == nil {
 			return nil, s.instanceNotFound(st, m.WorkflowId, m.InstanceId)
 		}
-		if repeated, err := repeatedAction(st, m.WorkflowId, m.InstanceId, m.RequestId, "", "RESTART"); err != nil || repeated {
-			return &instancev1.RestartResponse{Instance: inst, Repeated: repeated}, err
+		if repeated, err := repeatedAction(st, m.WorkflowId, m.InstanceId, m.RequestId, "", "RESTART"); err != nil {
+			return nil, err
+		} else if repeated {
+			return &instancev1.RestartResponse{Instance: inst, Repeated: repeated}, nil
 		}
 		cmd := &statepb.Action{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, Action: "RESTART", RestartPolicy: m.Policy,
 			Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(s.Now()), RequestId: m.RequestId}
@@ -465,8 +469,10 @@ func (s *instanceService) StepAction(ctx context.Context, req *connect.Request[i
 			return nil, s.instanceNotFound(st, m.WorkflowId, m.InstanceId)
 		}
 		step := st.Step(nil, m.WorkflowId, m.InstanceId, m.StepId)
-		if repeated, err := repeatedAction(st, m.WorkflowId, m.InstanceId, m.RequestId, m.StepId, m.Action); err != nil || repeated {
-			return &instancev1.StepActionResponse{Step: step, Instance: inst, Repeated: repeated}, err
+		if repeated, err := repeatedAction(st, m.WorkflowId, m.InstanceId, m.RequestId, m.StepId, m.Action); err != nil {
+			return nil, err
+		} else if repeated {
+			return &instancev1.StepActionResponse{Step: step, Instance: inst, Repeated: repeated}, nil
 		}
 		cmd := &statepb.Action{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, StepId: m.StepId, Action: m.Action,
 			Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(s.Now()), RequestId: m.RequestId}
