@@ -339,6 +339,15 @@ func (r *run) stepStatuses(workflowID string, instanceID int64) (map[string]stri
 	return out, err
 }
 
+// countAction counts an answered operator action of a kind, and whether
+// it was answered as a repeat of a copy that had taken effect.
+func (r *run) countAction(kind string, repeated bool) {
+	r.stats.add(kind, 1)
+	if repeated {
+		r.stats.add("actions answered as repeats", 1)
+	}
+}
+
 // verdict is what a try of call found wrong with an answer: call returns it
 // at once instead of trying again.
 type verdict struct{ error }

@@ -55,11 +55,7 @@ func (w *actionsWorkload) name() string { return "step actions" }
 func (w *actionsWorkload) clients() int { return 1 }
 
 func (w *actionsWorkload) setup(r *run) error {
-	if err := r.pushDefinition(actionsDefinition); err != nil {
-		return fmt.Errorf("push %s: %w", actionsWorkflow, err)
-	}
-	r.mustSucceed(actionsWorkflow)
-	return nil
+	return r.setupWorkflow(actionsWorkflow, actionsDefinition, true)
 }
 
 func (w *actionsWorkload) client(r *run, id int, stop <-chan struct{}) {
@@ -153,10 +149,7 @@ func (w *actionsWorkload) act(r *run, instanceID int64, stepID, action string, w
 			WorkflowId: actionsWorkflow, InstanceId: instanceID, StepId: stepID, Action: action, Reason: "chaos", RequestId: stepID + "-" + action}))
 		if err == nil {
 			took = true
-			r.stats.add("step actions", 1)
-			if res.Msg.Repeated {
-				r.stats.add("actions answered as repeats", 1)
-			}
+			r.countAction("step actions", res.Msg.Repeated)
 			return nil
 		}
 		if !isCode(err, connect.CodeFailedPrecondition) {

@@ -146,6 +146,18 @@ func (r *run) pushDefinition(def string) error {
 	})
 }
 
+// setupWorkflow is the setup of a workload with one workflow: it pushes
+// def, and with mustSucceed every instance of it must succeed.
+func (r *run) setupWorkflow(workflowID, def string, mustSucceed bool) error {
+	if err := r.pushDefinition(def); err != nil {
+		return fmt.Errorf("push %s: %w", workflowID, err)
+	}
+	if mustSucceed {
+		r.mustSucceed(workflowID)
+	}
+	return nil
+}
+
 // probe starts a probe instance through the given servers (any member when
 // none) and waits until it succeeds, reading through the same servers: it
 // shows the cluster, or the part of it given, still schedules.

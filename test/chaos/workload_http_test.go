@@ -134,11 +134,7 @@ func (w *httpWorkload) name() string { return "Http steps" }
 func (w *httpWorkload) clients() int { return w.n }
 
 func (w *httpWorkload) setup(r *run) error {
-	if err := r.pushDefinition(httpDefinition); err != nil {
-		return fmt.Errorf("push %s: %w", httpWorkflow, err)
-	}
-	r.mustSucceed(httpWorkflow)
-	return nil
+	return r.setupWorkflow(httpWorkflow, httpDefinition, true)
 }
 
 func (w *httpWorkload) client(r *run, id int, stop <-chan struct{}) {

@@ -52,11 +52,7 @@ func (w *sigTriggerWorkload) name() string { return "signal trigger and retentio
 func (w *sigTriggerWorkload) clients() int { return w.sender.nClients }
 
 func (w *sigTriggerWorkload) setup(r *run) error {
-	if err := r.pushDefinition(sigTriggerDefinition); err != nil {
-		return fmt.Errorf("push %s: %w", sigTriggerWorkflow, err)
-	}
-	r.mustSucceed(sigTriggerWorkflow)
-	return nil
+	return r.setupWorkflow(sigTriggerWorkflow, sigTriggerDefinition, true)
 }
 
 func (w *sigTriggerWorkload) client(r *run, id int, stop <-chan struct{}) {

@@ -64,11 +64,7 @@ func (w *stepOpsWorkload) name() string { return "step operations" }
 func (w *stepOpsWorkload) clients() int { return 1 }
 
 func (w *stepOpsWorkload) setup(r *run) error {
-	if err := r.pushDefinition(stepOpsDefinition); err != nil {
-		return fmt.Errorf("push %s: %w", stepOpsWorkflow, err)
-	}
-	r.mustSucceed(stepOpsWorkflow)
-	return nil
+	return r.setupWorkflow(stepOpsWorkflow, stepOpsDefinition, true)
 }
 
 func (w *stepOpsWorkload) client(r *run, id int, stop <-chan struct{}) {
@@ -164,10 +160,7 @@ func (w *stepOpsWorkload) act(r *run, s *stepOpsRecord, stepID, action string, w
 				return verdictf("late copy of %s through %s was not answered as a repeat (step %s)", what, n.name, res.Msg.Step.GetStatus())
 			}
 			if !late {
-				r.stats.add("step actions", 1)
-				if res.Msg.Repeated {
-					r.stats.add("actions answered as repeats", 1)
-				}
+				r.countAction("step actions", res.Msg.Repeated)
 			}
 			took = true
 			return nil

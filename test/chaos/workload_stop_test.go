@@ -52,10 +52,7 @@ func (w *stopWorkload) name() string { return "stop and restart" }
 func (w *stopWorkload) clients() int { return 1 }
 
 func (w *stopWorkload) setup(r *run) error {
-	if err := r.pushDefinition(stopDefinition); err != nil {
-		return fmt.Errorf("push %s: %w", stopWorkflow, err)
-	}
-	return nil
+	return r.setupWorkflow(stopWorkflow, stopDefinition, false)
 }
 
 func (w *stopWorkload) client(r *run, id int, stop <-chan struct{}) {
@@ -117,10 +114,7 @@ func (w *stopWorkload) stop(r *run, s *stopRecord, within time.Duration) error {
 			w.mu.Lock()
 			s.stopped = true
 			w.mu.Unlock()
-			r.stats.add("stops", 1)
-			if res.Msg.Repeated {
-				r.stats.add("actions answered as repeats", 1)
-			}
+			r.countAction("stops", res.Msg.Repeated)
 			return nil
 		}
 		if !isCode(err, connect.CodeFailedPrecondition) {
@@ -176,10 +170,7 @@ func (w *stopWorkload) restart(r *run, s *stopRecord, within time.Duration) erro
 		w.mu.Lock()
 		s.restarted = true
 		w.mu.Unlock()
-		r.stats.add("restarts", 1)
-		if res.Msg.Repeated {
-			r.stats.add("actions answered as repeats", 1)
-		}
+		r.countAction("restarts", res.Msg.Repeated)
 		return nil
 	})
 }
