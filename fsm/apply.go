@@ -55,7 +55,11 @@ type PushResult struct {
 }
 
 // ActivateResult is the Apply result of ActivateWorkflow.
-type ActivateResult struct{ Workflow *statepb.Workflow }
+type ActivateResult struct {
+	Workflow *statepb.Workflow
+	// The request id had already been applied: nothing was done.
+	Repeated bool
+}
 
 // StartResult is the Apply result of StartInstance.
 type StartResult struct {
@@ -411,6 +415,12 @@ func (a *applier) activateWorkflow(c *statepb.ActivateWorkflow) any {
 	if w == nil {
 		return notFound("workflow %q not found", c.WorkflowId)
 	}
+	target := ActivateTarget(c.Version)
+	if repeated, rej := CheckWorkflowRepeat(a.actionByRequest(c.WorkflowId, 0, c.RequestId), "ACTIVATE", target); rej != nil {
+		return rej
+	} else if repeated {
+		return &ActivateResult{Workflow: w, Repeated: true}
+	}
 	if v := a.get(tableVersions, c.WorkflowId, c.Version); v == nil {
 		return notFound("%s", MissingVersion(c.WorkflowId, c.Version, w.LatestVersion))
 	}
@@ -421,12 +431,16 @@ func (a *applier) activateWorkflow(c *statepb.ActivateWorkflow) any {
 	if c.Actor != "" {
 		// An operator's activation is on the workflow's record; entries
 		// written before activations were audited carry no actor.
-		w = a.auditWorkflow(w, "ACTIVATE", c.Actor, strings.TrimSpace(fmt.Sprintf("version %d %s", c.Version, c.Reason)))
+		w = a.auditWorkflow(w, workflowAudit{action: "ACTIVATE", actor: c.Actor, target: target, requestID: c.RequestId,
+			msg: strings.TrimSpace(fmt.Sprintf("version %d %s", c.Version, c.Reason))})
 	} else {
 		a.put(tableWorkflows, w)
 	}
 	return &ActivateResult{Workflow: w}
 }
+
+// ActivateTarget is what an activation is aimed at, on its event.
+func ActivateTarget(version int64) string { return fmt.Sprintf("version %d", version) }
 
 func (a *applier) startInstance(c *statepb.StartInstance) any {
 	if c.RequestId != "" {
@@ -506,17 +520,33 @@ func (a *applier) planStop(x *statepb.StopInstance) bool {
 }
 
 // UnblockResult is the Apply result of UnblockWorkflow.
-type UnblockResult struct{ Workflow *statepb.Workflow }
+type UnblockResult struct {
+	Workflow *statepb.Workflow
+	Repeated bool
+}
 
 func (a *applier) unblockWorkflow(c *statepb.UnblockWorkflow) any {
 	w, _ := a.get(tableWorkflows, c.WorkflowId).(*statepb.Workflow)
 	if w == nil {
 		return notFound("workflow %q not found", c.WorkflowId)
 	}
+	// A late copy must not unblock instances that failed after the first
+	// one was answered.
+	if repeated, rej := CheckWorkflowRepeat(a.actionByRequest(c.WorkflowId, 0, c.RequestId), "UNBLOCK", ""); rej != nil {
+		return rej
+	} else if repeated {
+		return &UnblockResult{Workflow: w, Repeated: true}
+	}
 	w = shallow(w)
 	w.UnblockedThrough = w.LastInstanceId
 	w.UpdateTime = c.Now
-	a.put(tableWorkflows, w)
+	if c.Actor != "" {
+		// Entries written before unblocks were audited carry no actor.
+		w = a.auditWorkflow(w, workflowAudit{action: "UNBLOCK", actor: c.Actor, requestID: c.RequestId,
+			msg: strings.TrimSpace(fmt.Sprintf("failed instances up to %d %s", w.UnblockedThrough, c.Reason))})
+	} else {
+		a.put(tableWorkflows, w)
+	}
 	return &UnblockResult{Workflow: w}
 }
 
@@ -1184,22 +1214,40 @@ type ActionResult struct {
 // another. The leader calls it before proposing, and Apply again, so the
 // second of two copies in flight does nothing either.
 func CheckRepeat(prior *statepb.Event, stepID, action string) (repeated bool, rej *Rejection) {
+	return checkRepeat(prior, stepID, "", action)
+}
+
+// CheckWorkflowRepeat is CheckRepeat for an action on a workflow, judged by
+// the event on the workflow's own timeline (instance 0): the same action on
+// the same target (Event.target) is a repeat.
+func CheckWorkflowRepeat(prior *statepb.Event, action, target string) (repeated bool, rej *Rejection) {
+	return checkRepeat(prior, "", target, action)
+}
+
+func checkRepeat(prior *statepb.Event, stepID, target, action string) (bool, *Rejection) {
 	if prior == nil {
 		return false, nil
 	}
-	if prior.StepId != stepID || prior.Action != action {
+	if prior.StepId != stepID || prior.Target != target || prior.Action != action {
+		of := fmt.Sprintf("instance %s/%d", prior.WorkflowId, prior.InstanceId)
+		if prior.InstanceId == 0 {
+			of = fmt.Sprintf("workflow %s", prior.WorkflowId)
+		}
 		return false, &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf(
-			"request_id %q was already used for %s of instance %s/%d; give each action its own request id",
-			prior.RequestId, describeAction(prior.StepId, prior.Action), prior.WorkflowId, prior.InstanceId)}
+			"request_id %q was already used for %s of %s; give each action its own request id",
+			prior.RequestId, describeAction(prior), of)}
 	}
 	return true, nil
 }
 
-func describeAction(stepID, action string) string {
-	if stepID == "" {
-		return action
+func describeAction(e *statepb.Event) string {
+	switch {
+	case e.StepId != "":
+		return e.Action + " of step " + e.StepId
+	case e.Target != "":
+		return e.Action + " (" + e.Target + ")"
 	}
-	return action + " of step " + stepID
+	return e.Action
 }
 
 // actionByRequest is State.ActionByRequest within the transaction.

@@ -20,7 +20,43 @@ type CommandType byte
 //	2: ApplyPlan.unchecked, FireTrigger.run, StartChild.run
 //	3: PlanAction.delete_signals and delete_version (an older build would
 //	   skip the actions and keep what the others deleted)
-const Protocol = 3
+//	4: request_id on StopInstance, Action, WorkflowAction,
+//	   ActivateWorkflow, UnblockWorkflow (with its actor), SetBreakpoint
+//	   and DeleteBreakpoint (an older build would record no key, and apply
+//	   a late copy the others answer as a repeat)
+const Protocol = 4
+
+// ForProtocol clears from an operator's command, in place, the fields of
+// command protocols newer than the newest every server applies (protocol,
+// asked only for the commands that have such fields), so that every server
+// applies the entry alike. Without its request id an action is applied as
+// before protocol 4: a copy sent again is judged by the state, as a new
+// action.
+func ForProtocol(cmd proto.Message, protocol func() int) {
+	clear := func(fields ...*string) {
+		if protocol() < 4 {
+			for _, f := range fields {
+				*f = ""
+			}
+		}
+	}
+	switch c := cmd.(type) {
+	case *statepb.StopInstance:
+		clear(&c.RequestId)
+	case *statepb.Action:
+		clear(&c.RequestId)
+	case *statepb.WorkflowAction:
+		clear(&c.RequestId)
+	case *statepb.ActivateWorkflow:
+		clear(&c.RequestId)
+	case *statepb.UnblockWorkflow:
+		clear(&c.RequestId, &c.Actor)
+	case *statepb.SetBreakpoint:
+		clear(&c.RequestId)
+	case *statepb.DeleteBreakpoint:
+		clear(&c.RequestId)
+	}
+}
 
 // IgnorableFlag marks a command type that an older node may skip. A node that
 // meets an unknown type without the flag stops rather than diverge.

@@ -3,6 +3,7 @@ package fsm
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -207,4 +208,65 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("encoding is not a fixed point (err %v)", err)
 		}
 	})
+}
+
+// Until every server applies protocol 4, an operator's command goes out
+// without its request id (and an unblock without the actor that makes
+// newer builds record it), so older builds apply it as newer ones do; the
+// protocol is asked only for such commands.
+func TestForProtocolClearsNewerFields(t *testing.T) {
+	commands := func() []proto.Message {
+		return []proto.Message{
+			&statepb.StopInstance{WorkflowId: "w", RequestId: "k"},
+			&statepb.Action{WorkflowId: "w", Action: "SKIP", RequestId: "k"},
+			&statepb.WorkflowAction{WorkflowId: "w", Action: WorkflowDeactivate, RequestId: "k"},
+			&statepb.ActivateWorkflow{WorkflowId: "w", Version: 1, Actor: "anonymous", RequestId: "k"},
+			&statepb.UnblockWorkflow{WorkflowId: "w", Actor: "anonymous", RequestId: "k"},
+			&statepb.SetBreakpoint{WorkflowId: "w", StepId: "s", RequestId: "k"},
+			&statepb.DeleteBreakpoint{WorkflowId: "w", StepId: "s", RequestId: "k"},
+		}
+	}
+	for _, cmd := range commands() {
+		before := proto.Clone(cmd)
+		ForProtocol(cmd, func() int { return 4 })
+		if !proto.Equal(cmd, before) {
+			t.Errorf("protocol 4 changed %T: %v", cmd, cmd)
+		}
+		asked := false
+		ForProtocol(cmd, func() int { asked = true; return 3 })
+		if !asked {
+			t.Errorf("%T: the protocol was not asked", cmd)
+		}
+		text := fmt.Sprint(cmd)
+		if strings.Contains(text, `"k"`) {
+			t.Errorf("protocol 3 kept the request id of %T: %s", cmd, text)
+		}
+		if u, ok := cmd.(*statepb.UnblockWorkflow); ok && u.Actor != "" {
+			t.Errorf("protocol 3 kept the unblock's actor %q", u.Actor)
+		}
+		if a, ok := cmd.(*statepb.ActivateWorkflow); ok && a.Actor != "anonymous" {
+			t.Errorf("protocol 3 cleared the activation's actor (protocol 1)")
+		}
+	}
+	start := &statepb.StartInstance{WorkflowId: "w", RequestId: "k"}
+	ForProtocol(start, func() int { t.Fatal("protocol asked for a start"); return 0 })
+	if start.RequestId != "k" {
+		t.Error("a start's request id (protocol 1) was cleared")
+	}
+
+	// Applied without the newer fields, an unblock records no action and a
+	// workflow action's event no target, as older builds do.
+	x := newFixture(t)
+	x.runningInstance()
+	unblock := &statepb.UnblockWorkflow{WorkflowId: wfETL, Now: at(3), Actor: "anonymous", RequestId: "u"}
+	ForProtocol(unblock, func() int { return 3 })
+	applyAs[*UnblockResult](x, unblock)
+	disable := workflowAction(WorkflowDisableTriggers, true, false, "", 4)
+	disable.RequestId = "d"
+	ForProtocol(disable, func() int { return 3 })
+	applyAs[*WorkflowActionResult](x, disable)
+	events := x.state().Events(nil, wfETL, 0, 0)
+	if len(events) != 1 || events[0].Action != WorkflowDisableTriggers || events[0].Target != "" || events[0].RequestId != "" {
+		t.Fatalf("workflow timeline without protocol 4: %v", events)
+	}
 }

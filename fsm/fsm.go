@@ -168,7 +168,17 @@ func wrote(res any) bool {
 	case *StartResult:
 		return r.Created
 	case *BreakpointResult:
-		return r.Created || r.Deleted
+		return r.Created || r.Deleted || r.recorded
+	case *StopResult:
+		return !r.Repeated
+	case *ActionResult:
+		return !r.Repeated
+	case *WorkflowActionResult:
+		return !r.Repeated
+	case *ActivateResult:
+		return !r.Repeated
+	case *UnblockResult:
+		return !r.Repeated
 	}
 	return true
 }

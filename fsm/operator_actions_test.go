@@ -478,6 +478,14 @@ func (x *fixture) repeatedWithoutChange(m proto.Message) any {
 		repeated = r.Repeated
 	case *ActionResult:
 		repeated = r.Repeated
+	case *WorkflowActionResult:
+		repeated = r.Repeated
+	case *ActivateResult:
+		repeated = r.Repeated
+	case *UnblockResult:
+		repeated = r.Repeated
+	case *BreakpointResult:
+		repeated = r.Repeated
 	default:
 		x.t.Fatalf("apply %T: %#v, want it answered as a repeat", m, res)
 	}
@@ -568,4 +576,135 @@ func TestActionRequestIDs(t *testing.T) {
 	if e := y.state().ActionByRequest(wfETL, 2, "stop-1"); e == nil || e.InstanceId != 2 {
 		t.Fatalf("instance 2's stop after restore: %v", e)
 	}
+}
+
+func TestWorkflowActionRequestIDs(t *testing.T) {
+	x := newFixture(t)
+	x.runningInstance()
+	applyAs[*PushResult](x, pushCmd(wfETL, defETL2, 3))
+
+	// A trigger switch sent again after the opposite switch: a repeat,
+	// neither a refusal for the state it left nor a second switch.
+	disable := workflowAction(WorkflowDisableTriggers, true, false, "", 4)
+	disable.RequestId = "disable-1"
+	if w := applyAs[*WorkflowActionResult](x, disable).Workflow; !w.TimeTriggersDisabled {
+		t.Fatalf("disable: %v", w)
+	}
+	x.repeatedWithoutChange(disable)
+	enable := workflowAction(WorkflowEnableTriggers, true, false, "", 5)
+	enable.RequestId = "enable-1"
+	applyAs[*WorkflowActionResult](x, enable)
+	if r := x.repeatedWithoutChange(disable).(*WorkflowActionResult); r.Workflow.TimeTriggersDisabled {
+		t.Fatalf("late disable answered %v", r.Workflow)
+	}
+	// The same key for other kinds of triggers, or another action.
+	other := workflowAction(WorkflowDisableTriggers, true, true, "", 6)
+	other.RequestId = "disable-1"
+	x.refusedWithoutChange(other, RejectInvalid,
+		`request_id "disable-1" was already used for DISABLE_TRIGGERS (time) of workflow etl; give each action its own request id`)
+	other.Action, other.SignalTriggers = WorkflowDeactivate, false
+	x.refusedWithoutChange(other, RejectInvalid, `already used for DISABLE_TRIGGERS (time) of workflow etl`)
+
+	// A deactivation repeated after a new activation leaves the workflow
+	// active; an activation repeated after another keeps the later version.
+	deactivate := workflowAction(WorkflowDeactivate, false, false, "", 7)
+	deactivate.RequestId = "deactivate-1"
+	applyAs[*WorkflowActionResult](x, deactivate)
+	activate1 := &statepb.ActivateWorkflow{WorkflowId: wfETL, Version: 1, Now: at(8), Actor: "anonymous", RequestId: "activate-1"}
+	applyAs[*ActivateResult](x, activate1)
+	activate2 := &statepb.ActivateWorkflow{WorkflowId: wfETL, Version: 2, Now: at(9), Actor: "anonymous", RequestId: "activate-2"}
+	applyAs[*ActivateResult](x, activate2)
+	if r := x.repeatedWithoutChange(deactivate).(*WorkflowActionResult); r.Workflow.ActiveVersion != 2 {
+		t.Fatalf("late deactivate answered %v", r.Workflow)
+	}
+	if r := x.repeatedWithoutChange(activate1).(*ActivateResult); r.Workflow.ActiveVersion != 2 {
+		t.Fatalf("late activate of version 1 answered %v", r.Workflow)
+	}
+	reused := &statepb.ActivateWorkflow{WorkflowId: wfETL, Version: 2, Now: at(10), Actor: "anonymous", RequestId: "activate-1"}
+	x.refusedWithoutChange(reused, RejectInvalid, `already used for ACTIVATE (version 1) of workflow etl`)
+
+	// An unblock repeated after more instances failed does not let them
+	// past: it is recorded, and a late copy is a repeat.
+	unblock := &statepb.UnblockWorkflow{WorkflowId: wfETL, Now: at(11), Actor: "anonymous", RequestId: "unblock-1"}
+	if r := applyAs[*UnblockResult](x, unblock); r.Workflow.UnblockedThrough != 1 {
+		t.Fatalf("unblock: %v", r.Workflow)
+	}
+	applyAs[*StartResult](x, startCmd(wfETL, "req-2", 2, 12))
+	if r := x.repeatedWithoutChange(unblock).(*UnblockResult); r.Workflow.UnblockedThrough != 1 {
+		t.Fatalf("late unblock answered %v", r.Workflow)
+	}
+
+	// A breakpoint set, deleted, then its set repeated: it stays deleted.
+	set := setBreakpoint("load", 0, 0, 13)
+	set.RequestId = "set-1"
+	if r := applyAs[*BreakpointResult](x, set); !r.Created {
+		t.Fatalf("set: %+v", r)
+	}
+	del := deleteBreakpoint("load", 0, 0, false, 14)
+	del.RequestId = "delete-1"
+	applyAs[*BreakpointResult](x, del)
+	x.repeatedWithoutChange(set)
+	if b := x.state().Breakpoint(wfETL, "load", 0, 0); b != nil {
+		t.Fatalf("a late set brought the breakpoint back: %v", b)
+	}
+	// Set again with a new key, the late delete does not delete it.
+	set2 := setBreakpoint("load", 0, 0, 15)
+	set2.RequestId = "set-2"
+	applyAs[*BreakpointResult](x, set2)
+	if r := x.repeatedWithoutChange(del).(*BreakpointResult); BreakpointKey(r.Breakpoint) != "etl/load" {
+		t.Fatalf("late delete answered %v", r.Breakpoint)
+	}
+	if x.state().Breakpoint(wfETL, "load", 0, 0) == nil {
+		t.Fatal("a late delete deleted the breakpoint set after it")
+	}
+	// Setting a breakpoint that exists, with a key, records the key: a
+	// late copy after a delete is a repeat, not a new breakpoint.
+	set3 := setBreakpoint("load", 0, 0, 16)
+	set3.RequestId = "set-3"
+	if r := applyAs[*BreakpointResult](x, set3); r.Created || r.Repeated {
+		t.Fatalf("set of an existing breakpoint: %+v", r)
+	}
+	del2 := deleteBreakpoint("load", 0, 0, false, 17)
+	del2.RequestId = "delete-2"
+	applyAs[*BreakpointResult](x, del2)
+	x.repeatedWithoutChange(set3)
+	if b := x.state().Breakpoint(wfETL, "load", 0, 0); b != nil {
+		t.Fatalf("a late set of a breakpoint that existed brought it back: %v", b)
+	}
+	// Another breakpoint with a used key is refused.
+	wide := setBreakpoint("extract", 0, 0, 18)
+	wide.RequestId = "set-1"
+	x.refusedWithoutChange(wide, RejectInvalid, `already used for SET_BREAKPOINT (etl/load) of workflow etl`)
+
+	// Without keys, neither the record nor the answers change from before.
+	applyAs[*BreakpointResult](x, setBreakpoint("extract", 0, 0, 19))
+	before := contents(t, x.fsm)
+	if r := applyAs[*BreakpointResult](x, setBreakpoint("extract", 0, 0, 20)); r.Created || r.Repeated {
+		t.Fatalf("set again without a key: %+v", r)
+	}
+	if !bytes.Equal(before, contents(t, x.fsm)) {
+		t.Fatal("setting an existing breakpoint without a key changed the state")
+	}
+
+	want := []string{
+		"DISABLE_TRIGGERS time disable-1", "ENABLE_TRIGGERS time enable-1", "DEACTIVATE  deactivate-1",
+		"ACTIVATE version 1 activate-1", "ACTIVATE version 2 activate-2", "UNBLOCK  unblock-1",
+		"SET_BREAKPOINT etl/load set-1", "DELETE_BREAKPOINT etl/load delete-1", "SET_BREAKPOINT etl/load set-2",
+		"SET_BREAKPOINT etl/load set-3", "DELETE_BREAKPOINT etl/load delete-2", "SET_BREAKPOINT  ",
+	}
+	var got []string
+	for _, e := range x.state().Events(nil, wfETL, 0, 0) {
+		got = append(got, e.Action+" "+e.Target+" "+e.RequestId)
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("workflow timeline:\n got %q\nwant %q", got, want)
+	}
+
+	// The keys survive a snapshot.
+	y := newFixture(t)
+	restore(t, y.fsm, snapshotBytes(t, x.fsm))
+	y.next = x.next
+	y.repeatedWithoutChange(disable)
+	y.repeatedWithoutChange(del)
+	y.repeatedWithoutChange(unblock)
 }

@@ -17,7 +17,27 @@ const (
 
 // WorkflowActionResult is the Apply result of WorkflowAction, and of an
 // audited ActivateWorkflow.
-type WorkflowActionResult struct{ Workflow *statepb.Workflow }
+type WorkflowActionResult struct {
+	Workflow *statepb.Workflow
+	// The request id had already been applied: nothing was done.
+	Repeated bool
+}
+
+// WorkflowActionTarget is what a workflow action is aimed at, on its event:
+// the kinds of triggers a switch names, nothing for a deactivation.
+func WorkflowActionTarget(c *statepb.WorkflowAction) string {
+	if c.Action != WorkflowDisableTriggers && c.Action != WorkflowEnableTriggers {
+		return ""
+	}
+	var kinds []string
+	if c.TimeTriggers {
+		kinds = append(kinds, "time")
+	}
+	if c.SignalTriggers {
+		kinds = append(kinds, "signal")
+	}
+	return strings.Join(kinds, " and ")
+}
 
 // CheckWorkflowAction says why an action cannot be taken on a workflow, or
 // nil. The leader calls it before proposing the action, so a refused action
@@ -67,6 +87,14 @@ func boolInt(b bool) int {
 
 func (a *applier) workflowAction(c *statepb.WorkflowAction) any {
 	w, _ := a.get(tableWorkflows, c.WorkflowId).(*statepb.Workflow)
+	target := WorkflowActionTarget(c)
+	if w != nil {
+		if repeated, rej := CheckWorkflowRepeat(a.actionByRequest(c.WorkflowId, 0, c.RequestId), c.Action, target); rej != nil {
+			return rej
+		} else if repeated {
+			return &WorkflowActionResult{Workflow: w, Repeated: true}
+		}
+	}
 	if rej := CheckWorkflowAction(w, c); rej != nil {
 		return rej
 	}
@@ -82,31 +110,43 @@ func (a *applier) workflowAction(c *statepb.WorkflowAction) any {
 		}
 	case WorkflowDisableTriggers, WorkflowEnableTriggers:
 		disable := c.Action == WorkflowDisableTriggers
-		var kinds []string
 		if c.TimeTriggers {
 			w.TimeTriggersDisabled = disable
-			kinds = append(kinds, "time")
 		}
 		if c.SignalTriggers {
 			w.SignalTriggersDisabled = disable
-			kinds = append(kinds, "signal")
 		}
-		msg = strings.TrimSpace(strings.Join(kinds, " and ") + " triggers " + c.Reason)
+		msg = strings.TrimSpace(target + " triggers " + c.Reason)
 	}
 	w.UpdateTime = c.Now
-	w = a.auditWorkflow(w, c.Action, c.Actor, msg)
+	w = a.auditWorkflow(w, workflowAudit{action: c.Action, actor: c.Actor, msg: msg, target: target, requestID: c.RequestId})
 	return &WorkflowActionResult{Workflow: w}
+}
+
+// workflowAudit is an operator's action as the workflow's timeline records
+// it.
+type workflowAudit struct {
+	action, actor, msg string
+	// What the action was aimed at, and the caller's idempotency key
+	// (Event.target, Event.request_id).
+	target, requestID string
 }
 
 // auditWorkflow stores w (already copied for writing) with one more event on
 // the workflow's own timeline — the events of instance 0 — recording who
 // did what and why.
-func (a *applier) auditWorkflow(w *statepb.Workflow, action, actor, msg string) *statepb.Workflow {
+func (a *applier) auditWorkflow(w *statepb.Workflow, e workflowAudit) *statepb.Workflow {
+	if e.requestID == "" {
+		// The target only serves to judge a request id; without one the
+		// event is what builds before protocol 4 record.
+		e.target = ""
+	}
 	w.LastEventSeq++
 	a.put(tableWorkflows, w)
 	a.put(tableEvents, &statepb.Event{
 		WorkflowId: w.WorkflowId, InstanceId: 0, Seq: w.LastEventSeq, Index: a.index,
-		Time: a.now, Status: "ACTION", Message: msg, Action: action, Actor: actorOf(actor),
+		Time: a.now, Status: "ACTION", Message: e.msg, Action: e.action, Actor: actorOf(e.actor),
+		Target: e.target, RequestId: e.requestID,
 	})
 	return w
 }
@@ -182,6 +222,22 @@ type BreakpointResult struct {
 	// DeleteBreakpoint: true, and how many paused steps it resumed.
 	Deleted bool
 	Resumed int
+	// The request id had already been applied: nothing was done, and
+	// Breakpoint is the one the request names.
+	Repeated bool
+	// SetBreakpoint of one that existed: the request id was recorded.
+	recorded bool
+}
+
+// repeatedBreakpoint judges a breakpoint call's request id (see
+// CheckWorkflowRepeat): the result a repeat gets, a rejection, or both nil
+// when the call is new.
+func (a *applier) repeatedBreakpoint(action, requestID string, b *statepb.Breakpoint) (*BreakpointResult, *Rejection) {
+	repeated, rej := CheckWorkflowRepeat(a.actionByRequest(b.WorkflowId, 0, requestID), action, BreakpointKey(b))
+	if rej != nil || !repeated {
+		return nil, rej
+	}
+	return &BreakpointResult{Breakpoint: b, Repeated: true}, nil
 }
 
 func (a *applier) checkBreakpoint(workflowID, stepID string, version, instanceID int64) *Rejection {
@@ -198,29 +254,52 @@ func (a *applier) checkBreakpoint(workflowID, stepID string, version, instanceID
 }
 
 func (a *applier) setBreakpoint(c *statepb.SetBreakpoint) any {
+	named := &statepb.Breakpoint{WorkflowId: c.WorkflowId, StepId: c.StepId, Version: c.Version, InstanceId: c.InstanceId}
+	if res, rej := a.repeatedBreakpoint("SET_BREAKPOINT", c.RequestId, named); rej != nil {
+		return rej
+	} else if res != nil {
+		if b, _ := a.get(tableBreakpoints, c.WorkflowId, c.StepId, c.Version, c.InstanceId).(*statepb.Breakpoint); b != nil {
+			res.Breakpoint = b
+		}
+		return res
+	}
 	if rej := a.checkBreakpoint(c.WorkflowId, c.StepId, c.Version, c.InstanceId); rej != nil {
 		return rej
 	}
+	w := shallow(a.get(tableWorkflows, c.WorkflowId).(*statepb.Workflow))
+	audit := workflowAudit{action: "SET_BREAKPOINT", actor: c.Actor, target: BreakpointKey(named), requestID: c.RequestId}
 	if b, _ := a.get(tableBreakpoints, c.WorkflowId, c.StepId, c.Version, c.InstanceId).(*statepb.Breakpoint); b != nil {
-		return &BreakpointResult{Breakpoint: b, Created: false}
+		if c.RequestId != "" {
+			// Recorded so that a late copy of this call, after a delete,
+			// is a repeat rather than a new breakpoint.
+			audit.msg = strings.TrimSpace(audit.target + " (already set) " + c.Reason)
+			a.auditWorkflow(w, audit)
+		}
+		return &BreakpointResult{Breakpoint: b, Created: false, recorded: c.RequestId != ""}
 	}
 	b := &statepb.Breakpoint{
 		WorkflowId: c.WorkflowId, StepId: c.StepId, Version: c.Version, InstanceId: c.InstanceId,
 		CreateTime: c.Now, Actor: actorOf(c.Actor), Reason: c.Reason,
 	}
 	a.put(tableBreakpoints, b)
-	w := shallow(a.get(tableWorkflows, c.WorkflowId).(*statepb.Workflow))
-	a.auditWorkflow(w, "SET_BREAKPOINT", c.Actor, strings.TrimSpace(BreakpointKey(b)+" "+c.Reason))
+	audit.msg = strings.TrimSpace(audit.target + " " + c.Reason)
+	a.auditWorkflow(w, audit)
 	return &BreakpointResult{Breakpoint: b, Created: true}
 }
 
 func (a *applier) deleteBreakpoint(c *statepb.DeleteBreakpoint) any {
+	named := &statepb.Breakpoint{WorkflowId: c.WorkflowId, StepId: c.StepId, Version: c.Version, InstanceId: c.InstanceId}
+	if res, rej := a.repeatedBreakpoint("DELETE_BREAKPOINT", c.RequestId, named); rej != nil {
+		return rej
+	} else if res != nil {
+		return res
+	}
 	b, _ := a.get(tableBreakpoints, c.WorkflowId, c.StepId, c.Version, c.InstanceId).(*statepb.Breakpoint)
 	if b == nil {
 		if a.get(tableWorkflows, c.WorkflowId) == nil {
 			return notFound("workflow %q not found", c.WorkflowId)
 		}
-		return notFound("workflow %q has no breakpoint %s", c.WorkflowId, breakpointKey(c.WorkflowId, c.StepId, c.Version, c.InstanceId))
+		return notFound("workflow %q has no breakpoint %s", c.WorkflowId, BreakpointKey(named))
 	}
 	if err := a.txn.Delete(tableBreakpoints, b); err != nil {
 		panic(fmt.Sprintf("delete breakpoint: %v", err))
@@ -254,7 +333,8 @@ func (a *applier) deleteBreakpoint(c *statepb.DeleteBreakpoint) any {
 		msg += fmt.Sprintf(" (resumed %d paused steps)", res.Resumed)
 	}
 	w := shallow(a.get(tableWorkflows, c.WorkflowId).(*statepb.Workflow))
-	a.auditWorkflow(w, "DELETE_BREAKPOINT", c.Actor, strings.TrimSpace(msg+" "+c.Reason))
+	a.auditWorkflow(w, workflowAudit{action: "DELETE_BREAKPOINT", actor: c.Actor, msg: strings.TrimSpace(msg + " " + c.Reason),
+		target: key, requestID: c.RequestId})
 	return res
 }
 

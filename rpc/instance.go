@@ -339,7 +339,16 @@ func checkRequestID(id string) error {
 // repeatedAction reports whether an operator action with this request id was
 // already applied to the instance, or why the id cannot be used for it.
 func repeatedAction(st *fsm.State, workflowID string, instanceID int64, requestID, stepID, action string) (bool, error) {
-	repeated, rej := fsm.CheckRepeat(st.ActionByRequest(workflowID, instanceID, requestID), stepID, action)
+	return repeatError(fsm.CheckRepeat(st.ActionByRequest(workflowID, instanceID, requestID), stepID, action))
+}
+
+// repeatedWorkflowAction is repeatedAction for an action on a workflow,
+// aimed at target (see fsm.CheckWorkflowRepeat).
+func repeatedWorkflowAction(st *fsm.State, workflowID, requestID, action, target string) (bool, error) {
+	return repeatError(fsm.CheckWorkflowRepeat(st.ActionByRequest(workflowID, 0, requestID), action, target))
+}
+
+func repeatError(repeated bool, rej *fsm.Rejection) (bool, error) {
 	if rej != nil {
 		return false, rejectionError(rej)
 	}

@@ -494,9 +494,11 @@ func (s *Server) waitReplayed(ctx context.Context) error {
 	return nil
 }
 
-// apply commits a command on this node, which must be the leader, and maps
-// an FSM rejection to a Connect error.
+// apply commits a command on this node, which must be the leader, with the
+// fields every server's build applies, and maps an FSM rejection to a
+// Connect error.
 func (s *Server) apply(ctx context.Context, cmd proto.Message) (any, error) {
+	fsm.ForProtocol(cmd, s.Node.MinProtocol)
 	res, err := s.Node.Apply(ctx, cmd)
 	if err != nil {
 		return nil, applyError(err)

@@ -191,16 +191,28 @@ func (w *workflowService) Activate(ctx context.Context, req *connect.Request[wor
 	if req.Msg.WorkflowId == "" || req.Msg.Version < 1 {
 		return nil, invalid(errors.New("activate needs workflow_id and a version >= 1"))
 	}
+	if err := checkRequestID(req.Msg.RequestId); err != nil {
+		return nil, err
+	}
 	return onLeader(ctx, w.Server, req, func(ctx context.Context, m *workflowv1.ActivateRequest) (*workflowv1.ActivateResponse, error) {
-		if _, _, err := resolveVersion(w.FSM.State(), m.WorkflowId, strconv.FormatInt(m.Version, 10)); err != nil {
+		st := w.FSM.State()
+		if wf := st.Workflow(nil, m.WorkflowId); wf != nil {
+			if repeated, err := repeatedWorkflowAction(st, m.WorkflowId, m.RequestId, "ACTIVATE", fsm.ActivateTarget(m.Version)); err != nil {
+				return nil, err
+			} else if repeated {
+				return &workflowv1.ActivateResponse{Workflow: wf, Repeated: true}, nil
+			}
+		}
+		if _, _, err := resolveVersion(st, m.WorkflowId, strconv.FormatInt(m.Version, 10)); err != nil {
 			return nil, err
 		}
 		res, err := w.apply(ctx, &statepb.ActivateWorkflow{WorkflowId: m.WorkflowId, Version: m.Version, Now: timestamppb.New(w.Now()),
-			Actor: actor(ctx), Reason: m.Reason})
+			Actor: actor(ctx), Reason: m.Reason, RequestId: m.RequestId})
 		if err != nil {
 			return nil, err
 		}
-		return &workflowv1.ActivateResponse{Workflow: res.(*fsm.ActivateResult).Workflow}, nil
+		r := res.(*fsm.ActivateResult)
+		return &workflowv1.ActivateResponse{Workflow: r.Workflow, Repeated: r.Repeated}, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.ActivateRequest]) (*connect.Response[workflowv1.ActivateResponse], error) {
 		return p.workflow.Activate
 	})
@@ -210,15 +222,27 @@ func (w *workflowService) Unblock(ctx context.Context, req *connect.Request[work
 	if req.Msg.WorkflowId == "" {
 		return nil, invalid(errors.New("unblock needs workflow_id"))
 	}
+	if err := checkRequestID(req.Msg.RequestId); err != nil {
+		return nil, err
+	}
 	return onLeader(ctx, w.Server, req, func(ctx context.Context, m *workflowv1.UnblockRequest) (*workflowv1.UnblockResponse, error) {
-		if w.FSM.State().Workflow(nil, m.WorkflowId) == nil {
+		st := w.FSM.State()
+		wf := st.Workflow(nil, m.WorkflowId)
+		if wf == nil {
 			return nil, notFound(fmt.Errorf("workflow %q not found", m.WorkflowId))
 		}
-		res, err := w.apply(ctx, &statepb.UnblockWorkflow{WorkflowId: m.WorkflowId, Reason: m.Reason, Now: timestamppb.New(w.Now())})
+		if repeated, err := repeatedWorkflowAction(st, m.WorkflowId, m.RequestId, "UNBLOCK", ""); err != nil {
+			return nil, err
+		} else if repeated {
+			return &workflowv1.UnblockResponse{Workflow: wf, Repeated: true}, nil
+		}
+		res, err := w.apply(ctx, &statepb.UnblockWorkflow{WorkflowId: m.WorkflowId, Reason: m.Reason, Now: timestamppb.New(w.Now()),
+			Actor: actor(ctx), RequestId: m.RequestId})
 		if err != nil {
 			return nil, err
 		}
-		return &workflowv1.UnblockResponse{Workflow: res.(*fsm.UnblockResult).Workflow}, nil
+		r := res.(*fsm.UnblockResult)
+		return &workflowv1.UnblockResponse{Workflow: r.Workflow, Repeated: r.Repeated}, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.UnblockRequest]) (*connect.Response[workflowv1.UnblockResponse], error) {
 		return p.workflow.Unblock
 	})

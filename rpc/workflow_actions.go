@@ -15,29 +15,44 @@ import (
 )
 
 // workflowAction checks an operator's action on a workflow on the leader,
-// so a refused one writes nothing, then commits it.
-func (w *workflowService) workflowAction(ctx context.Context, cmd *statepb.WorkflowAction) (*statepb.Workflow, error) {
+// so a refused one writes nothing, then commits it. repeated is set when
+// its request id had already been applied.
+func (w *workflowService) workflowAction(ctx context.Context, cmd *statepb.WorkflowAction) (wf *statepb.Workflow, repeated bool, err error) {
 	cmd.Actor, cmd.Now = actor(ctx), timestamppb.New(w.Now())
-	if rej := fsm.CheckWorkflowAction(w.FSM.State().Workflow(nil, cmd.WorkflowId), cmd); rej != nil {
-		return nil, rejectionError(rej)
+	st := w.FSM.State()
+	wf = st.Workflow(nil, cmd.WorkflowId)
+	if wf != nil {
+		// Judged before the state the first copy left (triggers already
+		// disabled, say) refuses the call.
+		if repeated, err := repeatedWorkflowAction(st, cmd.WorkflowId, cmd.RequestId, cmd.Action, fsm.WorkflowActionTarget(cmd)); err != nil || repeated {
+			return wf, repeated, err
+		}
+	}
+	if rej := fsm.CheckWorkflowAction(wf, cmd); rej != nil {
+		return nil, false, rejectionError(rej)
 	}
 	res, err := w.apply(ctx, cmd)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return res.(*fsm.WorkflowActionResult).Workflow, nil
+	r := res.(*fsm.WorkflowActionResult)
+	return r.Workflow, r.Repeated, nil
 }
 
 func (w *workflowService) Deactivate(ctx context.Context, req *connect.Request[workflowv1.DeactivateRequest]) (*connect.Response[workflowv1.DeactivateResponse], error) {
 	if req.Msg.WorkflowId == "" {
 		return nil, invalid(errors.New("deactivate needs workflow_id"))
 	}
+	if err := checkRequestID(req.Msg.RequestId); err != nil {
+		return nil, err
+	}
 	return onLeader(ctx, w.Server, req, func(ctx context.Context, m *workflowv1.DeactivateRequest) (*workflowv1.DeactivateResponse, error) {
-		wf, err := w.workflowAction(ctx, &statepb.WorkflowAction{WorkflowId: m.WorkflowId, Action: fsm.WorkflowDeactivate, Reason: m.Reason})
+		wf, repeated, err := w.workflowAction(ctx, &statepb.WorkflowAction{WorkflowId: m.WorkflowId, Action: fsm.WorkflowDeactivate,
+			Reason: m.Reason, RequestId: m.RequestId})
 		if err != nil {
 			return nil, err
 		}
-		return &workflowv1.DeactivateResponse{Workflow: wf}, nil
+		return &workflowv1.DeactivateResponse{Workflow: wf, Repeated: repeated}, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.DeactivateRequest]) (*connect.Response[workflowv1.DeactivateResponse], error) {
 		return p.workflow.Deactivate
 	})
@@ -50,17 +65,20 @@ func (w *workflowService) SetTriggers(ctx context.Context, req *connect.Request[
 	case !req.Msg.Time && !req.Msg.Signal:
 		return nil, invalid(errors.New("name the triggers to switch: time, signal or both"))
 	}
+	if err := checkRequestID(req.Msg.RequestId); err != nil {
+		return nil, err
+	}
 	return onLeader(ctx, w.Server, req, func(ctx context.Context, m *workflowv1.SetTriggersRequest) (*workflowv1.SetTriggersResponse, error) {
 		action := fsm.WorkflowDisableTriggers
 		if m.Enabled {
 			action = fsm.WorkflowEnableTriggers
 		}
-		wf, err := w.workflowAction(ctx, &statepb.WorkflowAction{WorkflowId: m.WorkflowId, Action: action,
-			TimeTriggers: m.Time, SignalTriggers: m.Signal, Reason: m.Reason})
+		wf, repeated, err := w.workflowAction(ctx, &statepb.WorkflowAction{WorkflowId: m.WorkflowId, Action: action,
+			TimeTriggers: m.Time, SignalTriggers: m.Signal, Reason: m.Reason, RequestId: m.RequestId})
 		if err != nil {
 			return nil, err
 		}
-		return &workflowv1.SetTriggersResponse{Workflow: wf}, nil
+		return &workflowv1.SetTriggersResponse{Workflow: wf, Repeated: repeated}, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.SetTriggersRequest]) (*connect.Response[workflowv1.SetTriggersResponse], error) {
 		return p.workflow.SetTriggers
 	})
@@ -109,25 +127,43 @@ func (w *workflowService) SetBreakpoint(ctx context.Context, req *connect.Reques
 	if rej := fsm.CheckBreakpointArgs(req.Msg.WorkflowId, req.Msg.StepId, req.Msg.Version, req.Msg.InstanceId); rej != nil {
 		return nil, rejectionError(rej)
 	}
+	if err := checkRequestID(req.Msg.RequestId); err != nil {
+		return nil, err
+	}
 	return onLeader(ctx, w.Server, req, func(ctx context.Context, m *workflowv1.SetBreakpointRequest) (*workflowv1.SetBreakpointResponse, error) {
 		st := w.FSM.State()
+		named := &statepb.Breakpoint{WorkflowId: m.WorkflowId, StepId: m.StepId, Version: m.Version, InstanceId: m.InstanceId}
+		existing := st.Breakpoint(m.WorkflowId, m.StepId, m.Version, m.InstanceId)
+		if repeated, err := repeatedWorkflowAction(st, m.WorkflowId, m.RequestId, "SET_BREAKPOINT", fsm.BreakpointKey(named)); err != nil {
+			return nil, err
+		} else if repeated {
+			if existing != nil {
+				named = existing
+			}
+			return &workflowv1.SetBreakpointResponse{Breakpoint: named, Repeated: true}, nil
+		}
 		wf, ver, inst := breakpointRecords(st, m.WorkflowId, m.Version, m.InstanceId)
 		if rej := fsm.CheckBreakpointTarget(wf, ver, inst, m.WorkflowId, m.StepId, m.Version, m.InstanceId); rej != nil {
 			return nil, rejectionError(rej)
 		}
-		if b := st.Breakpoint(m.WorkflowId, m.StepId, m.Version, m.InstanceId); b != nil {
-			return &workflowv1.SetBreakpointResponse{Breakpoint: b, Created: false}, nil
+		switch {
+		case existing != nil && m.RequestId == "":
+			return &workflowv1.SetBreakpointResponse{Breakpoint: existing, Created: false}, nil
+		case existing == nil:
+			// An existing breakpoint's step was checked when it was set.
+			if err := w.checkBreakpointStep(st, m.WorkflowId, m.StepId, m.Version); err != nil {
+				return nil, err
+			}
 		}
-		if err := w.checkBreakpointStep(st, m.WorkflowId, m.StepId, m.Version); err != nil {
-			return nil, err
-		}
+		// With a request id even a breakpoint that exists goes through
+		// Raft, to record the id (see statepb.SetBreakpoint.request_id).
 		res, err := w.apply(ctx, &statepb.SetBreakpoint{WorkflowId: m.WorkflowId, StepId: m.StepId, Version: m.Version,
-			InstanceId: m.InstanceId, Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(w.Now())})
+			InstanceId: m.InstanceId, Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(w.Now()), RequestId: m.RequestId})
 		if err != nil {
 			return nil, err
 		}
 		r := res.(*fsm.BreakpointResult)
-		return &workflowv1.SetBreakpointResponse{Breakpoint: r.Breakpoint, Created: r.Created}, nil
+		return &workflowv1.SetBreakpointResponse{Breakpoint: r.Breakpoint, Created: r.Created, Repeated: r.Repeated}, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.SetBreakpointRequest]) (*connect.Response[workflowv1.SetBreakpointResponse], error) {
 		return p.workflow.SetBreakpoint
 	})
@@ -162,10 +198,20 @@ func (w *workflowService) DeleteBreakpoint(ctx context.Context, req *connect.Req
 	if rej := fsm.CheckBreakpointArgs(req.Msg.WorkflowId, req.Msg.StepId, req.Msg.Version, req.Msg.InstanceId); rej != nil {
 		return nil, rejectionError(rej)
 	}
+	if err := checkRequestID(req.Msg.RequestId); err != nil {
+		return nil, err
+	}
 	return onLeader(ctx, w.Server, req, func(ctx context.Context, m *workflowv1.DeleteBreakpointRequest) (*workflowv1.DeleteBreakpointResponse, error) {
 		st := w.FSM.State()
 		if st.Workflow(nil, m.WorkflowId) == nil {
 			return nil, notFound(fmt.Errorf("workflow %q not found", m.WorkflowId))
+		}
+		named := &statepb.Breakpoint{WorkflowId: m.WorkflowId, StepId: m.StepId, Version: m.Version, InstanceId: m.InstanceId}
+		// Judged before the not-found a repeat would otherwise get.
+		if repeated, err := repeatedWorkflowAction(st, m.WorkflowId, m.RequestId, "DELETE_BREAKPOINT", fsm.BreakpointKey(named)); err != nil {
+			return nil, err
+		} else if repeated {
+			return &workflowv1.DeleteBreakpointResponse{Breakpoint: named, Repeated: true}, nil
 		}
 		if st.Breakpoint(m.WorkflowId, m.StepId, m.Version, m.InstanceId) == nil {
 			var have []string
@@ -176,16 +222,16 @@ func (w *workflowService) DeleteBreakpoint(ctx context.Context, req *connect.Req
 			if len(have) > 0 {
 				msg = "it has " + strings.Join(have, ", ")
 			}
-			return nil, notFound(fmt.Errorf("workflow %q has no breakpoint %s (%s)", m.WorkflowId,
-				fsm.BreakpointKey(&statepb.Breakpoint{WorkflowId: m.WorkflowId, StepId: m.StepId, Version: m.Version, InstanceId: m.InstanceId}), msg))
+			return nil, notFound(fmt.Errorf("workflow %q has no breakpoint %s (%s)", m.WorkflowId, fsm.BreakpointKey(named), msg))
 		}
 		res, err := w.apply(ctx, &statepb.DeleteBreakpoint{WorkflowId: m.WorkflowId, StepId: m.StepId, Version: m.Version,
-			InstanceId: m.InstanceId, KeepPaused: m.KeepPaused, Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(w.Now())})
+			InstanceId: m.InstanceId, KeepPaused: m.KeepPaused, Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(w.Now()),
+			RequestId: m.RequestId})
 		if err != nil {
 			return nil, err
 		}
 		r := res.(*fsm.BreakpointResult)
-		return &workflowv1.DeleteBreakpointResponse{Breakpoint: r.Breakpoint, Resumed: int32(r.Resumed)}, nil
+		return &workflowv1.DeleteBreakpointResponse{Breakpoint: r.Breakpoint, Resumed: int32(r.Resumed), Repeated: r.Repeated}, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[workflowv1.DeleteBreakpointRequest]) (*connect.Response[workflowv1.DeleteBreakpointResponse], error) {
 		return p.workflow.DeleteBreakpoint
 	})

@@ -1451,15 +1451,24 @@ type Event struct {
 	Message       string `protobuf:"bytes,9,opt,name=message,proto3" json:"message,omitempty"`
 	// For an operator action: what was done (STOP, KILL, RESTART, SKIP,
 	// PAUSE, RESUME, BYPASS_SIGNALS on instances and steps; ACTIVATE,
-	// DEACTIVATE, DISABLE_TRIGGERS, ENABLE_TRIGGERS, SET_BREAKPOINT,
+	// DEACTIVATE, DISABLE_TRIGGERS, ENABLE_TRIGGERS, UNBLOCK, SET_BREAKPOINT,
 	// DELETE_BREAKPOINT on the workflow's own timeline, instance 0) and by
 	// whom ("anonymous" until callers authenticate).
 	Action string `protobuf:"bytes,10,opt,name=action,proto3" json:"action,omitempty"`
 	Actor  string `protobuf:"bytes,11,opt,name=actor,proto3" json:"actor,omitempty"`
-	// For an operator action on an instance or its steps: the caller's
-	// idempotency key. The same key sent again for the same action does
-	// nothing and returns the instance as it is.
-	RequestId     string `protobuf:"bytes,12,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// For an operator action: the caller's idempotency key. The same key
+	// sent again for the same action on the same target does nothing and
+	// returns the instance or workflow as it is. Protocol 4 (see
+	// fsm.Protocol): the commands' request ids are cleared until every
+	// server applies it.
+	RequestId string `protobuf:"bytes,12,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// For an operator action on the workflow's own timeline that carries a
+	// request id: what it was aimed at ("version 3" for ACTIVATE, "time",
+	// "signal" or "time and signal" for the trigger switches, the
+	// breakpoint's key for SET_BREAKPOINT and DELETE_BREAKPOINT), so that
+	// the id reused for another target is refused. Empty for DEACTIVATE and
+	// UNBLOCK.
+	Target        string `protobuf:"bytes,13,opt,name=target,proto3" json:"target,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1578,13 +1587,25 @@ func (x *Event) GetRequestId() string {
 	return ""
 }
 
+func (x *Event) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
 // UnblockWorkflow lets a STRICT_SEQUENTIAL workflow's queue move past the
 // failed instances it has so far.
 type UnblockWorkflow struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
-	Now           *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=now,proto3" json:"now,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	Now        *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=now,proto3" json:"now,omitempty"`
+	Reason     string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Set by an operator's unblock, which is recorded on the workflow's
+	// timeline; empty for older entries, which record nothing.
+	Actor string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	// Idempotency key, as on Event.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1636,6 +1657,20 @@ func (x *UnblockWorkflow) GetNow() *timestamppb.Timestamp {
 func (x *UnblockWorkflow) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *UnblockWorkflow) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *UnblockWorkflow) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -1726,8 +1761,10 @@ type ActivateWorkflow struct {
 	Now        *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=now,proto3" json:"now,omitempty"`
 	// Set by an operator's activation, which is recorded on the workflow's
 	// timeline; empty for older entries, which record nothing.
-	Actor         string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
-	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Actor  string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Idempotency key, as on Event.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1797,6 +1834,13 @@ func (x *ActivateWorkflow) GetReason() string {
 	return ""
 }
 
+func (x *ActivateWorkflow) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // WorkflowAction is an operator's action on a workflow.
 type WorkflowAction struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -1810,8 +1854,10 @@ type WorkflowAction struct {
 	Actor          string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
 	Reason         string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
 	Now            *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=now,proto3" json:"now,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Idempotency key, as on Event.
+	RequestId     string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WorkflowAction) Reset() {
@@ -1891,6 +1937,13 @@ func (x *WorkflowAction) GetNow() *timestamppb.Timestamp {
 		return x.Now
 	}
 	return nil
+}
+
+func (x *WorkflowAction) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // Breakpoint pauses matching step attempts before they start: attempts of
@@ -1993,14 +2046,18 @@ func (x *Breakpoint) GetReason() string {
 
 // SetBreakpoint adds a breakpoint; one that exists already is left as it is.
 type SetBreakpoint struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
-	StepId        string                 `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
-	Version       int64                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
-	InstanceId    int64                  `protobuf:"varint,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
-	Actor         string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
-	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
-	Now           *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=now,proto3" json:"now,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	StepId     string                 `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Version    int64                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	InstanceId int64                  `protobuf:"varint,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	Actor      string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason     string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	Now        *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=now,proto3" json:"now,omitempty"`
+	// Idempotency key, as on Event. With one, setting a breakpoint that
+	// exists already is recorded too, so that a late copy cannot set it
+	// again after a delete.
+	RequestId     string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2084,18 +2141,27 @@ func (x *SetBreakpoint) GetNow() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *SetBreakpoint) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // DeleteBreakpoint removes a breakpoint and, unless keep_paused, resumes the
 // steps it paused.
 type DeleteBreakpoint struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
-	StepId        string                 `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
-	Version       int64                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
-	InstanceId    int64                  `protobuf:"varint,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
-	KeepPaused    bool                   `protobuf:"varint,5,opt,name=keep_paused,json=keepPaused,proto3" json:"keep_paused,omitempty"`
-	Actor         string                 `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
-	Reason        string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
-	Now           *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=now,proto3" json:"now,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	StepId     string                 `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Version    int64                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	InstanceId int64                  `protobuf:"varint,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	KeepPaused bool                   `protobuf:"varint,5,opt,name=keep_paused,json=keepPaused,proto3" json:"keep_paused,omitempty"`
+	Actor      string                 `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason     string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	Now        *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=now,proto3" json:"now,omitempty"`
+	// Idempotency key, as on Event.
+	RequestId     string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2184,6 +2250,13 @@ func (x *DeleteBreakpoint) GetNow() *timestamppb.Timestamp {
 		return x.Now
 	}
 	return nil
+}
+
+func (x *DeleteBreakpoint) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // StartInstance creates an instance with the next id and its step rows.
@@ -4336,7 +4409,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\x1aQ\n" +
 	"\fOutputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
-	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xe0\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.baton.state.v1.ParamR\x05value:\x028\x01\"\xf8\x02\n" +
 	"\x05Event\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
@@ -4353,12 +4426,16 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	" \x01(\tR\x06action\x12\x14\n" +
 	"\x05actor\x18\v \x01(\tR\x05actor\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\f \x01(\tR\trequestId\"x\n" +
+	"request_id\x18\f \x01(\tR\trequestId\x12\x16\n" +
+	"\x06target\x18\r \x01(\tR\x06target\"\xad\x01\n" +
 	"\x0fUnblockWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12,\n" +
 	"\x03now\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xb4\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xb4\x01\n" +
 	"\fPushWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1e\n" +
@@ -4368,14 +4445,16 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x06digest\x18\x03 \x01(\tR\x06digest\x12,\n" +
 	"\x03now\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"\xa9\x01\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xc8\x01\n" +
 	"\x10ActivateWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12,\n" +
 	"\x03now\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x14\n" +
 	"\x05actor\x18\x04 \x01(\tR\x05actor\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xf3\x01\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\x92\x02\n" +
 	"\x0eWorkflowAction\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x16\n" +
@@ -4384,7 +4463,9 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x0fsignal_triggers\x18\x04 \x01(\bR\x0esignalTriggers\x12\x14\n" +
 	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12,\n" +
-	"\x03now\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x03now\"\xec\x01\n" +
+	"\x03now\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\b \x01(\tR\trequestId\"\xec\x01\n" +
 	"\n" +
 	"Breakpoint\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
@@ -4396,7 +4477,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x14\n" +
 	"\x05actor\x18\x06 \x01(\tR\x05actor\x12\x16\n" +
-	"\x06reason\x18\a \x01(\tR\x06reason\"\xe0\x01\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\"\xff\x01\n" +
 	"\rSetBreakpoint\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x17\n" +
@@ -4406,7 +4487,9 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"instanceId\x12\x14\n" +
 	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12,\n" +
-	"\x03now\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x03now\"\x84\x02\n" +
+	"\x03now\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\b \x01(\tR\trequestId\"\xa3\x02\n" +
 	"\x10DeleteBreakpoint\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x17\n" +
@@ -4418,7 +4501,9 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"keepPaused\x12\x14\n" +
 	"\x05actor\x18\x06 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x12,\n" +
-	"\x03now\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x03now\"\xb9\x03\n" +
+	"\x03now\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\t \x01(\tR\trequestId\"\xb9\x03\n" +
 	"\rStartInstance\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +

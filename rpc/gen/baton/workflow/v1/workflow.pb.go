@@ -560,7 +560,11 @@ type ActivateRequest struct {
 	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
 	Version    int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
 	// Why, for the record.
-	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Idempotency key: the same call sent again with it does nothing more
+	// and is answered with repeated set, even after later calls (see
+	// baton.instance.v1.StopRequest.request_id). At most 128 characters.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -616,9 +620,18 @@ func (x *ActivateRequest) GetReason() string {
 	return ""
 }
 
+func (x *ActivateRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type ActivateResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Workflow      *statepb.Workflow      `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Workflow *statepb.Workflow      `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	// True when request_id had already been applied: nothing was done now.
+	Repeated      bool `protobuf:"varint,2,opt,name=repeated,proto3" json:"repeated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -660,11 +673,22 @@ func (x *ActivateResponse) GetWorkflow() *statepb.Workflow {
 	return nil
 }
 
+func (x *ActivateResponse) GetRepeated() bool {
+	if x != nil {
+		return x.Repeated
+	}
+	return false
+}
+
 type UnblockRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
 	// Why, for the record.
-	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Idempotency key: the same call sent again with it does nothing more
+	// and is answered with repeated set, even after later calls (see
+	// baton.instance.v1.StopRequest.request_id). At most 128 characters.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -713,9 +737,18 @@ func (x *UnblockRequest) GetReason() string {
 	return ""
 }
 
+func (x *UnblockRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type UnblockResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Workflow      *statepb.Workflow      `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Workflow *statepb.Workflow      `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	// True when request_id had already been applied: nothing was done now.
+	Repeated      bool `protobuf:"varint,2,opt,name=repeated,proto3" json:"repeated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -757,11 +790,22 @@ func (x *UnblockResponse) GetWorkflow() *statepb.Workflow {
 	return nil
 }
 
+func (x *UnblockResponse) GetRepeated() bool {
+	if x != nil {
+		return x.Repeated
+	}
+	return false
+}
+
 type DeactivateRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
 	// Why, for the record and for the error a start gets meanwhile.
-	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Idempotency key: the same call sent again with it does nothing more
+	// and is answered with repeated set, even after later calls (see
+	// baton.instance.v1.StopRequest.request_id). At most 128 characters.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -810,9 +854,18 @@ func (x *DeactivateRequest) GetReason() string {
 	return ""
 }
 
+func (x *DeactivateRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type DeactivateResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Workflow      *statepb.Workflow      `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Workflow *statepb.Workflow      `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	// True when request_id had already been applied: nothing was done now.
+	Repeated      bool `protobuf:"varint,2,opt,name=repeated,proto3" json:"repeated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -854,15 +907,26 @@ func (x *DeactivateResponse) GetWorkflow() *statepb.Workflow {
 	return nil
 }
 
+func (x *DeactivateResponse) GetRepeated() bool {
+	if x != nil {
+		return x.Repeated
+	}
+	return false
+}
+
 type SetTriggersRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
 	// True switches the named kinds back on, false off.
 	Enabled bool `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
 	// Which kinds; at least one.
-	Time          bool   `protobuf:"varint,3,opt,name=time,proto3" json:"time,omitempty"`
-	Signal        bool   `protobuf:"varint,4,opt,name=signal,proto3" json:"signal,omitempty"`
-	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Time   bool   `protobuf:"varint,3,opt,name=time,proto3" json:"time,omitempty"`
+	Signal bool   `protobuf:"varint,4,opt,name=signal,proto3" json:"signal,omitempty"`
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Idempotency key: the same call sent again with it does nothing more
+	// and is answered with repeated set, even after later calls (see
+	// baton.instance.v1.StopRequest.request_id). At most 128 characters.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -932,9 +996,18 @@ func (x *SetTriggersRequest) GetReason() string {
 	return ""
 }
 
+func (x *SetTriggersRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type SetTriggersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Workflow      *statepb.Workflow      `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Workflow *statepb.Workflow      `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	// True when request_id had already been applied: nothing was done now.
+	Repeated      bool `protobuf:"varint,2,opt,name=repeated,proto3" json:"repeated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -976,6 +1049,13 @@ func (x *SetTriggersResponse) GetWorkflow() *statepb.Workflow {
 	return nil
 }
 
+func (x *SetTriggersResponse) GetRepeated() bool {
+	if x != nil {
+		return x.Repeated
+	}
+	return false
+}
+
 type SetBreakpointRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
@@ -983,8 +1063,12 @@ type SetBreakpointRequest struct {
 	// 0: every version.
 	Version int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
 	// 0: every instance.
-	InstanceId    int64  `protobuf:"varint,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
-	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	InstanceId int64  `protobuf:"varint,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	Reason     string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Idempotency key: the same call sent again with it does nothing more
+	// and is answered with repeated set, even after later calls (see
+	// baton.instance.v1.StopRequest.request_id). At most 128 characters.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1054,11 +1138,20 @@ func (x *SetBreakpointRequest) GetReason() string {
 	return ""
 }
 
+func (x *SetBreakpointRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type SetBreakpointResponse struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Breakpoint *statepb.Breakpoint    `protobuf:"bytes,1,opt,name=breakpoint,proto3" json:"breakpoint,omitempty"`
 	// False when the same breakpoint existed already.
-	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	Created bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	// True when request_id had already been applied: nothing was done now.
+	Repeated      bool `protobuf:"varint,3,opt,name=repeated,proto3" json:"repeated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1103,6 +1196,13 @@ func (x *SetBreakpointResponse) GetBreakpoint() *statepb.Breakpoint {
 func (x *SetBreakpointResponse) GetCreated() bool {
 	if x != nil {
 		return x.Created
+	}
+	return false
+}
+
+func (x *SetBreakpointResponse) GetRepeated() bool {
+	if x != nil {
+		return x.Repeated
 	}
 	return false
 }
@@ -1308,8 +1408,12 @@ type DeleteBreakpointRequest struct {
 	InstanceId int64                  `protobuf:"varint,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
 	// Leave the steps the breakpoint paused PAUSED (resume them one by one
 	// with a step resume) instead of resuming them.
-	KeepPaused    bool   `protobuf:"varint,5,opt,name=keep_paused,json=keepPaused,proto3" json:"keep_paused,omitempty"`
-	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	KeepPaused bool   `protobuf:"varint,5,opt,name=keep_paused,json=keepPaused,proto3" json:"keep_paused,omitempty"`
+	Reason     string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Idempotency key: the same call sent again with it does nothing more
+	// and is answered with repeated set, even after later calls (see
+	// baton.instance.v1.StopRequest.request_id). At most 128 characters.
+	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1386,11 +1490,20 @@ func (x *DeleteBreakpointRequest) GetReason() string {
 	return ""
 }
 
+func (x *DeleteBreakpointRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type DeleteBreakpointResponse struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Breakpoint *statepb.Breakpoint    `protobuf:"bytes,1,opt,name=breakpoint,proto3" json:"breakpoint,omitempty"`
 	// How many paused steps the deletion resumed.
-	Resumed       int32 `protobuf:"varint,2,opt,name=resumed,proto3" json:"resumed,omitempty"`
+	Resumed int32 `protobuf:"varint,2,opt,name=resumed,proto3" json:"resumed,omitempty"`
+	// True when request_id had already been applied: nothing was done now.
+	Repeated      bool `protobuf:"varint,3,opt,name=repeated,proto3" json:"repeated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1439,6 +1552,13 @@ func (x *DeleteBreakpointResponse) GetResumed() int32 {
 	return 0
 }
 
+func (x *DeleteBreakpointResponse) GetRepeated() bool {
+	if x != nil {
+		return x.Repeated
+	}
+	return false
+}
+
 var File_baton_workflow_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
@@ -1483,35 +1603,47 @@ const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
 	"workflowId\x12\x14\n" +
 	"\x05stale\x18\x02 \x01(\bR\x05stale\"S\n" +
 	"\x14ListVersionsResponse\x12;\n" +
-	"\bversions\x18\x01 \x03(\v2\x1f.baton.state.v1.WorkflowVersionR\bversions\"d\n" +
+	"\bversions\x18\x01 \x03(\v2\x1f.baton.state.v1.WorkflowVersionR\bversions\"\x83\x01\n" +
 	"\x0fActivateRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"H\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"d\n" +
 	"\x10ActivateResponse\x124\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\"I\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\x12\x1a\n" +
+	"\brepeated\x18\x02 \x01(\bR\brepeated\"h\n" +
 	"\x0eUnblockRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"G\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"c\n" +
 	"\x0fUnblockResponse\x124\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\"L\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\x12\x1a\n" +
+	"\brepeated\x18\x02 \x01(\bR\brepeated\"k\n" +
 	"\x11DeactivateRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"J\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"f\n" +
 	"\x12DeactivateResponse\x124\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\"\x93\x01\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\x12\x1a\n" +
+	"\brepeated\x18\x02 \x01(\bR\brepeated\"\xb2\x01\n" +
 	"\x12SetTriggersRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x12\x12\n" +
 	"\x04time\x18\x03 \x01(\bR\x04time\x12\x16\n" +
 	"\x06signal\x18\x04 \x01(\bR\x06signal\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"K\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"g\n" +
 	"\x13SetTriggersResponse\x124\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\"\xa3\x01\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x18.baton.state.v1.WorkflowR\bworkflow\x12\x1a\n" +
+	"\brepeated\x18\x02 \x01(\bR\brepeated\"\xc2\x01\n" +
 	"\x14SetBreakpointRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x17\n" +
@@ -1519,12 +1651,15 @@ const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x1f\n" +
 	"\vinstance_id\x18\x04 \x01(\x03R\n" +
 	"instanceId\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"m\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\x89\x01\n" +
 	"\x15SetBreakpointResponse\x12:\n" +
 	"\n" +
 	"breakpoint\x18\x01 \x01(\v2\x1a.baton.state.v1.BreakpointR\n" +
 	"breakpoint\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"h\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\x12\x1a\n" +
+	"\brepeated\x18\x03 \x01(\bR\brepeated\"h\n" +
 	"\x16ListBreakpointsRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x17\n" +
@@ -1543,7 +1678,7 @@ const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
 	"\x0eattempt_number\x18\x04 \x01(\x03R\rattemptNumber\x12\x1e\n" +
 	"\n" +
 	"breakpoint\x18\x05 \x01(\tR\n" +
-	"breakpoint\"\xc7\x01\n" +
+	"breakpoint\"\xe6\x01\n" +
 	"\x17DeleteBreakpointRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x17\n" +
@@ -1553,12 +1688,15 @@ const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
 	"instanceId\x12\x1f\n" +
 	"\vkeep_paused\x18\x05 \x01(\bR\n" +
 	"keepPaused\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"p\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\"\x8c\x01\n" +
 	"\x18DeleteBreakpointResponse\x12:\n" +
 	"\n" +
 	"breakpoint\x18\x01 \x01(\v2\x1a.baton.state.v1.BreakpointR\n" +
 	"breakpoint\x12\x18\n" +
-	"\aresumed\x18\x02 \x01(\x05R\aresumed2\xba\b\n" +
+	"\aresumed\x18\x02 \x01(\x05R\aresumed\x12\x1a\n" +
+	"\brepeated\x18\x03 \x01(\bR\brepeated2\xba\b\n" +
 	"\x0fWorkflowService\x12G\n" +
 	"\x04Push\x12\x1e.baton.workflow.v1.PushRequest\x1a\x1f.baton.workflow.v1.PushResponse\x12S\n" +
 	"\bValidate\x12\".baton.workflow.v1.ValidateRequest\x1a#.baton.workflow.v1.ValidateResponse\x12D\n" +
