@@ -25,13 +25,14 @@ a foreach or while pauses it in every iteration.`)
 // breakpointFlags are the flags that pick one breakpoint of a step.
 type breakpointFlags struct {
 	version, instance int64
-	reason            string
+	reason, requestID string
 }
 
 func (f *breakpointFlags) add(cmd *cobra.Command) {
 	cmd.Flags().Int64Var(&f.version, "version", 0, "only this workflow `version` (default: every version)")
 	cmd.Flags().Int64Var(&f.instance, "instance", 0, "only this instance `id` (default: every instance)")
 	cmd.Flags().StringVar(&f.reason, "reason", "", "why, recorded on the workflow (`text`)")
+	addActionRequestIDFlag(cmd, &f.requestID)
 }
 
 func (f *breakpointFlags) check() error {
@@ -58,18 +59,22 @@ func newBreakpointSetCommand(c *cli) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := api.workflows.SetBreakpoint(cmd.Context(), connect.NewRequest(&workflowv1.SetBreakpointRequest{
+			res, err := sendAgain(cmd.Context(), c, &workflowv1.SetBreakpointRequest{
 				WorkflowId: a[0], StepId: a[1], Version: f.version, InstanceId: f.instance, Reason: f.reason,
-			}))
+				RequestId: ensureRequestID(&f.requestID),
+			}, api.workflows.SetBreakpoint)
 			if err != nil {
 				return err
 			}
-			return c.out.print(res.Msg, func(t *table) {
+			return c.out.print(res, func(t *table) {
 				state := "set"
-				if !res.Msg.GetCreated() {
+				switch {
+				case res.GetRepeated():
+					state = "was set" + repeatedNote(true, f.requestID)
+				case !res.GetCreated():
 					state = "was already set"
 				}
-				t.text(fmt.Sprintf("breakpoint %s %s\n", fsm.BreakpointKey(res.Msg.GetBreakpoint()), state))
+				t.text(fmt.Sprintf("breakpoint %s %s\n", fsm.BreakpointKey(res.GetBreakpoint()), state))
 			})
 		},
 	}
@@ -158,15 +163,20 @@ func newBreakpointDeleteCommand(c *cli) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := api.workflows.DeleteBreakpoint(cmd.Context(), connect.NewRequest(&workflowv1.DeleteBreakpointRequest{
+			res, err := sendAgain(cmd.Context(), c, &workflowv1.DeleteBreakpointRequest{
 				WorkflowId: a[0], StepId: a[1], Version: f.version, InstanceId: f.instance, KeepPaused: keepPaused, Reason: f.reason,
-			}))
+				RequestId: ensureRequestID(&f.requestID),
+			}, api.workflows.DeleteBreakpoint)
 			if err != nil {
 				return err
 			}
-			return c.out.print(res.Msg, func(t *table) {
-				t.text(fmt.Sprintf("breakpoint %s deleted; %d paused %s resumed\n", fsm.BreakpointKey(res.Msg.GetBreakpoint()),
-					res.Msg.GetResumed(), plural(int(res.Msg.GetResumed()), "step", "steps")))
+			return c.out.print(res, func(t *table) {
+				if res.GetRepeated() {
+					t.text(fmt.Sprintf("breakpoint %s was deleted%s\n", fsm.BreakpointKey(res.GetBreakpoint()), repeatedNote(true, f.requestID)))
+					return
+				}
+				t.text(fmt.Sprintf("breakpoint %s deleted; %d paused %s resumed\n", fsm.BreakpointKey(res.GetBreakpoint()),
+					res.GetResumed(), plural(int(res.GetResumed()), "step", "steps")))
 			})
 		},
 	}

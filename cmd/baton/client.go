@@ -254,6 +254,15 @@ func addActionRequestIDFlag(cmd *cobra.Command, id *string) {
 	cmd.Flags().StringVar(id, "request-id", "", "idempotency `key`: the same action sent again with it does nothing more (default: random)")
 }
 
+// ensureRequestID gives *id a random key unless the caller chose one, and
+// returns it.
+func ensureRequestID(id *string) string {
+	if *id == "" {
+		*id = newRequestID()
+	}
+	return *id
+}
+
 // repeatedNote tells that an action's request id had already been applied.
 func repeatedNote(repeated bool, requestID string) string {
 	if !repeated {

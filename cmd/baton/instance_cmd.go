@@ -495,9 +495,7 @@ func newInstanceStopCommand(c *cli) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if requestID == "" {
-				requestID = newRequestID()
-			}
+			ensureRequestID(&requestID)
 			res, err := sendAgain(cmd.Context(), c, &instancev1.StopRequest{
 				WorkflowId: a[0], InstanceId: id, Reason: reason, Kill: kill, RequestId: requestID,
 			}, api.instances.Stop)
@@ -538,9 +536,7 @@ not count against retry limits.`,
 			if err != nil {
 				return err
 			}
-			if requestID == "" {
-				requestID = newRequestID()
-			}
+			ensureRequestID(&requestID)
 			res, err := sendAgain(cmd.Context(), c, &instancev1.RestartRequest{
 				WorkflowId: a[0], InstanceId: id, Policy: policy, StepId: step, Reason: reason, RequestId: requestID,
 			}, api.instances.Restart)

@@ -38,9 +38,7 @@ func newSignalSendCommand(c *cli) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if requestID == "" {
-				requestID = newRequestID()
-			}
+			ensureRequestID(&requestID)
 			res, err := sendAgain(cmd.Context(), c, &signalv1.SendRequest{
 				Name: a[0], Params: p, RequestId: requestID,
 			}, api.signals.Send)

@@ -43,9 +43,7 @@ func newStepActionCommand(c *cli, use, action, short string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if requestID == "" {
-				requestID = newRequestID()
-			}
+			ensureRequestID(&requestID)
 			res, err := sendAgain(cmd.Context(), c, &instancev1.StepActionRequest{
 				WorkflowId: a[0], InstanceId: id, StepId: a[2], Action: action, Reason: reason, RequestId: requestID,
 			}, api.instances.StepAction)

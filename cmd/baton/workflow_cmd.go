@@ -348,7 +348,7 @@ func newWorkflowVersionsCommand(c *cli) *cobra.Command {
 }
 
 func newWorkflowActivateCommand(c *cli) *cobra.Command {
-	var reason string
+	var reason, requestID string
 	cmd := &cobra.Command{
 		Use:   "activate WORKFLOW VERSION",
 		Short: "Make an existing version the one new instances run (and its triggers fire)",
@@ -362,23 +362,34 @@ func newWorkflowActivateCommand(c *cli) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := api.workflows.Activate(cmd.Context(), connect.NewRequest(&workflowv1.ActivateRequest{
-				WorkflowId: a[0], Version: version, Reason: reason,
-			}))
+			res, err := sendAgain(cmd.Context(), c, &workflowv1.ActivateRequest{
+				WorkflowId: a[0], Version: version, Reason: reason, RequestId: ensureRequestID(&requestID),
+			}, api.workflows.Activate)
 			if err != nil {
 				return err
 			}
-			return c.out.print(res.Msg, func(t *table) {
-				t.text(fmt.Sprintf("workflow %s version %d is active\n", a[0], res.Msg.GetWorkflow().GetActiveVersion()))
+			return c.out.print(res, func(t *table) {
+				t.text(activeText(a[0], res.GetWorkflow()) + repeatedNote(res.GetRepeated(), requestID) + "\n")
 			})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the workflow (`text`)")
+	addActionRequestIDFlag(cmd, &requestID)
 	return cmd
 }
 
+// activeText says which version of a workflow is active, after an
+// activation or deactivation (or a repeat of one, when it may since have
+// changed).
+func activeText(workflowID string, wf *statepb.Workflow) string {
+	if wf.GetActiveVersion() == 0 {
+		return fmt.Sprintf("workflow %s is inactive (latest version %d)", workflowID, wf.GetLatestVersion())
+	}
+	return fmt.Sprintf("workflow %s version %d is active", workflowID, wf.GetActiveVersion())
+}
+
 func newWorkflowDeactivateCommand(c *cli) *cobra.Command {
-	var reason string
+	var reason, requestID string
 	cmd := &cobra.Command{
 		Use:   "deactivate WORKFLOW",
 		Short: "Leave a workflow without an active version: starts are refused and its triggers stop",
@@ -393,18 +404,19 @@ again (workflow activate, or a push). Running instances run on.`,
 			if err != nil {
 				return err
 			}
-			res, err := api.workflows.Deactivate(cmd.Context(), connect.NewRequest(&workflowv1.DeactivateRequest{
-				WorkflowId: a[0], Reason: reason,
-			}))
+			res, err := sendAgain(cmd.Context(), c, &workflowv1.DeactivateRequest{
+				WorkflowId: a[0], Reason: reason, RequestId: ensureRequestID(&requestID),
+			}, api.workflows.Deactivate)
 			if err != nil {
 				return err
 			}
-			return c.out.print(res.Msg, func(t *table) {
-				t.text(fmt.Sprintf("workflow %s is inactive (latest version %d)\n", a[0], res.Msg.GetWorkflow().GetLatestVersion()))
+			return c.out.print(res, func(t *table) {
+				t.text(activeText(a[0], res.GetWorkflow()) + repeatedNote(res.GetRepeated(), requestID) + "\n")
 			})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the workflow and shown to starts meanwhile (`text`)")
+	addActionRequestIDFlag(cmd, &requestID)
 	return cmd
 }
 
@@ -423,7 +435,7 @@ the signals sent from then on.`)
 func newWorkflowTriggersSwitchCommand(c *cli, use string, enabled bool) *cobra.Command {
 	var (
 		timeTriggers, signalTriggers bool
-		reason                       string
+		reason, requestID            string
 	)
 	short := "Switch a workflow's time and/or signal triggers off"
 	if enabled {
@@ -441,22 +453,24 @@ func newWorkflowTriggersSwitchCommand(c *cli, use string, enabled bool) *cobra.C
 			if err != nil {
 				return err
 			}
-			res, err := api.workflows.SetTriggers(cmd.Context(), connect.NewRequest(&workflowv1.SetTriggersRequest{
+			res, err := sendAgain(cmd.Context(), c, &workflowv1.SetTriggersRequest{
 				WorkflowId: a[0], Enabled: enabled, Time: timeTriggers, Signal: signalTriggers, Reason: reason,
-			}))
+				RequestId: ensureRequestID(&requestID),
+			}, api.workflows.SetTriggers)
 			if err != nil {
 				return err
 			}
-			wf := res.Msg.GetWorkflow()
-			return c.out.print(res.Msg, func(t *table) {
-				t.text(fmt.Sprintf("workflow %s: time triggers %s, signal triggers %s\n", a[0],
-					onOff(!wf.GetTimeTriggersDisabled()), onOff(!wf.GetSignalTriggersDisabled())))
+			wf := res.GetWorkflow()
+			return c.out.print(res, func(t *table) {
+				t.text(fmt.Sprintf("workflow %s: time triggers %s, signal triggers %s%s\n", a[0],
+					onOff(!wf.GetTimeTriggersDisabled()), onOff(!wf.GetSignalTriggersDisabled()), repeatedNote(res.GetRepeated(), requestID)))
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&timeTriggers, "time", false, "the time triggers")
 	cmd.Flags().BoolVar(&signalTriggers, "signal", false, "the signal triggers")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the workflow (`text`)")
+	addActionRequestIDFlag(cmd, &requestID)
 	return cmd
 }
 
@@ -468,7 +482,7 @@ func onOff(on bool) string {
 }
 
 func newWorkflowUnblockCommand(c *cli) *cobra.Command {
-	var reason string
+	var reason, requestID string
 	cmd := &cobra.Command{
 		Use:   "unblock WORKFLOW",
 		Short: "Let a STRICT_SEQUENTIAL workflow run its queued instances past the failed ones",
@@ -478,18 +492,20 @@ func newWorkflowUnblockCommand(c *cli) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := api.workflows.Unblock(cmd.Context(), connect.NewRequest(&workflowv1.UnblockRequest{
-				WorkflowId: a[0], Reason: reason,
-			}))
+			res, err := sendAgain(cmd.Context(), c, &workflowv1.UnblockRequest{
+				WorkflowId: a[0], Reason: reason, RequestId: ensureRequestID(&requestID),
+			}, api.workflows.Unblock)
 			if err != nil {
 				return err
 			}
-			return c.out.print(res.Msg, func(t *table) {
-				t.text(fmt.Sprintf("workflow %s unblocked: failed instances up to %d no longer hold its queue\n", a[0], res.Msg.GetWorkflow().GetUnblockedThrough()))
+			return c.out.print(res, func(t *table) {
+				t.text(fmt.Sprintf("workflow %s unblocked: failed instances up to %d no longer hold its queue%s\n", a[0],
+					res.GetWorkflow().GetUnblockedThrough(), repeatedNote(res.GetRepeated(), requestID)))
 			})
 		},
 	}
-	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the workflow (`text`)")
+	addActionRequestIDFlag(cmd, &requestID)
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	workflowv1 "github.com/batonhq/baton/rpc/gen/baton/workflow/v1"
 	"github.com/batonhq/baton/test/harness"
 )
 
@@ -273,5 +274,64 @@ func TestActionRequestIDs(t *testing.T) {
 	}
 	if got := strings.Join(acts, ", "); got != "STOP, RESTART, PAUSE after, RESUME after, SKIP nap" {
 		t.Errorf("actions on record: %s", got)
+	}
+}
+
+// Workflow actions sent again with their request id do nothing more, even
+// after a later action undid them: a late copy of a trigger switch, a
+// deactivation or a breakpoint call does not take effect a second time.
+func TestWorkflowActionRequestIDs(t *testing.T) {
+	t.Parallel()
+	addr, _ := actionsAgent(t)
+	const wf = "e2e-actions"
+	repeated := func(id string) string { return "(request " + id + " had already been applied; nothing more was done)" }
+
+	harness.MustCLI(t, addr, "workflow", "triggers", "disable", wf, "--time", "--request-id", "off-1")
+	harness.MustCLI(t, addr, "workflow", "triggers", "enable", wf, "--time", "--request-id", "on-1")
+	if out := harness.MustCLI(t, addr, "workflow", "triggers", "disable", wf, "--time", "--request-id", "off-1"); out != "workflow "+wf+": time triggers on, signal triggers on "+repeated("off-1")+"\n" {
+		t.Errorf("disable sent again after the enable: %q", out)
+	}
+	if r := harness.CLI(t, addr, "workflow", "triggers", "disable", wf, "--signal", "--request-id", "off-1"); r.Code == 0 ||
+		!strings.Contains(r.Stderr, `invalid_argument: request_id "off-1" was already used for DISABLE_TRIGGERS (time) of workflow `+wf) {
+		t.Errorf("the key reused for the signal triggers: exit %d, %s", r.Code, r.Stderr)
+	}
+
+	harness.MustCLI(t, addr, "workflow", "deactivate", wf, "--request-id", "deact-1")
+	harness.MustCLI(t, addr, "workflow", "activate", wf, "1", "--request-id", "act-1")
+	if out := harness.MustCLI(t, addr, "workflow", "deactivate", wf, "--request-id", "deact-1"); out != "workflow "+wf+" version 1 is active "+repeated("deact-1")+"\n" {
+		t.Errorf("deactivate sent again after the activation: %q", out)
+	}
+
+	harness.MustCLI(t, addr, "breakpoint", "set", wf, "nap", "--request-id", "bp-set-1")
+	harness.MustCLI(t, addr, "breakpoint", "delete", wf, "nap", "--request-id", "bp-del-1")
+	if out := harness.MustCLI(t, addr, "breakpoint", "set", wf, "nap", "--request-id", "bp-set-1"); out != "breakpoint "+wf+"/nap was set "+repeated("bp-set-1")+"\n" {
+		t.Errorf("set sent again after the delete: %q", out)
+	}
+	if r := harness.CLI(t, addr, "breakpoint", "list", wf); r.Code != 0 || strings.TrimSpace(r.Stderr) != "No breakpoints." {
+		t.Errorf("breakpoints after the late set: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	harness.MustCLI(t, addr, "breakpoint", "set", wf, "nap", "--request-id", "bp-set-2")
+	if out := harness.MustCLI(t, addr, "breakpoint", "delete", wf, "nap", "--request-id", "bp-del-1", "-o", "json"); !strings.Contains(out, `"repeated": true`) {
+		t.Errorf("delete sent again after a new set, -o json: %s", out)
+	}
+	if out := harness.MustCLI(t, addr, "breakpoint", "list", wf); !strings.Contains(out, wf+"/nap") {
+		t.Errorf("the late delete removed the breakpoint set after it: %q", out)
+	}
+
+	harness.MustCLI(t, addr, "workflow", "unblock", wf, "--request-id", "unblock-1")
+	if out := harness.MustCLI(t, addr, "workflow", "unblock", wf, "--request-id", "unblock-1"); !strings.HasSuffix(out, repeated("unblock-1")+"\n") {
+		t.Errorf("unblock sent again: %q", out)
+	}
+
+	// Each action is on the workflow's record once.
+	var res workflowv1.GetResponse
+	harness.CLIJSON(t, addr, &res, "workflow", "get", wf)
+	var got []string
+	for _, e := range res.Actions {
+		got = append(got, e.Action)
+	}
+	want := "DISABLE_TRIGGERS ENABLE_TRIGGERS DEACTIVATE ACTIVATE SET_BREAKPOINT DELETE_BREAKPOINT SET_BREAKPOINT UNBLOCK"
+	if strings.Join(got, " ") != want {
+		t.Errorf("the workflow's record: %v, want %s", got, want)
 	}
 }

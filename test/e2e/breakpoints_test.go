@@ -108,7 +108,9 @@ func TestBreakpointPausesStepsUntilResumedOrDeleted(t *testing.T) {
 	for _, e := range got.Actions {
 		acts = append(acts, e.Action+" "+e.Message)
 	}
-	want := "SET_BREAKPOINT e2e-actions/after inspect gate's output, DELETE_BREAKPOINT e2e-actions/after (resumed 2 paused steps), " +
+	// The second set, of a breakpoint that existed, is on record too: it
+	// carried the CLI's request id.
+	want := "SET_BREAKPOINT e2e-actions/after inspect gate's output, SET_BREAKPOINT e2e-actions/after (already set), DELETE_BREAKPOINT e2e-actions/after (resumed 2 paused steps), " +
 		"SET_BREAKPOINT e2e-actions/nap@v1, DELETE_BREAKPOINT e2e-actions/nap@v1 (paused steps kept paused)"
 	if strings.Join(acts, ", ") != want {
 		t.Errorf("workflow actions:\n got %s\nwant %s", strings.Join(acts, ", "), want)

@@ -259,6 +259,37 @@ func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
 			_, err := in.StepAction(ctx, connect.NewRequest(&instancev1.StepActionRequest{WorkflowId: "e2e-fail", InstanceId: 1, StepId: "a", Action: "SKIP", RequestId: strings.Repeat("p", 129)}))
 			return err
 		}, connect.CodeInvalidArgument, "request_id is 129 characters"},
+		{"workflow actions with an oversized request id", func() error {
+			long := strings.Repeat("w", 129)
+			for _, call := range []func() error{
+				func() error {
+					_, err := wf.Activate(ctx, connect.NewRequest(&workflowv1.ActivateRequest{WorkflowId: "e2e-fail", Version: 1, RequestId: long}))
+					return err
+				},
+				func() error {
+					_, err := wf.Deactivate(ctx, connect.NewRequest(&workflowv1.DeactivateRequest{WorkflowId: "e2e-fail", RequestId: long}))
+					return err
+				},
+				func() error {
+					_, err := wf.SetTriggers(ctx, connect.NewRequest(&workflowv1.SetTriggersRequest{WorkflowId: "e2e-fail", Time: true, RequestId: long}))
+					return err
+				},
+				func() error {
+					_, err := wf.Unblock(ctx, connect.NewRequest(&workflowv1.UnblockRequest{WorkflowId: "e2e-fail", RequestId: long}))
+					return err
+				},
+				func() error {
+					_, err := wf.SetBreakpoint(ctx, connect.NewRequest(&workflowv1.SetBreakpointRequest{WorkflowId: "e2e-fail", StepId: "a", RequestId: long}))
+					return err
+				},
+			} {
+				if err := call(); connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "request_id is 129 characters") {
+					return err
+				}
+			}
+			_, err := wf.DeleteBreakpoint(ctx, connect.NewRequest(&workflowv1.DeleteBreakpointRequest{WorkflowId: "e2e-fail", StepId: "a", RequestId: long}))
+			return err
+		}, connect.CodeInvalidArgument, "request_id is 129 characters"},
 	}
 	for _, c := range cases {
 		err := c.call()
