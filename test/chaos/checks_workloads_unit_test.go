@@ -154,3 +154,46 @@ func TestSubworkflowCheckFindsASecondChild(t *testing.T) {
 	wantViolation(t, checkSubworkflowChildren(parentOf(4, 5)), "started 2 children of chaos-child")
 	wantViolation(t, checkSubworkflowChildren(parentOf(5)), "but chaos-child/5 is the one it started")
 }
+
+func TestWorkflowActionsCheckFindsAnActionTwiceOrOutOfOrder(t *testing.T) {
+	records := []wfActionRecord{
+		{requestID: "a", action: fsm.WorkflowDisableTriggers, target: "time", answered: true},
+		{requestID: "b", action: fsm.WorkflowEnableTriggers, target: "time", answered: true},
+		{requestID: "c", action: fsm.WorkflowDeactivate, answered: true},
+		{requestID: "d", action: "ACTIVATE", target: "version 1", answered: true},
+		{requestID: "e", action: "SET_BREAKPOINT", target: wfActionsBreakpoint, answered: true},
+	}
+	wev := func(index uint64, rid, action, target string) *statepb.Event {
+		return &statepb.Event{Index: index, RequestId: rid, Action: action, Target: target}
+	}
+	events := func(extra ...*statepb.Event) []*statepb.Event {
+		return append([]*statepb.Event{
+			wev(3, "a", fsm.WorkflowDisableTriggers, "time"), wev(5, "b", fsm.WorkflowEnableTriggers, "time"),
+			wev(8, "c", fsm.WorkflowDeactivate, ""), wev(9, "d", "ACTIVATE", "version 1"), wev(12, "e", "SET_BREAKPOINT", wfActionsBreakpoint),
+		}, extra...)
+	}
+	wf := &statepb.Workflow{WorkflowId: wfActionsWorkflow, ActiveVersion: 1}
+	bps := []*statepb.Breakpoint{{WorkflowId: wfActionsWorkflow, StepId: wfActionsStep}}
+	wantClean(t, checkWorkflowActions(records, true, events(), wf, bps))
+
+	// A late copy of the disable that took effect again.
+	wantViolation(t, checkWorkflowActions(records, true, events(wev(14, "a", fsm.WorkflowDisableTriggers, "time")), wf, bps),
+		"DISABLE_TRIGGERS (time) of chaos-wf-actions, request a is on record 2 times")
+	// An answered action missing, and one out of order.
+	swapped := events()
+	swapped[1].Index = 2
+	wantViolation(t, checkWorkflowActions(records, true, swapped, wf, bps), "request b is on record at index 2, not after request a at 3")
+	wantViolation(t, checkWorkflowActions(records, true, events()[1:], wf, bps), "request a is on record 0 times (answered: true)")
+	// Something nobody sent, or sent as something else.
+	wantViolation(t, checkWorkflowActions(records, true, events(wev(15, "zz", fsm.WorkflowDeactivate, "")), wf, bps), "request zz at index 15 was never sent")
+	wrong := events()
+	wrong[3].Target = "version 2"
+	wantViolation(t, checkWorkflowActions(records, true, wrong, wf, bps), `is on record as ACTIVATE "version 2"`)
+	// The workflow not as the answered actions left it.
+	wantViolation(t, checkWorkflowActions(records, true, events(), &statepb.Workflow{ActiveVersion: 1, TimeTriggersDisabled: true}, bps),
+		"time triggers disabled=true; the answered actions leave false")
+	wantViolation(t, checkWorkflowActions(records, true, events(), &statepb.Workflow{ActiveVersion: 0}, bps), "has version 0 active (0: none); the answered actions leave 1")
+	wantViolation(t, checkWorkflowActions(records, true, events(), wf, nil), "has breakpoints []; the answered actions leave [chaos-wf-actions/only]")
+	// With a call unanswered the final state is not judged.
+	wantClean(t, checkWorkflowActions(records, false, events(), &statepb.Workflow{}, nil))
+}

@@ -55,7 +55,7 @@ func opsLine(ops map[string]int64) string {
 		"ledger executions", "attempts re-executed", "fenced attempts that ran", "probes",
 		"signal keys", "signals acknowledged", "signal retries", "signals emitted", "cron fires",
 		"noise signals acknowledged", "noise signal retries", "noise signals deleted", "signal trigger fires", "stops", "restarts", "step actions",
-		"late copies sent", "actions answered as repeats",
+		"workflow actions", "late copies sent", "actions answered as repeats",
 		"workflow pushes", "workflow activations", "workflow reads", "instance reads", "linearizability ops", "hostile requests"}
 	var parts []string
 	listed := map[string]bool{}
