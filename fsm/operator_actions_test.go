@@ -523,6 +523,10 @@ func TestActionRequestIDs(t *testing.T) {
 		t.Fatalf("late stop answered %v", r.Instance)
 	}
 	x.repeatedWithoutChange(restart)
+	// A repeat answers the steps the restart set back, read from its events.
+	if got := x.state().RestartedSteps(x.state().ActionByRequest(wfETL, 1, "restart-1")); strings.Join(got, " ") != "extract load" {
+		t.Fatalf("steps the restart set back: %v", got)
+	}
 
 	// A step action, and its id reused for another action or step.
 	pause := &statepb.Action{WorkflowId: wfETL, InstanceId: 1, StepId: "load", Action: "PAUSE", Actor: "anonymous", RequestId: "pause-1", Now: at(5)}

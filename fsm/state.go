@@ -116,6 +116,27 @@ func (s *State) ActionByRequest(workflowID string, instanceID int64, requestID s
 	return e
 }
 
+// RestartedSteps returns the steps a restart (its action event, as
+// ActionByRequest finds it) set back to run again, read from the events it
+// left at the same Raft index: what a repeat of the restart answers.
+func (s *State) RestartedSteps(restart *statepb.Event) []string {
+	var out []string
+	it, err := s.txn.LowerBound(tableEvents, "id", restart.WorkflowId, restart.InstanceId, restart.Seq+1)
+	if err != nil {
+		return nil
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		e := o.(*statepb.Event)
+		if e.WorkflowId != restart.WorkflowId || e.InstanceId != restart.InstanceId || e.Index != restart.Index {
+			break
+		}
+		if e.StepId != "" && e.Status == StepNotCreated {
+			out = append(out, e.StepId)
+		}
+	}
+	return out
+}
+
 // Instances returns the instances of a workflow, newest first, at most limit
 // of them (all when limit <= 0).
 func (s *State) Instances(ws WatchSet, workflowID string, limit int) []*statepb.Instance {

@@ -355,6 +355,15 @@ func repeatError(repeated bool, rej *fsm.Rejection) (bool, error) {
 	return repeated, nil
 }
 
+// restartedSteps is what a repeated restart (of an instance, or of a step)
+// answers: the steps its first copy set back to run again.
+func restartedSteps(st *fsm.State, workflowID string, instanceID int64, requestID string) []string {
+	if e := st.ActionByRequest(workflowID, instanceID, requestID); e != nil {
+		return st.RestartedSteps(e)
+	}
+	return nil
+}
+
 // actor is who calls: there is no authentication yet, so every action is
 // recorded as done by "anonymous".
 func actor(context.Context) string { return "anonymous" }
@@ -385,7 +394,7 @@ func (s *instanceService) Restart(ctx context.Context, req *connect.Request[inst
 		if repeated, err := repeatedAction(st, m.WorkflowId, m.InstanceId, m.RequestId, "", "RESTART"); err != nil {
 			return nil, err
 		} else if repeated {
-			return &instancev1.RestartResponse{Instance: inst, Repeated: repeated}, nil
+			return &instancev1.RestartResponse{Instance: inst, Steps: restartedSteps(st, m.WorkflowId, m.InstanceId, m.RequestId), Repeated: true}, nil
 		}
 		cmd := &statepb.Action{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, Action: "RESTART", RestartPolicy: m.Policy,
 			Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(s.Now()), RequestId: m.RequestId}
@@ -407,7 +416,7 @@ func (s *instanceService) Restart(ctx context.Context, req *connect.Request[inst
 		r := res.(*fsm.ActionResult)
 		if r.Repeated {
 			// A copy of this call was applied while this one waited.
-			reset = nil
+			reset = restartedSteps(s.FSM.State(), m.WorkflowId, m.InstanceId, m.RequestId)
 		}
 		return &instancev1.RestartResponse{Instance: r.Instance, Steps: reset, Repeated: r.Repeated}, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[instancev1.RestartRequest]) (*connect.Response[instancev1.RestartResponse], error) {
@@ -481,7 +490,11 @@ func (s *instanceService) StepAction(ctx context.Context, req *connect.Request[i
 		if repeated, err := repeatedAction(st, m.WorkflowId, m.InstanceId, m.RequestId, m.StepId, m.Action); err != nil {
 			return nil, err
 		} else if repeated {
-			return &instancev1.StepActionResponse{Step: step, Instance: inst, Repeated: repeated}, nil
+			out := &instancev1.StepActionResponse{Step: step, Instance: inst, Repeated: true}
+			if m.Action == "RESTART" {
+				out.Steps = restartedSteps(st, m.WorkflowId, m.InstanceId, m.RequestId)
+			}
+			return out, nil
 		}
 		cmd := &statepb.Action{WorkflowId: m.WorkflowId, InstanceId: m.InstanceId, StepId: m.StepId, Action: m.Action,
 			Actor: actor(ctx), Reason: m.Reason, Now: timestamppb.New(s.Now()), RequestId: m.RequestId}
@@ -504,7 +517,12 @@ func (s *instanceService) StepAction(ctx context.Context, req *connect.Request[i
 		}
 		r := res.(*fsm.ActionResult)
 		out := &instancev1.StepActionResponse{Step: r.Step, Instance: r.Instance, Repeated: r.Repeated}
-		if m.Action == "RESTART" && !r.Repeated {
+		switch {
+		case m.Action == "RESTART" && r.Repeated:
+			// A copy of this call was applied while this one waited.
+			now := s.FSM.State()
+			out.Step, out.Steps = now.Step(nil, m.WorkflowId, m.InstanceId, m.StepId), restartedSteps(now, m.WorkflowId, m.InstanceId, m.RequestId)
+		case m.Action == "RESTART":
 			out.Steps = steps
 			if out.Step == nil {
 				out.Step = s.FSM.State().Step(nil, m.WorkflowId, m.InstanceId, m.StepId)

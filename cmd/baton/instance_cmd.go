@@ -545,7 +545,8 @@ not count against retry limits.`,
 			}
 			return c.out.print(res, func(t *table) {
 				if res.GetRepeated() {
-					t.text(fmt.Sprintf("instance %d of %s is %s%s\n", id, a[0], res.GetInstance().GetStatus(), repeatedNote(true, requestID)))
+					t.text(fmt.Sprintf("instance %d of %s is %s; the restart set back: %s%s\n", id, a[0], res.GetInstance().GetStatus(),
+						strings.Join(res.GetSteps(), ", "), repeatedNote(true, requestID)))
 					return
 				}
 				t.text(fmt.Sprintf("instance %d of %s restarted; steps to run again: %s\n", id, a[0], strings.Join(res.GetSteps(), ", ")))

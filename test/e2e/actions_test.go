@@ -245,8 +245,14 @@ func TestActionRequestIDs(t *testing.T) {
 	if !strings.Contains(again, "is STOPPED (request stop-1 had already been applied; nothing more was done)") {
 		t.Errorf("stop sent again: %s", again)
 	}
-	harness.MustCLI(t, addr, "instance", "restart", "e2e-actions", sid, "--request-id", "restart-1")
+	first := harness.MustCLI(t, addr, "instance", "restart", "e2e-actions", sid, "--request-id", "restart-1")
 	waitStep(t, addr, "e2e-actions", id, "nap", "RUNNING")
+	// A repeat names the steps the first copy set back.
+	steps := strings.TrimSuffix(strings.TrimPrefix(first, "instance "+sid+" of e2e-actions restarted; steps to run again: "), "\n")
+	if again := harness.MustCLI(t, addr, "instance", "restart", "e2e-actions", sid, "--request-id", "restart-1"); steps == first ||
+		again != "instance "+sid+" of e2e-actions is IN_PROGRESS; the restart set back: "+steps+" (request restart-1 had already been applied; nothing more was done)\n" {
+		t.Errorf("restart %q sent again: %q", first, again)
+	}
 	late := harness.MustCLI(t, addr, "instance", "stop", "e2e-actions", sid, "--request-id", "stop-1", "-o", "json")
 	if !strings.Contains(late, `"repeated": true`) {
 		t.Errorf("stop sent again after the restart, -o json: %s", late)

@@ -558,7 +558,8 @@ func (x *RestartRequest) GetRequestId() string {
 type RestartResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Instance *statepb.Instance      `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
-	// The steps that will run again; empty when repeated is set.
+	// The steps that will run again; when repeated is set, the steps the
+	// first copy set back to run again.
 	Steps []string `protobuf:"bytes,2,rep,name=steps,proto3" json:"steps,omitempty"`
 	// True when request_id had already been applied to this instance: nothing
 	// was done now, and instance is as it is now.
@@ -709,7 +710,8 @@ type StepActionResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Step     *statepb.Step          `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
 	Instance *statepb.Instance      `protobuf:"bytes,2,opt,name=instance,proto3" json:"instance,omitempty"`
-	// RESTART: the steps that will run again; empty when repeated is set.
+	// RESTART: the steps that will run again (when repeated is set, those the
+	// first copy set back to run again).
 	Steps []string `protobuf:"bytes,3,rep,name=steps,proto3" json:"steps,omitempty"`
 	// True when request_id had already been applied: nothing was done now,
 	// and step and instance are as they are now.
