@@ -793,6 +793,8 @@ type StopRequest struct {
 	// after later actions on the instance (a restart, say), and answers with
 	// repeated set. Reusing a key for another action or step of the same
 	// instance is refused; keys of different instances are independent.
+	// While a server of the cluster runs a build older than command protocol
+	// 4 (during a rolling upgrade), keys are not kept.
 	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
