@@ -952,6 +952,8 @@ func (a *applier) planAction(act *statepb.PlanAction) bool {
 		return a.deleteSignals(x.DeleteSignals)
 	case *statepb.PlanAction_DeleteVersion:
 		return a.deleteVersion(x.DeleteVersion)
+	case *statepb.PlanAction_DeleteWorkflowEvents:
+		return a.deleteWorkflowEvents(x.DeleteWorkflowEvents)
 	}
 	return false
 }
@@ -1606,6 +1608,34 @@ func (a *applier) deleteSignals(x *statepb.DeleteSignals) bool {
 	}
 	if len(rows) > 0 {
 		a.triggerInputs = true
+	}
+	return len(rows) > 0
+}
+
+// deleteWorkflowEvents removes the operator actions on a workflow's own
+// timeline numbered through x.ThroughSeq or lower, with the request ids they
+// hold. Workflow.LastEventSeq is left as it is, so numbering goes on and a
+// reader paging by number never sees one given out twice. It reports
+// whether it deleted any.
+func (a *applier) deleteWorkflowEvents(x *statepb.DeleteWorkflowEvents) bool {
+	var rows []*statepb.Event
+	it, err := a.txn.LowerBound(tableEvents, "id", x.WorkflowId, int64(0), int64(0))
+	if err != nil {
+		return false
+	}
+	// Collect first: deleting while iterating the same radix tree is not safe.
+	for o := it.Next(); o != nil; o = it.Next() {
+		e := o.(*statepb.Event)
+		if e.WorkflowId != x.WorkflowId || e.InstanceId != 0 || e.Seq > x.ThroughSeq {
+			break
+		}
+		rows = append(rows, e)
+	}
+	for _, e := range rows {
+		a.split()
+		a.writes++
+		// The row was read in this command, so Delete finds it.
+		_ = a.txn.Delete(tableEvents, e)
 	}
 	return len(rows) > 0
 }

@@ -24,7 +24,9 @@ type CommandType byte
 //	   ActivateWorkflow, UnblockWorkflow (with its actor), SetBreakpoint
 //	   and DeleteBreakpoint (an older build would record no key, and apply
 //	   a late copy the others answer as a repeat)
-const Protocol = 4
+//	5: PlanAction.delete_workflow_events (an older build would skip it and
+//	   keep the actions the others deleted)
+const Protocol = 5
 
 // ForProtocol clears from an operator's command, in place, the fields of
 // command protocols newer than the newest every server applies (protocol,

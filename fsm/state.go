@@ -269,6 +269,22 @@ func (s *State) Events(ws WatchSet, workflowID string, instanceID, afterSeq int6
 	return out
 }
 
+// OldestEventSeq is the number of the oldest event kept on a timeline (an
+// instance's, or with instanceID 0 the workflow's own), 0 when it has none.
+// It reads one record.
+func (s *State) OldestEventSeq(workflowID string, instanceID int64) int64 {
+	it, err := s.txn.LowerBound(tableEvents, "id", workflowID, instanceID, int64(0))
+	if err != nil {
+		return 0
+	}
+	if o := it.Next(); o != nil {
+		if e := o.(*statepb.Event); e.WorkflowId == workflowID && e.InstanceId == instanceID {
+			return e.Seq
+		}
+	}
+	return 0
+}
+
 // Children returns the child instances a step started, by workflow id and
 // instance id.
 func (s *State) Children(ws WatchSet, workflowID string, instanceID int64, stepID string) []*statepb.Instance {

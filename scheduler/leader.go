@@ -115,6 +115,9 @@ const (
 	// maxVersionDeletesPerRound bounds the versions: the FSM reads every
 	// instance of the workflow before deleting one.
 	maxVersionDeletesPerRound = 100
+	// maxActionDeletesPerRound bounds the operator actions on workflows'
+	// own timelines: one record each, like a signal.
+	maxActionDeletesPerRound = 2000
 )
 
 // Run plans until ctx is canceled (leadership lost or shutdown).
@@ -455,20 +458,28 @@ func (l *Leader) commit(ctx context.Context, actions []*statepb.PlanAction, carr
 // prune commits one batch of retention deletions and reports whether to
 // prune again at once: the batch was full (a backlog), or signal names are
 // left to look at. A pass that goes on through the signal names looks at
-// nothing else: the instances and versions were looked at by the pass
-// that started the round of names.
+// nothing else: the instances, versions and workflows' actions were looked
+// at by the pass that started the round of names.
 func (l *Leader) prune(ctx context.Context) (again bool) {
 	now := l.Now()
 	st := l.State.State()
-	var instances, versions []*statepb.PlanAction
+	var instances, versions, actionDels []*statepb.PlanAction
+	signals, actions := 0, 0
+	var del []*statepb.PlanAction
+	protocol := fsm.Protocol
+	if l.Protocol != nil {
+		protocol = l.Protocol()
+	}
 	if l.signalsFrom == "" {
 		instances = Prune(st, now, l.Retention, maxDeletesPerRound)
+		if protocol >= 5 {
+			// A server from before protocol 5 would skip these deletions
+			// and keep the workflows' actions the others deleted.
+			actionDels, actions = PruneWorkflowActions(st, l.Retention, maxActionDeletesPerRound)
+		}
 	}
-	signals := 0
-	var del []*statepb.PlanAction
-	if l.Protocol == nil || l.Protocol() >= 3 {
-		// A server from before protocol 3 would skip these deletions and
-		// keep the signals and versions the others deleted.
+	if protocol >= 3 {
+		// Likewise from protocol 3 for signals and versions.
 		if l.signalsFrom == "" {
 			versions = PruneVersions(st, l.Retention, maxVersionDeletesPerRound)
 		}
@@ -477,28 +488,30 @@ func (l *Leader) prune(ctx context.Context) (again bool) {
 		l.signalsFrom = ""
 	}
 	more := l.signalsFrom != ""
-	actions := append(append(instances, versions...), del...)
-	if len(actions) == 0 {
+	plan := append(append(append(instances, versions...), del...), actionDels...)
+	if len(plan) == 0 {
 		return more
 	}
-	res, err := l.Apply.ApplyPlan(ctx, &statepb.ApplyPlan{Now: timestamppb.New(now), Actions: actions})
+	res, err := l.Apply.ApplyPlan(ctx, &statepb.ApplyPlan{Now: timestamppb.New(now), Actions: plan})
 	if err != nil {
 		if ctx.Err() == nil {
-			l.Log.Warn("retention: delete finished instances, old signals and old versions failed", "err", err)
+			l.Log.Warn("retention: delete finished instances, old signals, versions and workflow actions failed", "err", err)
 		}
 		return false
 	}
-	l.Log.Debug("retention: deleted finished instances, old signals and old versions", "instances", len(instances), "signals", signals, "versions", len(versions), "applied", res.Applied)
+	l.Log.Debug("retention: deleted finished instances, old signals, versions and workflow actions", "instances", len(instances), "signals", signals, "versions", len(versions), "workflow_actions", actions, "applied", res.Applied)
 	// What the plan asked for: a stale action (rare) deletes less.
 	metrics.IncrCounter([]string{"retention", "instances_deleted"}, float32(len(instances)))
 	metrics.IncrCounter([]string{"retention", "signals_deleted"}, float32(signals))
 	metrics.IncrCounter([]string{"retention", "versions_deleted"}, float32(len(versions)))
+	metrics.IncrCounter([]string{"retention", "workflow_actions_deleted"}, float32(actions))
 	if res.Applied == 0 {
 		// A plan the state refused whole (stale): the next pass, a
 		// period from now, plans on the newer state.
 		return false
 	}
-	return more || len(instances) == maxDeletesPerRound || signals >= maxSignalDeletesPerRound || len(versions) == maxVersionDeletesPerRound
+	return more || len(instances) == maxDeletesPerRound || signals >= maxSignalDeletesPerRound || len(versions) == maxVersionDeletesPerRound ||
+		actions >= maxActionDeletesPerRound
 }
 
 // pokeAssigned pokes, in the background, each node that just got attempts,

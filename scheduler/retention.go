@@ -28,12 +28,17 @@ type Retention struct {
 	// workflow, besides its active one and those its kept instances run;
 	// 0 keeps all.
 	VersionsPerWorkflow int
+	// ActionsPerWorkflow keeps this many newest operator actions on each
+	// workflow's own timeline (activate, deactivate, trigger switches,
+	// unblock, breakpoints) with their request ids; 0 keeps all.
+	ActionsPerWorkflow int
 }
 
-// DefaultRetention keeps the newest 1,000 finished instances per workflow
-// and the newest 10,000 signals of each name. It keeps every version: a
-// subworkflow step may name one by number, which no pass can see.
-var DefaultRetention = Retention{KeepPerWorkflow: 1000, SignalsPerName: 10000}
+// DefaultRetention keeps the newest 1,000 finished instances and the newest
+// 1,000 operator actions per workflow, and the newest 10,000 signals of each
+// name. It keeps every version: a subworkflow step may name one by number,
+// which no pass can see.
+var DefaultRetention = Retention{KeepPerWorkflow: 1000, SignalsPerName: 10000, ActionsPerWorkflow: 1000}
 
 // Prune returns the deletions the retention policy asks for, at most limit of
 // them. Unfinished instances are never chosen; the FSM checks again. Nor is
@@ -124,6 +129,39 @@ func PruneVersions(st *fsm.State, r Retention, limit int) []*statepb.PlanAction 
 		}
 	}
 	return out
+}
+
+// PruneWorkflowActions returns the deletions of operator actions on
+// workflows' own timelines the retention policy asks for, and how many
+// actions they delete: at most limit. Each workflow keeps its newest
+// ActionsPerWorkflow; numbering goes on from Workflow.LastEventSeq, so two
+// records per workflow say what is beyond the count.
+func PruneWorkflowActions(st *fsm.State, r Retention, limit int) ([]*statepb.PlanAction, int) {
+	if r.ActionsPerWorkflow <= 0 {
+		return nil, 0
+	}
+	var out []*statepb.PlanAction
+	deleted := 0
+	for _, w := range st.Workflows(nil) {
+		through := w.LastEventSeq - int64(r.ActionsPerWorkflow)
+		if through <= 0 {
+			continue
+		}
+		oldest := st.OldestEventSeq(w.WorkflowId, 0)
+		if oldest == 0 || oldest > through {
+			continue
+		}
+		through = min(through, oldest-1+int64(limit-deleted))
+		out = append(out, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteWorkflowEvents{
+			DeleteWorkflowEvents: &statepb.DeleteWorkflowEvents{WorkflowId: w.WorkflowId, ThroughSeq: through},
+		}})
+		// Numbers are given out one by one and deleted oldest first, so
+		// the timeline holds every number from oldest to the last.
+		if deleted += int(through - oldest + 1); deleted >= limit {
+			return out, deleted
+		}
+	}
+	return out, deleted
 }
 
 // PruneSignals returns the deletions of signals the retention policy asks

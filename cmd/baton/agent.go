@@ -84,6 +84,7 @@ type retentionConfig struct {
 	SignalsFor          string `yaml:"signals_for" hcl:"signals_for"`
 	AttemptFoldersFor   string `yaml:"attempt_folders_for" hcl:"attempt_folders_for"`
 	VersionsPerWorkflow *int   `yaml:"versions_per_workflow" hcl:"versions_per_workflow"`
+	ActionsPerWorkflow  *int   `yaml:"actions_per_workflow" hcl:"actions_per_workflow"`
 	Interval            string `yaml:"interval" hcl:"interval"`
 }
 
@@ -205,6 +206,7 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 	retainSignals := fs.Int("retain-signals", 0, "signals kept per signal name, newest first, once signal triggers have consumed them; 0 keeps all (default 10000)")
 	fs.StringVar(&f.Retention.SignalsFor, "retain-signals-for", "", "delete signals sent longer ago than this, consumed or not, e.g. 720h (default: no age limit)")
 	retainVersions := fs.Int("retain-versions", 0, "versions kept per workflow, newest first, besides the active one and those kept instances run; 0 keeps all (default 0)")
+	retainActions := fs.Int("retain-workflow-actions", 0, "operator actions kept on each workflow's own record, newest first, with their request ids; 0 keeps all (default 1000)")
 	fs.StringVar(&f.Retention.AttemptFoldersFor, "retain-attempt-folders-for", "", "keep a node's folder of an attempt retention deleted (its logs and journal) this long after the attempt last wrote to it (default 24h)")
 	fs.StringVar(&f.DeadServerCleanup, "dead-server-cleanup", "", "remove a server from Raft after gossip has reported it failed this long; 0 disables (default 10m)")
 	fs.IntVar(&f.MinVoters, "min-voters", 0, "dead-server cleanup never leaves fewer voters than this (default 3)")
@@ -235,6 +237,8 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
 			f.Retention.SignalsPerName = retainSignals
 		case "retain-versions":
 			f.Retention.VersionsPerWorkflow = retainVersions
+		case "retain-workflow-actions":
+			f.Retention.ActionsPerWorkflow = retainActions
 		}
 	})
 	if snapInt > 0 {
@@ -373,6 +377,9 @@ func mergeAgentConfig(cfg *agentConfig, f agentConfig) {
 	set(&cfg.Retention.AttemptFoldersFor, f.Retention.AttemptFoldersFor)
 	if f.Retention.VersionsPerWorkflow != nil {
 		cfg.Retention.VersionsPerWorkflow = f.Retention.VersionsPerWorkflow
+	}
+	if f.Retention.ActionsPerWorkflow != nil {
+		cfg.Retention.ActionsPerWorkflow = f.Retention.ActionsPerWorkflow
 	}
 	set(&cfg.Retention.Interval, f.Retention.Interval)
 	set(&cfg.DeadServerCleanup, f.DeadServerCleanup)
@@ -556,6 +563,12 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 			return usageError{fmt.Errorf("retention versions_per_workflow %d: want 0 (keep all) or more", *n)}
 		}
 		retention.VersionsPerWorkflow = *n
+	}
+	if n := cfg.Retention.ActionsPerWorkflow; n != nil {
+		if *n < 0 {
+			return usageError{fmt.Errorf("retention actions_per_workflow %d: want 0 (keep all) or more", *n)}
+		}
+		retention.ActionsPerWorkflow = *n
 	}
 	attemptFoldersFor := defaultAttemptFoldersFor
 	if cfg.Retention.AttemptFoldersFor != "" {

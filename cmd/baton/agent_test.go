@@ -24,7 +24,7 @@ func TestAgentConfigFilesAndFlags(t *testing.T) {
 		Node: "n1", DataDir: "/var/lib/baton", APIAddr: "10.0.0.1:7420", RaftAddr: "10.0.0.1:7421",
 		SerfAddr: "10.0.0.1:7422", BootstrapExpect: 3, RetryJoin: []string{"10.0.0.2:7422", "10.0.0.3:7422"},
 		Tags: map[string]string{"pool": "etl"}, Raft: raftConfig{SnapshotThreshold: 100, SnapshotInterval: "30s", TrailingLogs: 50, HeartbeatTimeout: "800ms"},
-		Retention: retentionConfig{SignalsPerName: ptr(500), SignalsFor: "720h", VersionsPerWorkflow: ptr(20)},
+		Retention: retentionConfig{SignalsPerName: ptr(500), SignalsFor: "720h", VersionsPerWorkflow: ptr(20), ActionsPerWorkflow: ptr(50)},
 	}
 	hclFile := configFile(t, "baton.hcl", `
 node = "n1"
@@ -45,6 +45,7 @@ retention {
   signals_per_name = 500
   signals_for = "720h"
   versions_per_workflow = 20
+  actions_per_workflow = 50
 }
 `)
 	yamlFile := configFile(t, "baton.yaml", `
@@ -57,7 +58,7 @@ bootstrap_expect: 3
 retry_join: [10.0.0.2:7422, 10.0.0.3:7422]
 tags: {pool: etl}
 raft: {snapshot_threshold: 100, snapshot_interval: 30s, trailing_logs: 50, heartbeat_timeout: 800ms}
-retention: {signals_per_name: 500, signals_for: 720h, versions_per_workflow: 20}
+retention: {signals_per_name: 500, signals_for: 720h, versions_per_workflow: 20, actions_per_workflow: 50}
 `)
 	for _, f := range []string{hclFile, yamlFile} {
 		got, err := parseAgentFlags([]string{"-config", f}, io.Discard)
@@ -161,6 +162,7 @@ func TestAgentConfigErrors(t *testing.T) {
 		{[]string{"-retain-signals-for", "a week"}, `retention signals_for "a week": want a duration`},
 		{[]string{"-retain-attempt-folders-for", "-1h"}, `retention attempt_folders_for "-1h"`},
 		{[]string{"-retain-versions", "-5"}, "retention versions_per_workflow -5: want 0 (keep all) or more"},
+		{[]string{"-retain-workflow-actions", "-1"}, "retention actions_per_workflow -1: want 0 (keep all) or more"},
 	} {
 		cfg, err := parseAgentFlags(append([]string{"-dev", "-data-dir", t.TempDir()}, c.args...), io.Discard)
 		if err != nil {

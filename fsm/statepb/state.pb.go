@@ -95,7 +95,8 @@ type Workflow struct {
 	UnblockedThrough int64 `protobuf:"varint,7,opt,name=unblocked_through,json=unblockedThrough,proto3" json:"unblocked_through,omitempty"`
 	// Sequence number of the newest event on the workflow's own timeline:
 	// operator actions on the workflow (activate, deactivate, trigger
-	// switches, breakpoints), stored as events of instance 0.
+	// switches, breakpoints), stored as events of instance 0. Retention
+	// deletes the oldest; numbering goes on from this one.
 	LastEventSeq int64 `protobuf:"varint,8,opt,name=last_event_seq,json=lastEventSeq,proto3" json:"last_event_seq,omitempty"`
 	// An operator switched the workflow's time or signal triggers off,
 	// whatever its definition says.
@@ -2870,6 +2871,7 @@ type PlanAction struct {
 	//	*PlanAction_FireSignalTrigger
 	//	*PlanAction_DeleteSignals
 	//	*PlanAction_DeleteVersion
+	//	*PlanAction_DeleteWorkflowEvents
 	Action        isPlanAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3038,6 +3040,15 @@ func (x *PlanAction) GetDeleteVersion() *DeleteVersion {
 	return nil
 }
 
+func (x *PlanAction) GetDeleteWorkflowEvents() *DeleteWorkflowEvents {
+	if x != nil {
+		if x, ok := x.Action.(*PlanAction_DeleteWorkflowEvents); ok {
+			return x.DeleteWorkflowEvents
+		}
+	}
+	return nil
+}
+
 type isPlanAction_Action interface {
 	isPlanAction_Action()
 }
@@ -3098,6 +3109,10 @@ type PlanAction_DeleteVersion struct {
 	DeleteVersion *DeleteVersion `protobuf:"bytes,14,opt,name=delete_version,json=deleteVersion,proto3,oneof"`
 }
 
+type PlanAction_DeleteWorkflowEvents struct {
+	DeleteWorkflowEvents *DeleteWorkflowEvents `protobuf:"bytes,15,opt,name=delete_workflow_events,json=deleteWorkflowEvents,proto3,oneof"`
+}
+
 func (*PlanAction_Assign) isPlanAction_Action() {}
 
 func (*PlanAction_StepStatus) isPlanAction_Action() {}
@@ -3125,6 +3140,8 @@ func (*PlanAction_FireSignalTrigger) isPlanAction_Action() {}
 func (*PlanAction_DeleteSignals) isPlanAction_Action() {}
 
 func (*PlanAction_DeleteVersion) isPlanAction_Action() {}
+
+func (*PlanAction_DeleteWorkflowEvents) isPlanAction_Action() {}
 
 // SetSignalTrigger creates or updates a signal trigger's record. With the
 // same spec as the record, checkpoints only ever move forward.
@@ -4214,6 +4231,62 @@ func (x *DeleteSignals) GetThroughSeq() int64 {
 	return 0
 }
 
+// DeleteWorkflowEvents removes the oldest operator actions on a workflow's
+// own timeline (the events of instance 0), those numbered through_seq or
+// lower, as the retention policy decides; their request ids go with them.
+// Numbering goes on from Workflow.last_event_seq. Protocol 5.
+type DeleteWorkflowEvents struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	ThroughSeq    int64                  `protobuf:"varint,2,opt,name=through_seq,json=throughSeq,proto3" json:"through_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWorkflowEvents) Reset() {
+	*x = DeleteWorkflowEvents{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWorkflowEvents) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWorkflowEvents) ProtoMessage() {}
+
+func (x *DeleteWorkflowEvents) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWorkflowEvents.ProtoReflect.Descriptor instead.
+func (*DeleteWorkflowEvents) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *DeleteWorkflowEvents) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *DeleteWorkflowEvents) GetThroughSeq() int64 {
+	if x != nil {
+		return x.ThroughSeq
+	}
+	return 0
+}
+
 var File_baton_state_v1_state_proto protoreflect.FileDescriptor
 
 const file_baton_state_v1_state_proto_rawDesc = "" +
@@ -4575,7 +4648,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\aactions\x18\x02 \x03(\v2\x1a.baton.state.v1.PlanActionR\aactions\x126\n" +
 	"\aresults\x18\x03 \x03(\v2\x1c.baton.state.v1.ReportResultR\aresults\x12\x18\n" +
 	"\achained\x18\x04 \x01(\bR\achained\x12\x1c\n" +
-	"\tunchecked\x18\x05 \x01(\x05R\tunchecked\"\xf0\a\n" +
+	"\tunchecked\x18\x05 \x01(\x05R\tunchecked\"\xce\b\n" +
 	"\n" +
 	"PlanAction\x127\n" +
 	"\x06assign\x18\x01 \x01(\v2\x1d.baton.state.v1.AssignAttemptH\x00R\x06assign\x12@\n" +
@@ -4595,7 +4668,8 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x12set_signal_trigger\x18\v \x01(\v2 .baton.state.v1.SetSignalTriggerH\x00R\x10setSignalTrigger\x12S\n" +
 	"\x13fire_signal_trigger\x18\f \x01(\v2!.baton.state.v1.FireSignalTriggerH\x00R\x11fireSignalTrigger\x12F\n" +
 	"\x0edelete_signals\x18\r \x01(\v2\x1d.baton.state.v1.DeleteSignalsH\x00R\rdeleteSignals\x12F\n" +
-	"\x0edelete_version\x18\x0e \x01(\v2\x1d.baton.state.v1.DeleteVersionH\x00R\rdeleteVersionB\b\n" +
+	"\x0edelete_version\x18\x0e \x01(\v2\x1d.baton.state.v1.DeleteVersionH\x00R\rdeleteVersion\x12\\\n" +
+	"\x16delete_workflow_events\x18\x0f \x01(\v2$.baton.state.v1.DeleteWorkflowEventsH\x00R\x14deleteWorkflowEventsB\b\n" +
 	"\x06action\"\x95\x02\n" +
 	"\x10SetSignalTrigger\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
@@ -4733,6 +4807,11 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\rDeleteSignals\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vthrough_seq\x18\x02 \x01(\x03R\n" +
+	"throughSeq\"X\n" +
+	"\x14DeleteWorkflowEvents\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1f\n" +
+	"\vthrough_seq\x18\x02 \x01(\x03R\n" +
 	"throughSeqB.Z,github.com/batonhq/baton/fsm/statepb;statepbb\x06proto3"
 
 var (
@@ -4747,7 +4826,7 @@ func file_baton_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_baton_state_v1_state_proto_rawDescData
 }
 
-var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
+var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_baton_state_v1_state_proto_goTypes = []any{
 	(*Param)(nil),                 // 0: baton.state.v1.Param
 	(*Workflow)(nil),              // 1: baton.state.v1.Workflow
@@ -4789,79 +4868,80 @@ var file_baton_state_v1_state_proto_goTypes = []any{
 	(*DeleteInstance)(nil),        // 37: baton.state.v1.DeleteInstance
 	(*DeleteVersion)(nil),         // 38: baton.state.v1.DeleteVersion
 	(*DeleteSignals)(nil),         // 39: baton.state.v1.DeleteSignals
-	nil,                           // 40: baton.state.v1.Instance.ParamsEntry
-	nil,                           // 41: baton.state.v1.Trigger.CheckpointsEntry
-	nil,                           // 42: baton.state.v1.SignalInitiator.SignalsEntry
-	nil,                           // 43: baton.state.v1.SignalInitiator.ParamsEntry
-	nil,                           // 44: baton.state.v1.Signal.ParamsEntry
-	nil,                           // 45: baton.state.v1.SendSignal.ParamsEntry
-	nil,                           // 46: baton.state.v1.Loop.CountsEntry
-	nil,                           // 47: baton.state.v1.Loop.ValuesEntry
-	nil,                           // 48: baton.state.v1.Step.OutputsEntry
-	nil,                           // 49: baton.state.v1.Attempt.ParamsEntry
-	nil,                           // 50: baton.state.v1.Attempt.OutputsEntry
-	nil,                           // 51: baton.state.v1.StartInstance.ParamsEntry
-	nil,                           // 52: baton.state.v1.ReportResult.OutputsEntry
-	nil,                           // 53: baton.state.v1.SetSignalTrigger.CheckpointsEntry
-	nil,                           // 54: baton.state.v1.FireSignalTrigger.SignalsEntry
-	nil,                           // 55: baton.state.v1.StartChild.ParamsEntry
-	nil,                           // 56: baton.state.v1.StartChild.LoopValuesEntry
-	nil,                           // 57: baton.state.v1.AssignAttempt.ParamsEntry
-	nil,                           // 58: baton.state.v1.SetStepStatus.LoopValuesEntry
-	(*structpb.Value)(nil),        // 59: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil), // 60: google.protobuf.Timestamp
+	(*DeleteWorkflowEvents)(nil),  // 40: baton.state.v1.DeleteWorkflowEvents
+	nil,                           // 41: baton.state.v1.Instance.ParamsEntry
+	nil,                           // 42: baton.state.v1.Trigger.CheckpointsEntry
+	nil,                           // 43: baton.state.v1.SignalInitiator.SignalsEntry
+	nil,                           // 44: baton.state.v1.SignalInitiator.ParamsEntry
+	nil,                           // 45: baton.state.v1.Signal.ParamsEntry
+	nil,                           // 46: baton.state.v1.SendSignal.ParamsEntry
+	nil,                           // 47: baton.state.v1.Loop.CountsEntry
+	nil,                           // 48: baton.state.v1.Loop.ValuesEntry
+	nil,                           // 49: baton.state.v1.Step.OutputsEntry
+	nil,                           // 50: baton.state.v1.Attempt.ParamsEntry
+	nil,                           // 51: baton.state.v1.Attempt.OutputsEntry
+	nil,                           // 52: baton.state.v1.StartInstance.ParamsEntry
+	nil,                           // 53: baton.state.v1.ReportResult.OutputsEntry
+	nil,                           // 54: baton.state.v1.SetSignalTrigger.CheckpointsEntry
+	nil,                           // 55: baton.state.v1.FireSignalTrigger.SignalsEntry
+	nil,                           // 56: baton.state.v1.StartChild.ParamsEntry
+	nil,                           // 57: baton.state.v1.StartChild.LoopValuesEntry
+	nil,                           // 58: baton.state.v1.AssignAttempt.ParamsEntry
+	nil,                           // 59: baton.state.v1.SetStepStatus.LoopValuesEntry
+	(*structpb.Value)(nil),        // 60: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil), // 61: google.protobuf.Timestamp
 }
 var file_baton_state_v1_state_proto_depIdxs = []int32{
-	59, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
-	60, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
-	60, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
-	60, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
-	40, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
-	60, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
-	60, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
-	60, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
+	60, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
+	61, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
+	61, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
+	61, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
+	41, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
+	61, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
+	61, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
+	61, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
 	8,  // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
 	5,  // 9: baton.state.v1.Instance.signal_initiator:type_name -> baton.state.v1.SignalInitiator
-	60, // 10: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
-	60, // 11: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
-	41, // 12: baton.state.v1.Trigger.checkpoints:type_name -> baton.state.v1.Trigger.CheckpointsEntry
-	42, // 13: baton.state.v1.SignalInitiator.signals:type_name -> baton.state.v1.SignalInitiator.SignalsEntry
-	43, // 14: baton.state.v1.SignalInitiator.params:type_name -> baton.state.v1.SignalInitiator.ParamsEntry
-	44, // 15: baton.state.v1.Signal.params:type_name -> baton.state.v1.Signal.ParamsEntry
-	60, // 16: baton.state.v1.Signal.time:type_name -> google.protobuf.Timestamp
-	45, // 17: baton.state.v1.SendSignal.params:type_name -> baton.state.v1.SendSignal.ParamsEntry
-	60, // 18: baton.state.v1.SendSignal.now:type_name -> google.protobuf.Timestamp
-	46, // 19: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
-	47, // 20: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
+	61, // 10: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
+	61, // 11: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
+	42, // 12: baton.state.v1.Trigger.checkpoints:type_name -> baton.state.v1.Trigger.CheckpointsEntry
+	43, // 13: baton.state.v1.SignalInitiator.signals:type_name -> baton.state.v1.SignalInitiator.SignalsEntry
+	44, // 14: baton.state.v1.SignalInitiator.params:type_name -> baton.state.v1.SignalInitiator.ParamsEntry
+	45, // 15: baton.state.v1.Signal.params:type_name -> baton.state.v1.Signal.ParamsEntry
+	61, // 16: baton.state.v1.Signal.time:type_name -> google.protobuf.Timestamp
+	46, // 17: baton.state.v1.SendSignal.params:type_name -> baton.state.v1.SendSignal.ParamsEntry
+	61, // 18: baton.state.v1.SendSignal.now:type_name -> google.protobuf.Timestamp
+	47, // 19: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
+	48, // 20: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
 	11, // 21: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
-	60, // 22: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
-	48, // 23: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
-	60, // 24: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
-	60, // 25: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	60, // 26: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	61, // 22: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
+	49, // 23: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
+	61, // 24: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
+	61, // 25: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	61, // 26: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
 	9,  // 27: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
-	60, // 28: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	60, // 29: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
-	49, // 30: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
-	50, // 31: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
-	60, // 32: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
-	60, // 33: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
-	60, // 34: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
-	60, // 35: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
-	60, // 36: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
-	60, // 37: baton.state.v1.WorkflowAction.now:type_name -> google.protobuf.Timestamp
-	60, // 38: baton.state.v1.Breakpoint.create_time:type_name -> google.protobuf.Timestamp
-	60, // 39: baton.state.v1.SetBreakpoint.now:type_name -> google.protobuf.Timestamp
-	60, // 40: baton.state.v1.DeleteBreakpoint.now:type_name -> google.protobuf.Timestamp
-	51, // 41: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
+	61, // 28: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	61, // 29: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
+	50, // 30: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
+	51, // 31: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
+	61, // 32: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
+	61, // 33: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
+	61, // 34: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
+	61, // 35: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
+	61, // 36: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
+	61, // 37: baton.state.v1.WorkflowAction.now:type_name -> google.protobuf.Timestamp
+	61, // 38: baton.state.v1.Breakpoint.create_time:type_name -> google.protobuf.Timestamp
+	61, // 39: baton.state.v1.SetBreakpoint.now:type_name -> google.protobuf.Timestamp
+	61, // 40: baton.state.v1.DeleteBreakpoint.now:type_name -> google.protobuf.Timestamp
+	52, // 41: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
 	21, // 42: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
-	60, // 43: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
+	61, // 43: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
 	5,  // 44: baton.state.v1.StartInstance.signal_initiator:type_name -> baton.state.v1.SignalInitiator
-	60, // 45: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
-	60, // 46: baton.state.v1.Action.now:type_name -> google.protobuf.Timestamp
-	52, // 47: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
-	60, // 48: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
-	60, // 49: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
+	61, // 45: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
+	61, // 46: baton.state.v1.Action.now:type_name -> google.protobuf.Timestamp
+	53, // 47: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
+	61, // 48: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
+	61, // 49: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
 	26, // 50: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
 	24, // 51: baton.state.v1.ApplyPlan.results:type_name -> baton.state.v1.ReportResult
 	34, // 52: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
@@ -4878,42 +4958,43 @@ var file_baton_state_v1_state_proto_depIdxs = []int32{
 	28, // 63: baton.state.v1.PlanAction.fire_signal_trigger:type_name -> baton.state.v1.FireSignalTrigger
 	39, // 64: baton.state.v1.PlanAction.delete_signals:type_name -> baton.state.v1.DeleteSignals
 	38, // 65: baton.state.v1.PlanAction.delete_version:type_name -> baton.state.v1.DeleteVersion
-	53, // 66: baton.state.v1.SetSignalTrigger.checkpoints:type_name -> baton.state.v1.SetSignalTrigger.CheckpointsEntry
-	54, // 67: baton.state.v1.FireSignalTrigger.signals:type_name -> baton.state.v1.FireSignalTrigger.SignalsEntry
-	20, // 68: baton.state.v1.FireSignalTrigger.start:type_name -> baton.state.v1.StartInstance
-	7,  // 69: baton.state.v1.EmitSignals.signals:type_name -> baton.state.v1.SendSignal
-	60, // 70: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
-	60, // 71: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
-	60, // 72: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
-	20, // 73: baton.state.v1.FireTrigger.start:type_name -> baton.state.v1.StartInstance
-	55, // 74: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
-	21, // 75: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
-	56, // 76: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
-	57, // 77: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
-	60, // 78: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
-	9,  // 79: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
-	60, // 80: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
-	58, // 81: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
-	0,  // 82: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	6,  // 83: baton.state.v1.SignalInitiator.SignalsEntry.value:type_name -> baton.state.v1.Signal
-	0,  // 84: baton.state.v1.SignalInitiator.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 85: baton.state.v1.Signal.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 86: baton.state.v1.SendSignal.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 87: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 88: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 89: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 90: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 91: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 92: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 93: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 94: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 95: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 96: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	97, // [97:97] is the sub-list for method output_type
-	97, // [97:97] is the sub-list for method input_type
-	97, // [97:97] is the sub-list for extension type_name
-	97, // [97:97] is the sub-list for extension extendee
-	0,  // [0:97] is the sub-list for field type_name
+	40, // 66: baton.state.v1.PlanAction.delete_workflow_events:type_name -> baton.state.v1.DeleteWorkflowEvents
+	54, // 67: baton.state.v1.SetSignalTrigger.checkpoints:type_name -> baton.state.v1.SetSignalTrigger.CheckpointsEntry
+	55, // 68: baton.state.v1.FireSignalTrigger.signals:type_name -> baton.state.v1.FireSignalTrigger.SignalsEntry
+	20, // 69: baton.state.v1.FireSignalTrigger.start:type_name -> baton.state.v1.StartInstance
+	7,  // 70: baton.state.v1.EmitSignals.signals:type_name -> baton.state.v1.SendSignal
+	61, // 71: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
+	61, // 72: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
+	61, // 73: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
+	20, // 74: baton.state.v1.FireTrigger.start:type_name -> baton.state.v1.StartInstance
+	56, // 75: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
+	21, // 76: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
+	57, // 77: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
+	58, // 78: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
+	61, // 79: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
+	9,  // 80: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
+	61, // 81: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
+	59, // 82: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
+	0,  // 83: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	6,  // 84: baton.state.v1.SignalInitiator.SignalsEntry.value:type_name -> baton.state.v1.Signal
+	0,  // 85: baton.state.v1.SignalInitiator.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 86: baton.state.v1.Signal.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 87: baton.state.v1.SendSignal.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 88: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 89: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 90: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 91: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 92: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 93: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 94: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 95: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	0,  // 96: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,  // 97: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	98, // [98:98] is the sub-list for method output_type
+	98, // [98:98] is the sub-list for method input_type
+	98, // [98:98] is the sub-list for extension type_name
+	98, // [98:98] is the sub-list for extension extendee
+	0,  // [0:98] is the sub-list for field type_name
 }
 
 func init() { file_baton_state_v1_state_proto_init() }
@@ -4936,6 +5017,7 @@ func file_baton_state_v1_state_proto_init() {
 		(*PlanAction_FireSignalTrigger)(nil),
 		(*PlanAction_DeleteSignals)(nil),
 		(*PlanAction_DeleteVersion)(nil),
+		(*PlanAction_DeleteWorkflowEvents)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4943,7 +5025,7 @@ func file_baton_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_state_v1_state_proto_rawDesc), len(file_baton_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   59,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

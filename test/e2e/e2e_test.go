@@ -537,6 +537,58 @@ func TestRetentionDeletesOldFinishedInstances(t *testing.T) {
 
 // With -retain-versions, the leader deletes a workflow's old versions it
 // neither runs nor has active, and a start of one says retention deleted it.
+// The workflow's own record keeps its newest actions; a copy of a deleted
+// one is judged as a new action, and numbering goes on.
+func TestRetentionDeletesOldWorkflowActions(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t, "-retain-workflow-actions", "3", "-retention-interval", "200ms")
+	addr := a.URL()
+	file := filepath.Join(t.TempDir(), "wf.json")
+	if err := os.WriteFile(file, []byte(`{"workflow": {"id": "e2e-record", "steps": [{"step": {"id": "s", "type": "NoOp"}}]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	harness.MustCLI(t, addr, "workflow", "push", file)
+	switches := []string{"disable", "enable", "disable", "enable", "disable", "enable"}
+	for i, sw := range switches {
+		harness.MustCLI(t, addr, "workflow", "triggers", sw, "e2e-record", "--time", "--request-id", fmt.Sprintf("switch-%d", i+1))
+	}
+	record := func() string {
+		var res workflowv1.GetResponse
+		harness.CLIJSON(t, addr, &res, "workflow", "get", "e2e-record")
+		var out []string
+		for _, e := range res.Actions {
+			out = append(out, fmt.Sprintf("%d:%s:%s", e.Seq, e.Action, e.RequestId))
+		}
+		return strings.Join(out, " ")
+	}
+	want := "4:ENABLE_TRIGGERS:switch-4 5:DISABLE_TRIGGERS:switch-5 6:ENABLE_TRIGGERS:switch-6"
+	deadline := time.Now().Add(30 * time.Second)
+	for got := record(); got != want; got = record() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the workflow's record: %s, want %s", got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// switch-2's record is gone: its copy is a new enable, refused by the
+	// triggers as they are. switch-6's is kept: its copy is a repeat.
+	if r := harness.CLI(t, addr, "workflow", "triggers", "enable", "e2e-record", "--time", "--request-id", "switch-2"); r.Code == 0 ||
+		!strings.Contains(r.Stderr, "failed_precondition") {
+		t.Errorf("a copy of a deleted action: exit %d, %s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if out := harness.MustCLI(t, addr, "workflow", "triggers", "enable", "e2e-record", "--time", "--request-id", "switch-6"); !strings.Contains(out, "had already been applied") {
+		t.Errorf("a copy of a kept action: %q", out)
+	}
+	harness.MustCLI(t, addr, "workflow", "triggers", "disable", "e2e-record", "--time", "--request-id", "switch-7")
+	want = "5:DISABLE_TRIGGERS:switch-5 6:ENABLE_TRIGGERS:switch-6 7:DISABLE_TRIGGERS:switch-7"
+	deadline = time.Now().Add(30 * time.Second)
+	for got := record(); got != want; got = record() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the workflow's record after one more: %s, want %s", got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func TestRetentionDeletesOldVersions(t *testing.T) {
 	t.Parallel()
 	a := harness.StartDev(t, "-retain-versions", "1", "-retention-interval", "200ms")
