@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -163,37 +164,65 @@ func TestWorkflowActionsCheckFindsAnActionTwiceOrOutOfOrder(t *testing.T) {
 		{requestID: "d", action: "ACTIVATE", target: "version 1", answered: true},
 		{requestID: "e", action: "SET_BREAKPOINT", target: wfActionsBreakpoint, answered: true},
 	}
-	wev := func(index uint64, rid, action, target string) *statepb.Event {
-		return &statepb.Event{Index: index, RequestId: rid, Action: action, Target: target}
+	wev := func(seq int64, index uint64, rid, action, target string) *statepb.Event {
+		return &statepb.Event{Seq: seq, Index: index, RequestId: rid, Action: action, Target: target}
 	}
+	// The setup's activation is #1.
 	events := func(extra ...*statepb.Event) []*statepb.Event {
 		return append([]*statepb.Event{
-			wev(3, "a", fsm.WorkflowDisableTriggers, "time"), wev(5, "b", fsm.WorkflowEnableTriggers, "time"),
-			wev(8, "c", fsm.WorkflowDeactivate, ""), wev(9, "d", "ACTIVATE", "version 1"), wev(12, "e", "SET_BREAKPOINT", wfActionsBreakpoint),
+			wev(2, 3, "a", fsm.WorkflowDisableTriggers, "time"), wev(3, 5, "b", fsm.WorkflowEnableTriggers, "time"),
+			wev(4, 8, "c", fsm.WorkflowDeactivate, ""), wev(5, 9, "d", "ACTIVATE", "version 1"), wev(6, 12, "e", "SET_BREAKPOINT", wfActionsBreakpoint),
 		}, extra...)
 	}
-	wf := &statepb.Workflow{WorkflowId: wfActionsWorkflow, ActiveVersion: 1}
+	wf := &statepb.Workflow{WorkflowId: wfActionsWorkflow, ActiveVersion: 1, LastEventSeq: 6}
 	bps := []*statepb.Breakpoint{{WorkflowId: wfActionsWorkflow, StepId: wfActionsStep}}
 	wantClean(t, checkWorkflowActions(records, true, events(), wf, bps))
 
 	// A late copy of the disable that took effect again.
-	wantViolation(t, checkWorkflowActions(records, true, events(wev(14, "a", fsm.WorkflowDisableTriggers, "time")), wf, bps),
+	last := &statepb.Workflow{WorkflowId: wfActionsWorkflow, ActiveVersion: 1, LastEventSeq: 7}
+	wantViolation(t, checkWorkflowActions(records, true, events(wev(7, 14, "a", fsm.WorkflowDisableTriggers, "time")), last, bps),
 		"DISABLE_TRIGGERS (time) of chaos-wf-actions, request a is on record 2 times")
 	// An answered action missing, and one out of order.
 	swapped := events()
 	swapped[1].Index = 2
 	wantViolation(t, checkWorkflowActions(records, true, swapped, wf, bps), "request b is on record at index 2, not after request a at 3")
-	wantViolation(t, checkWorkflowActions(records, true, events()[1:], wf, bps), "request a is on record 0 times (answered: true)")
+	noB := append(events()[:1:1], events()[2:]...)
+	noB[0].Seq = 3 // no gap, as if b had never been written
+	wantViolation(t, checkWorkflowActions(records, true, noB, wf, bps), "request b is on record 0 times (answered: true; 2 older actions deleted)")
+	gap := append(events()[:1:1], events()[2:]...)
+	wantViolation(t, checkWorkflowActions(records, true, gap, wf, bps), "the record skips from #2 to #4")
+	// Retention deleted the oldest: the setup's and a and b's.
+	wantClean(t, checkWorkflowActions(records, true, events()[2:], wf, bps))
+	// ... but not as many as are missing.
+	fewer := events()[2:]
+	fewer[0].Seq, fewer[1].Seq, fewer[2].Seq = 2, 3, 4
+	wantViolation(t, checkWorkflowActions(records, true, fewer, &statepb.Workflow{WorkflowId: wfActionsWorkflow, ActiveVersion: 1, LastEventSeq: 4}, bps),
+		"request b is on record 0 times (answered: true; 1 older actions deleted)")
+	// The newest on record is not the workflow's newest.
+	wantViolation(t, checkWorkflowActions(records, true, events(), last, bps), "the newest action on record is #6, but chaos-wf-actions numbered its actions up to #7")
+	// More kept than retention keeps, or fewer than it should.
+	var many []wfActionRecord
+	var kept []*statepb.Event
+	for i := range retainWorkflowActions + 2 {
+		rid := fmt.Sprintf("r%d", i)
+		many = append(many, wfActionRecord{requestID: rid, action: "SET_BREAKPOINT", target: wfActionsBreakpoint, answered: true})
+		kept = append(kept, wev(int64(i+2), uint64(10+i), rid, "SET_BREAKPOINT", wfActionsBreakpoint))
+	}
+	full := &statepb.Workflow{WorkflowId: wfActionsWorkflow, ActiveVersion: int64(wfActionsVersions), LastEventSeq: int64(retainWorkflowActions + 3)}
+	wantViolation(t, checkWorkflowActions(many, true, kept, full, bps), fmt.Sprintf("%d actions (#2 to #%d) are on record a minute after the load stopped, where retention keeps %d",
+		retainWorkflowActions+2, retainWorkflowActions+3, retainWorkflowActions))
+	wantClean(t, checkWorkflowActions(many, true, kept[2:], full, bps))
+	wantViolation(t, checkWorkflowActions(many, true, kept[3:], full, bps), fmt.Sprintf("%d actions are on record where retention keeps the newest %d", retainWorkflowActions-1, retainWorkflowActions))
 	// Something nobody sent, or sent as something else.
-	wantViolation(t, checkWorkflowActions(records, true, events(wev(15, "zz", fsm.WorkflowDeactivate, "")), wf, bps), "request zz at index 15 was never sent")
+	wantViolation(t, checkWorkflowActions(records, true, events(wev(7, 15, "zz", fsm.WorkflowDeactivate, "")), last, bps), "request zz at index 15 was never sent")
 	wrong := events()
 	wrong[3].Target = "version 2"
 	wantViolation(t, checkWorkflowActions(records, true, wrong, wf, bps), `is on record as ACTIVATE "version 2"`)
 	// The workflow not as the answered actions left it.
-	wantViolation(t, checkWorkflowActions(records, true, events(), &statepb.Workflow{ActiveVersion: 1, TimeTriggersDisabled: true}, bps),
+	wantViolation(t, checkWorkflowActions(records, true, events(), &statepb.Workflow{ActiveVersion: 1, TimeTriggersDisabled: true, LastEventSeq: 6}, bps),
 		"time triggers disabled=true; the answered actions leave false")
-	wantViolation(t, checkWorkflowActions(records, true, events(), &statepb.Workflow{ActiveVersion: 0}, bps), "has version 0 active (0: none); the answered actions leave 1")
+	wantViolation(t, checkWorkflowActions(records, true, events(), &statepb.Workflow{ActiveVersion: 0, LastEventSeq: 6}, bps), "has version 0 active (0: none); the answered actions leave 1")
 	wantViolation(t, checkWorkflowActions(records, true, events(), wf, nil), "has breakpoints []; the answered actions leave [chaos-wf-actions/only]")
 	// With a call unanswered the final state is not judged.
-	wantClean(t, checkWorkflowActions(records, false, events(), &statepb.Workflow{}, nil))
+	wantClean(t, checkWorkflowActions(records, false, events(), &statepb.Workflow{LastEventSeq: 6}, nil))
 }

@@ -20,10 +20,13 @@ import (
 // gets many more, so retention prunes it every few seconds; snapshots are frequent,
 // so restarted and wiped servers catch up through InstallSnapshot and the
 // state hash covers restored state too. The cron workload fires every two
-// seconds, under the default minimum interval.
+// seconds, under the default minimum interval. The workflow actions
+// workload's workflow gets far more actions than its record keeps, so
+// retention deletes the oldest as it goes.
 var agentFlags = []string{
 	"-retain-finished", "0",
 	"-retain-signals", strconv.Itoa(retainSignalsPerName),
+	"-retain-workflow-actions", strconv.Itoa(retainWorkflowActions),
 	"-retention-interval", "3s",
 	"-raft-snapshot-threshold", "512",
 	"-raft-trailing-logs", "256",
@@ -33,6 +36,10 @@ var agentFlags = []string{
 
 // retainSignalsPerName is what the servers keep of each signal name.
 const retainSignalsPerName = 1000
+
+// retainWorkflowActions is what the servers keep of each workflow's own
+// record.
+const retainWorkflowActions = 20
 
 // processBackend runs servers as child processes on loopback through
 // test/harness. Loopback cannot be partitioned, so it injects kill and pause

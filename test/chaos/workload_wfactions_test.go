@@ -201,32 +201,47 @@ func (w *wfActionsWorkload) check(r *run) {
 	r.addCheck(checkResult{name: "workflow action clients' calls all answered", checked: len(records), violations: errs})
 	var got *workflowv1.GetResponse
 	var breakpoints []*statepb.Breakpoint
-	err := r.retry(time.Minute, func(ctx context.Context, n *node) error {
-		g, err := r.c.workflowClient(n).Get(ctx, connect.NewRequest(&workflowv1.GetRequest{WorkflowId: wfActionsWorkflow}))
+	// Retention runs every few seconds: wait for the pass after the last
+	// action.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := r.retry(time.Minute, func(ctx context.Context, n *node) error {
+			g, err := r.c.workflowClient(n).Get(ctx, connect.NewRequest(&workflowv1.GetRequest{WorkflowId: wfActionsWorkflow}))
+			if err != nil {
+				return err
+			}
+			b, err := r.c.workflowClient(n).ListBreakpoints(ctx, connect.NewRequest(&workflowv1.ListBreakpointsRequest{WorkflowId: wfActionsWorkflow}))
+			if err != nil {
+				return err
+			}
+			got, breakpoints = g.Msg, b.Msg.Breakpoints
+			return nil
+		})
 		if err != nil {
-			return err
+			r.addCheck(checkResult{name: wfActionsCheckName, violations: []string{"read " + wfActionsWorkflow + ": " + err.Error()}})
+			return
 		}
-		b, err := r.c.workflowClient(n).ListBreakpoints(ctx, connect.NewRequest(&workflowv1.ListBreakpointsRequest{WorkflowId: wfActionsWorkflow}))
-		if err != nil {
-			return err
+		if len(got.Actions) <= retainWorkflowActions || time.Now().After(deadline) {
+			break
 		}
-		got, breakpoints = g.Msg, b.Msg.Breakpoints
-		return nil
-	})
-	if err != nil {
-		r.addCheck(checkResult{name: wfActionsCheckName, violations: []string{"read " + wfActionsWorkflow + ": " + err.Error()}})
-		return
+		time.Sleep(time.Second)
+	}
+	if len(got.Actions) > 0 {
+		r.stats.add("workflow actions deleted by retention", got.Actions[0].Seq-1)
 	}
 	r.addCheck(checkWorkflowActions(records, len(errs) == 0, got.Actions, got.Workflow, breakpoints))
 }
 
-const wfActionsCheckName = "workflow actions on record once each, in order, and the workflow as the last left it"
+const wfActionsCheckName = "workflow actions on record once each, in order, the oldest deleted by retention, and the workflow as the last left it"
 
 // checkWorkflowActions: each answered action is on the workflow's record
-// exactly once, after the actions answered before it; every action on
-// record was sent by the client as it is recorded; and, when every call was
-// answered (settled), the workflow's triggers, active version and
-// breakpoints are what replaying the answered actions gives.
+// exactly once, after the actions answered before it, unless retention
+// deleted it: the record keeps the newest retainWorkflowActions, numbered
+// without a gap up to the workflow's newest, so only actions older than
+// every one on record may be gone. Every action on record was sent by the
+// client as it is recorded; and, when every call was answered (settled),
+// the workflow's triggers, active version and breakpoints are what
+// replaying the answered actions gives.
 func checkWorkflowActions(records []wfActionRecord, settled bool, events []*statepb.Event, wf *statepb.Workflow, breakpoints []*statepb.Breakpoint) checkResult {
 	res := checkResult{name: wfActionsCheckName}
 	sent := map[string]wfActionRecord{}
@@ -245,24 +260,48 @@ func checkWorkflowActions(records []wfActionRecord, settled bool, events []*stat
 		}
 		onRecord[e.RequestId] = append(onRecord[e.RequestId], e)
 	}
+	// What retention deleted: the numbers below the oldest on record, or
+	// every one when none is left. The k-th answered action is numbered k
+	// or more, so it may be gone only if at least k were deleted.
+	deleted := wf.GetLastEventSeq()
+	if len(events) > 0 {
+		deleted = events[0].Seq - 1
+	}
+	if want := wf.GetLastEventSeq(); len(events) > 0 && events[len(events)-1].Seq != want {
+		res.violations = append(res.violations, fmt.Sprintf("the newest action on record is #%d, but %s numbered its actions up to #%d",
+			events[len(events)-1].Seq, wfActionsWorkflow, want))
+	}
+	for i, e := range events {
+		if i > 0 && e.Seq != events[i-1].Seq+1 {
+			res.violations = append(res.violations, fmt.Sprintf("the record skips from #%d to #%d: retention deleted an action newer than one it kept", events[i-1].Seq, e.Seq))
+		}
+	}
 	timeOff, active, breakpoint := false, int64(wfActionsVersions), false
 	var before *statepb.Event
+	gone := 0 // answered actions no longer on record
 	for _, a := range records {
 		res.checked++
 		got := onRecord[a.requestID]
-		if len(got) > 1 || (a.answered && len(got) == 0) {
-			res.violations = append(res.violations, fmt.Sprintf("%s is on record %d times (answered: %t)", describeWfAction(a.action, a.target, a.requestID), len(got), a.answered))
+		if a.answered && len(got) == 0 && before == nil && int64(gone) < deleted {
+			// Older than every answered action on record, and retention
+			// deleted at least as many as are missing.
+			gone++
+		} else if len(got) > 1 || (a.answered && len(got) == 0) {
+			res.violations = append(res.violations, fmt.Sprintf("%s is on record %d times (answered: %t; %d older actions deleted)",
+				describeWfAction(a.action, a.target, a.requestID), len(got), a.answered, deleted))
 			continue
 		}
 		if !a.answered {
 			continue
 		}
-		e := got[0]
-		if before != nil && e.Index <= before.Index {
-			res.violations = append(res.violations, fmt.Sprintf("%s is on record at index %d, not after request %s at %d, which was answered before it was sent",
-				describeWfAction(a.action, a.target, a.requestID), e.Index, before.RequestId, before.Index))
+		if len(got) > 0 {
+			e := got[0]
+			if before != nil && e.Index <= before.Index {
+				res.violations = append(res.violations, fmt.Sprintf("%s is on record at index %d, not after request %s at %d, which was answered before it was sent",
+					describeWfAction(a.action, a.target, a.requestID), e.Index, before.RequestId, before.Index))
+			}
+			before = e
 		}
-		before = e
 		switch a.action {
 		case fsm.WorkflowDisableTriggers, fsm.WorkflowEnableTriggers:
 			timeOff = a.action == fsm.WorkflowDisableTriggers
@@ -275,6 +314,13 @@ func checkWorkflowActions(records []wfActionRecord, settled bool, events []*stat
 		case "SET_BREAKPOINT", "DELETE_BREAKPOINT":
 			breakpoint = a.action == "SET_BREAKPOINT"
 		}
+	}
+	if settled && len(events) > retainWorkflowActions {
+		res.violations = append(res.violations, fmt.Sprintf("%d actions (#%d to #%d) are on record a minute after the load stopped, where retention keeps %d",
+			len(events), events[0].Seq, events[len(events)-1].Seq, retainWorkflowActions))
+	}
+	if settled && wf.GetLastEventSeq() > retainWorkflowActions && len(events) < retainWorkflowActions {
+		res.violations = append(res.violations, fmt.Sprintf("%d actions are on record where retention keeps the newest %d of %d", len(events), retainWorkflowActions, wf.GetLastEventSeq()))
 	}
 	if !settled {
 		return res
