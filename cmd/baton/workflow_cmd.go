@@ -260,7 +260,12 @@ func newWorkflowGetCommand(c *cli) *cobra.Command {
 				t.row("Created", fmtTime(ver.GetCreateTime()))
 				t.row("Digest", ver.GetDigest())
 				workflowTriggerRows(t, wf, ver, res.Msg.GetTriggers())
-				for _, e := range res.Msg.GetActions() {
+				actions := res.Msg.GetActions()
+				if kept := int64(len(actions)); wf.GetLastEventSeq() > kept {
+					// Retention deleted the oldest (-retain-workflow-actions).
+					t.row("Actions", fmt.Sprintf("the newest %d of %d; retention deleted the older ones", kept, wf.GetLastEventSeq()))
+				}
+				for _, e := range actions {
 					t.row("Action", fmt.Sprintf("%s  %s by %s  %s", fmtTime(e.GetTime()), e.GetAction(), e.GetActor(), e.GetMessage()))
 				}
 			})

@@ -578,6 +578,9 @@ func TestRetentionDeletesOldWorkflowActions(t *testing.T) {
 	if out := harness.MustCLI(t, addr, "workflow", "triggers", "enable", "e2e-record", "--time", "--request-id", "switch-6"); !strings.Contains(out, "had already been applied") {
 		t.Errorf("a copy of a kept action: %q", out)
 	}
+	if out := harness.MustCLI(t, addr, "workflow", "get", "e2e-record"); !strings.Contains(out, "the newest 3 of 6; retention deleted the older ones") {
+		t.Errorf("workflow get does not say older actions were deleted:\n%s", out)
+	}
 	harness.MustCLI(t, addr, "workflow", "triggers", "disable", "e2e-record", "--time", "--request-id", "switch-7")
 	want = "5:DISABLE_TRIGGERS:switch-5 6:ENABLE_TRIGGERS:switch-6 7:DISABLE_TRIGGERS:switch-7"
 	deadline = time.Now().Add(30 * time.Second)
