@@ -136,6 +136,60 @@ func signalScale(b *testing.B, n int) {
 	b.ReportMetric(0, "ns/op")
 }
 
+// BenchmarkWorkflowActionScale switches one workflow's time triggers off and
+// on n times, each switch with a request id and a reason, and reports the
+// heap a kept action costs on the workflow's record, the snapshot's size
+// per action, and what deleting them down to the newest costs in one
+// DeleteWorkflowEvents action. Run with -benchtime=1x;
+// -retain-workflow-actions (1,000 by default) times the heap figure is what
+// a workflow's record holds.
+func BenchmarkWorkflowActionScale(b *testing.B) {
+	for _, n := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("actions=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				workflowActionScale(b, n)
+			}
+		})
+	}
+}
+
+func workflowActionScale(b *testing.B, n int) {
+	x := newFixture(b)
+	applyAs[*PushResult](x, pushCmd(wfETL, defETL, 0))
+	before := liveHeap()
+	for i := 0; i < n; i++ {
+		action := WorkflowDisableTriggers
+		if i%2 == 1 {
+			action = WorkflowEnableTriggers
+		}
+		c := &statepb.WorkflowAction{WorkflowId: wfETL, Action: action, TimeTriggers: true, Actor: "anonymous",
+			Reason: "nightly maintenance window", RequestId: fmt.Sprintf("0b6f2c1e-5d7a-4c2b-9e8f-%012d", i), Now: at(1)}
+		applyAs[*WorkflowActionResult](x, c)
+	}
+	perAction := float64(liveHeap()-before) / float64(n)
+	snap, err := x.fsm.Snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sink := &memSink{}
+	if err := snap.Persist(sink); err != nil {
+		b.Fatal(err)
+	}
+	t := time.Now()
+	if res := x.plan(2, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteWorkflowEvents{
+		DeleteWorkflowEvents: &statepb.DeleteWorkflowEvents{WorkflowId: wfETL, ThroughSeq: int64(n - 1)}}}); res.Applied != 1 {
+		b.Fatalf("delete: %+v", res)
+	}
+	del := time.Since(t)
+	if got := x.state().OldestEventSeq(wfETL, 0); got != int64(n) {
+		b.Fatalf("oldest kept #%d, want #%d", got, n)
+	}
+	b.ReportMetric(perAction, "heap_bytes/action")
+	b.ReportMetric(float64(sink.Len())/float64(n), "snapshot_bytes/action")
+	b.ReportMetric(float64(del.Microseconds())/float64(n-1), "delete_us/action")
+	b.ReportMetric(0, "ns/op")
+}
+
 // liveHeap is the heap in use after a collection: what the state holds.
 func liveHeap() uint64 {
 	runtime.GC()
