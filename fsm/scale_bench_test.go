@@ -61,14 +61,7 @@ func stateScale(b *testing.B, n int) {
 	perInstance := float64(liveHeap()-before) / float64(n)
 
 	t := time.Now()
-	snap, err := x.fsm.Snapshot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	sink := &memSink{}
-	if err := snap.Persist(sink); err != nil {
-		b.Fatal(err)
-	}
+	sink := persistSnapshot(b, x.fsm)
 	write := time.Since(t)
 	size := sink.Len()
 	t = time.Now()
@@ -114,14 +107,7 @@ func signalScale(b *testing.B, n int) {
 			}})
 	}
 	perSignal := float64(liveHeap()-before) / float64(n)
-	snap, err := x.fsm.Snapshot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	sink := &memSink{}
-	if err := snap.Persist(sink); err != nil {
-		b.Fatal(err)
-	}
+	sink := persistSnapshot(b, x.fsm)
 	t := time.Now()
 	if res := x.plan(2, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteSignals{DeleteSignals: &statepb.DeleteSignals{Name: "table/ready", ThroughSeq: int64(n)}}}); res.Applied != 1 {
 		b.Fatalf("delete: %+v", res)
@@ -167,14 +153,7 @@ func workflowActionScale(b *testing.B, n int) {
 		applyAs[*WorkflowActionResult](x, c)
 	}
 	perAction := float64(liveHeap()-before) / float64(n)
-	snap, err := x.fsm.Snapshot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	sink := &memSink{}
-	if err := snap.Persist(sink); err != nil {
-		b.Fatal(err)
-	}
+	sink := persistSnapshot(b, x.fsm)
 	t := time.Now()
 	if res := x.plan(2, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteWorkflowEvents{
 		DeleteWorkflowEvents: &statepb.DeleteWorkflowEvents{WorkflowId: wfETL, ThroughSeq: int64(n - 1)}}}); res.Applied != 1 {
@@ -188,6 +167,20 @@ func workflowActionScale(b *testing.B, n int) {
 	b.ReportMetric(float64(sink.Len())/float64(n), "snapshot_bytes/action")
 	b.ReportMetric(float64(del.Microseconds())/float64(n-1), "delete_us/action")
 	b.ReportMetric(0, "ns/op")
+}
+
+// persistSnapshot writes a snapshot of f to memory.
+func persistSnapshot(b *testing.B, f *FSM) *memSink {
+	b.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sink := &memSink{}
+	if err := snap.Persist(sink); err != nil {
+		b.Fatal(err)
+	}
+	return sink
 }
 
 // liveHeap is the heap in use after a collection: what the state holds.
