@@ -34,9 +34,14 @@ func notFound(format string, args ...any) *Rejection {
 }
 
 // MissingVersion says why a workflow has no such version: it was never
-// pushed, or retention deleted it (versions are numbered 1, 2, 3, … and
-// only retention deletes one).
-func MissingVersion(workflowID string, version, latest int64) string {
+// pushed, it went when an earlier workflow of the id was deleted (d, nil
+// when none was), or retention deleted it (versions are numbered 1, 2, 3,
+// … and nothing else deletes one).
+func MissingVersion(d *statepb.DeletedWorkflow, workflowID string, version, latest int64) string {
+	if d != nil && version >= 1 && version <= d.LatestVersion {
+		return fmt.Sprintf("workflow %q no longer has version %d: it went with the workflow of that id deleted before (%s); the latest is %d",
+			workflowID, version, DeletedWhen(d), latest)
+	}
 	if version >= 1 && version < latest {
 		return fmt.Sprintf("workflow %q no longer has version %d: retention deleted it (latest is %d)", workflowID, version, latest)
 	}
@@ -219,6 +224,9 @@ func (a *applier) applyCommand(m proto.Message) any {
 	case *statepb.DeleteBreakpoint:
 		a.now = c.Now
 		return a.deleteBreakpoint(c)
+	case *statepb.DeleteWorkflow:
+		a.now = c.Now
+		return a.deleteWorkflow(c)
 	}
 	return &Rejection{Code: RejectInvalid, Msg: fmt.Sprintf("no apply for %T", m)}
 }
@@ -397,6 +405,11 @@ func (a *applier) pushWorkflow(c *statepb.PushWorkflow) any {
 		w = shallow(w)
 	} else {
 		w = &statepb.Workflow{WorkflowId: c.WorkflowId, CreateTime: c.Now}
+		if d := a.deleted(c.WorkflowId); d != nil {
+			// Pushed again after a deletion: numbering goes on, so no
+			// version, instance or timeline number means two things.
+			w.LatestVersion, w.LastInstanceId, w.LastEventSeq = d.LatestVersion, d.LastInstanceId, d.LastEventSeq
+		}
 	}
 	w.LatestVersion++
 	w.ActiveVersion = w.LatestVersion
@@ -422,7 +435,7 @@ func (a *applier) activateWorkflow(c *statepb.ActivateWorkflow) any {
 		return &ActivateResult{Workflow: w, Repeated: true}
 	}
 	if v := a.get(tableVersions, c.WorkflowId, c.Version); v == nil {
-		return notFound("%s", MissingVersion(c.WorkflowId, c.Version, w.LatestVersion))
+		return notFound("%s", MissingVersion(a.deleted(c.WorkflowId), c.WorkflowId, c.Version, w.LatestVersion))
 	}
 	w = shallow(w)
 	w.ActiveVersion = c.Version
@@ -453,7 +466,7 @@ func (a *applier) startInstance(c *statepb.StartInstance) any {
 		return notFound("workflow %q not found", c.WorkflowId)
 	}
 	if v := a.get(tableVersions, c.WorkflowId, c.WorkflowVersion); v == nil {
-		return notFound("%s", MissingVersion(c.WorkflowId, c.WorkflowVersion, w.LatestVersion))
+		return notFound("%s", MissingVersion(a.deleted(c.WorkflowId), c.WorkflowId, c.WorkflowVersion, w.LatestVersion))
 	}
 	w = shallow(w)
 	w.LastInstanceId++
@@ -1074,25 +1087,8 @@ func (a *applier) deleteTree(inst *statepb.Instance) {
 			}
 		}
 	}
-	x := inst
-	for _, table := range []string{tableEvents, tableSteps} {
-		// Collect first: deleting while iterating the same radix tree is not safe.
-		var rows []any
-		it, err := a.txn.Get(table, "id_prefix", x.WorkflowId, x.InstanceId)
-		if err != nil {
-			panic(fmt.Sprintf("list %s: %v", table, err))
-		}
-		for o := it.Next(); o != nil; o = it.Next() {
-			rows = append(rows, o)
-		}
-		for _, o := range rows {
-			a.writes++
-			a.disown(o)
-			if err := a.txn.Delete(table, o); err != nil {
-				panic(fmt.Sprintf("delete from %s: %v", table, err))
-			}
-		}
-	}
+	a.deleteRows(tableEvents, inst.WorkflowId, inst.InstanceId)
+	a.deleteRows(tableSteps, inst.WorkflowId, inst.InstanceId)
 	a.deleteInstanceBreakpoints(inst)
 	a.writes++
 	a.disown(inst)
@@ -1177,12 +1173,8 @@ func (a *applier) fireTrigger(x *statepb.FireTrigger) bool {
 // unfinishedBesides reports whether the workflow has an unfinished instance
 // other than instanceID.
 func (a *applier) unfinishedBesides(workflowID string, instanceID int64) bool {
-	it, err := a.txn.Get(tableInstances, "active_prefix", workflowID)
-	if err != nil {
-		return true
-	}
-	for o := it.Next(); o != nil; o = it.Next() {
-		if o.(*statepb.Instance).InstanceId != instanceID {
+	for _, inst := range a.unfinished(workflowID) {
+		if inst.InstanceId != instanceID {
 			return true
 		}
 	}
@@ -1440,6 +1432,9 @@ func CheckRestartSteps(inst *statepb.Instance, c *statepb.Action) *Rejection {
 // queues as CREATED under its run strategy.
 func (a *applier) restart(inst *statepb.Instance, c *statepb.Action) any {
 	if rej := CheckRestartSteps(inst, c); rej != nil {
+		return rej
+	}
+	if rej := a.checkRunnable(inst); rej != nil {
 		return rej
 	}
 	a.audit(inst.WorkflowId, inst.InstanceId, c.StepId, "RESTART", c.Actor, strings.TrimSpace(c.RestartPolicy+" "+c.Reason), c.RequestId)

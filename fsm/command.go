@@ -26,7 +26,10 @@ type CommandType byte
 //	   a late copy the others answer as a repeat)
 //	5: PlanAction.delete_workflow_events (an older build would skip it and
 //	   keep the actions the others deleted)
-const Protocol = 5
+//	6: DeleteWorkflow, a new command (an older build would stop at it), and
+//	   the deleted_workflows table it writes; the API refuses a deletion
+//	   until every server applies protocol 6
+const Protocol = 6
 
 // ForProtocol clears from an operator's command, in place, the fields of
 // command protocols newer than the newest every server applies (protocol,
@@ -60,6 +63,18 @@ func ForProtocol(cmd proto.Message, protocol func() int) {
 	}
 }
 
+// CheckProtocol refuses an operator's command of a type newer than the
+// newest protocol every server applies (protocol, asked only for such
+// commands): a server of an older build would stop at the entry.
+func CheckProtocol(cmd proto.Message, protocol func() int) *Rejection {
+	if _, ok := cmd.(*statepb.DeleteWorkflow); ok {
+		if p := protocol(); p < 6 {
+			return precondition("deleting a workflow needs every server at command protocol 6, and the oldest is at %d: finish upgrading the cluster first (baton status shows the protocol the cluster runs)", p)
+		}
+	}
+	return nil
+}
+
 // IgnorableFlag marks a command type that an older node may skip. A node that
 // meets an unknown type without the flag stops rather than diverge.
 const IgnorableFlag CommandType = 0x80
@@ -80,6 +95,7 @@ const (
 	CmdWorkflowAction   CommandType = 20
 	CmdSetBreakpoint    CommandType = 21
 	CmdDeleteBreakpoint CommandType = 22
+	CmdDeleteWorkflow   CommandType = 23
 
 	// CmdNoop changes nothing. It exists because Raft only snapshots once
 	// the FSM has applied an entry past the latest configuration change; an
@@ -114,6 +130,8 @@ func (t CommandType) String() string {
 		return "SetBreakpoint"
 	case CmdDeleteBreakpoint:
 		return "DeleteBreakpoint"
+	case CmdDeleteWorkflow:
+		return "DeleteWorkflow"
 	}
 	return fmt.Sprintf("CommandType(%d)", byte(t))
 }
@@ -145,6 +163,8 @@ func commandTypeOf(m proto.Message) (CommandType, error) {
 		return CmdSetBreakpoint, nil
 	case *statepb.DeleteBreakpoint:
 		return CmdDeleteBreakpoint, nil
+	case *statepb.DeleteWorkflow:
+		return CmdDeleteWorkflow, nil
 	}
 	return 0, fmt.Errorf("no command type for %T", m)
 }
@@ -202,6 +222,8 @@ func Decode(data []byte) (proto.Message, error) {
 		m = &statepb.SetBreakpoint{}
 	case CmdDeleteBreakpoint:
 		m = &statepb.DeleteBreakpoint{}
+	case CmdDeleteWorkflow:
+		m = &statepb.DeleteWorkflow{}
 	default:
 		if t&IgnorableFlag != 0 {
 			return nil, nil

@@ -19,7 +19,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		typ  byte
 		name string
 	}{{1, "PushWorkflow"}, {2, "ActivateWorkflow"}, {3, "StartInstance"}, {4, "StopInstance"}, {5, "ApplyPlan"}, {6, "ReportResult"},
-		{20, "WorkflowAction"}, {21, "SetBreakpoint"}, {22, "DeleteBreakpoint"}}
+		{20, "WorkflowAction"}, {21, "SetBreakpoint"}, {22, "DeleteBreakpoint"}, {23, "DeleteWorkflow"}}
 	cmds := sampleCommands()
 	if len(cmds) != len(want) {
 		t.Fatalf("%d sample commands for %d types", len(cmds), len(want))
@@ -208,6 +208,24 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("encoding is not a fixed point (err %v)", err)
 		}
 	})
+}
+
+// A deletion waits for every server to apply protocol 6; the protocol is
+// asked only for commands of a newer type, so starts pay nothing.
+func TestCheckProtocolRefusesNewerCommands(t *testing.T) {
+	del := &statepb.DeleteWorkflow{WorkflowId: "w"}
+	if rej := CheckProtocol(del, func() int { return 5 }); rej == nil || rej.Code != RejectFailedPrecondition ||
+		!strings.Contains(rej.Msg, "needs every server at command protocol 6, and the oldest is at 5") {
+		t.Fatalf("a deletion at protocol 5: %v", rej)
+	}
+	if rej := CheckProtocol(del, func() int { return 6 }); rej != nil {
+		t.Fatalf("a deletion at protocol 6: %v", rej)
+	}
+	for _, cmd := range []proto.Message{&statepb.StartInstance{}, &statepb.WorkflowAction{}, &statepb.PushWorkflow{}} {
+		if rej := CheckProtocol(cmd, func() int { t.Fatalf("protocol asked for a %T", cmd); return 0 }); rej != nil {
+			t.Fatalf("%T: %v", cmd, rej)
+		}
+	}
 }
 
 // Until every server applies protocol 4, an operator's command goes out

@@ -199,6 +199,7 @@ func sampleCommands() []proto.Message {
 			Actor: "anonymous", Reason: "maintenance", Now: at(8)},
 		&statepb.SetBreakpoint{WorkflowId: wfETL, StepId: "load", Version: 2, InstanceId: 7, Actor: "anonymous", Reason: "debug", Now: at(9)},
 		&statepb.DeleteBreakpoint{WorkflowId: wfETL, StepId: "load", Version: 2, InstanceId: 7, KeepPaused: true, Actor: "anonymous", Now: at(10)},
+		&statepb.DeleteWorkflow{WorkflowId: wfETL, Actor: "anonymous", Reason: "retired", RequestId: "del", Now: at(11)},
 	}
 }
 

@@ -70,6 +70,14 @@ func hashTables(txn *memdb.Txn, schema *memdb.DBSchema) (string, []TableRecords,
 		if err != nil {
 			return "", nil, fmt.Errorf("hash table %s: %w", name, err)
 		}
+		if name == tableDeletedWorkflows {
+			// A table of protocol 6, left out while empty so that a server
+			// of an older build, which has no such table, hashes the same
+			// state alike through a rolling upgrade.
+			if first, err := txn.First(name, "id"); err == nil && first == nil {
+				continue
+			}
+		}
 		writeBytes([]byte(name))
 		var rows int64
 		for o := it.Next(); o != nil; o = it.Next() {

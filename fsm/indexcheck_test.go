@@ -73,6 +73,20 @@ func checkTimelines(t testing.TB, f *FSM) {
 		w := o.(*statepb.Workflow)
 		want[InstanceKey{WorkflowID: w.WorkflowId, InstanceID: 0}] = w.LastEventSeq
 	}
+	// A deleted workflow's own timeline stays, up to the number it had,
+	// until the leader deletes it; one pushed again numbers on from there.
+	if it, err = txn.Get(tableDeletedWorkflows, "id_prefix"); err != nil {
+		t.Fatal(err)
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		d := o.(*statepb.DeletedWorkflow)
+		if k := (InstanceKey{WorkflowID: d.WorkflowId}); want[k] < d.LastEventSeq {
+			if _, live := want[k]; live {
+				t.Fatalf("workflow %s numbers its timeline to %d, below the %d its deleted namesake reached", d.WorkflowId, want[k], d.LastEventSeq)
+			}
+			want[k] = d.LastEventSeq
+		}
+	}
 	// An instance's timeline holds every number from 1 to LastEventSeq; a
 	// workflow's own holds the newest of them without a gap (retention
 	// deletes its oldest actions), or none.

@@ -16,6 +16,8 @@ const (
 	tableTriggers    = "triggers"
 	tableSignals     = "signals"
 	tableBreakpoints = "breakpoints"
+	// What is kept of deleted workflow ids (DeletedWorkflow).
+	tableDeletedWorkflows = "deleted_workflows"
 )
 
 func schema() *memdb.DBSchema {
@@ -108,6 +110,11 @@ func schema() *memdb.DBSchema {
 			}}},
 			"key": {Name: "key", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {
 				return []any{BreakpointKey(o.(*statepb.Breakpoint))}, true
+			}}},
+		}},
+		tableDeletedWorkflows: {Name: tableDeletedWorkflows, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: funcIndex{func(o any) ([]any, bool) {
+				return []any{o.(*statepb.DeletedWorkflow).WorkflowId}, true
 			}}},
 		}},
 		tableEvents: {Name: tableEvents, Indexes: map[string]*memdb.IndexSchema{

@@ -29,6 +29,8 @@ const (
 	recTrigger    byte = 7
 	recSignal     byte = 8
 	recBreakpoint byte = 9
+	// Protocol 6: only a cluster that deletes workflows writes these.
+	recDeletedWorkflow byte = 10
 )
 
 // maxRecordLen bounds one record of a snapshot, and both sides enforce it:
@@ -60,6 +62,7 @@ var snapshotTables = []struct {
 	{tableTriggers, recTrigger, func() proto.Message { return &statepb.Trigger{} }},
 	{tableSignals, recSignal, func() proto.Message { return &statepb.Signal{} }},
 	{tableBreakpoints, recBreakpoint, func() proto.Message { return &statepb.Breakpoint{} }},
+	{tableDeletedWorkflows, recDeletedWorkflow, func() proto.Message { return &statepb.DeletedWorkflow{} }},
 }
 
 type snapshot struct {

@@ -155,6 +155,21 @@ func (s *State) Instances(ws WatchSet, workflowID string, limit int) []*statepb.
 	return out
 }
 
+// InstancesThrough returns the instances of a workflow numbered through or
+// lower, oldest first.
+func (s *State) InstancesThrough(workflowID string, through int64) []*statepb.Instance {
+	var out []*statepb.Instance
+	it := s.iter(nil, tableInstances, "id_prefix", workflowID)
+	for o := it.Next(); o != nil; o = it.Next() {
+		inst := o.(*statepb.Instance)
+		if inst.InstanceId > through {
+			break
+		}
+		out = append(out, inst)
+	}
+	return out
+}
+
 // ActiveInstances returns every unfinished instance.
 func (s *State) ActiveInstances(ws WatchSet) []*statepb.Instance {
 	var out []*statepb.Instance

@@ -190,7 +190,7 @@ func CheckBreakpointTarget(w *statepb.Workflow, ver *statepb.WorkflowVersion, in
 	case w == nil:
 		return notFound("workflow %q not found", workflowID)
 	case version != 0 && ver == nil:
-		return notFound("%s", MissingVersion(workflowID, version, w.LatestVersion))
+		return notFound("%s", MissingVersion(nil, workflowID, version, w.LatestVersion))
 	case instanceID != 0 && inst == nil:
 		return notFound("workflow %q has no instance %d", workflowID, instanceID)
 	case instanceID != 0 && version != 0 && inst.WorkflowVersion != version:

@@ -209,7 +209,7 @@ func (s *Server) instanceNotFound(st *fsm.State, workflowID string, id int64) er
 		return invalid(errors.New("workflow_id is required"))
 	}
 	if st.Workflow(nil, workflowID) == nil && !workflow.IsInlineWorkflowID(workflowID) {
-		return notFound(fmt.Errorf("workflow %q not found", workflowID))
+		return rejectionError(fsm.WorkflowNotFound(st, workflowID))
 	}
 	return notFound(fmt.Errorf("workflow %q has no instance %d", workflowID, id))
 }
@@ -225,7 +225,7 @@ func (s *instanceService) List(ctx context.Context, req *connect.Request[instanc
 		// Iterations of a foreach or while have no workflow record of their
 		// own; their workflow id exists while iterations do.
 		if st.Workflow(nil, req.Msg.WorkflowId) == nil && (len(list) == 0 || !workflow.IsInlineWorkflowID(req.Msg.WorkflowId)) {
-			return nil, notFound(fmt.Errorf("workflow %q not found", req.Msg.WorkflowId))
+			return nil, rejectionError(fsm.WorkflowNotFound(st, req.Msg.WorkflowId))
 		}
 		return &instancev1.ListResponse{Instances: list}, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[instancev1.ListRequest]) (*connect.Response[instancev1.ListResponse], error) {
@@ -426,6 +426,9 @@ func (s *instanceService) Restart(ctx context.Context, req *connect.Request[inst
 
 // restartSteps chooses, in definition order, the steps a restart runs again.
 func (s *Server) restartSteps(st *fsm.State, inst *statepb.Instance, policy, from string) ([]string, error) {
+	if rej := fsm.CheckRunnable(st, inst); rej != nil {
+		return nil, rejectionError(rej)
+	}
 	_, dag, err := scheduler.InstanceDefinition(st, s.Defs, inst)
 	if err != nil {
 		return nil, connect.NewError(connect.CodeInternal, err)

@@ -498,6 +498,9 @@ func (s *Server) waitReplayed(ctx context.Context) error {
 // fields every server's build applies, and maps an FSM rejection to a
 // Connect error.
 func (s *Server) apply(ctx context.Context, cmd proto.Message) (any, error) {
+	if rej := fsm.CheckProtocol(cmd, s.Node.MinProtocol); rej != nil {
+		return nil, rejectionError(rej)
+	}
 	fsm.ForProtocol(cmd, s.Node.MinProtocol)
 	res, err := s.Node.Apply(ctx, cmd)
 	if err != nil {

@@ -117,7 +117,7 @@ func resolveVersion(st *fsm.State, workflowID, ref string) (*statepb.Workflow, *
 	}
 	wf := st.Workflow(nil, workflowID)
 	if wf == nil {
-		return nil, nil, notFound(fmt.Errorf("workflow %q not found", workflowID))
+		return nil, nil, rejectionError(fsm.WorkflowNotFound(st, workflowID))
 	}
 	var n int64
 	switch ref {
@@ -137,7 +137,7 @@ func resolveVersion(st *fsm.State, workflowID, ref string) (*statepb.Workflow, *
 	}
 	ver := st.Version(nil, workflowID, n)
 	if ver == nil {
-		return nil, nil, notFound(errors.New(fsm.MissingVersion(workflowID, n, wf.LatestVersion)))
+		return nil, nil, notFound(errors.New(fsm.MissingVersion(st.DeletedWorkflow(workflowID), workflowID, n, wf.LatestVersion)))
 	}
 	return wf, ver, nil
 }
@@ -173,7 +173,7 @@ func (w *workflowService) ListVersions(ctx context.Context, req *connect.Request
 	return onRead(ctx, w.Server, req, req.Msg.Stale, func(context.Context, *workflowv1.ListVersionsRequest) (*workflowv1.ListVersionsResponse, error) {
 		st := w.FSM.State()
 		if st.Workflow(nil, req.Msg.WorkflowId) == nil {
-			return nil, notFound(fmt.Errorf("workflow %q not found", req.Msg.WorkflowId))
+			return nil, rejectionError(fsm.WorkflowNotFound(st, req.Msg.WorkflowId))
 		}
 		var out []*statepb.WorkflowVersion
 		for _, v := range st.Versions(nil, req.Msg.WorkflowId) {
@@ -229,7 +229,7 @@ func (w *workflowService) Unblock(ctx context.Context, req *connect.Request[work
 		st := w.FSM.State()
 		wf := st.Workflow(nil, m.WorkflowId)
 		if wf == nil {
-			return nil, notFound(fmt.Errorf("workflow %q not found", m.WorkflowId))
+			return nil, rejectionError(fsm.WorkflowNotFound(st, m.WorkflowId))
 		}
 		if repeated, err := repeatedWorkflowAction(st, m.WorkflowId, m.RequestId, "UNBLOCK", ""); err != nil {
 			return nil, err

@@ -176,7 +176,7 @@ func (w *workflowService) ListBreakpoints(ctx context.Context, req *connect.Requ
 	return onRead(ctx, w.Server, req, req.Msg.Stale, func(context.Context, *workflowv1.ListBreakpointsRequest) (*workflowv1.ListBreakpointsResponse, error) {
 		st := w.FSM.State()
 		if st.Workflow(nil, req.Msg.WorkflowId) == nil {
-			return nil, notFound(fmt.Errorf("workflow %q not found", req.Msg.WorkflowId))
+			return nil, rejectionError(fsm.WorkflowNotFound(st, req.Msg.WorkflowId))
 		}
 		res := &workflowv1.ListBreakpointsResponse{Breakpoints: st.Breakpoints(nil, req.Msg.WorkflowId, req.Msg.StepId)}
 		for _, b := range res.Breakpoints {
@@ -204,7 +204,7 @@ func (w *workflowService) DeleteBreakpoint(ctx context.Context, req *connect.Req
 	return onLeader(ctx, w.Server, req, func(ctx context.Context, m *workflowv1.DeleteBreakpointRequest) (*workflowv1.DeleteBreakpointResponse, error) {
 		st := w.FSM.State()
 		if st.Workflow(nil, m.WorkflowId) == nil {
-			return nil, notFound(fmt.Errorf("workflow %q not found", m.WorkflowId))
+			return nil, rejectionError(fsm.WorkflowNotFound(st, m.WorkflowId))
 		}
 		named := &statepb.Breakpoint{WorkflowId: m.WorkflowId, StepId: m.StepId, Version: m.Version, InstanceId: m.InstanceId}
 		// Judged before the not-found a repeat would otherwise get.

@@ -79,22 +79,14 @@ func (c *DefinitionCache) Definition(v *statepb.WorkflowVersion, path ...string)
 // InstanceVersion returns the stored version whose definition inst runs, and
 // the path of loop steps inside it for a foreach or while iteration.
 func InstanceVersion(st *fsm.State, inst *statepb.Instance) (*statepb.WorkflowVersion, []string) {
-	wf := inst.WorkflowId
-	if inst.DefinitionWorkflowId != "" {
-		wf = inst.DefinitionWorkflowId
-	}
-	return st.Version(nil, wf, inst.WorkflowVersion), inst.DefinitionPath
+	return st.Version(nil, fsm.DefinitionWorkflowOf(inst), inst.WorkflowVersion), inst.DefinitionPath
 }
 
 // InstanceDefinition returns the definition and DAG inst runs.
 func InstanceDefinition(st *fsm.State, defs Definitions, inst *statepb.Instance) (*workflow.Definition, *workflow.DAG, error) {
 	ver, path := InstanceVersion(st, inst)
 	if ver == nil {
-		wf := inst.WorkflowId
-		if inst.DefinitionWorkflowId != "" {
-			wf = inst.DefinitionWorkflowId
-		}
-		return nil, nil, fmt.Errorf("workflow %s version %d is missing", wf, inst.WorkflowVersion)
+		return nil, nil, fmt.Errorf("workflow %s version %d is missing", fsm.DefinitionWorkflowOf(inst), inst.WorkflowVersion)
 	}
 	return defs.Definition(ver, path...)
 }

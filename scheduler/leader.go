@@ -463,7 +463,7 @@ func (l *Leader) commit(ctx context.Context, actions []*statepb.PlanAction, carr
 func (l *Leader) prune(ctx context.Context) (again bool) {
 	now := l.Now()
 	st := l.State.State()
-	var instances, versions, actionDels []*statepb.PlanAction
+	var instances, versions, actionDels, purged, purgedActions []*statepb.PlanAction
 	signals, actions := 0, 0
 	var del []*statepb.PlanAction
 	protocol := fsm.Protocol
@@ -471,7 +471,14 @@ func (l *Leader) prune(ctx context.Context) (again bool) {
 		protocol = l.Protocol()
 	}
 	if l.signalsFrom == "" {
-		instances = Prune(st, now, l.Retention, maxDeletesPerRound)
+		// What deleted workflows left goes first, whatever the policy:
+		// the deletion asked for it (only a cluster at protocol 6 has
+		// deleted any). The policy's own instance deletions wait for it,
+		// so a batch stays one batch in size.
+		purged, purgedActions = PruneDeleted(st, maxDeletesPerRound)
+		if len(purged)+len(purgedActions) == 0 {
+			instances = Prune(st, now, l.Retention, maxDeletesPerRound)
+		}
 		if protocol >= 5 {
 			// A server from before protocol 5 would skip these deletions
 			// and keep the workflows' actions the others deleted.
@@ -488,7 +495,8 @@ func (l *Leader) prune(ctx context.Context) (again bool) {
 		l.signalsFrom = ""
 	}
 	more := l.signalsFrom != ""
-	plan := append(append(append(instances, versions...), del...), actionDels...)
+	instances = append(purged, instances...)
+	plan := append(append(append(append(instances, versions...), del...), actionDels...), purgedActions...)
 	if len(plan) == 0 {
 		return more
 	}
@@ -499,18 +507,19 @@ func (l *Leader) prune(ctx context.Context) (again bool) {
 		}
 		return false
 	}
-	l.Log.Debug("retention: deleted finished instances, old signals, versions and workflow actions", "instances", len(instances), "signals", signals, "versions", len(versions), "workflow_actions", actions, "applied", res.Applied)
+	l.Log.Debug("retention: deleted finished instances, old signals, versions and workflow actions", "instances", len(instances), "of_deleted_workflows", len(purged), "signals", signals, "versions", len(versions), "workflow_actions", actions, "applied", res.Applied)
 	// What the plan asked for: a stale action (rare) deletes less.
 	metrics.IncrCounter([]string{"retention", "instances_deleted"}, float32(len(instances)))
 	metrics.IncrCounter([]string{"retention", "signals_deleted"}, float32(signals))
 	metrics.IncrCounter([]string{"retention", "versions_deleted"}, float32(len(versions)))
 	metrics.IncrCounter([]string{"retention", "workflow_actions_deleted"}, float32(actions))
+	metrics.IncrCounter([]string{"retention", "deleted_workflow_instances"}, float32(len(purged)))
 	if res.Applied == 0 {
 		// A plan the state refused whole (stale): the next pass, a
 		// period from now, plans on the newer state.
 		return false
 	}
-	return more || len(instances) == maxDeletesPerRound || signals >= maxSignalDeletesPerRound || len(versions) == maxVersionDeletesPerRound ||
+	return more || len(instances) >= maxDeletesPerRound || len(purged) > 0 || len(purgedActions) > 0 || signals >= maxSignalDeletesPerRound || len(versions) == maxVersionDeletesPerRound ||
 		actions >= maxActionDeletesPerRound
 }
 

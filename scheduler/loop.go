@@ -425,7 +425,7 @@ func (r *round) subworkflow(inst *statepb.Instance, sd *workflow.Step, st *state
 	}
 	ver := r.in.State.Version(nil, wfID, n)
 	if ver == nil {
-		r.setStep(st, fsm.StepFatallyFailed, "subworkflow: "+fsm.MissingVersion(wfID, n, w.LatestVersion), nil)
+		r.setStep(st, fsm.StepFatallyFailed, "subworkflow: "+fsm.MissingVersion(r.in.State.DeletedWorkflow(wfID), wfID, n, w.LatestVersion), nil)
 		return
 	}
 	if inst.Depth+1 > workflow.MaxWorkflowDepth {

@@ -396,7 +396,7 @@ func TestPlanResolvesParamsFromInstanceAndUpstreamOutputs(t *testing.T) {
 func (px *planFixture) startAnother(req string) int64 {
 	px.t.Helper()
 	first := px.f.State().Steps(nil, px.wf, px.inst)
-	start := &statepb.StartInstance{RequestId: req, WorkflowId: px.wf, WorkflowVersion: 1, Now: px.ts()}
+	start := &statepb.StartInstance{RequestId: req, WorkflowId: px.wf, WorkflowVersion: px.f.State().Workflow(nil, px.wf).ActiveVersion, Now: px.ts()}
 	for _, st := range first {
 		start.Steps = append(start.Steps, &statepb.StepSeed{StepId: st.StepId, Type: st.Type})
 	}

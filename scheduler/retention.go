@@ -164,6 +164,41 @@ func PruneWorkflowActions(st *fsm.State, r Retention, limit int) ([]*statepb.Pla
 	return out, deleted
 }
 
+// PruneDeleted returns the deletions that finish what deleting workflows
+// began, at most limit rows: their finished instances, oldest first (but
+// not a subworkflow instance started by another instance's step, which
+// goes with that instance), then the operator actions on their own
+// timelines. A workflow pushed again under a deleted id numbers on past
+// what is deleted here, so its own instances and actions are left alone.
+func PruneDeleted(st *fsm.State, limit int) (instances, actions []*statepb.PlanAction) {
+	n := 0
+	for _, d := range st.DeletedWorkflows() {
+		for _, inst := range st.InstancesThrough(d.WorkflowId, d.LastInstanceId) {
+			if !fsm.PurgedWithWorkflow(d, inst) {
+				continue
+			}
+			instances = append(instances, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteInstance{
+				DeleteInstance: &statepb.DeleteInstance{WorkflowId: inst.WorkflowId, InstanceId: inst.InstanceId},
+			}})
+			if n++; n >= limit {
+				return instances, actions
+			}
+		}
+		oldest := st.OldestEventSeq(d.WorkflowId, 0)
+		if oldest == 0 || oldest > d.LastEventSeq {
+			continue
+		}
+		through := min(d.LastEventSeq, oldest-1+int64(limit-n))
+		actions = append(actions, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteWorkflowEvents{
+			DeleteWorkflowEvents: &statepb.DeleteWorkflowEvents{WorkflowId: d.WorkflowId, ThroughSeq: through},
+		}})
+		if n += int(through - oldest + 1); n >= limit {
+			return instances, actions
+		}
+	}
+	return instances, actions
+}
+
 // PruneSignals returns the deletions of signals the retention policy asks
 // for, and how many signals they delete: at most limit. It looks at at most
 // maxNames signal names, from the name from on ("" for the first), and

@@ -33,6 +33,7 @@ which instance start uses unless told otherwise.`)
 		newWorkflowDeactivateCommand(c),
 		newWorkflowTriggersCommand(c),
 		newWorkflowUnblockCommand(c),
+		newWorkflowDeleteCommand(c),
 	)
 	return cmd
 }

@@ -4287,6 +4287,208 @@ func (x *DeleteWorkflowEvents) GetThroughSeq() int64 {
 	return 0
 }
 
+// DeleteWorkflow removes a workflow none of whose instances is unfinished:
+// its record, versions, time and signal triggers (with their checkpoints)
+// and breakpoints, at once. What is left of it (its finished instances and
+// the operator actions on its own timeline) the leader deletes after, a
+// batch at a time, from its DeletedWorkflow record. A command of protocol 6.
+type DeleteWorkflow struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	Now        *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=now,proto3" json:"now,omitempty"`
+	Actor      string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason     string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The caller's idempotency key: kept on the DeletedWorkflow record.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWorkflow) Reset() {
+	*x = DeleteWorkflow{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWorkflow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWorkflow) ProtoMessage() {}
+
+func (x *DeleteWorkflow) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWorkflow.ProtoReflect.Descriptor instead.
+func (*DeleteWorkflow) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *DeleteWorkflow) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *DeleteWorkflow) GetNow() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Now
+	}
+	return nil
+}
+
+func (x *DeleteWorkflow) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *DeleteWorkflow) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DeleteWorkflow) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// DeletedWorkflow is what is kept of a deleted workflow id, for good: the
+// numbers it gave out, so that a workflow pushed again under the id goes
+// on from them (no version, instance or timeline number is given out
+// twice, and a node's folders of old attempts are never taken for new
+// ones), and the instances its deletion left for the leader to delete.
+type DeletedWorkflow struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// The newest version, instance and workflow event numbers when it was
+	// deleted. Instances numbered last_instance_id or lower, and workflow
+	// events numbered last_event_seq or lower, are the deleted workflow's.
+	LatestVersion  int64                  `protobuf:"varint,2,opt,name=latest_version,json=latestVersion,proto3" json:"latest_version,omitempty"`
+	LastInstanceId int64                  `protobuf:"varint,3,opt,name=last_instance_id,json=lastInstanceId,proto3" json:"last_instance_id,omitempty"`
+	LastEventSeq   int64                  `protobuf:"varint,4,opt,name=last_event_seq,json=lastEventSeq,proto3" json:"last_event_seq,omitempty"`
+	DeleteTime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	Actor          string                 `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason         string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The request ids of the deletions of this id, oldest first; the newest
+	// few are kept (fsm.maxDeleteRequestIDs), so a late copy of a deletion
+	// does not delete the workflow pushed again since.
+	RequestIds []string `protobuf:"bytes,8,rep,name=request_ids,json=requestIds,proto3" json:"request_ids,omitempty"`
+	// How many times the id has been deleted.
+	Deletions     int64 `protobuf:"varint,9,opt,name=deletions,proto3" json:"deletions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletedWorkflow) Reset() {
+	*x = DeletedWorkflow{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletedWorkflow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletedWorkflow) ProtoMessage() {}
+
+func (x *DeletedWorkflow) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletedWorkflow.ProtoReflect.Descriptor instead.
+func (*DeletedWorkflow) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *DeletedWorkflow) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *DeletedWorkflow) GetLatestVersion() int64 {
+	if x != nil {
+		return x.LatestVersion
+	}
+	return 0
+}
+
+func (x *DeletedWorkflow) GetLastInstanceId() int64 {
+	if x != nil {
+		return x.LastInstanceId
+	}
+	return 0
+}
+
+func (x *DeletedWorkflow) GetLastEventSeq() int64 {
+	if x != nil {
+		return x.LastEventSeq
+	}
+	return 0
+}
+
+func (x *DeletedWorkflow) GetDeleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeleteTime
+	}
+	return nil
+}
+
+func (x *DeletedWorkflow) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *DeletedWorkflow) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DeletedWorkflow) GetRequestIds() []string {
+	if x != nil {
+		return x.RequestIds
+	}
+	return nil
+}
+
+func (x *DeletedWorkflow) GetDeletions() int64 {
+	if x != nil {
+		return x.Deletions
+	}
+	return 0
+}
+
 var File_baton_state_v1_state_proto protoreflect.FileDescriptor
 
 const file_baton_state_v1_state_proto_rawDesc = "" +
@@ -4812,7 +5014,28 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
 	"\vthrough_seq\x18\x02 \x01(\x03R\n" +
-	"throughSeqB.Z,github.com/batonhq/baton/fsm/statepb;statepbb\x06proto3"
+	"throughSeq\"\xac\x01\n" +
+	"\x0eDeleteWorkflow\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12,\n" +
+	"\x03now\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xd3\x02\n" +
+	"\x0fDeletedWorkflow\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12%\n" +
+	"\x0elatest_version\x18\x02 \x01(\x03R\rlatestVersion\x12(\n" +
+	"\x10last_instance_id\x18\x03 \x01(\x03R\x0elastInstanceId\x12$\n" +
+	"\x0elast_event_seq\x18\x04 \x01(\x03R\flastEventSeq\x12;\n" +
+	"\vdelete_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"deleteTime\x12\x14\n" +
+	"\x05actor\x18\x06 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12\x1f\n" +
+	"\vrequest_ids\x18\b \x03(\tR\n" +
+	"requestIds\x12\x1c\n" +
+	"\tdeletions\x18\t \x01(\x03R\tdeletionsB.Z,github.com/batonhq/baton/fsm/statepb;statepbb\x06proto3"
 
 var (
 	file_baton_state_v1_state_proto_rawDescOnce sync.Once
@@ -4826,7 +5049,7 @@ func file_baton_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_baton_state_v1_state_proto_rawDescData
 }
 
-var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
+var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_baton_state_v1_state_proto_goTypes = []any{
 	(*Param)(nil),                 // 0: baton.state.v1.Param
 	(*Workflow)(nil),              // 1: baton.state.v1.Workflow
@@ -4869,132 +5092,136 @@ var file_baton_state_v1_state_proto_goTypes = []any{
 	(*DeleteVersion)(nil),         // 38: baton.state.v1.DeleteVersion
 	(*DeleteSignals)(nil),         // 39: baton.state.v1.DeleteSignals
 	(*DeleteWorkflowEvents)(nil),  // 40: baton.state.v1.DeleteWorkflowEvents
-	nil,                           // 41: baton.state.v1.Instance.ParamsEntry
-	nil,                           // 42: baton.state.v1.Trigger.CheckpointsEntry
-	nil,                           // 43: baton.state.v1.SignalInitiator.SignalsEntry
-	nil,                           // 44: baton.state.v1.SignalInitiator.ParamsEntry
-	nil,                           // 45: baton.state.v1.Signal.ParamsEntry
-	nil,                           // 46: baton.state.v1.SendSignal.ParamsEntry
-	nil,                           // 47: baton.state.v1.Loop.CountsEntry
-	nil,                           // 48: baton.state.v1.Loop.ValuesEntry
-	nil,                           // 49: baton.state.v1.Step.OutputsEntry
-	nil,                           // 50: baton.state.v1.Attempt.ParamsEntry
-	nil,                           // 51: baton.state.v1.Attempt.OutputsEntry
-	nil,                           // 52: baton.state.v1.StartInstance.ParamsEntry
-	nil,                           // 53: baton.state.v1.ReportResult.OutputsEntry
-	nil,                           // 54: baton.state.v1.SetSignalTrigger.CheckpointsEntry
-	nil,                           // 55: baton.state.v1.FireSignalTrigger.SignalsEntry
-	nil,                           // 56: baton.state.v1.StartChild.ParamsEntry
-	nil,                           // 57: baton.state.v1.StartChild.LoopValuesEntry
-	nil,                           // 58: baton.state.v1.AssignAttempt.ParamsEntry
-	nil,                           // 59: baton.state.v1.SetStepStatus.LoopValuesEntry
-	(*structpb.Value)(nil),        // 60: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil), // 61: google.protobuf.Timestamp
+	(*DeleteWorkflow)(nil),        // 41: baton.state.v1.DeleteWorkflow
+	(*DeletedWorkflow)(nil),       // 42: baton.state.v1.DeletedWorkflow
+	nil,                           // 43: baton.state.v1.Instance.ParamsEntry
+	nil,                           // 44: baton.state.v1.Trigger.CheckpointsEntry
+	nil,                           // 45: baton.state.v1.SignalInitiator.SignalsEntry
+	nil,                           // 46: baton.state.v1.SignalInitiator.ParamsEntry
+	nil,                           // 47: baton.state.v1.Signal.ParamsEntry
+	nil,                           // 48: baton.state.v1.SendSignal.ParamsEntry
+	nil,                           // 49: baton.state.v1.Loop.CountsEntry
+	nil,                           // 50: baton.state.v1.Loop.ValuesEntry
+	nil,                           // 51: baton.state.v1.Step.OutputsEntry
+	nil,                           // 52: baton.state.v1.Attempt.ParamsEntry
+	nil,                           // 53: baton.state.v1.Attempt.OutputsEntry
+	nil,                           // 54: baton.state.v1.StartInstance.ParamsEntry
+	nil,                           // 55: baton.state.v1.ReportResult.OutputsEntry
+	nil,                           // 56: baton.state.v1.SetSignalTrigger.CheckpointsEntry
+	nil,                           // 57: baton.state.v1.FireSignalTrigger.SignalsEntry
+	nil,                           // 58: baton.state.v1.StartChild.ParamsEntry
+	nil,                           // 59: baton.state.v1.StartChild.LoopValuesEntry
+	nil,                           // 60: baton.state.v1.AssignAttempt.ParamsEntry
+	nil,                           // 61: baton.state.v1.SetStepStatus.LoopValuesEntry
+	(*structpb.Value)(nil),        // 62: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil), // 63: google.protobuf.Timestamp
 }
 var file_baton_state_v1_state_proto_depIdxs = []int32{
-	60, // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
-	61, // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
-	61, // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
-	61, // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
-	41, // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
-	61, // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
-	61, // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
-	61, // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
-	8,  // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
-	5,  // 9: baton.state.v1.Instance.signal_initiator:type_name -> baton.state.v1.SignalInitiator
-	61, // 10: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
-	61, // 11: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
-	42, // 12: baton.state.v1.Trigger.checkpoints:type_name -> baton.state.v1.Trigger.CheckpointsEntry
-	43, // 13: baton.state.v1.SignalInitiator.signals:type_name -> baton.state.v1.SignalInitiator.SignalsEntry
-	44, // 14: baton.state.v1.SignalInitiator.params:type_name -> baton.state.v1.SignalInitiator.ParamsEntry
-	45, // 15: baton.state.v1.Signal.params:type_name -> baton.state.v1.Signal.ParamsEntry
-	61, // 16: baton.state.v1.Signal.time:type_name -> google.protobuf.Timestamp
-	46, // 17: baton.state.v1.SendSignal.params:type_name -> baton.state.v1.SendSignal.ParamsEntry
-	61, // 18: baton.state.v1.SendSignal.now:type_name -> google.protobuf.Timestamp
-	47, // 19: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
-	48, // 20: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
-	11, // 21: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
-	61, // 22: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
-	49, // 23: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
-	61, // 24: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
-	61, // 25: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	61, // 26: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	9,  // 27: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
-	61, // 28: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	61, // 29: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
-	50, // 30: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
-	51, // 31: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
-	61, // 32: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
-	61, // 33: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
-	61, // 34: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
-	61, // 35: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
-	61, // 36: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
-	61, // 37: baton.state.v1.WorkflowAction.now:type_name -> google.protobuf.Timestamp
-	61, // 38: baton.state.v1.Breakpoint.create_time:type_name -> google.protobuf.Timestamp
-	61, // 39: baton.state.v1.SetBreakpoint.now:type_name -> google.protobuf.Timestamp
-	61, // 40: baton.state.v1.DeleteBreakpoint.now:type_name -> google.protobuf.Timestamp
-	52, // 41: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
-	21, // 42: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
-	61, // 43: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
-	5,  // 44: baton.state.v1.StartInstance.signal_initiator:type_name -> baton.state.v1.SignalInitiator
-	61, // 45: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
-	61, // 46: baton.state.v1.Action.now:type_name -> google.protobuf.Timestamp
-	53, // 47: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
-	61, // 48: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
-	61, // 49: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
-	26, // 50: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
-	24, // 51: baton.state.v1.ApplyPlan.results:type_name -> baton.state.v1.ReportResult
-	34, // 52: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
-	35, // 53: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
-	36, // 54: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
-	37, // 55: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
-	33, // 56: baton.state.v1.PlanAction.start_child:type_name -> baton.state.v1.StartChild
-	22, // 57: baton.state.v1.PlanAction.stop_instance:type_name -> baton.state.v1.StopInstance
-	30, // 58: baton.state.v1.PlanAction.set_trigger:type_name -> baton.state.v1.SetTrigger
-	31, // 59: baton.state.v1.PlanAction.fire_trigger:type_name -> baton.state.v1.FireTrigger
-	32, // 60: baton.state.v1.PlanAction.delete_trigger:type_name -> baton.state.v1.DeleteTrigger
-	29, // 61: baton.state.v1.PlanAction.emit_signals:type_name -> baton.state.v1.EmitSignals
-	27, // 62: baton.state.v1.PlanAction.set_signal_trigger:type_name -> baton.state.v1.SetSignalTrigger
-	28, // 63: baton.state.v1.PlanAction.fire_signal_trigger:type_name -> baton.state.v1.FireSignalTrigger
-	39, // 64: baton.state.v1.PlanAction.delete_signals:type_name -> baton.state.v1.DeleteSignals
-	38, // 65: baton.state.v1.PlanAction.delete_version:type_name -> baton.state.v1.DeleteVersion
-	40, // 66: baton.state.v1.PlanAction.delete_workflow_events:type_name -> baton.state.v1.DeleteWorkflowEvents
-	54, // 67: baton.state.v1.SetSignalTrigger.checkpoints:type_name -> baton.state.v1.SetSignalTrigger.CheckpointsEntry
-	55, // 68: baton.state.v1.FireSignalTrigger.signals:type_name -> baton.state.v1.FireSignalTrigger.SignalsEntry
-	20, // 69: baton.state.v1.FireSignalTrigger.start:type_name -> baton.state.v1.StartInstance
-	7,  // 70: baton.state.v1.EmitSignals.signals:type_name -> baton.state.v1.SendSignal
-	61, // 71: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
-	61, // 72: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
-	61, // 73: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
-	20, // 74: baton.state.v1.FireTrigger.start:type_name -> baton.state.v1.StartInstance
-	56, // 75: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
-	21, // 76: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
-	57, // 77: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
-	58, // 78: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
-	61, // 79: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
-	9,  // 80: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
-	61, // 81: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
-	59, // 82: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
-	0,  // 83: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	6,  // 84: baton.state.v1.SignalInitiator.SignalsEntry.value:type_name -> baton.state.v1.Signal
-	0,  // 85: baton.state.v1.SignalInitiator.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 86: baton.state.v1.Signal.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 87: baton.state.v1.SendSignal.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 88: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 89: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 90: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 91: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 92: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 93: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 94: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 95: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	0,  // 96: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,  // 97: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	98, // [98:98] is the sub-list for method output_type
-	98, // [98:98] is the sub-list for method input_type
-	98, // [98:98] is the sub-list for extension type_name
-	98, // [98:98] is the sub-list for extension extendee
-	0,  // [0:98] is the sub-list for field type_name
+	62,  // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
+	63,  // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
+	63,  // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
+	63,  // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
+	43,  // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
+	63,  // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
+	63,  // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
+	63,  // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
+	8,   // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
+	5,   // 9: baton.state.v1.Instance.signal_initiator:type_name -> baton.state.v1.SignalInitiator
+	63,  // 10: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
+	63,  // 11: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
+	44,  // 12: baton.state.v1.Trigger.checkpoints:type_name -> baton.state.v1.Trigger.CheckpointsEntry
+	45,  // 13: baton.state.v1.SignalInitiator.signals:type_name -> baton.state.v1.SignalInitiator.SignalsEntry
+	46,  // 14: baton.state.v1.SignalInitiator.params:type_name -> baton.state.v1.SignalInitiator.ParamsEntry
+	47,  // 15: baton.state.v1.Signal.params:type_name -> baton.state.v1.Signal.ParamsEntry
+	63,  // 16: baton.state.v1.Signal.time:type_name -> google.protobuf.Timestamp
+	48,  // 17: baton.state.v1.SendSignal.params:type_name -> baton.state.v1.SendSignal.ParamsEntry
+	63,  // 18: baton.state.v1.SendSignal.now:type_name -> google.protobuf.Timestamp
+	49,  // 19: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
+	50,  // 20: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
+	11,  // 21: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
+	63,  // 22: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
+	51,  // 23: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
+	63,  // 24: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
+	63,  // 25: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	63,  // 26: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	9,   // 27: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
+	63,  // 28: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	63,  // 29: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
+	52,  // 30: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
+	53,  // 31: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
+	63,  // 32: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
+	63,  // 33: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
+	63,  // 34: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
+	63,  // 35: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
+	63,  // 36: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
+	63,  // 37: baton.state.v1.WorkflowAction.now:type_name -> google.protobuf.Timestamp
+	63,  // 38: baton.state.v1.Breakpoint.create_time:type_name -> google.protobuf.Timestamp
+	63,  // 39: baton.state.v1.SetBreakpoint.now:type_name -> google.protobuf.Timestamp
+	63,  // 40: baton.state.v1.DeleteBreakpoint.now:type_name -> google.protobuf.Timestamp
+	54,  // 41: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
+	21,  // 42: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
+	63,  // 43: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
+	5,   // 44: baton.state.v1.StartInstance.signal_initiator:type_name -> baton.state.v1.SignalInitiator
+	63,  // 45: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
+	63,  // 46: baton.state.v1.Action.now:type_name -> google.protobuf.Timestamp
+	55,  // 47: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
+	63,  // 48: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
+	63,  // 49: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
+	26,  // 50: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
+	24,  // 51: baton.state.v1.ApplyPlan.results:type_name -> baton.state.v1.ReportResult
+	34,  // 52: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
+	35,  // 53: baton.state.v1.PlanAction.step_status:type_name -> baton.state.v1.SetStepStatus
+	36,  // 54: baton.state.v1.PlanAction.instance_status:type_name -> baton.state.v1.SetInstanceStatus
+	37,  // 55: baton.state.v1.PlanAction.delete_instance:type_name -> baton.state.v1.DeleteInstance
+	33,  // 56: baton.state.v1.PlanAction.start_child:type_name -> baton.state.v1.StartChild
+	22,  // 57: baton.state.v1.PlanAction.stop_instance:type_name -> baton.state.v1.StopInstance
+	30,  // 58: baton.state.v1.PlanAction.set_trigger:type_name -> baton.state.v1.SetTrigger
+	31,  // 59: baton.state.v1.PlanAction.fire_trigger:type_name -> baton.state.v1.FireTrigger
+	32,  // 60: baton.state.v1.PlanAction.delete_trigger:type_name -> baton.state.v1.DeleteTrigger
+	29,  // 61: baton.state.v1.PlanAction.emit_signals:type_name -> baton.state.v1.EmitSignals
+	27,  // 62: baton.state.v1.PlanAction.set_signal_trigger:type_name -> baton.state.v1.SetSignalTrigger
+	28,  // 63: baton.state.v1.PlanAction.fire_signal_trigger:type_name -> baton.state.v1.FireSignalTrigger
+	39,  // 64: baton.state.v1.PlanAction.delete_signals:type_name -> baton.state.v1.DeleteSignals
+	38,  // 65: baton.state.v1.PlanAction.delete_version:type_name -> baton.state.v1.DeleteVersion
+	40,  // 66: baton.state.v1.PlanAction.delete_workflow_events:type_name -> baton.state.v1.DeleteWorkflowEvents
+	56,  // 67: baton.state.v1.SetSignalTrigger.checkpoints:type_name -> baton.state.v1.SetSignalTrigger.CheckpointsEntry
+	57,  // 68: baton.state.v1.FireSignalTrigger.signals:type_name -> baton.state.v1.FireSignalTrigger.SignalsEntry
+	20,  // 69: baton.state.v1.FireSignalTrigger.start:type_name -> baton.state.v1.StartInstance
+	7,   // 70: baton.state.v1.EmitSignals.signals:type_name -> baton.state.v1.SendSignal
+	63,  // 71: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
+	63,  // 72: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
+	63,  // 73: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
+	20,  // 74: baton.state.v1.FireTrigger.start:type_name -> baton.state.v1.StartInstance
+	58,  // 75: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
+	21,  // 76: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
+	59,  // 77: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
+	60,  // 78: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
+	63,  // 79: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
+	9,   // 80: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
+	63,  // 81: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
+	61,  // 82: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
+	63,  // 83: baton.state.v1.DeleteWorkflow.now:type_name -> google.protobuf.Timestamp
+	63,  // 84: baton.state.v1.DeletedWorkflow.delete_time:type_name -> google.protobuf.Timestamp
+	0,   // 85: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	6,   // 86: baton.state.v1.SignalInitiator.SignalsEntry.value:type_name -> baton.state.v1.Signal
+	0,   // 87: baton.state.v1.SignalInitiator.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 88: baton.state.v1.Signal.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 89: baton.state.v1.SendSignal.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 90: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
+	0,   // 91: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 92: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 93: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 94: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 95: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 96: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 97: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	0,   // 98: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 99: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	100, // [100:100] is the sub-list for method output_type
+	100, // [100:100] is the sub-list for method input_type
+	100, // [100:100] is the sub-list for extension type_name
+	100, // [100:100] is the sub-list for extension extendee
+	0,   // [0:100] is the sub-list for field type_name
 }
 
 func init() { file_baton_state_v1_state_proto_init() }
@@ -5025,7 +5252,7 @@ func file_baton_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_state_v1_state_proto_rawDesc), len(file_baton_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   60,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

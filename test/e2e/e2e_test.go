@@ -259,6 +259,14 @@ func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
 			_, err := in.StepAction(ctx, connect.NewRequest(&instancev1.StepActionRequest{WorkflowId: "e2e-fail", InstanceId: 1, StepId: "a", Action: "SKIP", RequestId: strings.Repeat("p", 129)}))
 			return err
 		}, connect.CodeInvalidArgument, "request_id is 129 characters"},
+		{"delete without a workflow id", func() error {
+			_, err := wf.Delete(ctx, connect.NewRequest(&workflowv1.DeleteRequest{}))
+			return err
+		}, connect.CodeInvalidArgument, "delete needs workflow_id"},
+		{"delete of an unknown workflow", func() error {
+			_, err := wf.Delete(ctx, connect.NewRequest(&workflowv1.DeleteRequest{WorkflowId: "no-such-workflow"}))
+			return err
+		}, connect.CodeNotFound, `workflow "no-such-workflow" not found`},
 		{"workflow actions with an oversized request id", func() error {
 			long := strings.Repeat("w", 129)
 			for _, call := range []func() error{
@@ -280,6 +288,10 @@ func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
 				},
 				func() error {
 					_, err := wf.SetBreakpoint(ctx, connect.NewRequest(&workflowv1.SetBreakpointRequest{WorkflowId: "e2e-fail", StepId: "a", RequestId: long}))
+					return err
+				},
+				func() error {
+					_, err := wf.Delete(ctx, connect.NewRequest(&workflowv1.DeleteRequest{WorkflowId: "e2e-fail", RequestId: long}))
 					return err
 				},
 			} {

@@ -1559,6 +1559,159 @@ func (x *DeleteBreakpointResponse) GetRepeated() bool {
 	return false
 }
 
+type DeleteRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// Why, for the record the deletion leaves.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Idempotency key: the same call sent again with it does nothing more and
+	// is answered with repeated set, even after the id was pushed again. At
+	// most 128 characters.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRequest) Reset() {
+	*x = DeleteRequest{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRequest) ProtoMessage() {}
+
+func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
+func (*DeleteRequest) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DeleteRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *DeleteRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DeleteRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type DeleteResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What is kept of the deleted id.
+	Deleted *statepb.DeletedWorkflow `protobuf:"bytes,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// What went at once.
+	Versions    int64 `protobuf:"varint,2,opt,name=versions,proto3" json:"versions,omitempty"`
+	Triggers    int64 `protobuf:"varint,3,opt,name=triggers,proto3" json:"triggers,omitempty"`
+	Breakpoints int64 `protobuf:"varint,4,opt,name=breakpoints,proto3" json:"breakpoints,omitempty"`
+	// The finished instances left to delete in the background (subworkflow
+	// instances go with the instance that started them instead).
+	Instances int64 `protobuf:"varint,5,opt,name=instances,proto3" json:"instances,omitempty"`
+	// True when request_id had already been applied: nothing was done now.
+	Repeated      bool `protobuf:"varint,6,opt,name=repeated,proto3" json:"repeated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteResponse) Reset() {
+	*x = DeleteResponse{}
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteResponse) ProtoMessage() {}
+
+func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_workflow_v1_workflow_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
+func (*DeleteResponse) Descriptor() ([]byte, []int) {
+	return file_baton_workflow_v1_workflow_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DeleteResponse) GetDeleted() *statepb.DeletedWorkflow {
+	if x != nil {
+		return x.Deleted
+	}
+	return nil
+}
+
+func (x *DeleteResponse) GetVersions() int64 {
+	if x != nil {
+		return x.Versions
+	}
+	return 0
+}
+
+func (x *DeleteResponse) GetTriggers() int64 {
+	if x != nil {
+		return x.Triggers
+	}
+	return 0
+}
+
+func (x *DeleteResponse) GetBreakpoints() int64 {
+	if x != nil {
+		return x.Breakpoints
+	}
+	return 0
+}
+
+func (x *DeleteResponse) GetInstances() int64 {
+	if x != nil {
+		return x.Instances
+	}
+	return 0
+}
+
+func (x *DeleteResponse) GetRepeated() bool {
+	if x != nil {
+		return x.Repeated
+	}
+	return false
+}
+
 var File_baton_workflow_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
@@ -1696,7 +1849,20 @@ const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
 	"breakpoint\x18\x01 \x01(\v2\x1a.baton.state.v1.BreakpointR\n" +
 	"breakpoint\x12\x18\n" +
 	"\aresumed\x18\x02 \x01(\x05R\aresumed\x12\x1a\n" +
-	"\brepeated\x18\x03 \x01(\bR\brepeated2\xba\b\n" +
+	"\brepeated\x18\x03 \x01(\bR\brepeated\"g\n" +
+	"\rDeleteRequest\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"\xdf\x01\n" +
+	"\x0eDeleteResponse\x129\n" +
+	"\adeleted\x18\x01 \x01(\v2\x1f.baton.state.v1.DeletedWorkflowR\adeleted\x12\x1a\n" +
+	"\bversions\x18\x02 \x01(\x03R\bversions\x12\x1a\n" +
+	"\btriggers\x18\x03 \x01(\x03R\btriggers\x12 \n" +
+	"\vbreakpoints\x18\x04 \x01(\x03R\vbreakpoints\x12\x1c\n" +
+	"\tinstances\x18\x05 \x01(\x03R\tinstances\x12\x1a\n" +
+	"\brepeated\x18\x06 \x01(\bR\brepeated2\x89\t\n" +
 	"\x0fWorkflowService\x12G\n" +
 	"\x04Push\x12\x1e.baton.workflow.v1.PushRequest\x1a\x1f.baton.workflow.v1.PushResponse\x12S\n" +
 	"\bValidate\x12\".baton.workflow.v1.ValidateRequest\x1a#.baton.workflow.v1.ValidateResponse\x12D\n" +
@@ -1710,7 +1876,8 @@ const file_baton_workflow_v1_workflow_proto_rawDesc = "" +
 	"\vSetTriggers\x12%.baton.workflow.v1.SetTriggersRequest\x1a&.baton.workflow.v1.SetTriggersResponse\x12b\n" +
 	"\rSetBreakpoint\x12'.baton.workflow.v1.SetBreakpointRequest\x1a(.baton.workflow.v1.SetBreakpointResponse\x12h\n" +
 	"\x0fListBreakpoints\x12).baton.workflow.v1.ListBreakpointsRequest\x1a*.baton.workflow.v1.ListBreakpointsResponse\x12k\n" +
-	"\x10DeleteBreakpoint\x12*.baton.workflow.v1.DeleteBreakpointRequest\x1a+.baton.workflow.v1.DeleteBreakpointResponseB?Z=github.com/batonhq/baton/rpc/gen/baton/workflow/v1;workflowv1b\x06proto3"
+	"\x10DeleteBreakpoint\x12*.baton.workflow.v1.DeleteBreakpointRequest\x1a+.baton.workflow.v1.DeleteBreakpointResponse\x12M\n" +
+	"\x06Delete\x12 .baton.workflow.v1.DeleteRequest\x1a!.baton.workflow.v1.DeleteResponseB?Z=github.com/batonhq/baton/rpc/gen/baton/workflow/v1;workflowv1b\x06proto3"
 
 var (
 	file_baton_workflow_v1_workflow_proto_rawDescOnce sync.Once
@@ -1724,7 +1891,7 @@ func file_baton_workflow_v1_workflow_proto_rawDescGZIP() []byte {
 	return file_baton_workflow_v1_workflow_proto_rawDescData
 }
 
-var file_baton_workflow_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_baton_workflow_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_baton_workflow_v1_workflow_proto_goTypes = []any{
 	(*PushRequest)(nil),              // 0: baton.workflow.v1.PushRequest
 	(*PushResponse)(nil),             // 1: baton.workflow.v1.PushResponse
@@ -1751,57 +1918,63 @@ var file_baton_workflow_v1_workflow_proto_goTypes = []any{
 	(*PausedStep)(nil),               // 22: baton.workflow.v1.PausedStep
 	(*DeleteBreakpointRequest)(nil),  // 23: baton.workflow.v1.DeleteBreakpointRequest
 	(*DeleteBreakpointResponse)(nil), // 24: baton.workflow.v1.DeleteBreakpointResponse
-	(*statepb.Workflow)(nil),         // 25: baton.state.v1.Workflow
-	(*statepb.WorkflowVersion)(nil),  // 26: baton.state.v1.WorkflowVersion
-	(*statepb.Trigger)(nil),          // 27: baton.state.v1.Trigger
-	(*statepb.Event)(nil),            // 28: baton.state.v1.Event
-	(*statepb.Breakpoint)(nil),       // 29: baton.state.v1.Breakpoint
+	(*DeleteRequest)(nil),            // 25: baton.workflow.v1.DeleteRequest
+	(*DeleteResponse)(nil),           // 26: baton.workflow.v1.DeleteResponse
+	(*statepb.Workflow)(nil),         // 27: baton.state.v1.Workflow
+	(*statepb.WorkflowVersion)(nil),  // 28: baton.state.v1.WorkflowVersion
+	(*statepb.Trigger)(nil),          // 29: baton.state.v1.Trigger
+	(*statepb.Event)(nil),            // 30: baton.state.v1.Event
+	(*statepb.Breakpoint)(nil),       // 31: baton.state.v1.Breakpoint
+	(*statepb.DeletedWorkflow)(nil),  // 32: baton.state.v1.DeletedWorkflow
 }
 var file_baton_workflow_v1_workflow_proto_depIdxs = []int32{
-	25, // 0: baton.workflow.v1.PushResponse.workflow:type_name -> baton.state.v1.Workflow
-	25, // 1: baton.workflow.v1.GetResponse.workflow:type_name -> baton.state.v1.Workflow
-	26, // 2: baton.workflow.v1.GetResponse.version:type_name -> baton.state.v1.WorkflowVersion
-	27, // 3: baton.workflow.v1.GetResponse.triggers:type_name -> baton.state.v1.Trigger
-	28, // 4: baton.workflow.v1.GetResponse.actions:type_name -> baton.state.v1.Event
-	25, // 5: baton.workflow.v1.ListResponse.workflows:type_name -> baton.state.v1.Workflow
-	26, // 6: baton.workflow.v1.ListVersionsResponse.versions:type_name -> baton.state.v1.WorkflowVersion
-	25, // 7: baton.workflow.v1.ActivateResponse.workflow:type_name -> baton.state.v1.Workflow
-	25, // 8: baton.workflow.v1.UnblockResponse.workflow:type_name -> baton.state.v1.Workflow
-	25, // 9: baton.workflow.v1.DeactivateResponse.workflow:type_name -> baton.state.v1.Workflow
-	25, // 10: baton.workflow.v1.SetTriggersResponse.workflow:type_name -> baton.state.v1.Workflow
-	29, // 11: baton.workflow.v1.SetBreakpointResponse.breakpoint:type_name -> baton.state.v1.Breakpoint
-	29, // 12: baton.workflow.v1.ListBreakpointsResponse.breakpoints:type_name -> baton.state.v1.Breakpoint
+	27, // 0: baton.workflow.v1.PushResponse.workflow:type_name -> baton.state.v1.Workflow
+	27, // 1: baton.workflow.v1.GetResponse.workflow:type_name -> baton.state.v1.Workflow
+	28, // 2: baton.workflow.v1.GetResponse.version:type_name -> baton.state.v1.WorkflowVersion
+	29, // 3: baton.workflow.v1.GetResponse.triggers:type_name -> baton.state.v1.Trigger
+	30, // 4: baton.workflow.v1.GetResponse.actions:type_name -> baton.state.v1.Event
+	27, // 5: baton.workflow.v1.ListResponse.workflows:type_name -> baton.state.v1.Workflow
+	28, // 6: baton.workflow.v1.ListVersionsResponse.versions:type_name -> baton.state.v1.WorkflowVersion
+	27, // 7: baton.workflow.v1.ActivateResponse.workflow:type_name -> baton.state.v1.Workflow
+	27, // 8: baton.workflow.v1.UnblockResponse.workflow:type_name -> baton.state.v1.Workflow
+	27, // 9: baton.workflow.v1.DeactivateResponse.workflow:type_name -> baton.state.v1.Workflow
+	27, // 10: baton.workflow.v1.SetTriggersResponse.workflow:type_name -> baton.state.v1.Workflow
+	31, // 11: baton.workflow.v1.SetBreakpointResponse.breakpoint:type_name -> baton.state.v1.Breakpoint
+	31, // 12: baton.workflow.v1.ListBreakpointsResponse.breakpoints:type_name -> baton.state.v1.Breakpoint
 	22, // 13: baton.workflow.v1.ListBreakpointsResponse.paused:type_name -> baton.workflow.v1.PausedStep
-	29, // 14: baton.workflow.v1.DeleteBreakpointResponse.breakpoint:type_name -> baton.state.v1.Breakpoint
-	0,  // 15: baton.workflow.v1.WorkflowService.Push:input_type -> baton.workflow.v1.PushRequest
-	2,  // 16: baton.workflow.v1.WorkflowService.Validate:input_type -> baton.workflow.v1.ValidateRequest
-	4,  // 17: baton.workflow.v1.WorkflowService.Get:input_type -> baton.workflow.v1.GetRequest
-	6,  // 18: baton.workflow.v1.WorkflowService.List:input_type -> baton.workflow.v1.ListRequest
-	8,  // 19: baton.workflow.v1.WorkflowService.ListVersions:input_type -> baton.workflow.v1.ListVersionsRequest
-	10, // 20: baton.workflow.v1.WorkflowService.Activate:input_type -> baton.workflow.v1.ActivateRequest
-	12, // 21: baton.workflow.v1.WorkflowService.Unblock:input_type -> baton.workflow.v1.UnblockRequest
-	14, // 22: baton.workflow.v1.WorkflowService.Deactivate:input_type -> baton.workflow.v1.DeactivateRequest
-	16, // 23: baton.workflow.v1.WorkflowService.SetTriggers:input_type -> baton.workflow.v1.SetTriggersRequest
-	18, // 24: baton.workflow.v1.WorkflowService.SetBreakpoint:input_type -> baton.workflow.v1.SetBreakpointRequest
-	20, // 25: baton.workflow.v1.WorkflowService.ListBreakpoints:input_type -> baton.workflow.v1.ListBreakpointsRequest
-	23, // 26: baton.workflow.v1.WorkflowService.DeleteBreakpoint:input_type -> baton.workflow.v1.DeleteBreakpointRequest
-	1,  // 27: baton.workflow.v1.WorkflowService.Push:output_type -> baton.workflow.v1.PushResponse
-	3,  // 28: baton.workflow.v1.WorkflowService.Validate:output_type -> baton.workflow.v1.ValidateResponse
-	5,  // 29: baton.workflow.v1.WorkflowService.Get:output_type -> baton.workflow.v1.GetResponse
-	7,  // 30: baton.workflow.v1.WorkflowService.List:output_type -> baton.workflow.v1.ListResponse
-	9,  // 31: baton.workflow.v1.WorkflowService.ListVersions:output_type -> baton.workflow.v1.ListVersionsResponse
-	11, // 32: baton.workflow.v1.WorkflowService.Activate:output_type -> baton.workflow.v1.ActivateResponse
-	13, // 33: baton.workflow.v1.WorkflowService.Unblock:output_type -> baton.workflow.v1.UnblockResponse
-	15, // 34: baton.workflow.v1.WorkflowService.Deactivate:output_type -> baton.workflow.v1.DeactivateResponse
-	17, // 35: baton.workflow.v1.WorkflowService.SetTriggers:output_type -> baton.workflow.v1.SetTriggersResponse
-	19, // 36: baton.workflow.v1.WorkflowService.SetBreakpoint:output_type -> baton.workflow.v1.SetBreakpointResponse
-	21, // 37: baton.workflow.v1.WorkflowService.ListBreakpoints:output_type -> baton.workflow.v1.ListBreakpointsResponse
-	24, // 38: baton.workflow.v1.WorkflowService.DeleteBreakpoint:output_type -> baton.workflow.v1.DeleteBreakpointResponse
-	27, // [27:39] is the sub-list for method output_type
-	15, // [15:27] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	31, // 14: baton.workflow.v1.DeleteBreakpointResponse.breakpoint:type_name -> baton.state.v1.Breakpoint
+	32, // 15: baton.workflow.v1.DeleteResponse.deleted:type_name -> baton.state.v1.DeletedWorkflow
+	0,  // 16: baton.workflow.v1.WorkflowService.Push:input_type -> baton.workflow.v1.PushRequest
+	2,  // 17: baton.workflow.v1.WorkflowService.Validate:input_type -> baton.workflow.v1.ValidateRequest
+	4,  // 18: baton.workflow.v1.WorkflowService.Get:input_type -> baton.workflow.v1.GetRequest
+	6,  // 19: baton.workflow.v1.WorkflowService.List:input_type -> baton.workflow.v1.ListRequest
+	8,  // 20: baton.workflow.v1.WorkflowService.ListVersions:input_type -> baton.workflow.v1.ListVersionsRequest
+	10, // 21: baton.workflow.v1.WorkflowService.Activate:input_type -> baton.workflow.v1.ActivateRequest
+	12, // 22: baton.workflow.v1.WorkflowService.Unblock:input_type -> baton.workflow.v1.UnblockRequest
+	14, // 23: baton.workflow.v1.WorkflowService.Deactivate:input_type -> baton.workflow.v1.DeactivateRequest
+	16, // 24: baton.workflow.v1.WorkflowService.SetTriggers:input_type -> baton.workflow.v1.SetTriggersRequest
+	18, // 25: baton.workflow.v1.WorkflowService.SetBreakpoint:input_type -> baton.workflow.v1.SetBreakpointRequest
+	20, // 26: baton.workflow.v1.WorkflowService.ListBreakpoints:input_type -> baton.workflow.v1.ListBreakpointsRequest
+	23, // 27: baton.workflow.v1.WorkflowService.DeleteBreakpoint:input_type -> baton.workflow.v1.DeleteBreakpointRequest
+	25, // 28: baton.workflow.v1.WorkflowService.Delete:input_type -> baton.workflow.v1.DeleteRequest
+	1,  // 29: baton.workflow.v1.WorkflowService.Push:output_type -> baton.workflow.v1.PushResponse
+	3,  // 30: baton.workflow.v1.WorkflowService.Validate:output_type -> baton.workflow.v1.ValidateResponse
+	5,  // 31: baton.workflow.v1.WorkflowService.Get:output_type -> baton.workflow.v1.GetResponse
+	7,  // 32: baton.workflow.v1.WorkflowService.List:output_type -> baton.workflow.v1.ListResponse
+	9,  // 33: baton.workflow.v1.WorkflowService.ListVersions:output_type -> baton.workflow.v1.ListVersionsResponse
+	11, // 34: baton.workflow.v1.WorkflowService.Activate:output_type -> baton.workflow.v1.ActivateResponse
+	13, // 35: baton.workflow.v1.WorkflowService.Unblock:output_type -> baton.workflow.v1.UnblockResponse
+	15, // 36: baton.workflow.v1.WorkflowService.Deactivate:output_type -> baton.workflow.v1.DeactivateResponse
+	17, // 37: baton.workflow.v1.WorkflowService.SetTriggers:output_type -> baton.workflow.v1.SetTriggersResponse
+	19, // 38: baton.workflow.v1.WorkflowService.SetBreakpoint:output_type -> baton.workflow.v1.SetBreakpointResponse
+	21, // 39: baton.workflow.v1.WorkflowService.ListBreakpoints:output_type -> baton.workflow.v1.ListBreakpointsResponse
+	24, // 40: baton.workflow.v1.WorkflowService.DeleteBreakpoint:output_type -> baton.workflow.v1.DeleteBreakpointResponse
+	26, // 41: baton.workflow.v1.WorkflowService.Delete:output_type -> baton.workflow.v1.DeleteResponse
+	29, // [29:42] is the sub-list for method output_type
+	16, // [16:29] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_baton_workflow_v1_workflow_proto_init() }
@@ -1815,7 +1988,7 @@ func file_baton_workflow_v1_workflow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_workflow_v1_workflow_proto_rawDesc), len(file_baton_workflow_v1_workflow_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

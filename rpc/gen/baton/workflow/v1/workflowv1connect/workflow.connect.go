@@ -66,6 +66,8 @@ const (
 	// WorkflowServiceDeleteBreakpointProcedure is the fully-qualified name of the WorkflowService's
 	// DeleteBreakpoint RPC.
 	WorkflowServiceDeleteBreakpointProcedure = "/baton.workflow.v1.WorkflowService/DeleteBreakpoint"
+	// WorkflowServiceDeleteProcedure is the fully-qualified name of the WorkflowService's Delete RPC.
+	WorkflowServiceDeleteProcedure = "/baton.workflow.v1.WorkflowService/Delete"
 )
 
 // WorkflowServiceClient is a client for the baton.workflow.v1.WorkflowService service.
@@ -101,6 +103,11 @@ type WorkflowServiceClient interface {
 	// DeleteBreakpoint removes a breakpoint and, unless keep_paused, resumes
 	// the steps it paused.
 	DeleteBreakpoint(context.Context, *connect.Request[v1.DeleteBreakpointRequest]) (*connect.Response[v1.DeleteBreakpointResponse], error)
+	// Delete removes a workflow none of whose instances is unfinished: its
+	// versions, triggers and breakpoints at once, its finished instances and
+	// its record of operator actions in the background. The id can be pushed
+	// again; numbering goes on from where the deleted workflow left it.
+	Delete(context.Context, *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error)
 }
 
 // NewWorkflowServiceClient constructs a client for the baton.workflow.v1.WorkflowService service.
@@ -186,6 +193,12 @@ func NewWorkflowServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(workflowServiceMethods.ByName("DeleteBreakpoint")),
 			connect.WithClientOptions(opts...),
 		),
+		delete: connect.NewClient[v1.DeleteRequest, v1.DeleteResponse](
+			httpClient,
+			baseURL+WorkflowServiceDeleteProcedure,
+			connect.WithSchema(workflowServiceMethods.ByName("Delete")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -203,6 +216,7 @@ type workflowServiceClient struct {
 	setBreakpoint    *connect.Client[v1.SetBreakpointRequest, v1.SetBreakpointResponse]
 	listBreakpoints  *connect.Client[v1.ListBreakpointsRequest, v1.ListBreakpointsResponse]
 	deleteBreakpoint *connect.Client[v1.DeleteBreakpointRequest, v1.DeleteBreakpointResponse]
+	delete           *connect.Client[v1.DeleteRequest, v1.DeleteResponse]
 }
 
 // Push calls baton.workflow.v1.WorkflowService.Push.
@@ -265,6 +279,11 @@ func (c *workflowServiceClient) DeleteBreakpoint(ctx context.Context, req *conne
 	return c.deleteBreakpoint.CallUnary(ctx, req)
 }
 
+// Delete calls baton.workflow.v1.WorkflowService.Delete.
+func (c *workflowServiceClient) Delete(ctx context.Context, req *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error) {
+	return c.delete.CallUnary(ctx, req)
+}
+
 // WorkflowServiceHandler is an implementation of the baton.workflow.v1.WorkflowService service.
 type WorkflowServiceHandler interface {
 	// Push validates a definition and stores it as the next version, which becomes
@@ -298,6 +317,11 @@ type WorkflowServiceHandler interface {
 	// DeleteBreakpoint removes a breakpoint and, unless keep_paused, resumes
 	// the steps it paused.
 	DeleteBreakpoint(context.Context, *connect.Request[v1.DeleteBreakpointRequest]) (*connect.Response[v1.DeleteBreakpointResponse], error)
+	// Delete removes a workflow none of whose instances is unfinished: its
+	// versions, triggers and breakpoints at once, its finished instances and
+	// its record of operator actions in the background. The id can be pushed
+	// again; numbering goes on from where the deleted workflow left it.
+	Delete(context.Context, *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error)
 }
 
 // NewWorkflowServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -379,6 +403,12 @@ func NewWorkflowServiceHandler(svc WorkflowServiceHandler, opts ...connect.Handl
 		connect.WithSchema(workflowServiceMethods.ByName("DeleteBreakpoint")),
 		connect.WithHandlerOptions(opts...),
 	)
+	workflowServiceDeleteHandler := connect.NewUnaryHandler(
+		WorkflowServiceDeleteProcedure,
+		svc.Delete,
+		connect.WithSchema(workflowServiceMethods.ByName("Delete")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/baton.workflow.v1.WorkflowService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WorkflowServicePushProcedure:
@@ -405,6 +435,8 @@ func NewWorkflowServiceHandler(svc WorkflowServiceHandler, opts ...connect.Handl
 			workflowServiceListBreakpointsHandler.ServeHTTP(w, r)
 		case WorkflowServiceDeleteBreakpointProcedure:
 			workflowServiceDeleteBreakpointHandler.ServeHTTP(w, r)
+		case WorkflowServiceDeleteProcedure:
+			workflowServiceDeleteHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -460,4 +492,8 @@ func (UnimplementedWorkflowServiceHandler) ListBreakpoints(context.Context, *con
 
 func (UnimplementedWorkflowServiceHandler) DeleteBreakpoint(context.Context, *connect.Request[v1.DeleteBreakpointRequest]) (*connect.Response[v1.DeleteBreakpointResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.workflow.v1.WorkflowService.DeleteBreakpoint is not implemented"))
+}
+
+func (UnimplementedWorkflowServiceHandler) Delete(context.Context, *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.workflow.v1.WorkflowService.Delete is not implemented"))
 }
