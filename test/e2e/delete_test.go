@@ -12,8 +12,9 @@ import (
 // A workflow is deleted through a follower of a real three-server cluster:
 // refused while an instance runs, then gone at once with its version and
 // triggers, its finished instances deleted by the leader after, on every
-// server. Pushed again, the id numbers on; a late copy of the deletion is a
-// repeat and leaves the new workflow alone.
+// server, though the leader is SIGKILLed right after the deletion.
+// Pushed again, the id numbers on; a late copy of the deletion is a repeat
+// and leaves the new workflow alone.
 func TestDeleteWorkflow(t *testing.T) {
 	t.Parallel()
 	agents := harness.StartCluster(t, 3, "-retention-interval", "200ms")
@@ -50,7 +51,12 @@ func TestDeleteWorkflow(t *testing.T) {
 		}
 	}
 
-	// The leader deletes the instances, and every server applies it.
+	// The leader is killed right after: the next one deletes what is left
+	// (or already was), and the killed server, back, has it all too.
+	leader.Kill()
+	harness.WaitAgreement(t, agents, time.Minute)
+	leader.Restart(t)
+	harness.WaitAgreement(t, agents, time.Minute)
 	deadline := time.Now().Add(time.Minute)
 	for _, a := range agents {
 		for _, id := range []string{"1", "2"} {
