@@ -41,13 +41,14 @@ func TestMain(m *testing.M) {
 // sending signals, a signal trigger on a name retention prunes, instances
 // stopped and restarted, steps paused, resumed and skipped, steps stopped,
 // killed, restarted and bypassed, Http steps, a workflow's triggers,
-// active version and breakpoint switched and switched back, workflow
+// active version and breakpoint switched and switched back, a workflow
+// deleted and pushed again round after round, workflow
 // registers read and written for the linearizability check, and hostile
 // requests.
 func standardLoad() []workload {
 	return []workload{newDAGWorkload(2, 700*time.Millisecond), newChildWorkload(1, 1500*time.Millisecond), &cronWorkload{},
 		newSignalWorkload(2, 2*time.Second), newSigTriggerWorkload(), newStopWorkload(2 * time.Second), newActionsWorkload(2 * time.Second),
-		newStepOpsWorkload(2 * time.Second), newHTTPWorkload(1, time.Second), newWfActionsWorkload(1500 * time.Millisecond),
+		newStepOpsWorkload(2 * time.Second), newHTTPWorkload(1, time.Second), newWfActionsWorkload(1500 * time.Millisecond), newDeleteWorkload(2 * time.Second),
 		newLinWorkload(3, 3), newHostileWorkload()}
 }
 

@@ -226,3 +226,33 @@ func TestWorkflowActionsCheckFindsAnActionTwiceOrOutOfOrder(t *testing.T) {
 	// With a call unanswered the final state is not judged.
 	wantClean(t, checkWorkflowActions(records, false, events(), &statepb.Workflow{LastEventSeq: 6}, nil))
 }
+
+func TestDeletionCheckFindsNumbersGivenOutTwice(t *testing.T) {
+	del := func(version, instance int64) *statepb.DeletedWorkflow {
+		return &statepb.DeletedWorkflow{WorkflowId: deleteWorkflow, LatestVersion: version, LastInstanceId: instance}
+	}
+	good := []deleteRound{
+		{version: 1, instance: 1, deleted: del(1, 1)},
+		{version: 2, instance: 3, deleted: del(2, 3)}, // a late start's copy took 2
+		{version: 3, instance: 4},                     // deletion never answered
+		{version: 5, instance: 6, deleted: del(5, 6)},
+	}
+	wantClean(t, checkDeletions(good, nil))
+
+	reused := append([]deleteRound(nil), good...)
+	reused[1] = deleteRound{version: 1, instance: 2, deleted: del(1, 2)}
+	wantViolation(t, checkDeletions(reused, nil), "round 1 got version 1, instance 2; an earlier round got version 1, instance 1")
+
+	// Numbering that went on from a deletion that was not the last, and a
+	// deletion that reports less than its round had.
+	behind := []deleteRound{
+		{version: 1, instance: 5, deleted: del(1, 5)},
+		{version: 2, instance: 6, deleted: del(4, 9)},
+		{version: 3, instance: 8, deleted: del(2, 8)},
+	}
+	res := checkDeletions(behind, nil)
+	wantViolation(t, res, "round 2 got version 3, instance 8, numbers the deletion before it had given out (up to version 4, instance 9)")
+	wantViolation(t, res, "round 2's deletion reports up to version 2, instance 8, below its own version 3, instance 8")
+
+	wantViolation(t, checkDeletions(good, []int64{3}), "chaos-delete/3 is still in the state a minute after the load stopped")
+}

@@ -1,0 +1,241 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/batonhq/baton/fsm"
+	"github.com/batonhq/baton/fsm/statepb"
+	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
+	workflowv1 "github.com/batonhq/baton/rpc/gen/baton/workflow/v1"
+)
+
+// The workflow deletion workload. One client works in rounds on
+// deleteWorkflow: it pushes the workflow, starts an instance, waits for
+// it to end and deletes the workflow; half the time it then sends the
+// deletion's copy again, which must be answered as a repeat. Every call
+// carries its request id and is sent again, to any server, while its
+// outcome is unknown. A deletion refused because an instance is unfinished
+// (a start's copy held up until after the push again) is sent again once
+// that instance has ended, as an operator would.
+//
+// The check: no version or instance number is given out twice across the
+// deletions (each round's are above what the deletion before it reports it
+// left), and once retention has had time, no instance a deletion left is
+// still in the state. The run's own start checks never see these
+// instances: they are started outside its start records.
+const deleteWorkflow = "chaos-delete"
+
+// deleteRound is what one round learnt.
+type deleteRound struct {
+	version, instance int64
+	// deleted: the deletion was answered, with what it kept of the id.
+	deleted *statepb.DeletedWorkflow
+}
+
+type deleteWorkload struct {
+	interval time.Duration
+
+	clientRecords[deleteRound]
+}
+
+func newDeleteWorkload(interval time.Duration) *deleteWorkload {
+	return &deleteWorkload{interval: interval}
+}
+
+func (w *deleteWorkload) name() string     { return "workflow deletions" }
+func (w *deleteWorkload) clients() int     { return 1 }
+func (w *deleteWorkload) setup(*run) error { return nil }
+
+func (w *deleteWorkload) client(r *run, id int, stop <-chan struct{}) {
+	const within = 5 * time.Minute
+	def := definition(deleteWorkflow, noopStep("only"))
+	for r.pace(w.interval, stop) {
+		base := fmt.Sprintf("%s-del-%d", r.scenario, r.nextID())
+		rec := &deleteRound{}
+		w.add(rec)
+		err := r.call("push "+deleteWorkflow, within, func(ctx context.Context, n *node) error {
+			res, err := r.c.workflowClient(n).Push(ctx, connect.NewRequest(&workflowv1.PushRequest{Definition: def, RequestId: base + "-push"}))
+			if err == nil {
+				w.set(func() { rec.version = res.Msg.Version })
+			}
+			return err
+		})
+		if err == nil {
+			err = r.call("start "+deleteWorkflow, within, func(ctx context.Context, n *node) error {
+				res, err := r.c.instanceClient(n).Start(ctx, connect.NewRequest(&instancev1.StartRequest{WorkflowId: deleteWorkflow, RequestId: base + "-start"}))
+				if err == nil {
+					w.set(func() { rec.instance = res.Msg.Instance.GetInstanceId() })
+				}
+				return err
+			})
+		}
+		if err == nil {
+			err = w.waitEnded(r, rec.instance, within)
+		}
+		if err == nil {
+			err = w.delete(r, rec, base+"-delete", within)
+		}
+		if err != nil {
+			w.unexpected("%v", err)
+			continue
+		}
+		if r.chance(0.5) {
+			if err := w.sendLate(r, base+"-delete", within); err != nil {
+				w.unexpected("%v", err)
+			}
+		}
+	}
+}
+
+// waitEnded polls an instance of deleteWorkflow until it has ended.
+func (w *deleteWorkload) waitEnded(r *run, instanceID int64, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		var status string
+		err := r.retry(within, func(ctx context.Context, n *node) error {
+			res, err := r.c.instanceClient(n).Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: deleteWorkflow, InstanceId: instanceID}))
+			if err == nil {
+				status = res.Msg.Instance.Status
+			}
+			return err
+		})
+		switch {
+		case err != nil:
+			return fmt.Errorf("read %s/%d: %w", deleteWorkflow, instanceID, err)
+		case fsm.InstanceTerminal(status):
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("%s/%d is still %s after %s", deleteWorkflow, instanceID, status, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// delete deletes deleteWorkflow until the deletion is answered. A refusal
+// for an unfinished instance is sent again a little later; any other is an
+// error.
+func (w *deleteWorkload) delete(r *run, rec *deleteRound, requestID string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		err := r.call("delete "+deleteWorkflow+", request "+requestID, within, func(ctx context.Context, n *node) error {
+			res, err := r.c.workflowClient(n).Delete(ctx, connect.NewRequest(&workflowv1.DeleteRequest{WorkflowId: deleteWorkflow, Reason: "chaos", RequestId: requestID}))
+			if err == nil {
+				r.countAction("workflow deletions", res.Msg.Repeated)
+				w.set(func() { rec.deleted = res.Msg.Deleted })
+			}
+			return err
+		})
+		if err == nil || !isCode(err, connect.CodeFailedPrecondition) || !strings.Contains(err.Error(), "unfinished instance") || time.Now().After(deadline) {
+			return err
+		}
+		r.stats.add("workflow deletions put off for an unfinished instance", 1)
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// sendLate sends an answered deletion's copy again: it must be a repeat.
+func (w *deleteWorkload) sendLate(r *run, requestID string, within time.Duration) error {
+	what := "late copy of delete " + deleteWorkflow + ", request " + requestID
+	return r.call(what, within, func(ctx context.Context, n *node) error {
+		res, err := r.c.workflowClient(n).Delete(ctx, connect.NewRequest(&workflowv1.DeleteRequest{WorkflowId: deleteWorkflow, Reason: "chaos", RequestId: requestID}))
+		if err != nil {
+			return err
+		}
+		if !res.Msg.Repeated {
+			return verdictf("%s through %s was not answered as a repeat", what, n.name)
+		}
+		r.stats.add("late copies sent", 1)
+		return nil
+	})
+}
+
+func (w *deleteWorkload) check(r *run) {
+	rounds, errs := w.snapshot()
+	r.addCheck(checkResult{name: "workflow deletion clients' calls all answered", checked: len(rounds), violations: errs})
+	// Retention runs every few seconds: give it a minute to delete what
+	// the deletions left.
+	var left []int64
+	deadline := time.Now().Add(time.Minute)
+	for {
+		left = left[:0]
+		for _, rd := range rounds {
+			if rd.deleted == nil || rd.instance == 0 {
+				continue
+			}
+			err := r.retry(time.Minute, func(ctx context.Context, n *node) error {
+				_, err := r.c.instanceClient(n).Get(ctx, connect.NewRequest(&instancev1.GetRequest{WorkflowId: deleteWorkflow, InstanceId: rd.instance}))
+				if isCode(err, connect.CodeNotFound) {
+					return nil
+				}
+				if err == nil {
+					left = append(left, rd.instance)
+				}
+				return err
+			})
+			if err != nil {
+				r.addCheck(checkResult{name: deleteCheckName, violations: []string{fmt.Sprintf("read %s/%d: %v", deleteWorkflow, rd.instance, err)}})
+				return
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	r.stats.add("workflow deletions answered", int64(countDeleted(rounds)))
+	r.addCheck(checkDeletions(rounds, left))
+}
+
+const deleteCheckName = "no version or instance number given out twice across workflow deletions, and what each left deleted"
+
+func countDeleted(rounds []deleteRound) int {
+	n := 0
+	for _, rd := range rounds {
+		if rd.deleted != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// checkDeletions: each round's version and instance are above every
+// earlier round's, and above what the last answered deletion before the
+// round reports the id had given out; a deletion reports at least the
+// round's own; and no instance of a round whose deletion was answered is
+// left (left lists those still found).
+func checkDeletions(rounds []deleteRound, left []int64) checkResult {
+	res := checkResult{name: deleteCheckName}
+	var prev deleteRound
+	var lastDeleted *statepb.DeletedWorkflow
+	for i, rd := range rounds {
+		if rd.version == 0 || rd.instance == 0 {
+			continue
+		}
+		res.checked++
+		if rd.version <= prev.version || rd.instance <= prev.instance {
+			res.violations = append(res.violations, fmt.Sprintf("round %d got version %d, instance %d; an earlier round got version %d, instance %d",
+				i, rd.version, rd.instance, prev.version, prev.instance))
+		}
+		if d := lastDeleted; d != nil && (rd.version <= d.LatestVersion || rd.instance <= d.LastInstanceId) {
+			res.violations = append(res.violations, fmt.Sprintf("round %d got version %d, instance %d, numbers the deletion before it had given out (up to version %d, instance %d)",
+				i, rd.version, rd.instance, d.LatestVersion, d.LastInstanceId))
+		}
+		if d := rd.deleted; d != nil {
+			if d.LatestVersion < rd.version || d.LastInstanceId < rd.instance {
+				res.violations = append(res.violations, fmt.Sprintf("round %d's deletion reports up to version %d, instance %d, below its own version %d, instance %d",
+					i, d.LatestVersion, d.LastInstanceId, rd.version, rd.instance))
+			}
+			lastDeleted = d
+		}
+		prev = rd
+	}
+	for _, id := range left {
+		res.violations = append(res.violations, fmt.Sprintf("%s/%d is still in the state a minute after the load stopped, though its workflow's deletion was answered", deleteWorkflow, id))
+	}
+	return res
+}
