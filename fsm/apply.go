@@ -396,6 +396,9 @@ func (a *applier) pushWorkflow(c *statepb.PushWorkflow) any {
 			w, _ := a.get(tableWorkflows, v.WorkflowId).(*statepb.Workflow)
 			return &PushResult{Workflow: w, Version: v.Version, Created: true}
 		}
+		if rej := DeletedPush(a.deleted(c.WorkflowId), c.RequestId); rej != nil {
+			return rej
+		}
 	}
 	w, _ := a.get(tableWorkflows, c.WorkflowId).(*statepb.Workflow)
 	if w != nil {
@@ -459,6 +462,9 @@ func (a *applier) startInstance(c *statepb.StartInstance) any {
 	if c.RequestId != "" {
 		if o, _ := a.txn.First(tableInstances, "request", c.RequestId); o != nil {
 			return &StartResult{Instance: o.(*statepb.Instance), Created: false}
+		}
+		if rej := DeletedStart(a.deleted(c.WorkflowId), c.RequestId); rej != nil {
+			return rej
 		}
 	}
 	w, _ := a.get(tableWorkflows, c.WorkflowId).(*statepb.Workflow)

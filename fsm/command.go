@@ -29,7 +29,10 @@ type CommandType byte
 //	6: DeleteWorkflow, a new command (an older build would stop at it), and
 //	   the deleted_workflows table it writes; the API refuses a deletion
 //	   until every server applies protocol 6
-const Protocol = 6
+//	7: DeleteWorkflow.keep_request_ids, and the push and start request ids
+//	   it keeps on the DeletedWorkflow record (an older build would keep
+//	   none, and apply a late copy of a push or start the others refuse)
+const Protocol = 7
 
 // ForProtocol clears from an operator's command, in place, the fields of
 // command protocols newer than the newest every server applies (protocol,
@@ -60,6 +63,10 @@ func ForProtocol(cmd proto.Message, protocol func() int) {
 		clear(&c.RequestId)
 	case *statepb.DeleteBreakpoint:
 		clear(&c.RequestId)
+	case *statepb.DeleteWorkflow:
+		if protocol() < 7 {
+			c.KeepRequestIds = false
+		}
 	}
 }
 

@@ -266,6 +266,14 @@ func TestForProtocolClearsNewerFields(t *testing.T) {
 			t.Errorf("protocol 3 cleared the activation's actor (protocol 1)")
 		}
 	}
+	// A deletion keeps push and start request ids from protocol 7.
+	del := &statepb.DeleteWorkflow{WorkflowId: "w", RequestId: "k", KeepRequestIds: true}
+	if ForProtocol(del, func() int { return 7 }); !del.KeepRequestIds {
+		t.Error("protocol 7 cleared keep_request_ids")
+	}
+	if ForProtocol(del, func() int { return 6 }); del.KeepRequestIds || del.RequestId != "k" {
+		t.Errorf("protocol 6: %v, want keep_request_ids cleared and the deletion's own request id kept", del)
+	}
 	start := &statepb.StartInstance{WorkflowId: "w", RequestId: "k"}
 	ForProtocol(start, func() int { t.Fatal("protocol asked for a start"); return 0 })
 	if start.RequestId != "k" {

@@ -14,6 +14,13 @@ import (
 // deletions.
 const maxDeleteRequestIDs = 16
 
+// maxKeptRequests is how many request ids of a deleted workflow's pushes,
+// and how many of its starts, its record keeps (the newest, across
+// deletions). A late copy is a client's retry held up in the network or a
+// server; one older than the newest 32 starts before the deletion is not
+// worth a bigger record for every deleted id, which stays for good.
+const maxKeptRequests = 32
+
 // DeleteWorkflowResult is the Apply result of DeleteWorkflow.
 type DeleteWorkflowResult struct {
 	Deleted *statepb.DeletedWorkflow
@@ -77,6 +84,62 @@ func IsDeletion(d *statepb.DeletedWorkflow, requestID string) bool {
 	return false
 }
 
+// DeletedPush says why a push with requestID is refused, or nil: the
+// request id pushed a version of the workflow id d keeps, which went with
+// the workflow. A late copy must not create the workflow again, nor add a
+// version to the one pushed since.
+func DeletedPush(d *statepb.DeletedWorkflow, requestID string) *Rejection {
+	if n, ok := keptRequest(d.GetPushes(), requestID); ok {
+		return notFound("request_id %q pushed version %d of workflow %q, which went with the workflow: %s", requestID, n, d.WorkflowId, DeletedWhen(d))
+	}
+	return nil
+}
+
+// DeletedStart says why a start with requestID is refused, or nil: the
+// request id started an instance of the workflow id d keeps, deleted with
+// the workflow. A late copy must not start an instance of the workflow
+// pushed since.
+func DeletedStart(d *statepb.DeletedWorkflow, requestID string) *Rejection {
+	if n, ok := keptRequest(d.GetStarts(), requestID); ok {
+		return notFound("request_id %q started instance %s/%d, which was deleted with its workflow: %s", requestID, d.WorkflowId, n, DeletedWhen(d))
+	}
+	return nil
+}
+
+func keptRequest(kept []*statepb.KeptRequest, requestID string) (int64, bool) {
+	if requestID == "" {
+		return 0, false
+	}
+	for _, k := range kept {
+		if k.RequestId == requestID {
+			return k.Number, true
+		}
+	}
+	return 0, false
+}
+
+// keepRequests appends to kept the request ids of rows (in rising number
+// order, after every one kept), and keeps the newest maxKeptRequests.
+func keepRequests(kept []*statepb.KeptRequest, rows []any) []*statepb.KeptRequest {
+	out := append([]*statepb.KeptRequest(nil), kept...)
+	for _, o := range rows {
+		var k *statepb.KeptRequest
+		switch r := o.(type) {
+		case *statepb.WorkflowVersion:
+			k = &statepb.KeptRequest{RequestId: r.RequestId, Number: r.Version}
+		case *statepb.Instance:
+			k = &statepb.KeptRequest{RequestId: r.RequestId, Number: r.InstanceId}
+		}
+		if k != nil && k.RequestId != "" {
+			out = append(out, k)
+		}
+	}
+	if over := len(out) - maxKeptRequests; over > 0 {
+		out = out[over:]
+	}
+	return out
+}
+
 // CheckDeleteWorkflow says why a workflow cannot be deleted, or nil: it must
 // exist, and none of its instances may be unfinished (they would run on
 // with their definition gone). The leader calls it before proposing the
@@ -116,10 +179,11 @@ func (a *applier) deleteWorkflow(c *statepb.DeleteWorkflow) any {
 	if rej := checkDeleteWorkflow(w, d, a.unfinished(c.WorkflowId), c.WorkflowId); rej != nil {
 		return rej
 	}
+	versions := a.deleteRows(tableVersions, c.WorkflowId)
 	res := &DeleteWorkflowResult{
-		Versions:    a.deleteRows(tableVersions, c.WorkflowId),
-		Triggers:    a.deleteRows(tableTriggers, c.WorkflowId),
-		Breakpoints: a.deleteRows(tableBreakpoints, c.WorkflowId),
+		Versions:    len(versions),
+		Triggers:    len(a.deleteRows(tableTriggers, c.WorkflowId)),
+		Breakpoints: len(a.deleteRows(tableBreakpoints, c.WorkflowId)),
 	}
 	a.deleteRows(tableWorkflows, c.WorkflowId)
 	// The timeline's last number is on the instance or on the workflow:
@@ -138,13 +202,19 @@ func (a *applier) deleteWorkflow(c *statepb.DeleteWorkflow) any {
 	if over := len(next.RequestIds) - maxDeleteRequestIDs; over > 0 {
 		next.RequestIds = next.RequestIds[over:]
 	}
-	a.put(tableDeletedWorkflows, next)
-	res.Deleted = next
+	var purged []any
 	for _, inst := range a.instances(c.WorkflowId) {
 		if PurgedWithWorkflow(next, inst) {
-			res.Instances++
+			purged = append(purged, inst)
 		}
 	}
+	res.Instances = len(purged)
+	if c.KeepRequestIds {
+		next.Pushes = keepRequests(d.GetPushes(), versions)
+		next.Starts = keepRequests(d.GetStarts(), purged)
+	}
+	a.put(tableDeletedWorkflows, next)
+	res.Deleted = next
 	return res
 }
 
@@ -180,8 +250,8 @@ func (a *applier) instancesIn(index, workflowID string) []*statepb.Instance {
 }
 
 // deleteRows deletes the rows of a table whose id starts with prefix, and
-// says how many it deleted.
-func (a *applier) deleteRows(table string, prefix ...any) int {
+// returns them in id order.
+func (a *applier) deleteRows(table string, prefix ...any) []any {
 	it, err := a.txn.Get(table, "id_prefix", prefix...)
 	if err != nil {
 		panic(fmt.Sprintf("list %s: %v", table, err))
@@ -201,7 +271,7 @@ func (a *applier) deleteRows(table string, prefix ...any) int {
 	if len(rows) > 0 && triggerTable(table) {
 		a.triggerInputs = true
 	}
-	return len(rows)
+	return rows
 }
 
 // CheckRunnable says why a finished instance cannot run again, or nil: the

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -170,5 +171,149 @@ func TestDeletedWorkflowIsPurged(t *testing.T) {
 	}
 	if st.DeletedWorkflow(wfETL) == nil {
 		t.Fatal("the record of the numbers went too")
+	}
+}
+
+// A deletion from protocol 7 keeps the request ids of the workflow's newest
+// pushes and starts: a late copy of one is refused, before the leader has
+// purged the instances and after, with the id gone or pushed again, and
+// changes nothing. A deletion written without the flag keeps none, so a
+// log replays alike on every build.
+func TestDeletedWorkflowKeepsRequestIDs(t *testing.T) {
+	x := newFixture(t)
+	push := func(def, requestID string, now int) *PushResult {
+		c := pushCmd(wfETL, def, now)
+		c.RequestId = requestID
+		return applyAs[*PushResult](x, c)
+	}
+	push(defETL, "push-1", 0)
+	push(defETL2, "push-2", 1)
+	for i, req := range []string{"start-1", "", "start-3"} {
+		s := applyAs[*StartResult](x, startCmd(wfETL, req, 2, 2+i))
+		applyAs[*StopResult](x, stopCmd(wfETL, s.Instance.InstanceId, "", 5))
+	}
+	del := deleteWorkflowCmd(wfETL, "del-1", 10)
+	del.KeepRequestIds = true
+	d := applyAs[*DeleteWorkflowResult](x, del).Deleted
+	wantPushes := []string{"push-1@1", "push-2@2"}
+	wantStarts := []string{"start-1@1", "start-3@3"}
+	checkKept := func(d *statepb.DeletedWorkflow) {
+		t.Helper()
+		if got := keptStrings(d.Pushes); !slices.Equal(got, wantPushes) {
+			t.Fatalf("kept pushes %v, want %v", got, wantPushes)
+		}
+		if got := keptStrings(d.Starts); !slices.Equal(got, wantStarts) {
+			t.Fatalf("kept starts %v, want %v", got, wantStarts)
+		}
+	}
+	checkKept(d)
+
+	lateStart := func(req string, now int) {
+		t.Helper()
+		before := mustHash(t, x.fsm)
+		rej := x.reject(startCmd(wfETL, req, 3, now), RejectNotFound)
+		if !strings.Contains(rej.Msg, `request_id "start-3" started instance etl/3, which was deleted with its workflow: it was deleted by ops at`) {
+			t.Fatalf("late start: %q", rej.Msg)
+		}
+		if DeletedStart(x.state().DeletedWorkflow(wfETL), req) == nil {
+			t.Fatal("the API's check lets the late start through")
+		}
+		if after := mustHash(t, x.fsm); after.SHA256 != before.SHA256 {
+			t.Fatal("a refused late start changed the state")
+		}
+	}
+	latePush := func(now int) {
+		t.Helper()
+		before := mustHash(t, x.fsm)
+		c := pushCmd(wfETL, defETL, now)
+		c.RequestId = "push-1"
+		rej := x.reject(c, RejectNotFound)
+		if !strings.Contains(rej.Msg, `request_id "push-1" pushed version 1 of workflow "etl", which went with the workflow: it was deleted by ops at`) {
+			t.Fatalf("late push: %q", rej.Msg)
+		}
+		if after := mustHash(t, x.fsm); after.SHA256 != before.SHA256 {
+			t.Fatal("a refused late push changed the state")
+		}
+	}
+
+	// Before the purge the instance answers a copy of its start as before.
+	if s := applyAs[*StartResult](x, startCmd(wfETL, "start-3", 2, 11)); s.Created || s.Instance.InstanceId != 3 {
+		t.Fatalf("a copy of a start whose instance is still there: %+v", s)
+	}
+	latePush(11)
+	var purge []*statepb.PlanAction
+	for id := int64(1); id <= 3; id++ {
+		purge = append(purge, &statepb.PlanAction{Action: &statepb.PlanAction_DeleteInstance{DeleteInstance: &statepb.DeleteInstance{WorkflowId: wfETL, InstanceId: id}}})
+	}
+	x.plan(12, purge...)
+	lateStart("start-3", 13)
+	latePush(13)
+	if x.state().Workflow(nil, wfETL) != nil {
+		t.Fatal("a late push created the deleted workflow again")
+	}
+
+	// Pushed again: a late copy still starts and pushes nothing.
+	push(defETL, "push-3", 20)
+	lateStart("start-3", 21)
+	latePush(21)
+	if w := x.state().Workflow(nil, wfETL); w.LatestVersion != 3 || w.LastInstanceId != 3 {
+		t.Fatalf("after the late copies the workflow is at version %d, instance %d; want 3 and 3", w.LatestVersion, w.LastInstanceId)
+	}
+	applyAs[*StartResult](x, startCmd(wfETL, "start-4", 3, 22))
+	applyAs[*StopResult](x, stopCmd(wfETL, 4, "", 23))
+
+	// A second deletion adds to what the first kept; a snapshot keeps it.
+	del = deleteWorkflowCmd(wfETL, "del-2", 30)
+	del.KeepRequestIds = true
+	d = applyAs[*DeleteWorkflowResult](x, del).Deleted
+	wantPushes = append(wantPushes, "push-3@3")
+	wantStarts = append(wantStarts, "start-4@4")
+	checkKept(d)
+	f := New()
+	restore(t, f, snapshotBytes(t, x.fsm))
+	checkKept(f.State().DeletedWorkflow(wfETL))
+	if a, b := mustHash(t, x.fsm), mustHash(t, f); a.SHA256 != b.SHA256 {
+		t.Fatal("the restored state hashes otherwise")
+	}
+
+	// Without the flag (a deletion written before protocol 7) nothing is
+	// kept, and a late copy is judged as before.
+	y := newFixture(t)
+	c := pushCmd("old", defETL, 0)
+	c.WorkflowId, c.RequestId = "old", "old-push"
+	applyAs[*PushResult](y, c)
+	if d := applyAs[*DeleteWorkflowResult](y, deleteWorkflowCmd("old", "", 1)).Deleted; len(d.Pushes)+len(d.Starts) != 0 {
+		t.Fatalf("a deletion without keep_request_ids kept %v and %v", d.Pushes, d.Starts)
+	}
+	if p := applyAs[*PushResult](y, c); !p.Created || p.Version != 2 {
+		t.Fatalf("a late push after a deletion without the flag: %+v", p)
+	}
+}
+
+func keptStrings(kept []*statepb.KeptRequest) []string {
+	var out []string
+	for _, k := range kept {
+		out = append(out, fmt.Sprintf("%s@%d", k.RequestId, k.Number))
+	}
+	return out
+}
+
+// The record keeps the newest maxKeptRequests, lowest number first, across
+// deletions.
+func TestKeepRequestsKeepsTheNewest(t *testing.T) {
+	var rows []any
+	for i := int64(1); i <= maxKeptRequests+8; i++ {
+		rows = append(rows, &statepb.Instance{WorkflowId: wfETL, InstanceId: i, RequestId: fmt.Sprintf("r%d", i)})
+	}
+	rows = append(rows, &statepb.Instance{WorkflowId: wfETL, InstanceId: 100})
+	kept := keepRequests(nil, rows[:10])
+	kept = keepRequests(kept, rows[10:])
+	if len(kept) != maxKeptRequests || kept[0].Number != 9 || kept[len(kept)-1].Number != maxKeptRequests+8 {
+		t.Fatalf("kept %v", keptStrings(kept))
+	}
+	for i := 1; i < len(kept); i++ {
+		if kept[i].Number != kept[i-1].Number+1 {
+			t.Fatalf("kept out of order: %v", keptStrings(kept))
+		}
 	}
 }

@@ -54,6 +54,9 @@ func (s *instanceService) startLocal(ctx context.Context, req *instancev1.StartR
 		}
 		return &instancev1.StartResponse{Instance: inst, Created: false}, nil
 	}
+	if rej := fsm.DeletedStart(st.DeletedWorkflow(req.WorkflowId), req.RequestId); rej != nil {
+		return nil, rejectionError(rej)
+	}
 	_, ver, err := resolveVersion(st, req.WorkflowId, req.Version)
 	if err != nil {
 		return nil, err

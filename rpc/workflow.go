@@ -82,6 +82,9 @@ func (w *workflowService) pushLocal(ctx context.Context, req *workflowv1.PushReq
 		}
 		return &workflowv1.PushResponse{Workflow: st.Workflow(nil, v.WorkflowId), Version: v.Version, Created: true}, nil
 	}
+	if rej := fsm.DeletedPush(st.DeletedWorkflow(def.Workflow.ID), req.RequestId); rej != nil {
+		return nil, rejectionError(rej)
+	}
 	if wf := st.Workflow(nil, def.Workflow.ID); wf != nil {
 		if latest := st.Version(nil, wf.WorkflowId, wf.LatestVersion); latest != nil && latest.Digest == digest {
 			return &workflowv1.PushResponse{Workflow: wf, Version: latest.Version, Created: false}, nil

@@ -34,7 +34,7 @@ func (w *workflowService) deleteLocal(ctx context.Context, m *workflowv1.DeleteR
 		return nil, rejectionError(rej)
 	}
 	res, err := w.apply(ctx, &statepb.DeleteWorkflow{WorkflowId: m.WorkflowId, Now: timestamppb.New(w.Now()),
-		Actor: actor(ctx), Reason: m.Reason, RequestId: m.RequestId})
+		Actor: actor(ctx), Reason: m.Reason, RequestId: m.RequestId, KeepRequestIds: true})
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,8 @@ answered "not found", saying when and by whom it was deleted.
 
 Sent again with the same --request-id (as the CLI does by itself when the
 leader is briefly away), a deletion does nothing more, even after the id was
-pushed again.`,
+pushed again. The deletion keeps the request ids of the workflow's newest
+32 pushes and starts, so that a late copy of one creates nothing.`,
 		Args: positional("WORKFLOW"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			api, err := c.clients()

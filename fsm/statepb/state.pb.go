@@ -4299,9 +4299,15 @@ type DeleteWorkflow struct {
 	Actor      string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
 	Reason     string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The caller's idempotency key: kept on the DeletedWorkflow record.
-	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Keep the request ids of the newest pushes and starts that go with the
+	// workflow on its DeletedWorkflow record, so that a late copy of one is
+	// refused rather than creating the workflow, or an instance of the one
+	// pushed since, again. Protocol 7 (an older build would keep none, and
+	// apply a late copy the others refuse).
+	KeepRequestIds bool `protobuf:"varint,6,opt,name=keep_request_ids,json=keepRequestIds,proto3" json:"keep_request_ids,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *DeleteWorkflow) Reset() {
@@ -4369,6 +4375,68 @@ func (x *DeleteWorkflow) GetRequestId() string {
 	return ""
 }
 
+func (x *DeleteWorkflow) GetKeepRequestIds() bool {
+	if x != nil {
+		return x.KeepRequestIds
+	}
+	return false
+}
+
+// KeptRequest is a request id that took effect on something since deleted,
+// with the number it gave out: a version for a push, an instance id for a
+// start.
+type KeptRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Number        int64                  `protobuf:"varint,2,opt,name=number,proto3" json:"number,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeptRequest) Reset() {
+	*x = KeptRequest{}
+	mi := &file_baton_state_v1_state_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeptRequest) ProtoMessage() {}
+
+func (x *KeptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_state_v1_state_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeptRequest.ProtoReflect.Descriptor instead.
+func (*KeptRequest) Descriptor() ([]byte, []int) {
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *KeptRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *KeptRequest) GetNumber() int64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
 // DeletedWorkflow is what is kept of a deleted workflow id, for good: the
 // numbers it gave out, so that a workflow pushed again under the id goes
 // on from them (no version, instance or timeline number is given out
@@ -4391,14 +4459,19 @@ type DeletedWorkflow struct {
 	// does not delete the workflow pushed again since.
 	RequestIds []string `protobuf:"bytes,8,rep,name=request_ids,json=requestIds,proto3" json:"request_ids,omitempty"`
 	// How many times the id has been deleted.
-	Deletions     int64 `protobuf:"varint,9,opt,name=deletions,proto3" json:"deletions,omitempty"`
+	Deletions int64 `protobuf:"varint,9,opt,name=deletions,proto3" json:"deletions,omitempty"`
+	// The request ids of the newest pushes and starts that went with the
+	// workflow, lowest number first (fsm.maxKeptRequests of each, across
+	// deletions); filled when the deletion had keep_request_ids.
+	Pushes        []*KeptRequest `protobuf:"bytes,10,rep,name=pushes,proto3" json:"pushes,omitempty"`
+	Starts        []*KeptRequest `protobuf:"bytes,11,rep,name=starts,proto3" json:"starts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeletedWorkflow) Reset() {
 	*x = DeletedWorkflow{}
-	mi := &file_baton_state_v1_state_proto_msgTypes[42]
+	mi := &file_baton_state_v1_state_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4410,7 +4483,7 @@ func (x *DeletedWorkflow) String() string {
 func (*DeletedWorkflow) ProtoMessage() {}
 
 func (x *DeletedWorkflow) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_state_v1_state_proto_msgTypes[42]
+	mi := &file_baton_state_v1_state_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4423,7 +4496,7 @@ func (x *DeletedWorkflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletedWorkflow.ProtoReflect.Descriptor instead.
 func (*DeletedWorkflow) Descriptor() ([]byte, []int) {
-	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{42}
+	return file_baton_state_v1_state_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DeletedWorkflow) GetWorkflowId() string {
@@ -4487,6 +4560,20 @@ func (x *DeletedWorkflow) GetDeletions() int64 {
 		return x.Deletions
 	}
 	return 0
+}
+
+func (x *DeletedWorkflow) GetPushes() []*KeptRequest {
+	if x != nil {
+		return x.Pushes
+	}
+	return nil
+}
+
+func (x *DeletedWorkflow) GetStarts() []*KeptRequest {
+	if x != nil {
+		return x.Starts
+	}
+	return nil
 }
 
 var File_baton_state_v1_state_proto protoreflect.FileDescriptor
@@ -5014,7 +5101,7 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
 	"\vthrough_seq\x18\x02 \x01(\x03R\n" +
-	"throughSeq\"\xac\x01\n" +
+	"throughSeq\"\xd6\x01\n" +
 	"\x0eDeleteWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12,\n" +
@@ -5022,7 +5109,12 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"\xd3\x02\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x12(\n" +
+	"\x10keep_request_ids\x18\x06 \x01(\bR\x0ekeepRequestIds\"D\n" +
+	"\vKeptRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06number\x18\x02 \x01(\x03R\x06number\"\xbd\x03\n" +
 	"\x0fDeletedWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12%\n" +
@@ -5035,7 +5127,10 @@ const file_baton_state_v1_state_proto_rawDesc = "" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x12\x1f\n" +
 	"\vrequest_ids\x18\b \x03(\tR\n" +
 	"requestIds\x12\x1c\n" +
-	"\tdeletions\x18\t \x01(\x03R\tdeletionsB.Z,github.com/batonhq/baton/fsm/statepb;statepbb\x06proto3"
+	"\tdeletions\x18\t \x01(\x03R\tdeletions\x123\n" +
+	"\x06pushes\x18\n" +
+	" \x03(\v2\x1b.baton.state.v1.KeptRequestR\x06pushes\x123\n" +
+	"\x06starts\x18\v \x03(\v2\x1b.baton.state.v1.KeptRequestR\x06startsB.Z,github.com/batonhq/baton/fsm/statepb;statepbb\x06proto3"
 
 var (
 	file_baton_state_v1_state_proto_rawDescOnce sync.Once
@@ -5049,7 +5144,7 @@ func file_baton_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_baton_state_v1_state_proto_rawDescData
 }
 
-var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_baton_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_baton_state_v1_state_proto_goTypes = []any{
 	(*Param)(nil),                 // 0: baton.state.v1.Param
 	(*Workflow)(nil),              // 1: baton.state.v1.Workflow
@@ -5093,80 +5188,81 @@ var file_baton_state_v1_state_proto_goTypes = []any{
 	(*DeleteSignals)(nil),         // 39: baton.state.v1.DeleteSignals
 	(*DeleteWorkflowEvents)(nil),  // 40: baton.state.v1.DeleteWorkflowEvents
 	(*DeleteWorkflow)(nil),        // 41: baton.state.v1.DeleteWorkflow
-	(*DeletedWorkflow)(nil),       // 42: baton.state.v1.DeletedWorkflow
-	nil,                           // 43: baton.state.v1.Instance.ParamsEntry
-	nil,                           // 44: baton.state.v1.Trigger.CheckpointsEntry
-	nil,                           // 45: baton.state.v1.SignalInitiator.SignalsEntry
-	nil,                           // 46: baton.state.v1.SignalInitiator.ParamsEntry
-	nil,                           // 47: baton.state.v1.Signal.ParamsEntry
-	nil,                           // 48: baton.state.v1.SendSignal.ParamsEntry
-	nil,                           // 49: baton.state.v1.Loop.CountsEntry
-	nil,                           // 50: baton.state.v1.Loop.ValuesEntry
-	nil,                           // 51: baton.state.v1.Step.OutputsEntry
-	nil,                           // 52: baton.state.v1.Attempt.ParamsEntry
-	nil,                           // 53: baton.state.v1.Attempt.OutputsEntry
-	nil,                           // 54: baton.state.v1.StartInstance.ParamsEntry
-	nil,                           // 55: baton.state.v1.ReportResult.OutputsEntry
-	nil,                           // 56: baton.state.v1.SetSignalTrigger.CheckpointsEntry
-	nil,                           // 57: baton.state.v1.FireSignalTrigger.SignalsEntry
-	nil,                           // 58: baton.state.v1.StartChild.ParamsEntry
-	nil,                           // 59: baton.state.v1.StartChild.LoopValuesEntry
-	nil,                           // 60: baton.state.v1.AssignAttempt.ParamsEntry
-	nil,                           // 61: baton.state.v1.SetStepStatus.LoopValuesEntry
-	(*structpb.Value)(nil),        // 62: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil), // 63: google.protobuf.Timestamp
+	(*KeptRequest)(nil),           // 42: baton.state.v1.KeptRequest
+	(*DeletedWorkflow)(nil),       // 43: baton.state.v1.DeletedWorkflow
+	nil,                           // 44: baton.state.v1.Instance.ParamsEntry
+	nil,                           // 45: baton.state.v1.Trigger.CheckpointsEntry
+	nil,                           // 46: baton.state.v1.SignalInitiator.SignalsEntry
+	nil,                           // 47: baton.state.v1.SignalInitiator.ParamsEntry
+	nil,                           // 48: baton.state.v1.Signal.ParamsEntry
+	nil,                           // 49: baton.state.v1.SendSignal.ParamsEntry
+	nil,                           // 50: baton.state.v1.Loop.CountsEntry
+	nil,                           // 51: baton.state.v1.Loop.ValuesEntry
+	nil,                           // 52: baton.state.v1.Step.OutputsEntry
+	nil,                           // 53: baton.state.v1.Attempt.ParamsEntry
+	nil,                           // 54: baton.state.v1.Attempt.OutputsEntry
+	nil,                           // 55: baton.state.v1.StartInstance.ParamsEntry
+	nil,                           // 56: baton.state.v1.ReportResult.OutputsEntry
+	nil,                           // 57: baton.state.v1.SetSignalTrigger.CheckpointsEntry
+	nil,                           // 58: baton.state.v1.FireSignalTrigger.SignalsEntry
+	nil,                           // 59: baton.state.v1.StartChild.ParamsEntry
+	nil,                           // 60: baton.state.v1.StartChild.LoopValuesEntry
+	nil,                           // 61: baton.state.v1.AssignAttempt.ParamsEntry
+	nil,                           // 62: baton.state.v1.SetStepStatus.LoopValuesEntry
+	(*structpb.Value)(nil),        // 63: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil), // 64: google.protobuf.Timestamp
 }
 var file_baton_state_v1_state_proto_depIdxs = []int32{
-	62,  // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
-	63,  // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
-	63,  // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
-	63,  // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
-	43,  // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
-	63,  // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
-	63,  // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
-	63,  // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
+	63,  // 0: baton.state.v1.Param.value:type_name -> google.protobuf.Value
+	64,  // 1: baton.state.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
+	64,  // 2: baton.state.v1.Workflow.update_time:type_name -> google.protobuf.Timestamp
+	64,  // 3: baton.state.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
+	44,  // 4: baton.state.v1.Instance.params:type_name -> baton.state.v1.Instance.ParamsEntry
+	64,  // 5: baton.state.v1.Instance.create_time:type_name -> google.protobuf.Timestamp
+	64,  // 6: baton.state.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
+	64,  // 7: baton.state.v1.Instance.end_time:type_name -> google.protobuf.Timestamp
 	8,   // 8: baton.state.v1.Instance.parent:type_name -> baton.state.v1.ParentRef
 	5,   // 9: baton.state.v1.Instance.signal_initiator:type_name -> baton.state.v1.SignalInitiator
-	63,  // 10: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
-	63,  // 11: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
-	44,  // 12: baton.state.v1.Trigger.checkpoints:type_name -> baton.state.v1.Trigger.CheckpointsEntry
-	45,  // 13: baton.state.v1.SignalInitiator.signals:type_name -> baton.state.v1.SignalInitiator.SignalsEntry
-	46,  // 14: baton.state.v1.SignalInitiator.params:type_name -> baton.state.v1.SignalInitiator.ParamsEntry
-	47,  // 15: baton.state.v1.Signal.params:type_name -> baton.state.v1.Signal.ParamsEntry
-	63,  // 16: baton.state.v1.Signal.time:type_name -> google.protobuf.Timestamp
-	48,  // 17: baton.state.v1.SendSignal.params:type_name -> baton.state.v1.SendSignal.ParamsEntry
-	63,  // 18: baton.state.v1.SendSignal.now:type_name -> google.protobuf.Timestamp
-	49,  // 19: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
-	50,  // 20: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
+	64,  // 10: baton.state.v1.Trigger.next:type_name -> google.protobuf.Timestamp
+	64,  // 11: baton.state.v1.Trigger.last_fired:type_name -> google.protobuf.Timestamp
+	45,  // 12: baton.state.v1.Trigger.checkpoints:type_name -> baton.state.v1.Trigger.CheckpointsEntry
+	46,  // 13: baton.state.v1.SignalInitiator.signals:type_name -> baton.state.v1.SignalInitiator.SignalsEntry
+	47,  // 14: baton.state.v1.SignalInitiator.params:type_name -> baton.state.v1.SignalInitiator.ParamsEntry
+	48,  // 15: baton.state.v1.Signal.params:type_name -> baton.state.v1.Signal.ParamsEntry
+	64,  // 16: baton.state.v1.Signal.time:type_name -> google.protobuf.Timestamp
+	49,  // 17: baton.state.v1.SendSignal.params:type_name -> baton.state.v1.SendSignal.ParamsEntry
+	64,  // 18: baton.state.v1.SendSignal.now:type_name -> google.protobuf.Timestamp
+	50,  // 19: baton.state.v1.Loop.counts:type_name -> baton.state.v1.Loop.CountsEntry
+	51,  // 20: baton.state.v1.Loop.values:type_name -> baton.state.v1.Loop.ValuesEntry
 	11,  // 21: baton.state.v1.Step.attempts:type_name -> baton.state.v1.Attempt
-	63,  // 22: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
-	51,  // 23: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
-	63,  // 24: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
-	63,  // 25: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	63,  // 26: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	64,  // 22: baton.state.v1.Step.retry_at:type_name -> google.protobuf.Timestamp
+	52,  // 23: baton.state.v1.Step.outputs:type_name -> baton.state.v1.Step.OutputsEntry
+	64,  // 24: baton.state.v1.Step.create_time:type_name -> google.protobuf.Timestamp
+	64,  // 25: baton.state.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	64,  // 26: baton.state.v1.Step.end_time:type_name -> google.protobuf.Timestamp
 	9,   // 27: baton.state.v1.Step.loop:type_name -> baton.state.v1.Loop
-	63,  // 28: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	63,  // 29: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
-	52,  // 30: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
-	53,  // 31: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
-	63,  // 32: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
-	63,  // 33: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
-	63,  // 34: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
-	63,  // 35: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
-	63,  // 36: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
-	63,  // 37: baton.state.v1.WorkflowAction.now:type_name -> google.protobuf.Timestamp
-	63,  // 38: baton.state.v1.Breakpoint.create_time:type_name -> google.protobuf.Timestamp
-	63,  // 39: baton.state.v1.SetBreakpoint.now:type_name -> google.protobuf.Timestamp
-	63,  // 40: baton.state.v1.DeleteBreakpoint.now:type_name -> google.protobuf.Timestamp
-	54,  // 41: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
+	64,  // 28: baton.state.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	64,  // 29: baton.state.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
+	53,  // 30: baton.state.v1.Attempt.params:type_name -> baton.state.v1.Attempt.ParamsEntry
+	54,  // 31: baton.state.v1.Attempt.outputs:type_name -> baton.state.v1.Attempt.OutputsEntry
+	64,  // 32: baton.state.v1.Attempt.deadline:type_name -> google.protobuf.Timestamp
+	64,  // 33: baton.state.v1.Event.time:type_name -> google.protobuf.Timestamp
+	64,  // 34: baton.state.v1.UnblockWorkflow.now:type_name -> google.protobuf.Timestamp
+	64,  // 35: baton.state.v1.PushWorkflow.now:type_name -> google.protobuf.Timestamp
+	64,  // 36: baton.state.v1.ActivateWorkflow.now:type_name -> google.protobuf.Timestamp
+	64,  // 37: baton.state.v1.WorkflowAction.now:type_name -> google.protobuf.Timestamp
+	64,  // 38: baton.state.v1.Breakpoint.create_time:type_name -> google.protobuf.Timestamp
+	64,  // 39: baton.state.v1.SetBreakpoint.now:type_name -> google.protobuf.Timestamp
+	64,  // 40: baton.state.v1.DeleteBreakpoint.now:type_name -> google.protobuf.Timestamp
+	55,  // 41: baton.state.v1.StartInstance.params:type_name -> baton.state.v1.StartInstance.ParamsEntry
 	21,  // 42: baton.state.v1.StartInstance.steps:type_name -> baton.state.v1.StepSeed
-	63,  // 43: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
+	64,  // 43: baton.state.v1.StartInstance.now:type_name -> google.protobuf.Timestamp
 	5,   // 44: baton.state.v1.StartInstance.signal_initiator:type_name -> baton.state.v1.SignalInitiator
-	63,  // 45: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
-	63,  // 46: baton.state.v1.Action.now:type_name -> google.protobuf.Timestamp
-	55,  // 47: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
-	63,  // 48: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
-	63,  // 49: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
+	64,  // 45: baton.state.v1.StopInstance.now:type_name -> google.protobuf.Timestamp
+	64,  // 46: baton.state.v1.Action.now:type_name -> google.protobuf.Timestamp
+	56,  // 47: baton.state.v1.ReportResult.outputs:type_name -> baton.state.v1.ReportResult.OutputsEntry
+	64,  // 48: baton.state.v1.ReportResult.end_time:type_name -> google.protobuf.Timestamp
+	64,  // 49: baton.state.v1.ApplyPlan.now:type_name -> google.protobuf.Timestamp
 	26,  // 50: baton.state.v1.ApplyPlan.actions:type_name -> baton.state.v1.PlanAction
 	24,  // 51: baton.state.v1.ApplyPlan.results:type_name -> baton.state.v1.ReportResult
 	34,  // 52: baton.state.v1.PlanAction.assign:type_name -> baton.state.v1.AssignAttempt
@@ -5184,44 +5280,46 @@ var file_baton_state_v1_state_proto_depIdxs = []int32{
 	39,  // 64: baton.state.v1.PlanAction.delete_signals:type_name -> baton.state.v1.DeleteSignals
 	38,  // 65: baton.state.v1.PlanAction.delete_version:type_name -> baton.state.v1.DeleteVersion
 	40,  // 66: baton.state.v1.PlanAction.delete_workflow_events:type_name -> baton.state.v1.DeleteWorkflowEvents
-	56,  // 67: baton.state.v1.SetSignalTrigger.checkpoints:type_name -> baton.state.v1.SetSignalTrigger.CheckpointsEntry
-	57,  // 68: baton.state.v1.FireSignalTrigger.signals:type_name -> baton.state.v1.FireSignalTrigger.SignalsEntry
+	57,  // 67: baton.state.v1.SetSignalTrigger.checkpoints:type_name -> baton.state.v1.SetSignalTrigger.CheckpointsEntry
+	58,  // 68: baton.state.v1.FireSignalTrigger.signals:type_name -> baton.state.v1.FireSignalTrigger.SignalsEntry
 	20,  // 69: baton.state.v1.FireSignalTrigger.start:type_name -> baton.state.v1.StartInstance
 	7,   // 70: baton.state.v1.EmitSignals.signals:type_name -> baton.state.v1.SendSignal
-	63,  // 71: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
-	63,  // 72: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
-	63,  // 73: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
+	64,  // 71: baton.state.v1.SetTrigger.next:type_name -> google.protobuf.Timestamp
+	64,  // 72: baton.state.v1.FireTrigger.scheduled:type_name -> google.protobuf.Timestamp
+	64,  // 73: baton.state.v1.FireTrigger.next:type_name -> google.protobuf.Timestamp
 	20,  // 74: baton.state.v1.FireTrigger.start:type_name -> baton.state.v1.StartInstance
-	58,  // 75: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
+	59,  // 75: baton.state.v1.StartChild.params:type_name -> baton.state.v1.StartChild.ParamsEntry
 	21,  // 76: baton.state.v1.StartChild.steps:type_name -> baton.state.v1.StepSeed
-	59,  // 77: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
-	60,  // 78: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
-	63,  // 79: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
+	60,  // 77: baton.state.v1.StartChild.loop_values:type_name -> baton.state.v1.StartChild.LoopValuesEntry
+	61,  // 78: baton.state.v1.AssignAttempt.params:type_name -> baton.state.v1.AssignAttempt.ParamsEntry
+	64,  // 79: baton.state.v1.AssignAttempt.deadline:type_name -> google.protobuf.Timestamp
 	9,   // 80: baton.state.v1.AssignAttempt.loop:type_name -> baton.state.v1.Loop
-	63,  // 81: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
-	61,  // 82: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
-	63,  // 83: baton.state.v1.DeleteWorkflow.now:type_name -> google.protobuf.Timestamp
-	63,  // 84: baton.state.v1.DeletedWorkflow.delete_time:type_name -> google.protobuf.Timestamp
-	0,   // 85: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	6,   // 86: baton.state.v1.SignalInitiator.SignalsEntry.value:type_name -> baton.state.v1.Signal
-	0,   // 87: baton.state.v1.SignalInitiator.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,   // 88: baton.state.v1.Signal.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,   // 89: baton.state.v1.SendSignal.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,   // 90: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
-	0,   // 91: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,   // 92: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,   // 93: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,   // 94: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,   // 95: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
-	0,   // 96: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,   // 97: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	0,   // 98: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
-	0,   // 99: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
-	100, // [100:100] is the sub-list for method output_type
-	100, // [100:100] is the sub-list for method input_type
-	100, // [100:100] is the sub-list for extension type_name
-	100, // [100:100] is the sub-list for extension extendee
-	0,   // [0:100] is the sub-list for field type_name
+	64,  // 81: baton.state.v1.SetStepStatus.retry_at:type_name -> google.protobuf.Timestamp
+	62,  // 82: baton.state.v1.SetStepStatus.loop_values:type_name -> baton.state.v1.SetStepStatus.LoopValuesEntry
+	64,  // 83: baton.state.v1.DeleteWorkflow.now:type_name -> google.protobuf.Timestamp
+	64,  // 84: baton.state.v1.DeletedWorkflow.delete_time:type_name -> google.protobuf.Timestamp
+	42,  // 85: baton.state.v1.DeletedWorkflow.pushes:type_name -> baton.state.v1.KeptRequest
+	42,  // 86: baton.state.v1.DeletedWorkflow.starts:type_name -> baton.state.v1.KeptRequest
+	0,   // 87: baton.state.v1.Instance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	6,   // 88: baton.state.v1.SignalInitiator.SignalsEntry.value:type_name -> baton.state.v1.Signal
+	0,   // 89: baton.state.v1.SignalInitiator.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 90: baton.state.v1.Signal.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 91: baton.state.v1.SendSignal.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 92: baton.state.v1.Loop.ValuesEntry.value:type_name -> baton.state.v1.Param
+	0,   // 93: baton.state.v1.Step.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 94: baton.state.v1.Attempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 95: baton.state.v1.Attempt.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 96: baton.state.v1.StartInstance.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 97: baton.state.v1.ReportResult.OutputsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 98: baton.state.v1.StartChild.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 99: baton.state.v1.StartChild.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	0,   // 100: baton.state.v1.AssignAttempt.ParamsEntry.value:type_name -> baton.state.v1.Param
+	0,   // 101: baton.state.v1.SetStepStatus.LoopValuesEntry.value:type_name -> baton.state.v1.Param
+	102, // [102:102] is the sub-list for method output_type
+	102, // [102:102] is the sub-list for method input_type
+	102, // [102:102] is the sub-list for extension type_name
+	102, // [102:102] is the sub-list for extension extendee
+	0,   // [0:102] is the sub-list for field type_name
 }
 
 func init() { file_baton_state_v1_state_proto_init() }
@@ -5252,7 +5350,7 @@ func file_baton_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_state_v1_state_proto_rawDesc), len(file_baton_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   62,
+			NumMessages:   63,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -227,32 +227,42 @@ func TestWorkflowActionsCheckFindsAnActionTwiceOrOutOfOrder(t *testing.T) {
 	wantClean(t, checkWorkflowActions(records, false, events(), &statepb.Workflow{LastEventSeq: 6}, nil))
 }
 
-func TestDeletionCheckFindsNumbersGivenOutTwice(t *testing.T) {
+func TestDeletionCheckFindsNumbersGivenOutTwiceOrByLateCopies(t *testing.T) {
 	del := func(version, instance int64) *statepb.DeletedWorkflow {
 		return &statepb.DeletedWorkflow{WorkflowId: deleteWorkflow, LatestVersion: version, LastInstanceId: instance}
 	}
 	good := []deleteRound{
-		{version: 1, instance: 1, deleted: del(1, 1)},
-		{version: 2, instance: 3, deleted: del(2, 3)}, // a late start's copy took 2
-		{version: 3, instance: 4},                     // deletion never answered
-		{version: 5, instance: 6, deleted: del(5, 6)},
+		{version: 1, instance: 1, created: true, deleted: del(1, 1)},
+		{version: 2, instance: 2, created: true, deleted: del(2, 2)},
+		{version: 3, instance: 3, created: true},      // deletion never answered
+		{version: 3, instance: 4, deleted: del(3, 4)}, // so the push found it
+		{version: 4, instance: 5, created: true, deleted: del(4, 5)},
 	}
 	wantClean(t, checkDeletions(good, nil))
 
 	reused := append([]deleteRound(nil), good...)
-	reused[1] = deleteRound{version: 1, instance: 2, deleted: del(1, 2)}
+	reused[1] = deleteRound{version: 1, instance: 2, created: true, deleted: del(1, 2)}
 	wantViolation(t, checkDeletions(reused, nil), "round 1 got version 1, instance 2; an earlier round got version 1, instance 1")
 
-	// Numbering that went on from a deletion that was not the last, and a
-	// deletion that reports less than its round had.
-	behind := []deleteRound{
-		{version: 1, instance: 5, deleted: del(1, 5)},
-		{version: 2, instance: 6, deleted: del(4, 9)},
-		{version: 3, instance: 8, deleted: del(2, 8)},
+	// A late start's copy took instance 2 after the first deletion, and a
+	// late push's copy created the workflow before the second round's push.
+	late := []deleteRound{
+		{version: 1, instance: 1, created: true, deleted: del(1, 1)},
+		{version: 2, instance: 3, deleted: del(2, 3)},
 	}
-	res := checkDeletions(behind, nil)
-	wantViolation(t, res, "round 2 got version 3, instance 8, numbers the deletion before it had given out (up to version 4, instance 9)")
-	wantViolation(t, res, "round 2's deletion reports up to version 2, instance 8, below its own version 3, instance 8")
+	res := checkDeletions(late, nil)
+	wantViolation(t, res, "round 1's push found chaos-delete there after the round before deleted it")
+	wantViolation(t, res, "round 1 got version 2, instance 3; the deletion before it reported up to version 1, instance 1")
+
+	// A late copy took a number inside the round, and a deletion reports
+	// less than its round had.
+	inside := []deleteRound{
+		{version: 1, instance: 5, created: true, deleted: del(1, 6)},
+		{version: 2, instance: 7, created: true, deleted: del(1, 7)},
+	}
+	res = checkDeletions(inside, nil)
+	wantViolation(t, res, "round 0's deletion reports up to version 1, instance 6, where the round got version 1, instance 5")
+	wantViolation(t, res, "round 1's deletion reports up to version 1, instance 7, where the round got version 2, instance 7")
 
 	wantViolation(t, checkDeletions(good, []int64{3}), "chaos-delete/3 is still in the state a minute after the load stopped")
 }

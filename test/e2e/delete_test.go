@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+
 	workflowv1 "github.com/batonhq/baton/rpc/gen/baton/workflow/v1"
+	"github.com/batonhq/baton/rpc/gen/baton/workflow/v1/workflowv1connect"
 	"github.com/batonhq/baton/test/harness"
 )
 
@@ -13,8 +18,9 @@ import (
 // refused while an instance runs, then gone at once with its version and
 // triggers, its finished instances deleted by the leader after, on every
 // server, though the leader is SIGKILLed right after the deletion.
-// Pushed again, the id numbers on; a late copy of the deletion is a repeat
-// and leaves the new workflow alone.
+// Late copies of its push and of a start create nothing, before the push
+// again and after. Pushed again, the id numbers on; a late copy of the
+// deletion is a repeat and leaves the new workflow alone.
 func TestDeleteWorkflow(t *testing.T) {
 	t.Parallel()
 	agents := harness.StartCluster(t, 3, "-retention-interval", "200ms")
@@ -24,7 +30,16 @@ func TestDeleteWorkflow(t *testing.T) {
 		follower = agents[1]
 	}
 	addr := follower.URL()
-	harness.MustCLI(t, addr, "workflow", "push", "testdata/sleep.json")
+	def, err := os.ReadFile("testdata/sleep.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	wf := workflowv1connect.NewWorkflowServiceClient(harness.HTTPClient(), addr)
+	push := &workflowv1.PushRequest{Definition: string(def), RequestId: "push-1"}
+	if _, err := wf.Push(ctx, connect.NewRequest(push)); err != nil {
+		t.Fatal(err)
+	}
 	first := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-sleep"))
 	harness.MustCLI(t, addr, "workflow", "triggers", "disable", "e2e-sleep", "--time")
 
@@ -35,7 +50,7 @@ func TestDeleteWorkflow(t *testing.T) {
 	harness.MustCLI(t, addr, "workflow", "get", "e2e-sleep")
 
 	harness.MustCLI(t, addr, "instance", "stop", "e2e-sleep", "1")
-	second := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-sleep"))
+	second := startID(t, harness.CLI(t, addr, "instance", "start", "e2e-sleep", "--request-id", "start-2"))
 	harness.MustCLI(t, addr, "instance", "stop", "e2e-sleep", "2")
 	harness.WaitInstancesEnded(t, addr, "e2e-sleep", []int64{first, second}, time.Minute)
 
@@ -73,7 +88,31 @@ func TestDeleteWorkflow(t *testing.T) {
 		}
 	}
 
+	// A late copy of the first push neither creates the workflow again
+	// nor, once it was pushed again, adds a version; a late copy of a
+	// start starts nothing.
+	latePush := func() {
+		t.Helper()
+		_, err := wf.Push(ctx, connect.NewRequest(push))
+		if connect.CodeOf(err) != connect.CodeNotFound || !strings.Contains(err.Error(), `request_id "push-1" pushed version 1 of workflow "e2e-sleep", which went with the workflow`) {
+			t.Fatalf("a late copy of the push: %v", err)
+		}
+	}
+	lateStart := func() {
+		t.Helper()
+		r := harness.CLI(t, addr, "instance", "start", "e2e-sleep", "--request-id", "start-2")
+		if r.Code == 0 || !strings.Contains(r.Stderr, `request_id "start-2" started instance e2e-sleep/2, which was deleted with its workflow`) {
+			t.Fatalf("a late copy of a start: exit %d, %s%s", r.Code, r.Stdout, r.Stderr)
+		}
+	}
+	latePush()
+	lateStart()
+	if r := harness.CLI(t, addr, "workflow", "get", "e2e-sleep"); r.Code == 0 {
+		t.Fatalf("the late copies created the workflow again:\n%s", r.Stdout)
+	}
 	harness.MustCLI(t, addr, "workflow", "push", "testdata/sleep.json")
+	latePush()
+	lateStart()
 	var got workflowv1.GetResponse
 	harness.CLIJSON(t, addr, &got, "workflow", "get", "e2e-sleep")
 	if got.Version.GetVersion() != 2 || got.Workflow.GetTimeTriggersDisabled() || len(got.Actions) != 0 {
