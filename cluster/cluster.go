@@ -96,6 +96,7 @@ type Node struct {
 	trans  *raft.NetworkTransport
 	serf   *serf.Serf
 	fsm    *fsm.FSM
+	pace   *snapshotPacer
 
 	events   chan serf.Event
 	notifyCh chan bool
@@ -208,13 +209,15 @@ func (n *Node) startRaft() error {
 	if last, err := stores.Log.LastIndex(); err == nil {
 		n.startIndex = last
 	}
-	r, err := raft.NewRaft(rc, n.fsm, stores.Log, stores.Stable, stores.Snapshots, trans)
+	n.pace = newSnapshotPacer(n.log)
+	r, err := raft.NewRaft(rc, pacedFSM{FSM: n.fsm, pace: n.pace}, stores.Log, stores.Stable, stores.Snapshots, trans)
 	if err != nil {
 		_ = trans.Close()
 		_ = stores.Close()
 		return fmt.Errorf("start raft: %w", err)
 	}
 	n.raft = r
+	n.pace.attach(r)
 	return nil
 }
 
@@ -814,6 +817,7 @@ func (n *Node) Shutdown(leave bool) error {
 	if err := n.raft.Shutdown().Error(); err != nil {
 		errs = append(errs, fmt.Errorf("stop raft: %w", err))
 	}
+	n.pace.stop()
 	if err := n.trans.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close raft transport: %w", err))
 	}
