@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	metrics "github.com/hashicorp/go-metrics/compat"
 	"github.com/hashicorp/raft"
 
 	"github.com/batonhq/baton/fsm"
@@ -86,6 +87,7 @@ func (p *snapshotPacer) persisted(took time.Duration) {
 	}
 	p.log.Info("snapshot written; the next waits so that snapshots take at most a tenth of the time",
 		"took", took.Round(time.Millisecond), "rest", rest.Round(time.Millisecond))
+	metrics.AddSample([]string{"snapshot", "rest"}, float32(rest.Milliseconds()))
 	var timer *time.Timer
 	timer = p.afterFunc(rest, func() {
 		p.mu.Lock()
