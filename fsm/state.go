@@ -3,6 +3,7 @@ package fsm
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -153,6 +154,48 @@ func (s *State) Instances(ws WatchSet, workflowID string, limit int) []*statepb.
 		}
 	}
 	return out
+}
+
+// InstancePage selects a page of one workflow's instances, newest first.
+type InstancePage struct {
+	WorkflowID string
+	// Before, above 0, lists only the instances numbered below it.
+	Before int64
+	// Statuses, when not empty, lists only the instances in one of them.
+	Statuses []string
+	// Limit is how many at most; 0 means all.
+	Limit int
+}
+
+// InstancesPage returns the instances p selects, newest first, and whether
+// an older instance matches too (the next page's Before is then the last
+// one's id). It reads the instances newer than Before, and with a status
+// filter every one it passes over: bounded by what retention keeps.
+func (s *State) InstancesPage(p InstancePage) (list []*statepb.Instance, more bool) {
+	var it memdb.ResultIterator
+	var err error
+	if p.Before > 0 {
+		it, err = s.txn.ReverseLowerBound(tableInstances, "id", p.WorkflowID, p.Before-1)
+	} else {
+		it, err = s.txn.GetReverse(tableInstances, "id_prefix", p.WorkflowID)
+	}
+	if err != nil {
+		return nil, false
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		inst := o.(*statepb.Instance)
+		if inst.WorkflowId != p.WorkflowID {
+			break // past the workflow's first instance, into the id before it
+		}
+		if len(p.Statuses) > 0 && !slices.Contains(p.Statuses, inst.Status) {
+			continue
+		}
+		if p.Limit > 0 && len(list) == p.Limit {
+			return list, true
+		}
+		list = append(list, inst)
+	}
+	return list, false
 }
 
 // InstancesThrough returns the instances of a workflow numbered through or

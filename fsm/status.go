@@ -10,6 +10,10 @@ const (
 	InstanceTimedOut   = "TIMED_OUT"
 )
 
+// InstanceStatuses are every instance status, in the order an instance can
+// reach them.
+var InstanceStatuses = []string{InstanceCreated, InstanceInProgress, InstanceSucceeded, InstanceFailed, InstanceStopped, InstanceTimedOut}
+
 // Step statuses, as Maestro names them. The *_FAILED statuses other than
 // FATALLY_FAILED mean a retry may follow; the scheduler decides.
 const (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -218,22 +219,50 @@ func (s *Server) instanceNotFound(st *fsm.State, workflowID string, id int64) er
 }
 
 func (s *instanceService) List(ctx context.Context, req *connect.Request[instancev1.ListRequest]) (*connect.Response[instancev1.ListResponse], error) {
+	page, err := instancePage(req.Msg)
+	if err != nil {
+		return nil, err
+	}
 	return onRead(ctx, s.Server, req, req.Msg.Stale, func(context.Context, *instancev1.ListRequest) (*instancev1.ListResponse, error) {
 		st := s.FSM.State()
-		limit := int(req.Msg.Limit)
-		if limit <= 0 {
-			limit = 100
-		}
-		list := st.Instances(nil, req.Msg.WorkflowId, limit)
+		list, more := st.InstancesPage(page)
 		// Iterations of a foreach or while have no workflow record of their
 		// own; their workflow id exists while iterations do.
-		if st.Workflow(nil, req.Msg.WorkflowId) == nil && (len(list) == 0 || !workflow.IsInlineWorkflowID(req.Msg.WorkflowId)) {
-			return nil, rejectionError(fsm.WorkflowNotFound(st, req.Msg.WorkflowId))
+		wf := req.Msg.WorkflowId
+		if st.Workflow(nil, wf) == nil && (!workflow.IsInlineWorkflowID(wf) || len(st.Instances(nil, wf, 1)) == 0) {
+			return nil, rejectionError(fsm.WorkflowNotFound(st, wf))
 		}
-		return &instancev1.ListResponse{Instances: list}, nil
+		res := &instancev1.ListResponse{Instances: list}
+		if more {
+			res.NextBefore = list[len(list)-1].InstanceId
+		}
+		return res, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[instancev1.ListRequest]) (*connect.Response[instancev1.ListResponse], error) {
 		return p.instance.List
 	})
+}
+
+// instancePage checks a list request and says which page it asks for.
+func instancePage(m *instancev1.ListRequest) (fsm.InstancePage, error) {
+	p := fsm.InstancePage{WorkflowID: m.WorkflowId, Before: m.Before, Limit: int(m.Limit)}
+	switch {
+	case m.WorkflowId == "":
+		return p, invalid(errors.New("workflow_id is required"))
+	case m.Limit < 0:
+		return p, invalid(fmt.Errorf("limit %d: want a number of instances (0 for 100)", m.Limit))
+	case m.Before < 0:
+		return p, invalid(fmt.Errorf("before %d: want an instance id, or 0 for the newest", m.Before))
+	}
+	if p.Limit == 0 {
+		p.Limit = 100
+	}
+	for _, status := range m.Statuses {
+		if !slices.Contains(fsm.InstanceStatuses, status) {
+			return p, invalid(fmt.Errorf("status %q: want one of %s", status, strings.Join(fsm.InstanceStatuses, ", ")))
+		}
+	}
+	p.Statuses = m.Statuses
+	return p, nil
 }
 
 func (s *instanceService) Stop(ctx context.Context, req *connect.Request[instancev1.StopRequest]) (*connect.Response[instancev1.StopResponse], error) {

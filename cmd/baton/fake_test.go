@@ -153,6 +153,7 @@ type fakeInstances struct {
 	// Start answers Unavailable this many times before succeeding.
 	startUnavailable int
 	starts           []*instancev1.StartRequest
+	lists            []*instancev1.ListRequest
 	// events is the instance's whole timeline; the first watch breaks
 	// after breakAfter of them when breakAfter > 0.
 	events     []*statepb.Event
@@ -216,10 +217,18 @@ func (f *fakeInstances) List(_ context.Context, req *connect.Request[instancev1.
 	if req.Msg.Limit != 2 {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("the test expects --limit 2"))
 	}
-	return connect.NewResponse(&instancev1.ListResponse{Instances: []*statepb.Instance{
+	f.mu.Lock()
+	f.lists = append(f.lists, req.Msg)
+	f.mu.Unlock()
+	res := &instancev1.ListResponse{Instances: []*statepb.Instance{
 		{WorkflowId: "demo", InstanceId: 7, WorkflowVersion: 2, Status: "FAILED", Reason: "step b failed", CreateTime: ts(0), EndTime: ts(9)},
 		{WorkflowId: "demo", InstanceId: 6, WorkflowVersion: 1, Status: "SUCCEEDED", CreateTime: ts(-60), EndTime: ts(-50)},
-	}}), nil
+	}}
+	if req.Msg.Before > 0 {
+		// A page further back, with more behind it.
+		res.NextBefore = 6
+	}
+	return connect.NewResponse(res), nil
 }
 
 func (f *fakeInstances) Stop(_ context.Context, req *connect.Request[instancev1.StopRequest]) (*connect.Response[instancev1.StopResponse], error) {

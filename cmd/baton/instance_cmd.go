@@ -440,41 +440,72 @@ func lastAttempt(s *statepb.Step) *statepb.Attempt {
 
 func newInstanceListCommand(c *cli) *cobra.Command {
 	var (
-		limit int
-		stale bool
+		limit    int
+		before   int64
+		statuses []string
+		stale    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "list WORKFLOW",
-		Short: "List a workflow's instances, newest first",
-		Args:  positional("WORKFLOW"),
+		Short: "List a workflow's instances, newest first, a page at a time",
+		Long: `List a workflow's instances, newest first: the newest 100, or --limit
+of them. When older ones match too, the list ends with the command that
+shows the next page (--before the last one listed).
+--status keeps the instances in the statuses named (repeat it, or give a
+comma-separated list): CREATED, IN_PROGRESS, SUCCEEDED, FAILED, STOPPED,
+TIMED_OUT.`,
+		Args: positional("WORKFLOW"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if limit < 0 || limit > math.MaxInt32 {
 				return usageError{fmt.Errorf("--limit %d: want a positive number", limit)}
+			}
+			if before < 0 {
+				return usageError{fmt.Errorf("--before %d: want an instance id", before)}
+			}
+			for i, s := range statuses {
+				statuses[i] = strings.ToUpper(strings.TrimSpace(s))
 			}
 			api, err := c.clients()
 			if err != nil {
 				return err
 			}
 			res, err := api.instances.List(cmd.Context(), connect.NewRequest(&instancev1.ListRequest{
-				WorkflowId: a[0], Limit: int32(limit), Stale: stale,
+				WorkflowId: a[0], Limit: int32(limit), Stale: stale, Before: before, Statuses: statuses,
 			}))
 			if err != nil {
 				return err
 			}
 			if len(res.Msg.Instances) == 0 && !c.out.json {
-				fmt.Fprintf(c.stderr, "Workflow %s has no instances.\n", a[0])
+				what := "no instances"
+				if len(statuses) > 0 || before > 0 {
+					what = "no instances that match"
+				}
+				fmt.Fprintf(c.stderr, "Workflow %s has %s.\n", a[0], what)
 				return nil
 			}
-			return c.out.print(res.Msg, func(t *table) {
+			err = c.out.print(res.Msg, func(t *table) {
 				t.row("ID", "VERSION", "STATUS", "CREATED", "ENDED", "REASON")
 				for _, i := range res.Msg.Instances {
 					t.row(fmtInt(i.InstanceId), fmtInt(i.WorkflowVersion), i.Status,
 						fmtTime(i.CreateTime), fmtTime(i.EndTime), truncate(cell(i.Reason), 72))
 				}
 			})
+			if err == nil && res.Msg.NextBefore > 0 && !c.out.json {
+				next := fmt.Sprintf("baton instance list %s --before %d", a[0], res.Msg.NextBefore)
+				if limit > 0 {
+					next += fmt.Sprintf(" --limit %d", limit)
+				}
+				if len(statuses) > 0 {
+					next += " --status " + strings.Join(statuses, ",")
+				}
+				fmt.Fprintf(c.stderr, "Older instances match too: %s\n", next)
+			}
+			return err
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 0, "show at most `N` instances (default: the server's, 100)")
+	cmd.Flags().Int64Var(&before, "before", 0, "show only instances numbered below `ID` (the next page)")
+	cmd.Flags().StringSliceVar(&statuses, "status", nil, "show only instances in this `STATUS` (repeatable, or comma-separated)")
 	addStaleFlag(cmd, &stale)
 	return cmd
 }

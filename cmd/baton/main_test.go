@@ -50,6 +50,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"instance", "get", "demo"}, "missing ID"},
 		{[]string{"instance", "get", "demo", "seven"}, `instance ID "seven"`},
 		{[]string{"instance", "list", "demo", "--limit", "-1"}, "--limit -1"},
+		{[]string{"instance", "list", "demo", "--before", "-3"}, "--before -3"},
 		{[]string{"workflow", "activate", "demo", "two"}, `VERSION "two"`},
 		{[]string{"workflow", "get", "demo", "extra"}, `unexpected argument "extra"`},
 		{[]string{"workflow", "lst"}, `unknown command "lst" for "baton workflow" (did you mean "list"?)`},
@@ -455,6 +456,21 @@ func TestInstanceListAndStop(t *testing.T) {
 		"6   1        SUCCEEDED  2026-03-01T11:59:00Z  2026-03-01T11:59:10Z  -\n"
 	if stdout != want {
 		t.Errorf("list: stderr %q, stdout\n%s\nwant\n%s", stderr, stdout, want)
+	}
+	if stderr != "" {
+		t.Errorf("the last page says more follow: %q", stderr)
+	}
+	// A page further back, filtered: the flags reach the server, and the
+	// answer ends with the command for the page after.
+	_, stdout, stderr = runCLI(t, "instance", "list", "demo", "--limit", "2", "--before", "9", "--status", "failed,STOPPED", "--status", "timed_out", "--address", f.URL)
+	if want := "Older instances match too: baton instance list demo --before 6 --limit 2 --status FAILED,STOPPED,TIMED_OUT\n"; stderr != want || !strings.HasPrefix(stdout, "ID ") {
+		t.Errorf("list --before: stdout\n%s\nstderr %q, want %q", stdout, stderr, want)
+	}
+	f.inst.mu.Lock()
+	last := f.inst.lists[len(f.inst.lists)-1]
+	f.inst.mu.Unlock()
+	if last.Before != 9 || strings.Join(last.Statuses, ",") != "FAILED,STOPPED,TIMED_OUT" {
+		t.Errorf("list request: %v", last)
 	}
 	code, stdout, stderr := runCLI(t, "instance", "stop", "demo", "7", "--reason", "enough", "--address", f.URL)
 	if code != 0 || stdout != "instance 7 of demo is STOPPED\n" {

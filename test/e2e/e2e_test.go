@@ -263,6 +263,22 @@ func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
 			_, err := wf.Delete(ctx, connect.NewRequest(&workflowv1.DeleteRequest{}))
 			return err
 		}, connect.CodeInvalidArgument, "delete needs workflow_id"},
+		{"list of a negative number of instances", func() error {
+			_, err := in.List(ctx, connect.NewRequest(&instancev1.ListRequest{WorkflowId: "e2e-fail", Limit: -5}))
+			return err
+		}, connect.CodeInvalidArgument, "limit -5: want a number of instances"},
+		{"list by an unknown status", func() error {
+			_, err := in.List(ctx, connect.NewRequest(&instancev1.ListRequest{WorkflowId: "e2e-fail", Statuses: []string{"FAILED", "BROKEN"}}))
+			return err
+		}, connect.CodeInvalidArgument, `status "BROKEN": want one of CREATED, IN_PROGRESS`},
+		{"list before a negative id", func() error {
+			_, err := in.List(ctx, connect.NewRequest(&instancev1.ListRequest{WorkflowId: "e2e-fail", Before: -1}))
+			return err
+		}, connect.CodeInvalidArgument, "before -1"},
+		{"list without a workflow id", func() error {
+			_, err := in.List(ctx, connect.NewRequest(&instancev1.ListRequest{}))
+			return err
+		}, connect.CodeInvalidArgument, "workflow_id is required"},
 		{"delete of an unknown workflow", func() error {
 			_, err := wf.Delete(ctx, connect.NewRequest(&workflowv1.DeleteRequest{WorkflowId: "no-such-workflow"}))
 			return err
@@ -636,5 +652,47 @@ func TestRetentionDeletesOldVersions(t *testing.T) {
 	r := harness.CLI(t, addr, "instance", "start", "e2e-versions", "--version", "1")
 	if r.Code != 1 || !strings.Contains(r.Stderr, `no longer has version 1: retention deleted it (latest is 3)`) {
 		t.Errorf("start of a deleted version: exit %d, %s", r.Code, r.Stderr)
+	}
+}
+
+// A workflow's instances are listed a page at a time, newest first, and by
+// status; a page that leaves older ones out says how to see the next.
+func TestInstanceListPages(t *testing.T) {
+	t.Parallel()
+	a := harness.StartDev(t)
+	addr := a.URL()
+	harness.MustCLI(t, addr, "workflow", "push", "testdata/fail.json")
+	for i := 0; i < 3; i++ {
+		if r := harness.CLI(t, addr, "instance", "start", "e2e-fail", "--wait"); r.Code != 3 {
+			t.Fatalf("run %d exited %d: %s", i, r.Code, r.Stderr)
+		}
+	}
+	listed := func(args ...string) ([]int64, string) {
+		t.Helper()
+		r := harness.CLI(t, addr, append([]string{"instance", "list", "e2e-fail"}, args...)...)
+		if r.Code != 0 {
+			t.Fatalf("list %v: exit %d, %s", args, r.Code, r.Stderr)
+		}
+		var ids []int64
+		for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n")[1:] {
+			id, err := strconv.ParseInt(strings.Fields(line)[0], 10, 64)
+			if err != nil {
+				t.Fatalf("list %v: line %q", args, line)
+			}
+			ids = append(ids, id)
+		}
+		return ids, r.Stderr
+	}
+	ids, more := listed("--limit", "2")
+	if !slices.Equal(ids, []int64{3, 2}) || !strings.Contains(more, "baton instance list e2e-fail --before 2 --limit 2") {
+		t.Fatalf("first page: %v, %q", ids, more)
+	}
+	ids, more = listed("--limit", "2", "--before", "2", "--status", "failed")
+	if !slices.Equal(ids, []int64{1}) || more != "" {
+		t.Fatalf("second page: %v, %q", ids, more)
+	}
+	if r := harness.CLI(t, addr, "instance", "list", "e2e-fail", "--status", "SUCCEEDED"); r.Code != 0 || r.Stdout != "" ||
+		!strings.Contains(r.Stderr, "Workflow e2e-fail has no instances that match.") {
+		t.Fatalf("no match: exit %d, %q, %q", r.Code, r.Stdout, r.Stderr)
 	}
 }

@@ -365,8 +365,15 @@ type ListRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
 	// At most this many (default 100).
-	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
-	Stale         bool  `protobuf:"varint,3,opt,name=stale,proto3" json:"stale,omitempty"`
+	Limit int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Stale bool  `protobuf:"varint,3,opt,name=stale,proto3" json:"stale,omitempty"`
+	// Only instances numbered below this one (0: from the newest). To page
+	// back through a workflow's history, pass the next_before of the page
+	// before.
+	Before int64 `protobuf:"varint,4,opt,name=before,proto3" json:"before,omitempty"`
+	// Only instances in one of these statuses (CREATED, IN_PROGRESS,
+	// SUCCEEDED, FAILED, STOPPED, TIMED_OUT); none means all.
+	Statuses      []string `protobuf:"bytes,5,rep,name=statuses,proto3" json:"statuses,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -422,9 +429,27 @@ func (x *ListRequest) GetStale() bool {
 	return false
 }
 
+func (x *ListRequest) GetBefore() int64 {
+	if x != nil {
+		return x.Before
+	}
+	return 0
+}
+
+func (x *ListRequest) GetStatuses() []string {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
+}
+
 type ListResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Instances     []*statepb.Instance    `protobuf:"bytes,1,rep,name=instances,proto3" json:"instances,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Instances []*statepb.Instance `protobuf:"bytes,1,rep,name=instances,proto3" json:"instances,omitempty"`
+	// When older instances match too: the before of the next page (the last
+	// instance listed here). 0 when this page is the last.
+	NextBefore    int64 `protobuf:"varint,2,opt,name=next_before,json=nextBefore,proto3" json:"next_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -464,6 +489,13 @@ func (x *ListResponse) GetInstances() []*statepb.Instance {
 		return x.Instances
 	}
 	return nil
+}
+
+func (x *ListResponse) GetNextBefore() int64 {
+	if x != nil {
+		return x.NextBefore
+	}
+	return 0
 }
 
 type RestartRequest struct {
@@ -1063,14 +1095,18 @@ const file_baton_instance_v1_instance_proto_rawDesc = "" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
 	"workflowId\x12\x14\n" +
 	"\x05count\x18\x03 \x01(\x03R\x05count\x12!\n" +
-	"\finstance_ids\x18\x04 \x03(\x03R\vinstanceIds\"Z\n" +
+	"\finstance_ids\x18\x04 \x03(\x03R\vinstanceIds\"\x8e\x01\n" +
 	"\vListRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x14\n" +
-	"\x05stale\x18\x03 \x01(\bR\x05stale\"F\n" +
+	"\x05stale\x18\x03 \x01(\bR\x05stale\x12\x16\n" +
+	"\x06before\x18\x04 \x01(\x03R\x06before\x12\x1a\n" +
+	"\bstatuses\x18\x05 \x03(\tR\bstatuses\"g\n" +
 	"\fListResponse\x126\n" +
-	"\tinstances\x18\x01 \x03(\v2\x18.baton.state.v1.InstanceR\tinstances\"\xba\x01\n" +
+	"\tinstances\x18\x01 \x03(\v2\x18.baton.state.v1.InstanceR\tinstances\x12\x1f\n" +
+	"\vnext_before\x18\x02 \x01(\x03R\n" +
+	"nextBefore\"\xba\x01\n" +
 	"\x0eRestartRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +

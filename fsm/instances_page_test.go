@@ -1,0 +1,65 @@
+package fsm
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// A workflow's instances are listed a page at a time, newest first, with or
+// without a status filter, and never run into the instances of a workflow
+// whose id sorts next to it ("et" before, "etl2" after).
+func TestInstancesPage(t *testing.T) {
+	x := newFixture(t)
+	for _, wf := range []string{"et", wfETL, "etl2"} {
+		def := fmt.Sprintf(`{"workflow":{"id":%q,"steps":["a"]}}`, wf)
+		applyAs[*PushResult](x, pushCmd(wf, def, 0))
+	}
+	applyAs[*StartResult](x, startCmd("et", "et-1", 1, 1))
+	applyAs[*StartResult](x, startCmd("etl2", "etl2-1", 1, 1))
+	for i := 1; i <= 7; i++ {
+		applyAs[*StartResult](x, startCmd(wfETL, fmt.Sprintf("r%d", i), 1, 1+i))
+	}
+	for _, id := range []int64{2, 3, 6} {
+		applyAs[*StopResult](x, stopCmd(wfETL, id, "", 10))
+	}
+	st := x.state()
+	ids := func(p InstancePage) ([]int64, bool) {
+		list, more := st.InstancesPage(p)
+		var out []int64
+		for _, inst := range list {
+			if inst.WorkflowId != p.WorkflowID {
+				t.Fatalf("%+v listed %s/%d", p, inst.WorkflowId, inst.InstanceId)
+			}
+			out = append(out, inst.InstanceId)
+		}
+		return out, more
+	}
+	stopped := []string{InstanceStopped}
+	for _, c := range []struct {
+		page InstancePage
+		want []int64
+		more bool
+	}{
+		{InstancePage{WorkflowID: wfETL}, []int64{7, 6, 5, 4, 3, 2, 1}, false},
+		{InstancePage{WorkflowID: wfETL, Limit: 3}, []int64{7, 6, 5}, true},
+		{InstancePage{WorkflowID: wfETL, Limit: 3, Before: 5}, []int64{4, 3, 2}, true},
+		{InstancePage{WorkflowID: wfETL, Limit: 3, Before: 2}, []int64{1}, false},
+		{InstancePage{WorkflowID: wfETL, Limit: 3, Before: 1}, nil, false},
+		{InstancePage{WorkflowID: wfETL, Limit: 7}, []int64{7, 6, 5, 4, 3, 2, 1}, false},
+		{InstancePage{WorkflowID: wfETL, Before: 100}, []int64{7, 6, 5, 4, 3, 2, 1}, false},
+		{InstancePage{WorkflowID: wfETL, Statuses: stopped, Limit: 2}, []int64{6, 3}, true},
+		{InstancePage{WorkflowID: wfETL, Statuses: stopped, Limit: 2, Before: 3}, []int64{2}, false},
+		// The last match is the page's last: nothing older matches.
+		{InstancePage{WorkflowID: wfETL, Statuses: stopped, Limit: 3}, []int64{6, 3, 2}, false},
+		{InstancePage{WorkflowID: wfETL, Statuses: []string{InstanceCreated, InstanceFailed}, Limit: 2, Before: 4}, []int64{1}, false},
+		{InstancePage{WorkflowID: "et", Limit: 5}, []int64{1}, false},
+		{InstancePage{WorkflowID: "et", Before: 5}, []int64{1}, false},
+		{InstancePage{WorkflowID: "nope", Before: 5}, nil, false},
+	} {
+		got, more := ids(c.page)
+		if !slices.Equal(got, c.want) || more != c.more {
+			t.Errorf("%+v: %v (more %v), want %v (more %v)", c.page, got, more, c.want, c.more)
+		}
+	}
+}
