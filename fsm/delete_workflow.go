@@ -119,9 +119,15 @@ func keptRequest(kept []*statepb.KeptRequest, requestID string) (int64, bool) {
 }
 
 // keepRequests appends to kept the request ids of rows (in rising number
-// order, after every one kept), and keeps the newest maxKeptRequests.
+// order), and keeps the newest maxKeptRequests. A row numbered at or below
+// the newest kept is skipped: an instance an earlier deletion of the id
+// left, not yet deleted, whose request id that deletion kept.
 func keepRequests(kept []*statepb.KeptRequest, rows []any) []*statepb.KeptRequest {
 	out := append([]*statepb.KeptRequest(nil), kept...)
+	var newest int64
+	if len(kept) > 0 {
+		newest = kept[len(kept)-1].Number
+	}
 	for _, o := range rows {
 		var k *statepb.KeptRequest
 		switch r := o.(type) {
@@ -130,7 +136,7 @@ func keepRequests(kept []*statepb.KeptRequest, rows []any) []*statepb.KeptReques
 		case *statepb.Instance:
 			k = &statepb.KeptRequest{RequestId: r.RequestId, Number: r.InstanceId}
 		}
-		if k != nil && k.RequestId != "" {
+		if k != nil && k.RequestId != "" && k.Number > newest {
 			out = append(out, k)
 		}
 	}

@@ -299,21 +299,31 @@ func keptStrings(kept []*statepb.KeptRequest) []string {
 }
 
 // The record keeps the newest maxKeptRequests, lowest number first, across
-// deletions.
+// deletions, each once.
 func TestKeepRequestsKeepsTheNewest(t *testing.T) {
 	var rows []any
 	for i := int64(1); i <= maxKeptRequests+8; i++ {
 		rows = append(rows, &statepb.Instance{WorkflowId: wfETL, InstanceId: i, RequestId: fmt.Sprintf("r%d", i)})
 	}
 	rows = append(rows, &statepb.Instance{WorkflowId: wfETL, InstanceId: 100})
-	kept := keepRequests(nil, rows[:10])
-	kept = keepRequests(kept, rows[10:])
-	if len(kept) != maxKeptRequests || kept[0].Number != 9 || kept[len(kept)-1].Number != maxKeptRequests+8 {
-		t.Fatalf("kept %v", keptStrings(kept))
-	}
-	for i := 1; i < len(kept); i++ {
-		if kept[i].Number != kept[i-1].Number+1 {
-			t.Fatalf("kept out of order: %v", keptStrings(kept))
+	rising := func(kept []*statepb.KeptRequest) {
+		t.Helper()
+		for i := 1; i < len(kept); i++ {
+			if kept[i].Number <= kept[i-1].Number {
+				t.Fatalf("kept out of order, or twice: %v", keptStrings(kept))
+			}
 		}
+	}
+	// The second deletion meets rows 6 to 10 again: instances the first
+	// left and the leader had not deleted yet.
+	kept := keepRequests(keepRequests(nil, rows[:10]), rows[5:20])
+	rising(kept)
+	if len(kept) != 20 || kept[0].Number != 1 || kept[19].Number != 20 {
+		t.Fatalf("kept %v, want r1 to r20", keptStrings(kept))
+	}
+	kept = keepRequests(kept, rows[20:])
+	rising(kept)
+	if len(kept) != maxKeptRequests || kept[0].Number != 9 || kept[len(kept)-1].Number != maxKeptRequests+8 {
+		t.Fatalf("kept %v, want the newest %d", keptStrings(kept), maxKeptRequests)
 	}
 }
