@@ -414,24 +414,37 @@ func (s *State) Triggers(ws WatchSet, workflowID string) []*statepb.Trigger {
 
 // Signals returns the signals of a name, newest first, at most limit (all
 // when limit <= 0).
-func (s *State) Signals(ws WatchSet, name string, limit int) []*statepb.Signal {
-	var out []*statepb.Signal
-	it, err := s.txn.GetReverse(tableSignals, "id_prefix", name)
-	if err != nil {
-		return nil
+func (s *State) Signals(name string, limit int) []*statepb.Signal {
+	list, _ := s.SignalsPage(name, 0, max(limit, 0))
+	return list
+}
+
+// SignalsPage returns the signals of a name numbered below before (all
+// when before is 0), newest first, at most limit (all when limit is 0),
+// and whether an older one is kept too (the next page's before is then
+// the last one's number).
+func (s *State) SignalsPage(name string, before int64, limit int) (list []*statepb.Signal, more bool) {
+	var it memdb.ResultIterator
+	var err error
+	if before > 0 {
+		it, err = s.txn.ReverseLowerBound(tableSignals, "id", name, before-1)
+	} else {
+		it, err = s.txn.GetReverse(tableSignals, "id_prefix", name)
 	}
-	s.watch(ws, it.WatchCh())
+	if err != nil {
+		return nil, false
+	}
 	for o := it.Next(); o != nil; o = it.Next() {
 		sg := o.(*statepb.Signal)
 		if sg.Name != name {
-			continue // a longer name with this one as prefix
+			break // past the name's first signal
 		}
-		out = append(out, sg)
-		if limit > 0 && len(out) >= limit {
-			break
+		if limit > 0 && len(list) == limit {
+			return list, true
 		}
+		list = append(list, sg)
 	}
-	return out
+	return list, false
 }
 
 // SignalsAfter returns the signals of a name numbered above afterSeq, oldest
@@ -497,7 +510,7 @@ func (s *State) Signal(name string, seq int64) *statepb.Signal {
 // LatestSignalSeq returns the number of the newest signal of a name, 0 when
 // there is none.
 func (s *State) LatestSignalSeq(name string) int64 {
-	if l := s.Signals(nil, name, 1); len(l) == 1 {
+	if l := s.Signals(name, 1); len(l) == 1 {
 		return l[0].Seq
 	}
 	return 0

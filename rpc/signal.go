@@ -85,15 +85,25 @@ func (s *signalService) Send(ctx context.Context, req *connect.Request[signalv1.
 }
 
 func (s *signalService) List(ctx context.Context, req *connect.Request[signalv1.ListRequest]) (*connect.Response[signalv1.ListResponse], error) {
-	if req.Msg.Name == "" {
+	switch m := req.Msg; {
+	case m.Name == "":
 		return nil, invalid(errors.New("signal name is required"))
+	case m.Limit < 0:
+		return nil, invalid(fmt.Errorf("limit %d: want a number of signals (0 for 100)", m.Limit))
+	case m.Before < 0:
+		return nil, invalid(fmt.Errorf("before %d: want a signal number, or 0 for the newest", m.Before))
 	}
 	return onRead(ctx, s.Server, req, req.Msg.Stale, func(context.Context, *signalv1.ListRequest) (*signalv1.ListResponse, error) {
 		limit := int(req.Msg.Limit)
-		if limit <= 0 {
+		if limit == 0 {
 			limit = 100
 		}
-		return &signalv1.ListResponse{Signals: s.FSM.State().Signals(nil, req.Msg.Name, limit)}, nil
+		list, more := s.FSM.State().SignalsPage(req.Msg.Name, req.Msg.Before, limit)
+		res := &signalv1.ListResponse{Signals: list}
+		if more {
+			res.NextBefore = list[len(list)-1].Seq
+		}
+		return res, nil
 	}, func(p *peerClients) func(context.Context, *connect.Request[signalv1.ListRequest]) (*connect.Response[signalv1.ListResponse], error) {
 		return p.signal.List
 	})

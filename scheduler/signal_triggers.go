@@ -161,7 +161,7 @@ func (r *round) signalView(trig workflow.SignalTrigger, name string, checkpoint 
 		return v
 	}
 	last := head[len(head)-1].Seq
-	tail := r.in.State.Signals(nil, name, maxSignalsScanned) // newest first
+	tail := r.in.State.Signals(name, maxSignalsScanned) // newest first
 	for i := len(tail) - 1; i >= 0; i-- {
 		sg := tail[i]
 		if sg.Seq <= last {

@@ -165,7 +165,7 @@ func TestRestartedIterationSendsItsSignalsAgain(t *testing.T) {
 	}
 	sent := func() []string {
 		var out []string
-		for _, sg := range px.f.State().Signals(nil, "done", 0) {
+		for _, sg := range px.f.State().Signals("done", 0) {
 			out = append(out, fmt.Sprintf("#%d from %s", sg.Seq, sg.Source))
 		}
 		return out

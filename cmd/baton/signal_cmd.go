@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"connectrpc.com/connect"
@@ -57,31 +58,46 @@ func newSignalSendCommand(c *cli) *cobra.Command {
 
 func newSignalListCommand(c *cli) *cobra.Command {
 	var (
-		limit int
-		stale bool
+		limit  int
+		before int64
+		stale  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "list NAME",
-		Short: "List the newest signals of a name",
-		Args:  positional("NAME"),
+		Short: "List the signals of a name, newest first, a page at a time",
+		Long: `List the signals of a name that retention keeps, newest first: the newest
+100, or --limit of them. When older ones are kept too, the list ends with
+the command that shows the next page (--before the last one listed).`,
+		Args: positional("NAME"),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			if limit < 0 || limit > math.MaxInt32 {
+				return usageError{fmt.Errorf("--limit %d: want a positive number", limit)}
+			}
+			if before < 0 {
+				return usageError{fmt.Errorf("--before %d: want a signal number", before)}
+			}
 			api, err := c.clients()
 			if err != nil {
 				return err
 			}
-			res, err := api.signals.List(cmd.Context(), connect.NewRequest(&signalv1.ListRequest{Name: a[0], Limit: int32(limit), Stale: stale}))
+			res, err := api.signals.List(cmd.Context(), connect.NewRequest(&signalv1.ListRequest{Name: a[0], Limit: int32(limit), Stale: stale, Before: before}))
 			if err != nil {
 				return err
 			}
-			return c.out.print(res.Msg, func(t *table) {
+			err = c.out.print(res.Msg, func(t *table) {
 				t.row("SEQ", "TIME", "SOURCE", "PARAMS")
 				for _, sg := range res.Msg.GetSignals() {
 					t.row(strconv.FormatInt(sg.GetSeq(), 10), fmtTime(sg.GetTime()), sg.GetSource(), fmtParams(sg.GetParams()))
 				}
 			})
+			if err == nil && res.Msg.NextBefore > 0 && !c.out.json {
+				fmt.Fprintf(c.stderr, "Older signals are kept too: baton signal list %s --before %d --limit %d\n", a[0], res.Msg.NextBefore, limit)
+			}
+			return err
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	cmd.Flags().Int64Var(&before, "before", 0, "only signals numbered below `SEQ` (the next page)")
 	addStaleFlag(cmd, &stale)
 	return cmd
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/batonhq/baton/fsm/statepb"
 	instancev1 "github.com/batonhq/baton/rpc/gen/baton/instance/v1"
 	"github.com/batonhq/baton/rpc/gen/baton/instance/v1/instancev1connect"
+	signalv1 "github.com/batonhq/baton/rpc/gen/baton/signal/v1"
+	"github.com/batonhq/baton/rpc/gen/baton/signal/v1/signalv1connect"
 	workflowv1 "github.com/batonhq/baton/rpc/gen/baton/workflow/v1"
 	"github.com/batonhq/baton/rpc/gen/baton/workflow/v1/workflowv1connect"
 	"github.com/batonhq/baton/scheduler"
@@ -275,6 +277,10 @@ func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
 			_, err := in.List(ctx, connect.NewRequest(&instancev1.ListRequest{WorkflowId: "e2e-fail", Before: -1}))
 			return err
 		}, connect.CodeInvalidArgument, "before -1"},
+		{"signal list before a negative number", func() error {
+			_, err := signalv1connect.NewSignalServiceClient(harness.HTTPClient(), addr).List(ctx, connect.NewRequest(&signalv1.ListRequest{Name: "x", Before: -2}))
+			return err
+		}, connect.CodeInvalidArgument, "before -2"},
 		{"list without a workflow id", func() error {
 			_, err := in.List(ctx, connect.NewRequest(&instancev1.ListRequest{}))
 			return err

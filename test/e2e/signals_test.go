@@ -54,6 +54,13 @@ func TestSignalDependenciesAndOutputs(t *testing.T) {
 	if len(list.Signals) != 3 {
 		t.Errorf("%d table/ready signals recorded, want 3 (the repeat is not new)", len(list.Signals))
 	}
+	// A page at a time, newest first.
+	var page, last signalv1.ListResponse
+	harness.CLIJSON(t, addr, &page, "signal", "list", "table/ready", "--limit", "2")
+	harness.CLIJSON(t, addr, &last, "signal", "list", "table/ready", "--limit", "2", "--before", strconv.FormatInt(page.NextBefore, 10))
+	if len(page.Signals) != 2 || page.Signals[0].Seq != 3 || page.NextBefore != 2 || len(last.Signals) != 1 || last.Signals[0].Seq != 1 || last.NextBefore != 0 {
+		t.Errorf("pages: %v (next %d), then %v (next %d)", page.Signals, page.NextBefore, last.Signals, last.NextBefore)
+	}
 }
 
 // The leader applies the signal retention policy: each name keeps its

@@ -135,8 +135,11 @@ type ListRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// At most this many (default 100).
-	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
-	Stale         bool  `protobuf:"varint,3,opt,name=stale,proto3" json:"stale,omitempty"`
+	Limit int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Stale bool  `protobuf:"varint,3,opt,name=stale,proto3" json:"stale,omitempty"`
+	// Only signals numbered below this one (0: from the newest). To page back
+	// through a name's signals, pass the next_before of the page before.
+	Before        int64 `protobuf:"varint,4,opt,name=before,proto3" json:"before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -192,9 +195,20 @@ func (x *ListRequest) GetStale() bool {
 	return false
 }
 
+func (x *ListRequest) GetBefore() int64 {
+	if x != nil {
+		return x.Before
+	}
+	return 0
+}
+
 type ListResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Signals       []*statepb.Signal      `protobuf:"bytes,1,rep,name=signals,proto3" json:"signals,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Signals []*statepb.Signal `protobuf:"bytes,1,rep,name=signals,proto3" json:"signals,omitempty"`
+	// When older signals of the name are kept too: the before of the next
+	// page (the last signal listed here). 0 when this page is the last.
+	NextBefore    int64 `protobuf:"varint,2,opt,name=next_before,json=nextBefore,proto3" json:"next_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -236,6 +250,13 @@ func (x *ListResponse) GetSignals() []*statepb.Signal {
 	return nil
 }
 
+func (x *ListResponse) GetNextBefore() int64 {
+	if x != nil {
+		return x.NextBefore
+	}
+	return 0
+}
+
 var File_baton_signal_v1_signal_proto protoreflect.FileDescriptor
 
 const file_baton_signal_v1_signal_proto_rawDesc = "" +
@@ -250,13 +271,16 @@ const file_baton_signal_v1_signal_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\">\n" +
 	"\fSendResponse\x12.\n" +
-	"\x06signal\x18\x01 \x01(\v2\x16.baton.state.v1.SignalR\x06signal\"M\n" +
+	"\x06signal\x18\x01 \x01(\v2\x16.baton.state.v1.SignalR\x06signal\"e\n" +
 	"\vListRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x14\n" +
-	"\x05stale\x18\x03 \x01(\bR\x05stale\"@\n" +
+	"\x05stale\x18\x03 \x01(\bR\x05stale\x12\x16\n" +
+	"\x06before\x18\x04 \x01(\x03R\x06before\"a\n" +
 	"\fListResponse\x120\n" +
-	"\asignals\x18\x01 \x03(\v2\x16.baton.state.v1.SignalR\asignals2\x99\x01\n" +
+	"\asignals\x18\x01 \x03(\v2\x16.baton.state.v1.SignalR\asignals\x12\x1f\n" +
+	"\vnext_before\x18\x02 \x01(\x03R\n" +
+	"nextBefore2\x99\x01\n" +
 	"\rSignalService\x12C\n" +
 	"\x04Send\x12\x1c.baton.signal.v1.SendRequest\x1a\x1d.baton.signal.v1.SendResponse\x12C\n" +
 	"\x04List\x12\x1c.baton.signal.v1.ListRequest\x1a\x1d.baton.signal.v1.ListResponseB;Z9github.com/batonhq/baton/rpc/gen/baton/signal/v1;signalv1b\x06proto3"

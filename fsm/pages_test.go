@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/batonhq/baton/fsm/statepb"
 )
 
 // A workflow's instances are listed a page at a time, newest first, with or
@@ -61,5 +63,46 @@ func TestInstancesPage(t *testing.T) {
 		if !slices.Equal(got, c.want) || more != c.more {
 			t.Errorf("%+v: %v (more %v), want %v (more %v)", c.page, got, more, c.want, c.more)
 		}
+	}
+}
+
+// A name's signals are listed a page at a time, newest first, and never run
+// into a neighbouring name's ("a" before "ab", "b" after).
+func TestSignalsPage(t *testing.T) {
+	x := newFixture(t)
+	for i, name := range []string{"a", "ab", "ab", "ab", "ab", "ab", "b"} {
+		applyAs[*SignalResult](x, &statepb.SendSignal{Name: name, Now: at(i)})
+	}
+	st := x.state()
+	for _, c := range []struct {
+		name          string
+		before, limit int64
+		want          []int64
+		more          bool
+	}{
+		{"ab", 0, 0, []int64{5, 4, 3, 2, 1}, false},
+		{"ab", 0, 2, []int64{5, 4}, true},
+		{"ab", 4, 2, []int64{3, 2}, true},
+		{"ab", 2, 2, []int64{1}, false},
+		{"ab", 1, 2, nil, false},
+		{"ab", 0, 5, []int64{5, 4, 3, 2, 1}, false},
+		{"a", 9, 0, []int64{1}, false},
+		{"b", 9, 3, []int64{1}, false},
+		{"c", 9, 3, nil, false},
+	} {
+		list, more := st.SignalsPage(c.name, c.before, int(c.limit))
+		var got []int64
+		for _, sg := range list {
+			if sg.Name != c.name {
+				t.Fatalf("%+v listed %s #%d", c, sg.Name, sg.Seq)
+			}
+			got = append(got, sg.Seq)
+		}
+		if !slices.Equal(got, c.want) || more != c.more {
+			t.Errorf("%+v: %v (more %v)", c, got, more)
+		}
+	}
+	if got := st.Signals("ab", 2); len(got) != 2 || got[0].Seq != 5 {
+		t.Errorf("Signals: %v", got)
 	}
 }
