@@ -172,14 +172,8 @@ type InstancePage struct {
 // one's id). It reads the instances newer than Before, and with a status
 // filter every one it passes over: bounded by what retention keeps.
 func (s *State) InstancesPage(p InstancePage) (list []*statepb.Instance, more bool) {
-	var it memdb.ResultIterator
-	var err error
-	if p.Before > 0 {
-		it, err = s.txn.ReverseLowerBound(tableInstances, "id", p.WorkflowID, p.Before-1)
-	} else {
-		it, err = s.txn.GetReverse(tableInstances, "id_prefix", p.WorkflowID)
-	}
-	if err != nil {
+	it := s.newestFirst(tableInstances, p.WorkflowID, p.Before)
+	if it == nil {
 		return nil, false
 	}
 	for o := it.Next(); o != nil; o = it.Next() {
@@ -196,6 +190,24 @@ func (s *State) InstancesPage(p InstancePage) (list []*statepb.Instance, more bo
 		list = append(list, inst)
 	}
 	return list, false
+}
+
+// newestFirst iterates a table whose id is (owner, number) from the newest
+// row numbered below before (the newest of all when before is 0) down. It
+// does not stop at the owner's first row: the caller stops where the owner
+// changes. Nil when the table cannot be read.
+func (s *State) newestFirst(table, owner string, before int64) memdb.ResultIterator {
+	var it memdb.ResultIterator
+	var err error
+	if before > 0 {
+		it, err = s.txn.ReverseLowerBound(table, "id", owner, before-1)
+	} else {
+		it, err = s.txn.GetReverse(table, "id_prefix", owner)
+	}
+	if err != nil {
+		return nil
+	}
+	return it
 }
 
 // InstancesThrough returns the instances of a workflow numbered through or
@@ -424,14 +436,8 @@ func (s *State) Signals(name string, limit int) []*statepb.Signal {
 // and whether an older one is kept too (the next page's before is then
 // the last one's number).
 func (s *State) SignalsPage(name string, before int64, limit int) (list []*statepb.Signal, more bool) {
-	var it memdb.ResultIterator
-	var err error
-	if before > 0 {
-		it, err = s.txn.ReverseLowerBound(tableSignals, "id", name, before-1)
-	} else {
-		it, err = s.txn.GetReverse(tableSignals, "id_prefix", name)
-	}
-	if err != nil {
+	it := s.newestFirst(tableSignals, name, before)
+	if it == nil {
 		return nil, false
 	}
 	for o := it.Next(); o != nil; o = it.Next() {

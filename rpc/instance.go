@@ -245,17 +245,14 @@ func (s *instanceService) List(ctx context.Context, req *connect.Request[instanc
 // instancePage checks a list request and says which page it asks for.
 func instancePage(m *instancev1.ListRequest) (fsm.InstancePage, error) {
 	p := fsm.InstancePage{WorkflowID: m.WorkflowId, Before: m.Before, Limit: int(m.Limit)}
-	switch {
-	case m.WorkflowId == "":
+	if m.WorkflowId == "" {
 		return p, invalid(errors.New("workflow_id is required"))
-	case m.Limit < 0:
-		return p, invalid(fmt.Errorf("limit %d: want a number of instances (0 for 100)", m.Limit))
-	case m.Before < 0:
-		return p, invalid(fmt.Errorf("before %d: want an instance id, or 0 for the newest", m.Before))
 	}
-	if p.Limit == 0 {
-		p.Limit = 100
+	limit, err := checkPage(m.Limit, m.Before, "instances", "an instance id")
+	if err != nil {
+		return p, err
 	}
+	p.Limit = limit
 	for _, status := range m.Statuses {
 		if !slices.Contains(fsm.InstanceStatuses, status) {
 			return p, invalid(fmt.Errorf("status %q: want one of %s", status, strings.Join(fsm.InstanceStatuses, ", ")))
@@ -263,6 +260,20 @@ func instancePage(m *instancev1.ListRequest) (fsm.InstancePage, error) {
 	}
 	p.Statuses = m.Statuses
 	return p, nil
+}
+
+// checkPage checks a list's page and says how many to list (100 when the
+// caller did not say).
+func checkPage(limit int32, before int64, things, number string) (int, error) {
+	switch {
+	case limit < 0:
+		return 0, invalid(fmt.Errorf("limit %d: want a number of %s (0 for 100)", limit, things))
+	case before < 0:
+		return 0, invalid(fmt.Errorf("before %d: want %s, or 0 for the newest", before, number))
+	case limit == 0:
+		return 100, nil
+	}
+	return int(limit), nil
 }
 
 func (s *instanceService) Stop(ctx context.Context, req *connect.Request[instancev1.StopRequest]) (*connect.Response[instancev1.StopResponse], error) {

@@ -85,19 +85,14 @@ func (s *signalService) Send(ctx context.Context, req *connect.Request[signalv1.
 }
 
 func (s *signalService) List(ctx context.Context, req *connect.Request[signalv1.ListRequest]) (*connect.Response[signalv1.ListResponse], error) {
-	switch m := req.Msg; {
-	case m.Name == "":
+	if req.Msg.Name == "" {
 		return nil, invalid(errors.New("signal name is required"))
-	case m.Limit < 0:
-		return nil, invalid(fmt.Errorf("limit %d: want a number of signals (0 for 100)", m.Limit))
-	case m.Before < 0:
-		return nil, invalid(fmt.Errorf("before %d: want a signal number, or 0 for the newest", m.Before))
+	}
+	limit, err := checkPage(req.Msg.Limit, req.Msg.Before, "signals", "a signal number")
+	if err != nil {
+		return nil, err
 	}
 	return onRead(ctx, s.Server, req, req.Msg.Stale, func(context.Context, *signalv1.ListRequest) (*signalv1.ListResponse, error) {
-		limit := int(req.Msg.Limit)
-		if limit == 0 {
-			limit = 100
-		}
 		list, more := s.FSM.State().SignalsPage(req.Msg.Name, req.Msg.Before, limit)
 		res := &signalv1.ListResponse{Signals: list}
 		if more {
