@@ -30,8 +30,13 @@ func definitionWorkflow(inst *statepb.Instance) string {
 }
 
 // countPermits counts the running leaf steps (those placed on a node) by
-// workflow and by instance tree.
+// workflow and by instance tree, with the ones the round assigned so far.
+// It runs on the first check of a limit: most rounds check none, and
+// counting visits every running step.
 func (r *round) countPermits() {
+	if r.byWorkflow != nil {
+		return
+	}
 	r.byWorkflow = map[string]int64{}
 	r.byTree = map[treeKey]int64{}
 	seen := map[fsm.InstanceKey]*statepb.Instance{}
@@ -45,11 +50,24 @@ func (r *round) countPermits() {
 		if inst == nil {
 			continue
 		}
-		r.take(inst)
+		r.count(inst)
 	}
+	for _, inst := range r.taken {
+		r.count(inst)
+	}
+	r.taken = nil
 }
 
+// take counts a leaf step the round assigns to inst.
 func (r *round) take(inst *statepb.Instance) {
+	if r.byWorkflow == nil {
+		r.taken = append(r.taken, inst)
+		return
+	}
+	r.count(inst)
+}
+
+func (r *round) count(inst *statepb.Instance) {
 	r.byWorkflow[definitionWorkflow(inst)]++
 	r.byTree[treeOf(inst)]++
 }
@@ -58,12 +76,14 @@ func (r *round) take(inst *statepb.Instance) {
 func (r *round) permit(inst *statepb.Instance, def *workflow.Definition) string {
 	wf := definitionWorkflow(inst)
 	if p := def.Properties; p != nil && p.StepConcurrency != nil && *p.StepConcurrency > 0 {
+		r.countPermits()
 		if n := r.byWorkflow[wf]; n >= *p.StepConcurrency {
 			return fmt.Sprintf("step_concurrency %d of workflow %s reached (%d running)", *p.StepConcurrency, wf, n)
 		}
 	}
 	root := treeOf(inst)
 	if limit := r.treeLimit(root); limit > 0 {
+		r.countPermits()
 		if n := r.byTree[root]; n >= limit {
 			return fmt.Sprintf("instance_step_concurrency %d of %s %d reached (%d running in its tree)", limit, root.WorkflowID, root.InstanceID, n)
 		}

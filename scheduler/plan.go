@@ -106,21 +106,15 @@ func Plan(in Input) Output {
 		defer in.Scans.end()
 	}
 	names := make([]string, 0, len(in.Members))
-	r.load = map[string]int{}
+	r.member = make(map[string]bool, len(in.Members))
 	for _, m := range in.Members {
 		if !m.Suspect {
 			names = append(names, m.Name)
 		}
-		r.load[m.Name] = 0
+		r.member[m.Name] = true
 	}
 	sort.Strings(names)
 	r.ring = ringOf(names)
-	for node, n := range in.State.RunningCounts() {
-		if _, ok := r.load[node]; ok {
-			r.load[node] = n
-		}
-	}
-	r.countPermits()
 	var trigWake time.Time
 	if !in.SkipTriggers {
 		r.triggers()
@@ -336,14 +330,19 @@ type round struct {
 	// tree (instance_step_concurrency), kept current as the round assigns.
 	byWorkflow map[string]int64
 	byTree     map[treeKey]int64
+	taken      []*statepb.Instance // assigned before the first count
 	treeLimits map[treeKey]int64
 	in         Input
 	now        *timestamppb.Timestamp
 	ring       *Ring
 	rings      map[string]*Ring // per constraint set, built on first use
-	load       map[string]int
-	actions    []*statepb.PlanAction
-	wake       time.Time
+	member     map[string]bool  // every member, suspect or not
+	// load is the attempts running on each member, counted on first use
+	// (loads): a round that places nothing needs no count, and counting
+	// visits every running attempt.
+	load    map[string]int
+	actions []*statepb.PlanAction
+	wake    time.Time
 	// Breakpoints per workflow, read once per round.
 	breakpoints map[string][]*statepb.Breakpoint
 	// Workflows whose fired instance this round starts running at once.
@@ -427,7 +426,7 @@ func matches(tags, constraints map[string]string) bool {
 // the members that satisfy constraints; "" when none does.
 func (r *round) place(key string, constraints map[string]string) string {
 	if len(constraints) == 0 {
-		return r.ring.Pick(key, r.load)
+		return r.ring.Pick(key, r.loads())
 	}
 	sig := formatConstraints(constraints)
 	ring, ok := r.rings[sig]
@@ -446,8 +445,9 @@ func (r *round) place(key string, constraints map[string]string) string {
 		r.rings[sig] = ring
 	}
 	load := map[string]int{}
+	all := r.loads()
 	for _, name := range ring.Members() {
-		load[name] = r.load[name]
+		load[name] = all[name]
 	}
 	return ring.Pick(key, load)
 }
@@ -456,7 +456,7 @@ func (r *round) place(key string, constraints map[string]string) string {
 // still a member, and still the same server: one restarted with a wiped data
 // dir has a new incarnation and knows nothing of the attempt.
 func (r *round) runsOn(st *statepb.Step) bool {
-	if _, ok := r.load[st.Node]; !ok {
+	if !r.member[st.Node] {
 		return false
 	}
 	a := st.Attempts[len(st.Attempts)-1]
@@ -471,6 +471,24 @@ func (r *round) incarnation(node string) string {
 		}
 	}
 	return ""
+}
+
+// loads returns the attempts running on each member, counting them on the
+// first call.
+func (r *round) loads() map[string]int {
+	if r.load != nil {
+		return r.load
+	}
+	r.load = make(map[string]int, len(r.member))
+	for name := range r.member {
+		r.load[name] = 0
+	}
+	for node, n := range r.in.State.RunningCounts() {
+		if r.member[node] {
+			r.load[node] = n
+		}
+	}
+	return r.load
 }
 
 func (r *round) wakeAt(t time.Time) {
@@ -698,7 +716,7 @@ func (r *round) instanceWith(inst *statepb.Instance, steps func(*workflow.DAG) *
 			// Its node left or failed: the attempt is fenced and retried
 			// elsewhere per the platform retry policy.
 			why := fmt.Sprintf("node %s is no longer alive", st.Node)
-			if _, member := r.load[st.Node]; member {
+			if r.member[st.Node] {
 				why = fmt.Sprintf("node %s restarted without its data (a new incarnation); the attempt is lost", st.Node)
 			}
 			r.setStep(st, fsm.StepPlatformFailed, why, nil)
@@ -846,7 +864,7 @@ func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *sta
 		}
 		deadline = timestamppb.New(r.in.Now.Add(d))
 	}
-	r.load[node]++
+	r.loads()[node]++
 	r.take(inst)
 	r.actions = append(r.actions, &statepb.PlanAction{Action: &statepb.PlanAction_Assign{Assign: &statepb.AssignAttempt{
 		WorkflowId: st.WorkflowId, InstanceId: st.InstanceId, StepId: st.StepId,
