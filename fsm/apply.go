@@ -143,6 +143,9 @@ type applier struct {
 	db        *memdb.MemDB
 	writes    int
 	committed bool
+	// touched lists the instances whose records or step records this
+	// applier wrote or deleted, for the write feed (writes.go).
+	touched []InstanceKey
 }
 
 // splitWrites bounds the writes of one store transaction. Past 8,192
@@ -248,6 +251,12 @@ func (a *applier) get(table string, args ...any) any {
 
 func (a *applier) put(table string, obj any) {
 	a.triggerInputs = a.triggerInputs || triggerTable(table)
+	switch o := obj.(type) {
+	case *statepb.Instance:
+		a.touch(InstanceKey{WorkflowID: o.WorkflowId, InstanceID: o.InstanceId})
+	case *statepb.Step:
+		a.touch(InstanceKey{WorkflowID: o.WorkflowId, InstanceID: o.InstanceId})
+	}
 	if !a.shared {
 		switch o := obj.(type) {
 		case *statepb.Instance:
@@ -347,9 +356,11 @@ func (a *applier) storeDeferred() {
 func (a *applier) disown(obj any) {
 	switch o := obj.(type) {
 	case *statepb.Instance:
+		a.touch(KeyOfInstance(o))
 		delete(a.ownInstances, KeyOfInstance(o))
 		delete(a.unstored, KeyOfInstance(o))
 	case *statepb.Step:
+		a.touch(InstanceKey{WorkflowID: o.WorkflowId, InstanceID: o.InstanceId})
 		delete(a.ownSteps, KeyOfStep(o))
 	}
 }

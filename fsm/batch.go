@@ -35,12 +35,22 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	defer f.mu.Unlock()
 	var txn *memdb.Txn
 	wroteAny, triggers, writes := false, false, 0
+	// What each entry of the transaction wrote goes to the feed once it
+	// commits; an aborted one wrote nothing.
+	type entryWrites struct {
+		index uint64
+		keys  []InstanceKey
+	}
+	var touched []entryWrites
 	flush := func() {
 		if txn == nil {
 			return
 		}
 		if wroteAny {
 			txn.Commit()
+			for _, t := range touched {
+				f.writes.add(t.index, t.keys)
+			}
 			if triggers {
 				f.triggerEpoch++
 			}
@@ -48,7 +58,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		} else {
 			txn.Abort()
 		}
-		txn, wroteAny, triggers, writes = nil, false, false, 0
+		txn, wroteAny, triggers, writes, touched = nil, false, false, 0, touched[:0]
 	}
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
@@ -73,6 +83,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		a := &applier{txn: txn, index: l.Index, db: f.db, writes: writes}
 		out[i] = a.apply(m)
 		txn, writes = a.txn, a.writes
+		if len(a.touched) > 0 {
+			touched = append(touched, entryWrites{index: l.Index, keys: a.touched})
+		}
 		if wrote(out[i]) || a.committed {
 			wroteAny = true
 			triggers = triggers || a.triggerInputs

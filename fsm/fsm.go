@@ -25,6 +25,7 @@ type FSM struct {
 	changed chan struct{}
 	// triggerEpoch counts the changes to what triggers are planned from.
 	triggerEpoch uint64
+	writes       *writeFeed
 }
 
 var _ raft.FSM = (*FSM)(nil)
@@ -36,14 +37,14 @@ func New() *FSM {
 		// The schema is a constant of this package; it cannot be invalid at run time.
 		panic(fmt.Sprintf("state store schema: %v", err))
 	}
-	return &FSM{db: db, abandon: make(chan struct{}), changed: make(chan struct{})}
+	return &FSM{db: db, abandon: make(chan struct{}), changed: make(chan struct{}), writes: &writeFeed{}}
 }
 
 // State returns a point-in-time read view.
 func (f *FSM) State() *State {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return &State{txn: f.db.Txn(false), abandon: f.abandon, applied: f.applied}
+	return &State{txn: f.db.Txn(false), abandon: f.abandon, applied: f.applied, feed: f.writes}
 }
 
 // Changed returns a channel that is closed at the next change of the state.
@@ -99,6 +100,7 @@ func (f *FSM) applyLocked(index uint64, m proto.Message) any {
 		return res
 	}
 	a.txn.Commit()
+	f.writes.add(index, a.touched)
 	if a.triggerInputs {
 		f.triggerEpoch++
 	}
@@ -145,6 +147,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.db = db
 	f.applied = index
 	f.triggerEpoch++
+	f.writes.reset()
 	f.abandon = make(chan struct{})
 	f.notifyLocked()
 	f.mu.Unlock()

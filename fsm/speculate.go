@@ -23,6 +23,11 @@ type Speculation struct {
 	a       *applier
 	abandon chan struct{}
 	base    uint64
+	feed    *writeFeed
+	// written holds the instances the speculation wrote, from the
+	// applier's list up to seen.
+	written map[InstanceKey]bool
+	seen    int
 }
 
 // Speculate starts a speculation from the current state.
@@ -33,7 +38,22 @@ func (f *FSM) Speculate() *Speculation {
 	abandon := f.abandon
 	f.mu.RUnlock()
 	txn := db.Txn(true)
-	return &Speculation{txn: txn, a: &applier{txn: txn, index: index + 1, noTimeline: true, shared: true}, abandon: abandon, base: index}
+	return &Speculation{txn: txn, a: &applier{txn: txn, index: index + 1, noTimeline: true, shared: true}, abandon: abandon, base: index, feed: f.writes}
+}
+
+// wrote reports whether the speculation wrote or deleted the instance k's
+// record or one of its steps.
+func (s *Speculation) wrote(k InstanceKey) bool {
+	if s.seen < len(s.a.touched) {
+		if s.written == nil {
+			s.written = map[InstanceKey]bool{}
+		}
+		for _, t := range s.a.touched[s.seen:] {
+			s.written[t] = true
+		}
+		s.seen = len(s.a.touched)
+	}
+	return s.written[k]
 }
 
 // Base is the index of the newest entry in the state the speculation
@@ -42,7 +62,7 @@ func (s *Speculation) Base() uint64 { return s.base }
 
 // State reads the speculated state.
 func (s *Speculation) State() *State {
-	return &State{txn: s.txn, abandon: s.abandon, applied: s.base}
+	return &State{txn: s.txn, abandon: s.abandon, applied: s.base, feed: s.feed, spec: s}
 }
 
 // Results applies attempt results and returns the outcome each would have

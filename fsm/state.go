@@ -17,6 +17,10 @@ type State struct {
 	abandon <-chan struct{}
 	// applied is the index of the newest committed entry the view holds.
 	applied uint64
+	// feed lists what committed entries wrote (InstancesWritten); spec is
+	// the speculation a speculative view reads (Speculated).
+	feed *writeFeed
+	spec *Speculation
 }
 
 // Applied is the Raft index of the newest committed entry in the view. A

@@ -150,6 +150,7 @@ func (l *Leader) Run(ctx context.Context) {
 	// round reads each instance whole.
 	views := NewStepViews()
 	scans := NewSignalScans()
+	quiet := NewQuietInstances()
 	var resultsWake <-chan struct{}
 	if inbox != nil {
 		resultsWake = inbox.wake
@@ -158,7 +159,7 @@ func (l *Leader) Run(ctx context.Context) {
 		changed := l.State.Changed()
 		membersChanged := l.Members.MembersChanged()
 		now := l.Now()
-		in := Input{Now: now, Members: l.Members.Members(), Defs: l.Defs, Views: views, Scans: scans, NodesDeadAfter: deadAfter}
+		in := Input{Now: now, Members: l.Members.Members(), Defs: l.Defs, Views: views, Scans: scans, Quiet: quiet, NodesDeadAfter: deadAfter}
 		if l.Protocol != nil {
 			in.Protocol = l.Protocol()
 		}

@@ -221,6 +221,8 @@ func iterationValues(loop *statepb.Loop, n int64) (map[string]*statepb.Param, er
 
 // loop plans a running foreach, while or subworkflow step.
 func (r *round) loop(inst *statepb.Instance, def *workflow.Definition, st *statepb.Step) {
+	// A loop reads its children.
+	r.volatile = true
 	sd := def.Step(st.StepId)
 	if sd == nil {
 		r.setStep(st, fsm.StepFatallyFailed, "step is not in the definition", nil)

@@ -53,6 +53,10 @@ type Input struct {
 	// dependencies were searched, so a round reads only the signals sent
 	// since the last; without it a round searches from the newest.
 	Scans *SignalScans
+	// Quiet, when set, keeps which instances a round planned nothing for,
+	// so that later rounds skip them until they change (a leader's loop);
+	// without it a round plans every admitted instance.
+	Quiet *QuietInstances
 	// Speculated says the state may hold signals this round's own actions
 	// sent, numbered as they may not be once committed: nothing is learnt
 	// from them for later rounds (Scans).
@@ -115,6 +119,9 @@ func Plan(in Input) Output {
 	}
 	sort.Strings(names)
 	r.ring = ringOf(names)
+	if in.Quiet.begin(in.State, membersPrint(in.Members, in.NodesDeadAfter)) {
+		r.quiet = in.Quiet
+	}
 	var trigWake time.Time
 	if !in.SkipTriggers {
 		r.triggers()
@@ -134,7 +141,7 @@ func Plan(in Input) Output {
 		}
 		queues[inst.WorkflowId] = append(queues[inst.WorkflowId], inst)
 	}
-	admitted := map[*statepb.Instance]bool{}
+	admitted := make(map[*statepb.Instance]bool, len(active))
 	for _, wf := range order {
 		for _, inst := range r.admit(wf, queues[wf]) {
 			admitted[inst] = true
@@ -145,7 +152,7 @@ func Plan(in Input) Output {
 		if inst.DefinitionWorkflowId == "" && !admitted[inst] {
 			continue
 		}
-		if r.instance(inst) {
+		if r.plan(inst) {
 			ended[inst.WorkflowId] = true
 		}
 	}
@@ -174,7 +181,7 @@ func Plan(in Input) Output {
 		for _, inst := range r.admit(wf, left) {
 			if !admitted[inst] {
 				admitted[inst] = true
-				r.instance(inst)
+				r.plan(inst)
 			}
 		}
 	}
@@ -343,6 +350,11 @@ type round struct {
 	load    map[string]int
 	actions []*statepb.PlanAction
 	wake    time.Time
+	quiet   *QuietInstances // nil: plan every instance
+	// volatile says planning the current instance read more than its own
+	// records, the members and the time, so a later round must plan it
+	// again even if none of those changed (QuietInstances).
+	volatile bool
 	// Breakpoints per workflow, read once per round.
 	breakpoints map[string][]*statepb.Breakpoint
 	// Workflows whose fired instance this round starts running at once.
@@ -788,6 +800,8 @@ func (r *round) stopLive(v *stepView, reason string) {
 // unless a breakpoint holds the attempt, its signals have not all arrived,
 // or a concurrency limit or the lack of a node holds it back.
 func (r *round) assign(inst *statepb.Instance, def *workflow.Definition, st *statepb.Step, steps *stepView, attempt int64) {
+	// Breakpoints, signals, permits and the load decide what happens.
+	r.volatile = true
 	sd := def.Step(st.StepId)
 	if bp := r.breakpointFor(inst, st, attempt); bp != "" {
 		if st.Status != fsm.StepPaused {

@@ -273,25 +273,35 @@ func BenchmarkPlanWaitingForSignals(b *testing.B) {
 // unfinished instance, since a round plans each of them again.
 func BenchmarkPlanManyRunning(b *testing.B) {
 	for _, n := range []int{100, 1000} {
-		b.Run(fmt.Sprint("instances=", n), func(b *testing.B) {
-			px := newPlanFixture(b, `{"properties": {"run_strategy": {"rule": "PARALLEL", "workflow_concurrency": 1000}},
-			  "workflow": {"id": "wf", "steps": [{"step": {"id": "a", "type": "NoOp"}}]}}`)
-			for i := 2; i <= n; i++ {
-				px.startAnother(fmt.Sprint("r", i))
-			}
-			px.round()
-			px.round()
-			in := Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs, Views: NewStepViews()}
-			if got := len(in.State.ActiveInstances(nil)); got != n {
-				b.Fatalf("%d instances active, want %d", got, n)
-			}
-			Plan(in)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if out := Plan(in); len(out.Actions) != 0 {
-					b.Fatalf("a round with nothing to do planned %d actions", len(out.Actions))
+		px := newPlanFixture(b, `{"properties": {"run_strategy": {"rule": "PARALLEL", "workflow_concurrency": 1000}},
+		  "workflow": {"id": "wf", "steps": [{"step": {"id": "a", "type": "NoOp"}}]}}`)
+		for i := 2; i <= n; i++ {
+			px.startAnother(fmt.Sprint("r", i))
+		}
+		px.round()
+		px.round()
+		for _, mode := range []string{"every", "quiet"} {
+			b.Run(fmt.Sprintf("instances=%d/%s", n, mode), func(b *testing.B) {
+				in := Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs, Views: NewStepViews()}
+				if mode == "quiet" {
+					// A leader's rounds: the instances found quiet once
+					// are skipped until they change.
+					in.Quiet = &QuietInstances{m: map[fsm.InstanceKey]quietMemo{}}
 				}
-			}
-		})
+				if got := len(in.State.ActiveInstances(nil)); got != n {
+					b.Fatalf("%d instances active, want %d", got, n)
+				}
+				Plan(in)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if out := Plan(in); len(out.Actions) != 0 {
+						b.Fatalf("a round with nothing to do planned %d actions", len(out.Actions))
+					}
+				}
+				if in.Quiet != nil && in.Quiet.skips < b.N*n {
+					b.Fatalf("skipped %d instances in %d rounds of %d", in.Quiet.skips, b.N, n)
+				}
+			})
+		}
 	}
 }

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,10 @@ type planFixture struct {
 	// views plans each round a second time through StepViews, as a
 	// leader does, and the round fails the test unless both agree.
 	views *StepViews
+	// quiet plans each round a third time, through StepViews and
+	// QuietInstances with its check on: the instances it skips must plan
+	// nothing, and the round must agree with the others.
+	quiet *QuietInstances
 	wf    string
 	inst  int64
 }
@@ -55,6 +60,7 @@ func newPlanFixture(t testing.TB, definition string) *planFixture {
 		t: t, f: fsm.New(), now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		members: []Member{{Name: "n1"}, {Name: "n2"}, {Name: "n3"}},
 		defs:    NewDefinitionCache(), views: NewStepViews(), wf: def.Workflow.ID,
+		quiet: &QuietInstances{m: map[fsm.InstanceKey]quietMemo{}, Verify: true},
 	}
 	sum := sha256.Sum256(canon)
 	px.apply(&statepb.PushWorkflow{WorkflowId: px.wf, Definition: string(canon), Digest: hex.EncodeToString(sum[:]), Now: px.ts()})
@@ -86,6 +92,8 @@ func (px *planFixture) round() Output {
 	out := Plan(in)
 	in.Views = px.views
 	samePlan(px.t, "through StepViews", Plan(in), out)
+	in.Quiet = px.quiet
+	samePlan(px.t, "skipping quiet instances", Plan(in), out)
 	if len(out.Actions) > 0 {
 		res := px.apply(&statepb.ApplyPlan{Now: px.ts(), Actions: out.Actions}).(*fsm.PlanResult)
 		if res.Skipped != 0 {
@@ -97,7 +105,11 @@ func (px *planFixture) round() Output {
 
 // The store tracks the writes of every instance in these tests, however
 // small, so that every plan test plans through StepViews too.
-func init() { fsm.TrackWritesFrom = 0 }
+// A leader's loop in these tests checks every instance it skips as quiet.
+func init() {
+	fsm.TrackWritesFrom = 0
+	os.Setenv("BATON_VERIFY_QUIET", "1")
+}
 
 // samePlan fails the test unless got decides what want does.
 func samePlan(t testing.TB, how string, got, want Output) {

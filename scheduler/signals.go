@@ -276,6 +276,7 @@ func describeMatch(d workflow.SignalDependency, want map[string]workflow.Value) 
 // emitSignals sends a succeeded step's signal_outputs, evaluated in its
 // scope, once: the FSM marks the step when it records them.
 func (r *round) emitSignals(inst *statepb.Instance, sd *workflow.Step, st *statepb.Step, steps *stepView) {
+	r.volatile = true
 	outs, err := sd.SendsSignals()
 	if err != nil || len(outs) == 0 || st.SignalsEmitted || st.Status != fsm.StepSucceeded {
 		return

@@ -159,6 +159,17 @@ func (c *StepViews) end() {
 	}
 }
 
+// keep keeps the instance k's records through this round although the
+// round does not read them: it skipped the instance (QuietInstances).
+func (c *StepViews) keep(k fsm.InstanceKey) {
+	if c == nil {
+		return
+	}
+	if e := c.m[k]; e != nil {
+		e.round = c.round
+	}
+}
+
 // view returns inst's steps on s by position. The view shares its slices
 // with the cache: it is valid until the next view of the same instance.
 func (c *StepViews) view(s *fsm.State, inst *statepb.Instance, dag *workflow.DAG) *stepView {

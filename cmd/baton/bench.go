@@ -62,7 +62,7 @@ func newBenchCommand(c *cli) *cobra.Command {
 
 	chain := bench.Chain{}
 	chainCmd := &cobra.Command{
-		Use:   "chain [--steps N] [--runs R]",
+		Use:   "chain [--steps N] [--runs R] [--waiting W]",
 		Short: "One instance of N NoOp steps in a line: per_step_ms_p50, per_step_ms_p99, start_ms",
 		Long: `One instance of a workflow of N NoOp steps in a line (R instances one after
 another with --runs). Figures, from the times the leader recorded:
@@ -71,6 +71,10 @@ another with --runs). Figures, from the times the leader recorded:
   start_ms    the leader accepting the Start (the instance's creation time)
               to the first step placed
   makespan_s  the instance's start to its end
+With --waiting W, W instances of one hour-long Sleep step are started first
+and wait while the chain runs (they are stopped at the end): the chain's
+figures then include what each planning round pays for instances it has
+nothing to do for.
 With --local, agents get -max-workflow-steps when N is above 300; a cluster at
 --address must allow N steps itself.`,
 		Args: positional(),
@@ -83,6 +87,7 @@ With --local, agents get -max-workflow-steps when N is above 300; a cluster at
 	}
 	chainCmd.Flags().IntVar(&chain.Steps, "steps", 1000, "steps in the chain (at least 2)")
 	chainCmd.Flags().IntVar(&chain.Runs, "runs", 1, "instances to run one after another")
+	chainCmd.Flags().IntVar(&chain.Waiting, "waiting", 0, "instances to start first, each waiting on an hour-long Sleep step while the chain runs (stopped at the end)")
 
 	starts := bench.Starts{}
 	startsCmd := &cobra.Command{

@@ -16,12 +16,16 @@ type Chain struct {
 	// Runs is the number of instances, one after another (default 1); the
 	// per-step figures pool every run's steps.
 	Runs int
+	// Waiting is the number of instances started first, each waiting on
+	// an hour-long Sleep step while the chain runs: what planning pays for
+	// instances it has nothing to do for.
+	Waiting int
 }
 
 func (Chain) Name() string { return "chain" }
 
 func (w Chain) Params() []Field {
-	return []Field{{"steps", w.Steps}, {"runs", max(w.Runs, 1)}}
+	return []Field{{"steps", w.Steps}, {"runs", max(w.Runs, 1)}, {"waiting", w.Waiting}}
 }
 
 func (w Chain) Check(int) error {
@@ -30,6 +34,9 @@ func (w Chain) Check(int) error {
 	}
 	if w.Runs < 0 {
 		return usagef("--runs %d: want 1 or more", w.Runs)
+	}
+	if w.Waiting < 0 || w.Waiting > maxWaiting {
+		return usagef("--waiting %d: want 0 to %d", w.Waiting, maxWaiting)
 	}
 	return nil
 }
@@ -47,6 +54,11 @@ func (w Chain) Run(ctx context.Context, env *Env) (*Result, error) {
 	if err := env.API.Push(ctx, chainDefinition(wf, w.Steps)); err != nil {
 		return nil, err
 	}
+	stopWaiting, err := startWaiting(ctx, env, w.Waiting)
+	if err != nil {
+		return nil, err
+	}
+	defer stopWaiting(context.WithoutCancel(ctx))
 	runs := max(w.Runs, 1)
 	var gaps, starts, spans []time.Duration
 	// The gaps after a step that ran on the leader and after one that ran
