@@ -20,9 +20,10 @@ import (
 // as the entry will leave it.
 type Speculation struct {
 	txn     *memdb.Txn
+	base    *memdb.Txn // the snapshot's committed state, without the writes
 	a       *applier
 	abandon chan struct{}
-	base    uint64
+	index   uint64
 	feed    *writeFeed
 	// written holds the instances the speculation wrote, from the
 	// applier's list up to seen.
@@ -38,7 +39,21 @@ func (f *FSM) Speculate() *Speculation {
 	abandon := f.abandon
 	f.mu.RUnlock()
 	txn := db.Txn(true)
-	return &Speculation{txn: txn, a: &applier{txn: txn, index: index + 1, noTimeline: true, shared: true}, abandon: abandon, base: index, feed: f.writes}
+	return &Speculation{txn: txn, base: db.Txn(false), a: &applier{txn: txn, index: index + 1, noTimeline: true, shared: true}, abandon: abandon, index: index, feed: f.writes}
+}
+
+// writtenKeys returns the instances the speculation wrote or deleted records
+// of, in the order it first did.
+func (s *Speculation) writtenKeys() []InstanceKey {
+	seen := map[InstanceKey]bool{}
+	var out []InstanceKey
+	for _, k := range s.a.touched {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // wrote reports whether the speculation wrote or deleted the instance k's
@@ -58,11 +73,11 @@ func (s *Speculation) wrote(k InstanceKey) bool {
 
 // Base is the index of the newest entry in the state the speculation
 // started from (FSM.AppliedIndex then).
-func (s *Speculation) Base() uint64 { return s.base }
+func (s *Speculation) Base() uint64 { return s.index }
 
 // State reads the speculated state.
 func (s *Speculation) State() *State {
-	return &State{txn: s.txn, abandon: s.abandon, applied: s.base, feed: s.feed, spec: s}
+	return &State{txn: s.txn, abandon: s.abandon, applied: s.index, feed: s.feed, spec: s}
 }
 
 // Results applies attempt results and returns the outcome each would have

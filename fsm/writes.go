@@ -115,3 +115,22 @@ func (s *State) Speculated(k InstanceKey) bool {
 	}
 	return s.spec.wrote(k)
 }
+
+// SpeculatedInstances returns the instances the speculation this view reads
+// wrote or deleted records of (none for a view of committed state).
+func (s *State) SpeculatedInstances() []InstanceKey {
+	if s.spec == nil {
+		return nil
+	}
+	return s.spec.writtenKeys()
+}
+
+// Committed returns a view of the committed state this view reads: for a
+// speculation's view, the state it started from; otherwise the view
+// itself.
+func (s *State) Committed() *State {
+	if s.spec == nil {
+		return s
+	}
+	return &State{txn: s.spec.base, abandon: s.abandon, applied: s.applied, feed: s.feed}
+}

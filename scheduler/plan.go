@@ -491,6 +491,13 @@ func (r *round) loads() map[string]int {
 	if r.load != nil {
 		return r.load
 	}
+	if r.quiet != nil {
+		r.load = r.quiet.loads(r.in.State, r.member)
+		if r.quiet.Verify {
+			r.verifyLoads()
+		}
+		return r.load
+	}
 	r.load = make(map[string]int, len(r.member))
 	for name := range r.member {
 		r.load[name] = 0

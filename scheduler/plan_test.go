@@ -60,7 +60,7 @@ func newPlanFixture(t testing.TB, definition string) *planFixture {
 		t: t, f: fsm.New(), now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		members: []Member{{Name: "n1"}, {Name: "n2"}, {Name: "n3"}},
 		defs:    NewDefinitionCache(), views: NewStepViews(), wf: def.Workflow.ID,
-		quiet: &QuietInstances{m: map[fsm.InstanceKey]quietMemo{}, Verify: true},
+		quiet: newVerifiedQuiet(),
 	}
 	sum := sha256.Sum256(canon)
 	px.apply(&statepb.PushWorkflow{WorkflowId: px.wf, Definition: string(canon), Digest: hex.EncodeToString(sum[:]), Now: px.ts()})

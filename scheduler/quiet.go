@@ -38,9 +38,21 @@ type QuietInstances struct {
 	// members is the fingerprint of the members the memos hold for.
 	asOf    uint64
 	members uint64
-	m       map[fsm.InstanceKey]quietMemo
-	rounds  uint64
-	skips   int // instances skipped, for tests
+	// m holds the memos by the instance record they were made on (a
+	// write replaces the record), byKey the record of each memo by id.
+	m      map[*statepb.Instance]quietMemo
+	byKey  map[fsm.InstanceKey]*statepb.Instance
+	rounds uint64
+	skips  int // instances skipped, for tests
+	// load is the attempts running on each node in the committed state
+	// as of asOf, and running each instance's share of it, kept from the
+	// write feed so that a round that places a step does not count every
+	// running attempt (round.loads). stale lists the instances written
+	// since their share was read; loadKept is false until a first count.
+	load     map[string]int
+	running  map[fsm.InstanceKey]*runningShare
+	stale    map[fsm.InstanceKey]bool
+	loadKept bool
 	// Verify plans every instance a round skips as well, and panics if
 	// that plans anything or waits for another time: a check for tests
 	// (BATON_VERIFY_QUIET=1 sets it in agents).
@@ -48,15 +60,33 @@ type QuietInstances struct {
 }
 
 type quietMemo struct {
-	inst *statepb.Instance
 	// wake is the earliest time the instance waits for; zero if none.
 	wake time.Time
+	// view is the instance's kept step records (StepViews), if any: a
+	// skip keeps them for the next round that plans it.
+	view *instanceSteps
 }
 
 // NewQuietInstances returns an empty QuietInstances, verifying when the
 // environment asks for it.
 func NewQuietInstances() *QuietInstances {
-	return &QuietInstances{m: map[fsm.InstanceKey]quietMemo{}, Verify: os.Getenv("BATON_VERIFY_QUIET") == "1"}
+	q := &QuietInstances{Verify: os.Getenv("BATON_VERIFY_QUIET") == "1"}
+	q.clear()
+	return q
+}
+
+// clear forgets every memo.
+func (q *QuietInstances) clear() {
+	q.m = map[*statepb.Instance]quietMemo{}
+	q.byKey = map[fsm.InstanceKey]*statepb.Instance{}
+}
+
+// forget drops the memo of instance k, if any.
+func (q *QuietInstances) forget(k fsm.InstanceKey) {
+	if inst, ok := q.byKey[k]; ok {
+		delete(q.m, inst)
+		delete(q.byKey, k)
+	}
 }
 
 // sweepEvery is how many rounds apart the memos of instances that ended or
@@ -71,7 +101,8 @@ func (q *QuietInstances) begin(s *fsm.State, members uint64) bool {
 		return false
 	}
 	if q.replaced != s.Replaced() {
-		clear(q.m)
+		q.clear()
+		q.loadKept = false
 		q.replaced = s.Replaced()
 		q.pos, q.asOf = fsm.FeedPos{}, 0
 	}
@@ -80,42 +111,55 @@ func (q *QuietInstances) begin(s *fsm.State, members uint64) bool {
 	}
 	keys, next, ok := s.InstancesWritten(q.pos)
 	if !ok {
-		clear(q.m)
+		q.clear()
+		q.loadKept = false
 	}
 	for _, k := range keys {
-		delete(q.m, k)
+		q.forget(k)
+		if q.loadKept {
+			q.stale[k] = true
+		}
 	}
 	q.pos, q.asOf = next, s.Applied()
 	if members != q.members {
-		clear(q.m)
+		q.clear()
 		q.members = members
+	}
+	// What a speculation wrote may never commit: those instances are
+	// planned, and remembered again once committed.
+	for _, k := range s.SpeculatedInstances() {
+		q.forget(k)
 	}
 	q.rounds++
 	if q.rounds%sweepEvery == 0 {
-		for k, e := range q.m {
-			if s.Instance(nil, k.WorkflowID, k.InstanceID) != e.inst {
-				delete(q.m, k)
+		for k, inst := range q.byKey {
+			if s.Instance(nil, k.WorkflowID, k.InstanceID) != inst {
+				q.forget(k)
 			}
 		}
 	}
 	return true
 }
 
-// quiet reports whether inst may be skipped at now, and the time it waits
-// for.
-func (q *QuietInstances) quiet(s *fsm.State, inst *statepb.Instance, now time.Time) (time.Time, bool) {
-	k := fsm.KeyOfInstance(inst)
-	e, ok := q.m[k]
-	if !ok || e.inst != inst || (!e.wake.IsZero() && !now.Before(e.wake)) || s.Speculated(k) {
-		return time.Time{}, false
+// quiet returns inst's memo if it may be skipped at now.
+func (q *QuietInstances) quiet(inst *statepb.Instance, now time.Time) (quietMemo, bool) {
+	e, ok := q.m[inst]
+	if !ok || (!e.wake.IsZero() && !now.Before(e.wake)) {
+		return quietMemo{}, false
 	}
-	return e.wake, true
+	return e, true
 }
 
-// remember records that planning inst at this round's state planned
-// nothing and waits for wake.
-func (q *QuietInstances) remember(inst *statepb.Instance, wake time.Time) {
-	q.m[fsm.KeyOfInstance(inst)] = quietMemo{inst: inst, wake: wake}
+// remember records that planning inst, as s shows it, planned nothing and
+// waits for wake; view is its kept step records, if any.
+func (q *QuietInstances) remember(s *fsm.State, inst *statepb.Instance, wake time.Time, view *instanceSteps) {
+	k := fsm.KeyOfInstance(inst)
+	if s.Speculated(k) {
+		return
+	}
+	q.forget(k)
+	q.m[inst] = quietMemo{wake: wake, view: view}
+	q.byKey[k] = inst
 }
 
 // membersPrint is a fingerprint of what planning a quiet instance reads of
@@ -145,14 +189,14 @@ func membersPrint(members []Member, deadAfter time.Time) uint64 {
 // read has changed (QuietInstances).
 func (r *round) plan(inst *statepb.Instance) bool {
 	if r.quiet != nil {
-		if wake, ok := r.quiet.quiet(r.in.State, inst, r.in.Now); ok {
+		if memo, ok := r.quiet.quiet(inst, r.in.Now); ok {
 			if r.quiet.Verify {
-				r.verifyQuiet(inst, wake)
+				r.verifyQuiet(inst, memo.wake)
 			}
 			r.quiet.skips++
-			r.in.Views.keep(fsm.KeyOfInstance(inst))
-			if !wake.IsZero() {
-				r.wakeAt(wake)
+			r.in.Views.keep(memo.view)
+			if !memo.wake.IsZero() {
+				r.wakeAt(memo.wake)
 			}
 			return false
 		}
@@ -165,9 +209,8 @@ func (r *round) plan(inst *statepb.Instance) bool {
 	if !wake.IsZero() {
 		r.wakeAt(wake)
 	}
-	if r.quiet != nil && len(r.actions) == before && !r.volatile && inst.StartTime != nil &&
-		!r.in.State.Speculated(fsm.KeyOfInstance(inst)) {
-		r.quiet.remember(inst, wake)
+	if r.quiet != nil && len(r.actions) == before && !r.volatile && inst.StartTime != nil {
+		r.quiet.remember(r.in.State, inst, wake, r.in.Views.kept(fsm.KeyOfInstance(inst)))
 	}
 	return ended
 }
@@ -181,5 +224,128 @@ func (r *round) verifyQuiet(inst *statepb.Instance, wake time.Time) {
 	if len(p.actions) > 0 || p.volatile || !p.wake.Equal(wake) {
 		panic(fmt.Sprintf("scheduler: instance %s/%d was skipped as quiet, but planning it gives %d actions (volatile %t), waking at %v; remembered waking at %v",
 			inst.WorkflowId, inst.InstanceId, len(p.actions), p.volatile, p.wake, wake))
+	}
+}
+
+// runningShare is one instance's running attempts: the node of each step
+// that has one, as of the entry asOf. A tracked instance's
+// (fsm.TrackWritesFrom) is brought up to date from the steps written since;
+// a smaller one's is read whole.
+type runningShare struct {
+	created int64 // the instance's create time: the same id may be reused
+	asOf    uint64
+	tracked bool
+	nodes   map[string]string // step id -> node
+}
+
+// loads returns the attempts running on each member in s: the counts kept
+// for the committed state, brought up to date with the instances written
+// since, and with the ones s's speculation wrote.
+func (q *QuietInstances) loads(s *fsm.State, member map[string]bool) map[string]int {
+	base := s.Committed()
+	if !q.loadKept {
+		q.load = map[string]int{}
+		q.running = map[fsm.InstanceKey]*runningShare{}
+		q.stale = map[fsm.InstanceKey]bool{}
+		for _, st := range base.RunningSteps() {
+			q.stale[fsm.InstanceKey{WorkflowID: st.WorkflowId, InstanceID: st.InstanceId}] = true
+		}
+		q.loadKept = true
+	}
+	for k := range q.stale {
+		q.setShare(k, q.share(base, k, q.running[k]))
+	}
+	clear(q.stale)
+	out := make(map[string]int, len(member))
+	for name := range member {
+		out[name] = q.load[name]
+	}
+	for _, k := range s.SpeculatedInstances() {
+		was := q.running[k]
+		if was != nil {
+			for _, node := range was.nodes {
+				out[node]--
+			}
+		}
+		if now := q.share(s, k, was); now != nil {
+			for _, node := range now.nodes {
+				out[node]++
+			}
+		}
+	}
+	for name := range out {
+		if !member[name] {
+			delete(out, name)
+		}
+	}
+	return out
+}
+
+// share reads instance k's running attempts on s, from was (its share as
+// of an earlier entry) and the steps written since when it is tracked; nil
+// if it has none.
+func (q *QuietInstances) share(s *fsm.State, k fsm.InstanceKey, was *runningShare) *runningShare {
+	inst := s.Instance(nil, k.WorkflowID, k.InstanceID)
+	if inst == nil {
+		return nil
+	}
+	created := inst.GetCreateTime().AsTime().UnixNano()
+	e := &runningShare{created: created, asOf: s.Applied(), nodes: map[string]string{}}
+	var written []*statepb.Step
+	if was != nil && was.tracked && was.created == created {
+		e.tracked = true
+		for id, node := range was.nodes {
+			e.nodes[id] = node
+		}
+		written = s.StepsWrittenAfter(k.WorkflowID, k.InstanceID, was.asOf)
+	} else {
+		written = s.Steps(nil, k.WorkflowID, k.InstanceID)
+		for _, st := range written {
+			e.tracked = e.tracked || st.ModifyIndex != 0
+		}
+	}
+	for _, st := range written {
+		if st.Node != "" {
+			e.nodes[st.StepId] = st.Node
+		} else {
+			delete(e.nodes, st.StepId)
+		}
+	}
+	if len(e.nodes) == 0 && !e.tracked {
+		return nil
+	}
+	return e
+}
+
+// setShare replaces instance k's share of the kept counts.
+func (q *QuietInstances) setShare(k fsm.InstanceKey, e *runningShare) {
+	if was := q.running[k]; was != nil {
+		for _, node := range was.nodes {
+			q.load[node]--
+		}
+	}
+	if e == nil {
+		delete(q.running, k)
+		return
+	}
+	q.running[k] = e
+	for _, node := range e.nodes {
+		q.load[node]++
+	}
+}
+
+// verifyLoads panics unless the kept load matches a count of every running
+// attempt.
+func (r *round) verifyLoads() {
+	for name := range r.member {
+		want := 0
+		for _, st := range r.in.State.RunningSteps() {
+			if st.Node == name {
+				want++
+			}
+		}
+		if got := r.load[name]; got != want {
+			panic(fmt.Sprintf("scheduler: %d attempts kept as running on %s, but %d run there", got, name, want))
+		}
 	}
 }

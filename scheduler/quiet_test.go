@@ -107,7 +107,7 @@ func TestQuietCheckCatchesAMissedChange(t *testing.T) {
 	// The feed alone brings it back: the memo holds the instance's new
 	// record (every result also writes the instance's timeline number, but
 	// the feed must not rely on it), and the round still plans it.
-	px.quiet.remember(px.instance(), time.Time{})
+	px.quiet.remember(px.f.State(), px.instance(), time.Time{}, nil)
 	was := px.quiet.skips
 	if out := Plan(Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs, Views: NewStepViews(), Quiet: px.quiet}); px.quiet.skips != was || len(out.Actions) != 1 {
 		t.Fatalf("after a's result, with the memo holding the new record: skipped %d, planned %v", px.quiet.skips-was, out.Actions)
@@ -118,7 +118,7 @@ func TestQuietCheckCatchesAMissedChange(t *testing.T) {
 		t.Fatal("the feed lost the fixture's position")
 	}
 	px.quiet.pos = past
-	px.quiet.remember(px.instance(), time.Time{})
+	px.quiet.remember(px.f.State(), px.instance(), time.Time{}, nil)
 	defer func() {
 		msg, _ := recover().(string)
 		if !strings.Contains(msg, "was skipped as quiet, but planning it gives 1 actions") {
@@ -127,4 +127,10 @@ func TestQuietCheckCatchesAMissedChange(t *testing.T) {
 	}()
 	Plan(Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs, Views: px.views, Quiet: px.quiet})
 	t.Fatal("a skip over a missed result went unnoticed")
+}
+
+func newVerifiedQuiet() *QuietInstances {
+	q := NewQuietInstances()
+	q.Verify = true
+	return q
 }

@@ -159,13 +159,19 @@ func (c *StepViews) end() {
 	}
 }
 
-// keep keeps the instance k's records through this round although the
-// round does not read them: it skipped the instance (QuietInstances).
-func (c *StepViews) keep(k fsm.InstanceKey) {
+// kept returns the records kept for instance k, if any.
+func (c *StepViews) kept(k fsm.InstanceKey) *instanceSteps {
 	if c == nil {
-		return
+		return nil
 	}
-	if e := c.m[k]; e != nil {
+	return c.m[k]
+}
+
+// keep keeps e, an instance's records, through this round although the
+// round does not read them: it skipped the instance (QuietInstances). One
+// that a later read replaced is no longer kept, and changes nothing.
+func (c *StepViews) keep(e *instanceSteps) {
+	if c != nil && e != nil {
 		e.round = c.round
 	}
 }
