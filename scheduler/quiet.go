@@ -235,15 +235,18 @@ type runningShare struct {
 	created int64 // the instance's create time: the same id may be reused
 	asOf    uint64
 	tracked bool
-	nodes   map[string]string // step id -> node
+	nodes   []stepNode
 }
+
+type stepNode struct{ step, node string }
 
 // loads returns the attempts running on each member in s: the counts kept
 // for the committed state, brought up to date with the instances written
 // since, and with the ones s's speculation wrote.
 func (q *QuietInstances) loads(s *fsm.State, member map[string]bool) map[string]int {
 	base := s.Committed()
-	if !q.loadKept {
+	if !q.loadKept || len(q.stale) > len(q.running) {
+		// Most of it changed: counting afresh visits fewer records.
 		q.load = map[string]int{}
 		q.running = map[fsm.InstanceKey]*runningShare{}
 		q.stale = map[fsm.InstanceKey]bool{}
@@ -263,13 +266,13 @@ func (q *QuietInstances) loads(s *fsm.State, member map[string]bool) map[string]
 	for _, k := range s.SpeculatedInstances() {
 		was := q.running[k]
 		if was != nil {
-			for _, node := range was.nodes {
-				out[node]--
+			for _, sn := range was.nodes {
+				out[sn.node]--
 			}
 		}
 		if now := q.share(s, k, was); now != nil {
-			for _, node := range now.nodes {
-				out[node]++
+			for _, sn := range now.nodes {
+				out[sn.node]++
 			}
 		}
 	}
@@ -283,35 +286,38 @@ func (q *QuietInstances) loads(s *fsm.State, member map[string]bool) map[string]
 
 // share reads instance k's running attempts on s, from was (its share as
 // of an earlier entry) and the steps written since when it is tracked; nil
-// if it has none.
+// if it has none and is not tracked.
 func (q *QuietInstances) share(s *fsm.State, k fsm.InstanceKey, was *runningShare) *runningShare {
-	inst := s.Instance(nil, k.WorkflowID, k.InstanceID)
-	if inst == nil {
-		return nil
-	}
-	created := inst.GetCreateTime().AsTime().UnixNano()
-	e := &runningShare{created: created, asOf: s.Applied(), nodes: map[string]string{}}
-	var written []*statepb.Step
-	if was != nil && was.tracked && was.created == created {
-		e.tracked = true
-		for id, node := range was.nodes {
-			e.nodes[id] = node
+	if was != nil && was.tracked {
+		inst := s.Instance(nil, k.WorkflowID, k.InstanceID)
+		if inst == nil {
+			return nil
 		}
-		written = s.StepsWrittenAfter(k.WorkflowID, k.InstanceID, was.asOf)
-	} else {
-		written = s.Steps(nil, k.WorkflowID, k.InstanceID)
-		for _, st := range written {
-			e.tracked = e.tracked || st.ModifyIndex != 0
+		if created := inst.GetCreateTime().AsTime().UnixNano(); created == was.created {
+			e := &runningShare{created: created, asOf: s.Applied(), tracked: true, nodes: slices.Clone(was.nodes)}
+			for _, st := range s.StepsWrittenAfter(k.WorkflowID, k.InstanceID, was.asOf) {
+				e.nodes = slices.DeleteFunc(e.nodes, func(sn stepNode) bool { return sn.step == st.StepId })
+				if st.Node != "" {
+					e.nodes = append(e.nodes, stepNode{st.StepId, st.Node})
+				}
+			}
+			return e
 		}
 	}
-	for _, st := range written {
+	e := &runningShare{asOf: s.Applied()}
+	for _, st := range s.Steps(nil, k.WorkflowID, k.InstanceID) {
+		e.tracked = e.tracked || st.ModifyIndex != 0
 		if st.Node != "" {
-			e.nodes[st.StepId] = st.Node
-		} else {
-			delete(e.nodes, st.StepId)
+			e.nodes = append(e.nodes, stepNode{st.StepId, st.Node})
 		}
 	}
-	if len(e.nodes) == 0 && !e.tracked {
+	if e.tracked {
+		inst := s.Instance(nil, k.WorkflowID, k.InstanceID)
+		if inst == nil {
+			return nil
+		}
+		e.created = inst.GetCreateTime().AsTime().UnixNano()
+	} else if len(e.nodes) == 0 {
 		return nil
 	}
 	return e
@@ -320,8 +326,8 @@ func (q *QuietInstances) share(s *fsm.State, k fsm.InstanceKey, was *runningShar
 // setShare replaces instance k's share of the kept counts.
 func (q *QuietInstances) setShare(k fsm.InstanceKey, e *runningShare) {
 	if was := q.running[k]; was != nil {
-		for _, node := range was.nodes {
-			q.load[node]--
+		for _, sn := range was.nodes {
+			q.load[sn.node]--
 		}
 	}
 	if e == nil {
@@ -329,8 +335,8 @@ func (q *QuietInstances) setShare(k fsm.InstanceKey, e *runningShare) {
 		return
 	}
 	q.running[k] = e
-	for _, node := range e.nodes {
-		q.load[node]++
+	for _, sn := range e.nodes {
+		q.load[sn.node]++
 	}
 }
 
