@@ -294,6 +294,17 @@ func (s *State) StepsOnNode(ws WatchSet, node string) []*statepb.Step {
 	return out
 }
 
+// InstanceStepsOnNode returns the steps of instance k whose current attempt
+// is placed on node.
+func (s *State) InstanceStepsOnNode(node string, k InstanceKey) []*statepb.Step {
+	var out []*statepb.Step
+	it := s.iter(nil, tableSteps, "node_prefix", node, k.WorkflowID, k.InstanceID)
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.Step))
+	}
+	return out
+}
+
 // RunningSteps returns every step whose current attempt runs on a node.
 func (s *State) RunningSteps() []*statepb.Step {
 	var out []*statepb.Step

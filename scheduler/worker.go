@@ -51,27 +51,39 @@ type Worker struct {
 	// KeepGoneAttemptsFor is how long such a folder is kept after the
 	// attempt last wrote to it; zero removes it at the next cleanup.
 	KeepGoneAttemptsFor time.Duration
+	// Verify compares the kept attempts of the node with a read of every
+	// step on it at each change, and panics if they differ: a check for
+	// tests (BATON_VERIFY_QUIET=1 sets it in agents).
+	Verify bool
 
 	// owners caches the attempt folders' owner records by path, for
 	// removeGoneAttempts alone.
 	owners map[string]storage.AttemptOwner
 
-	mu      sync.Mutex
-	running map[string]context.CancelFunc // attempt id -> cancel
-	done    map[string]bool               // attempts finished by this process
+	mu sync.Mutex
+	// attempts are those the replica places on this node.
+	attempts nodeAttempts
+	running  map[string]context.CancelFunc // attempt id -> cancel
+	// done are attempts finished by this process while still wanted; an
+	// attempt leaves done when it leaves the wanted.
+	done map[string]bool
 	// pushed are attempts learnt from the leader that this node's replica
 	// may not have applied yet; they count as wanted until it has.
 	pushed map[string]assigned
-	poke   chan struct{}
-	wake   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	// again are attempts cancelled while wanted: they went and came back
+	// before their run stopped, so they start again.
+	again []string
+	poke  chan struct{}
+	wake  chan struct{}
+	wg    sync.WaitGroup
+	once  sync.Once
 }
 
 // init makes the worker's maps and poke channel, from whichever of Run and
 // Poke comes first: a poke that arrives before Run starts is not lost.
 func (w *Worker) init() {
 	w.once.Do(func() {
+		w.attempts = nodeAttempts{node: w.Node, mine: w.mine}
 		w.running = map[string]context.CancelFunc{}
 		w.done = map[string]bool{}
 		w.pushed = map[string]assigned{}
@@ -151,38 +163,37 @@ func (w *Worker) Run(ctx context.Context) {
 	go w.cleanUp(ctx)
 	for {
 		changed := w.State.Changed()
-		// Read before the state, so that applied never exceeds what the
-		// state shows.
-		applied := w.State.AppliedIndex()
-		want := map[string]assigned{}
-		for _, st := range w.State.State().StepsOnNode(nil, w.Node) {
-			if st.Status != fsm.StepRunning || len(st.Attempts) == 0 {
+		st := w.State.State()
+		w.mu.Lock()
+		gone, joined := w.attempts.update(st)
+		if w.Verify {
+			w.attempts.verify(st)
+		}
+		for id, as := range w.pushed {
+			if as.attempt.Generation <= st.Applied() {
+				delete(w.pushed, id) // the replica is authoritative again
+				gone = append(gone, id)
+			} else {
+				joined = append(joined, as)
+			}
+		}
+		for _, id := range w.again {
+			if as, ok := w.wanted(id); ok {
+				joined = append(joined, as)
+			}
+		}
+		w.again = w.again[:0]
+		for _, id := range gone {
+			if _, ok := w.wanted(id); ok {
 				continue
 			}
-			a := st.Attempts[len(st.Attempts)-1]
-			if w.mine(a) {
-				want[a.AttemptId] = assigned{step: st, attempt: a}
-			}
-		}
-		w.mu.Lock()
-		for id, as := range w.pushed {
-			if as.attempt.Generation <= applied {
-				delete(w.pushed, id) // the replica is authoritative again
-			} else if _, ok := want[id]; !ok {
-				want[id] = as
-			}
-		}
-		for id, cancel := range w.running {
-			if _, ok := want[id]; !ok {
+			if cancel, ok := w.running[id]; ok {
 				cancel()
 			}
+			delete(w.done, id)
 		}
-		for id := range w.done {
-			if _, ok := want[id]; !ok {
-				delete(w.done, id)
-			}
-		}
-		for id, as := range want {
+		for _, as := range joined {
+			id := as.attempt.AttemptId
 			if _, ok := w.running[id]; ok || w.done[id] {
 				continue
 			}
@@ -254,12 +265,33 @@ func (w *Worker) execute(ctx context.Context, as assigned) {
 	w.finish(id, true)
 }
 
+// wanted returns the attempt id if this node should run it: its replica
+// places it here, or the leader pushed it and the replica has yet to
+// apply it. The caller holds w.mu.
+func (w *Worker) wanted(id string) (assigned, bool) {
+	if as, ok := w.attempts.want[id]; ok {
+		return as, true
+	}
+	as, ok := w.pushed[id]
+	return as, ok
+}
+
 func (w *Worker) finish(id string, done bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.running, id)
+	if _, ok := w.wanted(id); !ok {
+		// Run saw it go while it ran: nothing will clear a mark now.
+		return
+	}
 	if done {
 		w.done[id] = true
+		return
+	}
+	w.again = append(w.again, id)
+	select {
+	case w.wake <- struct{}{}:
+	default:
 	}
 }
 

@@ -71,7 +71,7 @@ func startWorker(t *testing.T, replica *fsm.FSM, leader Reporter) *Worker {
 		t.Fatal(err)
 	}
 	w := &Worker{Node: "n1", State: replica, Reporter: leader, Data: data, Now: time.Now,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Verify: true}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()

@@ -656,6 +656,7 @@ func runAgent(cfg agentConfig, stderr io.Writer) error {
 		Node: cfg.Node, State: state, Data: data,
 		Now: time.Now, Log: log.With("component", "worker"), HTTPAllowHosts: cfg.HTTPAllowHosts,
 		Incarnation: incarnation, CleanupEvery: retentionEvery, KeepGoneAttemptsFor: attemptFoldersFor,
+		Verify: os.Getenv("BATON_VERIFY_QUIET") == "1",
 	}
 	srv = &rpc.Server{FSM: state, Node: node, Defs: defs, Limits: limits, Now: time.Now, Log: log, Worker: worker, Profiling: cfg.EnablePprof, Metrics: metricsSink, Results: results}
 	worker.Reporter = srv.LocalReporter()
