@@ -3,6 +3,7 @@ package fsm
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/batonhq/baton/fsm/statepb"
@@ -104,5 +105,49 @@ func TestSignalsPage(t *testing.T) {
 	}
 	if got := st.Signals("ab", 2); len(got) != 2 || got[0].Seq != 5 {
 		t.Errorf("Signals: %v", got)
+	}
+}
+
+// ActiveInstancesBut passes over whole workflows, and only those: not a
+// workflow whose id begins with a skipped one's.
+func TestActiveInstancesBut(t *testing.T) {
+	x := newFixture(t)
+	for _, wf := range []string{"et", wfETL, "etl2", "z"} {
+		def := fmt.Sprintf(`{"workflow":{"id":%q,"steps":["a"]}}`, wf)
+		applyAs[*PushResult](x, pushCmd(wf, def, 0))
+		for i := 1; i <= 3; i++ {
+			applyAs[*StartResult](x, startCmd(wf, fmt.Sprintf("%s-%d", wf, i), 1, i))
+		}
+	}
+	applyAs[*StopResult](x, stopCmd("etl2", 2, "", 10))
+	st := x.state()
+	listed := func(skip ...string) string {
+		m := map[string]bool{}
+		for _, wf := range skip {
+			m[wf] = true
+		}
+		var out []string
+		for _, inst := range st.ActiveInstancesBut(m) {
+			out = append(out, fmt.Sprintf("%s/%d", inst.WorkflowId, inst.InstanceId))
+		}
+		return strings.Join(out, " ")
+	}
+	all := listed()
+	if want := "et/1 et/2 et/3 etl/1 etl/2 etl/3 etl2/1 etl2/3 z/1 z/2 z/3"; all != want {
+		t.Fatalf("listed %s, want %s", all, want)
+	}
+	for _, c := range []struct {
+		skip []string
+		want string
+	}{
+		{[]string{"et"}, "etl/1 etl/2 etl/3 etl2/1 etl2/3 z/1 z/2 z/3"},
+		{[]string{wfETL}, "et/1 et/2 et/3 etl2/1 etl2/3 z/1 z/2 z/3"},
+		{[]string{"et", "etl2", "z"}, "etl/1 etl/2 etl/3"},
+		{[]string{"et", wfETL, "etl2", "z"}, ""},
+		{[]string{"nothing", "e"}, all},
+	} {
+		if got := listed(c.skip...); got != c.want {
+			t.Errorf("skipping %v listed %q, want %q", c.skip, got, c.want)
+		}
 	}
 }

@@ -239,6 +239,49 @@ func (s *State) ActiveInstances(ws WatchSet) []*statepb.Instance {
 	return out
 }
 
+// ActiveInstancesBut returns the unfinished instances, as ActiveInstances
+// does, but for those of the workflows in skip, which it passes over
+// without visiting: a round that skips whole workflows (the scheduler's
+// quiet workflows) then pays for the ones it plans.
+func (s *State) ActiveInstancesBut(skip map[string]bool) []*statepb.Instance {
+	if len(skip) == 0 {
+		return s.ActiveInstances(nil)
+	}
+	var out []*statepb.Instance
+	it, err := s.txn.LowerBound(tableInstances, "active")
+	for err == nil {
+		o := it.Next()
+		if o == nil {
+			break
+		}
+		inst := o.(*statepb.Instance)
+		if !skip[inst.WorkflowId] {
+			out = append(out, inst)
+			continue
+		}
+		// Every key of the workflow starts with its id and a NUL byte, and
+		// ids have no control characters: the next workflow's keys start
+		// at or after the id followed by \x01.
+		it, err = s.txn.LowerBound(tableInstances, "active", inst.WorkflowId+"\x01")
+	}
+	if err != nil {
+		// The arguments match the index's parts: an error is a bug here.
+		panic(fmt.Sprintf("unfinished instances: %v", err))
+	}
+	return out
+}
+
+// UnfinishedInstancesOf returns the unfinished instances of a workflow, in
+// id order.
+func (s *State) UnfinishedInstancesOf(workflowID string) []*statepb.Instance {
+	var out []*statepb.Instance
+	it := s.iter(nil, tableInstances, "active_prefix", workflowID)
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*statepb.Instance))
+	}
+	return out
+}
+
 // HasUnfinished reports whether the workflow has an unfinished instance.
 func (s *State) HasUnfinished(ws WatchSet, workflowID string) bool {
 	return s.first(ws, tableInstances, "active_prefix", workflowID) != nil

@@ -127,7 +127,12 @@ func Plan(in Input) Output {
 		r.triggers()
 		trigWake = r.wake
 	}
-	active := in.State.ActiveInstances(nil)
+	var active []*statepb.Instance
+	if r.quiet != nil {
+		active = r.quiet.list(r)
+	} else {
+		active = in.State.ActiveInstances(nil)
+	}
 	// Group the instances run strategies govern by workflow; iterations of
 	// a foreach or while are paced by their loop step instead.
 	queues := map[string][]*statepb.Instance{}
@@ -189,6 +194,9 @@ func Plan(in Input) Output {
 		if !needs.loop && !needs.strategy {
 			r.settle(act)
 		}
+	}
+	if r.quiet != nil {
+		r.quiet.settle(r, active, admitted)
 	}
 	return Output{Actions: r.actions, WakeAt: r.wake, TriggersPlanned: !in.SkipTriggers, TriggersWakeAt: trigWake, settled: r.settled}
 }

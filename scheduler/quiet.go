@@ -44,6 +44,7 @@ type QuietInstances struct {
 	byKey  map[fsm.InstanceKey]*statepb.Instance
 	rounds uint64
 	skips  int // instances skipped, for tests
+	passes int // groups passed over, for tests
 	// load is the attempts running on each node in the committed state
 	// as of asOf, and running each instance's share of it, kept from the
 	// write feed so that a round that places a step does not count every
@@ -53,10 +54,33 @@ type QuietInstances struct {
 	running  map[fsm.InstanceKey]*runningShare
 	stale    map[fsm.InstanceKey]bool
 	loadKept bool
+	// groups are the workflows a round may pass over without listing
+	// their instances (quietGroup); passed, with Verify, the ones this
+	// round passed over, for settle to check.
+	groups map[string]quietGroup
+	passed map[string]quietGroup
 	// Verify plans every instance a round skips as well, and panics if
 	// that plans anything or waits for another time: a check for tests
 	// (BATON_VERIFY_QUIET=1 sets it in agents).
 	Verify bool
+}
+
+// quietGroup is a workflow whose every unfinished instance the last round
+// that listed it skipped or remembered as quiet, and whose run strategy
+// left them all running. Rounds pass over it without listing it: what
+// ends that is what would make one of its instances be planned (the feed
+// or a speculation writing an instance of the workflow, a new one
+// included; the members; the earliest wake among them), or a change of
+// its strategy, which a push makes without writing an instance.
+type quietGroup struct {
+	n     int       // its unfinished instances
+	wake  time.Time // the earliest time one of them waits for; zero if none
+	views []*instanceSteps
+	// iterations is true for a loop's iterations, which no run strategy
+	// governs; rule and conc are the strategy otherwise.
+	iterations bool
+	rule       string
+	conc       int64
 }
 
 type quietMemo struct {
@@ -79,10 +103,13 @@ func NewQuietInstances() *QuietInstances {
 func (q *QuietInstances) clear() {
 	q.m = map[*statepb.Instance]quietMemo{}
 	q.byKey = map[fsm.InstanceKey]*statepb.Instance{}
+	q.groups = map[string]quietGroup{}
 }
 
-// forget drops the memo of instance k, if any.
+// forget drops the memo of instance k, if any, and its workflow's group:
+// k may be an instance the group does not have yet.
 func (q *QuietInstances) forget(k fsm.InstanceKey) {
+	delete(q.groups, k.WorkflowID)
 	if inst, ok := q.byKey[k]; ok {
 		delete(q.m, inst)
 		delete(q.byKey, k)
@@ -148,6 +175,128 @@ func (q *QuietInstances) quiet(inst *statepb.Instance, now time.Time) (quietMemo
 		return quietMemo{}, false
 	}
 	return e, true
+}
+
+// list returns the unfinished instances round r plans, passing over the
+// quiet groups it may skip: their wake and kept step records count as if
+// each instance had been skipped.
+func (q *QuietInstances) list(r *round) []*statepb.Instance {
+	var skip map[string]bool
+	for wf, g := range q.groups {
+		if !g.wake.IsZero() && !r.in.Now.Before(g.wake) {
+			continue
+		}
+		if !g.iterations {
+			if rule, conc := r.strategy(wf); rule != g.rule || conc != g.conc {
+				continue
+			}
+		}
+		if skip == nil {
+			skip = map[string]bool{}
+		}
+		skip[wf] = true
+		if !g.wake.IsZero() {
+			r.wakeAt(g.wake)
+		}
+		for _, v := range g.views {
+			r.in.Views.keep(v)
+		}
+		q.skips += g.n
+		q.passes++
+		if q.Verify {
+			if q.passed == nil {
+				q.passed = map[string]quietGroup{}
+			}
+			q.passed[wf] = g
+		}
+	}
+	return r.in.State.ActiveInstancesBut(skip)
+}
+
+// settle records, after round r planned the instances listed, which of
+// their workflows are quiet groups: every instance of it is quiet now and
+// was admitted (none waits in the queue), and all are a loop's iterations
+// or none. With Verify it then checks the groups the round passed over.
+func (q *QuietInstances) settle(r *round, listed []*statepb.Instance, admitted map[*statepb.Instance]bool) {
+	type candidate struct {
+		g  quietGroup
+		ok bool
+	}
+	found := map[string]*candidate{}
+	for _, inst := range listed {
+		iterations := inst.DefinitionWorkflowId != ""
+		c := found[inst.WorkflowId]
+		if c == nil {
+			c = &candidate{g: quietGroup{iterations: iterations}, ok: true}
+			found[inst.WorkflowId] = c
+		}
+		if !c.ok {
+			continue
+		}
+		memo, quiet := q.quiet(inst, r.in.Now)
+		if !quiet || iterations != c.g.iterations || (!iterations && (!admitted[inst] || inst.Status == fsm.InstanceCreated)) {
+			c.ok = false
+			continue
+		}
+		c.g.n++
+		if !memo.wake.IsZero() && (c.g.wake.IsZero() || memo.wake.Before(c.g.wake)) {
+			c.g.wake = memo.wake
+		}
+		if memo.view != nil {
+			c.g.views = append(c.g.views, memo.view)
+		}
+	}
+	for wf, c := range found {
+		if !c.ok {
+			delete(q.groups, wf)
+			continue
+		}
+		if !c.g.iterations {
+			c.g.rule, c.g.conc = r.strategy(wf)
+		}
+		q.groups[wf] = c.g
+	}
+	for wf, g := range q.passed {
+		r.verifyGroup(wf, g)
+	}
+	q.passed = nil
+}
+
+// verifyGroup plans the instances of a group round r passed over, each on
+// a round of its own, and admits them under their strategy; it panics
+// unless the group still holds: the same instances, each quiet, none
+// queued, the same earliest wake, and an admission that changes nothing.
+func (r *round) verifyGroup(wf string, g quietGroup) {
+	list := r.in.State.UnfinishedInstancesOf(wf)
+	fail := func(format string, args ...any) {
+		panic(fmt.Sprintf("scheduler: workflow %s was passed over as quiet (%d instances, waking at %v), but ", wf, g.n, g.wake) + fmt.Sprintf(format, args...))
+	}
+	if len(list) != g.n {
+		fail("it has %d unfinished instances", len(list))
+	}
+	var wake time.Time
+	for _, inst := range list {
+		memo, ok := r.quiet.quiet(inst, r.in.Now)
+		if !ok {
+			fail("instance %d is not quiet", inst.InstanceId)
+		}
+		if (inst.DefinitionWorkflowId != "") != g.iterations || (!g.iterations && inst.Status == fsm.InstanceCreated) {
+			fail("instance %d is %s (iteration %t)", inst.InstanceId, inst.Status, inst.DefinitionWorkflowId != "")
+		}
+		r.verifyQuiet(inst, memo.wake)
+		if !memo.wake.IsZero() && (wake.IsZero() || memo.wake.Before(wake)) {
+			wake = memo.wake
+		}
+	}
+	if !wake.Equal(g.wake) {
+		fail("its instances wait until %v", wake)
+	}
+	if !g.iterations {
+		p := &round{in: r.in, now: r.now, ring: r.ring, member: r.member}
+		if admitted := p.admit(wf, list); len(p.actions) > 0 || len(admitted) != len(list) {
+			fail("its strategy admits %d and plans %d actions", len(admitted), len(p.actions))
+		}
+	}
 }
 
 // remember records that planning inst, as s shows it, planned nothing and

@@ -1,12 +1,14 @@
 package scheduler
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
+	"github.com/batonhq/baton/workflow"
 )
 
 // skipsAfter runs one round (px.round plans it through px.quiet as well)
@@ -133,4 +135,100 @@ func newVerifiedQuiet() *QuietInstances {
 	q := NewQuietInstances()
 	q.Verify = true
 	return q
+}
+
+// passesAfter runs one round and returns how many workflows px.quiet
+// passed over in it without listing their instances.
+func (px *planFixture) passesAfter() int {
+	px.t.Helper()
+	was := px.quiet.passes
+	px.round()
+	return px.quiet.passes - was
+}
+
+// A workflow whose every instance is quiet is passed over whole, until an
+// instance of it is written (a new one included), its run strategy
+// changes, or the earliest time one of them waits for comes. Every round
+// is also planned without skipping, and each group passed over is checked
+// (Verify).
+func TestQuietWorkflowPassedOver(t *testing.T) {
+	px := newPlanFixture(t, `{"properties": {"run_strategy": {"rule": "PARALLEL", "workflow_concurrency": 10}},
+	  "workflow": {"id": "wf", "timeout": 600, "steps": [{"step": {"id": "a", "type": "Sleep", "params": {"sleep_seconds": {"type": "LONG", "value": 3600}}}}]}}`)
+	for i := 2; i <= 4; i++ {
+		px.startAnother(fmt.Sprint("r", i))
+	}
+	px.round()
+	if n := px.passesAfter(); n != 0 {
+		t.Fatalf("the round after the placements passed over %d workflows", n)
+	}
+	if g := px.quiet.groups["wf"]; g.n != 4 || g.rule != workflow.RunParallel || g.conc != 10 {
+		t.Fatalf("group %+v, want 4 instances under PARALLEL 10", g)
+	}
+	if n := px.passesAfter(); n != 1 {
+		t.Fatalf("a round with nothing changed passed over %d workflows, want 1", n)
+	}
+
+	// A new instance is a write to the workflow's instances.
+	px.startAnother("r5")
+	if n := px.passesAfter(); n != 0 {
+		t.Fatalf("the round after a start passed over %d", n)
+	}
+	px.round()
+	if n := px.passesAfter(); n != 1 || px.quiet.groups["wf"].n != 5 {
+		t.Fatalf("passed over %d with the new instance running, group %+v", n, px.quiet.groups["wf"])
+	}
+
+	// A push that changes the strategy writes no instance: LAST_ONLY
+	// stops all but the newest.
+	px.apply(&statepb.PushWorkflow{WorkflowId: "wf", Digest: "v2", Now: px.ts(),
+		Definition: `{"properties": {"run_strategy": {"rule": "LAST_ONLY"}}, "workflow": {"id": "wf", "timeout": 600,
+		  "steps": [{"step": {"id": "a", "type": "Sleep", "params": {"sleep_seconds": {"type": "LONG", "value": 3600}}}}]}}`})
+	if n := px.passesAfter(); n != 0 {
+		t.Fatalf("the round after the strategy changed passed over %d", n)
+	}
+	if left := px.f.State().UnfinishedInstancesOf("wf"); len(left) != 1 {
+		t.Fatalf("%d instances left under LAST_ONLY", len(left))
+	}
+	px.round()
+	if n := px.passesAfter(); n != 1 {
+		t.Fatalf("passed over %d with one instance left, want 1", n)
+	}
+
+	// The workflow's timeout is the time the instance waits for.
+	g := px.quiet.groups["wf"]
+	if g.wake.IsZero() {
+		t.Fatal("the group waits for no time, but its instance times out")
+	}
+	px.now = g.wake
+	if n := px.passesAfter(); n != 0 {
+		t.Fatalf("the round at the timeout passed over %d", n)
+	}
+	if left := px.f.State().UnfinishedInstancesOf("wf"); len(left) != 0 {
+		t.Fatalf("%d instances left after the timeout", len(left))
+	}
+}
+
+// The check catches a group passed over that no longer holds: here one
+// that counts fewer instances than the workflow has, as a bug in what
+// forgets groups would leave it.
+func TestQuietCheckCatchesAStaleGroup(t *testing.T) {
+	px := newPlanFixture(t, `{"properties": {"run_strategy": {"rule": "PARALLEL", "workflow_concurrency": 10}},
+	  "workflow": {"id": "wf", "steps": [{"step": {"id": "a", "type": "Sleep", "params": {"sleep_seconds": {"type": "LONG", "value": 3600}}}}]}}`)
+	px.startAnother("r2")
+	px.round()
+	px.round()
+	g, ok := px.quiet.groups["wf"]
+	if !ok || g.n != 2 {
+		t.Fatalf("group %+v (%t), want 2 instances", g, ok)
+	}
+	g.n = 1
+	px.quiet.groups["wf"] = g
+	defer func() {
+		msg, _ := recover().(string)
+		if !strings.Contains(msg, "was passed over as quiet (1 instances") || !strings.Contains(msg, "it has 2 unfinished instances") {
+			t.Fatalf("a stale group: recovered %q", msg)
+		}
+	}()
+	Plan(Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs, Views: px.views, Quiet: px.quiet})
+	t.Fatal("a stale group went unnoticed")
 }
