@@ -15,9 +15,25 @@ import (
 // and returns how many instances px.quiet skipped in it.
 func (px *planFixture) skipsAfter() int {
 	px.t.Helper()
-	was := px.quiet.skips
+	skipped, _ := px.quietRound()
+	return skipped
+}
+
+// passesAfter runs one round and returns how many workflows px.quiet
+// passed over in it without listing their instances.
+func (px *planFixture) passesAfter() int {
+	px.t.Helper()
+	_, passed := px.quietRound()
+	return passed
+}
+
+// quietRound runs one round and returns how many instances px.quiet
+// skipped, and how many workflows it passed over.
+func (px *planFixture) quietRound() (skipped, passed int) {
+	px.t.Helper()
+	skips, passes := px.quiet.skips, px.quiet.passes
 	px.round()
-	return px.quiet.skips - was
+	return px.quiet.skips - skips, px.quiet.passes - passes
 }
 
 // A round skips an instance it found nothing to do for until something it
@@ -135,15 +151,6 @@ func newVerifiedQuiet() *QuietInstances {
 	q := NewQuietInstances()
 	q.Verify = true
 	return q
-}
-
-// passesAfter runs one round and returns how many workflows px.quiet
-// passed over in it without listing their instances.
-func (px *planFixture) passesAfter() int {
-	px.t.Helper()
-	was := px.quiet.passes
-	px.round()
-	return px.quiet.passes - was
 }
 
 // A workflow whose every instance is quiet is passed over whole, until an

@@ -138,27 +138,40 @@ func TestStepViewsForgetADroppedSpeculation(t *testing.T) {
 func TestStepViewsAfterRestore(t *testing.T) {
 	px := newPlanFixture(t, chainDefinition(4))
 	px.round()
-	snap, err := px.f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := &bufferSink{}
-	if err := snap.Persist(sink); err != nil {
-		t.Fatal(err)
-	}
+	saved := px.snapshot()
 	for _, id := range []string{"s0", "s1"} {
 		px.finish(id, fsm.AttemptSucceeded, 0)
 		px.round()
 	}
 	px.expect("s0:SUCCEEDED s1:SUCCEEDED s2:RUNNING", "s0", "s1", "s2")
-	if err := px.f.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
-		t.Fatal(err)
-	}
+	px.restore(saved)
 	px.expect("s0:RUNNING s1:NOT_CREATED s2:NOT_CREATED", "s0", "s1", "s2")
 	// round checks the plan through the views against one without.
 	px.finish("s0", fsm.AttemptSucceeded, 0)
 	px.round()
 	px.expect("s0:SUCCEEDED s1:RUNNING s2:NOT_CREATED", "s0", "s1", "s2")
+}
+
+// snapshot returns a snapshot of the fixture's state, for restore.
+func (px *planFixture) snapshot() []byte {
+	px.t.Helper()
+	snap, err := px.f.Snapshot()
+	if err != nil {
+		px.t.Fatal(err)
+	}
+	sink := &bufferSink{}
+	if err := snap.Persist(sink); err != nil {
+		px.t.Fatal(err)
+	}
+	return sink.Bytes()
+}
+
+// restore replaces the fixture's state with a snapshot's, as Raft does.
+func (px *planFixture) restore(snapshot []byte) {
+	px.t.Helper()
+	if err := px.f.Restore(io.NopCloser(bytes.NewReader(snapshot))); err != nil {
+		px.t.Fatal(err)
+	}
 }
 
 // bufferSink is a raft.SnapshotSink in memory.

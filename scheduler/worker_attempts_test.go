@@ -1,9 +1,7 @@
 package scheduler
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"slices"
 	"testing"
 
@@ -124,14 +122,7 @@ func TestNodeAttemptsAfterRestore(t *testing.T) {
 	n := newNodeAttempts("n1")
 	before := attemptsOn(px, "n1")
 	updated(px, n)
-	snap, err := px.f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := &bufferSink{}
-	if err := snap.Persist(sink); err != nil {
-		t.Fatal(err)
-	}
+	saved := px.snapshot()
 	for _, st := range px.f.State().StepsOnNode(nil, "n1") {
 		px.apply(&statepb.StopInstance{WorkflowId: "wf", InstanceId: st.InstanceId, Reason: "test", Now: px.ts()})
 	}
@@ -141,9 +132,7 @@ func TestNodeAttemptsAfterRestore(t *testing.T) {
 	if gone, joined := updated(px, n); !slices.Equal(gone, before) || !slices.Equal(joined, []string{added}) {
 		t.Fatalf("before the restore: gone %v, joined %v; want gone %v, joined %s", gone, joined, before, added)
 	}
-	if err := px.f.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
-		t.Fatal(err)
-	}
+	px.restore(saved)
 	if gone, joined := updated(px, n); !slices.Equal(gone, []string{added}) || !slices.Equal(joined, before) {
 		t.Fatalf("after the restore: gone %v, joined %v; want gone %s, joined %v", gone, joined, added, before)
 	}
