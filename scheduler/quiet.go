@@ -218,43 +218,39 @@ func (q *QuietInstances) list(r *round) []*statepb.Instance {
 // was admitted (none waits in the queue), and all are a loop's iterations
 // or none. With Verify it then checks the groups the round passed over.
 func (q *QuietInstances) settle(r *round, listed []*statepb.Instance, admitted map[*statepb.Instance]bool) {
-	type candidate struct {
-		g  quietGroup
-		ok bool
-	}
-	found := map[string]*candidate{}
-	for _, inst := range listed {
-		iterations := inst.DefinitionWorkflowId != ""
-		c := found[inst.WorkflowId]
-		if c == nil {
-			c = &candidate{g: quietGroup{iterations: iterations}, ok: true}
-			found[inst.WorkflowId] = c
+	// listed is in the order of the index of unfinished instances: each
+	// workflow's instances come together.
+	for i := 0; i < len(listed); {
+		wf := listed[i].WorkflowId
+		g := quietGroup{iterations: listed[i].DefinitionWorkflowId != ""}
+		ok := true
+		for ; i < len(listed) && listed[i].WorkflowId == wf; i++ {
+			if !ok {
+				continue
+			}
+			inst := listed[i]
+			memo, quiet := q.quiet(inst, r.in.Now)
+			iterations := inst.DefinitionWorkflowId != ""
+			if !quiet || iterations != g.iterations || (!iterations && (!admitted[inst] || inst.Status == fsm.InstanceCreated)) {
+				ok = false
+				continue
+			}
+			g.n++
+			if !memo.wake.IsZero() && (g.wake.IsZero() || memo.wake.Before(g.wake)) {
+				g.wake = memo.wake
+			}
+			if memo.view != nil {
+				g.views = append(g.views, memo.view)
+			}
 		}
-		if !c.ok {
-			continue
-		}
-		memo, quiet := q.quiet(inst, r.in.Now)
-		if !quiet || iterations != c.g.iterations || (!iterations && (!admitted[inst] || inst.Status == fsm.InstanceCreated)) {
-			c.ok = false
-			continue
-		}
-		c.g.n++
-		if !memo.wake.IsZero() && (c.g.wake.IsZero() || memo.wake.Before(c.g.wake)) {
-			c.g.wake = memo.wake
-		}
-		if memo.view != nil {
-			c.g.views = append(c.g.views, memo.view)
-		}
-	}
-	for wf, c := range found {
-		if !c.ok {
+		if !ok {
 			delete(q.groups, wf)
 			continue
 		}
-		if !c.g.iterations {
-			c.g.rule, c.g.conc = r.strategy(wf)
+		if !g.iterations {
+			g.rule, g.conc = r.strategy(wf)
 		}
-		q.groups[wf] = c.g
+		q.groups[wf] = g
 	}
 	for wf, g := range q.passed {
 		r.verifyGroup(wf, g)
