@@ -40,11 +40,12 @@ type QuietInstances struct {
 	members uint64
 	// m holds the memos by the instance record they were made on (a
 	// write replaces the record), byKey the record of each memo by id.
-	m      map[*statepb.Instance]quietMemo
-	byKey  map[fsm.InstanceKey]*statepb.Instance
-	rounds uint64
-	skips  int // instances skipped, for tests
-	passes int // groups passed over, for tests
+	m     map[*statepb.Instance]quietMemo
+	byKey map[fsm.InstanceKey]*statepb.Instance
+	// sweepAt is how many memos make the next round look for stale ones.
+	sweepAt int
+	skips   int // instances skipped, for tests
+	passes  int // groups passed over, for tests
 	// load is the attempts running on each node in the committed state
 	// as of asOf, and running each instance's share of it, kept from the
 	// write feed so that a round that places a step does not count every
@@ -116,9 +117,13 @@ func (q *QuietInstances) forget(k fsm.InstanceKey) {
 	}
 }
 
-// sweepEvery is how many rounds apart the memos of instances that ended or
-// went away are dropped; until then they only take memory.
+// sweepEvery is how many rounds apart StepViews forgets the instances no
+// round planned.
 const sweepEvery = 64
+
+// sweepFrom is how many memos QuietInstances holds before it first looks
+// for stale ones (sweepAt).
+const sweepFrom = 1024
 
 // begin starts a round on s with the given members' fingerprint; false
 // means the round may neither skip nor remember (s is older than what the
@@ -157,13 +162,16 @@ func (q *QuietInstances) begin(s *fsm.State, members uint64) bool {
 	for _, k := range s.SpeculatedInstances() {
 		q.forget(k)
 	}
-	q.rounds++
-	if q.rounds%sweepEvery == 0 {
+	// The feed forgets the memo of every instance written or deleted, so
+	// a stale memo is a bug's leak, not the rule: look for them only as
+	// the memos double, which costs each memo made a lookup at most.
+	if len(q.byKey) >= q.sweepAt {
 		for k, inst := range q.byKey {
 			if s.Instance(nil, k.WorkflowID, k.InstanceID) != inst {
 				q.forget(k)
 			}
 		}
+		q.sweepAt = max(2*len(q.byKey), sweepFrom)
 	}
 	return true
 }
@@ -198,8 +206,10 @@ func (q *QuietInstances) list(r *round) []*statepb.Instance {
 		if !g.wake.IsZero() {
 			r.wakeAt(g.wake)
 		}
-		for _, v := range g.views {
-			r.in.Views.keep(v)
+		if r.in.Views.sweeping() {
+			for _, v := range g.views {
+				r.in.Views.keep(v)
+			}
 		}
 		q.skips += g.n
 		q.passes++

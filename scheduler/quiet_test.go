@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/batonhq/baton/fsm"
 	"github.com/batonhq/baton/fsm/statepb"
 	"github.com/batonhq/baton/workflow"
@@ -238,4 +240,30 @@ func TestQuietCheckCatchesAStaleGroup(t *testing.T) {
 	}()
 	Plan(Input{State: px.f.State(), Now: px.now, Members: px.members, Defs: px.defs, Views: px.views, Quiet: px.quiet})
 	t.Fatal("a stale group went unnoticed")
+}
+
+// A memo whose record is no longer the instance's (which the feed should
+// have made it forget) is dropped by the next sweep, which comes as the
+// memos double.
+func TestQuietSweepDropsStaleMemos(t *testing.T) {
+	px := newPlanFixture(t, `{"workflow": {"id": "wf", "steps": [{"step": {"id": "a", "type": "Sleep", "params": {"sleep_seconds": {"type": "LONG", "value": 3600}}}}]}}`)
+	px.round()
+	px.round()
+	if px.quiet.sweepAt != sweepFrom {
+		t.Fatalf("the first rounds set the sweep at %d memos, want %d", px.quiet.sweepAt, sweepFrom)
+	}
+	k := fsm.KeyOfInstance(px.instance())
+	stale := proto.Clone(px.instance()).(*statepb.Instance)
+	delete(px.quiet.m, px.quiet.byKey[k])
+	px.quiet.m[stale] = quietMemo{}
+	px.quiet.byKey[k] = stale
+	px.quiet.begin(px.f.State(), px.quiet.members)
+	if px.quiet.byKey[k] != stale {
+		t.Fatal("a sweep ran with fewer memos than its threshold")
+	}
+	px.quiet.sweepAt = 1
+	px.quiet.begin(px.f.State(), px.quiet.members)
+	if _, ok := px.quiet.m[stale]; ok || px.quiet.byKey[k] == stale {
+		t.Fatal("the sweep kept a memo of a record the instance no longer has")
+	}
 }

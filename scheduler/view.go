@@ -149,14 +149,26 @@ func (c *StepViews) begin(s *fsm.State) {
 	c.round++
 }
 
-// end forgets the instances the round did not plan: ended, deleted, or
-// waiting to be admitted. They are read whole if planned again.
+// end forgets, every sweepEvery rounds, the instances the round did not
+// plan or keep: ended, deleted, or waiting to be admitted. They are read
+// whole if planned again. Between sweeps they only take memory: a view
+// planned again catches up on the records written since it was read, and
+// a visit to every view each round grew with the instances a round skips.
 func (c *StepViews) end() {
+	if !c.sweeping() {
+		return
+	}
 	for k, e := range c.m {
 		if e.round != c.round {
 			delete(c.m, k)
 		}
 	}
+}
+
+// sweeping reports whether this round's end forgets the instances it did
+// not plan or keep.
+func (c *StepViews) sweeping() bool {
+	return c != nil && c.round%sweepEvery == 0
 }
 
 // kept returns the records kept for instance k, if any.
