@@ -30,6 +30,10 @@ import (
 //     comes;
 //   - the round's state is a speculation that wrote it.
 //
+// A workflow whose every instance is quiet is passed over whole, without
+// listing its instances (quietGroup), so that a round costs what changed
+// rather than what waits.
+//
 // One planning loop owns it; it is not safe for concurrent rounds.
 type QuietInstances struct {
 	replaced <-chan struct{}
